@@ -1,0 +1,400 @@
+//! Layered, typed configuration: built-in defaults → a TOML file → `OPSDECK_…` environment
+//! variables, validated once at start-up.
+//!
+//! Every key can be set in the file (`database_url = "…"`) and overridden by the environment
+//! (`OPSDECK_DATABASE_URL`). A bad value stops start-up with a [`ConfigError`] that names the key,
+//! where the value came from, and why it was refused. Connection URLs may carry passwords, so they
+//! are kept as [`SecretUrl`]s whose `Debug`/`Display` mask the password.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// The port of the Redis server that the README's run command starts when no Redis URL is
+/// configured (Debian's redis-server, files under the data dir).
+pub const LOCAL_REDIS_PORT: u16 = 6391;
+
+const ENV_PREFIX: &str = "OPSDECK_";
+
+/// The validated configuration the core runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where OpsDeck keeps its own files (the embedded SQLite database, the local Redis).
+    pub data_dir: PathBuf,
+    /// `sqlite:…` (embedded, the default) or `mysql://…` / `mariadb://…`.
+    pub database_url: SecretUrl,
+    /// The Redis server shared by every OpsDeck instance of one environment.
+    pub redis_url: SecretUrl,
+    /// Prefix of every Redis key, so several environments (and tests) can share one server.
+    pub redis_prefix: String,
+    /// The zone schedules and displayed times use unless a job says otherwise.
+    pub timezone: Tz,
+    /// How often the health monitor probes the database and Redis.
+    pub health_interval: Duration,
+    /// Give up on one probe after this long and report the component unreachable.
+    pub health_timeout: Duration,
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax.
+    pub log: String,
+    /// Which layer each key's value came from (`default`, the file path, or the variable).
+    pub sources: BTreeMap<&'static str, String>,
+}
+
+/// The backend a database URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseBackend {
+    Sqlite,
+    Mysql,
+}
+
+/// The raw, unvalidated shape of the configuration, as the layers are merged.
+#[derive(Debug, Serialize, Deserialize)]
+struct RawConfig {
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    redis_url: String,
+    redis_prefix: String,
+    timezone: String,
+    health_interval_ms: u64,
+    health_timeout_ms: u64,
+    log: String,
+}
+
+/// Every key the configuration knows, in the order `check-config` prints them.
+pub const KEYS: &[&str] = &[
+    "data_dir",
+    "database_url",
+    "redis_url",
+    "redis_prefix",
+    "timezone",
+    "health_interval_ms",
+    "health_timeout_ms",
+    "log",
+];
+
+impl RawConfig {
+    fn defaults(data_dir: PathBuf) -> Self {
+        RawConfig {
+            data_dir,
+            database_url: None,
+            redis_url: format!("redis://127.0.0.1:{LOCAL_REDIS_PORT}/0"),
+            redis_prefix: "opsdeck".into(),
+            timezone: "Asia/Shanghai".into(),
+            health_interval_ms: 1000,
+            health_timeout_ms: 1500,
+            log: "info".into(),
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: `{key}` (from {origin}): {reason}")]
+    Invalid {
+        key: String,
+        origin: String,
+        reason: String,
+    },
+    #[error("invalid configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+/// Where to read the configuration from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// `--config PATH`; without it the platform config dir's `config.toml`, when it exists.
+    pub file: Option<PathBuf>,
+}
+
+/// The platform directories OpsDeck uses by default (`~/.config/opsdeck`,
+/// `~/.local/share/opsdeck` on Linux).
+pub fn platform_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "opsdeck")
+}
+
+impl Config {
+    /// Loads the layers from the real file system and process environment.
+    pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
+        let dirs = platform_dirs();
+        let default_data_dir = dirs
+            .as_ref()
+            .map(|d| d.data_dir().to_path_buf())
+            .unwrap_or_else(|| PathBuf::from(".opsdeck"));
+        let file = match &source.file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::File {
+                        path: path.clone(),
+                        reason: "no such file".into(),
+                    });
+                }
+                Some(path.clone())
+            }
+            None => dirs
+                .map(|d| d.config_dir().join("config.toml"))
+                .filter(|p| p.is_file()),
+        };
+        Self::from_layers(default_data_dir, file.as_deref())
+    }
+
+    /// Merges defaults, the optional file and the `OPSDECK_` environment, then validates.
+    pub fn from_layers(
+        default_data_dir: PathBuf,
+        file: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment =
+            Figment::from(Serialized::defaults(RawConfig::defaults(default_data_dir)));
+        if let Some(path) = file {
+            check_file_keys(path)?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment =
+            figment.merge(Env::prefixed(ENV_PREFIX).filter(|k| KEYS.iter().any(|key| k == *key)));
+        let raw: RawConfig = figment.extract().map_err(|e| from_figment(&figment, e))?;
+        let sources = KEYS
+            .iter()
+            .map(|key| (*key, origin_of(&figment, key)))
+            .collect::<BTreeMap<_, _>>();
+        validate(raw, sources)
+    }
+
+    pub fn database_backend(&self) -> DatabaseBackend {
+        if self.database_url.scheme() == "sqlite" {
+            DatabaseBackend::Sqlite
+        } else {
+            DatabaseBackend::Mysql
+        }
+    }
+
+    /// The effective values, secrets masked, one `(key, value, origin)` per key: what
+    /// `opsdeckd check-config` prints.
+    pub fn effective(&self) -> Vec<(&'static str, String, String)> {
+        let value = |key: &str| -> String {
+            match key {
+                "data_dir" => self.data_dir.display().to_string(),
+                "database_url" => self.database_url.to_string(),
+                "redis_url" => self.redis_url.to_string(),
+                "redis_prefix" => self.redis_prefix.clone(),
+                "timezone" => self.timezone.name().to_string(),
+                "health_interval_ms" => self.health_interval.as_millis().to_string(),
+                "health_timeout_ms" => self.health_timeout.as_millis().to_string(),
+                "log" => self.log.clone(),
+                _ => String::new(),
+            }
+        };
+        KEYS.iter()
+            .map(|key| {
+                let origin = self.sources.get(key).cloned().unwrap_or_default();
+                (*key, value(key), origin)
+            })
+            .collect()
+    }
+}
+
+fn env_var(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
+/// Names the layer a key's value came from, in words a user recognises.
+fn origin_of(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(meta) if meta.name.contains("environment") => env_var(key),
+        Some(meta) => match meta.source.as_ref().and_then(|s| s.file_path()) {
+            Some(path) => path.display().to_string(),
+            None => "default".into(),
+        },
+        None => "default".into(),
+    }
+}
+
+fn from_figment(figment: &Figment, error: figment::Error) -> ConfigError {
+    let key = error.path.join(".");
+    let origin = if key.is_empty() {
+        "configuration".to_string()
+    } else {
+        origin_of(figment, &key)
+    };
+    let reason = match &error.kind {
+        figment::error::Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {actual}")
+        }
+        kind => kind.to_string(),
+    };
+    ConfigError::Invalid {
+        key,
+        origin,
+        reason,
+    }
+}
+
+/// Rejects misspelt keys in the file: a typo must not silently fall back to a default.
+fn check_file_keys(path: &Path) -> Result<(), ConfigError> {
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let table: BTreeMap<String, figment::value::Value> = Figment::from(Toml::file_exact(path))
+        .extract()
+        .map_err(|e| file_error(e.to_string()))?;
+    if let Some(unknown) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(file_error(format!(
+            "unknown key `{unknown}` (known keys: {})",
+            KEYS.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn validate(
+    raw: RawConfig,
+    sources: BTreeMap<&'static str, String>,
+) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, reason: String| ConfigError::Invalid {
+        key: key.to_string(),
+        origin: sources
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| "default".into()),
+        reason,
+    };
+
+    if raw.data_dir.as_os_str().is_empty() {
+        return Err(invalid("data_dir", "must not be empty".into()));
+    }
+    let database_url = match raw.database_url {
+        Some(url) => url,
+        None => format!(
+            "sqlite://{}?mode=rwc",
+            raw.data_dir.join("opsdeck.db").display()
+        ),
+    };
+    let database_url = SecretUrl::parse(&database_url).map_err(|r| invalid("database_url", r))?;
+    match database_url.scheme() {
+        "sqlite" | "mysql" | "mariadb" => {}
+        other => {
+            return Err(invalid(
+                "database_url",
+                format!("unsupported scheme `{other}:` (use sqlite:, mysql: or mariadb:)"),
+            ));
+        }
+    }
+    let redis_url = SecretUrl::parse(&raw.redis_url).map_err(|r| invalid("redis_url", r))?;
+    match redis_url.scheme() {
+        "redis" | "rediss" | "unix" | "redis+unix" => {}
+        other => {
+            return Err(invalid(
+                "redis_url",
+                format!("unsupported scheme `{other}:` (use redis://, rediss:// or unix://)"),
+            ));
+        }
+    }
+    if let Err(e) = redis::Client::open(redis_url.expose()) {
+        return Err(invalid("redis_url", e.to_string()));
+    }
+    let prefix_ok = !raw.redis_prefix.is_empty()
+        && raw.redis_prefix.len() <= 64
+        && raw
+            .redis_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+    if !prefix_ok {
+        return Err(invalid(
+            "redis_prefix",
+            format!(
+                "{:?} is not a key prefix: use 1–64 characters from A–Z, a–z, 0–9, `_`, `-`, `.`, `:`",
+                raw.redis_prefix
+            ),
+        ));
+    }
+    let timezone: Tz = raw.timezone.parse().map_err(|_| {
+        invalid(
+            "timezone",
+            format!(
+                "unknown time zone {:?} (use an IANA name such as Asia/Shanghai)",
+                raw.timezone
+            ),
+        )
+    })?;
+    if !(100..=60_000).contains(&raw.health_interval_ms) {
+        return Err(invalid(
+            "health_interval_ms",
+            format!("{} is out of range (100–60000)", raw.health_interval_ms),
+        ));
+    }
+    if !(100..=60_000).contains(&raw.health_timeout_ms) {
+        return Err(invalid(
+            "health_timeout_ms",
+            format!("{} is out of range (100–60000)", raw.health_timeout_ms),
+        ));
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
+        return Err(invalid(
+            "log",
+            format!("{:?} is not a log filter: {e}", raw.log),
+        ));
+    }
+    Ok(Config {
+        data_dir: raw.data_dir,
+        database_url,
+        redis_url,
+        redis_prefix: raw.redis_prefix,
+        timezone,
+        health_interval: Duration::from_millis(raw.health_interval_ms),
+        health_timeout: Duration::from_millis(raw.health_timeout_ms),
+        log: raw.log,
+        sources,
+    })
+}
+
+/// A connection URL that may hold a password: printing it (Debug or Display) masks the password.
+#[derive(Clone)]
+pub struct SecretUrl {
+    secret: SecretString,
+    masked: String,
+    scheme: String,
+}
+
+impl SecretUrl {
+    pub fn parse(raw: &str) -> Result<SecretUrl, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e})"))?;
+        let mut shown = url.clone();
+        if url.password().is_some() {
+            // Only fails for cannot-be-a-base URLs, which have no password to mask.
+            let _ = shown.set_password(Some("****"));
+        }
+        Ok(SecretUrl {
+            secret: SecretString::from(raw.to_string()),
+            masked: shown.to_string(),
+            scheme: url.scheme().to_string(),
+        })
+    }
+
+    /// The real URL, for the one place that connects with it.
+    pub fn expose(&self) -> &str {
+        self.secret.expose_secret()
+    }
+
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({})", self.masked)
+    }
+}

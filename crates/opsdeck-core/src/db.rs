@@ -1,0 +1,138 @@
+//! The SQL database: one `sqlx::AnyPool` over SQLite (embedded default) or MySQL/MariaDB, picked
+//! by the URL scheme, and the forward-only migrations of each backend.
+//!
+//! Queries are written once in the dialect both backends share (`?` placeholders, integer
+//! timestamps in Unix milliseconds, integer money in fen); where the dialects differ (DDL) each
+//! backend has its own migration folder.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row};
+use tokio::sync::Mutex;
+
+use crate::config::{Config, DatabaseBackend};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
+
+/// The SQL database, the source of truth for everything OpsDeck keeps.
+pub struct Database {
+    pool: AnyPool,
+    backend: DatabaseBackend,
+    migrated: AtomicBool,
+    migrating: Mutex<()>,
+}
+
+impl Database {
+    /// Prepares the pool without connecting: a database that is down at start-up shows up in the
+    /// health report (and is retried) instead of stopping the console.
+    pub fn open(config: &Config) -> anyhow::Result<Database> {
+        install_default_drivers();
+        let backend = config.database_backend();
+        let url = sqlx_url(config.database_url.expose(), backend);
+        if backend == DatabaseBackend::Sqlite {
+            std::fs::create_dir_all(&config.data_dir)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                DatabaseBackend::Sqlite => 4,
+                DatabaseBackend::Mysql => 10,
+            })
+            .acquire_timeout(config.health_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == DatabaseBackend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes a
+                        // writer wait for the lock instead of failing at once.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_lazy(&url)?;
+        Ok(Database {
+            pool,
+            backend,
+            migrated: AtomicBool::new(false),
+            migrating: Mutex::new(()),
+        })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.backend
+    }
+
+    /// Applies the pending migrations once; later calls return at once. Safe to call from
+    /// several instances at the same time (sqlx takes a database lock while migrating).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let _guard = self.migrating.lock().await;
+        if self.migrated.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let migrator = match self.backend {
+            DatabaseBackend::Sqlite => &SQLITE_MIGRATIONS,
+            DatabaseBackend::Mysql => &MYSQL_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    pub fn is_migrated(&self) -> bool {
+        self.migrated.load(Ordering::Acquire)
+    }
+
+    /// Runs an `INSERT` and returns the new row's `id`, on either backend (SQLite reports it
+    /// through `RETURNING`; MySQL, which lacks `RETURNING`, through the last insert id).
+    pub async fn insert_returning_id<'a>(
+        &self,
+        insert: &'static str,
+        bind: impl FnOnce(Query<'a, Any, AnyArguments>) -> Query<'a, Any, AnyArguments>,
+    ) -> sqlx::Result<i64> {
+        match self.backend {
+            DatabaseBackend::Sqlite => {
+                // The statement is a literal of ours plus a literal suffix: nothing dynamic.
+                let query = sqlx::query(AssertSqlSafe(format!("{insert} RETURNING id")));
+                bind(query).fetch_one(&self.pool).await?.try_get(0)
+            }
+            DatabaseBackend::Mysql => {
+                let done = bind(sqlx::query(insert)).execute(&self.pool).await?;
+                done.last_insert_id()
+                    .ok_or_else(|| sqlx::Error::Protocol("MySQL reported no insert id".into()))
+            }
+        }
+    }
+
+    /// One round trip, bounded by `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
+        tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {} ms", timeout.as_millis()))??;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// sqlx knows MariaDB as `mysql:`; OpsDeck accepts both spellings.
+fn sqlx_url(url: &str, backend: DatabaseBackend) -> String {
+    match (backend, url.strip_prefix("mariadb:")) {
+        (DatabaseBackend::Mysql, Some(rest)) => format!("mysql:{rest}"),
+        _ => url.to_string(),
+    }
+}

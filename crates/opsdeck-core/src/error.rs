@@ -1,0 +1,79 @@
+//! Errors at the facade: a small set of kinds a front end can branch on, each with a stable
+//! `code`. The UI and the HTTP API receive [`ErrorBody`] (`{code, message}`); an internal cause
+//! chain goes to the log, never to the user.
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The caller's input was refused; the message says which field and why.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The SQL database could not be reached; nothing was changed.
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(String),
+    /// Redis could not be reached; nothing was changed.
+    #[error("Redis is unavailable: {0}")]
+    RedisUnavailable(String),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::DatabaseUnavailable(_) => "database_unavailable",
+            ApiError::RedisUnavailable(_) => "redis_unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => ApiError::DatabaseUnavailable(e.to_string()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<redis::RedisError> for ApiError {
+    fn from(e: redis::RedisError) -> ApiError {
+        if e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+        {
+            ApiError::RedisUnavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.into())
+        }
+    }
+}
+
+/// What a front end receives for a failed call.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<ApiError> for ErrorBody {
+    fn from(e: ApiError) -> ErrorBody {
+        if let ApiError::Internal(cause) = &e {
+            tracing::error!(error = format!("{cause:#}"), "internal error at the facade");
+        }
+        ErrorBody {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! The event stream the UI (and any other front end) subscribes to: everything the core wants
+//! shown live is published here once, and each subscriber gets its own copy.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::health::HealthReport;
+
+/// Something that happened in the core, tagged by `kind` on the wire.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A fresh health report (published after every probe).
+    Health { report: HealthReport },
+}
+
+/// A fan-out of [`Event`]s. A slow subscriber that falls more than the capacity behind skips
+/// ahead (and is told so by `RecvError::Lagged`); publishing never blocks the core.
+#[derive(Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl EventBus {
+    pub fn new(capacity: usize) -> EventBus {
+        let (sender, _) = broadcast::channel(capacity);
+        EventBus { sender }
+    }
+
+    pub fn publish(&self, event: Event) {
+        // No subscribers is fine: nobody has the console open.
+        let _ = self.sender.send(event);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.sender.subscribe()
+    }
+}

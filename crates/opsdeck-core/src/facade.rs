@@ -1,0 +1,202 @@
+//! [`Core`]: the one API every front end uses — the desktop shell's commands, the daemon, and the
+//! tests. It owns the configuration, the SQL database, the Redis connection, the event stream and
+//! the background tasks, and stops them all on [`Core::shutdown`].
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{self, AuditPage, NewAuditEntry};
+use crate::config::{Config, DatabaseBackend};
+use crate::db::Database;
+use crate::error::ApiError;
+use crate::events::{Event, EventBus};
+use crate::health::{self, ComponentHealth, HealthReport, Probe};
+use crate::redis_conn::RedisConn;
+
+/// The largest page a list call returns.
+pub const MAX_PAGE: u32 = 500;
+
+/// A running OpsDeck core. Cheap to clone; every clone is the same core.
+#[derive(Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    instance_id: String,
+    db: Database,
+    redis: RedisConn,
+    events: EventBus,
+    health: watch::Receiver<HealthReport>,
+    cancel: CancellationToken,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+}
+
+/// Facts about this instance, for the console's frame and overview.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppInfo {
+    pub version: String,
+    pub instance_id: String,
+    pub timezone: String,
+    pub redis_prefix: String,
+    pub database_backend: DatabaseBackend,
+    pub data_dir: String,
+}
+
+impl Core {
+    /// Opens the database and Redis (lazily: either may be down, and is then reported, not
+    /// fatal), applies pending migrations if the database answers, and starts the background
+    /// tasks. Must be called inside a Tokio runtime.
+    pub async fn start(config: Config) -> anyhow::Result<Core> {
+        let db = Database::open(&config)?;
+        if let Err(e) = db.migrate().await {
+            tracing::warn!(error = %e, "database not ready at start-up; will retry");
+        }
+        let redis = RedisConn::open(&config)?;
+        let events = EventBus::new(256);
+        let initial = HealthReport {
+            database: ComponentHealth::unknown(config.database_url.to_string()),
+            redis: ComponentHealth::unknown(config.redis_url.to_string()),
+            checked_at: chrono::Utc::now(),
+        };
+        let (health_tx, health_rx) = watch::channel(initial);
+        let core = Core {
+            inner: Arc::new(Inner {
+                instance_id: new_instance_id(),
+                config,
+                db,
+                redis,
+                events,
+                health: health_rx,
+                cancel: CancellationToken::new(),
+                tasks: tokio::sync::Mutex::new(JoinSet::new()),
+            }),
+        };
+        core.spawn_health_monitor(health_tx).await;
+        tracing::info!(instance = %core.inner.instance_id, "core started");
+        Ok(core)
+    }
+
+    async fn spawn_health_monitor(&self, latest: watch::Sender<HealthReport>) {
+        let core = self.clone();
+        self.inner.tasks.lock().await.spawn(async move {
+            let inner = &core.inner;
+            let db_target = inner.config.database_url.to_string();
+            let redis_target = inner.config.redis_url.to_string();
+            let probe = Probe {
+                db: &inner.db,
+                db_target: &db_target,
+                redis: &inner.redis,
+                redis_target: &redis_target,
+                timeout: inner.config.health_timeout,
+            };
+            health::monitor(
+                probe,
+                inner.config.health_interval,
+                latest,
+                inner.events.clone(),
+                inner.cancel.clone(),
+            )
+            .await;
+            tracing::debug!("health monitor stopped");
+        });
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn info(&self) -> AppInfo {
+        let config = &self.inner.config;
+        AppInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            instance_id: self.inner.instance_id.clone(),
+            timezone: config.timezone.name().to_string(),
+            redis_prefix: config.redis_prefix.clone(),
+            database_backend: config.database_backend(),
+            data_dir: config.data_dir.display().to_string(),
+        }
+    }
+
+    /// The latest health report (probed every `health_interval`).
+    pub fn health(&self) -> HealthReport {
+        self.inner.health.borrow().clone()
+    }
+
+    /// Waits until a report satisfies `ready` (e.g. the first probe has run).
+    pub async fn wait_for_health(&self, ready: impl Fn(&HealthReport) -> bool) -> HealthReport {
+        let mut rx = self.inner.health.clone();
+        let report = rx.wait_for(|r| ready(r)).await.map(|r| r.clone());
+        report.unwrap_or_else(|_| self.health())
+    }
+
+    /// Every event the core publishes from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    pub fn redis(&self) -> &RedisConn {
+        &self.inner.redis
+    }
+
+    /// Records a manual action.
+    pub async fn record_audit(&self, entry: NewAuditEntry<'_>) -> Result<i64, ApiError> {
+        if entry.who.trim().is_empty() || entry.action.trim().is_empty() {
+            return Err(ApiError::InvalidInput(
+                "an audit entry needs who and action".into(),
+            ));
+        }
+        Ok(audit::record(&self.inner.db, &entry, chrono::Utc::now()).await?)
+    }
+
+    /// A page of the audit log, newest first.
+    pub async fn audit_list(
+        &self,
+        limit: u32,
+        before_id: Option<i64>,
+    ) -> Result<AuditPage, ApiError> {
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ApiError::InvalidInput(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        Ok(audit::list(self.inner.db.pool(), limit, before_id).await?)
+    }
+
+    /// Stops the background tasks, waits for them, and closes the database pool.
+    pub async fn shutdown(&self) {
+        self.inner.cancel.cancel();
+        let mut tasks = self.inner.tasks.lock().await;
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a background task failed");
+            }
+        }
+        self.inner.db.close().await;
+        tracing::info!("core stopped");
+    }
+}
+
+/// Names this instance in claims, heartbeats and logs: host, process and start time.
+fn new_instance_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let started = chrono::Utc::now().timestamp_millis();
+    format!(
+        "{host}-{}-{:x}",
+        std::process::id(),
+        started % 0x1_0000_0000
+    )
+}

@@ -1,0 +1,162 @@
+//! Health: a probe of the database and of Redis, and the monitor that runs it on a fixed period
+//! and publishes every report, so the console's status bar is live.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::Database;
+use crate::events::{Event, EventBus};
+use crate::redis_conn::RedisConn;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    Ok,
+    Unreachable,
+    /// Not probed yet.
+    Unknown,
+}
+
+/// One component's state as last probed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentHealth {
+    pub status: ComponentStatus,
+    /// Why it is not ok, in words (never a secret: URLs in errors are the masked ones).
+    pub reason: Option<String>,
+    pub latency_ms: Option<f64>,
+    /// What was probed (masked URL).
+    pub target: String,
+}
+
+impl ComponentHealth {
+    pub fn unknown(target: String) -> ComponentHealth {
+        ComponentHealth {
+            status: ComponentStatus::Unknown,
+            reason: None,
+            latency_ms: None,
+            target,
+        }
+    }
+
+    fn from_result(target: &str, started: Instant, result: anyhow::Result<()>) -> ComponentHealth {
+        let latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+        match result {
+            Ok(()) => ComponentHealth {
+                status: ComponentStatus::Ok,
+                reason: None,
+                latency_ms,
+                target: target.to_string(),
+            },
+            Err(e) => ComponentHealth {
+                status: ComponentStatus::Unreachable,
+                reason: Some(format!("{e:#}")),
+                latency_ms: None,
+                target: target.to_string(),
+            },
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == ComponentStatus::Ok
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub database: ComponentHealth,
+    pub redis: ComponentHealth,
+    pub checked_at: DateTime<Utc>,
+}
+
+impl HealthReport {
+    pub fn all_ok(&self) -> bool {
+        self.database.is_ok() && self.redis.is_ok()
+    }
+}
+
+/// What the probe needs to know about each component.
+pub(crate) struct Probe<'a> {
+    pub db: &'a Database,
+    pub db_target: &'a str,
+    pub redis: &'a RedisConn,
+    pub redis_target: &'a str,
+    pub timeout: Duration,
+}
+
+impl Probe<'_> {
+    /// Probes both components concurrently. A database that has not been migrated yet (it was
+    /// down at start-up) is migrated first: it is not healthy until its schema is current.
+    pub async fn run(&self) -> HealthReport {
+        let database = async {
+            let started = Instant::now();
+            let result = async {
+                self.db.migrate().await?;
+                self.db.ping(self.timeout).await
+            };
+            let result = match tokio::time::timeout(self.timeout * 4, result).await {
+                Ok(result) => result,
+                Err(_) => Err(anyhow::anyhow!(
+                    "no answer within {} ms",
+                    (self.timeout * 4).as_millis()
+                )),
+            };
+            ComponentHealth::from_result(self.db_target, started, result)
+        };
+        let redis = async {
+            let started = Instant::now();
+            let result = self.redis.ping(self.timeout).await;
+            ComponentHealth::from_result(self.redis_target, started, result)
+        };
+        let (database, redis) = tokio::join!(database, redis);
+        HealthReport {
+            database,
+            redis,
+            checked_at: Utc::now(),
+        }
+    }
+}
+
+/// Probes every `period` until cancelled; each report goes to `latest` and to the event bus.
+pub(crate) async fn monitor(
+    probe: Probe<'_>,
+    period: Duration,
+    latest: watch::Sender<HealthReport>,
+    events: EventBus,
+    cancel: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ok: Option<(bool, bool)> = None;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let report = tokio::select! {
+            _ = cancel.cancelled() => break,
+            report = probe.run() => report,
+        };
+        let ok = (report.database.is_ok(), report.redis.is_ok());
+        if last_ok != Some(ok) {
+            log_change(&report);
+            last_ok = Some(ok);
+        }
+        latest.send_replace(report.clone());
+        events.publish(Event::Health { report });
+    }
+}
+
+fn log_change(report: &HealthReport) {
+    for (name, component) in [("database", &report.database), ("redis", &report.redis)] {
+        match &component.reason {
+            None => tracing::info!(component = name, target = %component.target, "reachable"),
+            Some(reason) => {
+                tracing::warn!(component = name, target = %component.target, %reason, "unreachable")
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The OpsDeck core: everything the console and the daemon do, behind one facade.
+//!
+//! Layout:
+//! - [`config`]: layered configuration (defaults → TOML file → `OPSDECK_…` env), validated once.
+//! - [`db`]: the SQL pool over SQLite or MySQL/MariaDB and the per-backend migrations.
+//! - [`redis_conn`]: the reconnecting Redis connection and key prefixing.
+//! - [`events`]: the event stream front ends subscribe to.
+//! - [`health`]: probes of the database and Redis, published live.
+//! - [`audit`]: the audit log of manual actions.
+//! - [`facade`]: [`Core`], the one API the desktop shell, the daemon and the tests use.
+//! - [`error`]: [`ApiError`] and the `{code, message}` body front ends receive.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod facade;
+pub mod health;
+pub mod redis_conn;
+
+pub use config::{Config, ConfigError, ConfigSource};
+pub use error::{ApiError, ErrorBody};
+pub use events::Event;
+pub use facade::{AppInfo, Core};
+pub use health::{ComponentHealth, ComponentStatus, HealthReport};

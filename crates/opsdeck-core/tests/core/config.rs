@@ -1,0 +1,187 @@
+//! Configuration layers: defaults, file, environment override, and refusals that name the key.
+
+use std::path::PathBuf;
+
+use figment::Jail;
+use opsdeck_core::config::DatabaseBackend;
+use opsdeck_core::{Config, ConfigError};
+
+fn load(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
+    let dir = jail.directory().to_path_buf();
+    let path = file.map(|body| {
+        let path = dir.join("opsdeck.toml");
+        std::fs::write(&path, body).unwrap();
+        path
+    });
+    Config::from_layers(dir.join("data"), path.as_deref())
+}
+
+fn refusal(result: Result<Config, ConfigError>) -> String {
+    match result {
+        Ok(config) => panic!("expected a refusal, got {config:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn defaults_without_file_or_environment() {
+    Jail::expect_with(|jail| {
+        let config = load(jail, None).unwrap();
+        let data = jail.directory().join("data");
+        assert_eq!(config.data_dir, data);
+        assert_eq!(config.timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(config.redis_prefix, "opsdeck");
+        assert_eq!(config.redis_url.to_string(), "redis://127.0.0.1:6391/0");
+        assert_eq!(config.database_backend(), DatabaseBackend::Sqlite);
+        assert_eq!(
+            config.database_url.expose(),
+            format!("sqlite://{}?mode=rwc", data.join("opsdeck.db").display())
+        );
+        assert!(config.sources.values().all(|origin| origin == "default"));
+        Ok(())
+    });
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    Jail::expect_with(|jail| {
+        let file = "timezone = \"Europe/London\"\nredis_prefix = \"from-file\"\n";
+        let config = load(jail, Some(file)).unwrap();
+        assert_eq!(config.timezone, chrono_tz::Europe::London);
+        assert_eq!(config.redis_prefix, "from-file");
+        assert!(config.sources["timezone"].ends_with("opsdeck.toml"));
+
+        jail.set_env("OPSDECK_TIMEZONE", "America/New_York");
+        jail.set_env(
+            "OPSDECK_DATABASE_URL",
+            "mysql://ops:hunter2@db.internal:3306/shop",
+        );
+        let config = load(jail, Some(file)).unwrap();
+        assert_eq!(config.timezone, chrono_tz::America::New_York);
+        assert_eq!(config.sources["timezone"], "OPSDECK_TIMEZONE");
+        assert_eq!(
+            config.redis_prefix, "from-file",
+            "a key the environment does not set keeps the file's value"
+        );
+        assert_eq!(config.database_backend(), DatabaseBackend::Mysql);
+        Ok(())
+    });
+}
+
+#[test]
+fn data_dir_moves_the_default_database() {
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_DATA_DIR", "/srv/opsdeck");
+        let config = load(jail, None).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/srv/opsdeck"));
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite:///srv/opsdeck/opsdeck.db?mode=rwc"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn secrets_never_print() {
+    Jail::expect_with(|jail| {
+        jail.set_env(
+            "OPSDECK_DATABASE_URL",
+            "mysql://ops:hunter2@db.internal/shop",
+        );
+        jail.set_env("OPSDECK_REDIS_URL", "redis://:s3cret@cache.internal:6379/2");
+        let config = load(jail, None).unwrap();
+        let printed = format!("{config:?} {:?}", config.effective());
+        assert!(
+            !printed.contains("hunter2"),
+            "database password leaked: {printed}"
+        );
+        assert!(
+            !printed.contains("s3cret"),
+            "redis password leaked: {printed}"
+        );
+        assert!(printed.contains("mysql://ops:****@db.internal/shop"));
+        assert_eq!(
+            config.database_url.expose(),
+            "mysql://ops:hunter2@db.internal/shop"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_environment_value_is_refused_naming_key_and_reason() {
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_TIMEZONE", "Mars/Olympus_Mons");
+        let message = refusal(load(jail, None));
+        assert!(message.contains("`timezone`"), "{message}");
+        assert!(message.contains("OPSDECK_TIMEZONE"), "{message}");
+        assert!(
+            message.contains("unknown time zone \"Mars/Olympus_Mons\""),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn bad_values_are_refused_with_a_clear_message() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("OPSDECK_HEALTH_INTERVAL_MS", "soon", "expected u64"),
+        ("OPSDECK_HEALTH_INTERVAL_MS", "5", "out of range"),
+        (
+            "OPSDECK_DATABASE_URL",
+            "postgres://x/y",
+            "unsupported scheme `postgres:`",
+        ),
+        ("OPSDECK_DATABASE_URL", "not a url", "not a URL"),
+        (
+            "OPSDECK_REDIS_URL",
+            "http://localhost",
+            "unsupported scheme `http:`",
+        ),
+        ("OPSDECK_REDIS_PREFIX", "has space", "is not a key prefix"),
+        ("OPSDECK_LOG", "=[", "is not a log filter"),
+    ];
+    for (var, value, reason) in cases {
+        Jail::expect_with(|jail| {
+            jail.set_env(var, value);
+            let message = refusal(load(jail, None));
+            let key = var.trim_start_matches("OPSDECK_").to_ascii_lowercase();
+            assert!(
+                message.contains(&format!("`{key}`")),
+                "{var}={value}: {message}"
+            );
+            assert!(message.contains(var), "{var}={value}: {message}");
+            assert!(message.contains(reason), "{var}={value}: {message}");
+            Ok(())
+        });
+    }
+}
+
+#[test]
+fn a_bad_file_is_refused_naming_the_file_and_key() {
+    Jail::expect_with(|jail| {
+        let message = refusal(load(jail, Some("redis_prefx = \"typo\"\n")));
+        assert!(message.contains("opsdeck.toml"), "{message}");
+        assert!(message.contains("unknown key `redis_prefx`"), "{message}");
+
+        let message = refusal(load(jail, Some("health_timeout_ms = \"slow\"\n")));
+        assert!(message.contains("`health_timeout_ms`"), "{message}");
+        assert!(message.contains("opsdeck.toml"), "{message}");
+
+        let message = refusal(load(jail, Some("timezone = \n")));
+        assert!(message.contains("opsdeck.toml"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_explicit_config_path_must_exist() {
+    let missing = opsdeck_core::ConfigSource {
+        file: Some(PathBuf::from("/nonexistent/opsdeck.toml")),
+    };
+    let message = Config::load(&missing).unwrap_err().to_string();
+    assert!(message.contains("/nonexistent/opsdeck.toml"), "{message}");
+    assert!(message.contains("no such file"), "{message}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the core against real services: SQLite, MariaDB and Redis.
+//! The README's test command starts MariaDB and Redis and sets `OPSDECK_TEST_MYSQL_URL` and
+//! `OPSDECK_TEST_REDIS_URL`; see `helpers.rs`.
+
+mod audit;
+mod config;
+mod health;
+mod helpers;
+mod migrations;

@@ -1,0 +1,129 @@
+//! `opsdeckd`: the OpsDeck core without a window, for servers.
+//!
+//! - `opsdeckd run` starts the core and runs until Ctrl-C or SIGTERM, then stops cleanly.
+//! - `opsdeckd check-config` validates the configuration and prints the effective values, with
+//!   secrets masked and where each value came from.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use opsdeck_core::{Config, ConfigSource, Core};
+
+#[derive(Parser)]
+#[command(
+    name = "opsdeckd",
+    version,
+    about = "OpsDeck without a window, for servers"
+)]
+struct Cli {
+    /// Configuration file (TOML); default: the platform config dir's config.toml, if present.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the core and run until Ctrl-C or SIGTERM.
+    Run,
+    /// Validate the configuration and print the effective values (secrets masked).
+    CheckConfig {
+        /// Print one JSON object instead of `key = value  # origin` lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&ConfigSource { file: cli.config }) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("opsdeckd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { json } => {
+            print_config(&config, json);
+            ExitCode::SUCCESS
+        }
+        Command::Run => run(config),
+    }
+}
+
+fn print_config(config: &Config, json: bool) {
+    let effective = config.effective();
+    if json {
+        let values: serde_json::Map<String, serde_json::Value> = effective
+            .iter()
+            .map(|(key, value, _)| (key.to_string(), value.clone().into()))
+            .collect();
+        let origins: serde_json::Map<String, serde_json::Value> = effective
+            .iter()
+            .map(|(key, _, origin)| (key.to_string(), origin.clone().into()))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "values": values, "origins": origins })
+        );
+    } else {
+        println!("configuration is valid");
+        for (key, value, origin) in effective {
+            println!("{key} = {value:?}  # {origin}");
+        }
+    }
+}
+
+fn run(config: Config) -> ExitCode {
+    init_logging(&config.log);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("opsdeckd: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let core = match Core::start(config).await {
+            Ok(core) => core,
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "start-up failed");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(instance = %core.info().instance_id, "opsdeckd running; Ctrl-C or SIGTERM stops it");
+        let signal = shutdown_signal().await;
+        tracing::info!(signal, "stopping");
+        core.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM, naming it.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops opsdeckd");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,128 @@
+# Shared set-up for the README's two commands (scripts/run.sh and scripts/test.sh).
+# Every function is idempotent: it checks before it installs, builds or starts anything.
+# shellcheck shell=bash
+
+OPSDECK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export OPSDECK_ROOT
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The Debian packages the desktop build, the services and the tests need.
+DESKTOP_BUILD_PACKAGES=(
+  build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
+  libjavascriptcoregtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev
+)
+RUN_PACKAGES=("${DESKTOP_BUILD_PACKAGES[@]}" redis-server)
+TEST_PACKAGES=("${RUN_PACKAGES[@]}" mariadb-server mariadb-client xvfb xauth webkit2gtk-driver imagemagick)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_packages PKG...: installs the ones that are missing (apt-get update once, first).
+ensure_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# Node.js 20+ and npm: the machine's own, else Debian's.
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    ensure_packages nodejs npm
+  fi
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  [ "$major" -ge 20 ] || die "Node.js 20 or newer is needed to build the UI (found $(node --version))"
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
+}
+
+# npm ci in DIR when its node_modules is missing or older than its package-lock.json.
+ensure_npm_deps() {
+  local dir="$1"
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing npm packages in ${dir#"$OPSDECK_ROOT"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+build_ui() {
+  ensure_npm_deps "$OPSDECK_ROOT/ui"
+  say "building the UI"
+  (cd "$OPSDECK_ROOT/ui" && npm run --silent build >/dev/null)
+}
+
+# The desktop binary, serving ui/dist through the custom protocol (never devUrl).
+DESKTOP_BIN="$OPSDECK_ROOT/target/debug/opsdeck"
+build_desktop() {
+  say "building the desktop app"
+  (cd "$OPSDECK_ROOT" && cargo build --quiet -p opsdeck --features custom-protocol -p opsdeckd)
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_until SECONDS WHAT COMMAND...: polls COMMAND every 0.2 s, fails after SECONDS.
+wait_until() {
+  local seconds="$1" what="$2" deadline
+  shift 2
+  deadline=$(( $(date +%s) + seconds ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "$what did not happen within ${seconds}s"
+    sleep 0.2
+  done
+}
+
+# start_redis PORT DIR: a Redis server on 127.0.0.1:PORT keeping its files in DIR.
+start_redis() {
+  local port="$1" dir="$2"
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --save 60 1 --appendonly no >/dev/null
+  wait_until 15 "Redis on port $port answering" redis-cli -p "$port" ping
+}
+
+stop_pidfile() {
+  local pidfile="$1"
+  if [ -f "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+  fi
+}
+
+# start_mariadb PORT DIR: a throwaway MariaDB on 127.0.0.1:PORT with user opsdeck/opsdeck.
+start_mariadb() {
+  local port="$1" dir="$2"
+  mkdir -p "$dir"
+  mariadb-install-db --no-defaults --datadir="$dir/data" --user="$(id -un)" \
+    --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
+    || { cat "$dir/install.log" >&2; die "mariadb-install-db failed"; }
+  mariadbd --no-defaults --datadir="$dir/data" --port="$port" --bind-address=127.0.0.1 \
+    --socket="$dir/mysql.sock" --pid-file="$dir/mysql.pid" --user="$(id -un)" \
+    --skip-log-bin --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 \
+    >"$dir/server.log" 2>&1 &
+  wait_until 60 "MariaDB on port $port answering" mariadb-admin --no-defaults --socket="$dir/mysql.sock" -uroot ping
+  mariadb --no-defaults --socket="$dir/mysql.sock" -uroot -e "
+    CREATE USER IF NOT EXISTS 'opsdeck'@'127.0.0.1' IDENTIFIED BY 'opsdeck';
+    GRANT ALL PRIVILEGES ON *.* TO 'opsdeck'@'127.0.0.1';
+    FLUSH PRIVILEGES;"
+}
+
+stop_mariadb() {
+  local dir="$1"
+  if [ -S "$dir/mysql.sock" ]; then
+    mariadb-admin --no-defaults --socket="$dir/mysql.sock" -uroot shutdown >/dev/null 2>&1 || true
+  fi
+  stop_pidfile "$dir/mysql.pid"
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, starts Redis, MariaDB and a virtual
+# display on private ports with throwaway data, runs every check and test (lints, Rust, UI unit
+# tests, end-to-end tests of the real desktop window), stops what it started, and exits non-zero
+# when anything failed.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$OPSDECK_ROOT"
+
+ensure_rust
+ensure_packages "${TEST_PACKAGES[@]}"
+ensure_node
+ensure_npm_deps "$OPSDECK_ROOT/ui"
+
+WORK="$(mktemp -d /tmp/opsdeck-test.XXXXXX)"
+export OPSDECK_TEST_ARTIFACTS="$OPSDECK_ROOT/tests/e2e/artifacts"
+XVFB_PID=""
+cleanup() {
+  set +e
+  [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
+  stop_pidfile "$WORK/redis/redis.pid"
+  stop_mariadb "$WORK/mariadb"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say "starting Redis, MariaDB and Xvfb (throwaway, private ports)"
+REDIS_PORT="$(free_port)"
+start_redis "$REDIS_PORT" "$WORK/redis"
+MYSQL_PORT="$(free_port)"
+start_mariadb "$MYSQL_PORT" "$WORK/mariadb"
+Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$WORK/display" >/dev/null 2>&1 &
+XVFB_PID=$!
+wait_until 15 "Xvfb reporting its display" test -s "$WORK/display"
+export DISPLAY=":$(head -n1 "$WORK/display")"
+export OPSDECK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export OPSDECK_TEST_MYSQL_URL="mysql://opsdeck:opsdeck@127.0.0.1:$MYSQL_PORT/"
+# The tests configure everything they use; nothing from the caller's environment leaks in.
+unset OPSDECK_DATABASE_URL OPSDECK_REDIS_URL OPSDECK_REDIS_PREFIX OPSDECK_TIMEZONE OPSDECK_DATA_DIR
+
+passed=0
+failed=()
+step() {
+  local name="$1"
+  shift
+  say "$name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed+=("$name")
+    printf '\033[31mFAILED: %s\033[0m\n' "$name" >&2
+  fi
+}
+
+rust_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast
+  else
+    cargo test --no-fail-fast
+  fi
+}
+
+e2e_tests() {
+  build_desktop && node --test --test-concurrency=1 tests/e2e/
+}
+
+step "rustfmt" cargo fmt --all --check
+step "UI type check (vue-tsc)" npm --prefix ui run --silent typecheck
+step "UI unit tests (vitest)" npm --prefix ui test --silent
+step "UI build" build_ui
+step "clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "Rust tests (SQLite, MariaDB, Redis)" rust_tests
+step "end-to-end tests of the desktop window (WebKitWebDriver under Xvfb)" e2e_tests
+
+echo
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf 'failed steps: %s\n' "${failed[*]}"
+fi
+echo "test steps: $passed passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]

@@ -1,0 +1,108 @@
+//! The OpsDeck desktop shell: a window over the core. It loads the configuration, starts the
+//! core, registers the commands, and forwards the core's events to the window as `core-event`.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use opsdeck_core::{Config, ConfigSource, Core, Event};
+use tauri::{AppHandle, Emitter, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+
+/// The name of the event the window listens to.
+pub const CORE_EVENT: &str = "core-event";
+
+#[derive(Parser)]
+#[command(name = "opsdeck", version, about = "The OpsDeck desktop console")]
+struct Cli {
+    /// Configuration file (TOML); default: the platform config dir's config.toml, if present.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(&ConfigSource { file: cli.config }) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("opsdeck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!(
+            "opsdeck: no display (neither DISPLAY nor WAYLAND_DISPLAY is set).\n\
+             Run it in a desktop session, or under a virtual display: `xvfb-run -a opsdeck`.\n\
+             On a server, use the headless daemon instead: `opsdeckd run`."
+        );
+        return ExitCode::from(3);
+    }
+    init_logging(&config.log);
+    let core = match tauri::async_runtime::block_on(Core::start(config)) {
+        Ok(core) => core,
+        Err(e) => {
+            eprintln!("opsdeck: start-up failed: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app =
+        match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
+            Ok(app) => app,
+            Err(e) => {
+                eprintln!("opsdeck: cannot open the window: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    app.run(move |_, event| {
+        if let tauri::RunEvent::Exit = event {
+            tauri::async_runtime::block_on(core.shutdown());
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+/// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
+/// runtime so a test can pass a mock builder.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
+    builder
+        .manage(core.clone())
+        .invoke_handler(tauri::generate_handler![
+            commands::health_report,
+            commands::app_info,
+            commands::audit_list
+        ])
+        .setup(move |app| {
+            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));
+            Ok(())
+        })
+}
+
+/// Emits every core event to the window until the core stops.
+async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core) {
+    let mut events = core.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(event) => emit(&app, &event),
+            // Events are snapshots (a health report replaces the last): skipping is harmless.
+            Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "window lagged behind"),
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+fn emit<R: Runtime>(app: &AppHandle<R>, event: &Event) {
+    if let Err(e) = app.emit(CORE_EVENT, event) {
+        tracing::warn!(error = %e, "cannot emit a core event to the window");
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,75 @@
+// The console frame in the real desktop window: it opens, navigation works, and the status bar
+// shows the database and Redis live, including Redis going away and coming back.
+
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+
+import { Console, OwnRedis, removeDir, scratchDir, waitFor } from './harness.mjs'
+
+const PAGES = [
+  ['nav-overview', 'Overview'],
+  ['nav-jobs', 'Jobs'],
+  ['nav-ocr', 'OCR queue'],
+  ['nav-orders', 'Orders'],
+  ['nav-accounts', 'Accounts'],
+  ['nav-audit', 'Audit'],
+]
+
+let dir
+let redis
+let app
+
+before(async () => {
+  dir = scratchDir('console')
+  redis = await OwnRedis.start(dir)
+  app = await Console.open({
+    env: {
+      OPSDECK_DATA_DIR: dir,
+      OPSDECK_REDIS_URL: redis.url,
+      OPSDECK_REDIS_PREFIX: 'e2e-console',
+      OPSDECK_HEALTH_INTERVAL_MS: '500',
+      OPSDECK_HEALTH_TIMEOUT_MS: '500',
+    },
+  })
+})
+
+after(async () => {
+  await app?.close()
+  await redis?.stop()
+  if (dir) removeDir(dir)
+})
+
+const status = (which) => app.attribute(`[data-testid="status-${which}"]`, 'data-status')
+const title = () => app.text('[data-testid="page-title"]')
+
+test('the console opens on the overview with the database and Redis healthy', async () => {
+  await waitFor('the Overview page', async () => (await title()) === 'Overview')
+  await waitFor('the database healthy in the status bar', async () => (await status('database')) === 'ok')
+  await waitFor('Redis healthy in the status bar', async () => (await status('redis')) === 'ok')
+  const bar = await app.text('[data-testid="status-database"]')
+  assert.match(bar, /Database/)
+  const shot = await app.screenshot('console-overview')
+  assert.ok(shot.endsWith('.png'))
+})
+
+test('navigation reaches every page', async () => {
+  for (const [link, heading] of PAGES) {
+    await app.click(`[data-testid="${link}"]`)
+    await waitFor(`the ${heading} page after clicking ${link}`, async () => (await title()) === heading)
+  }
+  await app.click('[data-testid="nav-overview"]')
+  await waitFor('back on the Overview page', async () => (await title()) === 'Overview')
+})
+
+test('the status bar shows Redis unreachable within seconds of it stopping, and healthy when it returns', async () => {
+  await waitFor('Redis healthy first', async () => (await status('redis')) === 'ok')
+  await redis.stop()
+  await waitFor('Redis shown unreachable', async () => (await status('redis')) === 'unreachable', { timeoutMs: 5_000 })
+  const reason = await app.text('[data-testid="status-redis"] [data-testid="status-reason"]')
+  assert.ok(reason && reason.trim().length > 0, 'the reason is shown')
+  assert.equal(await status('database'), 'ok', 'the database is unaffected')
+  await app.screenshot('console-redis-unreachable')
+
+  await redis.restart()
+  await waitFor('Redis shown healthy again', async () => (await status('redis')) === 'ok', { timeoutMs: 10_000 })
+})
