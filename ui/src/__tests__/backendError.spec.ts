@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { toBackendError } from '../backend'
+
+describe('toBackendError', () => {
+  it('keeps the core’s { code, message } as is', () => {
+    expect(toBackendError({ code: 'db_unavailable', message: 'database is locked' })).toEqual({
+      code: 'db_unavailable',
+      message: 'database is locked',
+    })
+  })
+
+  it('drops extra fields of a core error', () => {
+    expect(toBackendError({ code: 'bad_input', message: 'limit too large', field: 'limit' })).toEqual({
+      code: 'bad_input',
+      message: 'limit too large',
+    })
+  })
+
+  it('turns an Error into its message', () => {
+    expect(toBackendError(new TypeError('x is undefined'))).toEqual({ code: 'unknown', message: 'x is undefined' })
+  })
+
+  it('turns a string (Tauri’s Result<_, String>) into the message', () => {
+    expect(toBackendError('command audit_list not found')).toEqual({
+      code: 'unknown',
+      message: 'command audit_list not found',
+    })
+  })
+
+  it('copes with a code but no message, and with nothing useful at all', () => {
+    expect(toBackendError({ code: 'timeout' })).toEqual({
+      code: 'timeout',
+      message: 'The core reported an error (timeout).',
+    })
+    for (const e of [undefined, null, 42, '', {}]) {
+      const out = toBackendError(e)
+      expect(out.code).toBe('unknown')
+      expect(out.message).toBe('An unknown error occurred.')
+    }
+  })
+})

@@ -1,0 +1,64 @@
+// The one seam between the console and the OpsDeck core. Components and
+// stores get the Backend with `useBackend()`; the app (or a test) supplies
+// it with `provideBackend(app, backend)`. Only `./tauri.ts` knows about Tauri.
+import { hasInjectionContext, inject, type App, type InjectionKey } from 'vue'
+import type { AppInfo, AuditPage, AuditQuery, BackendError, CoreEvent, HealthReport } from './types'
+
+export type * from './types'
+
+export interface Backend {
+  healthReport(): Promise<HealthReport>
+  appInfo(): Promise<AppInfo>
+  auditList(q: AuditQuery): Promise<AuditPage>
+  /** Subscribes to core events; resolves to the function that unsubscribes. */
+  onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>
+}
+
+export const BackendKey: InjectionKey<Backend> = Symbol('opsdeck.backend')
+
+export function provideBackend(app: App, backend: Backend): void {
+  app.provide(BackendKey, backend)
+}
+
+/**
+ * The Backend provided to the app. Works in components' setup and in Pinia
+ * setup stores (Pinia runs them in the app's injection context).
+ */
+export function useBackend(): Backend {
+  const backend = hasInjectionContext() ? inject(BackendKey, null) : null
+  if (!backend) {
+    throw new Error('OpsDeck: no backend provided; call provideBackend(app, backend) before use')
+  }
+  return backend
+}
+
+export const UNKNOWN_ERROR_CODE = 'unknown'
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null
+}
+
+/**
+ * Normalises anything a command or listener may throw into a BackendError:
+ * the core's own `{ code, message }`, a JS Error, a bare string (what Tauri
+ * rejects with for `Result<_, String>`), or anything else.
+ */
+export function toBackendError(e: unknown): BackendError {
+  if (isRecord(e)) {
+    const message = typeof e.message === 'string' && e.message !== '' ? e.message : null
+    const code = typeof e.code === 'string' && e.code !== '' ? e.code : null
+    if (message !== null) {
+      return { code: code ?? UNKNOWN_ERROR_CODE, message }
+    }
+    if (code !== null) {
+      return { code, message: `The core reported an error (${code}).` }
+    }
+  }
+  if (typeof e === 'string' && e.trim() !== '') {
+    return { code: UNKNOWN_ERROR_CODE, message: e }
+  }
+  if (e instanceof Error) {
+    return { code: UNKNOWN_ERROR_CODE, message: e.name || 'Error' }
+  }
+  return { code: UNKNOWN_ERROR_CODE, message: 'An unknown error occurred.' }
+}

@@ -1,0 +1,19 @@
+import { createApp } from 'vue'
+import { createPinia } from 'pinia'
+import './styles.css'
+import App from './App.vue'
+import OutsideDesktop from './components/OutsideDesktop.vue'
+import { provideBackend } from './backend'
+import { createTauriBackend, isTauriRuntime } from './backend/tauri'
+import { createAppRouter } from './router'
+
+if (isTauriRuntime()) {
+  const app = createApp(App)
+  provideBackend(app, createTauriBackend())
+  app.use(createPinia())
+  app.use(createAppRouter())
+  app.mount('#app')
+} else {
+  // No core to talk to: say so plainly rather than show made-up data.
+  createApp(OutsideDesktop).mount('#app')
+}
