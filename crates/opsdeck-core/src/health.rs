@@ -53,7 +53,7 @@ impl ComponentHealth {
             },
             Err(e) => ComponentHealth {
                 status: ComponentStatus::Unreachable,
-                reason: Some(format!("{e:#}")),
+                reason: Some(describe(&e)),
                 latency_ms: None,
                 target: target.to_string(),
             },
@@ -63,6 +63,21 @@ impl ComponentHealth {
     pub fn is_ok(&self) -> bool {
         self.status == ComponentStatus::Ok
     }
+}
+
+/// The error's cause chain in one line, without the repeats some drivers produce
+/// (`broken pipe: broken pipe`).
+fn describe(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        for part in cause.to_string().split(": ") {
+            let part = part.trim();
+            if !part.is_empty() && !parts.iter().any(|seen| seen.eq_ignore_ascii_case(part)) {
+                parts.push(part.to_string());
+            }
+        }
+    }
+    parts.join(": ")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

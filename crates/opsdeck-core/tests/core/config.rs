@@ -1,5 +1,8 @@
 //! Configuration layers: defaults, file, environment override, and refusals that name the key.
 
+// `figment::Jail` closures return `figment::Error`, which is large; that is its API, not ours.
+#![allow(clippy::result_large_err)]
+
 use std::path::PathBuf;
 
 use figment::Jail;
