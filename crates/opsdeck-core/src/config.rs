@@ -42,6 +42,8 @@ pub struct Config {
     pub health_timeout: Duration,
     /// Log filter in `tracing_subscriber::EnvFilter` syntax.
     pub log: String,
+    /// How long job runs are kept in the history.
+    pub run_retention: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -65,6 +67,7 @@ struct RawConfig {
     health_interval_ms: u64,
     health_timeout_ms: u64,
     log: String,
+    run_retention_hours: u64,
 }
 
 /// Every key the configuration knows, in the order `check-config` prints them.
@@ -77,6 +80,7 @@ pub const KEYS: &[&str] = &[
     "health_interval_ms",
     "health_timeout_ms",
     "log",
+    "run_retention_hours",
 ];
 
 impl RawConfig {
@@ -90,6 +94,8 @@ impl RawConfig {
             health_interval_ms: 1000,
             health_timeout_ms: 1500,
             log: "info".into(),
+            // The original Celery set-up expired results after a day.
+            run_retention_hours: 24,
         }
     }
 }
@@ -187,6 +193,7 @@ impl Config {
                 "health_interval_ms" => self.health_interval.as_millis().to_string(),
                 "health_timeout_ms" => self.health_timeout.as_millis().to_string(),
                 "log" => self.log.clone(),
+                "run_retention_hours" => (self.run_retention.as_secs() / 3600).to_string(),
                 _ => String::new(),
             }
         };
@@ -341,6 +348,12 @@ fn validate(
             format!("{:?} is not a log filter: {e}", raw.log),
         ));
     }
+    if !(1..=24 * 366).contains(&raw.run_retention_hours) {
+        return Err(invalid(
+            "run_retention_hours",
+            format!("{} is out of range (1–8784)", raw.run_retention_hours),
+        ));
+    }
     Ok(Config {
         data_dir: raw.data_dir,
         database_url,
@@ -350,6 +363,7 @@ fn validate(
         health_interval: Duration::from_millis(raw.health_interval_ms),
         health_timeout: Duration::from_millis(raw.health_timeout_ms),
         log: raw.log,
+        run_retention: Duration::from_secs(raw.run_retention_hours * 3600),
         sources,
     })
 }

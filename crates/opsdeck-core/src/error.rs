@@ -9,8 +9,14 @@ pub enum ApiError {
     /// The caller's input was refused; the message says which field and why.
     #[error("{0}")]
     InvalidInput(String),
+    /// One form field was refused; `field` names it (`trigger`, `timezone`, `policy.max_instances`).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     #[error("{0}")]
     NotFound(String),
+    /// The action is not allowed on this target (or for this user).
+    #[error("{0}")]
+    Forbidden(String),
     /// The SQL database could not be reached; nothing was changed.
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
@@ -24,8 +30,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::InvalidInput(_) => "invalid_input",
+            ApiError::InvalidInput(_) | ApiError::InvalidField { .. } => "invalid_input",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::RedisUnavailable(_) => "redis_unavailable",
             ApiError::Internal(_) => "internal",
@@ -64,6 +71,9 @@ impl From<redis::RedisError> for ApiError {
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+    /// The form field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 impl From<ApiError> for ErrorBody {
@@ -71,9 +81,14 @@ impl From<ApiError> for ErrorBody {
         if let ApiError::Internal(cause) = &e {
             tracing::error!(error = format!("{cause:#}"), "internal error at the facade");
         }
+        let field = match &e {
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            _ => None,
+        };
         ErrorBody {
             code: e.code().to_string(),
             message: e.to_string(),
+            field,
         }
     }
 }

@@ -5,13 +5,24 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::health::HealthReport;
+use crate::scheduler::JobRun;
 
 /// Something that happened in the core, tagged by `kind` on the wire.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// A fresh health report (published after every probe).
-    Health { report: HealthReport },
+    Health {
+        report: HealthReport,
+    },
+    /// A job was added, edited, paused, resumed or deleted (on any instance of this console).
+    JobsChanged,
+    RunStarted {
+        run: JobRun,
+    },
+    RunFinished {
+        run: JobRun,
+    },
 }
 
 /// A fan-out of [`Event`]s. A slow subscriber that falls more than the capacity behind skips

@@ -53,7 +53,7 @@ impl ComponentHealth {
             },
             Err(e) => ComponentHealth {
                 status: ComponentStatus::Unreachable,
-                reason: Some(describe(&e)),
+                reason: Some(describe_error(e.as_ref())),
                 latency_ms: None,
                 target: target.to_string(),
             },
@@ -67,9 +67,11 @@ impl ComponentHealth {
 
 /// The error's cause chain in one line, without the repeats some drivers produce
 /// (`broken pipe: broken pipe`).
-fn describe(error: &anyhow::Error) -> String {
+pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        next = cause.source();
         for part in cause.to_string().split(": ") {
             let part = part.trim();
             if !part.is_empty() && !parts.iter().any(|seen| seen.eq_ignore_ascii_case(part)) {

@@ -7,6 +7,7 @@
 //! - [`events`]: the event stream front ends subscribe to.
 //! - [`health`]: probes of the database and Redis, published live.
 //! - [`audit`]: the audit log of manual actions.
+//! - [`scheduler`]: interval/date/cron jobs, fired once across instances, with history.
 //! - [`facade`]: [`Core`], the one API the desktop shell, the daemon and the tests use.
 //! - [`error`]: [`ApiError`] and the `{code, message}` body front ends receive.
 
@@ -18,6 +19,7 @@ pub mod events;
 pub mod facade;
 pub mod health;
 pub mod redis_conn;
+pub mod scheduler;
 
 pub use config::{Config, ConfigError, ConfigSource};
 pub use error::{ApiError, ErrorBody};

@@ -34,10 +34,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scheduler tools.
+    Schedule {
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
 }
+
+#[derive(Subcommand)]
+enum ScheduleCommand {
+    /// Print the next fire times of a trigger, one per line (ISO-8601 with the UTC offset),
+    /// computed by exactly the code the scheduler fires with.
+    Preview(preview::PreviewArgs),
+}
+
+mod preview;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Schedule {
+        command: ScheduleCommand::Preview(args),
+    } = &cli.command
+    {
+        // A pure computation: it needs no configuration (the zone defaults to the configured
+        // one only when the configuration loads).
+        return preview::run(args, cli.config.clone());
+    }
     let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
         Err(e) => {
@@ -51,6 +73,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run => run(config),
+        Command::Schedule { .. } => unreachable!("handled before loading the configuration"),
     }
 }
 

@@ -7,3 +7,6 @@ mod config;
 mod health;
 mod helpers;
 mod migrations;
+mod plan;
+mod scheduler;
+mod triggers;

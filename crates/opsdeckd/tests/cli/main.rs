@@ -126,8 +126,14 @@ fn run_stops_cleanly_on_sigterm() {
             }
         }
     };
-    wait_for_line("opsdeckd running");
-    wait_for_line("reachable");
+    // The two lines come from different tasks, in either order.
+    let mut pending = vec!["opsdeckd running", "reachable"];
+    while !pending.is_empty() {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("still waiting for {pending:?} after 20 s ({e})"));
+        pending.retain(|needle| !line.contains(needle));
+    }
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -143,4 +149,118 @@ fn run_stops_cleanly_on_sigterm() {
         dir.path().join("opsdeck.db").is_file(),
         "the embedded database was created in the data dir"
     );
+}
+
+fn preview(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    opsdeckd(dir)
+        .args(["schedule", "preview"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn schedule_preview_prints_iso_times_with_offsets_across_a_dst_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = preview(
+        dir.path(),
+        &[
+            "--cron",
+            "30 2 * * *",
+            "--tz",
+            "America/New_York",
+            "--from",
+            "2026-03-07T00:00:00-05:00",
+            "--count",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "2026-03-07T02:30:00-05:00\n2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n"
+    );
+}
+
+#[test]
+fn schedule_preview_handles_intervals_dates_and_the_configured_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let interval = preview(
+        dir.path(),
+        &[
+            "--interval",
+            "90m",
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--count",
+            "2",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(interval.stdout).unwrap(),
+        "2026-01-01T09:30:00+08:00\n2026-01-01T11:00:00+08:00\n",
+        "the default zone is Asia/Shanghai"
+    );
+    let date = preview(
+        dir.path(),
+        &[
+            "--date",
+            "2026-12-05 08:00",
+            "--from",
+            "2026-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(date.stdout).unwrap(),
+        "2026-12-05T08:00:00+08:00\n"
+    );
+    let london = opsdeckd(dir.path())
+        .env("OPSDECK_TIMEZONE", "Europe/London")
+        .args([
+            "schedule",
+            "preview",
+            "--cron",
+            "0 12 * * *",
+            "--from",
+            "2026-07-01T00:00:00Z",
+            "--count",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(london.stdout).unwrap(),
+        "2026-07-01T12:00:00+01:00\n"
+    );
+}
+
+#[test]
+fn schedule_preview_refuses_bad_input_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, reason) in [
+        (vec!["--cron", "0 25 * * *"], "field 'hour'"),
+        (
+            vec!["--cron", "0 8 * * *", "--tz", "Mars/Base"],
+            "unknown time zone",
+        ),
+        (vec!["--interval", "0"], "greater than 0"),
+        (vec!["--interval", "5 fortnights"], "unknown unit"),
+        (vec!["--date", "2023-12-05 08:00"], "in the past"),
+        (vec!["--cron", "* * * * *", "--from", "yesterday"], "--from"),
+    ] {
+        let out = preview(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let none = opsdeckd(dir.path())
+        .args(["schedule", "preview"])
+        .output()
+        .unwrap();
+    assert!(!none.status.success(), "a trigger is required");
 }

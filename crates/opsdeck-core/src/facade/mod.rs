@@ -16,6 +16,13 @@ use crate::error::ApiError;
 use crate::events::{Event, EventBus};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
 use crate::redis_conn::RedisConn;
+use crate::scheduler::engine::{self, SchedulerShared};
+use crate::scheduler::tasks::Registry;
+
+mod jobs;
+
+pub use crate::scheduler::trigger::FireTime;
+pub use jobs::{JobEdit, JobView, SchedulerInstance};
 
 /// The largest page a list call returns.
 pub const MAX_PAGE: u32 = 500;
@@ -33,6 +40,8 @@ struct Inner {
     redis: RedisConn,
     events: EventBus,
     health: watch::Receiver<HealthReport>,
+    scheduler: Arc<SchedulerShared>,
+    http: reqwest::Client,
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
 }
@@ -53,6 +62,11 @@ impl Core {
     /// fatal), applies pending migrations if the database answers, and starts the background
     /// tasks. Must be called inside a Tokio runtime.
     pub async fn start(config: Config) -> anyhow::Result<Core> {
+        Core::start_with(config, Registry::builtin()).await
+    }
+
+    /// Like [`Core::start`], with the task kinds given (tests and benchmarks add their own).
+    pub async fn start_with(config: Config, registry: Registry) -> anyhow::Result<Core> {
         let db = Database::open(&config)?;
         if let Err(e) = db.migrate().await {
             tracing::warn!(error = %e, "database not ready at start-up; will retry");
@@ -65,6 +79,11 @@ impl Core {
             checked_at: chrono::Utc::now(),
         };
         let (health_tx, health_rx) = watch::channel(initial);
+        let scheduler = engine::shared(redis.clone(), registry);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("OpsDeck/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()?;
         let core = Core {
             inner: Arc::new(Inner {
                 instance_id: new_instance_id(),
@@ -73,11 +92,14 @@ impl Core {
                 redis,
                 events,
                 health: health_rx,
+                scheduler,
+                http,
                 cancel: CancellationToken::new(),
                 tasks: tokio::sync::Mutex::new(JoinSet::new()),
             }),
         };
         core.spawn_health_monitor(health_tx).await;
+        core.spawn_scheduler().await;
         tracing::info!(instance = %core.inner.instance_id, "core started");
         Ok(core)
     }
@@ -105,6 +127,28 @@ impl Core {
             .await;
             tracing::debug!("health monitor stopped");
         });
+    }
+
+    async fn spawn_scheduler(&self) {
+        let core = self.clone();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tasks.lock().await.spawn(async move {
+            engine::run(core, cancel).await;
+            tracing::debug!("scheduler stopped");
+        });
+    }
+
+    pub(crate) fn scheduler(&self) -> &SchedulerShared {
+        &self.inner.scheduler
+    }
+
+    /// The HTTP client tasks use (one pool for the process).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        self.inner.events.publish(event);
     }
 
     pub fn config(&self) -> &Config {

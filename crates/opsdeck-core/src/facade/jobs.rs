@@ -1,0 +1,368 @@
+//! The scheduler's part of the facade: list, preview, create, edit, pause, resume, run now,
+//! delete, history and instances. Every change is validated first, audited, and announced to
+//! every instance (jobs version) and every window (`JobsChanged`).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Core, MAX_PAGE};
+use crate::audit::NewAuditEntry;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::scheduler::engine;
+use crate::scheduler::store::{self, JobRecord};
+use crate::scheduler::tasks::TaskKindInfo;
+use crate::scheduler::trigger::{self, FireTime, TriggerError, parse_timezone};
+use crate::scheduler::{
+    JobDraft, JobOrigin, JobPolicy, JobRun, RunPage, RunQuery, Schedule, TriggerSpec,
+};
+
+/// How many upcoming fire times the list shows.
+const PREVIEW_COUNT: usize = 5;
+/// The most fire times a preview computes.
+const MAX_PREVIEW: usize = 100;
+
+/// A job as the console shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub trigger: TriggerSpec,
+    pub trigger_text: String,
+    pub timezone: String,
+    pub args: serde_json::Value,
+    pub policy: JobPolicy,
+    pub paused: bool,
+    pub origin: JobOrigin,
+    pub next_fires: Vec<FireTime>,
+    pub last_run: Option<JobRun>,
+}
+
+/// What staff may change on a job.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobEdit {
+    pub trigger: TriggerSpec,
+    pub timezone: String,
+    pub policy: JobPolicy,
+    #[serde(default)]
+    pub args: serde_json::Value,
+}
+
+/// A scheduler instance seen recently.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchedulerInstance {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub is_self: bool,
+    pub runs_in_progress: i64,
+}
+
+impl From<TriggerError> for ApiError {
+    fn from(e: TriggerError) -> ApiError {
+        ApiError::InvalidField {
+            field: e.field.to_string(),
+            message: e.message,
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidField {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+impl Core {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Validates a trigger in a zone, refusing a one-shot date that is already past.
+    fn check_trigger(&self, trigger: &TriggerSpec, timezone: &str) -> Result<(), ApiError> {
+        trigger::preview(trigger, timezone, self.now(), 1)?;
+        Ok(())
+    }
+
+    fn check_args(&self, kind: &str, args: &serde_json::Value) -> Result<(), ApiError> {
+        let task = self
+            .scheduler()
+            .registry
+            .get(kind)
+            .ok_or_else(|| invalid("kind", format!("unknown task kind {kind:?}")))?;
+        task.validate(args).map_err(|m| invalid("args", m))
+    }
+
+    /// The next `count` fire times of a trigger, exactly as the scheduler would fire them.
+    pub fn job_preview(
+        &self,
+        trigger: &TriggerSpec,
+        timezone: &str,
+        count: usize,
+    ) -> Result<Vec<FireTime>, ApiError> {
+        if count == 0 || count > MAX_PREVIEW {
+            return Err(invalid(
+                "count",
+                format!("count must be between 1 and {MAX_PREVIEW}"),
+            ));
+        }
+        Ok(trigger::preview(trigger, timezone, self.now(), count)?)
+    }
+
+    pub fn job_kinds(&self) -> Vec<TaskKindInfo> {
+        self.scheduler().registry.infos()
+    }
+
+    fn view(&self, record: JobRecord, last: Option<JobRun>) -> JobView {
+        let now = self.now();
+        let schedule = parse_timezone(&record.timezone)
+            .ok()
+            .and_then(|tz| Schedule::compile(&record.trigger, tz, record.trigger_since).ok());
+        let (trigger_text, next_fires) = match &schedule {
+            Some(s) if record.paused => (s.describe(), Vec::new()),
+            Some(s) => (
+                s.describe(),
+                s.local_fires(now.max(record.cursor_at.unwrap_or(now)), PREVIEW_COUNT),
+            ),
+            None => ("invalid trigger".into(), Vec::new()),
+        };
+        JobView {
+            id: record.id,
+            name: record.name,
+            kind: record.kind,
+            trigger: record.trigger,
+            trigger_text,
+            timezone: record.timezone,
+            args: record.args,
+            policy: record.policy,
+            paused: record.paused,
+            origin: record.origin,
+            next_fires,
+            last_run: last,
+        }
+    }
+
+    /// Every job with its next fire times and last run.
+    pub async fn jobs_list(&self) -> Result<Vec<JobView>, ApiError> {
+        let pool = self.database().pool();
+        let records = store::load_jobs(pool).await?;
+        let mut last: HashMap<i64, JobRun> = store::last_runs(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.job_id, r))
+            .collect();
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let run = last.remove(&r.id);
+                self.view(r, run)
+            })
+            .collect())
+    }
+
+    pub async fn job_get(&self, id: i64) -> Result<JobView, ApiError> {
+        let record = self.job_record(id).await?;
+        let last = store::list_runs(
+            self.database().pool(),
+            &RunQuery {
+                job_id: Some(id),
+                limit: 1,
+                ..RunQuery::default()
+            },
+        )
+        .await?
+        .runs
+        .pop();
+        Ok(self.view(record, last))
+    }
+
+    async fn job_record(&self, id: i64) -> Result<JobRecord, ApiError> {
+        store::get_job(self.database().pool(), id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no job with id {id}")))
+    }
+
+    /// Tells every instance and every window that jobs changed.
+    async fn jobs_changed(&self) {
+        if let Err(e) = self.scheduler().claims.bump_jobs_version().await {
+            tracing::warn!(error = %e, "cannot announce a job change to other instances (they reload within seconds of Redis returning)");
+        }
+        self.scheduler().wake.notify_one();
+        self.publish(Event::JobsChanged);
+    }
+
+    async fn audit_job(
+        &self,
+        who: &str,
+        action: &str,
+        job: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        self.record_audit(NewAuditEntry {
+            who,
+            action,
+            target: &format!("job:{job}"),
+            detail: Some(detail),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Adds a staff job (a one-shot job of any kind, or any other trigger).
+    pub async fn job_create(&self, draft: JobDraft, who: &str) -> Result<JobView, ApiError> {
+        let name = draft.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(invalid("name", "name must be 1 to 100 characters"));
+        }
+        self.check_args(&draft.kind, &draft.args)?;
+        self.check_trigger(&draft.trigger, &draft.timezone)?;
+        draft
+            .policy
+            .validate()
+            .map_err(|(field, m)| invalid(field, m))?;
+        let draft = JobDraft {
+            name,
+            timezone: draft.timezone.trim().to_string(),
+            ..draft
+        };
+        let id =
+            match store::insert_job(self.database(), &draft, JobOrigin::Staff, self.now()).await {
+                Ok(id) => id,
+                Err(e) if store::is_unique_violation(&e) => {
+                    return Err(invalid(
+                        "name",
+                        format!("a job named {:?} exists already", draft.name),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+        self.audit_job(
+            who,
+            "job.create",
+            &draft.name,
+            json!({ "id": id, "kind": draft.kind, "trigger": draft.trigger }),
+        )
+        .await?;
+        self.jobs_changed().await;
+        self.job_get(id).await
+    }
+
+    /// Replaces a job's trigger, zone, policy and args. Nothing is saved unless all are valid.
+    pub async fn job_update(&self, id: i64, edit: JobEdit, who: &str) -> Result<JobView, ApiError> {
+        let record = self.job_record(id).await?;
+        self.check_trigger(&edit.trigger, &edit.timezone)?;
+        edit.policy
+            .validate()
+            .map_err(|(field, m)| invalid(field, m))?;
+        self.check_args(&record.kind, &edit.args)?;
+        let timezone = edit.timezone.trim();
+        store::update_job(
+            self.database().pool(),
+            id,
+            &edit.trigger,
+            timezone,
+            &edit.args,
+            &edit.policy,
+            self.now(),
+        )
+        .await?;
+        let detail = json!({
+            "before": { "trigger": record.trigger, "timezone": record.timezone, "policy": record.policy, "args": record.args },
+            "after": { "trigger": edit.trigger, "timezone": timezone, "policy": edit.policy, "args": edit.args },
+        });
+        self.audit_job(who, "job.update", &record.name, detail)
+            .await?;
+        self.jobs_changed().await;
+        self.job_get(id).await
+    }
+
+    /// Pauses (or resumes) a job; a repeat is a no-op and is not audited again.
+    pub async fn job_set_paused(
+        &self,
+        id: i64,
+        paused: bool,
+        who: &str,
+    ) -> Result<JobView, ApiError> {
+        let record = self.job_record(id).await?;
+        if store::set_paused(self.database().pool(), id, paused, self.now()).await? {
+            let action = if paused { "job.pause" } else { "job.resume" };
+            self.audit_job(who, action, &record.name, json!({ "id": id }))
+                .await?;
+            self.jobs_changed().await;
+        }
+        self.job_get(id).await
+    }
+
+    /// Starts a run of the job now, on this instance, whatever its trigger (paused jobs too).
+    pub async fn job_run_now(&self, id: i64, who: &str) -> Result<JobView, ApiError> {
+        let record = self.job_record(id).await?;
+        self.audit_job(who, "job.run_now", &record.name, json!({ "id": id }))
+            .await?;
+        engine::spawn_manual(self, record);
+        self.job_get(id).await
+    }
+
+    /// Deletes a staff-added job; its history stays.
+    pub async fn job_delete(&self, id: i64, who: &str) -> Result<(), ApiError> {
+        let record = self.job_record(id).await?;
+        if record.origin != JobOrigin::Staff {
+            return Err(ApiError::Forbidden(format!(
+                "{:?} is provided by OpsDeck and cannot be deleted (pause it instead)",
+                record.name
+            )));
+        }
+        if store::delete_staff_job(self.database().pool(), id).await? {
+            self.audit_job(
+                who,
+                "job.delete",
+                &record.name,
+                json!({ "id": id, "kind": record.kind, "trigger": record.trigger }),
+            )
+            .await?;
+            self.jobs_changed().await;
+        }
+        Ok(())
+    }
+
+    /// A page of the run history, newest first.
+    pub async fn runs_list(&self, query: RunQuery) -> Result<RunPage, ApiError> {
+        if query.limit == 0 || query.limit > MAX_PAGE {
+            return Err(invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(invalid("from", "from must not be after to"));
+        }
+        Ok(store::list_runs(self.database().pool(), &query).await?)
+    }
+
+    /// The scheduler instances that beat recently.
+    pub async fn scheduler_instances(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
+        let me = self.info().instance_id;
+        let instant = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+        let seen = self
+            .scheduler()
+            .claims
+            .instances(self.now().timestamp_millis())
+            .await?;
+        Ok(seen
+            .into_iter()
+            .map(|(id, last, started, running)| SchedulerInstance {
+                is_self: id == me,
+                id,
+                started_at: instant(started),
+                last_seen: instant(last),
+                runs_in_progress: running,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,24 @@
+//! The jobs code provides on first start. They are inserted only when no job of that name
+//! exists, so staff edits (and pauses) persist across restarts.
+
+use serde_json::json;
+
+use super::policy::JobPolicy;
+use super::store::JobDraft;
+use super::trigger::TriggerSpec;
+
+pub fn default_jobs(timezone: &str) -> Vec<JobDraft> {
+    vec![JobDraft {
+        name: "prune-run-history".into(),
+        kind: "prune_history".into(),
+        trigger: TriggerSpec::Cron {
+            expr: "17 * * * *".into(),
+        },
+        timezone: timezone.to_string(),
+        args: json!({}),
+        policy: JobPolicy {
+            misfire_grace_seconds: 3600,
+            ..JobPolicy::default()
+        },
+    }]
+}

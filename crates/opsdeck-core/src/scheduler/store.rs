@@ -1,0 +1,549 @@
+//! SQL for the scheduler's tables: `jobs` (definitions, pause state, the handled-up-to cursor)
+//! and `job_runs` (one row per scheduled instant or manual run).
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::policy::JobPolicy;
+use super::trigger::TriggerSpec;
+use crate::db::Database;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobOrigin {
+    /// Provided by code on first start; staff may edit or pause it but not delete it.
+    Default,
+    /// Added by staff.
+    Staff,
+}
+
+impl JobOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobOrigin::Default => "default",
+            JobOrigin::Staff => "staff",
+        }
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub trigger: TriggerSpec,
+    pub timezone: String,
+    pub args: serde_json::Value,
+    pub policy: JobPolicy,
+    pub paused: bool,
+    pub origin: JobOrigin,
+    /// When the trigger was last set; an interval without a start counts from here.
+    pub trigger_since: DateTime<Utc>,
+    /// Every scheduled instant at or before this one has been handled.
+    pub cursor_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The definition of a job, as code or staff give it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDraft {
+    pub name: String,
+    pub kind: String,
+    pub trigger: TriggerSpec,
+    pub timezone: String,
+    #[serde(default)]
+    pub args: serde_json::Value,
+    #[serde(default)]
+    pub policy: JobPolicy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Running,
+    Ok,
+    Failed,
+    TimedOut,
+    Missed,
+    SkippedOverlap,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Ok => "ok",
+            RunOutcome::Failed => "failed",
+            RunOutcome::TimedOut => "timed_out",
+            RunOutcome::Missed => "missed",
+            RunOutcome::SkippedOverlap => "skipped_overlap",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunOutcome> {
+        [
+            RunOutcome::Running,
+            RunOutcome::Ok,
+            RunOutcome::Failed,
+            RunOutcome::TimedOut,
+            RunOutcome::Missed,
+            RunOutcome::SkippedOverlap,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == text)
+    }
+}
+
+/// One run (or non-run: missed, skipped) of a job.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobRun {
+    pub id: i64,
+    pub job_id: i64,
+    pub job_name: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+    pub outcome: RunOutcome,
+    pub instance: String,
+    pub manual: bool,
+    pub attempts: i64,
+    pub summary: Option<serde_json::Value>,
+    pub error: Option<String>,
+}
+
+/// A filter over the run history.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RunQuery {
+    pub job_id: Option<i64>,
+    pub outcome: Option<RunOutcome>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: u32,
+    pub before_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunPage {
+    pub runs: Vec<JobRun>,
+    pub next_before_id: Option<i64>,
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> sqlx::Result<T> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: Box::new(e),
+    })
+}
+
+const JOB_COLUMNS: &str = "id, name, kind, trigger_spec, timezone, args, policy, paused, origin, trigger_since, cursor_at, created_at, updated_at";
+
+fn job_from_row(row: &AnyRow) -> sqlx::Result<JobRecord> {
+    let origin: String = row.try_get("origin")?;
+    let paused: i64 = row.try_get("paused")?;
+    Ok(JobRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        kind: row.try_get("kind")?,
+        trigger: json_column(row, "trigger_spec")?,
+        timezone: row.try_get("timezone")?,
+        args: json_column(row, "args")?,
+        policy: json_column(row, "policy")?,
+        paused: paused != 0,
+        origin: if origin == "staff" {
+            JobOrigin::Staff
+        } else {
+            JobOrigin::Default
+        },
+        trigger_since: instant(row.try_get("trigger_since")?),
+        cursor_at: row.try_get::<Option<i64>, _>("cursor_at")?.map(instant),
+        created_at: instant(row.try_get("created_at")?),
+        updated_at: instant(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn load_jobs(pool: &AnyPool) -> sqlx::Result<Vec<JobRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY name"));
+    sqlx::query(sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(job_from_row)
+        .collect()
+}
+
+pub async fn get_job(pool: &AnyPool, id: i64) -> sqlx::Result<Option<JobRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"));
+    sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(job_from_row)
+        .transpose()
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("scheduler types serialize")
+}
+
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Inserts a job; a taken name is a unique violation.
+pub async fn insert_job(
+    db: &Database,
+    draft: &JobDraft,
+    origin: JobOrigin,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
+    db.insert_returning_id(
+        "INSERT INTO jobs (name, kind, trigger_spec, timezone, args, policy, paused, origin, trigger_since, cursor_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+        |q| {
+            q.bind(draft.name.clone())
+                .bind(draft.kind.clone())
+                .bind(to_json(&draft.trigger))
+                .bind(draft.timezone.clone())
+                .bind(to_json(&draft.args))
+                .bind(to_json(&draft.policy))
+                .bind(origin.as_str())
+                .bind(ms(now))
+                .bind(ms(now))
+                .bind(ms(now))
+                .bind(ms(now))
+        },
+    )
+    .await
+}
+
+/// Inserts each default job whose name is not taken; never touches an existing row, so staff
+/// edits survive restarts. Returns the names inserted.
+pub async fn ensure_defaults(
+    db: &Database,
+    defaults: &[JobDraft],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    let mut inserted = Vec::new();
+    for draft in defaults {
+        let exists = sqlx::query("SELECT id FROM jobs WHERE name = ?")
+            .bind(draft.name.clone())
+            .fetch_optional(db.pool())
+            .await?
+            .is_some();
+        if exists {
+            continue;
+        }
+        match insert_job(db, draft, JobOrigin::Default, now).await {
+            Ok(_) => inserted.push(draft.name.clone()),
+            // Another instance inserted it first: fine.
+            Err(e) if is_unique_violation(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(inserted)
+}
+
+/// Replaces a job's trigger, zone, args and policy. The cursor moves to `now` so that the new
+/// trigger does not reach back into the past.
+pub async fn update_job(
+    pool: &AnyPool,
+    id: i64,
+    trigger: &TriggerSpec,
+    timezone: &str,
+    args: &serde_json::Value,
+    policy: &JobPolicy,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET trigger_spec = ?, timezone = ?, args = ?, policy = ?, trigger_since = ?, cursor_at = ?, updated_at = ?
+         WHERE id = ?",
+    )
+    .bind(to_json(trigger))
+    .bind(timezone.to_string())
+    .bind(to_json(args))
+    .bind(to_json(policy))
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Pauses or resumes; conditional, so a repeat changes nothing and reports `false`. Resuming
+/// moves the cursor to `now`: the paused period is not replayed.
+pub async fn set_paused(
+    pool: &AnyPool,
+    id: i64,
+    paused: bool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET paused = ?, cursor_at = CASE WHEN ? = 0 THEN ? ELSE cursor_at END, updated_at = ?
+         WHERE id = ? AND paused = ?",
+    )
+    .bind(i64::from(paused))
+    .bind(i64::from(paused))
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(id)
+    .bind(i64::from(!paused))
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a staff-added job (default jobs cannot be deleted). Its history stays.
+pub async fn delete_staff_job(pool: &AnyPool, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND origin = 'staff'")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves the cursor forward (never back).
+pub async fn advance_cursor(pool: &AnyPool, id: i64, to: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET cursor_at = ? WHERE id = ? AND (cursor_at IS NULL OR cursor_at < ?)",
+    )
+    .bind(ms(to))
+    .bind(id)
+    .bind(ms(to))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A run about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    pub run_key: &'a str,
+    pub job_id: i64,
+    pub job_name: &'a str,
+    pub scheduled_at: DateTime<Utc>,
+    pub instance: &'a str,
+    pub manual: bool,
+}
+
+/// What `begin_run` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begun {
+    Started(i64),
+    /// The row existed as `running` under an instance that died; this instance took it over.
+    TookOver(i64),
+    /// The row is already final: another instance did it.
+    AlreadyFinal,
+}
+
+pub async fn begin_run(db: &Database, run: &NewRun<'_>, now: DateTime<Utc>) -> sqlx::Result<Begun> {
+    let inserted = db
+        .insert_returning_id(
+            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, outcome, instance, manual, attempts)
+             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1)",
+            |q| {
+                q.bind(run.run_key.to_string())
+                    .bind(run.job_id)
+                    .bind(run.job_name.to_string())
+                    .bind(ms(run.scheduled_at))
+                    .bind(ms(now))
+                    .bind(run.instance.to_string())
+                    .bind(i64::from(run.manual))
+            },
+        )
+        .await;
+    match inserted {
+        Ok(id) => Ok(Begun::Started(id)),
+        Err(e) if is_unique_violation(&e) => {
+            let taken = sqlx::query(
+                "UPDATE job_runs SET instance = ?, started_at = ?, attempts = attempts + 1
+                 WHERE run_key = ? AND outcome = 'running' AND instance <> ?",
+            )
+            .bind(run.instance.to_string())
+            .bind(ms(now))
+            .bind(run.run_key.to_string())
+            .bind(run.instance.to_string())
+            .execute(db.pool())
+            .await?;
+            if taken.rows_affected() == 0 {
+                return Ok(Begun::AlreadyFinal);
+            }
+            let id: i64 = sqlx::query("SELECT id FROM job_runs WHERE run_key = ?")
+                .bind(run.run_key.to_string())
+                .fetch_one(db.pool())
+                .await?
+                .try_get("id")?;
+            Ok(Begun::TookOver(id))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Closes a running row; conditional on it still running under this instance.
+pub async fn finish_run(
+    pool: &AnyPool,
+    id: i64,
+    instance: &str,
+    outcome: RunOutcome,
+    finished: DateTime<Utc>,
+    summary: Option<&serde_json::Value>,
+    error: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE job_runs SET outcome = ?, finished_at = ?, duration_ms = ? - started_at, summary = ?, error = ?
+         WHERE id = ? AND outcome = 'running' AND instance = ?",
+    )
+    .bind(outcome.as_str())
+    .bind(ms(finished))
+    .bind(ms(finished))
+    .bind(summary.map(to_json))
+    .bind(error.map(str::to_string))
+    .bind(id)
+    .bind(instance.to_string())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a run that did not run (missed, skipped); a repeat of the same key is ignored.
+pub async fn record_non_run(
+    db: &Database,
+    run: &NewRun<'_>,
+    outcome: RunOutcome,
+    now: DateTime<Utc>,
+    summary: Option<&serde_json::Value>,
+) -> sqlx::Result<Option<i64>> {
+    let inserted = db
+        .insert_returning_id(
+            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, finished_at, outcome, instance, manual, attempts, summary)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            |q| {
+                q.bind(run.run_key.to_string())
+                    .bind(run.job_id)
+                    .bind(run.job_name.to_string())
+                    .bind(ms(run.scheduled_at))
+                    .bind(ms(now))
+                    .bind(outcome.as_str())
+                    .bind(run.instance.to_string())
+                    .bind(i64::from(run.manual))
+                    .bind(summary.map(to_json))
+            },
+        )
+        .await;
+    match inserted {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+const RUN_COLUMNS: &str = "id, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, outcome, instance, manual, attempts, summary, error";
+
+fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
+    let outcome: String = row.try_get("outcome")?;
+    let summary: Option<String> = row.try_get("summary")?;
+    let manual: i64 = row.try_get("manual")?;
+    Ok(JobRun {
+        id: row.try_get("id")?,
+        job_id: row.try_get("job_id")?,
+        job_name: row.try_get("job_name")?,
+        scheduled_at: instant(row.try_get("scheduled_at")?),
+        started_at: row.try_get::<Option<i64>, _>("started_at")?.map(instant),
+        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(instant),
+        duration_ms: row.try_get("duration_ms")?,
+        outcome: RunOutcome::parse(&outcome).unwrap_or(RunOutcome::Failed),
+        instance: row.try_get("instance")?,
+        manual: manual != 0,
+        attempts: row.try_get("attempts")?,
+        summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
+        error: row.try_get("error")?,
+    })
+}
+
+pub async fn get_run(pool: &AnyPool, id: i64) -> sqlx::Result<Option<JobRun>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE id = ?"));
+    sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(run_from_row)
+        .transpose()
+}
+
+/// A page of runs, newest first, filtered.
+pub async fn list_runs(pool: &AnyPool, query: &RunQuery) -> sqlx::Result<RunPage> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM job_runs
+         WHERE id < ? AND (? IS NULL OR job_id = ?) AND (? IS NULL OR outcome = ?)
+           AND scheduled_at >= ? AND scheduled_at <= ?
+         ORDER BY id DESC LIMIT ?"
+    ));
+    let outcome = query.outcome.map(|o| o.as_str().to_string());
+    let rows = sqlx::query(sql)
+        .bind(query.before_id.unwrap_or(i64::MAX))
+        .bind(query.job_id)
+        .bind(query.job_id)
+        .bind(outcome.clone())
+        .bind(outcome)
+        .bind(query.from.map(ms).unwrap_or(i64::MIN))
+        .bind(query.to.map(ms).unwrap_or(i64::MAX))
+        .bind(i64::from(query.limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let mut runs = rows
+        .iter()
+        .map(run_from_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let next_before_id = if runs.len() > query.limit as usize {
+        runs.truncate(query.limit as usize);
+        runs.last().map(|r| r.id)
+    } else {
+        None
+    };
+    Ok(RunPage {
+        runs,
+        next_before_id,
+    })
+}
+
+/// The newest run of each job.
+pub async fn last_runs(pool: &AnyPool) -> sqlx::Result<Vec<JobRun>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job_id)"
+    ));
+    sqlx::query(sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+}
+
+/// Deletes finished runs scheduled before `before`; returns how many.
+pub async fn prune_runs(pool: &AnyPool, before: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM job_runs WHERE scheduled_at < ? AND outcome <> 'running'")
+        .bind(ms(before))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,286 @@
+//! Task kinds, registered in code. A job names a kind and gives it JSON args; the kind checks
+//! the args when the job is saved and runs them when the job fires.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::Core;
+
+/// What a run produced: a summary for the history, or an error text.
+pub type TaskResult = Result<Value, String>;
+pub type TaskFuture = Pin<Box<dyn Future<Output = TaskResult> + Send>>;
+type RunFn = dyn Fn(TaskContext, Value) -> TaskFuture + Send + Sync;
+
+/// What a running task may use.
+#[derive(Clone)]
+pub struct TaskContext {
+    pub core: Core,
+    pub job_name: String,
+    pub run_id: i64,
+    pub scheduled_at: DateTime<Utc>,
+}
+
+/// A registered kind of task.
+#[derive(Clone)]
+pub struct TaskKind {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub args_example: Value,
+    validate: fn(&Value) -> Result<(), String>,
+    run: Arc<RunFn>,
+}
+
+/// What the console shows about a kind.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskKindInfo {
+    pub name: String,
+    pub description: String,
+    pub args_example: Value,
+}
+
+impl TaskKind {
+    pub fn new(
+        name: &'static str,
+        description: &'static str,
+        args_example: Value,
+        validate: fn(&Value) -> Result<(), String>,
+        run: impl Fn(TaskContext, Value) -> TaskFuture + Send + Sync + 'static,
+    ) -> TaskKind {
+        TaskKind {
+            name,
+            description,
+            args_example,
+            validate,
+            run: Arc::new(run),
+        }
+    }
+
+    pub fn validate(&self, args: &Value) -> Result<(), String> {
+        (self.validate)(args)
+    }
+
+    pub fn run(&self, ctx: TaskContext, args: Value) -> TaskFuture {
+        (self.run)(ctx, args)
+    }
+
+    pub fn info(&self) -> TaskKindInfo {
+        TaskKindInfo {
+            name: self.name.to_string(),
+            description: self.description.to_string(),
+            args_example: self.args_example.clone(),
+        }
+    }
+}
+
+/// The kinds this build knows, by name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<&'static str, TaskKind>,
+}
+
+impl Registry {
+    /// The kinds every OpsDeck has.
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::default();
+        registry.register(noop());
+        registry.register(log());
+        registry.register(http_get());
+        registry.register(prune_history());
+        registry
+    }
+
+    pub fn register(&mut self, kind: TaskKind) {
+        self.kinds.insert(kind.name, kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&TaskKind> {
+        self.kinds.get(name)
+    }
+
+    pub fn infos(&self) -> Vec<TaskKindInfo> {
+        self.kinds.values().map(TaskKind::info).collect()
+    }
+}
+
+fn object(args: &Value) -> Result<&serde_json::Map<String, Value>, String> {
+    match args {
+        Value::Object(map) => Ok(map),
+        Value::Null => Err("args must be a JSON object (use {})".into()),
+        _ => Err("args must be a JSON object".into()),
+    }
+}
+
+fn only_keys(map: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(format!(
+            "unknown argument {key:?} (allowed: {})",
+            allowed.join(", ")
+        )),
+        None => Ok(()),
+    }
+}
+
+fn optional_u64(
+    map: &serde_json::Map<String, Value>,
+    key: &str,
+    max: u64,
+) -> Result<Option<u64>, String> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => match v.as_u64() {
+            Some(n) if n <= max => Ok(Some(n)),
+            _ => Err(format!("{key} must be a whole number from 0 to {max}")),
+        },
+    }
+}
+
+/// `noop`: does nothing (optionally for `sleep_ms`, or failing on purpose): for testing the
+/// scheduler itself.
+fn noop() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        let map = object(args)?;
+        only_keys(map, &["sleep_ms", "fail"])?;
+        optional_u64(map, "sleep_ms", 3_600_000)?;
+        match map.get("fail") {
+            None | Some(Value::Bool(_)) | Some(Value::Null) => Ok(()),
+            _ => Err("fail must be true or false".into()),
+        }
+    }
+    TaskKind::new(
+        "noop",
+        "Does nothing (optionally sleeps sleep_ms, or fails when fail is true); for testing the scheduler.",
+        json!({}),
+        validate,
+        |_ctx, args| {
+            Box::pin(async move {
+                let sleep_ms = args.get("sleep_ms").and_then(Value::as_u64).unwrap_or(0);
+                if sleep_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+                }
+                if args.get("fail").and_then(Value::as_bool).unwrap_or(false) {
+                    return Err("failed on purpose (fail: true)".into());
+                }
+                Ok(json!({ "slept_ms": sleep_ms }))
+            })
+        },
+    )
+}
+
+/// `log`: writes a message to the log.
+fn log() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        let map = object(args)?;
+        only_keys(map, &["message"])?;
+        match map.get("message") {
+            Some(Value::String(m)) if !m.trim().is_empty() && m.len() <= 1000 => Ok(()),
+            _ => Err("message must be a non-empty string of at most 1000 characters".into()),
+        }
+    }
+    TaskKind::new(
+        "log",
+        "Writes a message to the log.",
+        json!({ "message": "hello" }),
+        validate,
+        |ctx, args| {
+            Box::pin(async move {
+                let message = args
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                tracing::info!(job = %ctx.job_name, %message, "log task");
+                Ok(json!({ "message": message }))
+            })
+        },
+    )
+}
+
+/// `http_get`: calls a URL and records the status; a non-2xx answer fails the run.
+fn http_get() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        let map = object(args)?;
+        only_keys(map, &["url", "timeout_seconds"])?;
+        let url = map
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or("url is required")?;
+        let parsed = url::Url::parse(url).map_err(|e| format!("url is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err("url must be http:// or https://".into());
+        }
+        optional_u64(map, "timeout_seconds", 600)?;
+        Ok(())
+    }
+    TaskKind::new(
+        "http_get",
+        "Calls a URL with GET; the run fails unless the answer is 2xx.",
+        json!({ "url": "https://example.com/health", "timeout_seconds": 10 }),
+        validate,
+        |ctx, args| {
+            Box::pin(async move {
+                let url = args
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let timeout = args
+                    .get("timeout_seconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(10);
+                let started = std::time::Instant::now();
+                let response = ctx
+                    .core
+                    .http()
+                    .get(&url)
+                    .timeout(Duration::from_secs(timeout))
+                    .send()
+                    .await
+                    .map_err(|e| format!("GET {url}: {}", crate::health::describe_error(&e)))?;
+                let status = response.status();
+                let bytes = response.bytes().await.map(|b| b.len()).unwrap_or(0);
+                let summary = json!({
+                    "url": url,
+                    "status": status.as_u16(),
+                    "bytes": bytes,
+                    "elapsed_ms": started.elapsed().as_millis() as u64,
+                });
+                if status.is_success() {
+                    Ok(summary)
+                } else {
+                    Err(format!("GET {url} answered {status}"))
+                }
+            })
+        },
+    )
+}
+
+/// `prune_history`: deletes runs older than the configured retention.
+fn prune_history() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        only_keys(object(args)?, &[])
+    }
+    TaskKind::new(
+        "prune_history",
+        "Deletes job runs older than the run retention (run_retention_hours).",
+        json!({}),
+        validate,
+        |ctx, _args| {
+            Box::pin(async move {
+                let retention = ctx.core.config().run_retention;
+                let before =
+                    ctx.scheduled_at - chrono::Duration::from_std(retention).unwrap_or_default();
+                let deleted = super::store::prune_runs(ctx.core.database().pool(), before)
+                    .await
+                    .map_err(|e| format!("pruning failed: {e}"))?;
+                Ok(json!({ "deleted": deleted, "before": before }))
+            })
+        },
+    )
+}

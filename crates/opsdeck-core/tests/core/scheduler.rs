@@ -1,0 +1,659 @@
+//! The scheduler against real SQLite/MariaDB and Redis: firing, history, controls, and several
+//! instances sharing one Redis.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use opsdeck_core::scheduler::{JobDraft, JobPolicy, JobRun, RunOutcome, RunQuery, TriggerSpec};
+use opsdeck_core::{Config, Core, Event};
+use serde_json::json;
+use tokio::sync::broadcast::Receiver;
+
+use crate::helpers::{config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
+
+const WHO: &str = "test@console";
+
+fn every(seconds: i64) -> TriggerSpec {
+    TriggerSpec::Interval {
+        every_seconds: seconds,
+        start: None,
+        end: None,
+    }
+}
+
+fn draft(name: &str, trigger: TriggerSpec, args: serde_json::Value, policy: JobPolicy) -> JobDraft {
+    JobDraft {
+        name: name.into(),
+        kind: "noop".into(),
+        trigger,
+        timezone: "Asia/Shanghai".into(),
+        args,
+        policy,
+    }
+}
+
+/// Waits (bounded) for `n` finished runs matching `want`, returning them.
+async fn finished_runs(
+    events: &mut Receiver<Event>,
+    n: usize,
+    want: impl Fn(&JobRun) -> bool,
+) -> Vec<JobRun> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while got.len() < n {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(Event::RunFinished { run })) if want(&run) => got.push(run),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => panic!("event stream failed: {e}"),
+            Err(_) => panic!(
+                "only {} of {n} runs finished within 30 s: {got:?}",
+                got.len()
+            ),
+        }
+    }
+    got
+}
+
+async fn runs_of(core: &Core, job_id: i64) -> Vec<JobRun> {
+    core.runs_list(RunQuery {
+        job_id: Some(job_id),
+        limit: 500,
+        ..RunQuery::default()
+    })
+    .await
+    .unwrap()
+    .runs
+}
+
+#[tokio::test]
+async fn a_staff_job_fires_on_time_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft("tick", every(1), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        job.trigger_text.split(" from ").next(),
+        Some("every 1 second")
+    );
+    assert_eq!(job.next_fires.len(), 5);
+
+    let runs = finished_runs(&mut events, 2, |r| r.job_id == job.id).await;
+    for run in &runs {
+        assert_eq!(run.outcome, RunOutcome::Ok);
+        assert_eq!(run.instance, core.info().instance_id);
+        let late = run.started_at.unwrap() - run.scheduled_at;
+        assert!(late >= chrono::Duration::zero(), "never early: {run:?}");
+    }
+    assert_eq!(
+        runs[1].scheduled_at - runs[0].scheduled_at,
+        chrono::Duration::seconds(1)
+    );
+    let history = runs_of(&core, job.id).await;
+    assert!(history.len() >= 2);
+    assert!(
+        history.windows(2).all(|w| w[0].id > w[1].id),
+        "newest first"
+    );
+
+    let audit = core.audit_list(10, None).await.unwrap();
+    assert!(
+        audit
+            .entries
+            .iter()
+            .any(|e| e.action == "job.create" && e.target == "job:tick" && e.who == WHO)
+    );
+    let listed = core.jobs_list().await.unwrap();
+    let tick = listed.iter().find(|j| j.name == "tick").unwrap();
+    assert!(tick.last_run.is_some());
+    core.shutdown().await;
+}
+
+/// Two cores on one MariaDB database and one Redis prefix.
+async fn two_instances() -> (tempfile::TempDir, Core, Core) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_mysql_url().await;
+    let prefix = unique("pair");
+    let config = |sub: &str| -> Config {
+        let path = dir.path().join(sub);
+        std::fs::create_dir_all(&path).unwrap();
+        config_with(
+            &path,
+            &[
+                ("data_dir", toml_string(&path.display().to_string())),
+                ("database_url", toml_string(&db)),
+                ("redis_url", toml_string(&redis_url())),
+                ("redis_prefix", toml_string(&prefix)),
+            ],
+        )
+    };
+    let a = Core::start(config("a")).await.unwrap();
+    let b = Core::start(config("b")).await.unwrap();
+    (dir, a, b)
+}
+
+#[tokio::test]
+async fn instances_sharing_redis_run_each_instant_exactly_once() {
+    let (_dir, a, b) = two_instances().await;
+    let mut events_a = a.subscribe();
+    let mut events_b = b.subscribe();
+    let job = a
+        .job_create(
+            draft("shared-tick", every(1), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+
+    // Both instances pick the job up (b through the jobs version) and race for every instant.
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < 6 {
+        let event = tokio::select! {
+            e = events_a.recv() => e,
+            e = events_b.recv() => e,
+            _ = tokio::time::sleep_until(deadline) => panic!("only {} runs within 30 s", seen.len()),
+        };
+        if let Ok(Event::RunFinished { run }) = event
+            && run.job_id == job.id
+        {
+            seen.push(run);
+        }
+    }
+    let history = runs_of(&a, job.id).await;
+    let mut instants: Vec<DateTime<Utc>> = history.iter().map(|r| r.scheduled_at).collect();
+    instants.sort();
+    let before = instants.len();
+    instants.dedup();
+    assert_eq!(before, instants.len(), "no instant recorded twice");
+    assert!(
+        instants
+            .windows(2)
+            .all(|w| w[1] - w[0] == chrono::Duration::seconds(1)),
+        "none lost: {instants:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|r| matches!(r.outcome, RunOutcome::Ok | RunOutcome::Running)),
+        "{history:?}"
+    );
+    let instances = a.scheduler_instances().await.unwrap();
+    assert!(instances.len() >= 2, "both instances beat: {instances:?}");
+    assert!(instances.iter().any(|i| i.is_self));
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_instance_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), &redis_url());
+    let prefix = config.redis_prefix.clone();
+    let core = Core::start(config).await.unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft("takeover", every(2), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+
+    // A "ghost" instance claims the next instant and dies: its lease lapses 1.5 s after that
+    // instant, without `done`.
+    let next = job.next_fires[0].at.with_timezone(&Utc);
+    let lease_ms = (next - Utc::now()).num_milliseconds() + 1500;
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!(
+        "{prefix}:sched:claim:{}:{}",
+        job.id,
+        next.timestamp_millis()
+    );
+    let claimed: Option<String> = redis::cmd("SET")
+        .arg(&key)
+        .arg("run:ghost")
+        .arg("NX")
+        .arg("PX")
+        .arg(lease_ms)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(claimed.is_some(), "the ghost got the claim first");
+
+    let run = finished_runs(&mut events, 1, |r| {
+        r.job_id == job.id && r.scheduled_at == next
+    })
+    .await
+    .remove(0);
+    assert_eq!(
+        run.outcome,
+        RunOutcome::Ok,
+        "taken over within the misfire grace: {run:?}"
+    );
+    assert_eq!(run.instance, core.info().instance_id);
+    assert!(
+        run.started_at.unwrap() - next >= chrono::Duration::milliseconds(1400),
+        "only after the lease lapsed"
+    );
+    let state: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(state, format!("done:{}", core.info().instance_id));
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn pause_stops_runs_and_resume_restarts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft("pausable", every(1), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+    let sentinel = core
+        .job_create(
+            draft("sentinel", every(1), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+    finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
+
+    let paused = core.job_set_paused(job.id, true, WHO).await.unwrap();
+    assert!(paused.paused);
+    assert!(
+        paused.next_fires.is_empty(),
+        "a paused job shows no upcoming fires"
+    );
+    let paused_at = Utc::now();
+    // Three more sentinel runs prove time went on while the job stayed silent.
+    finished_runs(&mut events, 3, |r| {
+        r.job_id == sentinel.id && r.scheduled_at > paused_at
+    })
+    .await;
+    let during = runs_of(&core, job.id).await;
+    assert!(
+        during
+            .iter()
+            .all(|r| r.scheduled_at <= paused_at + chrono::Duration::milliseconds(100)),
+        "no run of the paused job after the pause: {during:?}"
+    );
+    let again = core.job_set_paused(job.id, true, WHO).await.unwrap();
+    assert!(again.paused, "pausing twice is harmless");
+
+    core.job_set_paused(job.id, false, WHO).await.unwrap();
+    let resumed_at = Utc::now();
+    let after = finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
+    assert!(
+        after[0].scheduled_at >= resumed_at - chrono::Duration::seconds(1),
+        "the paused period is not replayed"
+    );
+    let actions: Vec<String> = core
+        .audit_list(20, None)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "job.pause").count(),
+        1,
+        "a repeated pause is not audited twice"
+    );
+    assert!(actions.contains(&"job.resume".to_string()));
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let slow = core
+        .job_create(
+            draft(
+                "slow",
+                every(1),
+                json!({ "sleep_ms": 2500 }),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap();
+    let stuck = core
+        .job_create(
+            draft(
+                "stuck",
+                every(3),
+                json!({ "sleep_ms": 60_000 }),
+                JobPolicy {
+                    timeout_seconds: Some(1),
+                    ..JobPolicy::default()
+                },
+            ),
+            WHO,
+        )
+        .await
+        .unwrap();
+    let broken = core
+        .job_create(
+            draft(
+                "broken",
+                every(2),
+                json!({ "fail": true }),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap();
+
+    let skipped = finished_runs(&mut events, 1, |r| {
+        r.job_id == slow.id && r.outcome == RunOutcome::SkippedOverlap
+    })
+    .await;
+    assert_eq!(skipped[0].summary, Some(json!({ "max_instances": 1 })));
+    let timed_out = finished_runs(&mut events, 1, |r| r.job_id == stuck.id).await;
+    assert_eq!(timed_out[0].outcome, RunOutcome::TimedOut);
+    assert!(timed_out[0].error.as_deref().unwrap().contains("timeout"));
+    let failed = finished_runs(&mut events, 1, |r| r.job_id == broken.id).await;
+    assert_eq!(failed[0].outcome, RunOutcome::Failed);
+    assert_eq!(
+        failed[0].error.as_deref(),
+        Some("failed on purpose (fail: true)")
+    );
+    let only_failed = core
+        .runs_list(RunQuery {
+            outcome: Some(RunOutcome::Failed),
+            limit: 50,
+            ..RunQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        !only_failed.runs.is_empty()
+            && only_failed
+                .runs
+                .iter()
+                .all(|r| r.outcome == RunOutcome::Failed)
+    );
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_now_starts_a_manual_run_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft(
+                "nightly",
+                TriggerSpec::Cron {
+                    expr: "0 3 * * *".into(),
+                },
+                json!({}),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap();
+    core.job_run_now(job.id, WHO).await.unwrap();
+    let run = finished_runs(&mut events, 1, |r| r.job_id == job.id)
+        .await
+        .remove(0);
+    assert!(run.manual);
+    assert_eq!(run.outcome, RunOutcome::Ok);
+    let audit = core.audit_list(5, None).await.unwrap();
+    assert_eq!(audit.entries[0].action, "job.run_now");
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_and_nothing_is_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let refuse = |e: opsdeck_core::ApiError| -> (String, String) {
+        let body: opsdeck_core::ErrorBody = e.into();
+        assert_eq!(body.code, "invalid_input");
+        (body.field.unwrap_or_default(), body.message)
+    };
+    let bad_cron = refuse(
+        core.job_create(
+            draft(
+                "x",
+                TriggerSpec::Cron {
+                    expr: "0 25 * * *".into(),
+                },
+                json!({}),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(bad_cron.0, "trigger");
+    assert!(bad_cron.1.contains("hour"));
+    let past = refuse(
+        core.job_create(
+            draft(
+                "x",
+                TriggerSpec::Date {
+                    at: "2023-12-05 08:00".into(),
+                },
+                json!({}),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(past.1.contains("in the past"), "{}", past.1);
+    let zero = refuse(
+        core.job_create(draft("x", every(0), json!({}), JobPolicy::default()), WHO)
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(zero.0, "trigger");
+    let mut zone = draft("x", every(5), json!({}), JobPolicy::default());
+    zone.timezone = "Nowhere/Land".into();
+    assert_eq!(
+        refuse(core.job_create(zone, WHO).await.unwrap_err()).0,
+        "timezone"
+    );
+    let args = refuse(
+        core.job_create(
+            draft(
+                "x",
+                every(5),
+                json!({ "sleep_ms": "soon" }),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(args.0, "args");
+    let mut kind = draft("x", every(5), json!({}), JobPolicy::default());
+    kind.kind = "rm_rf".into();
+    assert_eq!(
+        refuse(core.job_create(kind, WHO).await.unwrap_err()).0,
+        "kind"
+    );
+    assert!(
+        core.jobs_list()
+            .await
+            .unwrap()
+            .iter()
+            .all(|j| j.name != "x"),
+        "nothing was saved"
+    );
+    assert!(
+        core.audit_list(10, None).await.unwrap().entries.is_empty(),
+        "nothing was audited"
+    );
+
+    let job = core
+        .job_create(
+            draft("editable", every(60), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+    let edit = opsdeck_core::facade::JobEdit {
+        trigger: TriggerSpec::Cron {
+            expr: "0 8 * * FUNDAY".into(),
+        },
+        timezone: "Europe/London".into(),
+        policy: JobPolicy::default(),
+        args: json!({}),
+    };
+    assert_eq!(
+        refuse(core.job_update(job.id, edit, WHO).await.unwrap_err()).0,
+        "trigger"
+    );
+    let unchanged = core.job_get(job.id).await.unwrap();
+    assert_eq!(
+        unchanged.timezone, "Asia/Shanghai",
+        "a refused edit changes nothing"
+    );
+    assert_eq!(unchanged.trigger, every(60));
+    let dup = refuse(
+        core.job_create(
+            draft("editable", every(5), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(dup.0, "name");
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = sqlite_config(dir.path(), &redis_url());
+    let core = Core::start(config.clone()).await.unwrap();
+    let prune = wait_for_job(&core, "prune-run-history").await;
+    assert_eq!(prune.kind, "prune_history");
+    let delete = core.job_delete(prune.id, WHO).await.unwrap_err();
+    assert_eq!(
+        delete.code(),
+        "forbidden",
+        "a default job cannot be deleted"
+    );
+    let edit = opsdeck_core::facade::JobEdit {
+        trigger: TriggerSpec::Cron {
+            expr: "5 4 * * *".into(),
+        },
+        timezone: "Europe/London".into(),
+        policy: prune.policy.clone(),
+        args: json!({}),
+    };
+    core.job_update(prune.id, edit, WHO).await.unwrap();
+    core.job_set_paused(prune.id, true, WHO).await.unwrap();
+    core.shutdown().await;
+
+    let restarted = Core::start(config).await.unwrap();
+    let after = wait_for_job(&restarted, "prune-run-history").await;
+    assert_eq!(
+        after.trigger,
+        TriggerSpec::Cron {
+            expr: "5 4 * * *".into()
+        }
+    );
+    assert_eq!(after.timezone, "Europe/London");
+    assert!(after.paused, "the pause survived the restart");
+    assert_eq!(
+        restarted
+            .jobs_list()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|j| j.name == "prune-run-history")
+            .count(),
+        1
+    );
+    restarted.shutdown().await;
+}
+
+async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut events = core.subscribe();
+    loop {
+        if let Some(job) = core
+            .jobs_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.name == name)
+        {
+            return job;
+        }
+        tokio::select! {
+            _ = events.recv() => {}
+            _ = tokio::time::sleep_until(deadline) => panic!("job {name} never appeared"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn staff_jobs_can_be_deleted_and_their_history_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft("temporary", every(1), json!({}), JobPolicy::default()),
+            WHO,
+        )
+        .await
+        .unwrap();
+    finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
+    core.job_delete(job.id, WHO).await.unwrap();
+    assert!(
+        core.jobs_list()
+            .await
+            .unwrap()
+            .iter()
+            .all(|j| j.id != job.id)
+    );
+    assert!(
+        !runs_of(&core, job.id).await.is_empty(),
+        "the history stays"
+    );
+    assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
+    core.shutdown().await;
+}
