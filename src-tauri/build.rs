@@ -1,6 +1,21 @@
 // The app's own commands become permissions (`allow-health-report`, …) that
 // capabilities/main.json grants to the main window only.
-const COMMANDS: &[&str] = &["health_report", "app_info", "audit_list"];
+const COMMANDS: &[&str] = &[
+    "health_report",
+    "app_info",
+    "audit_list",
+    "jobs_list",
+    "job_kinds",
+    "job_preview",
+    "job_create",
+    "job_update",
+    "job_pause",
+    "job_resume",
+    "job_run_now",
+    "job_delete",
+    "runs_list",
+    "scheduler_instances",
+];
 
 fn main() {
     tauri_build::try_build(

@@ -2,6 +2,9 @@
 //! error to `{code, message}`. Nothing else lives here.
 
 use opsdeck_core::audit::AuditPage;
+use opsdeck_core::facade::{FireTime, JobEdit, JobView, SchedulerInstance};
+use opsdeck_core::scheduler::tasks::TaskKindInfo;
+use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
 use opsdeck_core::{AppInfo, Core, ErrorBody, HealthReport};
 use tauri::State;
 
@@ -22,4 +25,79 @@ pub async fn audit_list(
     before_id: Option<i64>,
 ) -> Result<AuditPage, ErrorBody> {
     Ok(core.audit_list(limit, before_id).await?)
+}
+
+/// Who the audit log names for actions from this window, until staff sign-in arrives: the OS
+/// account running the console.
+fn actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@desktop")
+}
+
+#[tauri::command]
+pub async fn jobs_list(core: State<'_, Core>) -> Result<Vec<JobView>, ErrorBody> {
+    Ok(core.jobs_list().await?)
+}
+
+#[tauri::command]
+pub fn job_kinds(core: State<'_, Core>) -> Vec<TaskKindInfo> {
+    core.job_kinds()
+}
+
+#[tauri::command]
+pub fn job_preview(
+    core: State<'_, Core>,
+    trigger: TriggerSpec,
+    timezone: String,
+    count: usize,
+) -> Result<Vec<FireTime>, ErrorBody> {
+    Ok(core.job_preview(&trigger, &timezone, count)?)
+}
+
+#[tauri::command]
+pub async fn job_create(core: State<'_, Core>, draft: JobDraft) -> Result<JobView, ErrorBody> {
+    Ok(core.job_create(draft, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn job_update(
+    core: State<'_, Core>,
+    id: i64,
+    edit: JobEdit,
+) -> Result<JobView, ErrorBody> {
+    Ok(core.job_update(id, edit, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn job_pause(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
+    Ok(core.job_set_paused(id, true, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn job_resume(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
+    Ok(core.job_set_paused(id, false, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn job_run_now(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
+    Ok(core.job_run_now(id, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn job_delete(core: State<'_, Core>, id: i64) -> Result<(), ErrorBody> {
+    Ok(core.job_delete(id, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn runs_list(core: State<'_, Core>, query: RunQuery) -> Result<RunPage, ErrorBody> {
+    Ok(core.runs_list(query).await?)
+}
+
+#[tauri::command]
+pub async fn scheduler_instances(
+    core: State<'_, Core>,
+) -> Result<Vec<SchedulerInstance>, ErrorBody> {
+    Ok(core.scheduler_instances().await?)
 }

@@ -71,7 +71,18 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
         .invoke_handler(tauri::generate_handler![
             commands::health_report,
             commands::app_info,
-            commands::audit_list
+            commands::audit_list,
+            commands::jobs_list,
+            commands::job_kinds,
+            commands::job_preview,
+            commands::job_create,
+            commands::job_update,
+            commands::job_pause,
+            commands::job_resume,
+            commands::job_run_now,
+            commands::job_delete,
+            commands::runs_list,
+            commands::scheduler_instances
         ])
         .setup(move |app| {
             tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));

@@ -166,6 +166,32 @@ export class Console {
     await this.call('POST', this.session(`/element/${id}/click`), {})
   }
 
+  /** Replaces the text of an input or textarea. */
+  async type(css, text) {
+    const id = await this.mustFind(css)
+    await this.call('POST', this.session(`/element/${id}/clear`), {})
+    await this.call('POST', this.session(`/element/${id}/value`), { text: String(text) })
+  }
+
+  /** Chooses the option with `value` in the select matching `css`. */
+  async select(css, value) {
+    await this.click(`${css} option[value="${value}"]`)
+  }
+
+  /** Every element matching `css` (element ids). */
+  async findAll(css) {
+    const found = await this.call('POST', this.session('/elements'), { using: 'css selector', value: css })
+    return found.map((f) => f[ELEMENT])
+  }
+
+  async elementAttribute(id, name) {
+    return this.call('GET', this.session(`/element/${id}/attribute/${name}`))
+  }
+
+  async elementText(id) {
+    return this.call('GET', this.session(`/element/${id}/text`))
+  }
+
   /** Saves a PNG of the window under tests/e2e/artifacts/ and returns its path. */
   async screenshot(name) {
     const base64 = await this.call('GET', this.session('/screenshot'))

@@ -9,10 +9,23 @@ describe('toBackendError', () => {
     })
   })
 
-  it('drops extra fields of a core error', () => {
-    expect(toBackendError({ code: 'bad_input', message: 'limit too large', field: 'limit' })).toEqual({
-      code: 'bad_input',
+  it('keeps the field a core error names, and drops other extra fields', () => {
+    expect(toBackendError({ code: 'invalid_input', message: 'limit too large', field: 'limit', extra: 1 })).toStrictEqual({
+      code: 'invalid_input',
       message: 'limit too large',
+      field: 'limit',
+    })
+    // No `field` key at all when there is none (or it is not a name).
+    for (const field of [undefined, null, '', 42]) {
+      expect(toBackendError({ code: 'bad_input', message: 'no', field })).toStrictEqual({
+        code: 'bad_input',
+        message: 'no',
+      })
+    }
+    expect(toBackendError({ code: 'invalid_input', field: 'trigger' })).toStrictEqual({
+      code: 'invalid_input',
+      message: 'The core reported an error (invalid_input).',
+      field: 'trigger',
     })
   })
 

@@ -38,6 +38,86 @@ describe('Tauri backend', () => {
     ])
   })
 
+  it('invokes the scheduler commands with their names and argument shapes', async () => {
+    invoke.mockResolvedValue(null)
+    const b = createTauriBackend()
+    const trigger = { type: 'cron', expr: '0 8 * * MON-FRI' } as const
+    const policy = { misfire_grace_seconds: 60, coalesce: true, max_instances: 1, jitter_seconds: 0, timeout_seconds: null }
+    const draft = {
+      name: 'once',
+      kind: 'send_report',
+      trigger: { type: 'date', at: '2026-12-05T08:00' } as const,
+      timezone: 'Asia/Shanghai',
+      args: { to: 'ops@example.com' },
+      policy,
+    }
+    const edit = { trigger, timezone: 'UTC', policy, args: {} }
+
+    await b.jobsList()
+    await b.jobKinds()
+    await b.jobPreview(trigger, 'Europe/London', 5)
+    await b.jobCreate(draft)
+    await b.jobUpdate(7, edit)
+    await b.jobPause(7)
+    await b.jobResume(7)
+    await b.jobRunNow(7)
+    await expect(b.jobDelete(7)).resolves.toBeUndefined()
+    await b.schedulerInstances()
+
+    expect(invoke.mock.calls).toEqual([
+      ['jobs_list', undefined],
+      ['job_kinds', undefined],
+      ['job_preview', { trigger, timezone: 'Europe/London', count: 5 }],
+      ['job_create', { draft }],
+      ['job_update', { id: 7, edit }],
+      ['job_pause', { id: 7 }],
+      ['job_resume', { id: 7 }],
+      ['job_run_now', { id: 7 }],
+      ['job_delete', { id: 7 }],
+      ['scheduler_instances', undefined],
+    ])
+  })
+
+  it('invokes runs_list with the whole query, snake_case inside, every key present', async () => {
+    invoke.mockResolvedValue({ runs: [], next_before_id: null })
+    const b = createTauriBackend()
+    await b.runsList({ limit: 50 })
+    await b.runsList({
+      limit: 20,
+      job_id: 3,
+      outcome: 'failed',
+      from: '2026-01-10T08:00:00+01:00',
+      to: '2026-01-11T08:00:00+01:00',
+      before_id: 99,
+    })
+    expect(invoke.mock.calls).toEqual([
+      ['runs_list', { query: { job_id: null, outcome: null, from: null, to: null, limit: 50, before_id: null } }],
+      [
+        'runs_list',
+        {
+          query: {
+            job_id: 3,
+            outcome: 'failed',
+            from: '2026-01-10T08:00:00+01:00',
+            to: '2026-01-11T08:00:00+01:00',
+            limit: 20,
+            before_id: 99,
+          },
+        },
+      ],
+    ])
+  })
+
+  it('keeps the field of a validation error', async () => {
+    const b = createTauriBackend()
+    invoke.mockRejectedValueOnce({ code: 'invalid_input', message: "cron: field 'hour': value 25 out of range 0–23", field: 'trigger' })
+    await expect(b.jobPreview({ type: 'cron', expr: '0 25 * * *' }, 'UTC', 5)).rejects.toEqual({
+      code: 'invalid_input',
+      message: "cron: field 'hour': value 25 out of range 0–23",
+      field: 'trigger',
+    })
+  })
+
   it('rejects with a BackendError whatever the command threw', async () => {
     const b = createTauriBackend()
     invoke.mockRejectedValueOnce({ code: 'db_unavailable', message: 'down' })

@@ -2,7 +2,23 @@
 // stores get the Backend with `useBackend()`; the app (or a test) supplies
 // it with `provideBackend(app, backend)`. Only `./tauri.ts` knows about Tauri.
 import { hasInjectionContext, inject, type App, type InjectionKey } from 'vue'
-import type { AppInfo, AuditPage, AuditQuery, BackendError, CoreEvent, HealthReport } from './types'
+import type {
+  AppInfo,
+  AuditPage,
+  AuditQuery,
+  BackendError,
+  CoreEvent,
+  FireTime,
+  HealthReport,
+  Job,
+  JobDraft,
+  JobEdit,
+  RunPage,
+  RunQuery,
+  SchedulerInstance,
+  TaskKind,
+  TriggerSpec,
+} from './types'
 
 export type * from './types'
 
@@ -10,6 +26,24 @@ export interface Backend {
   healthReport(): Promise<HealthReport>
   appInfo(): Promise<AppInfo>
   auditList(q: AuditQuery): Promise<AuditPage>
+
+  // ---- scheduler ----
+  jobsList(): Promise<Job[]>
+  jobKinds(): Promise<TaskKind[]>
+  /** The next `count` fire times of a trigger in a zone; rejects with `field` set on bad input. */
+  jobPreview(trigger: TriggerSpec, timezone: string, count: number): Promise<FireTime[]>
+  jobCreate(draft: JobDraft): Promise<Job>
+  jobUpdate(id: number, edit: JobEdit): Promise<Job>
+  jobPause(id: number): Promise<Job>
+  jobResume(id: number): Promise<Job>
+  /** Starts a run now, outside the schedule; resolves to the job. */
+  jobRunNow(id: number): Promise<Job>
+  /** Only jobs of origin 'staff' can be deleted. */
+  jobDelete(id: number): Promise<void>
+  /** Runs newest first. */
+  runsList(q: RunQuery): Promise<RunPage>
+  schedulerInstances(): Promise<SchedulerInstance[]>
+
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>
 }
@@ -40,18 +74,20 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 /**
  * Normalises anything a command or listener may throw into a BackendError:
- * the core's own `{ code, message }`, a JS Error, a bare string (what Tauri
- * rejects with for `Result<_, String>`), or anything else.
+ * the core's own `{ code, message, field? }`, a JS Error, a bare string (what
+ * Tauri rejects with for `Result<_, String>`), or anything else. `field` is
+ * kept only when it is a non-empty string; other extra fields are dropped.
  */
 export function toBackendError(e: unknown): BackendError {
   if (isRecord(e)) {
     const message = typeof e.message === 'string' && e.message !== '' ? e.message : null
     const code = typeof e.code === 'string' && e.code !== '' ? e.code : null
+    const field = typeof e.field === 'string' && e.field !== '' ? { field: e.field } : {}
     if (message !== null) {
-      return { code: code ?? UNKNOWN_ERROR_CODE, message }
+      return { code: code ?? UNKNOWN_ERROR_CODE, message, ...field }
     }
     if (code !== null) {
-      return { code, message: `The core reported an error (${code}).` }
+      return { code, message: `The core reported an error (${code}).`, ...field }
     }
   }
   if (typeof e === 'string' && e.trim() !== '') {

@@ -3,7 +3,22 @@
 import { invoke } from '@tauri-apps/api/core'
 import { listen } from '@tauri-apps/api/event'
 import { toBackendError, type Backend } from './index'
-import type { AppInfo, AuditPage, AuditQuery, CoreEvent, HealthReport } from './types'
+import type {
+  AppInfo,
+  AuditPage,
+  AuditQuery,
+  CoreEvent,
+  FireTime,
+  HealthReport,
+  Job,
+  JobDraft,
+  JobEdit,
+  RunPage,
+  RunQuery,
+  SchedulerInstance,
+  TaskKind,
+  TriggerSpec,
+} from './types'
 
 export const CORE_EVENT = 'core-event'
 
@@ -28,6 +43,33 @@ export function createTauriBackend(): Backend {
     // (`limit`, `before_id`).
     auditList: (q: AuditQuery) =>
       call<AuditPage>('audit_list', { limit: q.limit, beforeId: q.before_id ?? null }),
+
+    // Scheduler. Whole objects (`trigger`, `draft`, `edit`, `query`) go as one
+    // argument each; their own fields stay snake_case, as serde expects.
+    jobsList: () => call<Job[]>('jobs_list'),
+    jobKinds: () => call<TaskKind[]>('job_kinds'),
+    jobPreview: (trigger: TriggerSpec, timezone: string, count: number) =>
+      call<FireTime[]>('job_preview', { trigger, timezone, count }),
+    jobCreate: (draft: JobDraft) => call<Job>('job_create', { draft }),
+    jobUpdate: (id: number, edit: JobEdit) => call<Job>('job_update', { id, edit }),
+    jobPause: (id: number) => call<Job>('job_pause', { id }),
+    jobResume: (id: number) => call<Job>('job_resume', { id }),
+    jobRunNow: (id: number) => call<Job>('job_run_now', { id }),
+    jobDelete: async (id: number) => {
+      await call<null>('job_delete', { id })
+    },
+    runsList: (q: RunQuery) =>
+      call<RunPage>('runs_list', {
+        query: {
+          job_id: q.job_id ?? null,
+          outcome: q.outcome ?? null,
+          from: q.from ?? null,
+          to: q.to ?? null,
+          limit: q.limit,
+          before_id: q.before_id ?? null,
+        },
+      }),
+    schedulerInstances: () => call<SchedulerInstance[]>('scheduler_instances'),
     async onCoreEvent(cb: (e: CoreEvent) => void) {
       try {
         return await listen<CoreEvent>(CORE_EVENT, (event) => cb(event.payload))

@@ -50,11 +50,132 @@ export interface AuditQuery {
   before_id?: number | null
 }
 
+/* ---- scheduler ---- */
+
+/**
+ * When a job fires. Local date-times ('YYYY-MM-DDTHH:MM[:SS]') are wall-clock
+ * times in the job's own time zone.
+ */
+export type TriggerSpec =
+  | { type: 'interval'; every_seconds: number; start?: string | null; end?: string | null }
+  | { type: 'date'; at: string }
+  /** 5 fields, or 6 with seconds first; names (MON-FRI, JAN), L, #, @hourly etc. */
+  | { type: 'cron'; expr: string }
+
+export type TriggerType = TriggerSpec['type']
+
+export interface JobPolicy {
+  misfire_grace_seconds: number
+  coalesce: boolean
+  max_instances: number
+  jitter_seconds: number
+  /** null: no timeout. */
+  timeout_seconds: number | null
+}
+
+/** How a daylight-saving transition affects one fire time. */
+export type DstNote = 'gap_shifted' | 'overlap_first' | 'offset_changed'
+
+export interface FireTime {
+  /** RFC 3339 with the job zone's offset, e.g. 2026-03-08T03:30:00-04:00 */
+  at: string
+  dst: DstNote | null
+}
+
+export type RunOutcome = 'running' | 'ok' | 'failed' | 'timed_out' | 'missed' | 'skipped_overlap'
+
+export interface JobRun {
+  id: number
+  job_id: number
+  job_name: string
+  /** RFC 3339 */
+  scheduled_at: string
+  started_at: string | null
+  finished_at: string | null
+  duration_ms: number | null
+  outcome: RunOutcome
+  /** The scheduler instance that ran it. */
+  instance: string
+  summary: unknown | null
+  error: string | null
+}
+
+export interface Job {
+  id: number
+  name: string
+  kind: string
+  trigger: TriggerSpec
+  /** e.g. "every 10 seconds", "at 08:00 on Monday through Friday", "once at 2026-12-05 08:00" */
+  trigger_text: string
+  timezone: string
+  args: unknown
+  policy: JobPolicy
+  paused: boolean
+  origin: 'default' | 'staff'
+  /** Up to 5. */
+  next_fires: FireTime[]
+  last_run: JobRun | null
+}
+
+export interface TaskKind {
+  name: string
+  description: string
+  args_example: unknown
+}
+
+export interface RunQuery {
+  job_id?: number | null
+  outcome?: RunOutcome | null
+  /** RFC 3339 */
+  from?: string | null
+  /** RFC 3339 */
+  to?: string | null
+  limit: number
+  before_id?: number | null
+}
+
+export interface RunPage {
+  /** Newest first. */
+  runs: JobRun[]
+  next_before_id: number | null
+}
+
+export interface SchedulerInstance {
+  id: string
+  started_at: string
+  last_seen: string
+  is_self: boolean
+  runs_in_progress: number
+}
+
+export interface JobDraft {
+  name: string
+  kind: string
+  trigger: TriggerSpec
+  timezone: string
+  args: unknown
+  policy: JobPolicy
+}
+
+export interface JobEdit {
+  trigger: TriggerSpec
+  timezone: string
+  policy: JobPolicy
+  args: unknown
+}
+
 /** Pushed by the core on the `core-event` channel. Later issues add kinds. */
-export type CoreEvent = { kind: 'health'; report: HealthReport }
+export type CoreEvent =
+  | { kind: 'health'; report: HealthReport }
+  /** A job was added, edited, paused, resumed or deleted: refetch the list. */
+  | { kind: 'jobs_changed' }
+  | { kind: 'run_started'; run: JobRun }
+  | { kind: 'run_finished'; run: JobRun }
 
 /** What a failed command rejects with. */
 export interface BackendError {
   code: string
   message: string
+  /** The input field the error is about (form validation), when there is one. */
+  field?: string | null
 }

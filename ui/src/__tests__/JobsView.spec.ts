@@ -1,0 +1,194 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import JobsView from '../views/JobsView.vue'
+import { backendPlugins, FakeBackend, fireTime, job, jobRun, schedulerInstance } from './fakeBackend'
+
+let backend: FakeBackend
+let wrapper: VueWrapper | undefined
+
+async function mountView() {
+  const { plugins } = backendPlugins(backend)
+  wrapper = mount(JobsView, { global: { plugins }, attachTo: document.body })
+  await flushPromises()
+  return wrapper
+}
+
+const row = (w: VueWrapper, name: string) => w.get(`[data-testid="job-row"][data-job-name="${name}"]`)
+
+beforeEach(() => {
+  backend = new FakeBackend()
+  backend.jobs = [
+    job({
+      id: 1,
+      name: 'nightly-report',
+      kind: 'send_report',
+      trigger: { type: 'cron', expr: '30 2 * * *' },
+      trigger_text: 'at 02:30 every day',
+      timezone: 'America/New_York',
+      next_fires: [
+        fireTime('2026-03-07T02:30:00-05:00'),
+        fireTime('2026-03-08T03:00:00-04:00', 'gap_shifted'),
+        fireTime('2026-03-09T02:30:00-04:00', 'offset_changed'),
+      ],
+      last_run: jobRun({ id: 7, job_id: 1, outcome: 'failed' }),
+      origin: 'default',
+    }),
+    job({
+      id: 2,
+      name: 'sweep',
+      trigger_text: 'every 10 seconds',
+      timezone: 'Asia/Shanghai',
+      paused: true,
+      next_fires: [],
+    }),
+  ]
+  backend.instances = [
+    schedulerInstance({ id: 'inst-self', is_self: true, runs_in_progress: 1 }),
+    schedulerInstance({ id: 'inst-other', is_self: false, runs_in_progress: 0 }),
+  ]
+})
+
+afterEach(() => {
+  wrapper?.unmount()
+  wrapper = undefined
+})
+
+describe('JobsView', () => {
+  it('renders each job with its trigger text, zone, fire times, last outcome and state', async () => {
+    const w = await mountView()
+    expect(w.get('[data-testid="page-title"]').text()).toBe('Jobs')
+    expect(w.findAll('[data-testid="job-row"]').map((r) => r.attributes('data-job-name'))).toEqual([
+      'nightly-report',
+      'sweep',
+    ])
+
+    const report = row(w, 'nightly-report')
+    expect(report.get('[data-testid="job-trigger"]').text()).toBe('at 02:30 every day')
+    expect(report.text()).toContain('send_report')
+    expect(report.get('[data-testid="job-zone"]').text()).toBe('America/New_York')
+    expect(report.get('[data-testid="job-paused"]').text()).toBe('active')
+    expect(report.get('[data-testid="job-last-outcome"]').attributes('data-outcome')).toBe('failed')
+    expect(report.get('[data-testid="job-last-outcome"]').text()).toBe('failed')
+
+    const fires = report.findAll('[data-testid="job-next-fires"] [data-testid="job-fire"]')
+    expect(fires.map((f) => f.get('time').text())).toEqual([
+      '2026-03-07 02:30:00 -05:00',
+      '2026-03-08 03:00:00 -04:00',
+      '2026-03-09 02:30:00 -04:00',
+    ])
+    // Only the DST-affected ones are flagged, visibly and with an explanation.
+    expect(fires[0]?.attributes('data-dst')).toBeUndefined()
+    expect(fires[0]?.text()).not.toContain('DST')
+    expect(fires[1]?.attributes('data-dst')).toBe('gap_shifted')
+    expect(fires[1]?.text()).toContain('DST')
+    expect(fires[1]?.attributes('title')).toContain('falls in a DST gap: runs at the first valid time after it')
+    expect(fires[2]?.attributes('data-dst')).toBe('offset_changed')
+    expect(fires[2]?.attributes('title')).toContain('the UTC offset changes before this run')
+
+    // A built-in job has no Delete; it is active, so Pause and not Resume.
+    expect(report.find('[data-testid="job-delete"]').exists()).toBe(false)
+    expect(report.find('[data-testid="job-pause"]').exists()).toBe(true)
+    expect(report.find('[data-testid="job-resume"]').exists()).toBe(false)
+
+    const sweep = row(w, 'sweep')
+    expect(sweep.get('[data-testid="job-paused"]').text()).toBe('paused')
+    expect(sweep.get('[data-testid="job-last-outcome"]').attributes('data-outcome')).toBe('none')
+    expect(sweep.findAll('[data-testid="job-fire"]')).toHaveLength(0)
+    expect(sweep.find('[data-testid="job-resume"]').exists()).toBe(true)
+    expect(sweep.find('[data-testid="job-pause"]').exists()).toBe(false)
+    expect(sweep.find('[data-testid="job-delete"]').exists()).toBe(true)
+  })
+
+  it('shows the scheduler instances, marking this console', async () => {
+    const w = await mountView()
+    const items = w.findAll('[data-testid="scheduler-instance"]')
+    expect(items.map((i) => i.attributes('data-instance-id'))).toEqual(['inst-self', 'inst-other'])
+    expect(items[0]?.text()).toContain('this console')
+    expect(items[0]?.text()).toContain('1 run in progress')
+    expect(items[1]?.text()).not.toContain('this console')
+  })
+
+  it('pauses only after the confirmation is accepted', async () => {
+    const w = await mountView()
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+
+    await row(w, 'nightly-report').get('[data-testid="job-pause"]').trigger('click')
+    const dialog = w.get('[data-testid="confirm-dialog"]')
+    expect(dialog.text()).toContain('nightly-report')
+    expect(backend.callsTo('job_pause')).toEqual([])
+
+    await dialog.get('[data-testid="confirm-ok"]').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('job_pause')).toEqual([{ id: 1 }])
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(row(w, 'nightly-report').get('[data-testid="job-paused"]').text()).toBe('paused')
+  })
+
+  it('does not pause when the confirmation is cancelled', async () => {
+    const w = await mountView()
+    await row(w, 'nightly-report').get('[data-testid="job-pause"]').trigger('click')
+    await w.get('[data-testid="confirm-cancel"]').trigger('click')
+    await flushPromises()
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(backend.callsTo('job_pause')).toEqual([])
+    expect(row(w, 'nightly-report').get('[data-testid="job-paused"]').text()).toBe('active')
+  })
+
+  it('deletes a staff job after confirmation; resumes and runs now without one', async () => {
+    const w = await mountView()
+    await row(w, 'sweep').get('[data-testid="job-resume"]').trigger('click')
+    await flushPromises()
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(backend.callsTo('job_resume')).toEqual([{ id: 2 }])
+    expect(row(w, 'sweep').get('[data-testid="job-paused"]').text()).toBe('active')
+
+    await row(w, 'sweep').get('[data-testid="job-run-now"]').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('job_run_now')).toEqual([{ id: 2 }])
+
+    await row(w, 'sweep').get('[data-testid="job-delete"]').trigger('click')
+    expect(backend.callsTo('job_delete')).toEqual([])
+    await w.get('[data-testid="confirm-ok"]').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('job_delete')).toEqual([{ id: 2 }])
+    expect(w.find('[data-testid="job-row"][data-job-name="sweep"]').exists()).toBe(false)
+  })
+
+  it('shows a failed action in the error banner', async () => {
+    backend.failures.job_run_now = { code: 'forbidden', message: 'the scheduler is shutting down' }
+    const w = await mountView()
+    expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
+    await row(w, 'nightly-report').get('[data-testid="job-run-now"]').trigger('click')
+    await flushPromises()
+    const banner = w.get('[data-testid="error-banner"]')
+    expect(banner.get('[data-testid="error-message"]').text()).toBe('the scheduler is shutting down')
+    expect(banner.text()).toContain('nightly-report')
+  })
+
+  it('follows core events: a run updates the last outcome, jobs_changed refetches', async () => {
+    const w = await mountView()
+    backend.push({ kind: 'run_started', run: jobRun({ id: 8, job_id: 1, outcome: 'running' }) })
+    await flushPromises()
+    expect(row(w, 'nightly-report').get('[data-testid="job-last-outcome"]').attributes('data-outcome')).toBe('running')
+
+    backend.jobs[0]!.next_fires = [fireTime('2026-03-10T02:30:00-04:00')]
+    backend.push({ kind: 'run_finished', run: jobRun({ id: 8, job_id: 1, outcome: 'ok' }) })
+    await flushPromises()
+    const report = row(w, 'nightly-report')
+    expect(report.get('[data-testid="job-last-outcome"]').attributes('data-outcome')).toBe('ok')
+    expect(report.findAll('[data-testid="job-fire"]').map((f) => f.text())).toEqual(['2026-03-10 02:30:00 -04:00'])
+
+    backend.jobs.push(job({ id: 3, name: 'added-elsewhere' }))
+    backend.push({ kind: 'jobs_changed' })
+    await flushPromises()
+    expect(w.find('[data-testid="job-row"][data-job-name="added-elsewhere"]').exists()).toBe(true)
+  })
+
+  it('unsubscribes from core events when left', async () => {
+    const w = await mountView()
+    expect(backend.listenerCount).toBe(1)
+    w.unmount()
+    wrapper = undefined
+    expect(backend.listenerCount).toBe(0)
+  })
+})

@@ -1,0 +1,341 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import {
+  toBackendError,
+  useBackend,
+  type BackendError,
+  type CoreEvent,
+  type FireTime,
+  type Job,
+  type JobDraft,
+  type JobEdit,
+  type JobRun,
+  type RunOutcome,
+  type RunQuery,
+  type SchedulerInstance,
+  type TaskKind,
+  type TriggerSpec,
+} from '../backend'
+
+export const RUNS_PAGE_SIZE = 50
+export const PREVIEW_COUNT = 5
+
+/** The run history's filters; `from`/`to` are RFC 3339 instants. */
+export interface RunFilters {
+  job_id: number | null
+  outcome: RunOutcome | null
+  from: string | null
+  to: string | null
+}
+
+export const NO_FILTERS: Readonly<RunFilters> = { job_id: null, outcome: null, from: null, to: null }
+
+/** Whether `a` is news compared with `b`: a later run, or the same run further along. */
+export function supersedes(a: JobRun, b: JobRun | null | undefined): boolean {
+  if (!b) return true
+  if (a.id !== b.id) return a.id > b.id
+  return !(a.outcome === 'running' && b.outcome !== 'running')
+}
+
+export function runMatches(run: JobRun, f: RunFilters): boolean {
+  if (f.job_id !== null && run.job_id !== f.job_id) return false
+  if (f.outcome !== null && run.outcome !== f.outcome) return false
+  const at = Date.parse(run.scheduled_at)
+  if (f.from !== null && !(at >= Date.parse(f.from))) return false
+  if (f.to !== null && !(at <= Date.parse(f.to))) return false
+  return true
+}
+
+/** Runs `fn`; calls made while it runs are folded into one more run after it. */
+function coalesced(fn: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | null = null
+  let again = false
+  return () => {
+    if (running) {
+      again = true
+      return running
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false
+          await fn()
+        } while (again)
+      } finally {
+        running = null
+      }
+    })()
+    return running
+  }
+}
+
+/** The scheduler console: jobs, task kinds, instances and run history, kept live from core events. */
+export const useJobsStore = defineStore('jobs', () => {
+  const backend = useBackend()
+
+  const jobs = ref<Job[]>([])
+  const jobsLoaded = ref(false)
+  const jobsError = ref<BackendError | null>(null)
+
+  const kinds = ref<TaskKind[]>([])
+  const kindsError = ref<BackendError | null>(null)
+
+  const instances = ref<SchedulerInstance[]>([])
+  const instancesError = ref<BackendError | null>(null)
+
+  const runs = ref<JobRun[]>([])
+  const runsNextBeforeId = ref<number | null>(null)
+  const runsLoaded = ref(false)
+  const runsLoading = ref(false)
+  const runsError = ref<BackendError | null>(null)
+  /** Whether `runsError` came from "Load older" (the loaded runs are still good). */
+  const runsErrorOlder = ref(false)
+  const filters = ref<RunFilters>({ ...NO_FILTERS })
+
+  // ---- jobs ----
+
+  function withKnownRun(job: Job): Job {
+    const current = jobs.value.find((j) => j.id === job.id)
+    const known = current?.last_run
+    return known && job.last_run !== known && supersedes(known, job.last_run) ? { ...job, last_run: known } : job
+  }
+
+  const refreshJobs = coalesced(async () => {
+    try {
+      const fetched = await backend.jobsList()
+      // A run event may have landed while fetching: keep the newer last run.
+      jobs.value = fetched.map(withKnownRun)
+      jobsLoaded.value = true
+      jobsError.value = null
+    } catch (e) {
+      jobsError.value = toBackendError(e)
+    }
+  })
+
+  function putJob(job: Job): void {
+    const merged = withKnownRun(job)
+    const i = jobs.value.findIndex((j) => j.id === job.id)
+    if (i >= 0) jobs.value.splice(i, 1, merged)
+    else jobs.value.push(merged)
+  }
+
+  async function loadKinds(): Promise<void> {
+    try {
+      kinds.value = await backend.jobKinds()
+      kindsError.value = null
+    } catch (e) {
+      kindsError.value = toBackendError(e)
+    }
+  }
+
+  const refreshInstances = coalesced(async () => {
+    try {
+      instances.value = await backend.schedulerInstances()
+      instancesError.value = null
+    } catch (e) {
+      instancesError.value = toBackendError(e)
+    }
+  })
+
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (e) {
+      throw toBackendError(e)
+    }
+  }
+
+  // Each action rejects with a BackendError, for the caller to show.
+  const pause = async (id: number) => putJob(await call(() => backend.jobPause(id)))
+  const resume = async (id: number) => putJob(await call(() => backend.jobResume(id)))
+  const runNow = async (id: number) => putJob(await call(() => backend.jobRunNow(id)))
+
+  async function remove(id: number): Promise<void> {
+    await call(() => backend.jobDelete(id))
+    jobs.value = jobs.value.filter((j) => j.id !== id)
+  }
+
+  async function create(draft: JobDraft): Promise<Job> {
+    const job = await call(() => backend.jobCreate(draft))
+    putJob(job)
+    return job
+  }
+
+  async function update(id: number, edit: JobEdit): Promise<Job> {
+    const job = await call(() => backend.jobUpdate(id, edit))
+    putJob(job)
+    return job
+  }
+
+  function preview(trigger: TriggerSpec, timezone: string, count = PREVIEW_COUNT): Promise<FireTime[]> {
+    return call(() => backend.jobPreview(trigger, timezone, count))
+  }
+
+  // ---- run history ----
+
+  let runsGeneration = 0
+
+  function query(beforeId: number | null): RunQuery {
+    const f = filters.value
+    const q: RunQuery = { limit: RUNS_PAGE_SIZE }
+    if (f.job_id !== null) q.job_id = f.job_id
+    if (f.outcome !== null) q.outcome = f.outcome
+    if (f.from !== null) q.from = f.from
+    if (f.to !== null) q.to = f.to
+    if (beforeId !== null) q.before_id = beforeId
+    return q
+  }
+
+  /** (Re)loads the newest page for the current filters. */
+  async function loadRuns(): Promise<void> {
+    const gen = ++runsGeneration
+    runsLoading.value = true
+    runsError.value = null
+    try {
+      const page = await backend.runsList(query(null))
+      if (gen !== runsGeneration) return
+      runs.value = page.runs
+      runsNextBeforeId.value = page.next_before_id
+      runsLoaded.value = true
+    } catch (e) {
+      if (gen !== runsGeneration) return
+      runsError.value = toBackendError(e)
+      runsErrorOlder.value = false
+    } finally {
+      if (gen === runsGeneration) runsLoading.value = false
+    }
+  }
+
+  async function loadOlderRuns(): Promise<void> {
+    const before = runsNextBeforeId.value
+    if (before === null || runsLoading.value) return
+    const gen = runsGeneration
+    runsLoading.value = true
+    runsError.value = null
+    try {
+      const page = await backend.runsList(query(before))
+      if (gen !== runsGeneration) return
+      const seen = new Set(runs.value.map((r) => r.id))
+      runs.value = [...runs.value, ...page.runs.filter((r) => !seen.has(r.id))]
+      runsNextBeforeId.value = page.next_before_id
+    } catch (e) {
+      if (gen !== runsGeneration) return
+      runsError.value = toBackendError(e)
+      runsErrorOlder.value = true
+    } finally {
+      if (gen === runsGeneration) runsLoading.value = false
+    }
+  }
+
+  function setFilters(f: RunFilters): Promise<void> {
+    filters.value = { ...f }
+    return loadRuns()
+  }
+
+  /** Puts a pushed run into the history if it belongs there under the current filters. */
+  function placeRun(run: JobRun): void {
+    if (!runsLoaded.value) return
+    const list = runs.value
+    const i = list.findIndex((r) => r.id === run.id)
+    const matches = runMatches(run, filters.value)
+    if (i >= 0) {
+      if (!matches) list.splice(i, 1)
+      else if (supersedes(run, list[i])) list.splice(i, 1, run)
+      return
+    }
+    if (!matches) return
+    const at = list.findIndex((r) => r.id < run.id)
+    if (at >= 0) list.splice(at, 0, run)
+    // Older than everything loaded: it belongs on a page not loaded yet, if any.
+    else if (runsNextBeforeId.value === null) list.push(run)
+  }
+
+  function applyRun(run: JobRun): void {
+    const i = jobs.value.findIndex((j) => j.id === run.job_id)
+    const job = jobs.value[i]
+    if (job && supersedes(run, job.last_run)) jobs.value.splice(i, 1, { ...job, last_run: run })
+    placeRun(run)
+  }
+
+  // ---- live ----
+
+  function onEvent(e: CoreEvent): void {
+    switch (e.kind) {
+      case 'jobs_changed':
+        void refreshJobs()
+        break
+      case 'run_started':
+      case 'run_finished':
+        applyRun(e.run)
+        // After a run the job's next fire times move on.
+        if (e.kind === 'run_finished') void refreshJobs()
+        void refreshInstances()
+        break
+    }
+  }
+
+  let running = false
+  let generation = 0
+  let unlisten: (() => void) | null = null
+
+  /** Subscribes to core events, then loads everything. Idempotent. */
+  async function start(): Promise<void> {
+    if (running) return
+    running = true
+    const gen = ++generation
+    filters.value = { ...NO_FILTERS }
+    try {
+      const off = await backend.onCoreEvent((e) => {
+        if (gen === generation) onEvent(e)
+      })
+      if (gen !== generation) {
+        off()
+        return
+      }
+      unlisten = off
+    } catch (e) {
+      if (gen === generation) jobsError.value = toBackendError(e)
+    }
+    await Promise.all([refreshJobs(), loadKinds(), refreshInstances(), loadRuns()])
+  }
+
+  function stop(): void {
+    running = false
+    generation++
+    const off = unlisten
+    unlisten = null
+    off?.()
+  }
+
+  return {
+    jobs,
+    jobsLoaded,
+    jobsError,
+    kinds,
+    kindsError,
+    instances,
+    instancesError,
+    runs,
+    runsNextBeforeId,
+    runsLoaded,
+    runsLoading,
+    runsError,
+    runsErrorOlder,
+    filters,
+    refreshJobs,
+    loadKinds,
+    refreshInstances,
+    pause,
+    resume,
+    runNow,
+    remove,
+    create,
+    update,
+    preview,
+    loadRuns,
+    loadOlderRuns,
+    setFilters,
+    start,
+    stop,
+  }
+})
