@@ -5,6 +5,7 @@
 //! timestamps in Unix milliseconds, integer money in fen); where the dialects differ (DDL) each
 //! backend has its own migration folder.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -19,12 +20,14 @@ use crate::config::{Config, DatabaseBackend};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
 
-/// The SQL database, the source of truth for everything OpsDeck keeps.
+/// The SQL database, the source of truth for everything OpsDeck keeps. Cheap to clone: every
+/// clone shares the pool.
+#[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
     backend: DatabaseBackend,
-    migrated: AtomicBool,
-    migrating: Mutex<()>,
+    migrated: Arc<AtomicBool>,
+    migrating: Arc<Mutex<()>>,
 }
 
 impl Database {
@@ -49,6 +52,9 @@ impl Database {
                         // WAL lets readers run beside the one writer; the busy timeout makes a
                         // writer wait for the lock instead of failing at once.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
+                        // In WAL mode NORMAL never corrupts the database; a power cut may lose
+                        // the last commits, not consistency. FULL would fsync every commit.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                     }
@@ -59,8 +65,8 @@ impl Database {
         Ok(Database {
             pool,
             backend,
-            migrated: AtomicBool::new(false),
-            migrating: Mutex::new(()),
+            migrated: Arc::new(AtomicBool::new(false)),
+            migrating: Arc::new(Mutex::new(())),
         })
     }
 

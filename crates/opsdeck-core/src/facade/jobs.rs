@@ -347,7 +347,7 @@ impl Core {
 
     /// The scheduler instances that beat recently.
     pub async fn scheduler_instances(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
-        let me = self.info().instance_id;
+        let me = self.instance_id().to_string();
         let instant = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
         let seen = self
             .scheduler()

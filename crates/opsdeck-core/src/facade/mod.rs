@@ -155,6 +155,11 @@ impl Core {
         &self.inner.config
     }
 
+    /// This instance's name in claims, heartbeats and run records.
+    pub fn instance_id(&self) -> &str {
+        &self.inner.instance_id
+    }
+
     pub fn info(&self) -> AppInfo {
         let config = &self.inner.config;
         AppInfo {

@@ -15,6 +15,12 @@ use crate::redis_conn::RedisConn;
 
 /// How long a claim lives without renewal.
 pub const LEASE: Duration = Duration::from_secs(10);
+/// How long a running slot is held without renewal: from the scheduled instant when taken with
+/// a claim ahead of time, from now when renewed. Short, so that an instance that dies holding
+/// slots blocks its jobs' next runs for less than a second; a run renews its slot every
+/// [`SLOT_RENEW`].
+pub const SLOT_LEASE: Duration = Duration::from_millis(500);
+pub const SLOT_RENEW: Duration = Duration::from_millis(200);
 /// How long a finished claim is remembered (longer than any outage we replay after).
 pub const DONE_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
 /// An instance that has not beaten for this long is considered gone.
@@ -40,14 +46,6 @@ end
 return 0
 "#;
 
-const COMPLETE: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
-end
-return 0
-"#;
-
 /// KEYS[1] running zset; ARGV: token, max, lease-expiry ms, now ms.
 const ACQUIRE_SLOT: &str = r#"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
@@ -63,7 +61,193 @@ end
 return 0
 "#;
 
+/// KEYS[1] claim, KEYS[2] running zset; ARGV: holder, lease ms, slot token, max, slot expiry
+/// ms, now ms. Returns 0 (claim lost), 1 (claimed, slot taken), 2 (claimed, no slot free).
+const CLAIM_WITH_SLOT: &str = r#"
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 0
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
+if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[4]) then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+  return 1
+end
+return 2
+"#;
+
+/// Claims several instants in one round trip. KEYS: claim1, slots1, claim2, slots2, …;
+/// ARGV: holder, lease ms, now ms, then per item: token, max (0: no slot wanted), slot expiry ms.
+/// Returns per item 0 (lost), 1 (claimed, slot taken or not wanted), 2 (claimed, no slot free).
+const CLAIM_MANY: &str = r#"
+local out = {}
+for i = 1, #KEYS / 2 do
+  local claim, slots = KEYS[2 * i - 1], KEYS[2 * i]
+  local token, max, expiry = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), ARGV[3 + 3 * i]
+  if not redis.call('SET', claim, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    out[i] = 0
+  elseif max == 0 then
+    out[i] = 1
+  else
+    redis.call('ZREMRANGEBYSCORE', slots, '-inf', ARGV[3])
+    if redis.call('ZCARD', slots) < max then
+      redis.call('ZADD', slots, expiry, token)
+      redis.call('PEXPIRE', slots, 86400000)
+      out[i] = 1
+    else
+      out[i] = 2
+    end
+  end
+end
+return out
+"#;
+
+/// Settles several runs in one round trip: releases each slot and marks each claim (if any,
+/// and still held by this instance) done. KEYS: claim1 (or ''), slots1, …; ARGV: holder, done
+/// value, keep ms, then the slot tokens.
+const FINISH_MANY: &str = r#"
+for i = 1, #KEYS / 2 do
+  local claim, slots = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZREM', slots, ARGV[3 + i])
+  if claim ~= '' and redis.call('GET', claim) == ARGV[1] then
+    redis.call('SET', claim, ARGV[2], 'PX', ARGV[3])
+  end
+end
+return 1
+"#;
+
+/// One instant to claim: its claim key, the job, the slot token, and the job's max instances
+/// (None: no slot wanted, as for a missed run).
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub key: String,
+    pub job_id: i64,
+    pub token: String,
+    pub max_instances: Option<u32>,
+    /// When the slot lapses unless renewed: the scheduled instant plus [`SLOT_LEASE`].
+    pub slot_until_ms: i64,
+}
+
+/// A run to settle: its claim (None for a manual run), the job and the slot token.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub claim: Option<String>,
+    pub job_id: i64,
+    pub token: String,
+}
+
+/// The scripts, hashed once (a `Script` computes its SHA-1 when created).
+struct Scripts {
+    renew: Script,
+    acquire_slot: Script,
+    claim_with_slot: Script,
+    claim_many: Script,
+    finish_many: Script,
+}
+
+static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
+    renew: Script::new(RENEW),
+    acquire_slot: Script::new(ACQUIRE_SLOT),
+    claim_with_slot: Script::new(CLAIM_WITH_SLOT),
+    claim_many: Script::new(CLAIM_MANY),
+    finish_many: Script::new(FINISH_MANY),
+});
+
+fn script(s: &Script) -> redis::ScriptInvocation<'_> {
+    s.prepare_invoke()
+}
+
+/// What claiming a run to execute found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Another instance holds the claim.
+    Lost,
+    /// Claimed, and one of the job's running slots taken.
+    Admitted,
+    /// Claimed, but the job already runs `max_instances` times.
+    NoSlot,
+}
+
 impl Claims {
+    /// Claims many instants (and their running slots) in one round trip.
+    pub async fn claim_many(
+        &self,
+        requests: &[ClaimRequest],
+        instance: &str,
+        now_ms: i64,
+    ) -> redis::RedisResult<Vec<Admission>> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut call = script(&SCRIPTS.claim_many);
+        call.arg(format!("run:{instance}"))
+            .arg(LEASE.as_millis() as u64)
+            .arg(now_ms);
+        for request in requests {
+            call.key(&request.key).key(self.slots_key(request.job_id));
+            call.arg(&request.token)
+                .arg(request.max_instances.unwrap_or(0))
+                .arg(request.slot_until_ms);
+        }
+        let got: Vec<i64> = call.invoke_async(&mut self.conn()).await?;
+        Ok(got
+            .into_iter()
+            .map(|g| match g {
+                1 => Admission::Admitted,
+                2 => Admission::NoSlot,
+                _ => Admission::Lost,
+            })
+            .collect())
+    }
+
+    /// Settles many runs in one round trip.
+    pub async fn finish_many(&self, runs: &[Settle], instance: &str) -> redis::RedisResult<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let mut call = script(&SCRIPTS.finish_many);
+        call.arg(format!("run:{instance}"))
+            .arg(format!("done:{instance}"))
+            .arg(DONE_KEEP.as_millis() as u64);
+        for run in runs {
+            call.key(run.claim.as_deref().unwrap_or(""))
+                .key(self.slots_key(run.job_id));
+        }
+        for run in runs {
+            call.arg(&run.token);
+        }
+        let _: i64 = call.invoke_async(&mut self.conn()).await?;
+        Ok(())
+    }
+
+    /// Claims an instant and takes a running slot in one round trip.
+    pub async fn claim_with_slot(
+        &self,
+        key: &str,
+        instance: &str,
+        job_id: i64,
+        token: &str,
+        max: u32,
+        now_ms: i64,
+    ) -> redis::RedisResult<Admission> {
+        let got: i64 = script(&SCRIPTS.claim_with_slot)
+            .key(key)
+            .key(self.slots_key(job_id))
+            .arg(format!("run:{instance}"))
+            .arg(LEASE.as_millis() as u64)
+            .arg(token)
+            .arg(max)
+            .arg(now_ms + SLOT_LEASE.as_millis() as i64)
+            .arg(now_ms)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok(match got {
+            1 => Admission::Admitted,
+            2 => Admission::NoSlot,
+            _ => Admission::Lost,
+        })
+    }
+
     pub fn new(redis: RedisConn) -> Claims {
         Claims { redis }
     }
@@ -95,25 +279,13 @@ impl Claims {
     }
 
     pub async fn renew(&self, key: &str, instance: &str) -> redis::RedisResult<bool> {
-        let renewed: i64 = Script::new(RENEW)
+        let renewed: i64 = script(&SCRIPTS.renew)
             .key(key)
             .arg(format!("run:{instance}"))
             .arg(LEASE.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(renewed == 1)
-    }
-
-    /// Marks the claim done (only if this instance still holds it).
-    pub async fn complete(&self, key: &str, instance: &str) -> redis::RedisResult<bool> {
-        let done: i64 = Script::new(COMPLETE)
-            .key(key)
-            .arg(format!("run:{instance}"))
-            .arg(format!("done:{instance}"))
-            .arg(DONE_KEEP.as_millis() as u64)
-            .invoke_async(&mut self.conn())
-            .await?;
-        Ok(done == 1)
     }
 
     pub async fn state(&self, key: &str) -> redis::RedisResult<(ClaimState, Option<Duration>)> {
@@ -143,11 +315,11 @@ impl Claims {
         max: u32,
         now_ms: i64,
     ) -> redis::RedisResult<bool> {
-        let got: i64 = Script::new(ACQUIRE_SLOT)
+        let got: i64 = script(&SCRIPTS.acquire_slot)
             .key(self.slots_key(job_id))
             .arg(token)
             .arg(max)
-            .arg(now_ms + LEASE.as_millis() as i64)
+            .arg(now_ms + SLOT_LEASE.as_millis() as i64)
             .arg(now_ms)
             .invoke_async(&mut self.conn())
             .await?;
@@ -162,11 +334,6 @@ impl Claims {
         now_ms: i64,
     ) -> redis::RedisResult<bool> {
         self.acquire_slot(job_id, token, u32::MAX, now_ms).await
-    }
-
-    pub async fn release_slot(&self, job_id: i64, token: &str) -> redis::RedisResult<()> {
-        let _: i64 = self.conn().zrem(self.slots_key(job_id), token).await?;
-        Ok(())
     }
 
     /// Records that `instance` is alive (score: last beat, ms) with when it started.

@@ -14,9 +14,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::claims::{ClaimState, Claims, LEASE};
+use super::claims::{
+    Admission, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle,
+};
+use super::history::{self, FinalRow, HistoryWriter};
 use super::plan::{Decision, decide, due_fires};
-use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunOutcome};
+use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
 use super::tasks::{Registry, TaskContext};
 use super::trigger::{Schedule, parse_timezone};
 use crate::Core;
@@ -26,6 +29,8 @@ use crate::events::Event;
 const VERSION_CHECK: Duration = Duration::from_secs(2);
 /// How often an instance beats.
 const HEARTBEAT: Duration = Duration::from_secs(2);
+/// How often handled instants are written to the jobs' cursors.
+const CURSOR_FLUSH: Duration = Duration::from_secs(10);
 /// How long shutdown waits for runs in progress before abandoning them to another instance.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -36,6 +41,34 @@ pub struct SchedulerShared {
     pub wake: Notify,
     pub running: AtomicUsize,
     pub started: DateTime<Utc>,
+    /// The batched writer of final run rows, while the firing loop runs.
+    history: std::sync::Mutex<Option<HistoryWriter>>,
+    /// Per job, the newest scheduled instant this instance finished and has not yet written to
+    /// the job's cursor (flushed every few seconds: a stale cursor only costs a look at claims
+    /// already marked done).
+    handled: std::sync::Mutex<HashMap<i64, DateTime<Utc>>>,
+}
+
+impl SchedulerShared {
+    fn handled(&self, job_id: i64, scheduled: DateTime<Utc>) {
+        let mut handled = self.handled.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = handled.entry(job_id).or_insert(scheduled);
+        *entry = (*entry).max(scheduled);
+    }
+
+    fn take_handled(&self) -> HashMap<i64, DateTime<Utc>> {
+        std::mem::take(&mut *self.handled.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Writes the handled instants to the jobs' cursors.
+async fn flush_cursors(core: &Core) {
+    for (job_id, at) in core.scheduler().take_handled() {
+        if let Err(e) = store::advance_cursor(core.database().pool(), job_id, at).await {
+            tracing::warn!(job_id, error = %e, "cannot advance a job's cursor");
+            core.scheduler().handled(job_id, at);
+        }
+    }
 }
 
 /// A job this instance fires, with its own cursor: every instant at or before it is handed off.
@@ -81,16 +114,28 @@ async fn reload(core: &Core, active: &mut HashMap<i64, Active>) -> sqlx::Result<
     Ok(())
 }
 
-/// Runs until `cancel`: the firing loop plus the heartbeat.
+/// Decisions are handed off this long before their instant: the claim's round trip to Redis
+/// happens ahead of time, and the run starts on the instant itself.
+const LOOKAHEAD: Duration = Duration::from_millis(50);
+
+/// Runs until `cancel`: the firing loop, the heartbeat and the cursor flush.
 pub async fn run(core: Core, cancel: CancellationToken) {
     let shared = core.scheduler();
+    let (writer, writer_done) = HistoryWriter::start(
+        core.database().clone(),
+        shared.claims.clone(),
+        core.instance_id().to_string(),
+    );
+    *shared.history.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
     let mut active: HashMap<i64, Active> = HashMap::new();
     let mut work: JoinSet<()> = JoinSet::new();
     let mut reload_needed = true;
     let mut version: Option<i64> = None;
     let mut next_version_check = Utc::now();
     let mut next_beat = Utc::now();
+    let mut next_flush = Utc::now() + CURSOR_FLUSH;
     let mut defaults_done = false;
+    let lookahead = chrono::Duration::from_std(LOOKAHEAD).expect("small");
 
     loop {
         if !defaults_done {
@@ -121,17 +166,26 @@ pub async fn run(core: Core, cancel: CancellationToken) {
         }
         if now >= next_beat {
             next_beat = now + HEARTBEAT;
-            let claims = shared.claims.clone();
-            let (instance, started) = (core.info().instance_id, shared.started.timestamp_millis());
-            let running = shared.running.load(Ordering::Relaxed);
+            let core = core.clone();
             work.spawn(async move {
-                if let Err(e) = claims
-                    .heartbeat(&instance, started, Utc::now().timestamp_millis(), running)
-                    .await
-                {
+                let shared = core.scheduler();
+                let started = shared.started.timestamp_millis();
+                let running = shared.running.load(Ordering::Relaxed);
+                let beat = shared.claims.heartbeat(
+                    core.instance_id(),
+                    started,
+                    Utc::now().timestamp_millis(),
+                    running,
+                );
+                if let Err(e) = beat.await {
                     tracing::debug!(error = %e, "heartbeat failed");
                 }
             });
+        }
+        if now >= next_flush {
+            next_flush = now + CURSOR_FLUSH;
+            let core = core.clone();
+            work.spawn(async move { flush_cursors(&core).await });
         }
         if reload_needed {
             match reload(&core, &mut active).await {
@@ -140,19 +194,19 @@ pub async fn run(core: Core, cancel: CancellationToken) {
             }
         }
 
+        // Hand off every instant due up to a little ahead of now; each waits for its instant.
         let now = Utc::now();
+        let mut batch = Vec::new();
         for job in active.values_mut() {
-            let (due, skipped) = due_fires(&job.schedule, job.cursor, now);
+            let (due, skipped) = due_fires(&job.schedule, job.cursor, now + lookahead);
             let Some(&newest) = due.last() else { continue };
             job.cursor = newest;
-            for decision in decide(&due, skipped, now, &job.record.policy) {
-                work.spawn(handle(
-                    core.clone(),
-                    job.record.clone(),
-                    decision,
-                    cancel.clone(),
-                ));
+            for decision in decide(&due, skipped, now.max(newest), &job.record.policy) {
+                batch.push((job.record.clone(), decision));
             }
+        }
+        if !batch.is_empty() {
+            work.spawn(handle(core.clone(), batch, cancel.clone()));
         }
         // Reap finished work so the set does not grow.
         while work.try_join_next().is_some() {}
@@ -163,12 +217,12 @@ pub async fn run(core: Core, cancel: CancellationToken) {
             .filter_map(|j| j.schedule.next_after(j.cursor))
             .map(|f| f.at)
             .min();
-        let mut wake_at = next_version_check.min(next_beat);
+        let mut wake_at = next_version_check.min(next_beat).min(next_flush);
         if reload_needed || !defaults_done {
             wake_at = wake_at.min(now + chrono::Duration::seconds(1));
         }
         if let Some(fire) = next_fire {
-            wake_at = wake_at.min(fire);
+            wake_at = wake_at.min(fire - lookahead);
         }
         let sleep = (wake_at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
@@ -191,24 +245,73 @@ pub async fn run(core: Core, cancel: CancellationToken) {
         );
         work.abort_all();
     }
-    if let Err(e) = shared.claims.leave(&core.info().instance_id).await {
+    // The last rows go out, then the writer stops.
+    shared
+        .history
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let _ = writer_done.await;
+    flush_cursors(&core).await;
+    if let Err(e) = shared.claims.leave(core.instance_id()).await {
         tracing::debug!(error = %e, "cannot deregister the instance");
     }
 }
 
-/// Claims one decision; the winner carries it out, a loser watches in case the winner dies.
-async fn handle(core: Core, job: JobRecord, decision: Decision, cancel: CancellationToken) {
-    let claims = core.scheduler().claims.clone();
-    let instance = core.info().instance_id;
-    let key = claims.claim_key(job.id, decision.scheduled().timestamp_millis());
-    match claims.claim(&key, &instance).await {
-        Ok(true) => carry_out(&core, &job, decision, Some(&key)).await,
-        Ok(false) => watch(core, job, decision, key, cancel).await,
-        Err(e) => {
-            tracing::warn!(job = %job.name, error = %e, "cannot claim a run; watching for Redis");
-            watch(core, job, decision, key, cancel).await
-        }
+async fn sleep_until(at: DateTime<Utc>) {
+    if let Ok(wait) = (at - Utc::now()).to_std() {
+        tokio::time::sleep(wait).await;
     }
+}
+
+/// Claims a batch of decisions in one round trip; each winner carries its run out on its
+/// instant, each loser watches in case the winner dies.
+async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: CancellationToken) {
+    let claims = &core.scheduler().claims;
+    let requests: Vec<ClaimRequest> = batch
+        .iter()
+        .map(|(job, decision)| ClaimRequest {
+            key: claims.claim_key(job.id, decision.scheduled().timestamp_millis()),
+            job_id: job.id,
+            token: run_key(job.id, decision.scheduled()),
+            max_instances: matches!(decision, Decision::Run { .. })
+                .then_some(job.policy.max_instances),
+            slot_until_ms: (decision.scheduled()
+                + chrono::Duration::from_std(SLOT_LEASE).expect("small"))
+            .timestamp_millis(),
+        })
+        .collect();
+    let admissions = match claims
+        .claim_many(&requests, core.instance_id(), Utc::now().timestamp_millis())
+        .await
+    {
+        Ok(admissions) => admissions,
+        Err(e) => {
+            tracing::warn!(error = %e, runs = batch.len(), "cannot claim runs; watching for Redis");
+            vec![Admission::Lost; batch.len()]
+        }
+    };
+    let mut runs = JoinSet::new();
+    for (((job, decision), request), admission) in batch.into_iter().zip(requests).zip(admissions) {
+        let (core, cancel) = (core.clone(), cancel.clone());
+        runs.spawn(async move {
+            if admission == Admission::Lost {
+                return watch(core, job, decision, request.key, cancel).await;
+            }
+            // Claimed ahead of time (see LOOKAHEAD): start on the instant, not before.
+            sleep_until(decision.scheduled()).await;
+            carry_out(
+                &core,
+                &job,
+                decision,
+                Some(&request.key),
+                request.token,
+                admission,
+            )
+            .await
+        });
+    }
+    while runs.join_next().await.is_some() {}
 }
 
 /// Waits for the claim's holder to finish; takes the claim over when its lease lapses without
@@ -221,36 +324,58 @@ async fn watch(
     cancel: CancellationToken,
 ) {
     let claims = core.scheduler().claims.clone();
-    let instance = core.info().instance_id;
+    let instance = core.instance_id().to_string();
     loop {
         let pause = match claims.state(&key).await {
             Ok((ClaimState::Done(_), _)) => return,
-            Ok((ClaimState::Running(holder), ttl)) if holder == instance => {
-                // Our own claim from before a restart of the loop: nothing to watch.
-                let _ = ttl;
-                return;
-            }
+            // Ours (a claim that errored on the way back but was set): the run is carried out
+            // by the call that set it, or its lease lapses and another instance takes it.
+            Ok((ClaimState::Running(holder), _)) if holder == instance => return,
             Ok((ClaimState::Running(_), ttl)) => ttl.unwrap_or(LEASE) + Duration::from_millis(50),
-            Ok((ClaimState::Free, _)) => match claims.claim(&key, &instance).await {
-                Ok(true) => {
-                    let now = Utc::now();
-                    let grace = chrono::Duration::seconds(job.policy.misfire_grace_seconds as i64);
-                    let scheduled = decision.scheduled();
-                    let late = if now - scheduled > grace {
-                        Decision::Missed {
-                            scheduled,
-                            coalesced: 0,
+            Ok((ClaimState::Free, _)) => {
+                let scheduled = decision.scheduled();
+                let grace = chrono::Duration::seconds(job.policy.misfire_grace_seconds as i64);
+                let late = Utc::now() - scheduled > grace;
+                let now_ms = Utc::now().timestamp_millis();
+                let token = run_key(job.id, scheduled);
+                let claimed = if late {
+                    claims.claim(&key, &instance).await.map(|won| {
+                        if won {
+                            Admission::Admitted
+                        } else {
+                            Admission::Lost
                         }
-                    } else {
-                        decision
-                    };
-                    tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
-                    carry_out(&core, &job, late, Some(&key)).await;
-                    return;
+                    })
+                } else {
+                    claims
+                        .claim_with_slot(
+                            &key,
+                            &instance,
+                            job.id,
+                            &token,
+                            job.policy.max_instances,
+                            now_ms,
+                        )
+                        .await
+                };
+                match claimed {
+                    Ok(Admission::Lost) => Duration::from_millis(50),
+                    Ok(admission) => {
+                        let decision = if late {
+                            Decision::Missed {
+                                scheduled,
+                                coalesced: 0,
+                            }
+                        } else {
+                            decision
+                        };
+                        tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
+                        carry_out(&core, &job, decision, Some(&key), token, admission).await;
+                        return;
+                    }
+                    Err(_) => Duration::from_secs(1),
                 }
-                Ok(false) => Duration::from_millis(50),
-                Err(_) => Duration::from_secs(1),
-            },
+            }
             Err(_) => Duration::from_secs(1),
         };
         tokio::select! {
@@ -264,86 +389,102 @@ fn run_key(job_id: i64, scheduled: DateTime<Utc>) -> String {
     format!("s:{job_id}:{}", scheduled.timestamp_millis())
 }
 
-/// Carries out a decision this instance owns (`claim` is None for a manual run).
+/// The result of carrying out a decision: None when the database refused it; Some(None) when
+/// there is nothing new to announce (another instance recorded it).
+type Carried = Option<Option<JobRun>>;
+
+/// Carries out a decision this instance owns (`claim` is None for a manual run). `key` is the
+/// run's key, which is also its running-slot token. Whoever writes the final row settles the
+/// claim and the slot.
 pub(crate) async fn carry_out(
     core: &Core,
     job: &JobRecord,
     decision: Decision,
     claim: Option<&str>,
+    key: String,
+    admission: Admission,
 ) {
     let shared = core.scheduler();
-    let instance = core.info().instance_id;
+    let instance = core.instance_id();
     let scheduled = decision.scheduled();
-    let key = match claim {
-        Some(_) => run_key(job.id, scheduled),
-        None => format!(
-            "m:{}:{}:{:08x}",
-            job.id,
-            scheduled.timestamp_millis(),
-            fastrand::u32(..)
-        ),
+    let settle = Settle {
+        claim: claim.map(str::to_string),
+        job_id: job.id,
+        token: key.clone(),
     };
     let new_run = NewRun {
         run_key: &key,
         job_id: job.id,
         job_name: &job.name,
         scheduled_at: scheduled,
-        instance: &instance,
+        instance,
         manual: claim.is_none(),
     };
-    let outcome = match decision {
-        Decision::Missed { coalesced, .. } => {
+    let outcome = match (decision, admission) {
+        (Decision::Missed { coalesced, .. }, _) => {
             let late_ms = (Utc::now() - scheduled).num_milliseconds();
             let summary = json!({ "late_ms": late_ms, "coalesced": coalesced });
-            record_non_run(core, &new_run, RunOutcome::Missed, summary).await
+            record_non_run(core, &new_run, RunOutcome::Missed, summary, settle).await
         }
-        Decision::Run { coalesced, .. } => run_once(core, job, &new_run, coalesced, claim).await,
+        (Decision::Run { .. }, Admission::NoSlot) => {
+            let summary = json!({ "max_instances": job.policy.max_instances });
+            record_non_run(core, &new_run, RunOutcome::SkippedOverlap, summary, settle).await
+        }
+        (Decision::Run { coalesced, .. }, _) => {
+            run_admitted(core, job, &new_run, coalesced, settle).await
+        }
     };
-    if let Some(claim) = claim {
-        if let Err(e) = shared.claims.complete(claim, &instance).await {
-            tracing::warn!(job = %job.name, error = %e, "cannot mark the claim done");
-        }
-        if outcome.is_some()
-            && let Err(e) = store::advance_cursor(core.database().pool(), job.id, scheduled).await
-        {
-            tracing::warn!(job = %job.name, error = %e, "cannot advance the job's cursor");
-        }
+    if claim.is_some() && outcome.is_some() {
+        shared.handled(job.id, scheduled);
     }
-    // Announced last: when a window hears of it, the claim and cursor are settled too.
+    // Announced last: when a window hears of it, the claim is settled too.
     if let Some(Some(run)) = outcome {
         core.publish(Event::RunFinished { run });
     }
 }
 
-/// The result of carrying out a decision: None when the database refused it; Some(None) when
-/// there is nothing new to announce (another instance recorded it).
-type Carried = Option<Option<JobRun>>;
+/// A run's row is written when it ends; one still going after this long gets a `running` row
+/// first, so the history shows it (and a take-over can find it).
+const RUNNING_ROW_AFTER: Duration = Duration::from_secs(1);
 
-async fn record_non_run(
-    core: &Core,
-    run: &NewRun<'_>,
-    outcome: RunOutcome,
-    summary: serde_json::Value,
-) -> Carried {
-    let now = Utc::now();
-    match store::record_non_run(core.database(), run, outcome, now, Some(&summary)).await {
+fn final_record(run: &NewRun<'_>, id: i64, end: RunEnd<'_>, attempts: i64) -> JobRun {
+    JobRun {
+        id,
+        job_id: run.job_id,
+        job_name: run.job_name.to_string(),
+        scheduled_at: run.scheduled_at,
+        started_at: end.started,
+        finished_at: Some(end.finished),
+        duration_ms: end.started.map(|s| (end.finished - s).num_milliseconds()),
+        outcome: end.outcome,
+        instance: run.instance.to_string(),
+        manual: run.manual,
+        attempts,
+        summary: end.summary.cloned(),
+        error: end.error.map(str::to_string),
+    }
+}
+
+/// Records the final row and settles the claim (batched through the writer when it runs).
+async fn record_final(core: &Core, run: &NewRun<'_>, end: RunEnd<'_>, settle: Settle) -> Carried {
+    let writer = core
+        .scheduler()
+        .history
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let recorded = match writer {
+        Some(writer) => writer.record(FinalRow::new(run, &end), settle).await,
+        None => {
+            let recorded = history::record_now(core.database(), run, &end).await;
+            settle_now(core, settle).await;
+            recorded
+        }
+    };
+    match recorded {
         Ok(Some(id)) => {
-            let record = JobRun {
-                id,
-                job_id: run.job_id,
-                job_name: run.job_name.to_string(),
-                scheduled_at: run.scheduled_at,
-                started_at: None,
-                finished_at: Some(now),
-                duration_ms: None,
-                outcome,
-                instance: run.instance.to_string(),
-                manual: run.manual,
-                attempts: 0,
-                summary: Some(summary),
-                error: None,
-            };
-            Some(Some(record))
+            let attempts = i64::from(end.started.is_some());
+            Some(Some(final_record(run, id, end, attempts)))
         }
         Ok(None) => Some(None),
         Err(e) => {
@@ -353,151 +494,188 @@ async fn record_non_run(
     }
 }
 
-/// Admits, records, runs and closes one run. None when the database refused it.
-async fn run_once(
-    core: &Core,
-    job: &JobRecord,
-    run: &NewRun<'_>,
-    coalesced: u64,
-    claim: Option<&str>,
-) -> Carried {
-    let shared = core.scheduler();
-    let slot_token = run.run_key.to_string();
-    match shared
+async fn settle_now(core: &Core, settle: Settle) {
+    if let Err(e) = core
+        .scheduler()
         .claims
-        .acquire_slot(
-            job.id,
-            &slot_token,
-            job.policy.max_instances,
-            Utc::now().timestamp_millis(),
-        )
+        .finish_many(&[settle], core.instance_id())
         .await
     {
-        Ok(true) => {}
-        Ok(false) => {
-            let summary = json!({ "max_instances": job.policy.max_instances });
-            return record_non_run(core, run, RunOutcome::SkippedOverlap, summary).await;
-        }
-        Err(e) => {
-            tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
-        }
+        tracing::warn!(error = %e, "cannot settle a claim (its lease will lapse)");
     }
-    let result = run_admitted(core, job, run, coalesced, claim, &slot_token).await;
-    if let Err(e) = shared.claims.release_slot(job.id, &slot_token).await {
-        tracing::debug!(job = %job.name, error = %e, "cannot release the running slot (it expires)");
-    }
-    result
 }
 
+async fn record_non_run(
+    core: &Core,
+    run: &NewRun<'_>,
+    outcome: RunOutcome,
+    summary: serde_json::Value,
+    settle: Settle,
+) -> Carried {
+    let end = RunEnd {
+        outcome,
+        started: None,
+        finished: Utc::now(),
+        summary: Some(&summary),
+        error: None,
+    };
+    record_final(core, run, end, settle).await
+}
+
+/// Runs an admitted run. The task starts at once; a short run is recorded once, when it ends,
+/// and a long one also gets a `running` row after [`RUNNING_ROW_AFTER`].
 async fn run_admitted(
     core: &Core,
     job: &JobRecord,
     run: &NewRun<'_>,
     coalesced: u64,
-    claim: Option<&str>,
-    slot: &str,
+    settle: Settle,
 ) -> Carried {
     let shared = core.scheduler();
+    let claim_key = settle.claim.clone();
+    let claim = claim_key.as_deref();
     let started = Utc::now();
-    let id = match store::begin_run(core.database(), run, started).await {
-        Ok(Begun::Started(id)) | Ok(Begun::TookOver(id)) => id,
-        Ok(Begun::AlreadyFinal) => return Some(None),
+    shared.running.fetch_add(1, Ordering::Relaxed);
+    let work = keep_leases(
+        core,
+        job.id,
+        claim,
+        run.run_key,
+        execute(core, job, run, coalesced),
+    );
+    let mut work = std::pin::pin!(work);
+    let quick = tokio::select! {
+        result = &mut work => Some(result),
+        _ = tokio::time::sleep(RUNNING_ROW_AFTER) => None,
+    };
+    if let Some((outcome, summary, error)) = quick {
+        shared.running.fetch_sub(1, Ordering::Relaxed);
+        let end = RunEnd {
+            outcome,
+            started: Some(started),
+            finished: Utc::now(),
+            summary: summary.as_ref(),
+            error: error.as_deref(),
+        };
+        return record_final(core, run, end, settle).await;
+    }
+
+    let record_start = async {
+        let begun = store::begin_run(core.database(), run, started).await;
+        if let Ok(Begun::Started(id) | Begun::TookOver(id)) = &begun {
+            let mut running = final_record(
+                run,
+                *id,
+                RunEnd {
+                    outcome: RunOutcome::Running,
+                    started: Some(started),
+                    finished: started,
+                    summary: None,
+                    error: None,
+                },
+                1,
+            );
+            running.finished_at = None;
+            running.duration_ms = None;
+            core.publish(Event::RunStarted { run: running });
+        }
+        begun
+    };
+    let (begun, (outcome, summary, error)) = tokio::join!(record_start, work);
+    shared.running.fetch_sub(1, Ordering::Relaxed);
+    let finished = Utc::now();
+    let end = RunEnd {
+        outcome,
+        started: Some(started),
+        finished,
+        summary: summary.as_ref(),
+        error: error.as_deref(),
+    };
+    match begun {
+        Ok(Begun::Started(id) | Begun::TookOver(id)) => {
+            let closed = store::finish_run(
+                core.database().pool(),
+                id,
+                run.instance,
+                outcome,
+                finished,
+                end.summary,
+                end.error,
+            )
+            .await;
+            settle_now(core, settle).await;
+            if let Err(e) = closed {
+                tracing::error!(job = %job.name, error = %e, "cannot record the end of a run");
+                return None;
+            }
+            Some(Some(final_record(run, id, end, 1)))
+        }
+        Ok(Begun::AlreadyFinal) => {
+            settle_now(core, settle).await;
+            Some(None)
+        }
         Err(e) => {
             tracing::error!(job = %job.name, error = %e, "cannot record the start of a run");
-            return None;
+            // Try once more as a final row: the run happened and must be recorded.
+            record_final(core, run, end, settle).await
         }
-    };
-    let mut record = JobRun {
-        id,
-        job_id: job.id,
-        job_name: job.name.clone(),
-        scheduled_at: run.scheduled_at,
-        started_at: Some(started),
-        finished_at: None,
-        duration_ms: None,
-        outcome: RunOutcome::Running,
-        instance: run.instance.to_string(),
-        manual: run.manual,
-        attempts: 1,
-        summary: None,
-        error: None,
-    };
-    core.publish(Event::RunStarted {
-        run: record.clone(),
-    });
-    shared.running.fetch_add(1, Ordering::Relaxed);
-
-    let work = async {
-        if job.policy.jitter_seconds > 0 {
-            let jitter = fastrand::u64(..=job.policy.jitter_seconds * 1000);
-            tokio::time::sleep(Duration::from_millis(jitter)).await;
-        }
-        let Some(kind) = shared.registry.get(&job.kind) else {
-            return (
-                RunOutcome::Failed,
-                None,
-                Some(format!("unknown task kind {:?} in this build", job.kind)),
-            );
-        };
-        let ctx = TaskContext {
-            core: core.clone(),
-            job_name: job.name.clone(),
-            run_id: id,
-            scheduled_at: run.scheduled_at,
-        };
-        let task = kind.run(ctx, job.args.clone());
-        let result = match job.policy.timeout() {
-            Some(limit) => match tokio::time::timeout(limit, task).await {
-                Ok(result) => result,
-                Err(_) => {
-                    return (
-                        RunOutcome::TimedOut,
-                        None,
-                        Some(format!("stopped after the {} s timeout", limit.as_secs())),
-                    );
-                }
-            },
-            None => task.await,
-        };
-        match result {
-            Ok(mut summary) => {
-                if coalesced > 0
-                    && let Some(map) = summary.as_object_mut()
-                {
-                    map.insert("coalesced".into(), json!(coalesced));
-                }
-                (RunOutcome::Ok, Some(summary), None)
-            }
-            Err(error) => (RunOutcome::Failed, None, Some(error)),
-        }
-    };
-    let (outcome, summary, error) = keep_leases(core, job.id, claim, slot, work).await;
-    shared.running.fetch_sub(1, Ordering::Relaxed);
-
-    let finished = Utc::now();
-    if let Err(e) = store::finish_run(
-        core.database().pool(),
-        id,
-        run.instance,
-        outcome,
-        finished,
-        summary.as_ref(),
-        error.as_deref(),
-    )
-    .await
-    {
-        tracing::error!(job = %job.name, error = %e, "cannot record the end of a run");
-        return None;
     }
-    record.outcome = outcome;
-    record.finished_at = Some(finished);
-    record.duration_ms = Some((finished - started).num_milliseconds());
-    record.summary = summary;
-    record.error = error;
-    Some(Some(record))
 }
 
-/// Drives `work` while renewing the claim and the running slot every third of a lease.
+/// The task itself, with jitter and timeout applied: (outcome, summary, error).
+async fn execute(
+    core: &Core,
+    job: &JobRecord,
+    run: &NewRun<'_>,
+    coalesced: u64,
+) -> (RunOutcome, Option<serde_json::Value>, Option<String>) {
+    let shared = core.scheduler();
+    if job.policy.jitter_seconds > 0 {
+        let jitter = fastrand::u64(..=job.policy.jitter_seconds * 1000);
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
+    }
+    let Some(kind) = shared.registry.get(&job.kind) else {
+        return (
+            RunOutcome::Failed,
+            None,
+            Some(format!("unknown task kind {:?} in this build", job.kind)),
+        );
+    };
+    let ctx = TaskContext {
+        core: core.clone(),
+        job_name: job.name.clone(),
+        run_key: run.run_key.to_string(),
+        scheduled_at: run.scheduled_at,
+    };
+    let task = kind.run(ctx, job.args.clone());
+    let result = match job.policy.timeout() {
+        Some(limit) => match tokio::time::timeout(limit, task).await {
+            Ok(result) => result,
+            Err(_) => {
+                return (
+                    RunOutcome::TimedOut,
+                    None,
+                    Some(format!("stopped after the {} s timeout", limit.as_secs())),
+                );
+            }
+        },
+        None => task.await,
+    };
+    match result {
+        Ok(mut summary) => {
+            if coalesced > 0
+                && let Some(map) = summary.as_object_mut()
+            {
+                map.insert("coalesced".into(), json!(coalesced));
+            }
+            (RunOutcome::Ok, Some(summary), None)
+        }
+        Err(error) => (RunOutcome::Failed, None, Some(error)),
+    }
+}
+
+/// Drives `work` while renewing the running slot every [`SLOT_RENEW`] and the claim every third
+/// of a lease. A run that ends sooner touches Redis for neither.
 async fn keep_leases<T>(
     core: &Core,
     job_id: i64,
@@ -506,18 +684,20 @@ async fn keep_leases<T>(
     work: impl Future<Output = T>,
 ) -> T {
     let shared = core.scheduler();
-    let instance = core.info().instance_id;
     let mut work = std::pin::pin!(work);
-    let mut ticks = tokio::time::interval(LEASE / 3);
-    ticks.tick().await;
+    let start = tokio::time::Instant::now();
+    let mut slot_ticks = tokio::time::interval_at(start + SLOT_RENEW, SLOT_RENEW);
+    let mut claim_ticks = tokio::time::interval_at(start + LEASE / 3, LEASE / 3);
     loop {
         tokio::select! {
             result = &mut work => return result,
-            _ = ticks.tick() => {
-                if let Some(claim) = claim {
-                    let _ = shared.claims.renew(claim, &instance).await;
-                }
+            _ = slot_ticks.tick() => {
                 let _ = shared.claims.renew_slot(job_id, slot, Utc::now().timestamp_millis()).await;
+            }
+            _ = claim_ticks.tick() => {
+                if let Some(claim) = claim {
+                    let _ = shared.claims.renew(claim, core.instance_id()).await;
+                }
             }
         }
     }
@@ -527,11 +707,42 @@ async fn keep_leases<T>(
 pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
     let core = core.clone();
     tokio::spawn(async move {
-        let decision = Decision::Run {
-            scheduled: Utc::now(),
-            coalesced: 0,
+        let scheduled = Utc::now();
+        let token = format!(
+            "m:{}:{}:{:08x}",
+            job.id,
+            scheduled.timestamp_millis(),
+            fastrand::u32(..)
+        );
+        let claims = &core.scheduler().claims;
+        let admission = match claims
+            .acquire_slot(
+                job.id,
+                &token,
+                job.policy.max_instances,
+                scheduled.timestamp_millis(),
+            )
+            .await
+        {
+            Ok(true) => Admission::Admitted,
+            Ok(false) => Admission::NoSlot,
+            Err(e) => {
+                tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
+                Admission::Admitted
+            }
         };
-        carry_out(&core, &job, decision, None).await;
+        carry_out(
+            &core,
+            &job,
+            Decision::Run {
+                scheduled,
+                coalesced: 0,
+            },
+            None,
+            token,
+            admission,
+        )
+        .await;
     });
 }
 
@@ -546,5 +757,7 @@ pub fn shared(
         wake: Notify::new(),
         running: AtomicUsize::new(0),
         started: Utc::now(),
+        handled: std::sync::Mutex::new(HashMap::new()),
+        history: std::sync::Mutex::new(None),
     })
 }

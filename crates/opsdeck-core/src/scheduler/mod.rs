@@ -8,11 +8,13 @@
 //! - [`claims`]: claims, running slots, heartbeats and the jobs version in Redis.
 //! - [`tasks`]: the task kinds registered in code.
 //! - [`engine`]: the firing loop and the run lifecycle.
+//! - [`history`]: the batched writer of final run rows.
 //! - [`defaults`]: the jobs code provides on first start.
 
 pub mod claims;
 pub mod defaults;
 pub mod engine;
+pub mod history;
 pub mod plan;
 pub mod policy;
 pub mod store;

@@ -424,28 +424,43 @@ pub async fn finish_run(
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a run that did not run (missed, skipped); a repeat of the same key is ignored.
-pub async fn record_non_run(
+/// How a run ended, for [`record_final`].
+#[derive(Debug, Clone)]
+pub struct RunEnd<'a> {
+    pub outcome: RunOutcome,
+    /// None for a run that never started (missed, skipped).
+    pub started: Option<DateTime<Utc>>,
+    pub finished: DateTime<Utc>,
+    pub summary: Option<&'a serde_json::Value>,
+    pub error: Option<&'a str>,
+}
+
+/// Records a run in its final state in one statement (a short run, or one that did not run);
+/// a repeat of the same key is ignored and reported as None.
+pub async fn record_final(
     db: &Database,
     run: &NewRun<'_>,
-    outcome: RunOutcome,
-    now: DateTime<Utc>,
-    summary: Option<&serde_json::Value>,
+    end: &RunEnd<'_>,
 ) -> sqlx::Result<Option<i64>> {
     let inserted = db
         .insert_returning_id(
-            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, finished_at, outcome, instance, manual, attempts, summary)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms,
+                                   outcome, instance, manual, attempts, summary, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             |q| {
                 q.bind(run.run_key.to_string())
                     .bind(run.job_id)
                     .bind(run.job_name.to_string())
                     .bind(ms(run.scheduled_at))
-                    .bind(ms(now))
-                    .bind(outcome.as_str())
+                    .bind(end.started.map(ms))
+                    .bind(ms(end.finished))
+                    .bind(end.started.map(|s| ms(end.finished) - ms(s)))
+                    .bind(end.outcome.as_str())
                     .bind(run.instance.to_string())
                     .bind(i64::from(run.manual))
-                    .bind(summary.map(to_json))
+                    .bind(i64::from(end.started.is_some()))
+                    .bind(end.summary.map(to_json))
+                    .bind(end.error.map(str::to_string))
             },
         )
         .await;
@@ -477,17 +492,6 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
         summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
         error: row.try_get("error")?,
     })
-}
-
-pub async fn get_run(pool: &AnyPool, id: i64) -> sqlx::Result<Option<JobRun>> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE id = ?"));
-    sqlx::query(sql)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(run_from_row)
-        .transpose()
 }
 
 /// A page of runs, newest first, filtered.

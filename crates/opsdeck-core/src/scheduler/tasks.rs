@@ -23,7 +23,9 @@ type RunFn = dyn Fn(TaskContext, Value) -> TaskFuture + Send + Sync;
 pub struct TaskContext {
     pub core: Core,
     pub job_name: String,
-    pub run_id: i64,
+    /// The run's unique key in `job_runs` (`s:<job>:<ms>` or `m:<job>:<ms>:<nonce>`): what
+    /// records made by the task link to.
+    pub run_key: String,
     pub scheduled_at: DateTime<Utc>,
 }
 

@@ -1,0 +1,80 @@
+//! Lateness statistics and process CPU time.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+/// One execution: which job, the instant it was due (ms), and how late it started (ms).
+#[derive(Debug, Clone, Copy)]
+pub struct Firing {
+    pub job: usize,
+    pub due_ms: i64,
+    pub late_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The figures of one contender: lateness percentiles, how many fired, missed and duplicated
+/// against `expected` (jobs × instants), and the CPU it used.
+pub fn summarize(firings: &[Firing], jobs: usize, instants: &[i64], cpu_s: f64) -> Value {
+    let mut counts: HashMap<(usize, i64), u32> = HashMap::new();
+    for f in firings {
+        *counts.entry((f.job, f.due_ms)).or_default() += 1;
+    }
+    let mut missed = 0;
+    for job in 0..jobs {
+        for due in instants {
+            if !counts.contains_key(&(job, *due)) {
+                missed += 1;
+            }
+        }
+    }
+    let duplicates: u32 = counts.values().map(|n| n.saturating_sub(1)).sum();
+    let mut late: Vec<f64> = firings.iter().map(|f| f.late_ms).collect();
+    late.sort_by(|a, b| a.total_cmp(b));
+    json!({
+        "p50_ms": round(percentile(&late, 50.0)),
+        "p99_ms": round(percentile(&late, 99.0)),
+        "max_ms": round(late.last().copied().unwrap_or(f64::NAN)),
+        "fired": firings.len(),
+        "missed": missed,
+        "duplicates": duplicates,
+        "cpu_s": round(cpu_s),
+    })
+}
+
+/// User + system CPU seconds this process has used (from /proc/self/stat).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}

@@ -1,0 +1,210 @@
+//! The history writer: final run rows are written in batches, one statement for every run that
+//! ended within a couple of milliseconds of another (the 20 jobs of one second, say), instead of
+//! one statement each. A batch that hits a duplicate key falls back to row-by-row inserts, so
+//! each run still learns whether it was recorded.
+
+use std::time::Duration;
+
+use sqlx::{Any, QueryBuilder, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::claims::{Claims, Settle};
+use super::store::{self, NewRun, RunEnd, is_unique_violation};
+use crate::config::DatabaseBackend;
+use crate::db::Database;
+
+/// How long a batch waits for more rows after its first.
+const GATHER: Duration = Duration::from_millis(2);
+const MAX_BATCH: usize = 200;
+
+/// A final row, owned, on its way to the writer.
+#[derive(Debug, Clone)]
+pub struct FinalRow {
+    pub run_key: String,
+    pub job_id: i64,
+    pub job_name: String,
+    pub scheduled_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: i64,
+    pub outcome: &'static str,
+    pub instance: String,
+    pub manual: bool,
+    pub summary: Option<String>,
+    pub error: Option<String>,
+}
+
+impl FinalRow {
+    pub fn new(run: &NewRun<'_>, end: &RunEnd<'_>) -> FinalRow {
+        FinalRow {
+            run_key: run.run_key.to_string(),
+            job_id: run.job_id,
+            job_name: run.job_name.to_string(),
+            scheduled_at: run.scheduled_at.timestamp_millis(),
+            started_at: end.started.map(|s| s.timestamp_millis()),
+            finished_at: end.finished.timestamp_millis(),
+            outcome: end.outcome.as_str(),
+            instance: run.instance.to_string(),
+            manual: run.manual,
+            summary: end.summary.map(|s| s.to_string()),
+            error: end.error.map(str::to_string),
+        }
+    }
+}
+
+/// The new row's id, or None when the key was recorded already (by another instance).
+pub type Recorded = sqlx::Result<Option<i64>>;
+
+struct Pending {
+    row: FinalRow,
+    settle: Settle,
+    done: oneshot::Sender<Recorded>,
+}
+
+/// The sending side, held by the scheduler.
+#[derive(Clone)]
+pub struct HistoryWriter {
+    tx: mpsc::UnboundedSender<Pending>,
+}
+
+impl HistoryWriter {
+    /// Starts the writer task; it ends when every `HistoryWriter` clone is dropped and the
+    /// rows already sent are written. After each batch is written it settles the batch's claims
+    /// and running slots in Redis (one round trip).
+    pub fn start(
+        db: Database,
+        claims: Claims,
+        instance: String,
+    ) -> (HistoryWriter, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            HistoryWriter { tx },
+            tokio::spawn(write_loop(db, claims, instance, rx)),
+        )
+    }
+
+    /// Records a final row, then settles its claim; answers once both are done.
+    pub async fn record(&self, row: FinalRow, settle: Settle) -> Recorded {
+        let (done, answer) = oneshot::channel();
+        if self.tx.send(Pending { row, settle, done }).is_err() {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        answer.await.unwrap_or(Err(sqlx::Error::PoolClosed))
+    }
+}
+
+async fn write_loop(
+    db: Database,
+    claims: Claims,
+    instance: String,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + GATHER;
+        while batch.len() < MAX_BATCH {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(more)) => batch.push(more),
+                _ => break,
+            }
+        }
+        let rows: Vec<FinalRow> = batch.iter().map(|p| p.row.clone()).collect();
+        let outcome = insert_batch(&db, &rows).await;
+        // Settled whatever the database said: a run that happened must not run again.
+        let settles: Vec<Settle> = batch.iter().map(|p| p.settle.clone()).collect();
+        if let Err(e) = claims.finish_many(&settles, &instance).await {
+            tracing::warn!(error = %e, runs = settles.len(), "cannot settle claims (their leases will lapse)");
+        }
+        match outcome {
+            Ok(ids) => {
+                for (pending, id) in batch.into_iter().zip(ids) {
+                    let _ = pending.done.send(Ok(id));
+                }
+            }
+            Err(e) if is_unique_violation(&e) || rows.len() > 1 => {
+                // Somebody recorded one of these already (or the batch failed as a whole):
+                // row by row, each run learns its own answer.
+                for pending in batch {
+                    let one = insert_batch(&db, std::slice::from_ref(&pending.row)).await;
+                    let answer = match one {
+                        Ok(mut ids) => Ok(ids.pop().flatten()),
+                        Err(e) if is_unique_violation(&e) => Ok(None),
+                        Err(e) => Err(e),
+                    };
+                    let _ = pending.done.send(answer);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for pending in batch {
+                    let _ = pending
+                        .done
+                        .send(Err(sqlx::Error::Protocol(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One multi-row `INSERT`; the ids come back in the rows' order.
+async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Option<i64>>> {
+    let mut insert: QueryBuilder<Any> = QueryBuilder::new(
+        "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, \
+         outcome, instance, manual, attempts, summary, error) ",
+    );
+    insert.push_values(rows, |mut b, row| {
+        b.push_bind(row.run_key.clone())
+            .push_bind(row.job_id)
+            .push_bind(row.job_name.clone())
+            .push_bind(row.scheduled_at)
+            .push_bind(row.started_at)
+            .push_bind(row.finished_at)
+            .push_bind(row.started_at.map(|s| row.finished_at - s))
+            .push_bind(row.outcome)
+            .push_bind(row.instance.clone())
+            .push_bind(i64::from(row.manual))
+            .push_bind(i64::from(row.started_at.is_some()))
+            .push_bind(row.summary.clone())
+            .push_bind(row.error.clone());
+    });
+    let mut tx = db.pool().begin().await?;
+    let pairs: Vec<(String, i64)> = match db.backend() {
+        DatabaseBackend::Sqlite => {
+            insert.push(" RETURNING id, run_key");
+            insert
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("run_key")?, r.try_get("id")?)))
+                .collect::<sqlx::Result<_>>()?
+        }
+        DatabaseBackend::Mysql => {
+            insert.build().execute(&mut *tx).await?;
+            let mut select: QueryBuilder<Any> =
+                QueryBuilder::new("SELECT id, run_key FROM job_runs WHERE run_key IN (");
+            let mut keys = select.separated(", ");
+            for row in rows {
+                keys.push_bind(row.run_key.clone());
+            }
+            select.push(")");
+            select
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("run_key")?, r.try_get("id")?)))
+                .collect::<sqlx::Result<_>>()?
+        }
+    };
+    tx.commit().await?;
+    let ids: std::collections::HashMap<String, i64> = pairs.into_iter().collect();
+    Ok(rows
+        .iter()
+        .map(|row| ids.get(&row.run_key).copied())
+        .collect())
+}
+
+/// Writes one final row directly (when no writer runs).
+pub async fn record_now(db: &Database, run: &NewRun<'_>, end: &RunEnd<'_>) -> Recorded {
+    store::record_final(db, run, end).await
+}
