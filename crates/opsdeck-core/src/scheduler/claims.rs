@@ -61,21 +61,6 @@ end
 return 0
 "#;
 
-/// KEYS[1] claim, KEYS[2] running zset; ARGV: holder, lease ms, slot token, max, slot expiry
-/// ms, now ms. Returns 0 (claim lost), 1 (claimed, slot taken), 2 (claimed, no slot free).
-const CLAIM_WITH_SLOT: &str = r#"
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return 0
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[6])
-if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[4]) then
-  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], 86400000)
-  return 1
-end
-return 2
-"#;
-
 /// Claims several instants in one round trip. KEYS: claim1, slots1, claim2, slots2, …;
 /// ARGV: holder, lease ms, now ms, then per item: token, max (0: no slot wanted), slot expiry ms.
 /// Returns per item 0 (lost), 1 (claimed, slot taken or not wanted), 2 (claimed, no slot free).
@@ -140,7 +125,6 @@ pub struct Settle {
 struct Scripts {
     renew: Script,
     acquire_slot: Script,
-    claim_with_slot: Script,
     claim_many: Script,
     finish_many: Script,
 }
@@ -148,7 +132,6 @@ struct Scripts {
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
     renew: Script::new(RENEW),
     acquire_slot: Script::new(ACQUIRE_SLOT),
-    claim_with_slot: Script::new(CLAIM_WITH_SLOT),
     claim_many: Script::new(CLAIM_MANY),
     finish_many: Script::new(FINISH_MANY),
 });
@@ -220,7 +203,7 @@ impl Claims {
         Ok(())
     }
 
-    /// Claims an instant and takes a running slot in one round trip.
+    /// Claims one instant that runs now (a take-over) and takes a running slot.
     pub async fn claim_with_slot(
         &self,
         key: &str,
@@ -230,22 +213,17 @@ impl Claims {
         max: u32,
         now_ms: i64,
     ) -> redis::RedisResult<Admission> {
-        let got: i64 = script(&SCRIPTS.claim_with_slot)
-            .key(key)
-            .key(self.slots_key(job_id))
-            .arg(format!("run:{instance}"))
-            .arg(LEASE.as_millis() as u64)
-            .arg(token)
-            .arg(max)
-            .arg(now_ms + SLOT_LEASE.as_millis() as i64)
-            .arg(now_ms)
-            .invoke_async(&mut self.conn())
+        let request = ClaimRequest {
+            key: key.to_string(),
+            job_id,
+            token: token.to_string(),
+            max_instances: Some(max),
+            slot_until_ms: now_ms + SLOT_LEASE.as_millis() as i64,
+        };
+        let admitted = self
+            .claim_many(std::slice::from_ref(&request), instance, now_ms)
             .await?;
-        Ok(match got {
-            1 => Admission::Admitted,
-            2 => Admission::NoSlot,
-            _ => Admission::Lost,
-        })
+        Ok(admitted.first().copied().unwrap_or(Admission::Lost))
     }
 
     pub fn new(redis: RedisConn) -> Claims {

@@ -264,6 +264,9 @@ async fn sleep_until(at: DateTime<Utc>) {
     }
 }
 
+/// A decision this instance won, waiting for its instant.
+type Admitted = (JobRecord, Decision, ClaimRequest, Admission);
+
 /// Claims a batch of decisions in one round trip; each winner carries its run out on its
 /// instant, each loser watches in case the winner dies.
 async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: CancellationToken) {
@@ -291,24 +294,48 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
             vec![Admission::Lost; batch.len()]
         }
     };
+    // Losers watch; winners are grouped by instant, and each group waits on one timer and then
+    // starts its runs together (one wake-up per instant, not one per run).
     let mut runs = JoinSet::new();
+    let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<Admitted>> =
+        std::collections::BTreeMap::new();
     for (((job, decision), request), admission) in batch.into_iter().zip(requests).zip(admissions) {
-        let (core, cancel) = (core.clone(), cancel.clone());
-        runs.spawn(async move {
-            if admission == Admission::Lost {
-                return watch(core, job, decision, request.key, cancel).await;
-            }
-            // Claimed ahead of time (see LOOKAHEAD): start on the instant, not before.
-            sleep_until(decision.scheduled()).await;
-            carry_out(
-                &core,
-                &job,
+        if admission == Admission::Lost {
+            runs.spawn(watch(
+                core.clone(),
+                job,
                 decision,
-                Some(&request.key),
-                request.token,
-                admission,
-            )
-            .await
+                request.key,
+                cancel.clone(),
+            ));
+        } else {
+            groups
+                .entry(decision.scheduled())
+                .or_default()
+                .push((job, decision, request, admission));
+        }
+    }
+    for (instant, group) in groups {
+        let core = core.clone();
+        runs.spawn(async move {
+            // Claimed ahead of time (see LOOKAHEAD): start on the instant, not before.
+            sleep_until(instant).await;
+            let mut started = JoinSet::new();
+            for (job, decision, request, admission) in group {
+                let core = core.clone();
+                started.spawn(async move {
+                    carry_out(
+                        &core,
+                        &job,
+                        decision,
+                        Some(&request.key),
+                        request.token,
+                        admission,
+                    )
+                    .await
+                });
+            }
+            while started.join_next().await.is_some() {}
         });
     }
     while runs.join_next().await.is_some() {}

@@ -167,18 +167,13 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
             .push_bind(row.error.clone());
     });
     let mut tx = db.pool().begin().await?;
-    let pairs: Vec<(String, i64)> = match db.backend() {
+    let returned = match db.backend() {
         DatabaseBackend::Sqlite => {
             insert.push(" RETURNING id, run_key");
-            insert
-                .build()
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("run_key")?, r.try_get("id")?)))
-                .collect::<sqlx::Result<_>>()?
+            insert.build().fetch_all(&mut *tx).await?
         }
         DatabaseBackend::Mysql => {
+            // No RETURNING in MySQL: read the ids back by key, in the same transaction.
             insert.build().execute(&mut *tx).await?;
             let mut select: QueryBuilder<Any> =
                 QueryBuilder::new("SELECT id, run_key FROM job_runs WHERE run_key IN (");
@@ -187,15 +182,18 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
                 keys.push_bind(row.run_key.clone());
             }
             select.push(")");
-            select
-                .build()
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("run_key")?, r.try_get("id")?)))
-                .collect::<sqlx::Result<_>>()?
+            select.build().fetch_all(&mut *tx).await?
         }
     };
+    let pairs = returned
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>("run_key")?,
+                r.try_get::<i64, _>("id")?,
+            ))
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
     tx.commit().await?;
     let ids: std::collections::HashMap<String, i64> = pairs.into_iter().collect();
     Ok(rows
