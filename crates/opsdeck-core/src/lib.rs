@@ -4,9 +4,11 @@
 //! - [`config`]: layered configuration (defaults → TOML file → `OPSDECK_…` env), validated once.
 //! - [`db`]: the SQL pool over SQLite or MySQL/MariaDB and the per-backend migrations.
 //! - [`redis_conn`]: the reconnecting Redis connection and key prefixing.
+//! - [`ratelimit`]: a global GCRA rate limit in Redis (Redis `TIME` as the clock).
 //! - [`events`]: the event stream front ends subscribe to.
 //! - [`health`]: probes of the database and Redis, published live.
 //! - [`audit`]: the audit log of manual actions.
+//! - [`ocr`]: the OCR queue's parts (so far the Baidu ID-card client).
 //! - [`scheduler`]: interval/date/cron jobs, fired once across instances, with history.
 //! - [`facade`]: [`Core`], the one API the desktop shell, the daemon and the tests use.
 //! - [`error`]: [`ApiError`] and the `{code, message}` body front ends receive.
@@ -18,6 +20,8 @@ pub mod error;
 pub mod events;
 pub mod facade;
 pub mod health;
+pub mod ocr;
+pub mod ratelimit;
 pub mod redis_conn;
 pub mod scheduler;
 

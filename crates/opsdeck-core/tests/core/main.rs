@@ -3,10 +3,12 @@
 //! `OPSDECK_TEST_REDIS_URL`; see `helpers.rs`.
 
 mod audit;
+mod baidu;
 mod config;
 mod health;
 mod helpers;
 mod migrations;
 mod plan;
+mod ratelimit;
 mod scheduler;
 mod triggers;

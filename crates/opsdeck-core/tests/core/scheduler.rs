@@ -657,3 +657,183 @@ async fn staff_jobs_can_be_deleted_and_their_history_stays() {
     assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
     core.shutdown().await;
 }
+
+/// A one-route HTTP server on loopback answering every request with `status`.
+async fn http_server(status: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = [0u8; 1024];
+                let _ = socket.read(&mut request).await;
+                let body = "ok";
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn http_get_records_the_status_and_fails_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let healthy = http_server(200).await;
+    let broken = http_server(503).await;
+    let cron = || TriggerSpec::Cron {
+        expr: "0 3 * * *".into(),
+    };
+    let mut good = draft(
+        "ping-good",
+        cron(),
+        json!({ "url": healthy }),
+        JobPolicy::default(),
+    );
+    good.kind = "http_get".into();
+    let mut bad = draft(
+        "ping-bad",
+        cron(),
+        json!({ "url": broken }),
+        JobPolicy::default(),
+    );
+    bad.kind = "http_get".into();
+    let good = core.job_create(good, WHO).await.unwrap();
+    let bad = core.job_create(bad, WHO).await.unwrap();
+    core.job_run_now(good.id, WHO).await.unwrap();
+    core.job_run_now(bad.id, WHO).await.unwrap();
+    let ok = finished_runs(&mut events, 1, |r| r.job_id == good.id)
+        .await
+        .remove(0);
+    assert_eq!(ok.outcome, RunOutcome::Ok);
+    let summary = ok.summary.unwrap();
+    assert_eq!(summary["status"], 200);
+    assert_eq!(summary["bytes"], 2);
+    let failed = finished_runs(&mut events, 1, |r| r.job_id == bad.id)
+        .await
+        .remove(0);
+    assert_eq!(failed.outcome, RunOutcome::Failed);
+    assert!(failed.error.unwrap().contains("503"));
+
+    let mut ftp = draft(
+        "ping-ftp",
+        cron(),
+        json!({ "url": "ftp://example.com/" }),
+        JobPolicy::default(),
+    );
+    ftp.kind = "http_get".into();
+    let refused: opsdeck_core::ErrorBody = core.job_create(ftp, WHO).await.unwrap_err().into();
+    assert_eq!(refused.field.as_deref(), Some("args"));
+    assert!(refused.message.contains("http"), "{}", refused.message);
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_prune_job_deletes_runs_older_than_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let job = core
+        .job_create(
+            draft(
+                "old-work",
+                TriggerSpec::Cron {
+                    expr: "0 3 * * *".into(),
+                },
+                json!({}),
+                JobPolicy::default(),
+            ),
+            WHO,
+        )
+        .await
+        .unwrap();
+    // Two runs from two days ago and one from an hour ago (retention: 24 h by default).
+    for (key, hours) in [("s:old:1", 49), ("s:old:2", 48), ("s:recent", 1)] {
+        let at = Utc::now() - chrono::Duration::hours(hours);
+        let run = opsdeck_core::scheduler::store::NewRun {
+            run_key: key,
+            job_id: job.id,
+            job_name: "old-work",
+            scheduled_at: at,
+            instance: "test",
+            manual: false,
+        };
+        let end = opsdeck_core::scheduler::store::RunEnd {
+            outcome: RunOutcome::Ok,
+            started: Some(at),
+            finished: at,
+            summary: None,
+            error: None,
+        };
+        opsdeck_core::scheduler::store::record_final(core.database(), &run, &end)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let prune = wait_for_job(&core, "prune-run-history").await;
+    core.job_run_now(prune.id, WHO).await.unwrap();
+    let run = finished_runs(&mut events, 1, |r| r.job_id == prune.id)
+        .await
+        .remove(0);
+    assert_eq!(run.outcome, RunOutcome::Ok, "{run:?}");
+    assert_eq!(run.summary.unwrap()["deleted"], 2);
+    let left: Vec<DateTime<Utc>> = runs_of(&core, job.id)
+        .await
+        .into_iter()
+        .map(|r| r.scheduled_at)
+        .collect();
+    assert_eq!(left.len(), 1, "the recent run stays: {left:?}");
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn jitter_delays_each_start_by_up_to_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
+        .await
+        .unwrap();
+    let mut events = core.subscribe();
+    let policy = JobPolicy {
+        jitter_seconds: 1,
+        ..JobPolicy::default()
+    };
+    let job = core
+        .job_create(draft("jittery", every(1), json!({}), policy), WHO)
+        .await
+        .unwrap();
+    // (A long jitter may overlap the next second's run, which is then skipped: count runs only.)
+    let runs = finished_runs(&mut events, 4, |r| {
+        r.job_id == job.id && r.outcome == RunOutcome::Ok
+    })
+    .await;
+    let delays: Vec<i64> = runs
+        .iter()
+        .map(|r| (r.started_at.unwrap() - r.scheduled_at).num_milliseconds())
+        .collect();
+    // The run row's start is when the run was admitted; the task itself starts after the
+    // jitter, so the run lasts about as long as its delay.
+    let durations: Vec<i64> = runs.iter().map(|r| r.duration_ms.unwrap()).collect();
+    assert!(
+        delays.iter().all(|d| (0..200).contains(d)),
+        "admitted on time: {delays:?}"
+    );
+    assert!(
+        durations.iter().all(|d| (0..=1200).contains(d)),
+        "jitter at most 1 s: {durations:?}"
+    );
+    assert!(
+        durations.iter().any(|d| *d > 20),
+        "jitter applied (4 draws all under 20 ms is a 1-in-6-million event): {durations:?}"
+    );
+    core.shutdown().await;
+}

@@ -1,0 +1,89 @@
+//! The global rate limit against the real Redis: three "instances" competing for one cap.
+
+use std::time::{Duration, Instant};
+
+use opsdeck_core::ratelimit::{RateLimit, Slot};
+use opsdeck_core::redis_conn::RedisConn;
+
+use crate::helpers::{redis_url, sqlite_config, unique};
+
+fn limiter(dir: &std::path::Path, prefix: &str) -> RateLimit {
+    let mut config = sqlite_config(dir, &redis_url());
+    config.redis_prefix = prefix.to_string();
+    RateLimit::new(RedisConn::open(&config).unwrap(), "ocr")
+}
+
+#[tokio::test]
+async fn three_competing_instances_never_exceed_the_cap_in_any_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique("rl");
+    let cap = 10.0;
+    let run_for = Duration::from_millis(2500);
+    let started = Instant::now();
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        let limit = limiter(dir.path(), &prefix);
+        instances.push(tokio::spawn(async move {
+            let mut granted = Vec::new();
+            // Each instance asks as fast as the limit lets it, for a bounded time.
+            while started.elapsed() < run_for {
+                limit.acquire(cap, 1).await.unwrap();
+                granted.push(started.elapsed());
+            }
+            granted
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::new();
+    for instance in instances {
+        all.extend(instance.await.unwrap());
+    }
+    all.sort();
+    // Any window of one second holds at most `cap` grants (the window starting at each grant
+    // is the tightest one). Allow 2 ms for the local clock reading the grants after Redis did.
+    let most = all
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            all[i..]
+                .iter()
+                .take_while(|t| **t < *start + Duration::from_millis(998))
+                .count()
+        })
+        .max()
+        .unwrap();
+    assert!(
+        most <= cap as usize,
+        "{most} grants in one second with a cap of {cap}: {all:?}"
+    );
+    assert!(
+        all.len() >= 20,
+        "the limit lets calls through (got {})",
+        all.len()
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_says_how_long_to_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit = limiter(dir.path(), &unique("rl"));
+    assert_eq!(limit.try_acquire(2.0, 1).await.unwrap(), Slot::Granted);
+    match limit.try_acquire(2.0, 1).await.unwrap() {
+        Slot::RetryAfter(wait) => assert!(
+            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
+            "{wait:?}"
+        ),
+        Slot::Granted => panic!("two calls within 500 ms at 2 per second"),
+    }
+    let burst = limiter(dir.path(), &unique("rl"));
+    for _ in 0..3 {
+        assert_eq!(
+            burst.try_acquire(1.0, 3).await.unwrap(),
+            Slot::Granted,
+            "a burst of 3 passes at once"
+        );
+    }
+    assert!(matches!(
+        burst.try_acquire(1.0, 3).await.unwrap(),
+        Slot::RetryAfter(_)
+    ));
+}
