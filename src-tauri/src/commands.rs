@@ -19,20 +19,14 @@ pub fn app_info(core: State<'_, Core>) -> AppInfo {
 }
 
 #[tauri::command]
-pub async fn audit_list(
-    core: State<'_, Core>,
-    limit: u32,
-    before_id: Option<i64>,
-) -> Result<AuditPage, ErrorBody> {
+pub async fn audit_list(core: State<'_, Core>, limit: u32, before_id: Option<i64>) -> Result<AuditPage, ErrorBody> {
     Ok(core.audit_list(limit, before_id).await?)
 }
 
 /// Who the audit log names for actions from this window, until staff sign-in arrives: the OS
 /// account running the console.
 fn actor() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
     format!("{user}@desktop")
 }
 
@@ -62,11 +56,7 @@ pub async fn job_create(core: State<'_, Core>, draft: JobDraft) -> Result<JobVie
 }
 
 #[tauri::command]
-pub async fn job_update(
-    core: State<'_, Core>,
-    id: i64,
-    edit: JobEdit,
-) -> Result<JobView, ErrorBody> {
+pub async fn job_update(core: State<'_, Core>, id: i64, edit: JobEdit) -> Result<JobView, ErrorBody> {
     Ok(core.job_update(id, edit, &actor()).await?)
 }
 
@@ -96,8 +86,6 @@ pub async fn runs_list(core: State<'_, Core>, query: RunQuery) -> Result<RunPage
 }
 
 #[tauri::command]
-pub async fn scheduler_instances(
-    core: State<'_, Core>,
-) -> Result<Vec<SchedulerInstance>, ErrorBody> {
+pub async fn scheduler_instances(core: State<'_, Core>) -> Result<Vec<SchedulerInstance>, ErrorBody> {
     Ok(core.scheduler_instances().await?)
 }

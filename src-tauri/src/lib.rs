@@ -47,14 +47,13 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app =
-        match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
-            Ok(app) => app,
-            Err(e) => {
-                eprintln!("opsdeck: cannot open the window: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
+    let app = match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("opsdeck: cannot open the window: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
             tauri::async_runtime::block_on(core.shutdown());
@@ -110,10 +109,7 @@ fn emit<R: Runtime>(app: &AppHandle<R>, event: &Event) {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

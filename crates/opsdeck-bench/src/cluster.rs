@@ -26,13 +26,7 @@ fn database_url(dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("cluster.db").display())
 }
 
-fn spawn_worker(
-    dir: &Path,
-    redis: &str,
-    prefix: &str,
-    id: usize,
-    generation: usize,
-) -> anyhow::Result<Child> {
+fn spawn_worker(dir: &Path, redis: &str, prefix: &str, id: usize, generation: usize) -> anyhow::Result<Child> {
     let own = dir.join(format!("worker-{id}-{generation}"));
     std::fs::create_dir_all(&own)?;
     Ok(Command::new(std::env::current_exe()?)
@@ -41,21 +35,14 @@ fn spawn_worker(
         .args(["--database", &database_url(dir)])
         .args(["--redis", redis])
         .args(["--prefix", prefix])
-        .args([
-            "--log",
-            &dir.join(format!("runs-{id}-{generation}.log"))
-                .display()
-                .to_string(),
-        ])
+        .args(["--log", &dir.join(format!("runs-{id}-{generation}.log")).display().to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()?)
 }
 
 fn stop(child: &mut Child, signal: &str) {
-    let _ = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status();
+    let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
     let _ = child.wait();
 }
 
@@ -78,20 +65,13 @@ pub async fn run(seconds: u64) -> anyhow::Result<Option<Value>> {
         let db = Database::open(&setup)?;
         db.migrate().await?;
         for index in 0..JOBS {
-            insert_job(
-                &db,
-                &bench_job(index, first, seconds),
-                JobOrigin::Staff,
-                Utc::now(),
-            )
-            .await?;
+            insert_job(&db, &bench_job(index, first, seconds), JobOrigin::Staff, Utc::now()).await?;
         }
         db.close().await;
     }
 
-    let mut workers: Vec<Child> = (0..INSTANCES)
-        .map(|id| spawn_worker(dir.path(), &redis.url, &prefix, id, 0))
-        .collect::<anyhow::Result<_>>()?;
+    let mut workers: Vec<Child> =
+        (0..INSTANCES).map(|id| spawn_worker(dir.path(), &redis.url, &prefix, id, 0)).collect::<anyhow::Result<_>>()?;
     sleep_until_utc(first + ChronoDuration::seconds(seconds as i64 / 2)).await;
     eprintln!("opsdeck-bench: SIGKILL of instance 0");
     stop(&mut workers[0], "-KILL");
@@ -100,10 +80,7 @@ pub async fn run(seconds: u64) -> anyhow::Result<Option<Value>> {
     workers[0] = spawn_worker(dir.path(), &redis.url, &prefix, 0, 1)?;
     // Past the last instant, plus a lease for take-overs to finish.
     sleep_until_utc(
-        first
-            + ChronoDuration::seconds(seconds as i64)
-            + ChronoDuration::from_std(LEASE)?
-            + ChronoDuration::seconds(3),
+        first + ChronoDuration::seconds(seconds as i64) + ChronoDuration::from_std(LEASE)? + ChronoDuration::seconds(3),
     )
     .await;
     for worker in &mut workers {
@@ -117,9 +94,7 @@ pub async fn run(seconds: u64) -> anyhow::Result<Option<Value>> {
             for line in std::fs::read_to_string(&path)?.lines() {
                 let mut parts = line.split(' ');
                 if let (Some(job), Some(due)) = (parts.next(), parts.next()) {
-                    *executions
-                        .entry((job_index(job), due.parse().unwrap_or(0)))
-                        .or_default() += 1;
+                    *executions.entry((job_index(job), due.parse().unwrap_or(0))).or_default() += 1;
                 }
             }
         }
@@ -154,12 +129,7 @@ fn value(args: &[String], name: &str) -> anyhow::Result<String> {
 /// One instance: a core whose `bench_probe` task appends `job due_ms` to its log.
 pub async fn worker(args: &[String]) -> anyhow::Result<Option<Value>> {
     let dir = PathBuf::from(value(args, "--dir")?);
-    let log = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(value(args, "--log")?)?,
-    ));
+    let log = Arc::new(Mutex::new(std::fs::OpenOptions::new().create(true).append(true).open(value(args, "--log")?)?));
     let mut registry = Registry::builtin();
     registry.register(TaskKind::new(
         "bench_probe",
@@ -169,21 +139,13 @@ pub async fn worker(args: &[String]) -> anyhow::Result<Option<Value>> {
         move |ctx, _| {
             let line = format!("{} {}\n", ctx.job_name, ctx.scheduled_at.timestamp_millis());
             let written = match log.lock() {
-                Ok(mut file) => file
-                    .write_all(line.as_bytes())
-                    .and_then(|_| file.flush())
-                    .map_err(|e| e.to_string()),
+                Ok(mut file) => file.write_all(line.as_bytes()).and_then(|_| file.flush()).map_err(|e| e.to_string()),
                 Err(_) => Err("the log lock is poisoned".to_string()),
             };
             Box::pin(async move { written.map(|_| json!({})) })
         },
     ));
-    let config = config(
-        &dir,
-        &value(args, "--database")?,
-        &value(args, "--redis")?,
-        &value(args, "--prefix")?,
-    )?;
+    let config = config(&dir, &value(args, "--database")?, &value(args, "--redis")?, &value(args, "--prefix")?)?;
     let core = Core::start_with(config, registry).await?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     term.recv().await;

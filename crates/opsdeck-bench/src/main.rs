@@ -17,27 +17,15 @@ mod stats;
 use std::process::ExitCode;
 
 fn arg_value(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seconds = |default: u64| {
-        arg_value(&args, "--seconds")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let seconds = |default: u64| arg_value(&args, "--seconds").and_then(|s| s.parse().ok()).unwrap_or(default);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match args.first().map(String::as_str) {
-        Some("scheduler") => runtime.block_on(scheduler::run(
-            seconds(60),
-            args.iter().any(|a| a == "--only-opsdeck"),
-        )),
+        Some("scheduler") => runtime.block_on(scheduler::run(seconds(60), args.iter().any(|a| a == "--only-opsdeck"))),
         Some("scheduler-cluster") => runtime.block_on(cluster::run(seconds(60))),
         Some("cluster-worker") => runtime.block_on(cluster::worker(&args)),
         _ => {

@@ -17,9 +17,7 @@ use crate::stats::{Firing, cpu_seconds, summarize};
 pub const JOBS: usize = 20;
 
 /// The task kind the benchmark jobs run: it reports (job, due instant, start instant).
-pub fn probe_kind(
-    report: mpsc::UnboundedSender<(String, DateTime<Utc>, DateTime<Utc>)>,
-) -> TaskKind {
+pub fn probe_kind(report: mpsc::UnboundedSender<(String, DateTime<Utc>, DateTime<Utc>)>) -> TaskKind {
     let report = Arc::new(report);
     TaskKind::new(
         "bench_probe",
@@ -36,15 +34,12 @@ pub fn probe_kind(
 
 /// Whole seconds from `first`, `count` of them, in ms.
 fn instants(first: DateTime<Utc>, count: u64) -> Vec<i64> {
-    (0..count as i64)
-        .map(|k| (first + ChronoDuration::seconds(k)).timestamp_millis())
-        .collect()
+    (0..count as i64).map(|k| (first + ChronoDuration::seconds(k)).timestamp_millis()).collect()
 }
 
 /// The next whole second at least `lead` from now.
 fn whole_second_after(lead: Duration) -> DateTime<Utc> {
-    (Utc::now() + ChronoDuration::from_std(lead).unwrap()).trunc_subsecs(0)
-        + ChronoDuration::seconds(1)
+    (Utc::now() + ChronoDuration::from_std(lead).unwrap()).trunc_subsecs(0) + ChronoDuration::seconds(1)
 }
 
 async fn sleep_until_utc(at: DateTime<Utc>) {
@@ -54,11 +49,7 @@ async fn sleep_until_utc(at: DateTime<Utc>) {
 }
 
 pub fn bench_job(index: usize, first: DateTime<Utc>, seconds: u64) -> JobDraft {
-    let local = |at: DateTime<Utc>| {
-        at.with_timezone(&chrono_tz_shanghai())
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    };
+    let local = |at: DateTime<Utc>| at.with_timezone(&chrono_tz_shanghai()).format("%Y-%m-%d %H:%M:%S").to_string();
     JobDraft {
         name: format!("bench-{index}"),
         kind: "bench_probe".into(),
@@ -78,9 +69,7 @@ fn chrono_tz_shanghai() -> chrono::FixedOffset {
 }
 
 pub fn job_index(name: &str) -> usize {
-    name.trim_start_matches("bench-")
-        .parse()
-        .unwrap_or(usize::MAX)
+    name.trim_start_matches("bench-").parse().unwrap_or(usize::MAX)
 }
 
 async fn opsdeck(seconds: u64, redis: &Redis, dir: &std::path::Path) -> anyhow::Result<Value> {
@@ -93,8 +82,7 @@ async fn opsdeck(seconds: u64, redis: &Redis, dir: &std::path::Path) -> anyhow::
     core.wait_for_health(|r| r.all_ok()).await;
     let first = whole_second_after(Duration::from_secs(2));
     for index in 0..JOBS {
-        core.job_create(bench_job(index, first, seconds), "bench")
-            .await?;
+        core.job_create(bench_job(index, first, seconds), "bench").await?;
     }
     sleep_until_utc(first - ChronoDuration::milliseconds(200)).await;
     let cpu_before = cpu_seconds();
@@ -126,18 +114,14 @@ async fn tokio_cron_scheduler(seconds: u64, phase_ms: i64) -> anyhow::Result<Val
             })?)
             .await?;
     }
-    let start =
-        whole_second_after(Duration::from_millis(500)) + ChronoDuration::milliseconds(phase_ms);
+    let start = whole_second_after(Duration::from_millis(500)) + ChronoDuration::milliseconds(phase_ms);
     sleep_until_utc(start).await;
     scheduler.start().await?;
     // Measure whole seconds from the second one after the start.
     let first = start.trunc_subsecs(0) + ChronoDuration::seconds(2);
     sleep_until_utc(first - ChronoDuration::milliseconds(200)).await;
     let cpu_before = cpu_seconds();
-    sleep_until_utc(
-        first + ChronoDuration::seconds(seconds as i64) + ChronoDuration::milliseconds(999),
-    )
-    .await;
+    sleep_until_utc(first + ChronoDuration::seconds(seconds as i64) + ChronoDuration::milliseconds(999)).await;
     let cpu = cpu_seconds() - cpu_before;
     let mut scheduler = scheduler;
     scheduler.shutdown().await?;
@@ -149,11 +133,7 @@ async fn tokio_cron_scheduler(seconds: u64, phase_ms: i64) -> anyhow::Result<Val
         let due = at.trunc_subsecs(0);
         let due_ms = due.timestamp_millis();
         if (lo..=hi).contains(&due_ms) {
-            firings.push(Firing {
-                job,
-                due_ms,
-                late_ms: (at - due).num_microseconds().unwrap_or(0) as f64 / 1000.0,
-            });
+            firings.push(Firing { job, due_ms, late_ms: (at - due).num_microseconds().unwrap_or(0) as f64 / 1000.0 });
         }
     }
     let mut summary = summarize(&firings, JOBS, &expected, cpu);
@@ -177,11 +157,7 @@ async fn limit(seconds: u64) -> anyhow::Result<Value> {
                 tokio::time::sleep_until(deadline).await;
                 let late = tokio::time::Instant::now() - deadline;
                 let due_ms = (first + ChronoDuration::seconds(k as i64)).timestamp_millis();
-                let _ = tx.send(Firing {
-                    job,
-                    due_ms,
-                    late_ms: late.as_secs_f64() * 1000.0,
-                });
+                let _ = tx.send(Firing { job, due_ms, late_ms: late.as_secs_f64() * 1000.0 });
             }
         }));
     }
@@ -204,32 +180,21 @@ pub async fn run(seconds: u64, only_opsdeck: bool) -> anyhow::Result<Option<Valu
     let ours = opsdeck(seconds, &redis, dir.path()).await?;
     if only_opsdeck {
         // For profiling OpsDeck alone.
-        return Ok(Some(
-            json!({ "bench": "scheduler", "jobs": JOBS, "seconds": seconds, "opsdeck": ours }),
-        ));
+        return Ok(Some(json!({ "bench": "scheduler", "jobs": JOBS, "seconds": seconds, "opsdeck": ours })));
     }
     let mut phases = Vec::new();
     for phase in [0, 240, 480] {
         eprintln!("opsdeck-bench: tokio-cron-scheduler at phase {phase} ms, {seconds} s");
         phases.push(tokio_cron_scheduler(seconds, phase).await?);
     }
-    phases.sort_by(|a, b| {
-        a["p99_ms"]
-            .as_f64()
-            .unwrap_or(f64::MAX)
-            .total_cmp(&b["p99_ms"].as_f64().unwrap_or(f64::MAX))
-    });
+    phases
+        .sort_by(|a, b| a["p99_ms"].as_f64().unwrap_or(f64::MAX).total_cmp(&b["p99_ms"].as_f64().unwrap_or(f64::MAX)));
     let mut baseline = phases[1].clone();
-    baseline["phases"] = json!(
-        phases
-            .iter()
-            .map(|p| json!({ "phase_ms": p["phase_ms"], "p99_ms": p["p99_ms"] }))
-            .collect::<Vec<_>>()
-    );
+    baseline["phases"] =
+        json!(phases.iter().map(|p| json!({ "phase_ms": p["phase_ms"], "p99_ms": p["p99_ms"] })).collect::<Vec<_>>());
     eprintln!("opsdeck-bench: limit (plain tokio), {seconds} s");
     let floor = limit(seconds).await?;
-    let ratio = baseline["p99_ms"].as_f64().unwrap_or(f64::NAN)
-        / ours["p99_ms"].as_f64().unwrap_or(f64::NAN);
+    let ratio = baseline["p99_ms"].as_f64().unwrap_or(f64::NAN) / ours["p99_ms"].as_f64().unwrap_or(f64::NAN);
     Ok(Some(json!({
         "bench": "scheduler",
         "jobs": JOBS,

@@ -18,20 +18,9 @@ impl Redis {
         if let Ok(url) = std::env::var("OPSDECK_BENCH_REDIS_URL") {
             return Ok(Redis { url, child: None });
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -39,20 +28,11 @@ impl Redis {
             .context("starting redis-server (apt-get install redis-server)")?;
         let url = format!("redis://127.0.0.1:{port}/0");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            anyhow::ensure!(tokio::time::Instant::now() < deadline, "redis-server did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Redis {
-            url,
-            child: Some(child),
-        })
+        Ok(Redis { url, child: Some(child) })
     }
 }
 
@@ -66,12 +46,7 @@ impl Drop for Redis {
 }
 
 /// A configuration file in `dir` for one instance.
-pub fn config(
-    dir: &Path,
-    database_url: &str,
-    redis_url: &str,
-    prefix: &str,
-) -> anyhow::Result<Config> {
+pub fn config(dir: &Path, database_url: &str, redis_url: &str, prefix: &str) -> anyhow::Result<Config> {
     let file = dir.join("bench.toml");
     std::fs::write(
         &file,

@@ -33,22 +33,15 @@ pub struct AuditPage {
     pub next_before_id: Option<i64>,
 }
 
-pub async fn record(
-    db: &Database,
-    entry: &NewAuditEntry<'_>,
-    at: DateTime<Utc>,
-) -> sqlx::Result<i64> {
+pub async fn record(db: &Database, entry: &NewAuditEntry<'_>, at: DateTime<Utc>) -> sqlx::Result<i64> {
     let detail = entry.detail.as_ref().map(|d| d.to_string());
-    db.insert_returning_id(
-        "INSERT INTO audit_log (who, action, target, detail, at) VALUES (?, ?, ?, ?, ?)",
-        |q| {
-            q.bind(entry.who.to_string())
-                .bind(entry.action.to_string())
-                .bind(entry.target.to_string())
-                .bind(detail)
-                .bind(at.timestamp_millis())
-        },
-    )
+    db.insert_returning_id("INSERT INTO audit_log (who, action, target, detail, at) VALUES (?, ?, ?, ?, ?)", |q| {
+        q.bind(entry.who.to_string())
+            .bind(entry.action.to_string())
+            .bind(entry.target.to_string())
+            .bind(detail)
+            .bind(at.timestamp_millis())
+    })
     .await
 }
 
@@ -72,8 +65,7 @@ pub async fn list(pool: &AnyPool, limit: u32, before_id: Option<i64>) -> sqlx::R
                 action: row.try_get("action")?,
                 target: row.try_get("target")?,
                 // A detail that is not JSON is still shown, as a string.
-                detail: detail
-                    .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+                detail: detail.map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
                 at: Utc.timestamp_millis_opt(at).single().unwrap_or_default(),
             })
         })
@@ -84,8 +76,5 @@ pub async fn list(pool: &AnyPool, limit: u32, before_id: Option<i64>) -> sqlx::R
     } else {
         None
     };
-    Ok(AuditPage {
-        entries,
-        next_before_id,
-    })
+    Ok(AuditPage { entries, next_before_id })
 }

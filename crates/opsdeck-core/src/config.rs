@@ -104,11 +104,7 @@ impl RawConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: `{key}` (from {origin}): {reason}")]
-    Invalid {
-        key: String,
-        origin: String,
-        reason: String,
-    },
+    Invalid { key: String, origin: String, reason: String },
     #[error("invalid configuration file {path}: {reason}")]
     File { path: PathBuf, reason: String },
 }
@@ -130,54 +126,35 @@ impl Config {
     /// Loads the layers from the real file system and process environment.
     pub fn load(source: &ConfigSource) -> Result<Config, ConfigError> {
         let dirs = platform_dirs();
-        let default_data_dir = dirs
-            .as_ref()
-            .map(|d| d.data_dir().to_path_buf())
-            .unwrap_or_else(|| PathBuf::from(".opsdeck"));
+        let default_data_dir =
+            dirs.as_ref().map(|d| d.data_dir().to_path_buf()).unwrap_or_else(|| PathBuf::from(".opsdeck"));
         let file = match &source.file {
             Some(path) => {
                 if !path.is_file() {
-                    return Err(ConfigError::File {
-                        path: path.clone(),
-                        reason: "no such file".into(),
-                    });
+                    return Err(ConfigError::File { path: path.clone(), reason: "no such file".into() });
                 }
                 Some(path.clone())
             }
-            None => dirs
-                .map(|d| d.config_dir().join("config.toml"))
-                .filter(|p| p.is_file()),
+            None => dirs.map(|d| d.config_dir().join("config.toml")).filter(|p| p.is_file()),
         };
         Self::from_layers(default_data_dir, file.as_deref())
     }
 
     /// Merges defaults, the optional file and the `OPSDECK_` environment, then validates.
-    pub fn from_layers(
-        default_data_dir: PathBuf,
-        file: Option<&Path>,
-    ) -> Result<Config, ConfigError> {
-        let mut figment =
-            Figment::from(Serialized::defaults(RawConfig::defaults(default_data_dir)));
+    pub fn from_layers(default_data_dir: PathBuf, file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(RawConfig::defaults(default_data_dir)));
         if let Some(path) = file {
             check_file_keys(path)?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment =
-            figment.merge(Env::prefixed(ENV_PREFIX).filter(|k| KEYS.iter().any(|key| k == *key)));
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).filter(|k| KEYS.iter().any(|key| k == *key)));
         let raw: RawConfig = figment.extract().map_err(|e| from_figment(&figment, e))?;
-        let sources = KEYS
-            .iter()
-            .map(|key| (*key, origin_of(&figment, key)))
-            .collect::<BTreeMap<_, _>>();
+        let sources = KEYS.iter().map(|key| (*key, origin_of(&figment, key))).collect::<BTreeMap<_, _>>();
         validate(raw, sources)
     }
 
     pub fn database_backend(&self) -> DatabaseBackend {
-        if self.database_url.scheme() == "sqlite" {
-            DatabaseBackend::Sqlite
-        } else {
-            DatabaseBackend::Mysql
-        }
+        if self.database_url.scheme() == "sqlite" { DatabaseBackend::Sqlite } else { DatabaseBackend::Mysql }
     }
 
     /// The effective values, secrets masked, one `(key, value, origin)` per key: what
@@ -224,52 +201,31 @@ fn origin_of(figment: &Figment, key: &str) -> String {
 
 fn from_figment(figment: &Figment, error: figment::Error) -> ConfigError {
     let key = error.path.join(".");
-    let origin = if key.is_empty() {
-        "configuration".to_string()
-    } else {
-        origin_of(figment, &key)
-    };
+    let origin = if key.is_empty() { "configuration".to_string() } else { origin_of(figment, &key) };
     let reason = match &error.kind {
         figment::error::Kind::InvalidType(actual, expected) => {
             format!("expected {expected}, found {actual}")
         }
         kind => kind.to_string(),
     };
-    ConfigError::Invalid {
-        key,
-        origin,
-        reason,
-    }
+    ConfigError::Invalid { key, origin, reason }
 }
 
 /// Rejects misspelt keys in the file: a typo must not silently fall back to a default.
 fn check_file_keys(path: &Path) -> Result<(), ConfigError> {
-    let file_error = |reason: String| ConfigError::File {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let table: BTreeMap<String, figment::value::Value> = Figment::from(Toml::file_exact(path))
-        .extract()
-        .map_err(|e| file_error(e.to_string()))?;
+    let file_error = |reason: String| ConfigError::File { path: path.to_path_buf(), reason };
+    let table: BTreeMap<String, figment::value::Value> =
+        Figment::from(Toml::file_exact(path)).extract().map_err(|e| file_error(e.to_string()))?;
     if let Some(unknown) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(file_error(format!(
-            "unknown key `{unknown}` (known keys: {})",
-            KEYS.join(", ")
-        )));
+        return Err(file_error(format!("unknown key `{unknown}` (known keys: {})", KEYS.join(", "))));
     }
     Ok(())
 }
 
-fn validate(
-    raw: RawConfig,
-    sources: BTreeMap<&'static str, String>,
-) -> Result<Config, ConfigError> {
+fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<Config, ConfigError> {
     let invalid = |key: &str, reason: String| ConfigError::Invalid {
         key: key.to_string(),
-        origin: sources
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| "default".into()),
+        origin: sources.get(key).cloned().unwrap_or_else(|| "default".into()),
         reason,
     };
 
@@ -278,10 +234,7 @@ fn validate(
     }
     let database_url = match raw.database_url {
         Some(url) => url,
-        None => format!(
-            "sqlite://{}?mode=rwc",
-            raw.data_dir.join("opsdeck.db").display()
-        ),
+        None => format!("sqlite://{}?mode=rwc", raw.data_dir.join("opsdeck.db").display()),
     };
     let database_url = SecretUrl::parse(&database_url).map_err(|r| invalid("database_url", r))?;
     match database_url.scheme() {
@@ -308,10 +261,7 @@ fn validate(
     }
     let prefix_ok = !raw.redis_prefix.is_empty()
         && raw.redis_prefix.len() <= 64
-        && raw
-            .redis_prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+        && raw.redis_prefix.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
     if !prefix_ok {
         return Err(invalid(
             "redis_prefix",
@@ -322,37 +272,19 @@ fn validate(
         ));
     }
     let timezone: Tz = raw.timezone.parse().map_err(|_| {
-        invalid(
-            "timezone",
-            format!(
-                "unknown time zone {:?} (use an IANA name such as Asia/Shanghai)",
-                raw.timezone
-            ),
-        )
+        invalid("timezone", format!("unknown time zone {:?} (use an IANA name such as Asia/Shanghai)", raw.timezone))
     })?;
     if !(100..=60_000).contains(&raw.health_interval_ms) {
-        return Err(invalid(
-            "health_interval_ms",
-            format!("{} is out of range (100–60000)", raw.health_interval_ms),
-        ));
+        return Err(invalid("health_interval_ms", format!("{} is out of range (100–60000)", raw.health_interval_ms)));
     }
     if !(100..=60_000).contains(&raw.health_timeout_ms) {
-        return Err(invalid(
-            "health_timeout_ms",
-            format!("{} is out of range (100–60000)", raw.health_timeout_ms),
-        ));
+        return Err(invalid("health_timeout_ms", format!("{} is out of range (100–60000)", raw.health_timeout_ms)));
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
-        return Err(invalid(
-            "log",
-            format!("{:?} is not a log filter: {e}", raw.log),
-        ));
+        return Err(invalid("log", format!("{:?} is not a log filter: {e}", raw.log)));
     }
     if !(1..=24 * 366).contains(&raw.run_retention_hours) {
-        return Err(invalid(
-            "run_retention_hours",
-            format!("{} is out of range (1–8784)", raw.run_retention_hours),
-        ));
+        return Err(invalid("run_retention_hours", format!("{} is out of range (1–8784)", raw.run_retention_hours)));
     }
     Ok(Config {
         data_dir: raw.data_dir,

@@ -62,12 +62,7 @@ impl Database {
                 })
             })
             .connect_lazy(&url)?;
-        Ok(Database {
-            pool,
-            backend,
-            migrated: Arc::new(AtomicBool::new(false)),
-            migrating: Arc::new(Mutex::new(())),
-        })
+        Ok(Database { pool, backend, migrated: Arc::new(AtomicBool::new(false)), migrating: Arc::new(Mutex::new(())) })
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -116,8 +111,7 @@ impl Database {
             }
             DatabaseBackend::Mysql => {
                 let done = bind(sqlx::query(insert)).execute(&self.pool).await?;
-                done.last_insert_id()
-                    .ok_or_else(|| sqlx::Error::Protocol("MySQL reported no insert id".into()))
+                done.last_insert_id().ok_or_else(|| sqlx::Error::Protocol("MySQL reported no insert id".into()))
             }
         }
     }

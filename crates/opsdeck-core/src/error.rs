@@ -43,10 +43,9 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         match e {
-            sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_) => ApiError::DatabaseUnavailable(e.to_string()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                ApiError::DatabaseUnavailable(e.to_string())
+            }
             other => ApiError::Internal(other.into()),
         }
     }
@@ -54,11 +53,7 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> ApiError {
-        if e.is_io_error()
-            || e.is_timeout()
-            || e.is_connection_dropped()
-            || e.is_connection_refusal()
-        {
+        if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal() {
             ApiError::RedisUnavailable(e.to_string())
         } else {
             ApiError::Internal(e.into())
@@ -85,10 +80,6 @@ impl From<ApiError> for ErrorBody {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         };
-        ErrorBody {
-            code: e.code().to_string(),
-            message: e.to_string(),
-            field,
-        }
+        ErrorBody { code: e.code().to_string(), message: e.to_string(), field }
     }
 }

@@ -34,23 +34,15 @@ pub struct ComponentHealth {
 
 impl ComponentHealth {
     pub fn unknown(target: String) -> ComponentHealth {
-        ComponentHealth {
-            status: ComponentStatus::Unknown,
-            reason: None,
-            latency_ms: None,
-            target,
-        }
+        ComponentHealth { status: ComponentStatus::Unknown, reason: None, latency_ms: None, target }
     }
 
     fn from_result(target: &str, started: Instant, result: anyhow::Result<()>) -> ComponentHealth {
         let latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
         match result {
-            Ok(()) => ComponentHealth {
-                status: ComponentStatus::Ok,
-                reason: None,
-                latency_ms,
-                target: target.to_string(),
-            },
+            Ok(()) => {
+                ComponentHealth { status: ComponentStatus::Ok, reason: None, latency_ms, target: target.to_string() }
+            }
             Err(e) => ComponentHealth {
                 status: ComponentStatus::Unreachable,
                 reason: Some(describe_error(e.as_ref())),
@@ -116,10 +108,7 @@ impl Probe<'_> {
             };
             let result = match tokio::time::timeout(self.timeout * 4, result).await {
                 Ok(result) => result,
-                Err(_) => Err(anyhow::anyhow!(
-                    "no answer within {} ms",
-                    (self.timeout * 4).as_millis()
-                )),
+                Err(_) => Err(anyhow::anyhow!("no answer within {} ms", (self.timeout * 4).as_millis())),
             };
             ComponentHealth::from_result(self.db_target, started, result)
         };
@@ -129,11 +118,7 @@ impl Probe<'_> {
             ComponentHealth::from_result(self.redis_target, started, result)
         };
         let (database, redis) = tokio::join!(database, redis);
-        HealthReport {
-            database,
-            redis,
-            checked_at: Utc::now(),
-        }
+        HealthReport { database, redis, checked_at: Utc::now() }
     }
 }
 

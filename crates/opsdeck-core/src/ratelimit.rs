@@ -58,17 +58,9 @@ impl RateLimit {
     pub async fn try_acquire(&self, per_second: f64, burst: u32) -> redis::RedisResult<Slot> {
         let interval_us = (1_000_000.0 / per_second.max(0.001)).round() as i64;
         let tolerance_us = interval_us * i64::from(burst.max(1) - 1);
-        let (granted, wait_us): (i64, i64) = SCRIPT
-            .key(&self.key)
-            .arg(interval_us)
-            .arg(tolerance_us)
-            .invoke_async(&mut self.redis.manager())
-            .await?;
-        Ok(if granted == 1 {
-            Slot::Granted
-        } else {
-            Slot::RetryAfter(Duration::from_micros(wait_us.max(1) as u64))
-        })
+        let (granted, wait_us): (i64, i64) =
+            SCRIPT.key(&self.key).arg(interval_us).arg(tolerance_us).invoke_async(&mut self.redis.manager()).await?;
+        Ok(if granted == 1 { Slot::Granted } else { Slot::RetryAfter(Duration::from_micros(wait_us.max(1) as u64)) })
     }
 
     /// Waits until a slot is granted: each refusal says exactly how long to sleep.

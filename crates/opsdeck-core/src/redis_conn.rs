@@ -26,10 +26,7 @@ impl RedisConn {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
-        Ok(RedisConn {
-            manager,
-            prefix: config.redis_prefix.clone(),
-        })
+        Ok(RedisConn { manager, prefix: config.redis_prefix.clone() })
     }
 
     /// A handle for commands; cheap to clone, shares one multiplexed connection.
@@ -45,10 +42,9 @@ impl RedisConn {
     /// One `PING`, bounded by `timeout`.
     pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
         let mut conn = self.manager();
-        let reply: String =
-            tokio::time::timeout(timeout, redis::cmd("PING").query_async(&mut conn))
-                .await
-                .map_err(|_| anyhow::anyhow!("no answer within {} ms", timeout.as_millis()))??;
+        let reply: String = tokio::time::timeout(timeout, redis::cmd("PING").query_async(&mut conn))
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {} ms", timeout.as_millis()))??;
         anyhow::ensure!(reply == "PONG", "unexpected reply to PING: {reply:?}");
         Ok(())
     }

@@ -80,10 +80,7 @@ pub struct FakeBaidu {
 impl FakeBaidu {
     /// Serves on `addr` (port 0 for any free port).
     pub async fn start(addr: SocketAddr, config: BaiduConfig) -> std::io::Result<FakeBaidu> {
-        let shared = Shared {
-            config,
-            inner: Arc::new(Mutex::new(Inner::default())),
-        };
+        let shared = Shared { config, inner: Arc::new(Mutex::new(Inner::default())) };
         let app = Router::new()
             .route("/oauth/2.0/token", get(token_query).post(token_form))
             .route("/rest/2.0/ocr/v1/idcard", post(idcard))
@@ -137,19 +134,14 @@ fn issue_token(shared: &Shared, params: &HashMap<String, String>) -> Response {
     }
     let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
     inner.token_calls += 1;
-    let issued = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
+    let issued = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
     let ttl = config.token_ttl.as_secs();
     let token = format!(
         "24.{:032x}.{ttl}.{issued}.282335-{}",
         fastish_hash(&format!("{issued}-{}", inner.token_calls)),
         inner.token_calls
     );
-    inner
-        .tokens
-        .insert(token.clone(), Instant::now() + config.token_ttl);
+    inner.tokens.insert(token.clone(), Instant::now() + config.token_ttl);
     Json(json!({
         "refresh_token": format!("25.{:032x}.315360000.{issued}.282335-1", fastish_hash(&token)),
         "expires_in": ttl,
@@ -161,17 +153,11 @@ fn issue_token(shared: &Shared, params: &HashMap<String, String>) -> Response {
     .into_response()
 }
 
-async fn token_query(
-    State(shared): State<Shared>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Response {
+async fn token_query(State(shared): State<Shared>, Query(params): Query<HashMap<String, String>>) -> Response {
     issue_token(&shared, &params)
 }
 
-async fn token_form(
-    State(shared): State<Shared>,
-    Form(params): Form<HashMap<String, String>>,
-) -> Response {
+async fn token_form(State(shared): State<Shared>, Form(params): Form<HashMap<String, String>>) -> Response {
     issue_token(&shared, &params)
 }
 
@@ -180,11 +166,7 @@ fn error(code: i64, msg: &str) -> Value {
 }
 
 fn log_id() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64
-        / 1000
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos() as u64 / 1000
 }
 
 fn fastish_hash(text: &str) -> u128 {
@@ -206,11 +188,7 @@ async fn idcard(
     let (answer, code) = answer_idcard(&shared, query.get("access_token"), &form, url.as_deref());
     {
         let mut inner = shared.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.arrivals.push(Arrival {
-            at: SystemTime::now(),
-            url: url.clone(),
-            error_code: code,
-        });
+        inner.arrivals.push(Arrival { at: SystemTime::now(), url: url.clone(), error_code: code });
     }
     if !shared.config.latency.is_zero() {
         tokio::time::sleep(shared.config.latency).await;
@@ -236,9 +214,7 @@ fn answer_idcard(
     }
     // The per-second cap, over calls accepted in the last second.
     let now = Instant::now();
-    inner
-        .accepted
-        .retain(|t| now.duration_since(*t) < Duration::from_secs(1));
+    inner.accepted.retain(|t| now.duration_since(*t) < Duration::from_secs(1));
     if inner.accepted.len() as u32 >= shared.config.qps {
         return fail(18, "Open api qps request limit reached");
     }
@@ -270,9 +246,8 @@ fn answer_idcard(
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return fail(282111, "url format illegal");
             }
-            let query: HashMap<String, String> = url::Url::parse(url)
-                .map(|u| u.query_pairs().into_owned().collect())
-                .unwrap_or_default();
+            let query: HashMap<String, String> =
+                url::Url::parse(url).map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default();
             if let Some(code) = query.get("fail").and_then(|c| c.parse::<i64>().ok()) {
                 let times = query.get("times").and_then(|t| t.parse::<u32>().ok());
                 let seen = inner.failures.entry(url.to_string()).or_insert(0);
@@ -332,11 +307,7 @@ fn id_number(region: &str, birth: &str, sequence: u32) -> String {
     let body = format!("{region}{birth}{sequence:03}");
     const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
-    let sum: u32 = body
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap_or(0) * w)
-        .sum();
+    let sum: u32 = body.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
     format!("{body}{}", CHECK[(sum % 11) as usize])
 }
 
@@ -349,27 +320,13 @@ fn recognised(source: &str, side: &str) -> Value {
     let h = fastish_hash(source);
     let pick = |shift: u32, n: usize| ((h >> shift) % n as u128) as usize;
     let (region, address) = PLACES[pick(8, PLACES.len())];
-    let birth = format!(
-        "{}{:02}{:02}",
-        1960 + pick(16, 45),
-        1 + pick(24, 12),
-        1 + pick(32, 28)
-    );
+    let birth = format!("{}{:02}{:02}", 1960 + pick(16, 45), 1 + pick(24, 12), 1 + pick(32, 28));
     let sequence = pick(40, 999) as u32;
     let male = sequence % 2 == 1;
     let log_id = 1_700_000_000_000_000_000u64 + (h as u64 % 1_000_000_000_000_000);
     if side == "back" {
-        let issued = format!(
-            "{}{:02}{:02}",
-            2015 + pick(48, 10),
-            1 + pick(56, 12),
-            1 + pick(64, 28)
-        );
-        let expires = format!(
-            "{}{}",
-            issued[..4].parse::<u32>().unwrap_or(2020) + 20,
-            &issued[4..]
-        );
+        let issued = format!("{}{:02}{:02}", 2015 + pick(48, 10), 1 + pick(56, 12), 1 + pick(64, 28));
+        let expires = format!("{}{}", issued[..4].parse::<u32>().unwrap_or(2020) + 20, &issued[4..]);
         return json!({
             "log_id": log_id, "words_result_num": 3, "image_status": "normal", "risk_type": "normal",
             "words_result": {
@@ -379,11 +336,7 @@ fn recognised(source: &str, side: &str) -> Value {
             }
         });
     }
-    let name = format!(
-        "{}{}",
-        SURNAMES[pick(72, SURNAMES.len())],
-        GIVEN[pick(80, GIVEN.len())]
-    );
+    let name = format!("{}{}", SURNAMES[pick(72, SURNAMES.len())], GIVEN[pick(80, GIVEN.len())]);
     json!({
         "log_id": log_id, "words_result_num": 6, "idcard_number_type": 1,
         "image_status": "normal", "risk_type": "normal",

@@ -11,11 +11,7 @@ use clap::{Parser, Subcommand};
 use opsdeck_core::{Config, ConfigSource, Core};
 
 #[derive(Parser)]
-#[command(
-    name = "opsdeckd",
-    version,
-    about = "OpsDeck without a window, for servers"
-)]
+#[command(name = "opsdeckd", version, about = "OpsDeck without a window, for servers")]
 struct Cli {
     /// Configuration file (TOML); default: the platform config dir's config.toml, if present.
     #[arg(long, global = true, value_name = "PATH")]
@@ -52,10 +48,7 @@ mod preview;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Schedule {
-        command: ScheduleCommand::Preview(args),
-    } = &cli.command
-    {
+    if let Command::Schedule { command: ScheduleCommand::Preview(args) } = &cli.command {
         // A pure computation: it needs no configuration (the zone defaults to the configured
         // one only when the configuration loads).
         return preview::run(args, cli.config.clone());
@@ -80,18 +73,11 @@ fn main() -> ExitCode {
 fn print_config(config: &Config, json: bool) {
     let effective = config.effective();
     if json {
-        let values: serde_json::Map<String, serde_json::Value> = effective
-            .iter()
-            .map(|(key, value, _)| (key.to_string(), value.clone().into()))
-            .collect();
-        let origins: serde_json::Map<String, serde_json::Value> = effective
-            .iter()
-            .map(|(key, _, origin)| (key.to_string(), origin.clone().into()))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({ "values": values, "origins": origins })
-        );
+        let values: serde_json::Map<String, serde_json::Value> =
+            effective.iter().map(|(key, value, _)| (key.to_string(), value.clone().into())).collect();
+        let origins: serde_json::Map<String, serde_json::Value> =
+            effective.iter().map(|(key, _, origin)| (key.to_string(), origin.clone().into())).collect();
+        println!("{}", serde_json::json!({ "values": values, "origins": origins }));
     } else {
         println!("configuration is valid");
         for (key, value, origin) in effective {
@@ -143,10 +129,7 @@ async fn shutdown_signal() -> &'static str {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

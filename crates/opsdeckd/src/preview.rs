@@ -38,23 +38,18 @@ fn parse_interval(text: &str) -> Result<i64, String> {
         Some((i, _)) => (&text[..i], &text[i..]),
         None => (text, "s"),
     };
-    let n: i64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("interval: {text:?} is not a number of seconds (or 5m, 2h, 1d)"))?;
+    let n: i64 =
+        number.trim().parse().map_err(|_| format!("interval: {text:?} is not a number of seconds (or 5m, 2h, 1d)"))?;
     let factor = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
         other => {
-            return Err(format!(
-                "interval: unknown unit {other:?} (use s, m, h or d)"
-            ));
+            return Err(format!("interval: unknown unit {other:?} (use s, m, h or d)"));
         }
     };
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("interval: {text:?} is too large"))
+    n.checked_mul(factor).ok_or_else(|| format!("interval: {text:?} is too large"))
 }
 
 pub fn run(args: &PreviewArgs, config: Option<PathBuf>) -> ExitCode {
@@ -76,23 +71,13 @@ fn preview_lines(args: &PreviewArgs, config: Option<PathBuf>) -> Result<Vec<Stri
     let spec = if let Some(expr) = &args.cron {
         TriggerSpec::Cron { expr: expr.clone() }
     } else if let Some(every) = &args.interval {
-        TriggerSpec::Interval {
-            every_seconds: parse_interval(every)?,
-            start: None,
-            end: None,
-        }
+        TriggerSpec::Interval { every_seconds: parse_interval(every)?, start: None, end: None }
     } else {
-        TriggerSpec::Date {
-            at: args.date.clone().unwrap_or_default(),
-        }
+        TriggerSpec::Date { at: args.date.clone().unwrap_or_default() }
     };
     let timezone = match &args.tz {
         Some(tz) => tz.clone(),
-        None => Config::load(&ConfigSource { file: config })
-            .map_err(|e| e.to_string())?
-            .timezone
-            .name()
-            .to_string(),
+        None => Config::load(&ConfigSource { file: config }).map_err(|e| e.to_string())?.timezone.name().to_string(),
     };
     let from = match &args.from {
         Some(text) => DateTime::parse_from_rfc3339(text.trim())
@@ -104,8 +89,5 @@ fn preview_lines(args: &PreviewArgs, config: Option<PathBuf>) -> Result<Vec<Stri
         return Err("--count must be between 1 and 10000".into());
     }
     let fires = preview(&spec, &timezone, from, args.count).map_err(|e| e.to_string())?;
-    Ok(fires
-        .into_iter()
-        .map(|fire| fire.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
-        .collect())
+    Ok(fires.into_iter().map(|fire| fire.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)).collect())
 }

@@ -16,9 +16,7 @@ use crate::scheduler::engine;
 use crate::scheduler::store::{self, JobRecord};
 use crate::scheduler::tasks::TaskKindInfo;
 use crate::scheduler::trigger::{self, FireTime, TriggerError, parse_timezone};
-use crate::scheduler::{
-    JobDraft, JobOrigin, JobPolicy, JobRun, RunPage, RunQuery, Schedule, TriggerSpec,
-};
+use crate::scheduler::{JobDraft, JobOrigin, JobPolicy, JobRun, RunPage, RunQuery, Schedule, TriggerSpec};
 
 /// How many upcoming fire times the list shows.
 const PREVIEW_COUNT: usize = 5;
@@ -64,18 +62,12 @@ pub struct SchedulerInstance {
 
 impl From<TriggerError> for ApiError {
     fn from(e: TriggerError) -> ApiError {
-        ApiError::InvalidField {
-            field: e.field.to_string(),
-            message: e.message,
-        }
+        ApiError::InvalidField { field: e.field.to_string(), message: e.message }
     }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidField {
-        field: field.to_string(),
-        message: message.into(),
-    }
+    ApiError::InvalidField { field: field.to_string(), message: message.into() }
 }
 
 impl Core {
@@ -99,17 +91,9 @@ impl Core {
     }
 
     /// The next `count` fire times of a trigger, exactly as the scheduler would fire them.
-    pub fn job_preview(
-        &self,
-        trigger: &TriggerSpec,
-        timezone: &str,
-        count: usize,
-    ) -> Result<Vec<FireTime>, ApiError> {
+    pub fn job_preview(&self, trigger: &TriggerSpec, timezone: &str, count: usize) -> Result<Vec<FireTime>, ApiError> {
         if count == 0 || count > MAX_PREVIEW {
-            return Err(invalid(
-                "count",
-                format!("count must be between 1 and {MAX_PREVIEW}"),
-            ));
+            return Err(invalid("count", format!("count must be between 1 and {MAX_PREVIEW}")));
         }
         Ok(trigger::preview(trigger, timezone, self.now(), count)?)
     }
@@ -125,10 +109,7 @@ impl Core {
             .and_then(|tz| Schedule::compile(&record.trigger, tz, record.trigger_since).ok());
         let (trigger_text, next_fires) = match &schedule {
             Some(s) if record.paused => (s.describe(), Vec::new()),
-            Some(s) => (
-                s.describe(),
-                s.local_fires(now.max(record.cursor_at.unwrap_or(now)), PREVIEW_COUNT),
-            ),
+            Some(s) => (s.describe(), s.local_fires(now.max(record.cursor_at.unwrap_or(now)), PREVIEW_COUNT)),
             None => ("invalid trigger".into(), Vec::new()),
         };
         JobView {
@@ -151,11 +132,7 @@ impl Core {
     pub async fn jobs_list(&self) -> Result<Vec<JobView>, ApiError> {
         let pool = self.database().pool();
         let records = store::load_jobs(pool).await?;
-        let mut last: HashMap<i64, JobRun> = store::last_runs(pool)
-            .await?
-            .into_iter()
-            .map(|r| (r.job_id, r))
-            .collect();
+        let mut last: HashMap<i64, JobRun> = store::last_runs(pool).await?.into_iter().map(|r| (r.job_id, r)).collect();
         Ok(records
             .into_iter()
             .map(|r| {
@@ -167,17 +144,11 @@ impl Core {
 
     pub async fn job_get(&self, id: i64) -> Result<JobView, ApiError> {
         let record = self.job_record(id).await?;
-        let last = store::list_runs(
-            self.database().pool(),
-            &RunQuery {
-                job_id: Some(id),
-                limit: 1,
-                ..RunQuery::default()
-            },
-        )
-        .await?
-        .runs
-        .pop();
+        let last =
+            store::list_runs(self.database().pool(), &RunQuery { job_id: Some(id), limit: 1, ..RunQuery::default() })
+                .await?
+                .runs
+                .pop();
         Ok(self.view(record, last))
     }
 
@@ -196,21 +167,10 @@ impl Core {
         self.publish(Event::JobsChanged);
     }
 
-    async fn audit_job(
-        &self,
-        who: &str,
-        action: &str,
-        job: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), ApiError> {
-        self.record_audit(NewAuditEntry {
-            who,
-            action,
-            target: &format!("job:{job}"),
-            detail: Some(detail),
-        })
-        .await
-        .map(|_| ())
+    async fn audit_job(&self, who: &str, action: &str, job: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+        self.record_audit(NewAuditEntry { who, action, target: &format!("job:{job}"), detail: Some(detail) })
+            .await
+            .map(|_| ())
     }
 
     /// Adds a staff job (a one-shot job of any kind, or any other trigger).
@@ -221,26 +181,15 @@ impl Core {
         }
         self.check_args(&draft.kind, &draft.args)?;
         self.check_trigger(&draft.trigger, &draft.timezone)?;
-        draft
-            .policy
-            .validate()
-            .map_err(|(field, m)| invalid(field, m))?;
-        let draft = JobDraft {
-            name,
-            timezone: draft.timezone.trim().to_string(),
-            ..draft
+        draft.policy.validate().map_err(|(field, m)| invalid(field, m))?;
+        let draft = JobDraft { name, timezone: draft.timezone.trim().to_string(), ..draft };
+        let id = match store::insert_job(self.database(), &draft, JobOrigin::Staff, self.now()).await {
+            Ok(id) => id,
+            Err(e) if store::is_unique_violation(&e) => {
+                return Err(invalid("name", format!("a job named {:?} exists already", draft.name)));
+            }
+            Err(e) => return Err(e.into()),
         };
-        let id =
-            match store::insert_job(self.database(), &draft, JobOrigin::Staff, self.now()).await {
-                Ok(id) => id,
-                Err(e) if store::is_unique_violation(&e) => {
-                    return Err(invalid(
-                        "name",
-                        format!("a job named {:?} exists already", draft.name),
-                    ));
-                }
-                Err(e) => return Err(e.into()),
-            };
         self.audit_job(
             who,
             "job.create",
@@ -256,43 +205,26 @@ impl Core {
     pub async fn job_update(&self, id: i64, edit: JobEdit, who: &str) -> Result<JobView, ApiError> {
         let record = self.job_record(id).await?;
         self.check_trigger(&edit.trigger, &edit.timezone)?;
-        edit.policy
-            .validate()
-            .map_err(|(field, m)| invalid(field, m))?;
+        edit.policy.validate().map_err(|(field, m)| invalid(field, m))?;
         self.check_args(&record.kind, &edit.args)?;
         let timezone = edit.timezone.trim();
-        store::update_job(
-            self.database().pool(),
-            id,
-            &edit.trigger,
-            timezone,
-            &edit.args,
-            &edit.policy,
-            self.now(),
-        )
-        .await?;
+        store::update_job(self.database().pool(), id, &edit.trigger, timezone, &edit.args, &edit.policy, self.now())
+            .await?;
         let detail = json!({
             "before": { "trigger": record.trigger, "timezone": record.timezone, "policy": record.policy, "args": record.args },
             "after": { "trigger": edit.trigger, "timezone": timezone, "policy": edit.policy, "args": edit.args },
         });
-        self.audit_job(who, "job.update", &record.name, detail)
-            .await?;
+        self.audit_job(who, "job.update", &record.name, detail).await?;
         self.jobs_changed().await;
         self.job_get(id).await
     }
 
     /// Pauses (or resumes) a job; a repeat is a no-op and is not audited again.
-    pub async fn job_set_paused(
-        &self,
-        id: i64,
-        paused: bool,
-        who: &str,
-    ) -> Result<JobView, ApiError> {
+    pub async fn job_set_paused(&self, id: i64, paused: bool, who: &str) -> Result<JobView, ApiError> {
         let record = self.job_record(id).await?;
         if store::set_paused(self.database().pool(), id, paused, self.now()).await? {
             let action = if paused { "job.pause" } else { "job.resume" };
-            self.audit_job(who, action, &record.name, json!({ "id": id }))
-                .await?;
+            self.audit_job(who, action, &record.name, json!({ "id": id })).await?;
             self.jobs_changed().await;
         }
         self.job_get(id).await
@@ -301,8 +233,7 @@ impl Core {
     /// Starts a run of the job now, on this instance, whatever its trigger (paused jobs too).
     pub async fn job_run_now(&self, id: i64, who: &str) -> Result<JobView, ApiError> {
         let record = self.job_record(id).await?;
-        self.audit_job(who, "job.run_now", &record.name, json!({ "id": id }))
-            .await?;
+        self.audit_job(who, "job.run_now", &record.name, json!({ "id": id })).await?;
         engine::spawn_manual(self, record);
         self.job_get(id).await
     }
@@ -332,10 +263,7 @@ impl Core {
     /// A page of the run history, newest first.
     pub async fn runs_list(&self, query: RunQuery) -> Result<RunPage, ApiError> {
         if query.limit == 0 || query.limit > MAX_PAGE {
-            return Err(invalid(
-                "limit",
-                format!("limit must be between 1 and {MAX_PAGE}"),
-            ));
+            return Err(invalid("limit", format!("limit must be between 1 and {MAX_PAGE}")));
         }
         if let (Some(from), Some(to)) = (query.from, query.to)
             && from > to
@@ -349,11 +277,7 @@ impl Core {
     pub async fn scheduler_instances(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
         let me = self.instance_id().to_string();
         let instant = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-        let seen = self
-            .scheduler()
-            .claims
-            .instances(self.now().timestamp_millis())
-            .await?;
+        let seen = self.scheduler().claims.instances(self.now().timestamp_millis()).await?;
         Ok(seen
             .into_iter()
             .map(|(id, last, started, running)| SchedulerInstance {

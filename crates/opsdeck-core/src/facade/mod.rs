@@ -117,14 +117,8 @@ impl Core {
                 redis_target: &redis_target,
                 timeout: inner.config.health_timeout,
             };
-            health::monitor(
-                probe,
-                inner.config.health_interval,
-                latest,
-                inner.events.clone(),
-                inner.cancel.clone(),
-            )
-            .await;
+            health::monitor(probe, inner.config.health_interval, latest, inner.events.clone(), inner.cancel.clone())
+                .await;
             tracing::debug!("health monitor stopped");
         });
     }
@@ -200,23 +194,15 @@ impl Core {
     /// Records a manual action.
     pub async fn record_audit(&self, entry: NewAuditEntry<'_>) -> Result<i64, ApiError> {
         if entry.who.trim().is_empty() || entry.action.trim().is_empty() {
-            return Err(ApiError::InvalidInput(
-                "an audit entry needs who and action".into(),
-            ));
+            return Err(ApiError::InvalidInput("an audit entry needs who and action".into()));
         }
         Ok(audit::record(&self.inner.db, &entry, chrono::Utc::now()).await?)
     }
 
     /// A page of the audit log, newest first.
-    pub async fn audit_list(
-        &self,
-        limit: u32,
-        before_id: Option<i64>,
-    ) -> Result<AuditPage, ApiError> {
+    pub async fn audit_list(&self, limit: u32, before_id: Option<i64>) -> Result<AuditPage, ApiError> {
         if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::InvalidInput(format!(
-                "limit must be between 1 and {MAX_PAGE}"
-            )));
+            return Err(ApiError::InvalidInput(format!("limit must be between 1 and {MAX_PAGE}")));
         }
         Ok(audit::list(self.inner.db.pool(), limit, before_id).await?)
     }
@@ -243,9 +229,5 @@ fn new_instance_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "host".into());
     let started = chrono::Utc::now().timestamp_millis();
-    format!(
-        "{host}-{}-{:x}",
-        std::process::id(),
-        started % 0x1_0000_0000
-    )
+    format!("{host}-{}-{:x}", std::process::id(), started % 0x1_0000_0000)
 }

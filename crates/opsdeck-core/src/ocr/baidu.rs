@@ -123,11 +123,7 @@ pub enum ErrorAction {
 #[derive(Debug, thiserror::Error)]
 pub enum BaiduError {
     #[error("Baidu error {code}: {message}")]
-    Api {
-        code: i64,
-        message: String,
-        log_id: Option<u64>,
-    },
+    Api { code: i64, message: String, log_id: Option<u64> },
     #[error("Baidu refused the API key or secret: {0}")]
     Credentials(String),
     #[error("Baidu answered HTTP {0}")]
@@ -157,13 +153,7 @@ impl BaiduError {
     }
 
     fn token_expired(&self) -> bool {
-        matches!(
-            self,
-            BaiduError::Api {
-                code: 110 | 111,
-                ..
-            }
-        )
+        matches!(self, BaiduError::Api { code: 110 | 111, .. })
     }
 }
 
@@ -191,12 +181,7 @@ struct TokenAnswer {
 
 impl BaiduOcr {
     /// `base_url` is `https://aip.baidubce.com` for the real service, or a fake's address.
-    pub fn new(
-        http: reqwest::Client,
-        base_url: &str,
-        api_key: SecretString,
-        secret_key: SecretString,
-    ) -> BaiduOcr {
+    pub fn new(http: reqwest::Client, base_url: &str, api_key: SecretString, secret_key: SecretString) -> BaiduOcr {
         BaiduOcr {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -219,10 +204,8 @@ impl BaiduOcr {
             .await
             .map_err(|e| BaiduError::Transport(crate::health::describe_error(&e)))?;
         let status = response.status();
-        let answer: TokenAnswer = response
-            .json()
-            .await
-            .map_err(|e| BaiduError::Malformed(format!("token answer: {e}")))?;
+        let answer: TokenAnswer =
+            response.json().await.map_err(|e| BaiduError::Malformed(format!("token answer: {e}")))?;
         match (answer.access_token, answer.error) {
             (Some(token), None) => {
                 let ttl = Duration::from_secs(answer.expires_in.unwrap_or(2_592_000));
@@ -231,10 +214,9 @@ impl BaiduOcr {
                     refresh_at: Instant::now() + ttl.saturating_sub(REFRESH_BEFORE.min(ttl / 2)),
                 })
             }
-            (_, Some(error)) => Err(BaiduError::Credentials(format!(
-                "{error}: {}",
-                answer.error_description.unwrap_or_default()
-            ))),
+            (_, Some(error)) => {
+                Err(BaiduError::Credentials(format!("{error}: {}", answer.error_description.unwrap_or_default())))
+            }
             _ if status.is_server_error() => Err(BaiduError::Http(status.as_u16())),
             _ => Err(BaiduError::Malformed("token answer without a token".into())),
         }
@@ -243,9 +225,9 @@ impl BaiduOcr {
     /// The kept token, fetched or refreshed when needed (or when `stale` is the one in use).
     async fn token(&self, stale: Option<&str>) -> Result<SecretString, BaiduError> {
         let mut kept = self.token.lock().await;
-        let usable = kept.as_ref().filter(|t| {
-            t.refresh_at > Instant::now() && stale.is_none_or(|s| s != t.value.expose_secret())
-        });
+        let usable = kept
+            .as_ref()
+            .filter(|t| t.refresh_at > Instant::now() && stale.is_none_or(|s| s != t.value.expose_secret()));
         if let Some(token) = usable {
             return Ok(token.value.clone());
         }
@@ -267,12 +249,7 @@ impl BaiduOcr {
         }
     }
 
-    async fn call(
-        &self,
-        token: &SecretString,
-        image: Image<'_>,
-        side: Side,
-    ) -> Result<IdCard, BaiduError> {
+    async fn call(&self, token: &SecretString, image: Image<'_>, side: Side) -> Result<IdCard, BaiduError> {
         let mut form = vec![("id_card_side", side.as_str()), ("detect_risk", "true")];
         match image {
             Image::Url(url) => form.push(("url", url)),
@@ -290,10 +267,7 @@ impl BaiduOcr {
         if !status.is_success() {
             return Err(BaiduError::Http(status.as_u16()));
         }
-        let answer: Value = response
-            .json()
-            .await
-            .map_err(|e| BaiduError::Malformed(format!("idcard answer: {e}")))?;
+        let answer: Value = response.json().await.map_err(|e| BaiduError::Malformed(format!("idcard answer: {e}")))?;
         parse_idcard(&answer, side)
     }
 }
@@ -302,27 +276,12 @@ impl BaiduOcr {
 pub fn parse_idcard(answer: &Value, side: Side) -> Result<IdCard, BaiduError> {
     let log_id = answer.get("log_id").and_then(Value::as_u64);
     if let Some(code) = answer.get("error_code").and_then(Value::as_i64) {
-        let message = answer
-            .get("error_msg")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        return Err(BaiduError::Api {
-            code,
-            message,
-            log_id,
-        });
+        let message = answer.get("error_msg").and_then(Value::as_str).unwrap_or_default().to_string();
+        return Err(BaiduError::Api { code, message, log_id });
     }
-    let words = answer
-        .get("words_result")
-        .ok_or_else(|| BaiduError::Malformed("no words_result".into()))?;
+    let words = answer.get("words_result").ok_or_else(|| BaiduError::Malformed("no words_result".into()))?;
     let word = |key: &str| -> String {
-        words
-            .get(key)
-            .and_then(|w| w.get("words"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
+        words.get(key).and_then(|w| w.get("words")).and_then(Value::as_str).unwrap_or_default().to_string()
     };
     let fields = match side {
         Side::Front => IdCardFields::Front(IdCardFront {
@@ -341,15 +300,8 @@ pub fn parse_idcard(answer: &Value, side: Side) -> Result<IdCard, BaiduError> {
     };
     Ok(IdCard {
         fields,
-        image_status: answer
-            .get("image_status")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown")
-            .to_string(),
-        risk_type: answer
-            .get("risk_type")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        image_status: answer.get("image_status").and_then(Value::as_str).unwrap_or("unknown").to_string(),
+        risk_type: answer.get("risk_type").and_then(Value::as_str).map(str::to_string),
         idcard_number_type: answer.get("idcard_number_type").and_then(Value::as_i64),
         log_id,
     })

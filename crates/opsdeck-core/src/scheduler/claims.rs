@@ -163,14 +163,10 @@ impl Claims {
             return Ok(Vec::new());
         }
         let mut call = script(&SCRIPTS.claim_many);
-        call.arg(format!("run:{instance}"))
-            .arg(LEASE.as_millis() as u64)
-            .arg(now_ms);
+        call.arg(format!("run:{instance}")).arg(LEASE.as_millis() as u64).arg(now_ms);
         for request in requests {
             call.key(&request.key).key(self.slots_key(request.job_id));
-            call.arg(&request.token)
-                .arg(request.max_instances.unwrap_or(0))
-                .arg(request.slot_until_ms);
+            call.arg(&request.token).arg(request.max_instances.unwrap_or(0)).arg(request.slot_until_ms);
         }
         let got: Vec<i64> = call.invoke_async(&mut self.conn()).await?;
         Ok(got
@@ -189,12 +185,9 @@ impl Claims {
             return Ok(());
         }
         let mut call = script(&SCRIPTS.finish_many);
-        call.arg(format!("run:{instance}"))
-            .arg(format!("done:{instance}"))
-            .arg(DONE_KEEP.as_millis() as u64);
+        call.arg(format!("run:{instance}")).arg(format!("done:{instance}")).arg(DONE_KEEP.as_millis() as u64);
         for run in runs {
-            call.key(run.claim.as_deref().unwrap_or(""))
-                .key(self.slots_key(run.job_id));
+            call.key(run.claim.as_deref().unwrap_or("")).key(self.slots_key(run.job_id));
         }
         for run in runs {
             call.arg(&run.token);
@@ -220,9 +213,7 @@ impl Claims {
             max_instances: Some(max),
             slot_until_ms: now_ms + SLOT_LEASE.as_millis() as i64,
         };
-        let admitted = self
-            .claim_many(std::slice::from_ref(&request), instance, now_ms)
-            .await?;
+        let admitted = self.claim_many(std::slice::from_ref(&request), instance, now_ms).await?;
         Ok(admitted.first().copied().unwrap_or(Admission::Lost))
     }
 
@@ -235,8 +226,7 @@ impl Claims {
     }
 
     pub fn claim_key(&self, job_id: i64, scheduled_ms: i64) -> String {
-        self.redis
-            .key(&format!("sched:claim:{job_id}:{scheduled_ms}"))
+        self.redis.key(&format!("sched:claim:{job_id}:{scheduled_ms}"))
     }
 
     fn slots_key(&self, job_id: i64) -> String {
@@ -268,11 +258,7 @@ impl Claims {
 
     pub async fn state(&self, key: &str) -> redis::RedisResult<(ClaimState, Option<Duration>)> {
         let mut conn = self.conn();
-        let (value, pttl): (Option<String>, i64) = redis::pipe()
-            .get(key)
-            .pttl(key)
-            .query_async(&mut conn)
-            .await?;
+        let (value, pttl): (Option<String>, i64) = redis::pipe().get(key).pttl(key).query_async(&mut conn).await?;
         let ttl = (pttl > 0).then(|| Duration::from_millis(pttl as u64));
         let state = match value {
             None => ClaimState::Free,
@@ -286,13 +272,7 @@ impl Claims {
     }
 
     /// Takes one of the job's `max` running slots for `token`; false when all are in use.
-    pub async fn acquire_slot(
-        &self,
-        job_id: i64,
-        token: &str,
-        max: u32,
-        now_ms: i64,
-    ) -> redis::RedisResult<bool> {
+    pub async fn acquire_slot(&self, job_id: i64, token: &str, max: u32, now_ms: i64) -> redis::RedisResult<bool> {
         let got: i64 = script(&SCRIPTS.acquire_slot)
             .key(self.slots_key(job_id))
             .arg(token)
@@ -305,12 +285,7 @@ impl Claims {
     }
 
     /// Extends a held slot's lease (the same script re-scores an existing token).
-    pub async fn renew_slot(
-        &self,
-        job_id: i64,
-        token: &str,
-        now_ms: i64,
-    ) -> redis::RedisResult<bool> {
+    pub async fn renew_slot(&self, job_id: i64, token: &str, now_ms: i64) -> redis::RedisResult<bool> {
         self.acquire_slot(job_id, token, u32::MAX, now_ms).await
     }
 
@@ -325,10 +300,7 @@ impl Claims {
         let info = self.redis.key(&format!("sched:instance:{instance}"));
         redis::pipe()
             .zadd(self.redis.key("sched:instances"), instance, now_ms)
-            .hset_multiple(
-                &info,
-                &[("started_at", started_ms), ("running", running as i64)],
-            )
+            .hset_multiple(&info, &[("started_at", started_ms), ("running", running as i64)])
             .pexpire(&info, (INSTANCE_TIMEOUT.as_millis() * 4) as i64)
             .query_async::<()>(&mut self.conn())
             .await
@@ -357,25 +329,17 @@ impl Claims {
     }
 
     pub async fn leave(&self, instance: &str) -> redis::RedisResult<()> {
-        let _: i64 = self
-            .conn()
-            .zrem(self.redis.key("sched:instances"), instance)
-            .await?;
+        let _: i64 = self.conn().zrem(self.redis.key("sched:instances"), instance).await?;
         Ok(())
     }
 
     /// Bumps the jobs version so every instance reloads its jobs.
     pub async fn bump_jobs_version(&self) -> redis::RedisResult<i64> {
-        self.conn()
-            .incr(self.redis.key("sched:jobs_version"), 1)
-            .await
+        self.conn().incr(self.redis.key("sched:jobs_version"), 1).await
     }
 
     pub async fn jobs_version(&self) -> redis::RedisResult<i64> {
-        let v: Option<i64> = self
-            .conn()
-            .get(self.redis.key("sched:jobs_version"))
-            .await?;
+        let v: Option<i64> = self.conn().get(self.redis.key("sched:jobs_version")).await?;
         Ok(v.unwrap_or(0))
     }
 }

@@ -11,14 +11,9 @@ pub fn default_jobs(timezone: &str) -> Vec<JobDraft> {
     vec![JobDraft {
         name: "prune-run-history".into(),
         kind: "prune_history".into(),
-        trigger: TriggerSpec::Cron {
-            expr: "17 * * * *".into(),
-        },
+        trigger: TriggerSpec::Cron { expr: "17 * * * *".into() },
         timezone: timezone.to_string(),
         args: json!({}),
-        policy: JobPolicy {
-            misfire_grace_seconds: 3600,
-            ..JobPolicy::default()
-        },
+        policy: JobPolicy { misfire_grace_seconds: 3600, ..JobPolicy::default() },
     }]
 }

@@ -14,9 +14,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::claims::{
-    Admission, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle,
-};
+use super::claims::{Admission, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle};
 use super::history::{self, FinalRow, HistoryWriter};
 use super::plan::{Decision, decide, due_fires};
 use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
@@ -101,14 +99,7 @@ async fn reload(core: &Core, active: &mut HashMap<i64, Active>) -> sqlx::Result<
             Some(old) if old.record.updated_at == record.updated_at => old.cursor.max(stored),
             _ => stored,
         };
-        next.insert(
-            record.id,
-            Active {
-                record,
-                schedule,
-                cursor,
-            },
-        );
+        next.insert(record.id, Active { record, schedule, cursor });
     }
     *active = next;
     Ok(())
@@ -121,11 +112,8 @@ const LOOKAHEAD: Duration = Duration::from_millis(50);
 /// Runs until `cancel`: the firing loop, the heartbeat and the cursor flush.
 pub async fn run(core: Core, cancel: CancellationToken) {
     let shared = core.scheduler();
-    let (writer, writer_done) = HistoryWriter::start(
-        core.database().clone(),
-        shared.claims.clone(),
-        core.instance_id().to_string(),
-    );
+    let (writer, writer_done) =
+        HistoryWriter::start(core.database().clone(), shared.claims.clone(), core.instance_id().to_string());
     *shared.history.lock().unwrap_or_else(|e| e.into_inner()) = Some(writer);
     let mut active: HashMap<i64, Active> = HashMap::new();
     let mut work: JoinSet<()> = JoinSet::new();
@@ -171,12 +159,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
                 let shared = core.scheduler();
                 let started = shared.started.timestamp_millis();
                 let running = shared.running.load(Ordering::Relaxed);
-                let beat = shared.claims.heartbeat(
-                    core.instance_id(),
-                    started,
-                    Utc::now().timestamp_millis(),
-                    running,
-                );
+                let beat = shared.claims.heartbeat(core.instance_id(), started, Utc::now().timestamp_millis(), running);
                 if let Err(e) = beat.await {
                     tracing::debug!(error = %e, "heartbeat failed");
                 }
@@ -212,11 +195,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
         while work.try_join_next().is_some() {}
 
         let now = Utc::now();
-        let next_fire = active
-            .values()
-            .filter_map(|j| j.schedule.next_after(j.cursor))
-            .map(|f| f.at)
-            .min();
+        let next_fire = active.values().filter_map(|j| j.schedule.next_after(j.cursor)).map(|f| f.at).min();
         let mut wake_at = next_version_check.min(next_beat).min(next_flush);
         if reload_needed || !defaults_done {
             wake_at = wake_at.min(now + chrono::Duration::seconds(1));
@@ -234,10 +213,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
 
     // Let runs in progress finish for a moment; what is left is abandoned to another instance
     // (its claim lease expires and the run is taken over).
-    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
-        while work.join_next().await.is_some() {}
-    })
-    .await;
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while work.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             abandoned = work.len(),
@@ -246,11 +222,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
         work.abort_all();
     }
     // The last rows go out, then the writer stops.
-    shared
-        .history
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
+    shared.history.lock().unwrap_or_else(|e| e.into_inner()).take();
     let _ = writer_done.await;
     flush_cursors(&core).await;
     if let Err(e) = shared.claims.leave(core.instance_id()).await {
@@ -277,17 +249,12 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
             key: claims.claim_key(job.id, decision.scheduled().timestamp_millis()),
             job_id: job.id,
             token: run_key(job.id, decision.scheduled()),
-            max_instances: matches!(decision, Decision::Run { .. })
-                .then_some(job.policy.max_instances),
-            slot_until_ms: (decision.scheduled()
-                + chrono::Duration::from_std(SLOT_LEASE).expect("small"))
-            .timestamp_millis(),
+            max_instances: matches!(decision, Decision::Run { .. }).then_some(job.policy.max_instances),
+            slot_until_ms: (decision.scheduled() + chrono::Duration::from_std(SLOT_LEASE).expect("small"))
+                .timestamp_millis(),
         })
         .collect();
-    let admissions = match claims
-        .claim_many(&requests, core.instance_id(), Utc::now().timestamp_millis())
-        .await
-    {
+    let admissions = match claims.claim_many(&requests, core.instance_id(), Utc::now().timestamp_millis()).await {
         Ok(admissions) => admissions,
         Err(e) => {
             tracing::warn!(error = %e, runs = batch.len(), "cannot claim runs; watching for Redis");
@@ -297,22 +264,12 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
     // Losers watch; winners are grouped by instant, and each group waits on one timer and then
     // starts its runs together (one wake-up per instant, not one per run).
     let mut runs = JoinSet::new();
-    let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<Admitted>> =
-        std::collections::BTreeMap::new();
+    let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<Admitted>> = std::collections::BTreeMap::new();
     for (((job, decision), request), admission) in batch.into_iter().zip(requests).zip(admissions) {
         if admission == Admission::Lost {
-            runs.spawn(watch(
-                core.clone(),
-                job,
-                decision,
-                request.key,
-                cancel.clone(),
-            ));
+            runs.spawn(watch(core.clone(), job, decision, request.key, cancel.clone()));
         } else {
-            groups
-                .entry(decision.scheduled())
-                .or_default()
-                .push((job, decision, request, admission));
+            groups.entry(decision.scheduled()).or_default().push((job, decision, request, admission));
         }
     }
     for (instant, group) in groups {
@@ -324,15 +281,7 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
             for (job, decision, request, admission) in group {
                 let core = core.clone();
                 started.spawn(async move {
-                    carry_out(
-                        &core,
-                        &job,
-                        decision,
-                        Some(&request.key),
-                        request.token,
-                        admission,
-                    )
-                    .await
+                    carry_out(&core, &job, decision, Some(&request.key), request.token, admission).await
                 });
             }
             while started.join_next().await.is_some() {}
@@ -343,13 +292,7 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
 
 /// Waits for the claim's holder to finish; takes the claim over when its lease lapses without
 /// the run being done (the holder died).
-async fn watch(
-    core: Core,
-    job: JobRecord,
-    decision: Decision,
-    key: String,
-    cancel: CancellationToken,
-) {
+async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, cancel: CancellationToken) {
     let claims = core.scheduler().claims.clone();
     let instance = core.instance_id().to_string();
     loop {
@@ -366,36 +309,18 @@ async fn watch(
                 let now_ms = Utc::now().timestamp_millis();
                 let token = run_key(job.id, scheduled);
                 let claimed = if late {
-                    claims.claim(&key, &instance).await.map(|won| {
-                        if won {
-                            Admission::Admitted
-                        } else {
-                            Admission::Lost
-                        }
-                    })
+                    claims.claim(&key, &instance).await.map(
+                        |won| {
+                            if won { Admission::Admitted } else { Admission::Lost }
+                        },
+                    )
                 } else {
-                    claims
-                        .claim_with_slot(
-                            &key,
-                            &instance,
-                            job.id,
-                            &token,
-                            job.policy.max_instances,
-                            now_ms,
-                        )
-                        .await
+                    claims.claim_with_slot(&key, &instance, job.id, &token, job.policy.max_instances, now_ms).await
                 };
                 match claimed {
                     Ok(Admission::Lost) => Duration::from_millis(50),
                     Ok(admission) => {
-                        let decision = if late {
-                            Decision::Missed {
-                                scheduled,
-                                coalesced: 0,
-                            }
-                        } else {
-                            decision
-                        };
+                        let decision = if late { Decision::Missed { scheduled, coalesced: 0 } } else { decision };
                         tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
                         carry_out(&core, &job, decision, Some(&key), token, admission).await;
                         return;
@@ -434,11 +359,7 @@ pub(crate) async fn carry_out(
     let shared = core.scheduler();
     let instance = core.instance_id();
     let scheduled = decision.scheduled();
-    let settle = Settle {
-        claim: claim.map(str::to_string),
-        job_id: job.id,
-        token: key.clone(),
-    };
+    let settle = Settle { claim: claim.map(str::to_string), job_id: job.id, token: key.clone() };
     let new_run = NewRun {
         run_key: &key,
         job_id: job.id,
@@ -457,9 +378,7 @@ pub(crate) async fn carry_out(
             let summary = json!({ "max_instances": job.policy.max_instances });
             record_non_run(core, &new_run, RunOutcome::SkippedOverlap, summary, settle).await
         }
-        (Decision::Run { coalesced, .. }, _) => {
-            run_admitted(core, job, &new_run, coalesced, settle).await
-        }
+        (Decision::Run { coalesced, .. }, _) => run_admitted(core, job, &new_run, coalesced, settle).await,
     };
     if claim.is_some() && outcome.is_some() {
         shared.handled(job.id, scheduled);
@@ -494,12 +413,7 @@ fn final_record(run: &NewRun<'_>, id: i64, end: RunEnd<'_>, attempts: i64) -> Jo
 
 /// Records the final row and settles the claim (batched through the writer when it runs).
 async fn record_final(core: &Core, run: &NewRun<'_>, end: RunEnd<'_>, settle: Settle) -> Carried {
-    let writer = core
-        .scheduler()
-        .history
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
+    let writer = core.scheduler().history.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let recorded = match writer {
         Some(writer) => writer.record(FinalRow::new(run, &end), settle).await,
         None => {
@@ -522,12 +436,7 @@ async fn record_final(core: &Core, run: &NewRun<'_>, end: RunEnd<'_>, settle: Se
 }
 
 async fn settle_now(core: &Core, settle: Settle) {
-    if let Err(e) = core
-        .scheduler()
-        .claims
-        .finish_many(&[settle], core.instance_id())
-        .await
-    {
+    if let Err(e) = core.scheduler().claims.finish_many(&[settle], core.instance_id()).await {
         tracing::warn!(error = %e, "cannot settle a claim (its lease will lapse)");
     }
 }
@@ -539,37 +448,19 @@ async fn record_non_run(
     summary: serde_json::Value,
     settle: Settle,
 ) -> Carried {
-    let end = RunEnd {
-        outcome,
-        started: None,
-        finished: Utc::now(),
-        summary: Some(&summary),
-        error: None,
-    };
+    let end = RunEnd { outcome, started: None, finished: Utc::now(), summary: Some(&summary), error: None };
     record_final(core, run, end, settle).await
 }
 
 /// Runs an admitted run. The task starts at once; a short run is recorded once, when it ends,
 /// and a long one also gets a `running` row after [`RUNNING_ROW_AFTER`].
-async fn run_admitted(
-    core: &Core,
-    job: &JobRecord,
-    run: &NewRun<'_>,
-    coalesced: u64,
-    settle: Settle,
-) -> Carried {
+async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced: u64, settle: Settle) -> Carried {
     let shared = core.scheduler();
     let claim_key = settle.claim.clone();
     let claim = claim_key.as_deref();
     let started = Utc::now();
     shared.running.fetch_add(1, Ordering::Relaxed);
-    let work = keep_leases(
-        core,
-        job.id,
-        claim,
-        run.run_key,
-        execute(core, job, run, coalesced),
-    );
+    let work = keep_leases(core, job.id, claim, run.run_key, execute(core, job, run, coalesced));
     let mut work = std::pin::pin!(work);
     let quick = tokio::select! {
         result = &mut work => Some(result),
@@ -611,25 +502,12 @@ async fn run_admitted(
     let (begun, (outcome, summary, error)) = tokio::join!(record_start, work);
     shared.running.fetch_sub(1, Ordering::Relaxed);
     let finished = Utc::now();
-    let end = RunEnd {
-        outcome,
-        started: Some(started),
-        finished,
-        summary: summary.as_ref(),
-        error: error.as_deref(),
-    };
+    let end = RunEnd { outcome, started: Some(started), finished, summary: summary.as_ref(), error: error.as_deref() };
     match begun {
         Ok(Begun::Started(id) | Begun::TookOver(id)) => {
-            let closed = store::finish_run(
-                core.database().pool(),
-                id,
-                run.instance,
-                outcome,
-                finished,
-                end.summary,
-                end.error,
-            )
-            .await;
+            let closed =
+                store::finish_run(core.database().pool(), id, run.instance, outcome, finished, end.summary, end.error)
+                    .await;
             settle_now(core, settle).await;
             if let Err(e) = closed {
                 tracing::error!(job = %job.name, error = %e, "cannot record the end of a run");
@@ -662,11 +540,7 @@ async fn execute(
         tokio::time::sleep(Duration::from_millis(jitter)).await;
     }
     let Some(kind) = shared.registry.get(&job.kind) else {
-        return (
-            RunOutcome::Failed,
-            None,
-            Some(format!("unknown task kind {:?} in this build", job.kind)),
-        );
+        return (RunOutcome::Failed, None, Some(format!("unknown task kind {:?} in this build", job.kind)));
     };
     let ctx = TaskContext {
         core: core.clone(),
@@ -679,11 +553,7 @@ async fn execute(
         Some(limit) => match tokio::time::timeout(limit, task).await {
             Ok(result) => result,
             Err(_) => {
-                return (
-                    RunOutcome::TimedOut,
-                    None,
-                    Some(format!("stopped after the {} s timeout", limit.as_secs())),
-                );
+                return (RunOutcome::TimedOut, None, Some(format!("stopped after the {} s timeout", limit.as_secs())));
             }
         },
         None => task.await,
@@ -703,13 +573,7 @@ async fn execute(
 
 /// Drives `work` while renewing the running slot every [`SLOT_RENEW`] and the claim every third
 /// of a lease. A run that ends sooner touches Redis for neither.
-async fn keep_leases<T>(
-    core: &Core,
-    job_id: i64,
-    claim: Option<&str>,
-    slot: &str,
-    work: impl Future<Output = T>,
-) -> T {
+async fn keep_leases<T>(core: &Core, job_id: i64, claim: Option<&str>, slot: &str, work: impl Future<Output = T>) -> T {
     let shared = core.scheduler();
     let mut work = std::pin::pin!(work);
     let start = tokio::time::Instant::now();
@@ -735,49 +599,23 @@ pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
     let core = core.clone();
     tokio::spawn(async move {
         let scheduled = Utc::now();
-        let token = format!(
-            "m:{}:{}:{:08x}",
-            job.id,
-            scheduled.timestamp_millis(),
-            fastrand::u32(..)
-        );
+        let token = format!("m:{}:{}:{:08x}", job.id, scheduled.timestamp_millis(), fastrand::u32(..));
         let claims = &core.scheduler().claims;
-        let admission = match claims
-            .acquire_slot(
-                job.id,
-                &token,
-                job.policy.max_instances,
-                scheduled.timestamp_millis(),
-            )
-            .await
-        {
-            Ok(true) => Admission::Admitted,
-            Ok(false) => Admission::NoSlot,
-            Err(e) => {
-                tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
-                Admission::Admitted
-            }
-        };
-        carry_out(
-            &core,
-            &job,
-            Decision::Run {
-                scheduled,
-                coalesced: 0,
-            },
-            None,
-            token,
-            admission,
-        )
-        .await;
+        let admission =
+            match claims.acquire_slot(job.id, &token, job.policy.max_instances, scheduled.timestamp_millis()).await {
+                Ok(true) => Admission::Admitted,
+                Ok(false) => Admission::NoSlot,
+                Err(e) => {
+                    tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
+                    Admission::Admitted
+                }
+            };
+        carry_out(&core, &job, Decision::Run { scheduled, coalesced: 0 }, None, token, admission).await;
     });
 }
 
 /// The parts shared by the core and the loop.
-pub fn shared(
-    core_redis: crate::redis_conn::RedisConn,
-    registry: Registry,
-) -> Arc<SchedulerShared> {
+pub fn shared(core_redis: crate::redis_conn::RedisConn, registry: Registry) -> Arc<SchedulerShared> {
     Arc::new(SchedulerShared {
         registry,
         claims: Claims::new(core_redis),

@@ -70,16 +70,9 @@ impl HistoryWriter {
     /// Starts the writer task; it ends when every `HistoryWriter` clone is dropped and the
     /// rows already sent are written. After each batch is written it settles the batch's claims
     /// and running slots in Redis (one round trip).
-    pub fn start(
-        db: Database,
-        claims: Claims,
-        instance: String,
-    ) -> (HistoryWriter, tokio::task::JoinHandle<()>) {
+    pub fn start(db: Database, claims: Claims, instance: String) -> (HistoryWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (
-            HistoryWriter { tx },
-            tokio::spawn(write_loop(db, claims, instance, rx)),
-        )
+        (HistoryWriter { tx }, tokio::spawn(write_loop(db, claims, instance, rx)))
     }
 
     /// Records a final row, then settles its claim; answers once both are done.
@@ -92,12 +85,7 @@ impl HistoryWriter {
     }
 }
 
-async fn write_loop(
-    db: Database,
-    claims: Claims,
-    instance: String,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
-) {
+async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + GATHER;
@@ -136,9 +124,7 @@ async fn write_loop(
             Err(e) => {
                 let message = e.to_string();
                 for pending in batch {
-                    let _ = pending
-                        .done
-                        .send(Err(sqlx::Error::Protocol(message.clone())));
+                    let _ = pending.done.send(Err(sqlx::Error::Protocol(message.clone())));
                 }
             }
         }
@@ -187,19 +173,11 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
     };
     let pairs = returned
         .iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>("run_key")?,
-                r.try_get::<i64, _>("id")?,
-            ))
-        })
+        .map(|r| Ok((r.try_get::<String, _>("run_key")?, r.try_get::<i64, _>("id")?)))
         .collect::<sqlx::Result<Vec<_>>>()?;
     tx.commit().await?;
     let ids: std::collections::HashMap<String, i64> = pairs.into_iter().collect();
-    Ok(rows
-        .iter()
-        .map(|row| ids.get(&row.run_key).copied())
-        .collect())
+    Ok(rows.iter().map(|row| ids.get(&row.run_key).copied()).collect())
 }
 
 /// Writes one final row directly (when no writer runs).

@@ -14,15 +14,9 @@ pub const MAX_DUE: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
     /// Run it. `coalesced` earlier instants were folded into this run.
-    Run {
-        scheduled: DateTime<Utc>,
-        coalesced: u64,
-    },
+    Run { scheduled: DateTime<Utc>, coalesced: u64 },
     /// Too late (beyond the misfire grace): record it as missed.
-    Missed {
-        scheduled: DateTime<Utc>,
-        coalesced: u64,
-    },
+    Missed { scheduled: DateTime<Utc>, coalesced: u64 },
 }
 
 impl Decision {
@@ -35,11 +29,7 @@ impl Decision {
 
 /// The instants in `(cursor, now]`, oldest first, and how many more there were beyond
 /// [`MAX_DUE`] (those are skipped over: the last element is then the newest due instant).
-pub fn due_fires(
-    schedule: &Schedule,
-    cursor: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> (Vec<DateTime<Utc>>, u64) {
+pub fn due_fires(schedule: &Schedule, cursor: DateTime<Utc>, now: DateTime<Utc>) -> (Vec<DateTime<Utc>>, u64) {
     let mut due = Vec::new();
     let mut at = cursor;
     while let Some(fire) = schedule.next_after(at) {
@@ -69,24 +59,13 @@ pub fn due_fires(
 }
 
 /// Applies misfire grace and coalescing to the due instants.
-pub fn decide(
-    due: &[DateTime<Utc>],
-    skipped_over: u64,
-    now: DateTime<Utc>,
-    policy: &JobPolicy,
-) -> Vec<Decision> {
+pub fn decide(due: &[DateTime<Utc>], skipped_over: u64, now: DateTime<Utc>, policy: &JobPolicy) -> Vec<Decision> {
     let grace = Duration::seconds(policy.misfire_grace_seconds as i64);
     let decision = |scheduled: DateTime<Utc>, coalesced: u64| {
         if now - scheduled <= grace {
-            Decision::Run {
-                scheduled,
-                coalesced,
-            }
+            Decision::Run { scheduled, coalesced }
         } else {
-            Decision::Missed {
-                scheduled,
-                coalesced,
-            }
+            Decision::Missed { scheduled, coalesced }
         }
     };
     let Some(&newest) = due.last() else {

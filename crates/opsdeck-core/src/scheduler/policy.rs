@@ -37,30 +37,18 @@ impl JobPolicy {
     /// Refuses values that make no sense, naming the field.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if self.misfire_grace_seconds == 0 || self.misfire_grace_seconds > 7 * 24 * 3600 {
-            return Err((
-                "policy.misfire_grace_seconds",
-                "misfire grace must be between 1 second and 7 days".into(),
-            ));
+            return Err(("policy.misfire_grace_seconds", "misfire grace must be between 1 second and 7 days".into()));
         }
         if self.max_instances == 0 || self.max_instances > 64 {
-            return Err((
-                "policy.max_instances",
-                "max instances must be between 1 and 64".into(),
-            ));
+            return Err(("policy.max_instances", "max instances must be between 1 and 64".into()));
         }
         if self.jitter_seconds > 3600 {
-            return Err((
-                "policy.jitter_seconds",
-                "jitter must be at most 3600 seconds".into(),
-            ));
+            return Err(("policy.jitter_seconds", "jitter must be at most 3600 seconds".into()));
         }
         if let Some(timeout) = self.timeout_seconds
             && (timeout == 0 || timeout > 24 * 3600)
         {
-            return Err((
-                "policy.timeout_seconds",
-                "timeout must be between 1 second and 24 hours".into(),
-            ));
+            return Err(("policy.timeout_seconds", "timeout must be between 1 second and 24 hours".into()));
         }
         Ok(())
     }

@@ -144,10 +144,8 @@ fn instant(ms: i64) -> DateTime<Utc> {
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> sqlx::Result<T> {
     let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: Box::new(e),
-    })
+    serde_json::from_str(&text)
+        .map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
 }
 
 const JOB_COLUMNS: &str = "id, name, kind, trigger_spec, timezone, args, policy, paused, origin, trigger_since, cursor_at, created_at, updated_at";
@@ -164,11 +162,7 @@ fn job_from_row(row: &AnyRow) -> sqlx::Result<JobRecord> {
         args: json_column(row, "args")?,
         policy: json_column(row, "policy")?,
         paused: paused != 0,
-        origin: if origin == "staff" {
-            JobOrigin::Staff
-        } else {
-            JobOrigin::Default
-        },
+        origin: if origin == "staff" { JobOrigin::Staff } else { JobOrigin::Default },
         trigger_since: instant(row.try_get("trigger_since")?),
         cursor_at: row.try_get::<Option<i64>, _>("cursor_at")?.map(instant),
         created_at: instant(row.try_get("created_at")?),
@@ -178,23 +172,12 @@ fn job_from_row(row: &AnyRow) -> sqlx::Result<JobRecord> {
 
 pub async fn load_jobs(pool: &AnyPool) -> sqlx::Result<Vec<JobRecord>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY name"));
-    sqlx::query(sql)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(job_from_row)
-        .collect()
+    sqlx::query(sql).fetch_all(pool).await?.iter().map(job_from_row).collect()
 }
 
 pub async fn get_job(pool: &AnyPool, id: i64) -> sqlx::Result<Option<JobRecord>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"));
-    sqlx::query(sql)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(job_from_row)
-        .transpose()
+    sqlx::query(sql).bind(id).fetch_optional(pool).await?.as_ref().map(job_from_row).transpose()
 }
 
 fn to_json<T: Serialize>(value: &T) -> String {
@@ -202,18 +185,11 @@ fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|e| e.is_unique_violation())
+    error.as_database_error().is_some_and(|e| e.is_unique_violation())
 }
 
 /// Inserts a job; a taken name is a unique violation.
-pub async fn insert_job(
-    db: &Database,
-    draft: &JobDraft,
-    origin: JobOrigin,
-    now: DateTime<Utc>,
-) -> sqlx::Result<i64> {
+pub async fn insert_job(db: &Database, draft: &JobDraft, origin: JobOrigin, now: DateTime<Utc>) -> sqlx::Result<i64> {
     db.insert_returning_id(
         "INSERT INTO jobs (name, kind, trigger_spec, timezone, args, policy, paused, origin, trigger_since, cursor_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
@@ -236,11 +212,7 @@ pub async fn insert_job(
 
 /// Inserts each default job whose name is not taken; never touches an existing row, so staff
 /// edits survive restarts. Returns the names inserted.
-pub async fn ensure_defaults(
-    db: &Database,
-    defaults: &[JobDraft],
-    now: DateTime<Utc>,
-) -> sqlx::Result<Vec<String>> {
+pub async fn ensure_defaults(db: &Database, defaults: &[JobDraft], now: DateTime<Utc>) -> sqlx::Result<Vec<String>> {
     let mut inserted = Vec::new();
     for draft in defaults {
         let exists = sqlx::query("SELECT id FROM jobs WHERE name = ?")
@@ -291,12 +263,7 @@ pub async fn update_job(
 
 /// Pauses or resumes; conditional, so a repeat changes nothing and reports `false`. Resuming
 /// moves the cursor to `now`: the paused period is not replayed.
-pub async fn set_paused(
-    pool: &AnyPool,
-    id: i64,
-    paused: bool,
-    now: DateTime<Utc>,
-) -> sqlx::Result<bool> {
+pub async fn set_paused(pool: &AnyPool, id: i64, paused: bool, now: DateTime<Utc>) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET paused = ?, cursor_at = CASE WHEN ? = 0 THEN ? ELSE cursor_at END, updated_at = ?
          WHERE id = ? AND paused = ?",
@@ -314,23 +281,18 @@ pub async fn set_paused(
 
 /// Deletes a staff-added job (default jobs cannot be deleted). Its history stays.
 pub async fn delete_staff_job(pool: &AnyPool, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND origin = 'staff'")
-        .bind(id)
-        .execute(pool)
-        .await?;
+    let done = sqlx::query("DELETE FROM jobs WHERE id = ? AND origin = 'staff'").bind(id).execute(pool).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Moves the cursor forward (never back).
 pub async fn advance_cursor(pool: &AnyPool, id: i64, to: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE jobs SET cursor_at = ? WHERE id = ? AND (cursor_at IS NULL OR cursor_at < ?)",
-    )
-    .bind(ms(to))
-    .bind(id)
-    .bind(ms(to))
-    .execute(pool)
-    .await?;
+    sqlx::query("UPDATE jobs SET cursor_at = ? WHERE id = ? AND (cursor_at IS NULL OR cursor_at < ?)")
+        .bind(ms(to))
+        .bind(id)
+        .bind(ms(to))
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -437,11 +399,7 @@ pub struct RunEnd<'a> {
 
 /// Records a run in its final state in one statement (a short run, or one that did not run);
 /// a repeat of the same key is ignored and reported as None.
-pub async fn record_final(
-    db: &Database,
-    run: &NewRun<'_>,
-    end: &RunEnd<'_>,
-) -> sqlx::Result<Option<i64>> {
+pub async fn record_final(db: &Database, run: &NewRun<'_>, end: &RunEnd<'_>) -> sqlx::Result<Option<i64>> {
     let inserted = db
         .insert_returning_id(
             "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms,
@@ -514,20 +472,14 @@ pub async fn list_runs(pool: &AnyPool, query: &RunQuery) -> sqlx::Result<RunPage
         .bind(i64::from(query.limit) + 1)
         .fetch_all(pool)
         .await?;
-    let mut runs = rows
-        .iter()
-        .map(run_from_row)
-        .collect::<sqlx::Result<Vec<_>>>()?;
+    let mut runs = rows.iter().map(run_from_row).collect::<sqlx::Result<Vec<_>>>()?;
     let next_before_id = if runs.len() > query.limit as usize {
         runs.truncate(query.limit as usize);
         runs.last().map(|r| r.id)
     } else {
         None
     };
-    Ok(RunPage {
-        runs,
-        next_before_id,
-    })
+    Ok(RunPage { runs, next_before_id })
 }
 
 /// The newest run of each job.
@@ -535,12 +487,7 @@ pub async fn last_runs(pool: &AnyPool) -> sqlx::Result<Vec<JobRun>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {RUN_COLUMNS} FROM job_runs WHERE id IN (SELECT MAX(id) FROM job_runs GROUP BY job_id)"
     ));
-    sqlx::query(sql)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(run_from_row)
-        .collect()
+    sqlx::query(sql).fetch_all(pool).await?.iter().map(run_from_row).collect()
 }
 
 /// Deletes finished runs scheduled before `before`; returns how many.

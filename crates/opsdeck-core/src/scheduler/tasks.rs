@@ -55,13 +55,7 @@ impl TaskKind {
         validate: fn(&Value) -> Result<(), String>,
         run: impl Fn(TaskContext, Value) -> TaskFuture + Send + Sync + 'static,
     ) -> TaskKind {
-        TaskKind {
-            name,
-            description,
-            args_example,
-            validate,
-            run: Arc::new(run),
-        }
+        TaskKind { name, description, args_example, validate, run: Arc::new(run) }
     }
 
     pub fn validate(&self, args: &Value) -> Result<(), String> {
@@ -121,19 +115,12 @@ fn object(args: &Value) -> Result<&serde_json::Map<String, Value>, String> {
 
 fn only_keys(map: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(format!(
-            "unknown argument {key:?} (allowed: {})",
-            allowed.join(", ")
-        )),
+        Some(key) => Err(format!("unknown argument {key:?} (allowed: {})", allowed.join(", "))),
         None => Ok(()),
     }
 }
 
-fn optional_u64(
-    map: &serde_json::Map<String, Value>,
-    key: &str,
-    max: u64,
-) -> Result<Option<u64>, String> {
+fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Result<Option<u64>, String> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
@@ -185,23 +172,13 @@ fn log() -> TaskKind {
             _ => Err("message must be a non-empty string of at most 1000 characters".into()),
         }
     }
-    TaskKind::new(
-        "log",
-        "Writes a message to the log.",
-        json!({ "message": "hello" }),
-        validate,
-        |ctx, args| {
-            Box::pin(async move {
-                let message = args
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                tracing::info!(job = %ctx.job_name, %message, "log task");
-                Ok(json!({ "message": message }))
-            })
-        },
-    )
+    TaskKind::new("log", "Writes a message to the log.", json!({ "message": "hello" }), validate, |ctx, args| {
+        Box::pin(async move {
+            let message = args.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
+            tracing::info!(job = %ctx.job_name, %message, "log task");
+            Ok(json!({ "message": message }))
+        })
+    })
 }
 
 /// `http_get`: calls a URL and records the status; a non-2xx answer fails the run.
@@ -209,10 +186,7 @@ fn http_get() -> TaskKind {
     fn validate(args: &Value) -> Result<(), String> {
         let map = object(args)?;
         only_keys(map, &["url", "timeout_seconds"])?;
-        let url = map
-            .get("url")
-            .and_then(Value::as_str)
-            .ok_or("url is required")?;
+        let url = map.get("url").and_then(Value::as_str).ok_or("url is required")?;
         let parsed = url::Url::parse(url).map_err(|e| format!("url is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err("url must be http:// or https://".into());
@@ -227,15 +201,8 @@ fn http_get() -> TaskKind {
         validate,
         |ctx, args| {
             Box::pin(async move {
-                let url = args
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let timeout = args
-                    .get("timeout_seconds")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(10);
+                let url = args.get("url").and_then(Value::as_str).unwrap_or_default().to_string();
+                let timeout = args.get("timeout_seconds").and_then(Value::as_u64).unwrap_or(10);
                 let started = std::time::Instant::now();
                 let response = ctx
                     .core
@@ -253,11 +220,7 @@ fn http_get() -> TaskKind {
                     "bytes": bytes,
                     "elapsed_ms": started.elapsed().as_millis() as u64,
                 });
-                if status.is_success() {
-                    Ok(summary)
-                } else {
-                    Err(format!("GET {url} answered {status}"))
-                }
+                if status.is_success() { Ok(summary) } else { Err(format!("GET {url} answered {status}")) }
             })
         },
     )
@@ -276,8 +239,7 @@ fn prune_history() -> TaskKind {
         |ctx, _args| {
             Box::pin(async move {
                 let retention = ctx.core.config().run_retention;
-                let before =
-                    ctx.scheduled_at - chrono::Duration::from_std(retention).unwrap_or_default();
+                let before = ctx.scheduled_at - chrono::Duration::from_std(retention).unwrap_or_default();
                 let deleted = super::store::prune_runs(ctx.core.database().pool(), before)
                     .await
                     .map_err(|e| format!("pruning failed: {e}"))?;

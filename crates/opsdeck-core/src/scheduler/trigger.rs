@@ -48,10 +48,7 @@ pub struct TriggerError {
 }
 
 fn trigger_error(message: impl Into<String>) -> TriggerError {
-    TriggerError {
-        field: "trigger",
-        message: message.into(),
-    }
+    TriggerError { field: "trigger", message: message.into() }
 }
 
 /// A fire time flagged when a daylight-saving change touches it.
@@ -108,17 +105,9 @@ const MAX_INTERVAL_SECONDS: i64 = 366 * 24 * 3600;
 
 impl Schedule {
     /// Validates `spec` in zone `tz`. `created` anchors intervals that have no start.
-    pub fn compile(
-        spec: &TriggerSpec,
-        tz: Tz,
-        created: DateTime<Utc>,
-    ) -> Result<Schedule, TriggerError> {
+    pub fn compile(spec: &TriggerSpec, tz: Tz, created: DateTime<Utc>) -> Result<Schedule, TriggerError> {
         let kind = match spec {
-            TriggerSpec::Interval {
-                every_seconds,
-                start,
-                end,
-            } => {
+            TriggerSpec::Interval { every_seconds, start, end } => {
                 if *every_seconds <= 0 {
                     return Err(trigger_error(format!(
                         "interval: every_seconds must be greater than 0 (got {every_seconds})"
@@ -130,14 +119,8 @@ impl Schedule {
                     )));
                 }
                 let every = Duration::seconds(*every_seconds);
-                let start = start
-                    .as_deref()
-                    .map(|s| local_instant(s, tz, "interval start"))
-                    .transpose()?;
-                let end = end
-                    .as_deref()
-                    .map(|s| local_instant(s, tz, "interval end"))
-                    .transpose()?;
+                let start = start.as_deref().map(|s| local_instant(s, tz, "interval start")).transpose()?;
+                let end = end.as_deref().map(|s| local_instant(s, tz, "interval end")).transpose()?;
                 if let (Some((start, _)), Some((end, _))) = (start, end)
                     && end <= start
                 {
@@ -151,11 +134,7 @@ impl Schedule {
             }
             TriggerSpec::Date { at } => {
                 let (instant, note) = local_instant(at, tz, "date")?;
-                Kind::Date {
-                    at: instant,
-                    note,
-                    local: parse_local(at, "date")?,
-                }
+                Kind::Date { at: instant, note, local: parse_local(at, "date")? }
             }
             TriggerSpec::Cron { expr } => Kind::Cron(Box::new(parse_cron(expr)?)),
         };
@@ -182,17 +161,11 @@ impl Schedule {
                     _ => Some(Fire { at, dst: None }),
                 }
             }
-            Kind::Date { at, note, .. } => (*at > after).then_some(Fire {
-                at: *at,
-                dst: *note,
-            }),
+            Kind::Date { at, note, .. } => (*at > after).then_some(Fire { at: *at, dst: *note }),
             Kind::Cron(cron) => {
                 let local = after.with_timezone(&self.tz);
                 let next = cron.find_next_occurrence(&local, false).ok()?;
-                Some(Fire {
-                    at: next.with_timezone(&Utc),
-                    dst: cron_note(cron, &next),
-                })
+                Some(Fire { at: next.with_timezone(&Utc), dst: cron_note(cron, &next) })
             }
         }
     }
@@ -227,11 +200,7 @@ impl Schedule {
         match &self.kind {
             Kind::Interval { every, first, end } => {
                 let mut text = format!("every {}", duration_words(every.num_seconds()));
-                let local = |at: &DateTime<Utc>| {
-                    at.with_timezone(&self.tz)
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()
-                };
+                let local = |at: &DateTime<Utc>| at.with_timezone(&self.tz).format("%Y-%m-%d %H:%M:%S").to_string();
                 text.push_str(&format!(" from {}", local(first)));
                 if let Some(end) = end {
                     text.push_str(&format!(" until {}", local(end)));
@@ -279,10 +248,7 @@ impl Schedule {
     pub fn local_fires(&self, after: DateTime<Utc>, count: usize) -> Vec<FireTime> {
         self.upcoming(after, count)
             .into_iter()
-            .map(|fire| FireTime {
-                at: fire.at.with_timezone(&self.tz).fixed_offset(),
-                dst: fire.dst,
-            })
+            .map(|fire| FireTime { at: fire.at.with_timezone(&self.tz).fixed_offset(), dst: fire.dst })
             .collect()
     }
 }
@@ -307,36 +273,21 @@ fn duration_words(seconds: i64) -> String {
     } else {
         (seconds, "second")
     };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
 fn parse_local(text: &str, what: &str) -> Result<NaiveDateTime, TriggerError> {
     let text = text.trim();
-    for format in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%d %H:%M",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
         if let Ok(at) = NaiveDateTime::parse_from_str(text, format) {
             return Ok(at);
         }
     }
-    Err(trigger_error(format!(
-        "{what}: {text:?} is not a local date and time (use YYYY-MM-DD HH:MM[:SS])"
-    )))
+    Err(trigger_error(format!("{what}: {text:?} is not a local date and time (use YYYY-MM-DD HH:MM[:SS])")))
 }
 
 /// A local date-time in `tz` as an instant, applying the daylight-saving rules above.
-fn local_instant(
-    text: &str,
-    tz: Tz,
-    what: &str,
-) -> Result<(DateTime<Utc>, Option<DstNote>), TriggerError> {
+fn local_instant(text: &str, tz: Tz, what: &str) -> Result<(DateTime<Utc>, Option<DstNote>), TriggerError> {
     let local = parse_local(text, what)?;
     Ok(resolve_local(local, tz))
 }
@@ -345,9 +296,7 @@ fn local_instant(
 pub fn resolve_local(local: NaiveDateTime, tz: Tz) -> (DateTime<Utc>, Option<DstNote>) {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(at) => (at.with_timezone(&Utc), None),
-        LocalResult::Ambiguous(first, _) => {
-            (first.with_timezone(&Utc), Some(DstNote::OverlapFirst))
-        }
+        LocalResult::Ambiguous(first, _) => (first.with_timezone(&Utc), Some(DstNote::OverlapFirst)),
         LocalResult::None => {
             // Walk forward minute by minute (gaps are at most a few hours) to the first local
             // time that exists: the moment the clocks jumped.
@@ -365,14 +314,7 @@ pub fn resolve_local(local: NaiveDateTime, tz: Tz) -> (DateTime<Utc>, Option<Dst
 }
 
 const FIVE_FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
-const SIX_FIELDS: [&str; 6] = [
-    "second",
-    "minute",
-    "hour",
-    "day of month",
-    "month",
-    "day of week",
-];
+const SIX_FIELDS: [&str; 6] = ["second", "minute", "hour", "day of month", "month", "day of week"];
 
 fn cron_parser() -> CronParser {
     CronParser::builder().seconds(Seconds::Optional).build()
@@ -403,9 +345,7 @@ fn describe_cron_error(expr: &str, error: &croner::errors::CronError) -> String 
         5 => &FIVE_FIELDS,
         6 => &SIX_FIELDS,
         _ if expr.starts_with('@') => {
-            return format!(
-                "cron: unknown macro {expr:?} (use @yearly, @monthly, @weekly, @daily or @hourly)"
-            );
+            return format!("cron: unknown macro {expr:?} (use @yearly, @monthly, @weekly, @daily or @hourly)");
         }
         n => {
             return format!(
@@ -414,9 +354,7 @@ fn describe_cron_error(expr: &str, error: &croner::errors::CronError) -> String 
         }
     };
     for (index, field) in fields.iter().enumerate() {
-        let probe: Vec<&str> = (0..fields.len())
-            .map(|i| if i == index { *field } else { "*" })
-            .collect();
+        let probe: Vec<&str> = (0..fields.len()).map(|i| if i == index { *field } else { "*" }).collect();
         if let Err(e) = cron_parser().parse(&probe.join(" ")) {
             return format!(
                 "cron: field '{}': {:?} is not valid ({}; allowed: {})",

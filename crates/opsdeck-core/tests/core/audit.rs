@@ -8,9 +8,7 @@ use crate::helpers::{redis_url, sqlite_config};
 #[tokio::test]
 async fn records_and_pages_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     for n in 0..5 {
         core.record_audit(NewAuditEntry {
             who: "alice",
@@ -39,25 +37,13 @@ async fn records_and_pages_newest_first() {
 #[tokio::test]
 async fn bad_requests_get_a_code_and_a_message() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let body: ErrorBody = core.audit_list(0, None).await.unwrap_err().into();
     assert_eq!(body.code, "invalid_input");
     assert!(body.message.contains("limit"), "{body:?}");
-    let anonymous = core
-        .record_audit(NewAuditEntry {
-            who: " ",
-            action: "x",
-            target: "y",
-            detail: None,
-        })
-        .await
-        .unwrap_err();
+    let anonymous =
+        core.record_audit(NewAuditEntry { who: " ", action: "x", target: "y", detail: None }).await.unwrap_err();
     assert_eq!(anonymous.code(), "invalid_input");
-    assert!(
-        core.audit_list(10, None).await.unwrap().entries.is_empty(),
-        "nothing was recorded"
-    );
+    assert!(core.audit_list(10, None).await.unwrap().entries.is_empty(), "nothing was recorded");
     core.shutdown().await;
 }

@@ -2,22 +2,12 @@
 
 use std::time::Duration;
 
-use opsdeck_core::ocr::baidu::{
-    BaiduError, BaiduOcr, ErrorAction, IdCardFields, Image, Side, mask_id_number,
-};
+use opsdeck_core::ocr::baidu::{BaiduError, BaiduOcr, ErrorAction, IdCardFields, Image, Side, mask_id_number};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 use secrecy::SecretString;
 
 async fn fake(config: BaiduConfig) -> FakeBaidu {
-    FakeBaidu::start(
-        "127.0.0.1:0".parse().unwrap(),
-        BaiduConfig {
-            latency: Duration::ZERO,
-            ..config
-        },
-    )
-    .await
-    .unwrap()
+    FakeBaidu::start("127.0.0.1:0".parse().unwrap(), BaiduConfig { latency: Duration::ZERO, ..config }).await.unwrap()
 }
 
 fn client(baidu: &FakeBaidu, secret: &str) -> BaiduOcr {
@@ -33,37 +23,21 @@ fn client(baidu: &FakeBaidu, secret: &str) -> BaiduOcr {
 async fn recognises_both_sides_and_keeps_its_token() {
     let baidu = fake(BaiduConfig::default()).await;
     let ocr = client(&baidu, "sandbox-secret-key");
-    let front = ocr
-        .recognise(Image::Url("https://cdn.example.com/a.jpg"), Side::Front)
-        .await
-        .unwrap();
-    let IdCardFields::Front(card) = &front.fields else {
-        panic!("front fields")
-    };
+    let front = ocr.recognise(Image::Url("https://cdn.example.com/a.jpg"), Side::Front).await.unwrap();
+    let IdCardFields::Front(card) = &front.fields else { panic!("front fields") };
     assert_eq!(card.id_number.len(), 18);
     assert!(!card.name.is_empty() && !card.address.is_empty());
     assert_eq!(front.image_status, "normal");
     assert_eq!(front.risk_type.as_deref(), Some("normal"));
     assert!(front.log_id.is_some());
     let printed = format!("{front:?}");
-    assert!(
-        !printed.contains(&card.id_number),
-        "the ID number never prints: {printed}"
-    );
+    assert!(!printed.contains(&card.id_number), "the ID number never prints: {printed}");
     assert!(printed.contains(&mask_id_number(&card.id_number)));
 
-    let back = ocr
-        .recognise(Image::Url("https://cdn.example.com/a.jpg"), Side::Back)
-        .await
-        .unwrap();
-    let IdCardFields::Back(back) = back.fields else {
-        panic!("back fields")
-    };
+    let back = ocr.recognise(Image::Url("https://cdn.example.com/a.jpg"), Side::Back).await.unwrap();
+    let IdCardFields::Back(back) = back.fields else { panic!("back fields") };
     assert!(back.issuing_authority.ends_with("公安局"), "{back:?}");
-    let by_image = ocr
-        .recognise(Image::Base64("aGVsbG8="), Side::Front)
-        .await
-        .unwrap();
+    let by_image = ocr.recognise(Image::Base64("aGVsbG8="), Side::Front).await.unwrap();
     assert!(matches!(by_image.fields, IdCardFields::Front(_)));
     assert_eq!(baidu.token_calls(), 1, "one token for all calls");
 }
@@ -72,18 +46,12 @@ async fn recognises_both_sides_and_keeps_its_token() {
 async fn an_expired_or_invalid_token_is_replaced_and_the_call_retried_once() {
     let baidu = fake(BaiduConfig::default()).await;
     let ocr = client(&baidu, "sandbox-secret-key");
-    ocr.recognise(Image::Url("https://x/1.jpg"), Side::Front)
-        .await
-        .unwrap();
+    ocr.recognise(Image::Url("https://x/1.jpg"), Side::Front).await.unwrap();
     baidu.expire_tokens();
-    ocr.recognise(Image::Url("https://x/2.jpg"), Side::Front)
-        .await
-        .expect("refreshed after 111");
+    ocr.recognise(Image::Url("https://x/2.jpg"), Side::Front).await.expect("refreshed after 111");
     assert_eq!(baidu.token_calls(), 2);
     baidu.revoke_tokens();
-    ocr.recognise(Image::Url("https://x/3.jpg"), Side::Front)
-        .await
-        .expect("refreshed after 110");
+    ocr.recognise(Image::Url("https://x/3.jpg"), Side::Front).await.expect("refreshed after 110");
     assert_eq!(baidu.token_calls(), 3);
     let codes: Vec<Option<i64>> = baidu.arrivals().iter().map(|a| a.error_code).collect();
     assert_eq!(codes, [None, Some(111), None, Some(110), None]);
@@ -91,11 +59,7 @@ async fn an_expired_or_invalid_token_is_replaced_and_the_call_retried_once() {
 
 #[tokio::test]
 async fn each_error_code_maps_to_its_action() {
-    let baidu = fake(BaiduConfig {
-        qps: 1000,
-        ..BaiduConfig::default()
-    })
-    .await;
+    let baidu = fake(BaiduConfig { qps: 1000, ..BaiduConfig::default() }).await;
     let ocr = client(&baidu, "sandbox-secret-key");
     let cases = [
         ("https://x/a.jpg?fail=1", ErrorAction::Retry),
@@ -114,42 +78,17 @@ async fn each_error_code_maps_to_its_action() {
         ("https://x/unreachable.jpg", ErrorAction::DeadLetter),
     ];
     for (url, action) in cases {
-        let error = ocr
-            .recognise(Image::Url(url), Side::Front)
-            .await
-            .unwrap_err();
+        let error = ocr.recognise(Image::Url(url), Side::Front).await.unwrap_err();
         assert_eq!(error.action(), action, "{url}: {error}");
-        assert!(
-            matches!(
-                error,
-                BaiduError::Api {
-                    log_id: Some(_),
-                    ..
-                }
-            ),
-            "{url}: the log id is kept"
-        );
+        assert!(matches!(error, BaiduError::Api { log_id: Some(_), .. }), "{url}: the log id is kept");
     }
     let bad_keys = client(&baidu, "wrong-secret");
-    let refused = bad_keys
-        .recognise(Image::Url("https://x/1.jpg"), Side::Front)
-        .await
-        .unwrap_err();
+    let refused = bad_keys.recognise(Image::Url("https://x/1.jpg"), Side::Front).await.unwrap_err();
     assert!(matches!(refused, BaiduError::Credentials(_)), "{refused}");
     assert_eq!(refused.action(), ErrorAction::PauseMisconfigured);
-    assert!(
-        !refused.to_string().contains("wrong-secret"),
-        "the secret never prints"
-    );
-    let nowhere = BaiduOcr::new(
-        reqwest::Client::new(),
-        "http://127.0.0.1:9",
-        SecretString::from("k"),
-        SecretString::from("s"),
-    );
-    let down = nowhere
-        .recognise(Image::Url("https://x/1.jpg"), Side::Front)
-        .await
-        .unwrap_err();
+    assert!(!refused.to_string().contains("wrong-secret"), "the secret never prints");
+    let nowhere =
+        BaiduOcr::new(reqwest::Client::new(), "http://127.0.0.1:9", SecretString::from("k"), SecretString::from("s"));
+    let down = nowhere.recognise(Image::Url("https://x/1.jpg"), Side::Front).await.unwrap_err();
     assert_eq!(down.action(), ErrorAction::Retry, "{down}");
 }

@@ -36,10 +36,7 @@ fn defaults_without_file_or_environment() {
         assert_eq!(config.redis_prefix, "opsdeck");
         assert_eq!(config.redis_url.to_string(), "redis://127.0.0.1:6391/0");
         assert_eq!(config.database_backend(), DatabaseBackend::Sqlite);
-        assert_eq!(
-            config.database_url.expose(),
-            format!("sqlite://{}?mode=rwc", data.join("opsdeck.db").display())
-        );
+        assert_eq!(config.database_url.expose(), format!("sqlite://{}?mode=rwc", data.join("opsdeck.db").display()));
         assert!(config.sources.values().all(|origin| origin == "default"));
         Ok(())
     });
@@ -55,17 +52,11 @@ fn file_overrides_defaults_and_environment_overrides_file() {
         assert!(config.sources["timezone"].ends_with("opsdeck.toml"));
 
         jail.set_env("OPSDECK_TIMEZONE", "America/New_York");
-        jail.set_env(
-            "OPSDECK_DATABASE_URL",
-            "mysql://ops:hunter2@db.internal:3306/shop",
-        );
+        jail.set_env("OPSDECK_DATABASE_URL", "mysql://ops:hunter2@db.internal:3306/shop");
         let config = load(jail, Some(file)).unwrap();
         assert_eq!(config.timezone, chrono_tz::America::New_York);
         assert_eq!(config.sources["timezone"], "OPSDECK_TIMEZONE");
-        assert_eq!(
-            config.redis_prefix, "from-file",
-            "a key the environment does not set keeps the file's value"
-        );
+        assert_eq!(config.redis_prefix, "from-file", "a key the environment does not set keeps the file's value");
         assert_eq!(config.database_backend(), DatabaseBackend::Mysql);
         Ok(())
     });
@@ -77,10 +68,7 @@ fn data_dir_moves_the_default_database() {
         jail.set_env("OPSDECK_DATA_DIR", "/srv/opsdeck");
         let config = load(jail, None).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/srv/opsdeck"));
-        assert_eq!(
-            config.database_url.expose(),
-            "sqlite:///srv/opsdeck/opsdeck.db?mode=rwc"
-        );
+        assert_eq!(config.database_url.expose(), "sqlite:///srv/opsdeck/opsdeck.db?mode=rwc");
         Ok(())
     });
 }
@@ -88,26 +76,14 @@ fn data_dir_moves_the_default_database() {
 #[test]
 fn secrets_never_print() {
     Jail::expect_with(|jail| {
-        jail.set_env(
-            "OPSDECK_DATABASE_URL",
-            "mysql://ops:hunter2@db.internal/shop",
-        );
+        jail.set_env("OPSDECK_DATABASE_URL", "mysql://ops:hunter2@db.internal/shop");
         jail.set_env("OPSDECK_REDIS_URL", "redis://:s3cret@cache.internal:6379/2");
         let config = load(jail, None).unwrap();
         let printed = format!("{config:?} {:?}", config.effective());
-        assert!(
-            !printed.contains("hunter2"),
-            "database password leaked: {printed}"
-        );
-        assert!(
-            !printed.contains("s3cret"),
-            "redis password leaked: {printed}"
-        );
+        assert!(!printed.contains("hunter2"), "database password leaked: {printed}");
+        assert!(!printed.contains("s3cret"), "redis password leaked: {printed}");
         assert!(printed.contains("mysql://ops:****@db.internal/shop"));
-        assert_eq!(
-            config.database_url.expose(),
-            "mysql://ops:hunter2@db.internal/shop"
-        );
+        assert_eq!(config.database_url.expose(), "mysql://ops:hunter2@db.internal/shop");
         Ok(())
     });
 }
@@ -119,10 +95,7 @@ fn a_bad_environment_value_is_refused_naming_key_and_reason() {
         let message = refusal(load(jail, None));
         assert!(message.contains("`timezone`"), "{message}");
         assert!(message.contains("OPSDECK_TIMEZONE"), "{message}");
-        assert!(
-            message.contains("unknown time zone \"Mars/Olympus_Mons\""),
-            "{message}"
-        );
+        assert!(message.contains("unknown time zone \"Mars/Olympus_Mons\""), "{message}");
         Ok(())
     });
 }
@@ -132,17 +105,9 @@ fn bad_values_are_refused_with_a_clear_message() {
     let cases: &[(&str, &str, &str)] = &[
         ("OPSDECK_HEALTH_INTERVAL_MS", "soon", "expected u64"),
         ("OPSDECK_HEALTH_INTERVAL_MS", "5", "out of range"),
-        (
-            "OPSDECK_DATABASE_URL",
-            "postgres://x/y",
-            "unsupported scheme `postgres:`",
-        ),
+        ("OPSDECK_DATABASE_URL", "postgres://x/y", "unsupported scheme `postgres:`"),
         ("OPSDECK_DATABASE_URL", "not a url", "not a URL"),
-        (
-            "OPSDECK_REDIS_URL",
-            "http://localhost",
-            "unsupported scheme `http:`",
-        ),
+        ("OPSDECK_REDIS_URL", "http://localhost", "unsupported scheme `http:`"),
         ("OPSDECK_REDIS_PREFIX", "has space", "is not a key prefix"),
         ("OPSDECK_LOG", "=[", "is not a log filter"),
     ];
@@ -151,10 +116,7 @@ fn bad_values_are_refused_with_a_clear_message() {
             jail.set_env(var, value);
             let message = refusal(load(jail, None));
             let key = var.trim_start_matches("OPSDECK_").to_ascii_lowercase();
-            assert!(
-                message.contains(&format!("`{key}`")),
-                "{var}={value}: {message}"
-            );
+            assert!(message.contains(&format!("`{key}`")), "{var}={value}: {message}");
             assert!(message.contains(var), "{var}={value}: {message}");
             assert!(message.contains(reason), "{var}={value}: {message}");
             Ok(())
@@ -181,9 +143,7 @@ fn a_bad_file_is_refused_naming_the_file_and_key() {
 
 #[test]
 fn an_explicit_config_path_must_exist() {
-    let missing = opsdeck_core::ConfigSource {
-        file: Some(PathBuf::from("/nonexistent/opsdeck.toml")),
-    };
+    let missing = opsdeck_core::ConfigSource { file: Some(PathBuf::from("/nonexistent/opsdeck.toml")) };
     let message = Config::load(&missing).unwrap_err().to_string();
     assert!(message.contains("/nonexistent/opsdeck.toml"), "{message}");
     assert!(message.contains("no such file"), "{message}");

@@ -7,9 +7,7 @@ use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config
 #[tokio::test]
 async fn healthy_services_are_reported_and_pushed() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let mut events = core.subscribe();
     let report = health_until(&core, "with both ok", |r| r.all_ok()).await;
     assert!(report.database.latency_ms.is_some());
@@ -35,21 +33,13 @@ async fn healthy_services_are_reported_and_pushed() {
 async fn unreachable_redis_is_reported_with_a_reason_and_the_core_still_runs() {
     let dir = tempfile::tempdir().unwrap();
     let nobody = format!("redis://127.0.0.1:{}/0", free_port());
-    let core = Core::start(sqlite_config(dir.path(), &nobody))
-        .await
-        .unwrap();
-    let report = health_until(&core, "with Redis unreachable", |r| {
-        r.redis.status == ComponentStatus::Unreachable
-    })
-    .await;
+    let core = Core::start(sqlite_config(dir.path(), &nobody)).await.unwrap();
+    let report =
+        health_until(&core, "with Redis unreachable", |r| r.redis.status == ComponentStatus::Unreachable).await;
     let reason = report.redis.reason.expect("a reason");
     assert!(!reason.is_empty());
     assert_eq!(report.redis.target, nobody);
-    assert_eq!(
-        report.database.status,
-        ComponentStatus::Ok,
-        "the database does not depend on Redis"
-    );
+    assert_eq!(report.database.status, ComponentStatus::Ok, "the database does not depend on Redis");
     core.shutdown().await;
 }
 
@@ -57,26 +47,15 @@ async fn unreachable_redis_is_reported_with_a_reason_and_the_core_still_runs() {
 async fn redis_going_away_and_coming_back_is_seen_live() {
     let dir = tempfile::tempdir().unwrap();
     let mut redis = OwnRedis::start(dir.path());
-    let core = Core::start(sqlite_config(dir.path(), &redis.url()))
-        .await
-        .unwrap();
-    health_until(&core, "with Redis ok", |r| {
-        r.redis.status == ComponentStatus::Ok
-    })
-    .await;
+    let core = Core::start(sqlite_config(dir.path(), &redis.url())).await.unwrap();
+    health_until(&core, "with Redis ok", |r| r.redis.status == ComponentStatus::Ok).await;
 
     redis.stop();
-    let down = health_until(&core, "with Redis unreachable", |r| {
-        r.redis.status == ComponentStatus::Unreachable
-    })
-    .await;
+    let down = health_until(&core, "with Redis unreachable", |r| r.redis.status == ComponentStatus::Unreachable).await;
     assert!(down.redis.reason.is_some());
 
     redis.restart();
-    health_until(&core, "with Redis ok again", |r| {
-        r.redis.status == ComponentStatus::Ok
-    })
-    .await;
+    health_until(&core, "with Redis ok again", |r| r.redis.status == ComponentStatus::Ok).await;
     core.shutdown().await;
 }
 
@@ -87,32 +66,19 @@ async fn an_unreachable_database_is_reported_and_migrated_once_it_answers() {
     let config = crate::helpers::config_with(
         dir.path(),
         &[
-            (
-                "data_dir",
-                crate::helpers::toml_string(&dir.path().display().to_string()),
-            ),
-            (
-                "database_url",
-                crate::helpers::toml_string(&format!("mysql://nobody:pw@127.0.0.1:{port}/none")),
-            ),
+            ("data_dir", crate::helpers::toml_string(&dir.path().display().to_string())),
+            ("database_url", crate::helpers::toml_string(&format!("mysql://nobody:pw@127.0.0.1:{port}/none"))),
             ("redis_url", crate::helpers::toml_string(&redis_url())),
             ("health_interval_ms", "100".into()),
             ("health_timeout_ms", "300".into()),
         ],
     );
-    let core = Core::start(config)
-        .await
-        .expect("a database that is down does not stop start-up");
-    let report = health_until(&core, "with the database unreachable", |r| {
-        r.database.status == ComponentStatus::Unreachable
-    })
-    .await;
+    let core = Core::start(config).await.expect("a database that is down does not stop start-up");
+    let report =
+        health_until(&core, "with the database unreachable", |r| r.database.status == ComponentStatus::Unreachable)
+            .await;
     assert!(report.database.reason.is_some());
-    assert!(
-        !report.database.target.contains(":pw@"),
-        "the password is masked: {}",
-        report.database.target
-    );
+    assert!(!report.database.target.contains(":pw@"), "the password is masked: {}", report.database.target);
     assert!(!core.database().is_migrated());
     core.shutdown().await;
 }

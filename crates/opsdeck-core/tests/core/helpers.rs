@@ -13,16 +13,14 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name no other test (in this or a parallel process) uses.
 pub fn unique(stem: &str) -> String {
-    format!(
-        "{stem}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{stem}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the README's test command (scripts/test.sh), which starts the services and sets it")
+        panic!(
+            "{name} is not set: run the README's test command (scripts/test.sh), which starts the services and sets it"
+        )
     })
 }
 
@@ -35,16 +33,12 @@ pub fn redis_url() -> String {
 pub async fn fresh_mysql_url() -> String {
     let admin = required_env("OPSDECK_TEST_MYSQL_URL");
     let name = unique("opsdeck_t");
-    let mut conn = sqlx::MySqlConnection::connect(&admin)
-        .await
-        .expect("connect to the test MariaDB");
+    let mut conn = sqlx::MySqlConnection::connect(&admin).await.expect("connect to the test MariaDB");
     // `name` is ours (letters, digits, underscores), not input.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
-    )))
-    .execute(&mut conn)
-    .await
-    .expect("create a test database");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4")))
+        .execute(&mut conn)
+        .await
+        .expect("create a test database");
     format!("{}{}", admin.trim_end_matches('/'), format_args!("/{name}"))
 }
 
@@ -52,10 +46,7 @@ pub async fn fresh_mysql_url() -> String {
 /// real layers.
 pub fn config_with(dir: &Path, lines: &[(&str, String)]) -> Config {
     let file = dir.join("config.toml");
-    let body: String = lines
-        .iter()
-        .map(|(key, value)| format!("{key} = {value}\n"))
-        .collect();
+    let body: String = lines.iter().map(|(key, value)| format!("{key} = {value}\n")).collect();
     std::fs::write(&file, body).unwrap();
     Config::from_layers(dir.to_path_buf(), Some(&file)).expect("valid test configuration")
 }
@@ -79,17 +70,10 @@ pub fn sqlite_config(dir: &Path, redis_url: &str) -> Config {
 }
 
 /// Waits (bounded) for a health report that satisfies `ready`, failing with the last report.
-pub async fn health_until(
-    core: &Core,
-    what: &str,
-    ready: impl Fn(&HealthReport) -> bool,
-) -> HealthReport {
+pub async fn health_until(core: &Core, what: &str, ready: impl Fn(&HealthReport) -> bool) -> HealthReport {
     match tokio::time::timeout(Duration::from_secs(15), core.wait_for_health(ready)).await {
         Ok(report) => report,
-        Err(_) => panic!(
-            "no health report {what} within 15 s; last: {:?}",
-            core.health()
-        ),
+        Err(_) => panic!("no health report {what} within 15 s; last: {:?}", core.health()),
     }
 }
 
@@ -103,11 +87,7 @@ pub struct OwnRedis {
 impl OwnRedis {
     pub fn start(dir: &Path) -> OwnRedis {
         let port = free_port();
-        let mut redis = OwnRedis {
-            port,
-            dir: dir.to_path_buf(),
-            child: None,
-        };
+        let mut redis = OwnRedis { port, dir: dir.to_path_buf(), child: None };
         redis.restart();
         redis
     }
@@ -118,16 +98,7 @@ impl OwnRedis {
 
     pub fn restart(&mut self) {
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -153,9 +124,5 @@ impl Drop for OwnRedis {
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -43,23 +43,11 @@ async fn three_competing_instances_never_exceed_the_cap_in_any_second() {
     let most = all
         .iter()
         .enumerate()
-        .map(|(i, start)| {
-            all[i..]
-                .iter()
-                .take_while(|t| **t < *start + Duration::from_millis(998))
-                .count()
-        })
+        .map(|(i, start)| all[i..].iter().take_while(|t| **t < *start + Duration::from_millis(998)).count())
         .max()
         .unwrap();
-    assert!(
-        most <= cap as usize,
-        "{most} grants in one second with a cap of {cap}: {all:?}"
-    );
-    assert!(
-        all.len() >= 20,
-        "the limit lets calls through (got {})",
-        all.len()
-    );
+    assert!(most <= cap as usize, "{most} grants in one second with a cap of {cap}: {all:?}");
+    assert!(all.len() >= 20, "the limit lets calls through (got {})", all.len());
 }
 
 #[tokio::test]
@@ -68,22 +56,14 @@ async fn a_refusal_says_how_long_to_wait() {
     let limit = limiter(dir.path(), &unique("rl"));
     assert_eq!(limit.try_acquire(2.0, 1).await.unwrap(), Slot::Granted);
     match limit.try_acquire(2.0, 1).await.unwrap() {
-        Slot::RetryAfter(wait) => assert!(
-            wait > Duration::from_millis(400) && wait <= Duration::from_millis(500),
-            "{wait:?}"
-        ),
+        Slot::RetryAfter(wait) => {
+            assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}")
+        }
         Slot::Granted => panic!("two calls within 500 ms at 2 per second"),
     }
     let burst = limiter(dir.path(), &unique("rl"));
     for _ in 0..3 {
-        assert_eq!(
-            burst.try_acquire(1.0, 3).await.unwrap(),
-            Slot::Granted,
-            "a burst of 3 passes at once"
-        );
+        assert_eq!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::Granted, "a burst of 3 passes at once");
     }
-    assert!(matches!(
-        burst.try_acquire(1.0, 3).await.unwrap(),
-        Slot::RetryAfter(_)
-    ));
+    assert!(matches!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::RetryAfter(_)));
 }

@@ -13,31 +13,28 @@ use crate::helpers::{config_with, fresh_mysql_url, redis_url, sqlite_config, tom
 
 const WHO: &str = "test@console";
 
+/// A core on a fresh SQLite file and Redis prefix, and its event stream.
+async fn started() -> (tempfile::TempDir, Core, Receiver<Event>) {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
+    let events = core.subscribe();
+    (dir, core, events)
+}
+
+fn cron(expr: &str) -> TriggerSpec {
+    TriggerSpec::Cron { expr: expr.into() }
+}
+
 fn every(seconds: i64) -> TriggerSpec {
-    TriggerSpec::Interval {
-        every_seconds: seconds,
-        start: None,
-        end: None,
-    }
+    TriggerSpec::Interval { every_seconds: seconds, start: None, end: None }
 }
 
 fn draft(name: &str, trigger: TriggerSpec, args: serde_json::Value, policy: JobPolicy) -> JobDraft {
-    JobDraft {
-        name: name.into(),
-        kind: "noop".into(),
-        trigger,
-        timezone: "Asia/Shanghai".into(),
-        args,
-        policy,
-    }
+    JobDraft { name: name.into(), kind: "noop".into(), trigger, timezone: "Asia/Shanghai".into(), args, policy }
 }
 
 /// Waits (bounded) for `n` finished runs matching `want`, returning them.
-async fn finished_runs(
-    events: &mut Receiver<Event>,
-    n: usize,
-    want: impl Fn(&JobRun) -> bool,
-) -> Vec<JobRun> {
+async fn finished_runs(events: &mut Receiver<Event>, n: usize, want: impl Fn(&JobRun) -> bool) -> Vec<JobRun> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while got.len() < n {
@@ -45,44 +42,21 @@ async fn finished_runs(
             Ok(Ok(Event::RunFinished { run })) if want(&run) => got.push(run),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => panic!("event stream failed: {e}"),
-            Err(_) => panic!(
-                "only {} of {n} runs finished within 30 s: {got:?}",
-                got.len()
-            ),
+            Err(_) => panic!("only {} of {n} runs finished within 30 s: {got:?}", got.len()),
         }
     }
     got
 }
 
 async fn runs_of(core: &Core, job_id: i64) -> Vec<JobRun> {
-    core.runs_list(RunQuery {
-        job_id: Some(job_id),
-        limit: 500,
-        ..RunQuery::default()
-    })
-    .await
-    .unwrap()
-    .runs
+    core.runs_list(RunQuery { job_id: Some(job_id), limit: 500, ..RunQuery::default() }).await.unwrap().runs
 }
 
 #[tokio::test]
 async fn a_staff_job_fires_on_time_and_is_recorded() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft("tick", every(1), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        job.trigger_text.split(" from ").next(),
-        Some("every 1 second")
-    );
+    let (_dir, core, mut events) = started().await;
+    let job = core.job_create(draft("tick", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    assert_eq!(job.trigger_text.split(" from ").next(), Some("every 1 second"));
     assert_eq!(job.next_fires.len(), 5);
 
     let runs = finished_runs(&mut events, 2, |r| r.job_id == job.id).await;
@@ -92,24 +66,13 @@ async fn a_staff_job_fires_on_time_and_is_recorded() {
         let late = run.started_at.unwrap() - run.scheduled_at;
         assert!(late >= chrono::Duration::zero(), "never early: {run:?}");
     }
-    assert_eq!(
-        runs[1].scheduled_at - runs[0].scheduled_at,
-        chrono::Duration::seconds(1)
-    );
+    assert_eq!(runs[1].scheduled_at - runs[0].scheduled_at, chrono::Duration::seconds(1));
     let history = runs_of(&core, job.id).await;
     assert!(history.len() >= 2);
-    assert!(
-        history.windows(2).all(|w| w[0].id > w[1].id),
-        "newest first"
-    );
+    assert!(history.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 
     let audit = core.audit_list(10, None).await.unwrap();
-    assert!(
-        audit
-            .entries
-            .iter()
-            .any(|e| e.action == "job.create" && e.target == "job:tick" && e.who == WHO)
-    );
+    assert!(audit.entries.iter().any(|e| e.action == "job.create" && e.target == "job:tick" && e.who == WHO));
     let listed = core.jobs_list().await.unwrap();
     let tick = listed.iter().find(|j| j.name == "tick").unwrap();
     assert!(tick.last_run.is_some());
@@ -144,13 +107,7 @@ async fn instances_sharing_redis_run_each_instant_exactly_once() {
     let (_dir, a, b) = two_instances().await;
     let mut events_a = a.subscribe();
     let mut events_b = b.subscribe();
-    let job = a
-        .job_create(
-            draft("shared-tick", every(1), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let job = a.job_create(draft("shared-tick", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
 
     // Both instances pick the job up (b through the jobs version) and race for every instant.
     let mut seen = Vec::new();
@@ -173,18 +130,8 @@ async fn instances_sharing_redis_run_each_instant_exactly_once() {
     let before = instants.len();
     instants.dedup();
     assert_eq!(before, instants.len(), "no instant recorded twice");
-    assert!(
-        instants
-            .windows(2)
-            .all(|w| w[1] - w[0] == chrono::Duration::seconds(1)),
-        "none lost: {instants:?}"
-    );
-    assert!(
-        history
-            .iter()
-            .all(|r| matches!(r.outcome, RunOutcome::Ok | RunOutcome::Running)),
-        "{history:?}"
-    );
+    assert!(instants.windows(2).all(|w| w[1] - w[0] == chrono::Duration::seconds(1)), "none lost: {instants:?}");
+    assert!(history.iter().all(|r| matches!(r.outcome, RunOutcome::Ok | RunOutcome::Running)), "{history:?}");
     let instances = a.scheduler_instances().await.unwrap();
     assert!(instances.len() >= 2, "both instances beat: {instances:?}");
     assert!(instances.iter().any(|i| i.is_self));
@@ -199,13 +146,7 @@ async fn a_claim_left_by_a_dead_instance_is_taken_over() {
     let prefix = config.redis_prefix.clone();
     let core = Core::start(config).await.unwrap();
     let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft("takeover", every(2), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let job = core.job_create(draft("takeover", every(2), json!({}), JobPolicy::default()), WHO).await.unwrap();
 
     // A "ghost" instance claims the next instant and dies: its lease lapses 1.5 s after that
     // instant, without `done`.
@@ -213,11 +154,7 @@ async fn a_claim_left_by_a_dead_instance_is_taken_over() {
     let lease_ms = (next - Utc::now()).num_milliseconds() + 1500;
     let client = redis::Client::open(redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let key = format!(
-        "{prefix}:sched:claim:{}:{}",
-        job.id,
-        next.timestamp_millis()
-    );
+    let key = format!("{prefix}:sched:claim:{}:{}", job.id, next.timestamp_millis());
     let claimed: Option<String> = redis::cmd("SET")
         .arg(&key)
         .arg("run:ghost")
@@ -229,70 +166,31 @@ async fn a_claim_left_by_a_dead_instance_is_taken_over() {
         .unwrap();
     assert!(claimed.is_some(), "the ghost got the claim first");
 
-    let run = finished_runs(&mut events, 1, |r| {
-        r.job_id == job.id && r.scheduled_at == next
-    })
-    .await
-    .remove(0);
-    assert_eq!(
-        run.outcome,
-        RunOutcome::Ok,
-        "taken over within the misfire grace: {run:?}"
-    );
+    let run = finished_runs(&mut events, 1, |r| r.job_id == job.id && r.scheduled_at == next).await.remove(0);
+    assert_eq!(run.outcome, RunOutcome::Ok, "taken over within the misfire grace: {run:?}");
     assert_eq!(run.instance, core.info().instance_id);
-    assert!(
-        run.started_at.unwrap() - next >= chrono::Duration::milliseconds(1400),
-        "only after the lease lapsed"
-    );
-    let state: String = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    assert!(run.started_at.unwrap() - next >= chrono::Duration::milliseconds(1400), "only after the lease lapsed");
+    let state: String = redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap();
     assert_eq!(state, format!("done:{}", core.info().instance_id));
     core.shutdown().await;
 }
 
 #[tokio::test]
 async fn pause_stops_runs_and_resume_restarts_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft("pausable", every(1), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
-    let sentinel = core
-        .job_create(
-            draft("sentinel", every(1), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let job = core.job_create(draft("pausable", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let sentinel = core.job_create(draft("sentinel", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
     finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
 
     let paused = core.job_set_paused(job.id, true, WHO).await.unwrap();
     assert!(paused.paused);
-    assert!(
-        paused.next_fires.is_empty(),
-        "a paused job shows no upcoming fires"
-    );
+    assert!(paused.next_fires.is_empty(), "a paused job shows no upcoming fires");
     let paused_at = Utc::now();
     // Three more sentinel runs prove time went on while the job stayed silent.
-    finished_runs(&mut events, 3, |r| {
-        r.job_id == sentinel.id && r.scheduled_at > paused_at
-    })
-    .await;
+    finished_runs(&mut events, 3, |r| r.job_id == sentinel.id && r.scheduled_at > paused_at).await;
     let during = runs_of(&core, job.id).await;
     assert!(
-        during
-            .iter()
-            .all(|r| r.scheduled_at <= paused_at + chrono::Duration::milliseconds(100)),
+        during.iter().all(|r| r.scheduled_at <= paused_at + chrono::Duration::milliseconds(100)),
         "no run of the paused job after the pause: {during:?}"
     );
     let again = core.job_set_paused(job.id, true, WHO).await.unwrap();
@@ -301,131 +199,54 @@ async fn pause_stops_runs_and_resume_restarts_them() {
     core.job_set_paused(job.id, false, WHO).await.unwrap();
     let resumed_at = Utc::now();
     let after = finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
-    assert!(
-        after[0].scheduled_at >= resumed_at - chrono::Duration::seconds(1),
-        "the paused period is not replayed"
-    );
-    let actions: Vec<String> = core
-        .audit_list(20, None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
-    assert_eq!(
-        actions.iter().filter(|a| *a == "job.pause").count(),
-        1,
-        "a repeated pause is not audited twice"
-    );
+    assert!(after[0].scheduled_at >= resumed_at - chrono::Duration::seconds(1), "the paused period is not replayed");
+    let actions: Vec<String> = core.audit_list(20, None).await.unwrap().entries.into_iter().map(|e| e.action).collect();
+    assert_eq!(actions.iter().filter(|a| *a == "job.pause").count(), 1, "a repeated pause is not audited twice");
     assert!(actions.contains(&"job.resume".to_string()));
     core.shutdown().await;
 }
 
 #[tokio::test]
 async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let slow = core
-        .job_create(
-            draft(
-                "slow",
-                every(1),
-                json!({ "sleep_ms": 2500 }),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let slow =
+        core.job_create(draft("slow", every(1), json!({ "sleep_ms": 2500 }), JobPolicy::default()), WHO).await.unwrap();
     let stuck = core
         .job_create(
             draft(
                 "stuck",
                 every(3),
                 json!({ "sleep_ms": 60_000 }),
-                JobPolicy {
-                    timeout_seconds: Some(1),
-                    ..JobPolicy::default()
-                },
+                JobPolicy { timeout_seconds: Some(1), ..JobPolicy::default() },
             ),
             WHO,
         )
         .await
         .unwrap();
-    let broken = core
-        .job_create(
-            draft(
-                "broken",
-                every(2),
-                json!({ "fail": true }),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let broken =
+        core.job_create(draft("broken", every(2), json!({ "fail": true }), JobPolicy::default()), WHO).await.unwrap();
 
-    let skipped = finished_runs(&mut events, 1, |r| {
-        r.job_id == slow.id && r.outcome == RunOutcome::SkippedOverlap
-    })
-    .await;
+    let skipped =
+        finished_runs(&mut events, 1, |r| r.job_id == slow.id && r.outcome == RunOutcome::SkippedOverlap).await;
     assert_eq!(skipped[0].summary, Some(json!({ "max_instances": 1 })));
     let timed_out = finished_runs(&mut events, 1, |r| r.job_id == stuck.id).await;
     assert_eq!(timed_out[0].outcome, RunOutcome::TimedOut);
     assert!(timed_out[0].error.as_deref().unwrap().contains("timeout"));
     let failed = finished_runs(&mut events, 1, |r| r.job_id == broken.id).await;
     assert_eq!(failed[0].outcome, RunOutcome::Failed);
-    assert_eq!(
-        failed[0].error.as_deref(),
-        Some("failed on purpose (fail: true)")
-    );
-    let only_failed = core
-        .runs_list(RunQuery {
-            outcome: Some(RunOutcome::Failed),
-            limit: 50,
-            ..RunQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(
-        !only_failed.runs.is_empty()
-            && only_failed
-                .runs
-                .iter()
-                .all(|r| r.outcome == RunOutcome::Failed)
-    );
+    assert_eq!(failed[0].error.as_deref(), Some("failed on purpose (fail: true)"));
+    let only_failed =
+        core.runs_list(RunQuery { outcome: Some(RunOutcome::Failed), limit: 50, ..RunQuery::default() }).await.unwrap();
+    assert!(!only_failed.runs.is_empty() && only_failed.runs.iter().all(|r| r.outcome == RunOutcome::Failed));
     core.shutdown().await;
 }
 
 #[tokio::test]
 async fn run_now_starts_a_manual_run_and_is_audited() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft(
-                "nightly",
-                TriggerSpec::Cron {
-                    expr: "0 3 * * *".into(),
-                },
-                json!({}),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let job = core.job_create(draft("nightly", cron("0 3 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap();
     core.job_run_now(job.id, WHO).await.unwrap();
-    let run = finished_runs(&mut events, 1, |r| r.job_id == job.id)
-        .await
-        .remove(0);
+    let run = finished_runs(&mut events, 1, |r| r.job_id == job.id).await.remove(0);
     assert!(run.manual);
     assert_eq!(run.outcome, RunOutcome::Ok);
     let audit = core.audit_list(5, None).await.unwrap();
@@ -436,125 +257,56 @@ async fn run_now_starts_a_manual_run_and_is_audited() {
 #[tokio::test]
 async fn bad_input_is_refused_and_nothing_is_saved() {
     let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let refuse = |e: opsdeck_core::ApiError| -> (String, String) {
         let body: opsdeck_core::ErrorBody = e.into();
         assert_eq!(body.code, "invalid_input");
         (body.field.unwrap_or_default(), body.message)
     };
     let bad_cron = refuse(
-        core.job_create(
-            draft(
-                "x",
-                TriggerSpec::Cron {
-                    expr: "0 25 * * *".into(),
-                },
-                json!({}),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap_err(),
+        core.job_create(draft("x", cron("0 25 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap_err(),
     );
     assert_eq!(bad_cron.0, "trigger");
     assert!(bad_cron.1.contains("hour"));
     let past = refuse(
         core.job_create(
-            draft(
-                "x",
-                TriggerSpec::Date {
-                    at: "2023-12-05 08:00".into(),
-                },
-                json!({}),
-                JobPolicy::default(),
-            ),
+            draft("x", TriggerSpec::Date { at: "2023-12-05 08:00".into() }, json!({}), JobPolicy::default()),
             WHO,
         )
         .await
         .unwrap_err(),
     );
     assert!(past.1.contains("in the past"), "{}", past.1);
-    let zero = refuse(
-        core.job_create(draft("x", every(0), json!({}), JobPolicy::default()), WHO)
-            .await
-            .unwrap_err(),
-    );
+    let zero = refuse(core.job_create(draft("x", every(0), json!({}), JobPolicy::default()), WHO).await.unwrap_err());
     assert_eq!(zero.0, "trigger");
     let mut zone = draft("x", every(5), json!({}), JobPolicy::default());
     zone.timezone = "Nowhere/Land".into();
-    assert_eq!(
-        refuse(core.job_create(zone, WHO).await.unwrap_err()).0,
-        "timezone"
-    );
+    assert_eq!(refuse(core.job_create(zone, WHO).await.unwrap_err()).0, "timezone");
     let args = refuse(
-        core.job_create(
-            draft(
-                "x",
-                every(5),
-                json!({ "sleep_ms": "soon" }),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap_err(),
+        core.job_create(draft("x", every(5), json!({ "sleep_ms": "soon" }), JobPolicy::default()), WHO)
+            .await
+            .unwrap_err(),
     );
     assert_eq!(args.0, "args");
     let mut kind = draft("x", every(5), json!({}), JobPolicy::default());
     kind.kind = "rm_rf".into();
-    assert_eq!(
-        refuse(core.job_create(kind, WHO).await.unwrap_err()).0,
-        "kind"
-    );
-    assert!(
-        core.jobs_list()
-            .await
-            .unwrap()
-            .iter()
-            .all(|j| j.name != "x"),
-        "nothing was saved"
-    );
-    assert!(
-        core.audit_list(10, None).await.unwrap().entries.is_empty(),
-        "nothing was audited"
-    );
+    assert_eq!(refuse(core.job_create(kind, WHO).await.unwrap_err()).0, "kind");
+    assert!(core.jobs_list().await.unwrap().iter().all(|j| j.name != "x"), "nothing was saved");
+    assert!(core.audit_list(10, None).await.unwrap().entries.is_empty(), "nothing was audited");
 
-    let job = core
-        .job_create(
-            draft("editable", every(60), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let job = core.job_create(draft("editable", every(60), json!({}), JobPolicy::default()), WHO).await.unwrap();
     let edit = opsdeck_core::facade::JobEdit {
-        trigger: TriggerSpec::Cron {
-            expr: "0 8 * * FUNDAY".into(),
-        },
+        trigger: cron("0 8 * * FUNDAY"),
         timezone: "Europe/London".into(),
         policy: JobPolicy::default(),
         args: json!({}),
     };
-    assert_eq!(
-        refuse(core.job_update(job.id, edit, WHO).await.unwrap_err()).0,
-        "trigger"
-    );
+    assert_eq!(refuse(core.job_update(job.id, edit, WHO).await.unwrap_err()).0, "trigger");
     let unchanged = core.job_get(job.id).await.unwrap();
-    assert_eq!(
-        unchanged.timezone, "Asia/Shanghai",
-        "a refused edit changes nothing"
-    );
+    assert_eq!(unchanged.timezone, "Asia/Shanghai", "a refused edit changes nothing");
     assert_eq!(unchanged.trigger, every(60));
-    let dup = refuse(
-        core.job_create(
-            draft("editable", every(5), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap_err(),
-    );
+    let dup =
+        refuse(core.job_create(draft("editable", every(5), json!({}), JobPolicy::default()), WHO).await.unwrap_err());
     assert_eq!(dup.0, "name");
     core.shutdown().await;
 }
@@ -567,15 +319,9 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     let prune = wait_for_job(&core, "prune-run-history").await;
     assert_eq!(prune.kind, "prune_history");
     let delete = core.job_delete(prune.id, WHO).await.unwrap_err();
-    assert_eq!(
-        delete.code(),
-        "forbidden",
-        "a default job cannot be deleted"
-    );
+    assert_eq!(delete.code(), "forbidden", "a default job cannot be deleted");
     let edit = opsdeck_core::facade::JobEdit {
-        trigger: TriggerSpec::Cron {
-            expr: "5 4 * * *".into(),
-        },
+        trigger: cron("5 4 * * *"),
         timezone: "Europe/London".into(),
         policy: prune.policy.clone(),
         args: json!({}),
@@ -586,24 +332,10 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
 
     let restarted = Core::start(config).await.unwrap();
     let after = wait_for_job(&restarted, "prune-run-history").await;
-    assert_eq!(
-        after.trigger,
-        TriggerSpec::Cron {
-            expr: "5 4 * * *".into()
-        }
-    );
+    assert_eq!(after.trigger, cron("5 4 * * *"));
     assert_eq!(after.timezone, "Europe/London");
     assert!(after.paused, "the pause survived the restart");
-    assert_eq!(
-        restarted
-            .jobs_list()
-            .await
-            .unwrap()
-            .iter()
-            .filter(|j| j.name == "prune-run-history")
-            .count(),
-        1
-    );
+    assert_eq!(restarted.jobs_list().await.unwrap().iter().filter(|j| j.name == "prune-run-history").count(), 1);
     restarted.shutdown().await;
 }
 
@@ -611,13 +343,7 @@ async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut events = core.subscribe();
     loop {
-        if let Some(job) = core
-            .jobs_list()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|j| j.name == name)
-        {
+        if let Some(job) = core.jobs_list().await.unwrap().into_iter().find(|j| j.name == name) {
             return job;
         }
         tokio::select! {
@@ -629,31 +355,12 @@ async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView 
 
 #[tokio::test]
 async fn staff_jobs_can_be_deleted_and_their_history_stays() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft("temporary", every(1), json!({}), JobPolicy::default()),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let job = core.job_create(draft("temporary", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
     finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
     core.job_delete(job.id, WHO).await.unwrap();
-    assert!(
-        core.jobs_list()
-            .await
-            .unwrap()
-            .iter()
-            .all(|j| j.id != job.id)
-    );
-    assert!(
-        !runs_of(&core, job.id).await.is_empty(),
-        "the history stays"
-    );
+    assert!(core.jobs_list().await.unwrap().iter().all(|j| j.id != job.id));
+    assert!(!runs_of(&core, job.id).await.is_empty(), "the history stays");
     assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
     core.shutdown().await;
 }
@@ -669,10 +376,8 @@ async fn http_server(status: u16) -> String {
                 let mut request = [0u8; 1024];
                 let _ = socket.read(&mut request).await;
                 let body = "ok";
-                let answer = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let answer =
+                    format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
                 let _ = socket.write_all(answer.as_bytes()).await;
             });
         }
@@ -682,53 +387,27 @@ async fn http_server(status: u16) -> String {
 
 #[tokio::test]
 async fn http_get_records_the_status_and_fails_on_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
+    let (_dir, core, mut events) = started().await;
     let healthy = http_server(200).await;
     let broken = http_server(503).await;
-    let cron = || TriggerSpec::Cron {
-        expr: "0 3 * * *".into(),
-    };
-    let mut good = draft(
-        "ping-good",
-        cron(),
-        json!({ "url": healthy }),
-        JobPolicy::default(),
-    );
+    let mut good = draft("ping-good", cron("0 3 * * *"), json!({ "url": healthy }), JobPolicy::default());
     good.kind = "http_get".into();
-    let mut bad = draft(
-        "ping-bad",
-        cron(),
-        json!({ "url": broken }),
-        JobPolicy::default(),
-    );
+    let mut bad = draft("ping-bad", cron("0 3 * * *"), json!({ "url": broken }), JobPolicy::default());
     bad.kind = "http_get".into();
     let good = core.job_create(good, WHO).await.unwrap();
     let bad = core.job_create(bad, WHO).await.unwrap();
     core.job_run_now(good.id, WHO).await.unwrap();
     core.job_run_now(bad.id, WHO).await.unwrap();
-    let ok = finished_runs(&mut events, 1, |r| r.job_id == good.id)
-        .await
-        .remove(0);
+    let ok = finished_runs(&mut events, 1, |r| r.job_id == good.id).await.remove(0);
     assert_eq!(ok.outcome, RunOutcome::Ok);
     let summary = ok.summary.unwrap();
     assert_eq!(summary["status"], 200);
     assert_eq!(summary["bytes"], 2);
-    let failed = finished_runs(&mut events, 1, |r| r.job_id == bad.id)
-        .await
-        .remove(0);
+    let failed = finished_runs(&mut events, 1, |r| r.job_id == bad.id).await.remove(0);
     assert_eq!(failed.outcome, RunOutcome::Failed);
     assert!(failed.error.unwrap().contains("503"));
 
-    let mut ftp = draft(
-        "ping-ftp",
-        cron(),
-        json!({ "url": "ftp://example.com/" }),
-        JobPolicy::default(),
-    );
+    let mut ftp = draft("ping-ftp", cron("0 3 * * *"), json!({ "url": "ftp://example.com/" }), JobPolicy::default());
     ftp.kind = "http_get".into();
     let refused: opsdeck_core::ErrorBody = core.job_create(ftp, WHO).await.unwrap_err().into();
     assert_eq!(refused.field.as_deref(), Some("args"));
@@ -738,25 +417,9 @@ async fn http_get_records_the_status_and_fails_on_errors() {
 
 #[tokio::test]
 async fn the_prune_job_deletes_runs_older_than_the_retention() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let job = core
-        .job_create(
-            draft(
-                "old-work",
-                TriggerSpec::Cron {
-                    expr: "0 3 * * *".into(),
-                },
-                json!({}),
-                JobPolicy::default(),
-            ),
-            WHO,
-        )
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let job =
+        core.job_create(draft("old-work", cron("0 3 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap();
     // Two runs from two days ago and one from an hour ago (retention: 24 h by default).
     for (key, hours) in [("s:old:1", 49), ("s:old:2", 48), ("s:recent", 1)] {
         let at = Utc::now() - chrono::Duration::hours(hours);
@@ -775,62 +438,31 @@ async fn the_prune_job_deletes_runs_older_than_the_retention() {
             summary: None,
             error: None,
         };
-        opsdeck_core::scheduler::store::record_final(core.database(), &run, &end)
-            .await
-            .unwrap()
-            .unwrap();
+        opsdeck_core::scheduler::store::record_final(core.database(), &run, &end).await.unwrap().unwrap();
     }
     let prune = wait_for_job(&core, "prune-run-history").await;
     core.job_run_now(prune.id, WHO).await.unwrap();
-    let run = finished_runs(&mut events, 1, |r| r.job_id == prune.id)
-        .await
-        .remove(0);
+    let run = finished_runs(&mut events, 1, |r| r.job_id == prune.id).await.remove(0);
     assert_eq!(run.outcome, RunOutcome::Ok, "{run:?}");
     assert_eq!(run.summary.unwrap()["deleted"], 2);
-    let left: Vec<DateTime<Utc>> = runs_of(&core, job.id)
-        .await
-        .into_iter()
-        .map(|r| r.scheduled_at)
-        .collect();
+    let left: Vec<DateTime<Utc>> = runs_of(&core, job.id).await.into_iter().map(|r| r.scheduled_at).collect();
     assert_eq!(left.len(), 1, "the recent run stays: {left:?}");
     core.shutdown().await;
 }
 
 #[tokio::test]
 async fn jitter_delays_each_start_by_up_to_its_bound() {
-    let dir = tempfile::tempdir().unwrap();
-    let core = Core::start(sqlite_config(dir.path(), &redis_url()))
-        .await
-        .unwrap();
-    let mut events = core.subscribe();
-    let policy = JobPolicy {
-        jitter_seconds: 1,
-        ..JobPolicy::default()
-    };
-    let job = core
-        .job_create(draft("jittery", every(1), json!({}), policy), WHO)
-        .await
-        .unwrap();
+    let (_dir, core, mut events) = started().await;
+    let policy = JobPolicy { jitter_seconds: 1, ..JobPolicy::default() };
+    let job = core.job_create(draft("jittery", every(1), json!({}), policy), WHO).await.unwrap();
     // (A long jitter may overlap the next second's run, which is then skipped: count runs only.)
-    let runs = finished_runs(&mut events, 4, |r| {
-        r.job_id == job.id && r.outcome == RunOutcome::Ok
-    })
-    .await;
-    let delays: Vec<i64> = runs
-        .iter()
-        .map(|r| (r.started_at.unwrap() - r.scheduled_at).num_milliseconds())
-        .collect();
+    let runs = finished_runs(&mut events, 4, |r| r.job_id == job.id && r.outcome == RunOutcome::Ok).await;
+    let delays: Vec<i64> = runs.iter().map(|r| (r.started_at.unwrap() - r.scheduled_at).num_milliseconds()).collect();
     // The run row's start is when the run was admitted; the task itself starts after the
     // jitter, so the run lasts about as long as its delay.
     let durations: Vec<i64> = runs.iter().map(|r| r.duration_ms.unwrap()).collect();
-    assert!(
-        delays.iter().all(|d| (0..200).contains(d)),
-        "admitted on time: {delays:?}"
-    );
-    assert!(
-        durations.iter().all(|d| (0..=1200).contains(d)),
-        "jitter at most 1 s: {durations:?}"
-    );
+    assert!(delays.iter().all(|d| (0..200).contains(d)), "admitted on time: {delays:?}");
+    assert!(durations.iter().all(|d| (0..=1200).contains(d)), "jitter at most 1 s: {durations:?}");
     assert!(
         durations.iter().any(|d| *d > 20),
         "jitter applied (4 draws all under 20 ms is a 1-in-6-million event): {durations:?}"

@@ -8,9 +8,7 @@ use opsdeck_core::scheduler::trigger::{parse_cron, preview};
 use opsdeck_core::scheduler::{DstNote, Schedule, TriggerSpec};
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
 }
 
 fn cron(expr: &str) -> TriggerSpec {
@@ -18,17 +16,8 @@ fn cron(expr: &str) -> TriggerSpec {
 }
 
 /// The fires as `2026-03-08T03:00:00-04:00` strings, with their notes.
-fn fires(
-    spec: &TriggerSpec,
-    zone: &str,
-    from: &str,
-    count: usize,
-) -> Vec<(String, Option<DstNote>)> {
-    preview(spec, zone, at(from), count)
-        .unwrap()
-        .into_iter()
-        .map(|fire| (fire.at.to_rfc3339(), fire.dst))
-        .collect()
+fn fires(spec: &TriggerSpec, zone: &str, from: &str, count: usize) -> Vec<(String, Option<DstNote>)> {
+    preview(spec, zone, at(from), count).unwrap().into_iter().map(|fire| (fire.at.to_rfc3339(), fire.dst)).collect()
 }
 
 fn times(list: &[(String, Option<DstNote>)]) -> Vec<&str> {
@@ -37,19 +26,10 @@ fn times(list: &[(String, Option<DstNote>)]) -> Vec<&str> {
 
 #[test]
 fn new_york_spring_forward_runs_a_time_in_the_gap_once_right_after_it() {
-    let got = fires(
-        &cron("30 2 * * *"),
-        "America/New_York",
-        "2026-03-07T00:00:00-05:00",
-        3,
-    );
+    let got = fires(&cron("30 2 * * *"), "America/New_York", "2026-03-07T00:00:00-05:00", 3);
     assert_eq!(
         times(&got),
-        [
-            "2026-03-07T02:30:00-05:00",
-            "2026-03-08T03:00:00-04:00",
-            "2026-03-09T02:30:00-04:00"
-        ],
+        ["2026-03-07T02:30:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-09T02:30:00-04:00"],
         "the day of the gap is neither skipped nor run twice"
     );
     assert_eq!(got[1].1, Some(DstNote::GapShifted));
@@ -58,55 +38,19 @@ fn new_york_spring_forward_runs_a_time_in_the_gap_once_right_after_it() {
 
 #[test]
 fn new_york_fall_back_runs_a_repeated_time_once_at_its_first_occurrence() {
-    let got = fires(
-        &cron("30 1 * * *"),
-        "America/New_York",
-        "2026-10-31T00:00:00-04:00",
-        3,
-    );
-    assert_eq!(
-        times(&got),
-        [
-            "2026-10-31T01:30:00-04:00",
-            "2026-11-01T01:30:00-04:00",
-            "2026-11-02T01:30:00-05:00"
-        ]
-    );
+    let got = fires(&cron("30 1 * * *"), "America/New_York", "2026-10-31T00:00:00-04:00", 3);
+    assert_eq!(times(&got), ["2026-10-31T01:30:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-02T01:30:00-05:00"]);
     assert_eq!(got[1].1, Some(DstNote::OverlapFirst));
 }
 
 #[test]
 fn london_transitions_follow_the_same_rules() {
-    let spring = fires(
-        &cron("30 1 * * *"),
-        "Europe/London",
-        "2026-03-28T00:00:00Z",
-        3,
-    );
-    assert_eq!(
-        times(&spring),
-        [
-            "2026-03-28T01:30:00+00:00",
-            "2026-03-29T02:00:00+01:00",
-            "2026-03-30T01:30:00+01:00"
-        ]
-    );
+    let spring = fires(&cron("30 1 * * *"), "Europe/London", "2026-03-28T00:00:00Z", 3);
+    assert_eq!(times(&spring), ["2026-03-28T01:30:00+00:00", "2026-03-29T02:00:00+01:00", "2026-03-30T01:30:00+01:00"]);
     assert_eq!(spring[1].1, Some(DstNote::GapShifted));
 
-    let autumn = fires(
-        &cron("30 1 * * *"),
-        "Europe/London",
-        "2026-10-24T00:00:00+01:00",
-        3,
-    );
-    assert_eq!(
-        times(&autumn),
-        [
-            "2026-10-24T01:30:00+01:00",
-            "2026-10-25T01:30:00+01:00",
-            "2026-10-26T01:30:00+00:00"
-        ]
-    );
+    let autumn = fires(&cron("30 1 * * *"), "Europe/London", "2026-10-24T00:00:00+01:00", 3);
+    assert_eq!(times(&autumn), ["2026-10-24T01:30:00+01:00", "2026-10-25T01:30:00+01:00", "2026-10-26T01:30:00+00:00"]);
     assert_eq!(autumn[1].1, Some(DstNote::OverlapFirst));
 }
 
@@ -114,21 +58,13 @@ fn london_transitions_follow_the_same_rules() {
 fn wildcard_patterns_keep_real_time_through_both_transitions() {
     // Every 30 minutes: through the gap the local 02:xx times do not exist; through the overlap
     // the local 01:xx times happen twice, and both are real instants 30 minutes apart.
-    for (from, count) in [
-        ("2026-03-08T00:00:00-05:00", 8),
-        ("2026-11-01T00:00:00-04:00", 10),
-    ] {
+    for (from, count) in [("2026-03-08T00:00:00-05:00", 8), ("2026-11-01T00:00:00-04:00", 10)] {
         let list = preview(&cron("*/30 * * * *"), "America/New_York", at(from), count).unwrap();
         for pair in list.windows(2) {
             assert_eq!(pair[1].at - pair[0].at, Duration::minutes(30), "{:?}", list);
         }
     }
-    let overlap = fires(
-        &cron("*/30 * * * *"),
-        "America/New_York",
-        "2026-11-01T00:50:00-04:00",
-        4,
-    );
+    let overlap = fires(&cron("*/30 * * * *"), "America/New_York", "2026-11-01T00:50:00-04:00", 4);
     assert_eq!(
         times(&overlap),
         [
@@ -142,46 +78,20 @@ fn wildcard_patterns_keep_real_time_through_both_transitions() {
 
 #[test]
 fn a_one_shot_date_in_a_gap_or_overlap_resolves_like_cron() {
-    let gap = fires(
-        &TriggerSpec::Date {
-            at: "2026-03-08 02:30".into(),
-        },
-        "America/New_York",
-        "2026-01-01T00:00:00Z",
-        5,
-    );
-    assert_eq!(
-        times(&gap),
-        ["2026-03-08T03:00:00-04:00"],
-        "one shot, one fire"
-    );
+    let gap =
+        fires(&TriggerSpec::Date { at: "2026-03-08 02:30".into() }, "America/New_York", "2026-01-01T00:00:00Z", 5);
+    assert_eq!(times(&gap), ["2026-03-08T03:00:00-04:00"], "one shot, one fire");
     assert_eq!(gap[0].1, Some(DstNote::GapShifted));
-    let overlap = fires(
-        &TriggerSpec::Date {
-            at: "2026-10-25T01:30".into(),
-        },
-        "Europe/London",
-        "2026-01-01T00:00:00Z",
-        5,
-    );
+    let overlap =
+        fires(&TriggerSpec::Date { at: "2026-10-25T01:30".into() }, "Europe/London", "2026-01-01T00:00:00Z", 5);
     assert_eq!(times(&overlap), ["2026-10-25T01:30:00+01:00"]);
     assert_eq!(overlap[0].1, Some(DstNote::OverlapFirst));
 }
 
 #[test]
 fn intervals_are_elapsed_time_and_ignore_the_wall_clock() {
-    let spec = TriggerSpec::Interval {
-        every_seconds: 3600,
-        start: Some("2026-03-08 00:00".into()),
-        end: None,
-    };
-    let list = preview(
-        &spec,
-        "America/New_York",
-        at("2026-03-07T23:00:00-05:00"),
-        5,
-    )
-    .unwrap();
+    let spec = TriggerSpec::Interval { every_seconds: 3600, start: Some("2026-03-08 00:00".into()), end: None };
+    let list = preview(&spec, "America/New_York", at("2026-03-07T23:00:00-05:00"), 5).unwrap();
     let local: Vec<String> = list.iter().map(|f| f.at.to_rfc3339()).collect();
     assert_eq!(
         local,
@@ -193,44 +103,19 @@ fn intervals_are_elapsed_time_and_ignore_the_wall_clock() {
             "2026-03-08T05:00:00-04:00"
         ]
     );
-    assert_eq!(
-        list[2].dst,
-        Some(DstNote::OffsetChanged),
-        "the first fire after the change is flagged"
-    );
+    assert_eq!(list[2].dst, Some(DstNote::OffsetChanged), "the first fire after the change is flagged");
 }
 
 #[test]
 fn interval_start_end_and_anchor() {
     let tz: Tz = "Asia/Shanghai".parse().unwrap();
     let created = at("2026-01-01T00:00:00Z");
-    let plain = Schedule::compile(
-        &TriggerSpec::Interval {
-            every_seconds: 10,
-            start: None,
-            end: None,
-        },
-        tz,
-        created,
-    )
-    .unwrap();
-    assert_eq!(
-        plain.next_after(created).unwrap().at,
-        at("2026-01-01T00:00:10Z"),
-        "one interval after the anchor"
-    );
-    assert_eq!(
-        plain.next_after(at("2026-01-01T00:00:10Z")).unwrap().at,
-        at("2026-01-01T00:00:20Z")
-    );
-    assert_eq!(
-        plain.next_after(at("2026-01-01T00:00:15.5Z")).unwrap().at,
-        at("2026-01-01T00:00:20Z")
-    );
-    assert_eq!(
-        plain.describe(),
-        "every 10 seconds from 2026-01-01 08:00:10"
-    );
+    let plain =
+        Schedule::compile(&TriggerSpec::Interval { every_seconds: 10, start: None, end: None }, tz, created).unwrap();
+    assert_eq!(plain.next_after(created).unwrap().at, at("2026-01-01T00:00:10Z"), "one interval after the anchor");
+    assert_eq!(plain.next_after(at("2026-01-01T00:00:10Z")).unwrap().at, at("2026-01-01T00:00:20Z"));
+    assert_eq!(plain.next_after(at("2026-01-01T00:00:15.5Z")).unwrap().at, at("2026-01-01T00:00:20Z"));
+    assert_eq!(plain.describe(), "every 10 seconds from 2026-01-01 08:00:10");
 
     let bounded = TriggerSpec::Interval {
         every_seconds: 3600,
@@ -238,15 +123,8 @@ fn interval_start_end_and_anchor() {
         end: Some("2026-01-01 10:00".into()),
     };
     let list = preview(&bounded, "Asia/Shanghai", at("2025-12-31T00:00:00Z"), 10).unwrap();
-    let local: Vec<String> = list
-        .iter()
-        .map(|f| f.at.format("%H:%M").to_string())
-        .collect();
-    assert_eq!(
-        local,
-        ["08:00", "09:00", "10:00"],
-        "start is inclusive, end bounds the fires"
-    );
+    let local: Vec<String> = list.iter().map(|f| f.at.format("%H:%M").to_string()).collect();
+    assert_eq!(local, ["08:00", "09:00", "10:00"], "start is inclusive, end bounds the fires");
 }
 
 #[test]
@@ -277,81 +155,27 @@ fn cron_syntax_seconds_names_last_nth_and_macros() {
 
 #[test]
 fn bad_triggers_are_refused_naming_the_field() {
-    let message = |spec: TriggerSpec, zone: &str| {
-        preview(&spec, zone, at("2026-06-01T00:00:00Z"), 5).unwrap_err()
-    };
+    let message = |spec: TriggerSpec, zone: &str| preview(&spec, zone, at("2026-06-01T00:00:00Z"), 5).unwrap_err();
     let hour = message(cron("0 25 * * *"), "UTC");
     assert_eq!(hour.field, "trigger");
-    assert!(
-        hour.message.contains("field 'hour'") && hour.message.contains("0-23"),
-        "{}",
-        hour.message
-    );
+    assert!(hour.message.contains("field 'hour'") && hour.message.contains("0-23"), "{}", hour.message);
     let dow = message(cron("0 8 * * FUNDAY"), "UTC");
-    assert!(
-        dow.message.contains("field 'day of week'"),
-        "{}",
-        dow.message
-    );
+    assert!(dow.message.contains("field 'day of week'"), "{}", dow.message);
     let seconds = message(cron("61 0 8 * * *"), "UTC");
-    assert!(
-        seconds.message.contains("field 'second'"),
-        "{}",
-        seconds.message
-    );
+    assert!(seconds.message.contains("field 'second'"), "{}", seconds.message);
     let fields = message(cron("* * *"), "UTC");
-    assert!(
-        fields.message.contains("expected 5 fields"),
-        "{}",
-        fields.message
-    );
+    assert!(fields.message.contains("expected 5 fields"), "{}", fields.message);
     assert!(parse_cron("0 0 30 2 *").is_err(), "30 February never fires");
 
-    let zero = message(
-        TriggerSpec::Interval {
-            every_seconds: 0,
-            start: None,
-            end: None,
-        },
-        "UTC",
-    );
+    let zero = message(TriggerSpec::Interval { every_seconds: 0, start: None, end: None }, "UTC");
     assert!(zero.message.contains("greater than 0"), "{}", zero.message);
-    let negative = message(
-        TriggerSpec::Interval {
-            every_seconds: -5,
-            start: None,
-            end: None,
-        },
-        "UTC",
-    );
-    assert!(
-        negative.message.contains("greater than 0"),
-        "{}",
-        negative.message
-    );
-    let past = message(
-        TriggerSpec::Date {
-            at: "2023-12-05 08:00".into(),
-        },
-        "Asia/Shanghai",
-    );
+    let negative = message(TriggerSpec::Interval { every_seconds: -5, start: None, end: None }, "UTC");
+    assert!(negative.message.contains("greater than 0"), "{}", negative.message);
+    let past = message(TriggerSpec::Date { at: "2023-12-05 08:00".into() }, "Asia/Shanghai");
     assert!(past.message.contains("in the past"), "{}", past.message);
-    let garbled = message(
-        TriggerSpec::Date {
-            at: "tomorrow at eight".into(),
-        },
-        "UTC",
-    );
-    assert!(
-        garbled.message.contains("YYYY-MM-DD HH:MM"),
-        "{}",
-        garbled.message
-    );
+    let garbled = message(TriggerSpec::Date { at: "tomorrow at eight".into() }, "UTC");
+    assert!(garbled.message.contains("YYYY-MM-DD HH:MM"), "{}", garbled.message);
     let zone = message(cron("* * * * *"), "Mars/Olympus");
     assert_eq!(zone.field, "timezone");
-    assert!(
-        zone.message.contains("unknown time zone"),
-        "{}",
-        zone.message
-    );
+    assert!(zone.message.contains("unknown time zone"), "{}", zone.message);
 }

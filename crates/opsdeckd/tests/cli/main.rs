@@ -23,10 +23,7 @@ fn opsdeckd(dir: &std::path::Path) -> Command {
 fn check_config_prints_effective_values_with_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
     let out = opsdeckd(dir.path())
-        .env(
-            "OPSDECK_DATABASE_URL",
-            "mysql://shop:hunter2@db.internal:3306/shop",
-        )
+        .env("OPSDECK_DATABASE_URL", "mysql://shop:hunter2@db.internal:3306/shop")
         .env("OPSDECK_TIMEZONE", "Europe/London")
         .arg("check-config")
         .output()
@@ -36,19 +33,11 @@ fn check_config_prints_effective_values_with_secrets_masked() {
     assert!(stdout.contains("configuration is valid"));
     assert!(!stdout.contains("hunter2"), "the password leaked: {stdout}");
     assert!(
-        stdout.contains(
-            r#"database_url = "mysql://shop:****@db.internal:3306/shop"  # OPSDECK_DATABASE_URL"#
-        ),
+        stdout.contains(r#"database_url = "mysql://shop:****@db.internal:3306/shop"  # OPSDECK_DATABASE_URL"#),
         "{stdout}"
     );
-    assert!(
-        stdout.contains(r#"timezone = "Europe/London"  # OPSDECK_TIMEZONE"#),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(r#"redis_prefix = "opsdeck"  # default"#),
-        "{stdout}"
-    );
+    assert!(stdout.contains(r#"timezone = "Europe/London"  # OPSDECK_TIMEZONE"#), "{stdout}");
+    assert!(stdout.contains(r#"redis_prefix = "opsdeck"  # default"#), "{stdout}");
 }
 
 #[test]
@@ -56,12 +45,7 @@ fn check_config_json_reports_values_and_origins() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("opsdeck.toml");
     std::fs::write(&file, "redis_prefix = \"staging\"\n").unwrap();
-    let out = opsdeckd(dir.path())
-        .arg("--config")
-        .arg(&file)
-        .args(["check-config", "--json"])
-        .output()
-        .unwrap();
+    let out = opsdeckd(dir.path()).arg("--config").arg(&file).args(["check-config", "--json"]).output().unwrap();
     assert!(out.status.success());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["values"]["redis_prefix"], "staging");
@@ -73,17 +57,10 @@ fn check_config_json_reports_values_and_origins() {
 #[test]
 fn a_bad_value_exits_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = opsdeckd(dir.path())
-        .env("OPSDECK_TIMEZONE", "Mars/Base")
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let out = opsdeckd(dir.path()).env("OPSDECK_TIMEZONE", "Mars/Base").arg("check-config").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        stderr.contains("`timezone`") && stderr.contains("OPSDECK_TIMEZONE"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("`timezone`") && stderr.contains("OPSDECK_TIMEZONE"), "{stderr}");
     assert!(stderr.contains("Mars/Base"), "{stderr}");
     assert!(out.stdout.is_empty(), "nothing is printed as valid");
 }
@@ -91,15 +68,11 @@ fn a_bad_value_exits_non_zero_naming_the_key() {
 #[test]
 fn run_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = std::env::var("OPSDECK_TEST_REDIS_URL").expect(
-        "OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)",
-    );
+    let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
+        .expect("OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)");
     let mut child = opsdeckd(dir.path())
         .env("OPSDECK_REDIS_URL", redis)
-        .env(
-            "OPSDECK_REDIS_PREFIX",
-            format!("cli-{}", std::process::id()),
-        )
+        .env("OPSDECK_REDIS_PREFIX", format!("cli-{}", std::process::id()))
         .env("OPSDECK_LOG", "info")
         .env("NO_COLOR", "1")
         .arg("run")
@@ -135,28 +108,18 @@ fn run_stops_cleanly_on_sigterm() {
         pending.retain(|needle| !line.contains(needle));
     }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let stopping = wait_for_line("stopping");
     assert!(stopping.contains("SIGTERM"), "{stopping}");
     wait_for_line("core stopped");
     let status = child.wait().unwrap();
     assert!(status.success(), "opsdeckd exited with {status}");
-    assert!(
-        dir.path().join("opsdeck.db").is_file(),
-        "the embedded database was created in the data dir"
-    );
+    assert!(dir.path().join("opsdeck.db").is_file(), "the embedded database was created in the data dir");
 }
 
 fn preview(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    opsdeckd(dir)
-        .args(["schedule", "preview"])
-        .args(args)
-        .output()
-        .unwrap()
+    opsdeckd(dir).args(["schedule", "preview"]).args(args).output().unwrap()
 }
 
 #[test]
@@ -164,22 +127,9 @@ fn schedule_preview_prints_iso_times_with_offsets_across_a_dst_change() {
     let dir = tempfile::tempdir().unwrap();
     let out = preview(
         dir.path(),
-        &[
-            "--cron",
-            "30 2 * * *",
-            "--tz",
-            "America/New_York",
-            "--from",
-            "2026-03-07T00:00:00-05:00",
-            "--count",
-            "3",
-        ],
+        &["--cron", "30 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07T00:00:00-05:00", "--count", "3"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         "2026-03-07T02:30:00-05:00\n2026-03-08T03:00:00-04:00\n2026-03-09T02:30:00-04:00\n"
@@ -189,53 +139,20 @@ fn schedule_preview_prints_iso_times_with_offsets_across_a_dst_change() {
 #[test]
 fn schedule_preview_handles_intervals_dates_and_the_configured_zone() {
     let dir = tempfile::tempdir().unwrap();
-    let interval = preview(
-        dir.path(),
-        &[
-            "--interval",
-            "90m",
-            "--from",
-            "2026-01-01T00:00:00Z",
-            "--count",
-            "2",
-        ],
-    );
+    let interval = preview(dir.path(), &["--interval", "90m", "--from", "2026-01-01T00:00:00Z", "--count", "2"]);
     assert_eq!(
         String::from_utf8(interval.stdout).unwrap(),
         "2026-01-01T09:30:00+08:00\n2026-01-01T11:00:00+08:00\n",
         "the default zone is Asia/Shanghai"
     );
-    let date = preview(
-        dir.path(),
-        &[
-            "--date",
-            "2026-12-05 08:00",
-            "--from",
-            "2026-01-01T00:00:00Z",
-        ],
-    );
-    assert_eq!(
-        String::from_utf8(date.stdout).unwrap(),
-        "2026-12-05T08:00:00+08:00\n"
-    );
+    let date = preview(dir.path(), &["--date", "2026-12-05 08:00", "--from", "2026-01-01T00:00:00Z"]);
+    assert_eq!(String::from_utf8(date.stdout).unwrap(), "2026-12-05T08:00:00+08:00\n");
     let london = opsdeckd(dir.path())
         .env("OPSDECK_TIMEZONE", "Europe/London")
-        .args([
-            "schedule",
-            "preview",
-            "--cron",
-            "0 12 * * *",
-            "--from",
-            "2026-07-01T00:00:00Z",
-            "--count",
-            "1",
-        ])
+        .args(["schedule", "preview", "--cron", "0 12 * * *", "--from", "2026-07-01T00:00:00Z", "--count", "1"])
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8(london.stdout).unwrap(),
-        "2026-07-01T12:00:00+01:00\n"
-    );
+    assert_eq!(String::from_utf8(london.stdout).unwrap(), "2026-07-01T12:00:00+01:00\n");
 }
 
 #[test]
@@ -243,10 +160,7 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     for (args, reason) in [
         (vec!["--cron", "0 25 * * *"], "field 'hour'"),
-        (
-            vec!["--cron", "0 8 * * *", "--tz", "Mars/Base"],
-            "unknown time zone",
-        ),
+        (vec!["--cron", "0 8 * * *", "--tz", "Mars/Base"], "unknown time zone"),
         (vec!["--interval", "0"], "greater than 0"),
         (vec!["--interval", "5 fortnights"], "unknown unit"),
         (vec!["--date", "2023-12-05 08:00"], "in the past"),
@@ -258,9 +172,6 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
-    let none = opsdeckd(dir.path())
-        .args(["schedule", "preview"])
-        .output()
-        .unwrap();
+    let none = opsdeckd(dir.path()).args(["schedule", "preview"]).output().unwrap();
     assert!(!none.status.success(), "a trigger is required");
 }
