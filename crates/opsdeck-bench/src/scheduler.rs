@@ -81,7 +81,9 @@ async fn opsdeck(seconds: u64, redis: &Redis, dir: &std::path::Path) -> anyhow::
     let core = Core::start_with(config(dir, &db, &redis.url, &prefix)?, registry).await?;
     core.wait_for_health(|r| r.all_ok()).await;
     let first = whole_second_after(Duration::from_secs(2));
-    for index in 0..JOBS {
+    // OPSDECK_BENCH_JOBS (profiling only) changes the job count of the OpsDeck phase.
+    let jobs: usize = std::env::var("OPSDECK_BENCH_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(JOBS);
+    for index in 0..jobs {
         core.job_create(bench_job(index, first, seconds), "bench").await?;
     }
     sleep_until_utc(first - ChronoDuration::milliseconds(200)).await;
@@ -97,7 +99,7 @@ async fn opsdeck(seconds: u64, redis: &Redis, dir: &std::path::Path) -> anyhow::
             late_ms: (started - due).num_microseconds().unwrap_or(0) as f64 / 1000.0,
         });
     }
-    Ok(summarize(&firings, JOBS, &instants(first, seconds), cpu))
+    Ok(summarize(&firings, jobs, &instants(first, seconds), cpu))
 }
 
 /// tokio-cron-scheduler started `phase_ms` after a whole second.
