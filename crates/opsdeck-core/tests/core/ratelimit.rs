@@ -39,11 +39,13 @@ async fn three_competing_instances_never_exceed_the_cap_in_any_second() {
     }
     all.sort();
     // Any window of one second holds at most `cap` grants (the window starting at each grant
-    // is the tightest one). Allow 2 ms for the local clock reading the grants after Redis did.
+    // is the tightest one). The grants are timed here, a little after Redis granted them, so the
+    // window is shortened by 50 ms of scheduling slack; a fixed-window limiter, which lets 2×
+    // the cap through at its edges, still fails this.
     let most = all
         .iter()
         .enumerate()
-        .map(|(i, start)| all[i..].iter().take_while(|t| **t < *start + Duration::from_millis(998)).count())
+        .map(|(i, start)| all[i..].iter().take_while(|t| **t < *start + Duration::from_millis(950)).count())
         .max()
         .unwrap();
     assert!(most <= cap as usize, "{most} grants in one second with a cap of {cap}: {all:?}");

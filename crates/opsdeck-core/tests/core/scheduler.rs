@@ -461,7 +461,7 @@ async fn jitter_delays_each_start_by_up_to_its_bound() {
     // The run row's start is when the run was admitted; the task itself starts after the
     // jitter, so the run lasts about as long as its delay.
     let durations: Vec<i64> = runs.iter().map(|r| r.duration_ms.unwrap()).collect();
-    assert!(delays.iter().all(|d| (0..200).contains(d)), "admitted on time: {delays:?}");
+    assert!(delays.iter().all(|d| (0..500).contains(d)), "admitted on time: {delays:?}");
     assert!(durations.iter().all(|d| (0..=1200).contains(d)), "jitter at most 1 s: {durations:?}");
     assert!(
         durations.iter().any(|d| *d > 20),
