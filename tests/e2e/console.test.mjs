@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { Console, OwnRedis, removeDir, scratchDir, waitFor } from './harness.mjs'
+import { openConsole, waitFor } from './harness.mjs'
 
 const PAGES = [
   ['nav-overview', 'Overview'],
@@ -15,28 +15,17 @@ const PAGES = [
   ['nav-audit', 'Audit'],
 ]
 
-let dir
-let redis
+let opened
 let app
+let redis
 
 before(async () => {
-  dir = scratchDir('console')
-  redis = await OwnRedis.start(dir)
-  app = await Console.open({
-    env: {
-      OPSDECK_DATA_DIR: dir,
-      OPSDECK_REDIS_URL: redis.url,
-      OPSDECK_REDIS_PREFIX: 'e2e-console',
-      OPSDECK_HEALTH_INTERVAL_MS: '500',
-      OPSDECK_HEALTH_TIMEOUT_MS: '500',
-    },
-  })
+  opened = await openConsole('console', { OPSDECK_HEALTH_INTERVAL_MS: '500', OPSDECK_HEALTH_TIMEOUT_MS: '500' })
+  ;({ app, redis } = opened)
 })
 
 after(async () => {
-  await app?.close()
-  await redis?.stop()
-  if (dir) removeDir(dir)
+  await opened?.close()
 })
 
 const status = (which) => app.attribute(`[data-testid="status-${which}"]`, 'data-status')

@@ -217,3 +217,31 @@ export class Console {
 export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true })
 }
+
+/**
+ * The desktop app on a scratch data dir and a Redis server of the test's own, with `env` for
+ * the app. `close()` ends the session and removes what it made.
+ */
+export async function openConsole(name, env = {}) {
+  const dir = scratchDir(name)
+  const redis = await OwnRedis.start(dir)
+  let app
+  try {
+    app = await Console.open({
+      env: { OPSDECK_DATA_DIR: dir, OPSDECK_REDIS_URL: redis.url, OPSDECK_REDIS_PREFIX: `e2e-${name}`, ...env },
+    })
+  } catch (e) {
+    await redis.stop()
+    removeDir(dir)
+    throw e
+  }
+  return {
+    app,
+    redis,
+    async close() {
+      await app.close()
+      await redis.stop()
+      removeDir(dir)
+    },
+  }
+}

@@ -4,31 +4,20 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { Console, OwnRedis, removeDir, scratchDir, waitFor } from './harness.mjs'
+import { openConsole, waitFor } from './harness.mjs'
 
-let dir
-let redis
+let opened
 let app
 
 before(async () => {
-  dir = scratchDir('jobs')
-  redis = await OwnRedis.start(dir)
-  app = await Console.open({
-    env: {
-      OPSDECK_DATA_DIR: dir,
-      OPSDECK_REDIS_URL: redis.url,
-      OPSDECK_REDIS_PREFIX: 'e2e-jobs',
-      OPSDECK_LOG: 'warn',
-    },
-  })
+  opened = await openConsole('jobs', { OPSDECK_LOG: 'warn' })
+  app = opened.app
   await app.click('[data-testid="nav-jobs"]')
   await waitFor('the Jobs page', async () => (await app.text('[data-testid="page-title"]')) === 'Jobs')
 })
 
 after(async () => {
-  await app?.close()
-  await redis?.stop()
-  if (dir) removeDir(dir)
+  await opened?.close()
 })
 
 const row = (name) => `[data-testid="job-row"][data-job-name="${name}"]`

@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import { toBackendError, useBackend, type BackendError, type CoreEvent, type HealthReport } from '../backend'
+import { coreSubscription } from './coreSubscription'
 
 function time(iso: string): number {
   const t = Date.parse(iso)
@@ -20,10 +21,7 @@ export const useHealthStore = defineStore('health', () => {
   const lastCheckedAt = computed(() => report.value?.checked_at ?? null)
 
   let running = false
-  // Bumped by stop(), so a start() still awaiting the core does not keep a
-  // subscription or write a result after it.
-  let generation = 0
-  let unlisten: (() => void) | null = null
+  const subscription = coreSubscription(backend)
 
   function onEvent(e: CoreEvent): void {
     if (e.kind === 'health') {
@@ -36,39 +34,32 @@ export const useHealthStore = defineStore('health', () => {
   async function start(): Promise<void> {
     if (running) return
     running = true
-    const gen = ++generation
+    const isCurrent = subscription.begin()
 
     // Subscribe first so no report pushed while fetching is missed.
     try {
-      const off = await backend.onCoreEvent(onEvent)
-      if (gen !== generation) {
-        off()
-        return
-      }
-      unlisten = off
+      await subscription.listen(isCurrent, onEvent)
     } catch (e) {
-      if (gen === generation) error.value = toBackendError(e)
+      if (isCurrent()) error.value = toBackendError(e)
     }
+    if (!isCurrent()) return
 
     try {
       const initial = await backend.healthReport()
-      if (gen !== generation) return
+      if (!isCurrent()) return
       // A pushed report may already be newer than the one fetched.
       if (report.value === null || time(initial.checked_at) >= time(report.value.checked_at)) {
         report.value = initial
       }
       error.value = null
     } catch (e) {
-      if (gen === generation) error.value = toBackendError(e)
+      if (isCurrent()) error.value = toBackendError(e)
     }
   }
 
   function stop(): void {
     running = false
-    generation++
-    const off = unlisten
-    unlisten = null
-    off?.()
+    subscription.end()
   }
 
   return { report, error, allHealthy, lastCheckedAt, start, stop }

@@ -16,6 +16,7 @@ import {
   type TaskKind,
   type TriggerSpec,
 } from '../backend'
+import { coreSubscription } from './coreSubscription'
 
 export const RUNS_PAGE_SIZE = 50
 export const PREVIEW_COUNT = 5
@@ -275,36 +276,26 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   let running = false
-  let generation = 0
-  let unlisten: (() => void) | null = null
+  const subscription = coreSubscription(backend)
 
   /** Subscribes to core events, then loads everything. Idempotent. */
   async function start(): Promise<void> {
     if (running) return
     running = true
-    const gen = ++generation
+    const isCurrent = subscription.begin()
     filters.value = { ...NO_FILTERS }
     try {
-      const off = await backend.onCoreEvent((e) => {
-        if (gen === generation) onEvent(e)
-      })
-      if (gen !== generation) {
-        off()
-        return
-      }
-      unlisten = off
+      await subscription.listen(isCurrent, onEvent)
     } catch (e) {
-      if (gen === generation) jobsError.value = toBackendError(e)
+      if (isCurrent()) jobsError.value = toBackendError(e)
     }
+    if (!isCurrent()) return
     await Promise.all([refreshJobs(), loadKinds(), refreshInstances(), loadRuns()])
   }
 
   function stop(): void {
     running = false
-    generation++
-    const off = unlisten
-    unlisten = null
-    off?.()
+    subscription.end()
   }
 
   return {

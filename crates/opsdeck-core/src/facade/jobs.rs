@@ -167,6 +167,13 @@ impl Core {
         self.publish(Event::JobsChanged);
     }
 
+    /// Audits a change to a job, then announces it to every instance and window.
+    async fn job_changed(&self, who: &str, action: &str, job: &str, detail: serde_json::Value) -> Result<(), ApiError> {
+        self.audit_job(who, action, job, detail).await?;
+        self.jobs_changed().await;
+        Ok(())
+    }
+
     async fn audit_job(&self, who: &str, action: &str, job: &str, detail: serde_json::Value) -> Result<(), ApiError> {
         self.record_audit(NewAuditEntry { who, action, target: &format!("job:{job}"), detail: Some(detail) })
             .await
@@ -190,14 +197,13 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
-        self.audit_job(
+        self.job_changed(
             who,
             "job.create",
             &draft.name,
             json!({ "id": id, "kind": draft.kind, "trigger": draft.trigger }),
         )
         .await?;
-        self.jobs_changed().await;
         self.job_get(id).await
     }
 
@@ -214,8 +220,7 @@ impl Core {
             "before": { "trigger": record.trigger, "timezone": record.timezone, "policy": record.policy, "args": record.args },
             "after": { "trigger": edit.trigger, "timezone": timezone, "policy": edit.policy, "args": edit.args },
         });
-        self.audit_job(who, "job.update", &record.name, detail).await?;
-        self.jobs_changed().await;
+        self.job_changed(who, "job.update", &record.name, detail).await?;
         self.job_get(id).await
     }
 
@@ -224,8 +229,7 @@ impl Core {
         let record = self.job_record(id).await?;
         if store::set_paused(self.database().pool(), id, paused, self.now()).await? {
             let action = if paused { "job.pause" } else { "job.resume" };
-            self.audit_job(who, action, &record.name, json!({ "id": id })).await?;
-            self.jobs_changed().await;
+            self.job_changed(who, action, &record.name, json!({ "id": id })).await?;
         }
         self.job_get(id).await
     }
@@ -248,14 +252,13 @@ impl Core {
             )));
         }
         if store::delete_staff_job(self.database().pool(), id).await? {
-            self.audit_job(
+            self.job_changed(
                 who,
                 "job.delete",
                 &record.name,
                 json!({ "id": id, "kind": record.kind, "trigger": record.trigger }),
             )
             .await?;
-            self.jobs_changed().await;
         }
         Ok(())
     }

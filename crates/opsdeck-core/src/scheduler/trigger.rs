@@ -141,10 +141,6 @@ impl Schedule {
         Ok(Schedule { tz, kind })
     }
 
-    pub fn timezone(&self) -> Tz {
-        self.tz
-    }
-
     /// The first fire strictly after `after`, if any.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<Fire> {
         match &self.kind {
@@ -293,7 +289,7 @@ fn local_instant(text: &str, tz: Tz, what: &str) -> Result<(DateTime<Utc>, Optio
 }
 
 /// Gap: the first real instant after it; overlap: the first occurrence.
-pub fn resolve_local(local: NaiveDateTime, tz: Tz) -> (DateTime<Utc>, Option<DstNote>) {
+fn resolve_local(local: NaiveDateTime, tz: Tz) -> (DateTime<Utc>, Option<DstNote>) {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(at) => (at.with_timezone(&Utc), None),
         LocalResult::Ambiguous(first, _) => (first.with_timezone(&Utc), Some(DstNote::OverlapFirst)),
