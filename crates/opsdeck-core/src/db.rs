@@ -46,6 +46,9 @@ impl Database {
                 DatabaseBackend::Mysql => 10,
             })
             .acquire_timeout(config.health_timeout)
+            // An embedded SQLite connection cannot drop like a network one; pinging it before
+            // each use would only add a round trip to its worker thread.
+            .test_before_acquire(backend == DatabaseBackend::Mysql)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == DatabaseBackend::Sqlite {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -61,9 +62,10 @@ impl SchedulerShared {
 
 /// Writes the handled instants to the jobs' cursors.
 async fn flush_cursors(core: &Core) {
-    for (job_id, at) in core.scheduler().take_handled() {
-        if let Err(e) = store::advance_cursor(core.database().pool(), job_id, at).await {
-            tracing::warn!(job_id, error = %e, "cannot advance a job's cursor");
+    let cursors: Vec<(i64, DateTime<Utc>)> = core.scheduler().take_handled().into_iter().collect();
+    if let Err(e) = store::advance_cursors(core.database().pool(), &cursors).await {
+        tracing::warn!(jobs = cursors.len(), error = %e, "cannot advance the jobs' cursors");
+        for (job_id, at) in cursors {
             core.scheduler().handled(job_id, at);
         }
     }
@@ -548,7 +550,17 @@ async fn execute(
         run_key: run.run_key.to_string(),
         scheduled_at: run.scheduled_at,
     };
-    let task = kind.run(ctx, job.args.clone());
+    // A panicking task is a failed run, not a lost one (and not the end of the runs beside it).
+    let task = std::panic::AssertUnwindSafe(kind.run(ctx, job.args.clone())).catch_unwind().map(|caught| {
+        caught.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|m| m.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(format!("the task panicked: {message}"))
+        })
+    });
     let result = match job.policy.timeout() {
         Some(limit) => match tokio::time::timeout(limit, task).await {
             Ok(result) => result,

@@ -152,14 +152,15 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
             .push_bind(row.summary.clone())
             .push_bind(row.error.clone());
     });
-    let mut tx = db.pool().begin().await?;
     let returned = match db.backend() {
         DatabaseBackend::Sqlite => {
+            // One statement is atomic on its own: no BEGIN/COMMIT round trips to the worker.
             insert.push(" RETURNING id, run_key");
-            insert.build().fetch_all(&mut *tx).await?
+            insert.build().fetch_all(db.pool()).await?
         }
         DatabaseBackend::Mysql => {
             // No RETURNING in MySQL: read the ids back by key, in the same transaction.
+            let mut tx = db.pool().begin().await?;
             insert.build().execute(&mut *tx).await?;
             let mut select: QueryBuilder<Any> =
                 QueryBuilder::new("SELECT id, run_key FROM job_runs WHERE run_key IN (");
@@ -168,14 +169,15 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
                 keys.push_bind(row.run_key.clone());
             }
             select.push(")");
-            select.build().fetch_all(&mut *tx).await?
+            let rows = select.build().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            rows
         }
     };
     let pairs = returned
         .iter()
         .map(|r| Ok((r.try_get::<String, _>("run_key")?, r.try_get::<i64, _>("id")?)))
         .collect::<sqlx::Result<Vec<_>>>()?;
-    tx.commit().await?;
     let ids: std::collections::HashMap<String, i64> = pairs.into_iter().collect();
     Ok(rows.iter().map(|row| ids.get(&row.run_key).copied()).collect())
 }

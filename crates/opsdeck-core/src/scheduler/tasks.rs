@@ -29,7 +29,8 @@ pub struct TaskContext {
     pub scheduled_at: DateTime<Utc>,
 }
 
-/// A registered kind of task.
+/// A registered kind of task. Its future must not block the thread (CPU-heavy work belongs in
+/// `spawn_blocking`). A panic fails the run and nothing else.
 #[derive(Clone)]
 pub struct TaskKind {
     pub name: &'static str,
@@ -130,21 +131,24 @@ fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Re
     }
 }
 
-/// `noop`: does nothing (optionally for `sleep_ms`, or failing on purpose): for testing the
-/// scheduler itself.
+/// `noop`: does nothing (optionally for `sleep_ms`, or failing or panicking on purpose): for
+/// testing the scheduler itself.
 fn noop() -> TaskKind {
     fn validate(args: &Value) -> Result<(), String> {
         let map = object(args)?;
-        only_keys(map, &["sleep_ms", "fail"])?;
+        only_keys(map, &["sleep_ms", "fail", "panic"])?;
         optional_u64(map, "sleep_ms", 3_600_000)?;
-        match map.get("fail") {
-            None | Some(Value::Bool(_)) | Some(Value::Null) => Ok(()),
-            _ => Err("fail must be true or false".into()),
+        for key in ["fail", "panic"] {
+            if !matches!(map.get(key), None | Some(Value::Bool(_)) | Some(Value::Null)) {
+                return Err(format!("{key} must be true or false"));
+            }
         }
+        Ok(())
     }
     TaskKind::new(
         "noop",
-        "Does nothing (optionally sleeps sleep_ms, or fails when fail is true); for testing the scheduler.",
+        "Does nothing (optionally sleeps sleep_ms, fails when fail is true, panics when panic is true); \
+         for testing the scheduler.",
         json!({}),
         validate,
         |_ctx, args| {
@@ -155,6 +159,9 @@ fn noop() -> TaskKind {
                 }
                 if args.get("fail").and_then(Value::as_bool).unwrap_or(false) {
                     return Err("failed on purpose (fail: true)".into());
+                }
+                if args.get("panic").and_then(Value::as_bool).unwrap_or(false) {
+                    panic!("panicked on purpose (panic: true)");
                 }
                 Ok(json!({ "slept_ms": sleep_ms }))
             })

@@ -225,6 +225,8 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
         .unwrap();
     let broken =
         core.job_create(draft("broken", every(2), json!({ "fail": true }), JobPolicy::default()), WHO).await.unwrap();
+    let panicky =
+        core.job_create(draft("panicky", every(2), json!({ "panic": true }), JobPolicy::default()), WHO).await.unwrap();
 
     let skipped =
         finished_runs(&mut events, 1, |r| r.job_id == slow.id && r.outcome == RunOutcome::SkippedOverlap).await;
@@ -235,6 +237,10 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
     let failed = finished_runs(&mut events, 1, |r| r.job_id == broken.id).await;
     assert_eq!(failed[0].outcome, RunOutcome::Failed);
     assert_eq!(failed[0].error.as_deref(), Some("failed on purpose (fail: true)"));
+    // A panicking task is recorded as a failed run, and the scheduler carries on.
+    let panicked = finished_runs(&mut events, 2, |r| r.job_id == panicky.id).await;
+    assert!(panicked.iter().all(|r| r.outcome == RunOutcome::Failed));
+    assert_eq!(panicked[0].error.as_deref(), Some("the task panicked: panicked on purpose (panic: true)"));
     let only_failed =
         core.runs_list(RunQuery { outcome: Some(RunOutcome::Failed), limit: 50, ..RunQuery::default() }).await.unwrap();
     assert!(!only_failed.runs.is_empty() && only_failed.runs.iter().all(|r| r.outcome == RunOutcome::Failed));
