@@ -44,6 +44,30 @@ pub struct Config {
     pub log: String,
     /// How long job runs are kept in the history.
     pub run_retention: Duration,
+    /// Baidu AI Cloud's base URL (the token and OCR endpoints live under it).
+    pub baidu_url: String,
+    /// Baidu's API key and secret key; None for both until configured (the front ends then use
+    /// their built-in fake Baidu, see [`Config::use_sandbox_baidu`]).
+    pub baidu_api_key: Option<SecretString>,
+    pub baidu_secret_key: Option<SecretString>,
+    /// True when `baidu_url` is OpsDeck's own fake (sandbox mode).
+    pub baidu_sandbox: bool,
+    /// Baidu OCR calls per second across all instances (2 personal, 10 enterprise); staff may
+    /// change it at run time from the console.
+    pub ocr_qps: f64,
+    /// Calls in flight at once, per instance.
+    pub ocr_concurrency: u32,
+    /// Calls for one request before a transient failure sends it to the dead letters.
+    pub ocr_max_attempts: u32,
+    /// Deliveries of one request (an instance took it and never finished) before it is dead.
+    pub ocr_max_deliveries: u32,
+    /// How long a request may sit with an instance that does not finish it before another
+    /// instance takes it over.
+    pub ocr_lease: Duration,
+    /// The first retry's delay; each further retry doubles it (with jitter).
+    pub ocr_backoff: Duration,
+    /// How long a result stays in Redis under its image URL.
+    pub ocr_result_ttl: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -68,6 +92,16 @@ struct RawConfig {
     health_timeout_ms: u64,
     log: String,
     run_retention_hours: u64,
+    baidu_url: String,
+    baidu_api_key: Option<String>,
+    baidu_secret_key: Option<String>,
+    ocr_qps: f64,
+    ocr_concurrency: u32,
+    ocr_max_attempts: u32,
+    ocr_max_deliveries: u32,
+    ocr_lease_ms: u64,
+    ocr_backoff_ms: u64,
+    ocr_result_ttl_seconds: u64,
 }
 
 /// Every key the configuration knows, in the order `check-config` prints them.
@@ -81,7 +115,20 @@ pub const KEYS: &[&str] = &[
     "health_timeout_ms",
     "log",
     "run_retention_hours",
+    "baidu_url",
+    "baidu_api_key",
+    "baidu_secret_key",
+    "ocr_qps",
+    "ocr_concurrency",
+    "ocr_max_attempts",
+    "ocr_max_deliveries",
+    "ocr_lease_ms",
+    "ocr_backoff_ms",
+    "ocr_result_ttl_seconds",
 ];
+
+/// Baidu's real endpoint.
+pub const BAIDU_URL: &str = "https://aip.baidubce.com";
 
 impl RawConfig {
     fn defaults(data_dir: PathBuf) -> Self {
@@ -96,6 +143,18 @@ impl RawConfig {
             log: "info".into(),
             // The original Celery set-up expired results after a day.
             run_retention_hours: 24,
+            baidu_url: BAIDU_URL.into(),
+            baidu_api_key: None,
+            baidu_secret_key: None,
+            // A personal account's cap; enterprise accounts raise it to 10.
+            ocr_qps: 2.0,
+            ocr_concurrency: 4,
+            ocr_max_attempts: 5,
+            ocr_max_deliveries: 5,
+            ocr_lease_ms: 30_000,
+            ocr_backoff_ms: 1_000,
+            // The original design kept results for a day.
+            ocr_result_ttl_seconds: 86_400,
         }
     }
 }
@@ -153,6 +212,23 @@ impl Config {
         validate(raw, sources)
     }
 
+    /// True when both Baidu keys are configured.
+    pub fn baidu_configured(&self) -> bool {
+        self.baidu_api_key.is_some() && self.baidu_secret_key.is_some()
+    }
+
+    /// Points the OCR queue at a local fake Baidu (the sandbox crate's), with its keys: what the
+    /// front ends do when no credentials are configured.
+    pub fn use_sandbox_baidu(&mut self, base_url: &str, api_key: &str, secret_key: &str) {
+        self.baidu_url = base_url.trim_end_matches('/').to_string();
+        self.baidu_api_key = Some(SecretString::from(api_key.to_string()));
+        self.baidu_secret_key = Some(SecretString::from(secret_key.to_string()));
+        self.baidu_sandbox = true;
+        for key in ["baidu_url", "baidu_api_key", "baidu_secret_key"] {
+            self.sources.insert(key, "sandbox".into());
+        }
+    }
+
     pub fn database_backend(&self) -> DatabaseBackend {
         if self.database_url.scheme() == "sqlite" { DatabaseBackend::Sqlite } else { DatabaseBackend::Mysql }
     }
@@ -171,6 +247,22 @@ impl Config {
                 "health_timeout_ms" => self.health_timeout.as_millis().to_string(),
                 "log" => self.log.clone(),
                 "run_retention_hours" => (self.run_retention.as_secs() / 3600).to_string(),
+                "baidu_url" => self.baidu_url.clone(),
+                "baidu_api_key" | "baidu_secret_key" => {
+                    let set = if key == "baidu_api_key" { &self.baidu_api_key } else { &self.baidu_secret_key };
+                    match (set, self.baidu_sandbox) {
+                        (_, true) => "(sandbox)".into(),
+                        (Some(_), false) => "****".into(),
+                        (None, false) => "(not set)".into(),
+                    }
+                }
+                "ocr_qps" => self.ocr_qps.to_string(),
+                "ocr_concurrency" => self.ocr_concurrency.to_string(),
+                "ocr_max_attempts" => self.ocr_max_attempts.to_string(),
+                "ocr_max_deliveries" => self.ocr_max_deliveries.to_string(),
+                "ocr_lease_ms" => self.ocr_lease.as_millis().to_string(),
+                "ocr_backoff_ms" => self.ocr_backoff.as_millis().to_string(),
+                "ocr_result_ttl_seconds" => self.ocr_result_ttl.as_secs().to_string(),
                 _ => String::new(),
             }
         };
@@ -286,7 +378,54 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     if !(1..=24 * 366).contains(&raw.run_retention_hours) {
         return Err(invalid("run_retention_hours", format!("{} is out of range (1–8784)", raw.run_retention_hours)));
     }
+    let baidu_url = url::Url::parse(&raw.baidu_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| invalid("baidu_url", format!("{:?} is not an http(s) URL", raw.baidu_url)))?;
+    let secret = |key: &str, value: Option<String>| -> Result<Option<SecretString>, ConfigError> {
+        match value.map(|v| v.trim().to_string()) {
+            None => Ok(None),
+            Some(v) if v.is_empty() => Ok(None),
+            Some(v) if v.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+                Err(invalid(key, "must not contain spaces or control characters".into()))
+            }
+            Some(v) => Ok(Some(SecretString::from(v))),
+        }
+    };
+    let baidu_api_key = secret("baidu_api_key", raw.baidu_api_key)?;
+    let baidu_secret_key = secret("baidu_secret_key", raw.baidu_secret_key)?;
+    if baidu_api_key.is_some() != baidu_secret_key.is_some() {
+        let missing = if baidu_api_key.is_none() { "baidu_api_key" } else { "baidu_secret_key" };
+        return Err(invalid(missing, "set both baidu_api_key and baidu_secret_key, or neither".into()));
+    }
+    if !(raw.ocr_qps.is_finite() && (0.1..=1000.0).contains(&raw.ocr_qps)) {
+        return Err(invalid("ocr_qps", format!("{} is out of range (0.1–1000 calls per second)", raw.ocr_qps)));
+    }
+    let ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 6] = [
+        ("ocr_concurrency", raw.ocr_concurrency.into(), 1..=256),
+        ("ocr_max_attempts", raw.ocr_max_attempts.into(), 1..=100),
+        ("ocr_max_deliveries", raw.ocr_max_deliveries.into(), 1..=100),
+        ("ocr_lease_ms", raw.ocr_lease_ms, 1_000..=3_600_000),
+        ("ocr_backoff_ms", raw.ocr_backoff_ms, 10..=3_600_000),
+        ("ocr_result_ttl_seconds", raw.ocr_result_ttl_seconds, 60..=366 * 86_400),
+    ];
+    for (key, value, range) in ranges {
+        if !range.contains(&value) {
+            return Err(invalid(key, format!("{value} is out of range ({}–{})", range.start(), range.end())));
+        }
+    }
     Ok(Config {
+        baidu_url: baidu_url.as_str().trim_end_matches('/').to_string(),
+        baidu_api_key,
+        baidu_secret_key,
+        baidu_sandbox: false,
+        ocr_qps: raw.ocr_qps,
+        ocr_concurrency: raw.ocr_concurrency,
+        ocr_max_attempts: raw.ocr_max_attempts,
+        ocr_max_deliveries: raw.ocr_max_deliveries,
+        ocr_lease: Duration::from_millis(raw.ocr_lease_ms),
+        ocr_backoff: Duration::from_millis(raw.ocr_backoff_ms),
+        ocr_result_ttl: Duration::from_secs(raw.ocr_result_ttl_seconds),
         data_dir: raw.data_dir,
         database_url,
         redis_url,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::health::HealthReport;
+use crate::ocr::model::{OcrRequest, OcrStats};
 use crate::scheduler::JobRun;
 
 /// Something that happened in the core, tagged by `kind` on the wire.
@@ -22,6 +23,14 @@ pub enum Event {
     },
     RunFinished {
         run: JobRun,
+    },
+    /// An OCR request changed state (a result landed, it died, it was retried); ID number masked.
+    OcrUpdated {
+        request: OcrRequest,
+    },
+    /// The OCR queue's live figures (every second while a console listens, and on a change).
+    OcrStats {
+        stats: OcrStats,
     },
 }
 
@@ -41,6 +50,11 @@ impl EventBus {
     pub fn publish(&self, event: Event) {
         // No subscribers is fine: nobody has the console open.
         let _ = self.sender.send(event);
+    }
+
+    /// True when somebody listens (a console is open).
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

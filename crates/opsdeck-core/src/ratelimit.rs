@@ -13,13 +13,26 @@ use redis::Script;
 
 use crate::redis_conn::RedisConn;
 
-/// KEYS[1]: the limiter's theoretical arrival time (µs, Redis clock). ARGV[1]: emission
-/// interval µs; ARGV[2]: burst tolerance µs. Returns {1, 0} when granted, {0, wait µs} when not.
+/// KEYS[1]: the limiter's theoretical arrival time (µs, Redis clock); KEYS[2]: an optional
+/// shared override of the rate (a number, set at run time; empty key name: none); KEYS[3]: an
+/// optional gate (while it exists nothing is granted; empty: none).
+/// ARGV[1]: the period the rate is counted over, µs (1 s, plus a guard, see [`Limit`]);
+/// ARGV[2]: the default rate; ARGV[3]: burst; ARGV[4]: a key prefix for per-second counters of
+/// granted slots (empty: none).
+/// Returns {1, 0} when granted, {0, wait µs} when not yet, {-1, gate ms left or -1} when gated.
 const GCRA: &str = r#"
+if KEYS[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
+  return {-1, redis.call('PTTL', KEYS[3])}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
+local rate = tonumber(ARGV[2])
+if KEYS[2] ~= '' then
+  local override = tonumber(redis.call('GET', KEYS[2]) or '')
+  if override and override > 0 then rate = override end
+end
+local interval = math.floor(tonumber(ARGV[1]) / rate)
+local tolerance = interval * (tonumber(ARGV[3]) - 1)
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local earliest = tat - tolerance
@@ -28,10 +41,29 @@ if now < earliest then
 end
 local ttl = math.ceil((tat + interval - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', ttl)
+if ARGV[4] ~= '' then
+  local counter = ARGV[4] .. t[1]
+  redis.call('INCR', counter)
+  redis.call('EXPIRE', counter, 3700)
+end
 return {1, 0}
 "#;
 
 static SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(GCRA));
+
+/// KEYS[1]: the limiter. ARGV[1]: µs. Grants nothing for that long (never shortens a wait).
+const HOLD: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local until_ = now + tonumber(ARGV[1])
+if until_ > tat then
+  redis.call('SET', KEYS[1], string.format('%.0f', until_), 'PX', math.ceil(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 1
+"#;
+
+static HOLD_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(HOLD));
 
 /// One named limit (e.g. Baidu's OCR calls), shared through Redis.
 #[derive(Clone)]
@@ -46,6 +78,33 @@ pub enum Slot {
     Granted,
     /// Not yet: ask again after this long.
     RetryAfter(Duration),
+    /// The gate is closed (for this long, or until opened when None).
+    Gated(Option<Duration>),
+}
+
+/// How a limit is counted.
+#[derive(Debug, Clone)]
+pub struct Limit<'a> {
+    /// Granted slots per `period`.
+    pub rate: f64,
+    /// The period the rate is counted over. One second counts "per second"; a little more
+    /// keeps a margin for calls that travel unequal times to the provider after their grant,
+    /// so that no one-second window *at the provider* sees more than `rate` of them.
+    pub period: Duration,
+    pub burst: u32,
+    /// A key (unprefixed) whose number, when set, replaces `rate` (changed at run time).
+    pub rate_override: Option<&'a str>,
+    /// A key (unprefixed) that closes the gate while it exists.
+    pub gate: Option<&'a str>,
+    /// A key prefix (unprefixed) for per-second counters of granted slots (`<prefix><unix s>`).
+    pub counters: Option<&'a str>,
+}
+
+impl Limit<'_> {
+    /// A plain `per_second` limit.
+    pub fn per_second(rate: f64, burst: u32) -> Limit<'static> {
+        Limit { rate, period: Duration::from_secs(1), burst, rate_override: None, gate: None, counters: None }
+    }
 }
 
 impl RateLimit {
@@ -56,11 +115,34 @@ impl RateLimit {
 
     /// Takes a slot of a limit of `per_second` calls (burst `burst`, at least 1) if one is free.
     pub async fn try_acquire(&self, per_second: f64, burst: u32) -> redis::RedisResult<Slot> {
-        let interval_us = (1_000_000.0 / per_second.max(0.001)).round() as i64;
-        let tolerance_us = interval_us * i64::from(burst.max(1) - 1);
-        let (granted, wait_us): (i64, i64) =
-            SCRIPT.key(&self.key).arg(interval_us).arg(tolerance_us).invoke_async(&mut self.redis.manager()).await?;
-        Ok(if granted == 1 { Slot::Granted } else { Slot::RetryAfter(Duration::from_micros(wait_us.max(1) as u64)) })
+        self.try_take(&Limit::per_second(per_second, burst)).await
+    }
+
+    /// Takes a slot of `limit` if one is free.
+    pub async fn try_take(&self, limit: &Limit<'_>) -> redis::RedisResult<Slot> {
+        let optional = |name: Option<&str>| name.map(|n| self.redis.key(n)).unwrap_or_default();
+        let (granted, wait): (i64, i64) = SCRIPT
+            .key(&self.key)
+            .key(optional(limit.rate_override))
+            .key(optional(limit.gate))
+            .arg(limit.period.as_micros() as i64)
+            .arg(limit.rate.max(0.001))
+            .arg(limit.burst.max(1))
+            .arg(optional(limit.counters))
+            .invoke_async(&mut self.redis.manager())
+            .await?;
+        Ok(match granted {
+            1 => Slot::Granted,
+            0 => Slot::RetryAfter(Duration::from_micros(wait.max(1) as u64)),
+            _ => Slot::Gated((wait > 0).then(|| Duration::from_millis(wait as u64))),
+        })
+    }
+
+    /// Grants no slot for `pause` from now (a provider said to slow down).
+    pub async fn hold(&self, pause: Duration) -> redis::RedisResult<()> {
+        let _: i64 =
+            HOLD_SCRIPT.key(&self.key).arg(pause.as_micros() as i64).invoke_async(&mut self.redis.manager()).await?;
+        Ok(())
     }
 
     /// Waits until a slot is granted: each refusal says exactly how long to sleep.
@@ -69,6 +151,8 @@ impl RateLimit {
             match self.try_acquire(per_second, burst).await? {
                 Slot::Granted => return Ok(()),
                 Slot::RetryAfter(wait) => tokio::time::sleep(wait).await,
+                // A plain limit has no gate; were one closed, wait as it says.
+                Slot::Gated(wait) => tokio::time::sleep(wait.unwrap_or(Duration::from_millis(100))).await,
             }
         }
     }

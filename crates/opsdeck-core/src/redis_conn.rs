@@ -11,6 +11,7 @@ use crate::config::Config;
 /// The shared Redis server: dispatch queues, due indexes, claims, rate limits.
 #[derive(Clone)]
 pub struct RedisConn {
+    client: redis::Client,
     manager: ConnectionManager,
     prefix: String,
 }
@@ -25,13 +26,23 @@ impl RedisConn {
             // own schedule, and a caller must learn soon that Redis is gone.
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, manager_config)?;
-        Ok(RedisConn { manager, prefix: config.redis_prefix.clone() })
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)?;
+        Ok(RedisConn { client, manager, prefix: config.redis_prefix.clone() })
     }
 
     /// A handle for commands; cheap to clone, shares one multiplexed connection.
     pub fn manager(&self) -> ConnectionManager {
         self.manager.clone()
+    }
+
+    /// A connection of its own, for blocking commands (`XREADGROUP … BLOCK`), which would hold
+    /// up every other caller of the shared multiplexed connection. `response_timeout` must
+    /// exceed the longest block.
+    pub async fn dedicated(&self, response_timeout: Duration) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(response_timeout));
+        self.client.get_multiplexed_async_connection_with_config(&config).await
     }
 
     /// The key for `name` under this environment's prefix.

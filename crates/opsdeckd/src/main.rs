@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use opsdeck_core::{Config, ConfigSource, Core};
+use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 #[derive(Parser)]
 #[command(name = "opsdeckd", version, about = "OpsDeck without a window, for servers")]
@@ -86,7 +87,7 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(config: Config) -> ExitCode {
+fn run(mut config: Config) -> ExitCode {
     init_logging(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -96,6 +97,17 @@ fn run(config: Config) -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // No Baidu credentials: the built-in fake answers instead (sandbox mode).
+        if !config.baidu_configured() {
+            let fake = BaiduConfig::default();
+            match FakeBaidu::start(([127, 0, 0, 1], 0).into(), fake.clone()).await {
+                Ok(baidu) => {
+                    config.use_sandbox_baidu(&baidu.base_url, &fake.api_key, &fake.secret_key);
+                    tracing::warn!(url = %baidu.base_url, "no Baidu credentials configured: OCR calls go to the built-in fake (sandbox mode)");
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start the sandbox's fake Baidu"),
+            }
+        }
         let core = match Core::start(config).await {
             Ok(core) => core,
             Err(e) => {

@@ -15,14 +15,18 @@ use crate::db::Database;
 use crate::error::ApiError;
 use crate::events::{Event, EventBus};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
+use crate::ocr::baidu::BaiduOcr;
+use crate::ocr::dispatcher::{self, OcrShared};
 use crate::redis_conn::RedisConn;
 use crate::scheduler::engine::{self, SchedulerShared};
 use crate::scheduler::tasks::Registry;
 
 mod jobs;
+mod ocr;
 
 pub use crate::scheduler::trigger::FireTime;
 pub use jobs::{JobEdit, JobView, SchedulerInstance};
+pub use ocr::ReconcileReport;
 
 /// The largest page a list call returns.
 pub const MAX_PAGE: u32 = 500;
@@ -41,6 +45,7 @@ struct Inner {
     events: EventBus,
     health: watch::Receiver<HealthReport>,
     scheduler: Arc<SchedulerShared>,
+    ocr: Arc<OcrShared>,
     http: reqwest::Client,
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
@@ -84,9 +89,18 @@ impl Core {
             .user_agent(concat!("OpsDeck/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()?;
+        let baidu = match (&config.baidu_api_key, &config.baidu_secret_key) {
+            (Some(key), Some(secret)) => {
+                Some(BaiduOcr::new(http.clone(), &config.baidu_url, key.clone(), secret.clone()))
+            }
+            _ => None,
+        };
+        let instance_id = new_instance_id();
+        let ocr = OcrShared::new(redis.clone(), db.clone(), &instance_id, baidu);
         let core = Core {
             inner: Arc::new(Inner {
-                instance_id: new_instance_id(),
+                ocr,
+                instance_id,
                 config,
                 db,
                 redis,
@@ -100,6 +114,7 @@ impl Core {
         };
         core.spawn_health_monitor(health_tx).await;
         core.spawn_scheduler().await;
+        core.spawn_ocr().await;
         tracing::info!(instance = %core.inner.instance_id, "core started");
         Ok(core)
     }
@@ -130,6 +145,24 @@ impl Core {
             engine::run(core, cancel).await;
             tracing::debug!("scheduler stopped");
         });
+    }
+
+    async fn spawn_ocr(&self) {
+        let core = self.clone();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tasks.lock().await.spawn(async move {
+            dispatcher::run(core, cancel).await;
+            tracing::debug!("OCR dispatcher stopped");
+        });
+    }
+
+    pub(crate) fn ocr(&self) -> &OcrShared {
+        &self.inner.ocr
+    }
+
+    /// True when somebody listens to the events (a console is open).
+    pub(crate) fn has_listeners(&self) -> bool {
+        self.inner.events.has_subscribers()
     }
 
     pub(crate) fn scheduler(&self) -> &SchedulerShared {

@@ -1,5 +1,15 @@
-//! The OCR queue's parts. So far: the Baidu ID-card client ([`baidu`]). The queue itself
-//! (durable requests, the dispatcher under the global cap, the console view) is the open
-//! OCR-queue issue.
+//! The OCR queue: ID-card images (by URL) recognised by Baidu's OCR under a global cap.
+//!
+//! - [`baidu`]: the Baidu client (token, call, typed answer, what each error means).
+//! - [`model`]: the types front ends see.
+//! - [`store`]: `ocr_requests`, the truth.
+//! - [`queue`]: the Redis stream, retry schedule, pause gate, cap, counters and kept results.
+//! - [`submit`]: batched submissions (group commit).
+//! - [`dispatcher`]: one instance's reader, caller and housekeeping.
 
 pub mod baidu;
+pub mod dispatcher;
+pub mod model;
+pub mod queue;
+pub mod store;
+pub mod submit;

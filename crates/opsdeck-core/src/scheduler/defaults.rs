@@ -8,12 +8,23 @@ use super::store::JobDraft;
 use super::trigger::TriggerSpec;
 
 pub fn default_jobs(timezone: &str) -> Vec<JobDraft> {
-    vec![JobDraft {
-        name: "prune-run-history".into(),
-        kind: "prune_history".into(),
-        trigger: TriggerSpec::Cron { expr: "17 * * * *".into() },
-        timezone: timezone.to_string(),
-        args: json!({}),
-        policy: JobPolicy { misfire_grace_seconds: 3600, ..JobPolicy::default() },
-    }]
+    vec![
+        JobDraft {
+            name: "prune-run-history".into(),
+            kind: "prune_history".into(),
+            trigger: TriggerSpec::Cron { expr: "17 * * * *".into() },
+            timezone: timezone.to_string(),
+            args: json!({}),
+            policy: JobPolicy { misfire_grace_seconds: 3600, ..JobPolicy::default() },
+        },
+        JobDraft {
+            name: "ocr-reconcile".into(),
+            kind: "ocr_reconcile".into(),
+            trigger: TriggerSpec::Interval { every_seconds: 30, start: None, end: None },
+            timezone: timezone.to_string(),
+            args: json!({}),
+            // Catching up once is enough: one pass repairs everything it finds.
+            policy: JobPolicy { coalesce: true, misfire_grace_seconds: 60, ..JobPolicy::default() },
+        },
+    ]
 }

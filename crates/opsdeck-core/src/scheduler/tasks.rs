@@ -90,6 +90,7 @@ impl Registry {
         registry.register(log());
         registry.register(http_get());
         registry.register(prune_history());
+        registry.register(ocr_reconcile());
         registry
     }
 
@@ -251,6 +252,25 @@ fn prune_history() -> TaskKind {
                     .await
                     .map_err(|e| format!("pruning failed: {e}"))?;
                 Ok(json!({ "deleted": deleted, "before": before }))
+            })
+        },
+    )
+}
+
+/// `ocr_reconcile`: puts back into Redis what it lost (unfinished requests, kept results).
+fn ocr_reconcile() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        only_keys(object(args)?, &[])
+    }
+    TaskKind::new(
+        "ocr_reconcile",
+        "Re-enqueues OCR requests that SQL says are unfinished but Redis has lost, and restores lost results.",
+        json!({}),
+        validate,
+        |ctx, _args| {
+            Box::pin(async move {
+                let done = ctx.core.ocr_reconcile().await.map_err(|e| format!("reconcile failed: {e}"))?;
+                Ok(serde_json::to_value(done).unwrap_or_default())
             })
         },
     )

@@ -8,6 +8,7 @@ mod config;
 mod health;
 mod helpers;
 mod migrations;
+mod ocr;
 mod plan;
 mod ratelimit;
 mod scheduler;

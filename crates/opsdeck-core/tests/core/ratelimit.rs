@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use opsdeck_core::ratelimit::{RateLimit, Slot};
+use opsdeck_core::ratelimit::{Limit, RateLimit, Slot};
 use opsdeck_core::redis_conn::RedisConn;
 
 use crate::helpers::{redis_url, sqlite_config, unique};
@@ -61,11 +61,63 @@ async fn a_refusal_says_how_long_to_wait() {
         Slot::RetryAfter(wait) => {
             assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}")
         }
-        Slot::Granted => panic!("two calls within 500 ms at 2 per second"),
+        other => panic!("two calls within 500 ms at 2 per second: {other:?}"),
     }
     let burst = limiter(dir.path(), &unique("rl"));
     for _ in 0..3 {
         assert_eq!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::Granted, "a burst of 3 passes at once");
     }
     assert!(matches!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::RetryAfter(_)));
+}
+
+#[tokio::test]
+async fn a_gate_an_override_a_hold_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique("rl");
+    let config = crate::helpers::sqlite_config(dir.path(), &redis_url());
+    let redis = RedisConn::open(&config).unwrap();
+    let limit = RateLimit::new(redis.clone(), &prefix);
+    let rate_key = format!("{prefix}:rate");
+    let gate_key = format!("{prefix}:gate");
+    let counters = format!("{prefix}:calls:");
+    let spec = Limit {
+        rate: 1.0,
+        period: Duration::from_secs(1),
+        burst: 1,
+        rate_override: Some(&rate_key),
+        gate: Some(&gate_key),
+        counters: Some(&counters),
+    };
+    let mut conn = redis.manager();
+    // A closed gate grants nothing and says for how long.
+    let _: () =
+        redis::cmd("SET").arg(redis.key(&gate_key)).arg("1").arg("PX").arg(5000).query_async(&mut conn).await.unwrap();
+    match limit.try_take(&spec).await.unwrap() {
+        Slot::Gated(Some(left)) => assert!(left <= Duration::from_secs(5) && left > Duration::from_secs(4), "{left:?}"),
+        other => panic!("expected a closed gate: {other:?}"),
+    }
+    let _: () = redis::cmd("DEL").arg(redis.key(&gate_key)).query_async(&mut conn).await.unwrap();
+    // The override replaces the rate: at 1000/s the second call waits about 1 ms, not 1 s.
+    let _: () = redis::cmd("SET").arg(redis.key(&rate_key)).arg("1000").query_async(&mut conn).await.unwrap();
+    assert_eq!(limit.try_take(&spec).await.unwrap(), Slot::Granted);
+    match limit.try_take(&spec).await.unwrap() {
+        Slot::Granted => {}
+        Slot::RetryAfter(wait) => assert!(wait <= Duration::from_millis(1), "{wait:?}"),
+        other => panic!("{other:?}"),
+    }
+    // A hold grants nothing for its length.
+    limit.hold(Duration::from_secs(2)).await.unwrap();
+    match limit.try_take(&spec).await.unwrap() {
+        Slot::RetryAfter(wait) => assert!(wait > Duration::from_millis(1900), "{wait:?}"),
+        other => panic!("a hold of 2 s: {other:?}"),
+    }
+    // Every grant was counted under its second.
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}*", redis.key(&counters))).query_async(&mut conn).await.unwrap();
+    let mut total = 0;
+    for key in keys {
+        let n: i64 = redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap();
+        total += n;
+    }
+    assert!((1..=2).contains(&total), "grants counted: {total}");
 }

@@ -175,3 +175,5 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
     let none = opsdeckd(dir.path()).args(["schedule", "preview"]).output().unwrap();
     assert!(!none.status.success(), "a trigger is required");
 }
+
+mod ocr_kill;

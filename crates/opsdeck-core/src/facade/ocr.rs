@@ -1,0 +1,318 @@
+//! The OCR queue's part of the facade: submit, look up by URL, list, reveal, retry, purge,
+//! pause, resume, change the cap, the live figures, and reconcile. Input is validated here;
+//! every staff action is audited.
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Core, MAX_PAGE};
+use crate::audit::NewAuditEntry;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::ocr::baidu::{IdCardFields, Side};
+use crate::ocr::model::{
+    OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
+    result_json,
+};
+use crate::ocr::store::{self, NewRequest};
+
+/// The longest image URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+/// The highest cap staff may set (Baidu's add-on packs go to 100 per interface).
+pub const MAX_CAP: f64 = 1000.0;
+/// The most requests one retry may name.
+const MAX_RETRY: usize = 1000;
+/// A request touched this recently is left alone by reconcile (its submission may be on its way
+/// to Redis right now).
+const RECONCILE_GRACE: chrono::Duration = chrono::Duration::seconds(10);
+
+/// What one reconcile pass repaired.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Unfinished requests Redis had lost, enqueued again.
+    pub requeued: u64,
+    /// Kept results Redis had lost, written again.
+    pub results_restored: u64,
+}
+
+/// Checks an image URL: http(s), with a host, no spaces, at most [`MAX_URL_LEN`].
+pub fn validate_image_url(url: &str) -> Result<String, ApiError> {
+    let bad = |message: String| ApiError::InvalidField { field: "url".into(), message };
+    let trimmed = url.trim();
+    if trimmed.is_empty() {
+        return Err(bad("the image URL is empty".into()));
+    }
+    if trimmed.len() > MAX_URL_LEN {
+        return Err(bad(format!("the image URL is longer than {MAX_URL_LEN} characters")));
+    }
+    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("the image URL contains spaces or control characters".into()));
+    }
+    let parsed = url::Url::parse(trimmed).map_err(|e| bad(format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad(format!("only http and https image URLs can be recognised, not {}:", parsed.scheme())));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(bad("the image URL has no host".into()));
+    }
+    Ok(trimmed.to_string())
+}
+
+impl Core {
+    /// Queues an image for recognition. A URL already recognised answers with its kept result
+    /// at once; one still waiting answers with that request (no second call is made); a dead
+    /// one is tried again.
+    pub async fn ocr_submit(&self, url: &str, side: Side) -> Result<OcrSubmitted, ApiError> {
+        let url = validate_image_url(url)?;
+        let (submitted, revived) = self.ocr().submitter.submit(NewRequest { url, side }).await?;
+        if !submitted.existing || revived.is_some() {
+            self.announce_request(submitted.request_id).await;
+        }
+        Ok(submitted)
+    }
+
+    /// [`Core::ocr_submit`] by a staff member from the console (audited).
+    pub async fn ocr_submit_by(&self, url: &str, side: Side, who: &str) -> Result<OcrSubmitted, ApiError> {
+        let submitted = self.ocr_submit(url, side).await?;
+        let details = json!({ "url": url.trim(), "side": side, "existing": submitted.existing });
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.submit",
+            target: &format!("ocr:{}", submitted.request_id),
+            detail: Some(details),
+        })
+        .await?;
+        Ok(submitted)
+    }
+
+    /// Status and result of an image URL (what the shop's page polled). The kept result comes
+    /// from Redis when it is there, else from SQL.
+    pub async fn ocr_lookup(&self, url: &str) -> Result<Option<OcrLookup>, ApiError> {
+        let url = validate_image_url(url)?;
+        let Some(request) = store::get_by_url(self.database().pool(), &url).await? else {
+            return Ok(None);
+        };
+        let result = match (request.status, &request.result) {
+            (OcrStatus::Done, Some(card)) => match self.ocr().queue.result(&url).await {
+                Ok(Some(kept)) => Some(kept),
+                _ => Some(result_json(request.id, card)),
+            },
+            _ => None,
+        };
+        Ok(Some(OcrLookup { request_id: request.id, url, status: request.status, result, error: request.error }))
+    }
+
+    /// A page of requests, newest first; ID numbers masked.
+    pub async fn ocr_list(&self, query: OcrQuery) -> Result<OcrPage, ApiError> {
+        if query.limit == 0 || query.limit > MAX_PAGE {
+            return Err(ApiError::InvalidField {
+                field: "limit".into(),
+                message: format!("limit must be between 1 and {MAX_PAGE}"),
+            });
+        }
+        if query.search.as_ref().is_some_and(|s| s.len() > MAX_URL_LEN) {
+            return Err(ApiError::InvalidField { field: "search".into(), message: "the search is too long".into() });
+        }
+        let (requests, total) = store::list(self.database().pool(), &query).await?;
+        Ok(OcrPage { requests: requests.into_iter().map(OcrRequest::masked).collect(), total })
+    }
+
+    /// One request; its ID number masked.
+    pub async fn ocr_get(&self, id: i64) -> Result<OcrRequest, ApiError> {
+        Ok(self.request(id).await?.masked())
+    }
+
+    async fn request(&self, id: i64) -> Result<OcrRequest, ApiError> {
+        store::get(self.database().pool(), id).await?.ok_or_else(|| ApiError::NotFound(format!("no OCR request {id}")))
+    }
+
+    /// The full ID number of a recognised front side, for a staff member who asked to see it
+    /// (audited; the number itself never goes to the audit log or the logs).
+    pub async fn ocr_reveal(&self, id: i64, who: &str) -> Result<String, ApiError> {
+        let request = self.request(id).await?;
+        let number = match request.result.map(|card| card.fields) {
+            Some(IdCardFields::Front(front)) => front.id_number,
+            Some(IdCardFields::Back(_)) => {
+                return Err(ApiError::InvalidInput("the back side of an ID card carries no ID number".into()));
+            }
+            None => return Err(ApiError::InvalidInput(format!("request {id} has no result yet"))),
+        };
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.reveal",
+            target: &format!("ocr:{id}"),
+            detail: Some(json!({ "url": request.url })),
+        })
+        .await?;
+        Ok(number)
+    }
+
+    /// Sends dead requests back to the queue with a fresh count of attempts. Requests that are
+    /// not dead (any more) are skipped, so a double click retries once.
+    pub async fn ocr_retry(&self, ids: &[i64], who: &str) -> Result<RetryOutcome, ApiError> {
+        if ids.is_empty() || ids.len() > MAX_RETRY {
+            return Err(ApiError::InvalidInput(format!("name between 1 and {MAX_RETRY} requests to retry")));
+        }
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let revived = store::revive(self.database().pool(), &unique, Utc::now()).await?;
+        let items: Vec<(i64, i64)> = revived.iter().map(|id| (*id, 0)).collect();
+        if let Err(e) = self.ocr().queue.enqueue(&items).await {
+            // Pending in SQL: reconcile enqueues them once Redis answers.
+            tracing::warn!(error = %e, "cannot enqueue retried OCR requests; reconcile will");
+        }
+        let outcome = RetryOutcome { retried: revived.len() as u64, skipped: (unique.len() - revived.len()) as u64 };
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.retry",
+            target: "ocr",
+            detail: Some(json!({ "requested": unique, "retried": revived })),
+        })
+        .await?;
+        for id in revived {
+            self.announce_request(id).await;
+        }
+        self.publish_ocr_stats().await;
+        Ok(outcome)
+    }
+
+    /// Deletes every dead request (staff confirmed it); returns how many.
+    pub async fn ocr_purge_dead(&self, who: &str) -> Result<u64, ApiError> {
+        let purged = store::purge_dead(self.database().pool()).await?;
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.purge_dead",
+            target: "ocr",
+            detail: Some(json!({ "purged": purged })),
+        })
+        .await?;
+        self.publish_ocr_stats().await;
+        Ok(purged)
+    }
+
+    /// Changes the calls-per-second cap for every instance, at once.
+    pub async fn ocr_set_cap(&self, cap: f64, who: &str) -> Result<OcrStats, ApiError> {
+        if !cap.is_finite() || !(0.1..=MAX_CAP).contains(&cap) {
+            return Err(ApiError::InvalidField {
+                field: "cap".into(),
+                message: format!("the cap must be between 0.1 and {MAX_CAP} calls per second"),
+            });
+        }
+        let before = self.ocr().queue.cap().await?;
+        self.ocr().queue.set_cap(cap).await?;
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.set_cap",
+            target: "ocr",
+            detail: Some(json!({ "from": before.unwrap_or(self.config().ocr_qps), "to": cap })),
+        })
+        .await?;
+        self.publish_ocr_stats().await;
+        self.ocr_stats().await
+    }
+
+    /// Stops calling Baidu until resumed (requests keep waiting).
+    pub async fn ocr_pause(&self, who: &str) -> Result<OcrStats, ApiError> {
+        let pause =
+            OcrPause { kind: PauseKind::Manual, reason: format!("paused by {who}"), since: Utc::now(), until: None };
+        self.ocr().queue.set_pause(&pause).await?;
+        self.record_audit(NewAuditEntry { who, action: "ocr.pause", target: "ocr", detail: Some(json!({})) }).await?;
+        self.publish_ocr_stats().await;
+        self.ocr_stats().await
+    }
+
+    /// Calls Baidu again (after any pause: staff, quota, configuration).
+    pub async fn ocr_resume(&self, who: &str) -> Result<OcrStats, ApiError> {
+        let was = self.ocr().queue.pause().await?;
+        self.ocr().queue.clear_pause().await?;
+        self.ocr().wake.notify_one();
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.resume",
+            target: "ocr",
+            detail: Some(json!({ "was": was.map(|p| p.kind) })),
+        })
+        .await?;
+        self.publish_ocr_stats().await;
+        self.ocr_stats().await
+    }
+
+    /// The live figures: counts, cap, calls per second, time to drain, pause.
+    pub async fn ocr_stats(&self) -> Result<OcrStats, ApiError> {
+        let queue = &self.ocr().queue;
+        let counts = store::counts(self.database().pool()).await?;
+        let (override_cap, calls, pause) = tokio::try_join!(queue.cap(), queue.calls(60), queue.pause())?;
+        let cap = override_cap.unwrap_or(self.config().ocr_qps);
+        let waiting = counts.pending + counts.in_flight;
+        Ok(OcrStats {
+            counts,
+            cap,
+            cap_source: if override_cap.is_some() { "console" } else { "config" }.into(),
+            calls,
+            drain_seconds: (waiting > 0).then(|| waiting as f64 / cap),
+            pause,
+            sandbox: self.config().baidu_sandbox,
+        })
+    }
+
+    /// Puts back into Redis what it lost: unfinished requests it no longer knows (after a
+    /// restart without persistence, a flush) and kept results still within their TTL.
+    pub async fn ocr_reconcile(&self) -> Result<ReconcileReport, ApiError> {
+        let queue = &self.ocr().queue;
+        let pool = self.database().pool();
+        queue.ensure_group().await?;
+        let now = Utc::now();
+        let mut report = ReconcileReport::default();
+        let mut after = 0;
+        loop {
+            let rows = store::unfinished(pool, now - RECONCILE_GRACE, after, 500).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+            let known = queue.known(&ids).await?;
+            let lost: Vec<(i64, i64)> = rows
+                .iter()
+                .zip(known)
+                .filter(|(_, known)| !known)
+                .map(|(r, _)| (r.0, r.3.map_or(0, |at| at.timestamp_millis())))
+                .collect();
+            report.requeued += queue.enqueue(&lost).await?;
+        }
+        let ttl = chrono::Duration::from_std(self.config().ocr_result_ttl).unwrap_or_default();
+        let mut after = 0;
+        loop {
+            let rows = store::done_since(pool, now - ttl, after, 500).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.id;
+            for request in rows {
+                let (Some(card), Some(finished)) = (&request.result, request.finished_at) else { continue };
+                if !queue.has_result(&request.url).await? {
+                    let left = (finished + ttl - now).to_std().unwrap_or_default();
+                    queue.put_result(&request.url, &result_json(request.id, card), left).await?;
+                    report.results_restored += 1;
+                }
+            }
+        }
+        if report != ReconcileReport::default() {
+            tracing::info!(requeued = report.requeued, results = report.results_restored, "OCR queue reconciled");
+            self.ocr().wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    async fn announce_request(&self, id: i64) {
+        if let Ok(Some(request)) = store::get(self.database().pool(), id).await {
+            self.publish(Event::OcrUpdated { request: request.masked() });
+        }
+    }
+
+    /// Publishes the live figures now (after a change).
+    pub(crate) async fn publish_ocr_stats(&self) {
+        match self.ocr_stats().await {
+            Ok(stats) => self.publish(Event::OcrStats { stats }),
+            Err(e) => tracing::debug!(error = %e, "cannot compute the OCR figures"),
+        }
+    }
+}

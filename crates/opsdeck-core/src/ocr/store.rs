@@ -1,0 +1,339 @@
+//! SQL for `ocr_requests`, the queue's truth. Every change of status is a conditional UPDATE
+//! (`WHERE status IN (…)`), so a late or repeated actor can never undo a later state: a result
+//! written twice is written once, a retried request cannot be retried again while pending.
+
+use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, QueryBuilder, Row};
+
+use super::baidu::{IdCard, Side};
+use super::model::{OcrCounts, OcrQuery, OcrRequest, OcrStatus};
+use crate::config::DatabaseBackend;
+use crate::db::Database;
+
+/// The dedupe key of a URL: SHA-256, hex.
+pub fn url_key(url: &str) -> String {
+    let digest = Sha256::digest(url.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+const COLUMNS: &str = "id, url, side, status, attempts, created_at, updated_at, next_attempt_at, finished_at, error, \
+                       error_code, result, instance, batch";
+
+/// A row, with the batch that inserted it.
+pub struct Stored {
+    pub request: OcrRequest,
+    pub batch: String,
+}
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
+    let side: String = row.try_get("side")?;
+    let status: String = row.try_get("status")?;
+    let result: Option<String> = row.try_get("result")?;
+    let request = OcrRequest {
+        id: row.try_get("id")?,
+        url: row.try_get("url")?,
+        side: if side == "back" { Side::Back } else { Side::Front },
+        status: OcrStatus::parse(&status).ok_or_else(|| sqlx::Error::Decode(format!("status {status:?}").into()))?,
+        attempts: row.try_get("attempts")?,
+        created_at: instant(row.try_get("created_at")?),
+        updated_at: instant(row.try_get("updated_at")?),
+        next_attempt_at: row.try_get::<Option<i64>, _>("next_attempt_at")?.map(instant),
+        finished_at: row.try_get::<Option<i64>, _>("finished_at")?.map(instant),
+        error: row.try_get("error")?,
+        error_code: row.try_get("error_code")?,
+        result: result.as_deref().and_then(|r| serde_json::from_str(r).ok()),
+        instance: row.try_get("instance")?,
+    };
+    Ok(Stored { request, batch: row.try_get("batch")? })
+}
+
+/// A validated submission on its way into the table.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub url: String,
+    pub side: Side,
+}
+
+/// Inserts the requests whose URL is new (tagged with `batch`) and returns the row of every
+/// URL, new or old, keyed by URL. Two statements, each atomic; no transaction needed.
+pub async fn insert_batch(
+    db: &Database,
+    requests: &[NewRequest],
+    batch: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Stored>> {
+    let mut insert: QueryBuilder<Any> =
+        QueryBuilder::new("INSERT INTO ocr_requests (url_key, url, side, status, created_at, updated_at, batch) ");
+    insert.push_values(requests, |mut b, r| {
+        b.push_bind(url_key(&r.url))
+            .push_bind(r.url.clone())
+            .push_bind(side_str(r.side))
+            .push_bind("pending")
+            .push_bind(ms(now))
+            .push_bind(ms(now))
+            .push_bind(batch.to_string());
+    });
+    insert.push(match db.backend() {
+        DatabaseBackend::Sqlite => " ON CONFLICT (url_key) DO NOTHING",
+        // Not INSERT IGNORE: that would also turn real errors (a value too long) into warnings.
+        DatabaseBackend::Mysql => " ON DUPLICATE KEY UPDATE id = id",
+    });
+    insert.build().execute(db.pool()).await?;
+    let mut select: QueryBuilder<Any> =
+        QueryBuilder::new(format!("SELECT {COLUMNS} FROM ocr_requests WHERE url_key IN ("));
+    let mut keys = select.separated(", ");
+    for r in requests {
+        keys.push_bind(url_key(&r.url));
+    }
+    select.push(")");
+    select.build().fetch_all(db.pool()).await?.iter().map(from_row).collect()
+}
+
+fn side_str(side: Side) -> &'static str {
+    match side {
+        Side::Front => "front",
+        Side::Back => "back",
+    }
+}
+
+pub async fn get(pool: &AnyPool, id: i64) -> sqlx::Result<Option<OcrRequest>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM ocr_requests WHERE id = ?")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| from_row(&r).map(|s| s.request)).transpose()
+}
+
+pub async fn get_by_url(pool: &AnyPool, url: &str) -> sqlx::Result<Option<OcrRequest>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM ocr_requests WHERE url_key = ?")))
+        .bind(url_key(url))
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| from_row(&r).map(|s| s.request)).transpose()
+}
+
+fn push_filter(q: &mut QueryBuilder<Any>, query: &OcrQuery) {
+    q.push(" WHERE 1 = 1");
+    if let Some(status) = query.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        // A plain substring: LIKE's wildcards in the search are escaped (with `!`, which both
+        // SQLite and MySQL read the same way inside a string literal).
+        let escaped = search.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        q.push(" AND url LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '!'");
+    }
+}
+
+/// A page, newest first, and the number of matches.
+pub async fn list(pool: &AnyPool, query: &OcrQuery) -> sqlx::Result<(Vec<OcrRequest>, i64)> {
+    let mut count: QueryBuilder<Any> = QueryBuilder::new("SELECT COUNT(*) AS n FROM ocr_requests");
+    push_filter(&mut count, query);
+    let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
+    let mut select: QueryBuilder<Any> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM ocr_requests"));
+    push_filter(&mut select, query);
+    select.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
+    select.push(" OFFSET ").push_bind(i64::from(query.offset));
+    let rows = select.build().fetch_all(pool).await?;
+    let requests = rows.iter().map(|r| from_row(r).map(|s| s.request)).collect::<sqlx::Result<Vec<_>>>()?;
+    Ok((requests, total))
+}
+
+pub async fn counts(pool: &AnyPool) -> sqlx::Result<OcrCounts> {
+    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM ocr_requests GROUP BY status").fetch_all(pool).await?;
+    let mut counts = OcrCounts::default();
+    for row in rows {
+        let n: i64 = row.try_get("n")?;
+        match OcrStatus::parse(&row.try_get::<String, _>("status")?) {
+            Some(OcrStatus::Pending) => counts.pending = n,
+            Some(OcrStatus::InFlight) => counts.in_flight = n,
+            Some(OcrStatus::Done) => counts.done = n,
+            Some(OcrStatus::Dead) => counts.dead = n,
+            None => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// pending/in_flight → in_flight before a call, counting the attempt. None when the request is
+/// no longer waiting (done or dead already: no call must be made).
+pub async fn start_call(
+    pool: &AnyPool,
+    id: i64,
+    instance: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<OcrRequest>> {
+    let changed = sqlx::query(
+        "UPDATE ocr_requests SET status = 'in_flight', attempts = attempts + 1, instance = ?, updated_at = ?, \
+         next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+    )
+    .bind(instance)
+    .bind(ms(now))
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        return Ok(None);
+    }
+    get(pool, id).await
+}
+
+/// A call refused by Baidu's QPS cap does not count as an attempt.
+pub async fn uncount_attempt(pool: &AnyPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE ocr_requests SET attempts = attempts - 1 WHERE id = ? AND status = 'in_flight' AND attempts > 0",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// → done with the result, unless it is done already (then false: the first result stands).
+pub async fn finish_done(pool: &AnyPool, id: i64, card: &IdCard, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    let result = serde_json::to_string(card).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let changed = sqlx::query(
+        "UPDATE ocr_requests SET status = 'done', result = ?, error = NULL, error_code = NULL, finished_at = ?, \
+         updated_at = ?, next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+    )
+    .bind(result)
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// → dead with the reason, unless it finished meanwhile.
+pub async fn finish_dead(
+    pool: &AnyPool,
+    id: i64,
+    error: &str,
+    code: Option<i64>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE ocr_requests SET status = 'dead', error = ?, error_code = ?, finished_at = ?, updated_at = ?, \
+         next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+    )
+    .bind(error)
+    .bind(code)
+    .bind(ms(now))
+    .bind(ms(now))
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// → pending again, to be called at `at` (a retry after a transient failure, or a requeue).
+pub async fn back_to_pending(
+    pool: &AnyPool,
+    id: i64,
+    at: Option<DateTime<Utc>>,
+    error: Option<(&str, Option<i64>)>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let (error, code) = error.map_or((None, None), |(e, c)| (Some(e.to_string()), c));
+    let changed = sqlx::query(
+        "UPDATE ocr_requests SET status = 'pending', next_attempt_at = ?, error = COALESCE(?, error), \
+         error_code = COALESCE(?, error_code), updated_at = ? WHERE id = ? AND status IN ('pending', 'in_flight')",
+    )
+    .bind(at.map(ms))
+    .bind(error)
+    .bind(code)
+    .bind(ms(now))
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// dead → pending with a fresh count of attempts; returns the ids that changed.
+pub async fn revive(pool: &AnyPool, ids: &[i64], now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
+    let mut revived = Vec::new();
+    // One conditional UPDATE each: the id list is staff-sized, and each learns its own answer.
+    for &id in ids {
+        let changed = sqlx::query(
+            "UPDATE ocr_requests SET status = 'pending', attempts = 0, error = NULL, error_code = NULL, \
+             finished_at = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'dead'",
+        )
+        .bind(ms(now))
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            revived.push(id);
+        }
+    }
+    Ok(revived)
+}
+
+/// Deletes every dead request; returns how many.
+pub async fn purge_dead(pool: &AnyPool) -> sqlx::Result<u64> {
+    Ok(sqlx::query("DELETE FROM ocr_requests WHERE status = 'dead'").execute(pool).await?.rows_affected())
+}
+
+/// Requests still to do (pending or in flight) not touched since `before`: what reconcile
+/// checks against Redis. (id, url, side, next_attempt_at).
+pub async fn unfinished(
+    pool: &AnyPool,
+    before: DateTime<Utc>,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(i64, String, Side, Option<DateTime<Utc>>)>> {
+    let rows = sqlx::query(
+        "SELECT id, url, side, next_attempt_at FROM ocr_requests WHERE status IN ('pending', 'in_flight') \
+         AND updated_at < ? AND id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(ms(before))
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let side: String = r.try_get("side")?;
+            Ok((
+                r.try_get("id")?,
+                r.try_get("url")?,
+                if side == "back" { Side::Back } else { Side::Front },
+                r.try_get::<Option<i64>, _>("next_attempt_at")?.map(instant),
+            ))
+        })
+        .collect()
+}
+
+/// Done requests finished after `since`, for putting lost results back into Redis.
+pub async fn done_since(
+    pool: &AnyPool,
+    since: DateTime<Utc>,
+    after_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<OcrRequest>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM ocr_requests WHERE status = 'done' AND finished_at >= ? AND id > ? ORDER BY id LIMIT ?"
+    )))
+    .bind(ms(since))
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| from_row(r).map(|s| s.request)).collect()
+}

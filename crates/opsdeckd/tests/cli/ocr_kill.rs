@@ -1,0 +1,123 @@
+//! `kill -9` of a dispatcher process in the middle of its calls: every request still ends done
+//! (or dead), none is lost, and each has one result.
+
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use opsdeck_core::ocr::baidu::Side;
+use opsdeck_core::ocr::model::{OcrQuery, OcrStatus};
+use opsdeck_core::{Config, Core};
+use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
+
+use super::opsdeckd;
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_killed_mid_call_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
+        .expect("OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)");
+    // Slow answers, so calls are in flight when the process dies.
+    let baidu = FakeBaidu::start(
+        "127.0.0.1:0".parse().unwrap(),
+        BaiduConfig { qps: 1000, latency: Duration::from_millis(400), ..BaiduConfig::default() },
+    )
+    .await
+    .unwrap();
+    let prefix = format!("kill-{}", std::process::id());
+    let settings = [
+        ("OPSDECK_DATA_DIR", dir.path().display().to_string()),
+        ("OPSDECK_REDIS_URL", redis.clone()),
+        ("OPSDECK_REDIS_PREFIX", prefix.clone()),
+        ("OPSDECK_BAIDU_URL", baidu.base_url.clone()),
+        ("OPSDECK_BAIDU_API_KEY", "sandbox-api-key".into()),
+        ("OPSDECK_BAIDU_SECRET_KEY", "sandbox-secret-key".into()),
+        ("OPSDECK_OCR_QPS", "40".into()),
+        ("OPSDECK_OCR_CONCURRENCY", "4".into()),
+        ("OPSDECK_OCR_LEASE_MS", "2000".into()),
+        ("OPSDECK_OCR_BACKOFF_MS", "50".into()),
+    ];
+    let spawn = || {
+        let mut cmd = opsdeckd(dir.path());
+        for (key, value) in &settings {
+            cmd.env(key, value);
+        }
+        Daemon(cmd.env("OPSDECK_LOG", "warn").arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+    };
+    let mut victim = spawn();
+    let _survivor = spawn();
+    // This process submits (and dispatches too, like any instance).
+    // The same settings as a configuration file (the environment of this process stays as is).
+    let file = dir.path().join("submitter.toml");
+    let body: String = settings
+        .iter()
+        .map(|(key, value)| {
+            let key = key.trim_start_matches("OPSDECK_").to_ascii_lowercase();
+            let quoted = value.parse::<f64>().is_err();
+            if quoted { format!("{key} = {value:?}\n") } else { format!("{key} = {value}\n") }
+        })
+        .collect();
+    std::fs::write(&file, body).unwrap();
+    let config = Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap();
+    let core = Core::start(config).await.unwrap();
+
+    let total = 40;
+    for i in 0..total {
+        let url = format!("https://img.example.com/kill-{}-{i}.jpg", std::process::id());
+        core.ocr_submit(&url, Side::Front).await.unwrap();
+    }
+    // Wait (bounded) until the victim holds calls in flight, then kill it without warning.
+    let marker = format!("-{}-", victim.0.id());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let held: Vec<i64> = loop {
+        let page = core
+            .ocr_list(OcrQuery { status: Some(OcrStatus::InFlight), limit: 100, ..OcrQuery::default() })
+            .await
+            .unwrap();
+        let held: Vec<i64> = page
+            .requests
+            .iter()
+            .filter(|r| r.instance.as_deref().is_some_and(|i| i.contains(&marker)))
+            .map(|r| r.id)
+            .collect();
+        if !held.is_empty() {
+            break held;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the victim never took a request");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = victim.0.kill();
+    let _ = victim.0.wait();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let counts = core.ocr_stats().await.unwrap().counts;
+        if counts.done + counts.dead == total {
+            assert_eq!(counts.dead, 0, "nothing needed the dead letters");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not all finished within 60 s: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The requests the victim held were finished by another instance, each with one result.
+    for id in held {
+        let request = core.ocr_get(id).await.unwrap();
+        assert_eq!(request.status, OcrStatus::Done);
+        assert!(!request.instance.unwrap().contains(&marker), "finished by a survivor");
+    }
+    let page = core.ocr_list(OcrQuery { limit: 100, ..OcrQuery::default() }).await.unwrap();
+    assert_eq!(page.total, total);
+    for request in &page.requests {
+        let lookup = core.ocr_lookup(&request.url).await.unwrap().unwrap();
+        assert_eq!(lookup.result.expect("a kept result")["request_id"], request.id);
+    }
+    core.shutdown().await;
+}
