@@ -5,11 +5,14 @@
 //!   240 and 480 ms) and `limit` (plain tokio tasks sleeping until absolute deadlines).
 //! - `scheduler-cluster [--seconds N]`: 4 instance processes on one Redis and one database,
 //!   one killed (SIGKILL) midway and restarted; counts duplicates and missed runs.
+//! - `ocr`: the OCR queue (3 instances, cap 10, 300 requests) against the fake Baidu, beside the
+//!   original once-per-second batch design; submission throughput against redis-benchmark XADD.
 //!
 //! Services: Redis from `OPSDECK_BENCH_REDIS_URL`, else a `redis-server` the bench starts on a
 //! free port (Debian's package; the test command installs it).
 
 mod cluster;
+mod ocr;
 mod scheduler;
 mod services;
 mod stats;
@@ -28,8 +31,9 @@ fn main() -> ExitCode {
         Some("scheduler") => runtime.block_on(scheduler::run(seconds(60), args.iter().any(|a| a == "--only-opsdeck"))),
         Some("scheduler-cluster") => runtime.block_on(cluster::run(seconds(60))),
         Some("cluster-worker") => runtime.block_on(cluster::worker(&args)),
+        Some("ocr") => runtime.block_on(ocr::run()),
         _ => {
-            eprintln!("usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N]");
+            eprintln!("usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N] | ocr");
             return ExitCode::from(2);
         }
     };

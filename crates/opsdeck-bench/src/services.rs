@@ -47,11 +47,22 @@ impl Drop for Redis {
 
 /// A configuration file in `dir` for one instance.
 pub fn config(dir: &Path, database_url: &str, redis_url: &str, prefix: &str) -> anyhow::Result<Config> {
+    config_with(dir, database_url, redis_url, prefix, "")
+}
+
+/// [`config`] with `extra` TOML lines.
+pub fn config_with(
+    dir: &Path,
+    database_url: &str,
+    redis_url: &str,
+    prefix: &str,
+    extra: &str,
+) -> anyhow::Result<Config> {
     let file = dir.join("bench.toml");
     std::fs::write(
         &file,
         format!(
-            "data_dir = {:?}\ndatabase_url = {:?}\nredis_url = {:?}\nredis_prefix = {:?}\nlog = \"warn\"\n",
+            "data_dir = {:?}\ndatabase_url = {:?}\nredis_url = {:?}\nredis_prefix = {:?}\nlog = \"warn\"\n{extra}",
             dir.display().to_string(),
             database_url,
             redis_url,

@@ -12,7 +12,7 @@ pub struct Firing {
     pub late_ms: f64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -20,7 +20,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn round(x: f64) -> f64 {
+pub fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
