@@ -130,9 +130,9 @@ fn redis_benchmark_xadd(url: &str) -> anyhow::Result<f64> {
     // "XADD …: 123456.78 requests per second, p50=…" (the last report line).
     let rate = text
         .split(['\r', '\n'])
+        .rev()
         .filter_map(|line| line.split_once(": ").map(|(_, rest)| rest))
-        .filter_map(|rest| rest.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
-        .last()
+        .find_map(|rest| rest.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
         .with_context(|| format!("no rate in redis-benchmark's output: {text}"))?;
     Ok(rate)
 }
