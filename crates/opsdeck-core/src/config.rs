@@ -395,8 +395,15 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     let baidu_api_key = secret("baidu_api_key", raw.baidu_api_key)?;
     let baidu_secret_key = secret("baidu_secret_key", raw.baidu_secret_key)?;
     if baidu_api_key.is_some() != baidu_secret_key.is_some() {
-        let missing = if baidu_api_key.is_none() { "baidu_api_key" } else { "baidu_secret_key" };
-        return Err(invalid(missing, "set both baidu_api_key and baidu_secret_key, or neither".into()));
+        let (set, missing) = if baidu_api_key.is_some() {
+            ("baidu_api_key", "baidu_secret_key")
+        } else {
+            ("baidu_secret_key", "baidu_api_key")
+        };
+        return Err(invalid(
+            set,
+            format!("{missing} is not set: set both baidu_api_key and baidu_secret_key, or neither"),
+        ));
     }
     if !(raw.ocr_qps.is_finite() && (0.1..=1000.0).contains(&raw.ocr_qps)) {
         return Err(invalid("ocr_qps", format!("{} is out of range (0.1–1000 calls per second)", raw.ocr_qps)));

@@ -202,10 +202,10 @@ impl BaiduOcr {
             ])
             .send()
             .await
-            .map_err(|e| BaiduError::Transport(crate::health::describe_error(&e)))?;
+            .map_err(|e| BaiduError::Transport(crate::health::describe_error(&e.without_url())))?;
         let status = response.status();
         let answer: TokenAnswer =
-            response.json().await.map_err(|e| BaiduError::Malformed(format!("token answer: {e}")))?;
+            response.json().await.map_err(|e| BaiduError::Malformed(format!("token answer: {}", e.without_url())))?;
         match (answer.access_token, answer.error) {
             (Some(token), None) => {
                 let ttl = Duration::from_secs(answer.expires_in.unwrap_or(2_592_000));
@@ -249,6 +249,8 @@ impl BaiduOcr {
         }
     }
 
+    /// Errors carry no URL (`without_url`): the idcard URL holds the access token, which must
+    /// never reach a log, the database or the console.
     async fn call(&self, token: &SecretString, image: Image<'_>, side: Side) -> Result<IdCard, BaiduError> {
         let mut form = vec![("id_card_side", side.as_str()), ("detect_risk", "true")];
         match image {
@@ -262,12 +264,13 @@ impl BaiduOcr {
             .form(&form)
             .send()
             .await
-            .map_err(|e| BaiduError::Transport(crate::health::describe_error(&e)))?;
+            .map_err(|e| BaiduError::Transport(crate::health::describe_error(&e.without_url())))?;
         let status = response.status();
         if !status.is_success() {
             return Err(BaiduError::Http(status.as_u16()));
         }
-        let answer: Value = response.json().await.map_err(|e| BaiduError::Malformed(format!("idcard answer: {e}")))?;
+        let answer: Value =
+            response.json().await.map_err(|e| BaiduError::Malformed(format!("idcard answer: {}", e.without_url())))?;
         parse_idcard(&answer, side)
     }
 }

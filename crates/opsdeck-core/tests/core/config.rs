@@ -86,6 +86,19 @@ fn secrets_never_print() {
         assert_eq!(config.database_url.expose(), "mysql://ops:hunter2@db.internal/shop");
         Ok(())
     });
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_BAIDU_API_KEY", "ak-Zq8v1");
+        jail.set_env("OPSDECK_BAIDU_SECRET_KEY", "sk-Wd3m9");
+        let config = load(jail, None).unwrap();
+        assert!(config.baidu_configured());
+        let printed = format!("{config:?} {:?}", config.effective());
+        assert!(!printed.contains("ak-Zq8v1") && !printed.contains("sk-Wd3m9"), "a Baidu key leaked: {printed}");
+        let shown: Vec<_> =
+            config.effective().into_iter().filter(|(k, _, _)| k.starts_with("baidu_") && k.ends_with("_key")).collect();
+        assert_eq!(shown.len(), 2);
+        assert!(shown.iter().all(|(_, value, _)| value == "****"), "{shown:?}");
+        Ok(())
+    });
 }
 
 #[test]
@@ -110,6 +123,13 @@ fn bad_values_are_refused_with_a_clear_message() {
         ("OPSDECK_REDIS_URL", "http://localhost", "unsupported scheme `http:`"),
         ("OPSDECK_REDIS_PREFIX", "has space", "is not a key prefix"),
         ("OPSDECK_LOG", "=[", "is not a log filter"),
+        ("OPSDECK_BAIDU_URL", "ftp://aip.baidubce.com", "is not an http(s) URL"),
+        ("OPSDECK_BAIDU_API_KEY", "only-one-key", "set both baidu_api_key and baidu_secret_key"),
+        ("OPSDECK_OCR_QPS", "0", "out of range (0.1–1000"),
+        ("OPSDECK_OCR_QPS", "fast", "expected f64"),
+        ("OPSDECK_OCR_CONCURRENCY", "0", "out of range (1–256)"),
+        ("OPSDECK_OCR_LEASE_MS", "10", "out of range"),
+        ("OPSDECK_OCR_RESULT_TTL_SECONDS", "1", "out of range"),
     ];
     for (var, value, reason) in cases {
         Jail::expect_with(|jail| {
