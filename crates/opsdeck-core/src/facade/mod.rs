@@ -160,6 +160,16 @@ impl Core {
         &self.inner.ocr
     }
 
+    /// True once shutdown began.
+    pub(crate) fn stopping(&self) -> bool {
+        self.inner.cancel.is_cancelled()
+    }
+
+    /// Completes when shutdown begins.
+    pub(crate) async fn stop_signal(&self) {
+        self.inner.cancel.cancelled().await
+    }
+
     /// True when somebody listens to the events (a console is open).
     pub(crate) fn has_listeners(&self) -> bool {
         self.inner.events.has_subscribers()

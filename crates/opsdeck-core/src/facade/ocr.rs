@@ -228,6 +228,7 @@ impl Core {
         let was = self.ocr().queue.pause().await?;
         self.ocr().queue.clear_pause().await?;
         self.ocr().wake.notify_one();
+        self.ocr().resumed.notify_one();
         self.record_audit(NewAuditEntry {
             who,
             action: "ocr.resume",

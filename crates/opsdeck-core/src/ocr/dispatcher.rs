@@ -23,8 +23,9 @@ use crate::Core;
 use crate::events::Event;
 use crate::ratelimit::{Limit, RateLimit, Slot};
 
-/// How long one blocking read waits for new messages.
-const READ_BLOCK: Duration = Duration::from_secs(2);
+/// How long one blocking read waits for new messages (an idle instance costs one Redis call per
+/// block), and how often a paused reader looks whether the pause was lifted elsewhere.
+const READ_BLOCK: Duration = Duration::from_secs(5);
 /// The longest the housekeeping loop sleeps (retries promoted, leases checked).
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// A call to Baidu that takes longer is abandoned and retried.
@@ -45,6 +46,8 @@ pub struct OcrShared {
     pub submitter: Submitter,
     /// Wakes the housekeeping loop (a retry was scheduled).
     pub wake: Notify,
+    /// Wakes a paused reader (the pause was lifted from this instance).
+    pub resumed: Notify,
 }
 
 impl OcrShared {
@@ -62,6 +65,7 @@ impl OcrShared {
             limit: RateLimit::new(core_redis, queue::RATE_LIMIT),
             client,
             wake: Notify::new(),
+            resumed: Notify::new(),
         })
     }
 
@@ -114,6 +118,7 @@ async fn read_loop(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationToke
                 let wait = pause.until.and_then(|u| (u - Utc::now()).to_std().ok()).unwrap_or(READ_BLOCK);
                 tokio::select! {
                     _ = cancel.cancelled() => return,
+                    _ = shared.resumed.notified() => continue,
                     _ = tokio::time::sleep(wait.min(READ_BLOCK)) => continue,
                 }
             }
@@ -269,9 +274,19 @@ async fn handle(core: &Core, delivery: Delivery) {
     let renew_every = core.config().ocr_lease / 3;
     let mut last_renew = tokio::time::Instant::now();
     loop {
+        if core.stopping() {
+            // Shutting down: back to the stream for another instance, rather than waiting.
+            requeue(core, message, id, None).await;
+            return;
+        }
         match shared.limit.try_take(&limit).await {
             Ok(Slot::Granted) => break,
-            Ok(Slot::RetryAfter(wait)) => tokio::time::sleep(wait).await,
+            Ok(Slot::RetryAfter(wait)) => {
+                tokio::select! {
+                    _ = core.stop_signal() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
             Ok(Slot::Gated(_)) => {
                 // Paused meanwhile: back to the stream, which nobody reads until it resumes.
                 requeue(core, message, id, None).await;
