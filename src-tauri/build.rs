@@ -15,6 +15,16 @@ const COMMANDS: &[&str] = &[
     "job_delete",
     "runs_list",
     "scheduler_instances",
+    "ocr_submit",
+    "ocr_list",
+    "ocr_get",
+    "ocr_reveal",
+    "ocr_retry",
+    "ocr_purge_dead",
+    "ocr_set_cap",
+    "ocr_pause",
+    "ocr_resume",
+    "ocr_stats",
 ];
 
 fn main() {

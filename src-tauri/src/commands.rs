@@ -3,6 +3,8 @@
 
 use opsdeck_core::audit::AuditPage;
 use opsdeck_core::facade::{FireTime, JobEdit, JobView, SchedulerInstance};
+use opsdeck_core::ocr::baidu::Side;
+use opsdeck_core::ocr::model::{OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome};
 use opsdeck_core::scheduler::tasks::TaskKindInfo;
 use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
 use opsdeck_core::{AppInfo, Core, ErrorBody, HealthReport};
@@ -88,4 +90,54 @@ pub async fn runs_list(core: State<'_, Core>, query: RunQuery) -> Result<RunPage
 #[tauri::command]
 pub async fn scheduler_instances(core: State<'_, Core>) -> Result<Vec<SchedulerInstance>, ErrorBody> {
     Ok(core.scheduler_instances().await?)
+}
+
+#[tauri::command]
+pub async fn ocr_submit(core: State<'_, Core>, url: String, side: Side) -> Result<OcrSubmitted, ErrorBody> {
+    Ok(core.ocr_submit_by(&url, side, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_list(core: State<'_, Core>, query: OcrQuery) -> Result<OcrPage, ErrorBody> {
+    Ok(core.ocr_list(query).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_get(core: State<'_, Core>, id: i64) -> Result<OcrRequest, ErrorBody> {
+    Ok(core.ocr_get(id).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_reveal(core: State<'_, Core>, id: i64) -> Result<String, ErrorBody> {
+    Ok(core.ocr_reveal(id, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_retry(core: State<'_, Core>, ids: Vec<i64>) -> Result<RetryOutcome, ErrorBody> {
+    Ok(core.ocr_retry(&ids, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_purge_dead(core: State<'_, Core>) -> Result<u64, ErrorBody> {
+    Ok(core.ocr_purge_dead(&actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_set_cap(core: State<'_, Core>, cap: f64) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_set_cap(cap, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_pause(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_pause(&actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_resume(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_resume(&actor()).await?)
+}
+
+#[tauri::command]
+pub async fn ocr_stats(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_stats().await?)
 }

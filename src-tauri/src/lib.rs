@@ -1,13 +1,16 @@
-//! The OpsDeck desktop shell: a window over the core. It loads the configuration, starts the
-//! core, registers the commands, and forwards the core's events to the window as `core-event`.
+//! The OpsDeck desktop shell: a window over the core. It loads the configuration (sandbox mode,
+//! the built-in fake Baidu, when no Baidu credentials are configured), starts the core, registers
+//! the commands, and forwards the core's events to the window as `core-event`.
 
 mod commands;
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 use opsdeck_core::{Config, ConfigSource, Core, Event};
+use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -24,7 +27,7 @@ struct Cli {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&ConfigSource { file: cli.config }) {
+    let mut config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("opsdeck: {e}");
@@ -40,6 +43,13 @@ pub fn run() -> ExitCode {
         return ExitCode::from(3);
     }
     init_logging(&config.log);
+    // Without Baidu credentials the OCR queue talks to the built-in fake (sandbox mode). Should
+    // that fail to start, the queue pauses as misconfigured and says so; the rest works.
+    if !config.baidu_configured()
+        && let Err(e) = tauri::async_runtime::block_on(use_sandbox_baidu(&mut config))
+    {
+        tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured");
+    }
     let core = match tauri::async_runtime::block_on(Core::start(config)) {
         Ok(core) => core,
         Err(e) => {
@@ -62,6 +72,19 @@ pub fn run() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Sandbox mode: with no Baidu credentials configured, the OCR queue talks to the built-in fake
+/// Baidu, served on loopback from the app's async runtime for as long as the app runs.
+async fn use_sandbox_baidu(config: &mut Config) -> std::io::Result<()> {
+    let fake_config = BaiduConfig::default();
+    let fake = FakeBaidu::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await?;
+    config.use_sandbox_baidu(&fake.base_url, &fake_config.api_key, &fake_config.secret_key);
+    tracing::warn!(
+        baidu_url = %fake.base_url,
+        "sandbox mode: no Baidu credentials configured, OCR requests go to the built-in fake Baidu"
+    );
+    Ok(())
+}
+
 /// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
 /// runtime so a test can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
@@ -81,7 +104,17 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
             commands::job_run_now,
             commands::job_delete,
             commands::runs_list,
-            commands::scheduler_instances
+            commands::scheduler_instances,
+            commands::ocr_submit,
+            commands::ocr_list,
+            commands::ocr_get,
+            commands::ocr_reveal,
+            commands::ocr_retry,
+            commands::ocr_purge_dead,
+            commands::ocr_set_cap,
+            commands::ocr_pause,
+            commands::ocr_resume,
+            commands::ocr_stats
         ])
         .setup(move |app| {
             tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));

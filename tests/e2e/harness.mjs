@@ -163,6 +163,12 @@ export class Console {
 
   async click(css) {
     const id = await this.mustFind(css)
+    // WebKitWebDriver scrolls only the window, not the console's scrolling content pane: an
+    // element half under the status bar is "not interactable" until it is brought into view.
+    await this.call('POST', this.session('/execute/sync'), {
+      script: 'arguments[0].scrollIntoView({ block: "center", inline: "nearest" })',
+      args: [{ [ELEMENT]: id }],
+    })
     await this.call('POST', this.session(`/element/${id}/click`), {})
   }
 

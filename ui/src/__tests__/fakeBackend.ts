@@ -16,9 +16,18 @@ import {
   type JobDraft,
   type JobEdit,
   type JobRun,
+  type IdCard,
+  type OcrCallSample,
+  type OcrPage,
+  type OcrQuery,
+  type OcrRequest,
+  type OcrStats,
+  type OcrSubmitted,
+  type RetryOutcome,
   type RunPage,
   type RunQuery,
   type SchedulerInstance,
+  type Side,
   type TaskKind,
   type TriggerSpec,
 } from '../backend'
@@ -38,6 +47,21 @@ export type SchedulerCommand =
   | 'job_delete'
   | 'runs_list'
   | 'scheduler_instances'
+
+/** The core's OCR queue commands, by their Tauri names. */
+export type OcrCommand =
+  | 'ocr_submit'
+  | 'ocr_list'
+  | 'ocr_get'
+  | 'ocr_reveal'
+  | 'ocr_retry'
+  | 'ocr_purge_dead'
+  | 'ocr_set_cap'
+  | 'ocr_pause'
+  | 'ocr_resume'
+  | 'ocr_stats'
+
+export type Command = SchedulerCommand | OcrCommand
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T))
 
@@ -61,10 +85,19 @@ export class FakeBackend implements Backend {
   ]
   /** Answers runsList(); receives the query as the UI passed it. */
   runs: (q: RunQuery) => RunPage | { reject: unknown } = () => ({ runs: [], next_before_id: null })
+
+  // ---- OCR queue ----
+  /** The core's OCR requests (ID numbers masked); the OCR actions change them as the core would. */
+  ocrRequests: OcrRequest[] = []
+  /** The live figures ocrStats() answers; the cap and pause actions change them. */
+  ocrFigures: OcrStats = ocrStats()
+  /** The full ID numbers ocrReveal() answers, by request id. */
+  idNumbers: Record<number, string> = {}
+
   /** Makes a command reject with the given value instead of answering. */
-  failures: Partial<Record<SchedulerCommand, unknown>> = {}
-  /** Every scheduler command, with its arguments as the Tauri backend would pass them. */
-  readonly calls: { cmd: SchedulerCommand; args?: unknown }[] = []
+  failures: Partial<Record<Command, unknown>> = {}
+  /** Every scheduler and OCR command, with its arguments as the Tauri backend would pass them. */
+  readonly calls: { cmd: Command; args?: unknown }[] = []
   healthCalls = 0
   appInfoCalls = 0
   subscribeCalls = 0
@@ -96,11 +129,11 @@ export class FakeBackend implements Backend {
   }
 
   /** The arguments of each call to `cmd`, in order. */
-  callsTo(cmd: SchedulerCommand): unknown[] {
+  callsTo(cmd: Command): unknown[] {
     return this.calls.filter((c) => c.cmd === cmd).map((c) => c.args)
   }
 
-  private record(cmd: SchedulerCommand, args?: unknown): void {
+  private record(cmd: Command, args?: unknown): void {
     this.calls.push(args === undefined ? { cmd } : { cmd, args: clone(args) })
     if (cmd in this.failures) throw this.failures[cmd]
   }
@@ -179,6 +212,104 @@ export class FakeBackend implements Backend {
   async schedulerInstances(): Promise<SchedulerInstance[]> {
     this.record('scheduler_instances')
     return clone(this.instances)
+  }
+
+  // ---- OCR queue ----
+
+  private ocrFind(id: number): OcrRequest {
+    const r = this.ocrRequests.find((x) => x.id === id)
+    if (!r) throw { code: 'not_found', message: `no OCR request ${id}` }
+    return r
+  }
+
+  async ocrSubmit(url: string, side: Side): Promise<OcrSubmitted> {
+    this.record('ocr_submit', { url, side })
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.trim())?.[1]?.toLowerCase()
+    if (scheme !== 'http' && scheme !== 'https') {
+      throw {
+        code: 'invalid_input',
+        field: 'url',
+        message: scheme
+          ? `only http and https image URLs can be recognised, not ${scheme}:`
+          : 'not a URL: relative URL without a base',
+      }
+    }
+    const known = this.ocrRequests.find((r) => r.url === url.trim())
+    if (known) return { request_id: known.id, status: known.status, existing: true, result: null }
+    const created = ocrRequest({ id: Math.max(0, ...this.ocrRequests.map((r) => r.id)) + 1, url: url.trim(), side })
+    this.ocrRequests.push(created)
+    this.ocrFigures.counts.pending++
+    return { request_id: created.id, status: 'pending', existing: false, result: null }
+  }
+
+  async ocrList(q: OcrQuery): Promise<OcrPage> {
+    this.record('ocr_list', { query: q })
+    const matching = this.ocrRequests
+      .filter((r) => (q.status ?? null) === null || r.status === q.status)
+      .filter((r) => !q.search || r.url.includes(q.search))
+      .sort((a, b) => b.id - a.id)
+    return { requests: clone(matching.slice(q.offset, q.offset + q.limit)), total: matching.length }
+  }
+
+  async ocrGet(id: number): Promise<OcrRequest> {
+    this.record('ocr_get', { id })
+    return clone(this.ocrFind(id))
+  }
+
+  async ocrReveal(id: number): Promise<string> {
+    this.record('ocr_reveal', { id })
+    const r = this.ocrFind(id)
+    const number = this.idNumbers[id]
+    if (r.result?.fields.side !== 'front' || number === undefined) {
+      throw { code: 'invalid_input', message: `request ${id} has no result yet` }
+    }
+    return number
+  }
+
+  async ocrRetry(ids: number[]): Promise<RetryOutcome> {
+    this.record('ocr_retry', { ids })
+    let retried = 0
+    for (const id of new Set(ids)) {
+      const r = this.ocrRequests.find((x) => x.id === id)
+      if (r?.status !== 'dead') continue
+      Object.assign(r, { status: 'pending', attempts: 0, error: null, error_code: null, finished_at: null })
+      retried++
+    }
+    return { retried, skipped: new Set(ids).size - retried }
+  }
+
+  async ocrPurgeDead(): Promise<number> {
+    this.record('ocr_purge_dead')
+    const before = this.ocrRequests.length
+    this.ocrRequests = this.ocrRequests.filter((r) => r.status !== 'dead')
+    this.ocrFigures.counts.dead = 0
+    return before - this.ocrRequests.length
+  }
+
+  async ocrSetCap(cap: number): Promise<OcrStats> {
+    this.record('ocr_set_cap', { cap })
+    if (!(cap >= 0.1 && cap <= 1000)) {
+      throw { code: 'invalid_input', field: 'cap', message: 'the cap must be between 0.1 and 1000 calls per second' }
+    }
+    Object.assign(this.ocrFigures, { cap, cap_source: 'console' })
+    return clone(this.ocrFigures)
+  }
+
+  async ocrPause(): Promise<OcrStats> {
+    this.record('ocr_pause')
+    this.ocrFigures.pause = { kind: 'manual', reason: 'paused by tester@desktop', since: '2026-01-10T02:00:00Z', until: null }
+    return clone(this.ocrFigures)
+  }
+
+  async ocrResume(): Promise<OcrStats> {
+    this.record('ocr_resume')
+    this.ocrFigures.pause = null
+    return clone(this.ocrFigures)
+  }
+
+  async ocrStats(): Promise<OcrStats> {
+    this.record('ocr_stats')
+    return clone(this.ocrFigures)
   }
 
   async onCoreEvent(cb: Listener): Promise<() => void> {
@@ -290,6 +421,65 @@ export function schedulerInstance(overrides: Partial<SchedulerInstance> = {}): S
     last_seen: '2026-01-10T02:00:05Z',
     is_self: true,
     runs_in_progress: 0,
+    ...overrides,
+  }
+}
+
+export function idCardFront(idNumber = '3201**********1234'): IdCard {
+  return {
+    fields: {
+      side: 'front',
+      name: '张三',
+      id_number: idNumber,
+      gender: '男',
+      nation: '汉',
+      birth_date: '19900101',
+      address: '江苏省南京市玄武区某某路1号',
+    },
+    image_status: 'normal',
+    risk_type: 'normal',
+    idcard_number_type: 1,
+    log_id: 1234567890,
+  }
+}
+
+export function ocrRequest(overrides: Partial<OcrRequest> = {}): OcrRequest {
+  return {
+    id: 1,
+    url: 'https://img.example.com/card-1.jpg',
+    side: 'front',
+    status: 'pending',
+    attempts: 0,
+    created_at: '2026-01-10T02:00:00Z',
+    updated_at: '2026-01-10T02:00:00Z',
+    next_attempt_at: null,
+    finished_at: null,
+    error: null,
+    error_code: null,
+    result: null,
+    instance: null,
+    ...overrides,
+  }
+}
+
+/** Sixty one-second samples ending at 2026-01-10T02:00:59Z, `calls` each (or per second from a function). */
+export function callSamples(calls: number | ((i: number) => number) = 0): OcrCallSample[] {
+  const start = Date.parse('2026-01-10T02:00:00Z')
+  return Array.from({ length: 60 }, (_, i) => ({
+    at: new Date(start + i * 1000).toISOString().replace('.000Z', 'Z'),
+    calls: typeof calls === 'number' ? calls : calls(i),
+  }))
+}
+
+export function ocrStats(overrides: Partial<OcrStats> = {}): OcrStats {
+  return {
+    counts: { pending: 0, in_flight: 0, done: 0, dead: 0 },
+    cap: 2,
+    cap_source: 'config',
+    calls: callSamples(),
+    drain_seconds: null,
+    pause: null,
+    sandbox: false,
     ...overrides,
   }
 }

@@ -108,6 +108,35 @@ describe('Tauri backend', () => {
     ])
   })
 
+  it('invokes the OCR commands with their names and argument shapes', async () => {
+    invoke.mockResolvedValue(null)
+    const b = createTauriBackend()
+    await b.ocrSubmit('https://img.example.com/a.jpg', 'back')
+    await b.ocrList({ offset: 0, limit: 50 })
+    await b.ocrList({ offset: 50, limit: 50, status: 'dead', search: 'a.jpg' })
+    await b.ocrGet(7)
+    await b.ocrReveal(7)
+    await b.ocrRetry([7, 9])
+    await b.ocrPurgeDead()
+    await b.ocrSetCap(2.5)
+    await b.ocrPause()
+    await b.ocrResume()
+    await b.ocrStats()
+    expect(invoke.mock.calls).toEqual([
+      ['ocr_submit', { url: 'https://img.example.com/a.jpg', side: 'back' }],
+      ['ocr_list', { query: { status: null, search: null, offset: 0, limit: 50 } }],
+      ['ocr_list', { query: { status: 'dead', search: 'a.jpg', offset: 50, limit: 50 } }],
+      ['ocr_get', { id: 7 }],
+      ['ocr_reveal', { id: 7 }],
+      ['ocr_retry', { ids: [7, 9] }],
+      ['ocr_purge_dead', undefined],
+      ['ocr_set_cap', { cap: 2.5 }],
+      ['ocr_pause', undefined],
+      ['ocr_resume', undefined],
+      ['ocr_stats', undefined],
+    ])
+  })
+
   it('keeps the field of a validation error', async () => {
     const b = createTauriBackend()
     invoke.mockRejectedValueOnce({ code: 'invalid_input', message: "cron: field 'hour': value 25 out of range 0–23", field: 'trigger' })

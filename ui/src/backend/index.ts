@@ -13,9 +13,16 @@ import type {
   Job,
   JobDraft,
   JobEdit,
+  OcrPage,
+  OcrQuery,
+  OcrRequest,
+  OcrStats,
+  OcrSubmitted,
+  RetryOutcome,
   RunPage,
   RunQuery,
   SchedulerInstance,
+  Side,
   TaskKind,
   TriggerSpec,
 } from './types'
@@ -43,6 +50,25 @@ export interface Backend {
   /** Runs newest first. */
   runsList(q: RunQuery): Promise<RunPage>
   schedulerInstances(): Promise<SchedulerInstance[]>
+
+  // ---- OCR queue ----
+  /** Queues an image URL; rejects with `field: 'url'` on a bad URL. */
+  ocrSubmit(url: string, side: Side): Promise<OcrSubmitted>
+  /** Requests newest first; ID numbers masked. */
+  ocrList(q: OcrQuery): Promise<OcrPage>
+  /** One request; its ID number masked. */
+  ocrGet(id: number): Promise<OcrRequest>
+  /** The full ID number of a recognised front side (audited). */
+  ocrReveal(id: number): Promise<string>
+  /** Sends dead requests back to the queue; others are skipped. */
+  ocrRetry(ids: number[]): Promise<RetryOutcome>
+  /** Deletes every dead request; resolves to how many. */
+  ocrPurgeDead(): Promise<number>
+  /** Rejects with `field: 'cap'` when out of range. */
+  ocrSetCap(cap: number): Promise<OcrStats>
+  ocrPause(): Promise<OcrStats>
+  ocrResume(): Promise<OcrStats>
+  ocrStats(): Promise<OcrStats>
 
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>

@@ -13,9 +13,16 @@ import type {
   Job,
   JobDraft,
   JobEdit,
+  OcrPage,
+  OcrQuery,
+  OcrRequest,
+  OcrStats,
+  OcrSubmitted,
+  RetryOutcome,
   RunPage,
   RunQuery,
   SchedulerInstance,
+  Side,
   TaskKind,
   TriggerSpec,
 } from './types'
@@ -70,6 +77,21 @@ export function createTauriBackend(): Backend {
         },
       }),
     schedulerInstances: () => call<SchedulerInstance[]>('scheduler_instances'),
+
+    // OCR queue.
+    ocrSubmit: (url: string, side: Side) => call<OcrSubmitted>('ocr_submit', { url, side }),
+    ocrList: (q: OcrQuery) =>
+      call<OcrPage>('ocr_list', {
+        query: { status: q.status ?? null, search: q.search ?? null, offset: q.offset, limit: q.limit },
+      }),
+    ocrGet: (id: number) => call<OcrRequest>('ocr_get', { id }),
+    ocrReveal: (id: number) => call<string>('ocr_reveal', { id }),
+    ocrRetry: (ids: number[]) => call<RetryOutcome>('ocr_retry', { ids }),
+    ocrPurgeDead: () => call<number>('ocr_purge_dead'),
+    ocrSetCap: (cap: number) => call<OcrStats>('ocr_set_cap', { cap }),
+    ocrPause: () => call<OcrStats>('ocr_pause'),
+    ocrResume: () => call<OcrStats>('ocr_resume'),
+    ocrStats: () => call<OcrStats>('ocr_stats'),
     async onCoreEvent(cb: (e: CoreEvent) => void) {
       try {
         return await listen<CoreEvent>(CORE_EVENT, (event) => cb(event.payload))

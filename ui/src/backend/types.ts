@@ -164,6 +164,137 @@ export interface JobEdit {
   args: unknown
 }
 
+/* ---- OCR queue ---- */
+
+/** Where a request is in its life. */
+export type OcrStatus = 'pending' | 'in_flight' | 'done' | 'dead'
+
+/** Which side of the ID card the image shows. */
+export type Side = 'front' | 'back'
+
+/** The portrait side's fields. `id_number` is masked (3201**********1234) unless revealed. */
+export interface IdCardFront {
+  side: 'front'
+  name: string
+  id_number: string
+  gender: string
+  nation: string
+  /** yyyyMMdd */
+  birth_date: string
+  address: string
+}
+
+/** The emblem side's fields. */
+export interface IdCardBack {
+  side: 'back'
+  issuing_authority: string
+  /** yyyyMMdd */
+  issue_date: string
+  /** yyyyMMdd, or 长期 for a long-term card. */
+  expiry_date: string
+}
+
+/** A recognised card with Baidu's verdicts. */
+export interface IdCard {
+  fields: IdCardFront | IdCardBack
+  image_status: string
+  risk_type: string | null
+  /** -1 all empty, 0 invalid number, 1 consistent, 2 inconsistent with sex and birth, 3 with birth, 4 with sex. */
+  idcard_number_type: number | null
+  /** Baidu's log id: a u64 sent as a JSON number, so beyond 2^53 the last digits are not exact here. */
+  log_id: number | null
+}
+
+export interface OcrRequest {
+  id: number
+  url: string
+  side: Side
+  status: OcrStatus
+  /** Calls made to Baidu for it. */
+  attempts: number
+  /** RFC 3339 */
+  created_at: string
+  updated_at: string
+  /** When a retry is due (after a transient failure). */
+  next_attempt_at: string | null
+  finished_at: string | null
+  error: string | null
+  /** Baidu's error code, when the failure was Baidu's answer. */
+  error_code: number | null
+  result: IdCard | null
+  /** The instance that made the last call. */
+  instance: string | null
+}
+
+export interface OcrSubmitted {
+  request_id: number
+  status: OcrStatus
+  /** True when the URL was known already (no second call is made). */
+  existing: boolean
+  /** The kept result when the URL was recognised already (the shop's JSON). */
+  result: unknown | null
+}
+
+export interface OcrQuery {
+  status?: OcrStatus | null
+  /** A part of the URL. */
+  search?: string | null
+  offset: number
+  limit: number
+}
+
+export interface OcrPage {
+  /** Newest first. */
+  requests: OcrRequest[]
+  /** How many match the query in all. */
+  total: number
+}
+
+export interface OcrCounts {
+  pending: number
+  in_flight: number
+  done: number
+  dead: number
+}
+
+export type OcrPauseKind = 'quota' | 'misconfigured' | 'manual'
+
+export interface OcrPause {
+  kind: OcrPauseKind
+  reason: string
+  /** RFC 3339 */
+  since: string
+  /** When it resumes by itself; null: only by hand. */
+  until: string | null
+}
+
+/** Calls that reached Baidu in one second (all instances). */
+export interface OcrCallSample {
+  /** RFC 3339 */
+  at: string
+  calls: number
+}
+
+export interface OcrStats {
+  counts: OcrCounts
+  /** Calls per second allowed across all instances. */
+  cap: number
+  cap_source: 'config' | 'console'
+  /** The last 60 seconds, oldest first. */
+  calls: OcrCallSample[]
+  /** Seconds to work off the waiting requests at the cap; null when nothing waits. */
+  drain_seconds: number | null
+  pause: OcrPause | null
+  /** True when OpsDeck talks to its built-in fake Baidu (no credentials configured). */
+  sandbox: boolean
+}
+
+export interface RetryOutcome {
+  retried: number
+  /** Not dead (any more): left as they are. */
+  skipped: number
+}
+
 /** Pushed by the core on the `core-event` channel. Later issues add kinds. */
 export type CoreEvent =
   | { kind: 'health'; report: HealthReport }
@@ -171,6 +302,10 @@ export type CoreEvent =
   | { kind: 'jobs_changed' }
   | { kind: 'run_started'; run: JobRun }
   | { kind: 'run_finished'; run: JobRun }
+  /** An OCR request changed state; its ID number masked. */
+  | { kind: 'ocr_updated'; request: OcrRequest }
+  /** The OCR queue's live figures (every second, and right after a change). */
+  | { kind: 'ocr_stats'; stats: OcrStats }
 
 /** What a failed command rejects with. */
 export interface BackendError {

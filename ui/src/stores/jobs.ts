@@ -16,6 +16,7 @@ import {
   type TaskKind,
   type TriggerSpec,
 } from '../backend'
+import { coalesced } from './coalesced'
 import { coreSubscription } from './coreSubscription'
 
 export const RUNS_PAGE_SIZE = 50
@@ -45,29 +46,6 @@ export function runMatches(run: JobRun, f: RunFilters): boolean {
   if (f.from !== null && !(at >= Date.parse(f.from))) return false
   if (f.to !== null && !(at <= Date.parse(f.to))) return false
   return true
-}
-
-/** Runs `fn`; calls made while it runs are folded into one more run after it. */
-function coalesced(fn: () => Promise<void>): () => Promise<void> {
-  let running: Promise<void> | null = null
-  let again = false
-  return () => {
-    if (running) {
-      again = true
-      return running
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false
-          await fn()
-        } while (again)
-      } finally {
-        running = null
-      }
-    })()
-    return running
-  }
 }
 
 /** The scheduler console: jobs, task kinds, instances and run history, kept live from core events. */

@@ -1,0 +1,350 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import OcrView from '../views/OcrView.vue'
+import OcrCallsChart from '../components/ocr/OcrCallsChart.vue'
+import { backendPlugins, callSamples, FakeBackend, idCardFront, ocrRequest, ocrStats } from './fakeBackend'
+
+let backend: FakeBackend
+let wrapper: VueWrapper | undefined
+
+async function mountView() {
+  const { plugins } = backendPlugins(backend)
+  // The chart draws on a canvas, which jsdom lacks; its own spec covers it.
+  wrapper = mount(OcrView, { global: { plugins, stubs: { OcrCallsChart: true } }, attachTo: document.body })
+  await flushPromises()
+  return wrapper
+}
+
+const row = (w: VueWrapper, id: number) => w.get(`[data-testid="ocr-row"][data-request-id="${id}"]`)
+const rowIds = (w: VueWrapper) => w.findAll('[data-testid="ocr-row"]').map((r) => Number(r.attributes('data-request-id')))
+const testid = (w: VueWrapper, id: string) => w.get(`[data-testid="${id}"]`)
+
+/** The arguments of the latest ocr_list call. */
+const lastList = () => backend.callsTo('ocr_list').slice(-1)[0]
+
+beforeEach(() => {
+  backend = new FakeBackend()
+  backend.ocrRequests = [
+    ocrRequest({
+      id: 1,
+      url: 'https://img.example.com/a.jpg',
+      status: 'done',
+      attempts: 1,
+      updated_at: '2026-01-10T02:00:05Z',
+      finished_at: '2026-01-10T02:00:05Z',
+      result: idCardFront('3201**********1234'),
+    }),
+    ocrRequest({
+      id: 2,
+      url: 'https://img.example.com/b.jpg?fail=216201',
+      status: 'dead',
+      attempts: 1,
+      error: 'Baidu error 216201: image format error',
+      error_code: 216201,
+    }),
+    ocrRequest({ id: 3, url: 'https://img.example.com/c.jpg', status: 'pending' }),
+    ocrRequest({ id: 4, url: 'https://img.example.com/d.jpg', status: 'dead', attempts: 5, error: 'timed out' }),
+  ]
+  backend.idNumbers = { 1: '320102199001011234' }
+  backend.ocrFigures = ocrStats({
+    counts: { pending: 7, in_flight: 2, done: 40, dead: 3 },
+    cap: 2,
+    calls: callSamples((i) => (i % 2 === 0 ? 2 : 1)),
+    drain_seconds: 4.5,
+  })
+})
+
+afterEach(() => {
+  wrapper?.unmount()
+  wrapper = undefined
+  vi.useRealTimers()
+})
+
+describe('OcrView', () => {
+  it('shows the counts by state, the cap, the time to drain and the calls chart', async () => {
+    const w = await mountView()
+    expect(testid(w, 'page-title').text()).toBe('OCR queue')
+    expect(testid(w, 'ocr-count-pending').text()).toBe('7')
+    expect(testid(w, 'ocr-count-in_flight').text()).toBe('2')
+    expect(testid(w, 'ocr-count-done').text()).toBe('40')
+    expect(testid(w, 'ocr-count-dead').text()).toBe('3')
+    expect(testid(w, 'ocr-cap').text()).toBe('2 calls/s')
+    expect(testid(w, 'ocr-drain').text()).toContain('~5 s')
+    expect(w.find('[data-testid="ocr-pause"]').exists()).toBe(true)
+    expect(w.find('[data-testid="ocr-resume"]').exists()).toBe(false)
+    expect(w.find('[data-testid="ocr-sandbox"]').exists()).toBe(false)
+
+    const chart = w.getComponent(OcrCallsChart)
+    expect(chart.props('cap')).toBe(2)
+    expect(chart.props('calls')).toHaveLength(60)
+    expect(chart.props('calls')[0]).toEqual({ at: '2026-01-10T02:00:00Z', calls: 2 })
+    expect(chart.props('zone')).toBe('Europe/Berlin')
+  })
+
+  it('lists the requests newest first, with URL, state, attempts, time in the app zone and error', async () => {
+    const w = await mountView()
+    expect(backend.callsTo('ocr_list')).toEqual([{ query: { offset: 0, limit: 50 } }])
+    expect(rowIds(w)).toEqual([4, 3, 2, 1])
+
+    const dead = row(w, 2)
+    expect(dead.attributes('data-status')).toBe('dead')
+    expect(dead.get('[data-testid="ocr-row-url"]').attributes('title')).toBe('https://img.example.com/b.jpg?fail=216201')
+    expect(dead.get('[data-testid="ocr-row-error"]').text()).toBe('Baidu error 216201: image format error')
+    expect(dead.find('[data-testid="ocr-row-retry"]').exists()).toBe(true)
+
+    const done = row(w, 1)
+    expect(done.get('[data-testid="ocr-status"]').text()).toBe('done')
+    expect(done.get('time').text()).toBe('2026-01-10 03:00:05') // Europe/Berlin
+    expect(done.find('[data-testid="ocr-row-retry"]').exists()).toBe(false)
+    expect(done.find('[data-testid="ocr-row-select"]').exists()).toBe(false)
+    expect(testid(w, 'ocr-page-range').text()).toBe('1–4 of 4')
+  })
+
+  it('follows ocr_stats events: counts, cap and the paused state with reason and resume time', async () => {
+    const w = await mountView()
+    backend.push({
+      kind: 'ocr_stats',
+      stats: ocrStats({
+        counts: { pending: 120, in_flight: 1, done: 41, dead: 3 },
+        cap: 0.5,
+        cap_source: 'console',
+        drain_seconds: 242,
+        sandbox: true,
+        pause: {
+          kind: 'quota',
+          reason: 'Baidu error 17: Open api daily request limit reached',
+          since: '2026-01-10T02:00:00Z',
+          until: '2026-01-10T16:00:00Z',
+        },
+      }),
+    })
+    await flushPromises()
+    expect(testid(w, 'ocr-count-pending').text()).toBe('120')
+    expect(testid(w, 'ocr-count-done').text()).toBe('41')
+    expect(testid(w, 'ocr-cap').text()).toBe('0.5 calls/s')
+    expect(testid(w, 'ocr-drain').text()).toContain('5 min')
+    expect(testid(w, 'ocr-paused-reason').text()).toBe('Baidu error 17: Open api daily request limit reached')
+    expect(testid(w, 'ocr-paused-until').text()).toBe('2026-01-10 17:00:00 +01:00')
+    expect(testid(w, 'ocr-sandbox').text()).toBe('sandbox')
+    expect(w.getComponent(OcrCallsChart).props('cap')).toBe(0.5)
+
+    // Paused: Resume instead of Pause, and it calls the core.
+    expect(w.find('[data-testid="ocr-pause"]').exists()).toBe(false)
+    await testid(w, 'ocr-resume').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_resume')).toHaveLength(1)
+    expect(w.find('[data-testid="ocr-paused-reason"]').exists()).toBe(false)
+    expect(w.find('[data-testid="ocr-pause"]').exists()).toBe(true)
+  })
+
+  it('pauses the queue and shows why', async () => {
+    const w = await mountView()
+    await testid(w, 'ocr-pause').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_pause')).toHaveLength(1)
+    expect(testid(w, 'ocr-paused-reason').text()).toBe('paused by tester@desktop')
+    expect(testid(w, 'ocr-paused').text()).toContain('until resumed here')
+  })
+
+  it('refetches the list when a request changes state', async () => {
+    const w = await mountView()
+    backend.ocrRequests[2]!.status = 'done'
+    backend.push({ kind: 'ocr_updated', request: { ...backend.ocrRequests[2]! } })
+    await flushPromises()
+    expect(row(w, 3).attributes('data-status')).toBe('done')
+
+    backend.ocrRequests.push(ocrRequest({ id: 5, url: 'https://img.example.com/e.jpg' }))
+    backend.push({ kind: 'ocr_updated', request: backend.ocrRequests[4]! })
+    await flushPromises()
+    expect(rowIds(w)).toEqual([5, 4, 3, 2, 1])
+  })
+
+  it('shows the error the core returns for a bad URL next to the form', async () => {
+    const w = await mountView()
+    await testid(w, 'ocr-submit-url').setValue('ftp://x')
+    await testid(w, 'ocr-submit-form').trigger('submit')
+    await flushPromises()
+    expect(backend.callsTo('ocr_submit')).toEqual([{ url: 'ftp://x', side: 'front' }])
+    expect(testid(w, 'ocr-submit-error').text()).toBe('only http and https image URLs can be recognised, not ftp:')
+    expect((testid(w, 'ocr-submit-url').element as HTMLInputElement).value).toBe('ftp://x')
+    expect(rowIds(w)).toEqual([4, 3, 2, 1])
+  })
+
+  it('queues an image by hand with the chosen side and lists it', async () => {
+    const w = await mountView()
+    await testid(w, 'ocr-submit-url').setValue('https://img.example.com/new.jpg')
+    await testid(w, 'ocr-submit-side').setValue('back')
+    await testid(w, 'ocr-submit').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_submit')).toEqual([{ url: 'https://img.example.com/new.jpg', side: 'back' }])
+    expect(w.find('[data-testid="ocr-submit-error"]').exists()).toBe(false)
+    expect(testid(w, 'ocr-submit-done').attributes('data-request-id')).toBe('5')
+    expect((testid(w, 'ocr-submit-url').element as HTMLInputElement).value).toBe('')
+    expect(rowIds(w)[0]).toBe(5)
+  })
+
+  it('retries the selected dead rows with their ids, and one row by its own button', async () => {
+    const w = await mountView()
+    const retrySelected = testid(w, 'ocr-retry-selected')
+    expect(retrySelected.attributes('disabled')).toBeDefined()
+
+    await row(w, 4).get('[data-testid="ocr-row-select"]').setValue(true)
+    await row(w, 2).get('[data-testid="ocr-row-select"]').setValue(true)
+    expect(retrySelected.text()).toBe('Retry selected (2)')
+    await retrySelected.trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_retry')).toEqual([{ ids: [4, 2] }])
+    expect(testid(w, 'ocr-notice').text()).toBe('Retried 2 requests.')
+    expect(row(w, 4).attributes('data-status')).toBe('pending')
+    expect(row(w, 2).attributes('data-status')).toBe('pending')
+    expect(testid(w, 'ocr-retry-selected').attributes('disabled')).toBeDefined()
+
+    backend.ocrRequests[1]!.status = 'dead'
+    backend.push({ kind: 'ocr_updated', request: backend.ocrRequests[1]! })
+    await flushPromises()
+    await row(w, 2).get('[data-testid="ocr-row-retry"]').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_retry')).toEqual([{ ids: [4, 2] }, { ids: [2] }])
+    // The row button does not open the detail panel.
+    expect(w.find('[data-testid="ocr-detail"]').exists()).toBe(false)
+  })
+
+  it('purges the dead requests only after the confirmation is accepted', async () => {
+    const w = await mountView()
+    await testid(w, 'ocr-purge-dead').trigger('click')
+    const dialog = testid(w, 'confirm-dialog')
+    expect(dialog.text()).toContain('3 dead requests are deleted')
+    await testid(w, 'confirm-cancel').trigger('click')
+    await flushPromises()
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(backend.callsTo('ocr_purge_dead')).toEqual([])
+    expect(rowIds(w)).toEqual([4, 3, 2, 1])
+
+    await testid(w, 'ocr-purge-dead').trigger('click')
+    await testid(w, 'confirm-ok').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_purge_dead')).toHaveLength(1)
+    expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(testid(w, 'ocr-notice').text()).toBe('Purged 2 dead requests.')
+    expect(rowIds(w)).toEqual([3, 1])
+  })
+
+  it('opens a row in the detail panel with the ID number masked; Reveal shows it until closed', async () => {
+    const w = await mountView()
+    await row(w, 1).trigger('click')
+    await flushPromises()
+    const detail = testid(w, 'ocr-detail')
+    expect(detail.attributes('data-request-id')).toBe('1')
+    expect(backend.callsTo('ocr_get')).toEqual([{ id: 1 }])
+    expect(detail.get('[data-testid="ocr-detail-url"]').text()).toBe('https://img.example.com/a.jpg')
+    expect(detail.text()).toContain('张三')
+    expect(detail.text()).toContain('1990-01-01')
+    expect(testid(w, 'ocr-detail-id-number').text()).toBe('3201**********1234')
+    expect(backend.callsTo('ocr_reveal')).toEqual([])
+
+    await testid(w, 'ocr-reveal').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_reveal')).toEqual([{ id: 1 }])
+    expect(testid(w, 'ocr-detail-id-number').text()).toBe('320102199001011234')
+    expect(w.find('[data-testid="ocr-reveal"]').exists()).toBe(false)
+
+    // A live update of the open request keeps the revealed number while the panel stays open.
+    backend.push({ kind: 'ocr_updated', request: { ...backend.ocrRequests[0]!, attempts: 2 } })
+    await flushPromises()
+    expect(testid(w, 'ocr-detail-attempts').text()).toBe('2')
+    expect(testid(w, 'ocr-detail-id-number').text()).toBe('320102199001011234')
+
+    await testid(w, 'ocr-detail-close').trigger('click')
+    expect(w.find('[data-testid="ocr-detail"]').exists()).toBe(false)
+    await row(w, 1).trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-detail-id-number').text()).toBe('3201**********1234')
+  })
+
+  it('shows the error and Baidu code of a dead request in its detail', async () => {
+    const w = await mountView()
+    await row(w, 2).trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-detail-error').text()).toContain('Baidu error 216201: image format error')
+    expect(testid(w, 'ocr-detail-error').text()).toContain('216201')
+    expect(w.find('[data-testid="ocr-reveal"]').exists()).toBe(false)
+    expect(w.find('[data-testid="ocr-detail-no-result"]').exists()).toBe(true)
+  })
+
+  it('shows the core’s cap validation error next to the field, and applies a valid cap', async () => {
+    const w = await mountView()
+    const input = testid(w, 'ocr-cap-input')
+    expect((input.element as HTMLInputElement).value).toBe('2')
+
+    await input.setValue('5000')
+    await testid(w, 'ocr-cap-apply').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_set_cap')).toEqual([{ cap: 5000 }])
+    expect(testid(w, 'ocr-cap-error').text()).toBe('the cap must be between 0.1 and 1000 calls per second')
+    expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
+    expect(testid(w, 'ocr-cap').text()).toBe('2 calls/s')
+
+    // Typing clears the error; a valid cap is applied and shown.
+    await input.setValue('3.5')
+    expect(w.find('[data-testid="ocr-cap-error"]').exists()).toBe(false)
+    await testid(w, 'ocr-cap-apply').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_set_cap')).toEqual([{ cap: 5000 }, { cap: 3.5 }])
+    expect(testid(w, 'ocr-cap').text()).toBe('3.5 calls/s')
+    expect(testid(w, 'ocr-controls').text()).toContain('set in the console')
+  })
+
+  it('refuses an empty cap without calling the core', async () => {
+    const w = await mountView()
+    await testid(w, 'ocr-cap-input').setValue('')
+    await testid(w, 'ocr-cap-apply').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_set_cap')).toEqual([])
+    expect(testid(w, 'ocr-cap-error').text()).toBe('Enter the calls per second as a number.')
+  })
+
+  it('filters by state at once and searches by URL after typing stops', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const w = await mountView()
+    await testid(w, 'ocr-filter-status').setValue('dead')
+    await flushPromises()
+    expect(lastList()).toEqual({ query: { offset: 0, limit: 50, status: 'dead' } })
+    expect(rowIds(w)).toEqual([4, 2])
+
+    await testid(w, 'ocr-search').setValue('b.jpg')
+    await flushPromises()
+    expect(backend.callsTo('ocr_list')).toHaveLength(2)
+    vi.advanceTimersByTime(300)
+    await flushPromises()
+    expect(lastList()).toEqual({
+      query: { offset: 0, limit: 50, status: 'dead', search: 'b.jpg' },
+    })
+    expect(rowIds(w)).toEqual([2])
+  })
+
+  it('pages through the list with the footer buttons', async () => {
+    backend.ocrRequests = Array.from({ length: 120 }, (_, i) => ocrRequest({ id: i + 1, url: `https://img.example.com/${i + 1}.jpg` }))
+    const w = await mountView()
+    expect(testid(w, 'ocr-page-range').text()).toBe('1–50 of 120')
+    expect(testid(w, 'ocr-page-prev').attributes('disabled')).toBeDefined()
+    await testid(w, 'ocr-page-next').trigger('click')
+    await flushPromises()
+    expect(lastList()).toEqual({ query: { offset: 50, limit: 50 } })
+    expect(rowIds(w)[0]).toBe(70)
+    await testid(w, 'ocr-page-next').trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-page-range').text()).toBe('101–120 of 120')
+    expect(testid(w, 'ocr-page-next').attributes('disabled')).toBeDefined()
+    await testid(w, 'ocr-page-prev').trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-page-range').text()).toBe('51–100 of 120')
+  })
+
+  it('unsubscribes from core events when left', async () => {
+    const w = await mountView()
+    expect(backend.listenerCount).toBe(1)
+    w.unmount()
+    wrapper = undefined
+    expect(backend.listenerCount).toBe(0)
+  })
+})
