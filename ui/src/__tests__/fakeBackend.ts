@@ -439,7 +439,7 @@ export function idCardFront(idNumber = '3201**********1234'): IdCard {
     image_status: 'normal',
     risk_type: 'normal',
     idcard_number_type: 1,
-    log_id: 1234567890,
+    log_id: '1752224492569240506',
   }
 }
 

@@ -201,8 +201,8 @@ export interface IdCard {
   risk_type: string | null
   /** -1 all empty, 0 invalid number, 1 consistent, 2 inconsistent with sex and birth, 3 with birth, 4 with sex. */
   idcard_number_type: number | null
-  /** Baidu's log id: a u64 sent as a JSON number, so beyond 2^53 the last digits are not exact here. */
-  log_id: number | null
+  /** Baidu's log id (a u64, sent as a string so no digit is lost). */
+  log_id: string | null
 }
 
 export interface OcrRequest {

@@ -307,6 +307,7 @@ impl Core {
         if let Ok(Some(request)) = store::get(self.database().pool(), id).await {
             self.publish(Event::OcrUpdated { request: request.masked() });
         }
+        self.ocr().changed.notify_one();
     }
 
     /// Publishes the live figures now (after a change).

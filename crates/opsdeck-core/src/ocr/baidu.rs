@@ -102,7 +102,37 @@ pub struct IdCard {
     pub image_status: String,
     pub risk_type: Option<String>,
     pub idcard_number_type: Option<i64>,
+    /// Baidu's id of the call (for its support). A string on the wire: it is larger than a
+    /// JavaScript number holds exactly.
+    #[serde(default, with = "log_id_text")]
     pub log_id: Option<u64>,
+}
+
+/// `log_id` written as a string, read from a string or a number (rows stored before).
+mod log_id_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(id) => s.serialize_str(&id.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Number(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<Either>::deserialize(d)? {
+            None => Ok(None),
+            Some(Either::Number(n)) => Ok(Some(n)),
+            Some(Either::Text(t)) => t.parse().map(Some).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 /// What the caller should do after a failure.

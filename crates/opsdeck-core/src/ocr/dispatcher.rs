@@ -35,6 +35,8 @@ const SLOW_DOWN: Duration = Duration::from_secs(1);
 /// The limit is counted per this period rather than per second: the margin keeps calls that
 /// reach Baidu a little unevenly after their grant from ever putting `cap + 1` into one second.
 const CAP_PERIOD: Duration = Duration::from_millis(1_015);
+/// The shortest time between two publications of the figures.
+const STATS_SPACING: Duration = Duration::from_millis(250);
 /// The longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
@@ -48,6 +50,8 @@ pub struct OcrShared {
     pub wake: Notify,
     /// Wakes a paused reader (the pause was lifted from this instance).
     pub resumed: Notify,
+    /// Something changed: publish the figures soon (coalesced, see `stats_loop`).
+    pub changed: Notify,
 }
 
 impl OcrShared {
@@ -66,6 +70,7 @@ impl OcrShared {
             client,
             wake: Notify::new(),
             resumed: Notify::new(),
+            changed: Notify::new(),
         })
     }
 
@@ -220,17 +225,22 @@ async fn housekeeping(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationT
     }
 }
 
-/// Publishes the OCR figures every second while anybody listens (a console is open).
+/// Publishes the OCR figures while anybody listens (a console is open): every second, and soon
+/// after a change, at most every [`STATS_SPACING`] (a burst of changes is one publication).
 async fn stats_loop(core: &Core, cancel: &CancellationToken) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(1));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let shared = core.ocr();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticks.tick() => {}
+            _ = shared.changed.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
         if core.has_listeners() {
             core.publish_ocr_stats().await;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(STATS_SPACING) => {}
         }
     }
 }
@@ -315,6 +325,7 @@ async fn handle(core: &Core, delivery: Delivery) {
         }
     };
     core.publish(Event::OcrUpdated { request: row.clone().masked() });
+    shared.changed.notify_one();
     let answer = match &shared.client {
         None => Err(BaiduError::Credentials(
             "no Baidu credentials are configured (set baidu_api_key and baidu_secret_key)".into(),
@@ -442,11 +453,12 @@ async fn pause(core: &Core, kind: PauseKind, reason: String, until: Option<DateT
     core.publish_ocr_stats().await;
 }
 
-/// Tells the windows a request changed.
+/// Tells the windows a request changed (and that the figures did).
 async fn announce(core: &Core, id: i64) {
     if let Ok(Some(request)) = store::get(core.database().pool(), id).await {
         core.publish(Event::OcrUpdated { request: request.masked() });
     }
+    core.ocr().changed.notify_one();
 }
 
 /// The next midnight in Asia/Shanghai after `now` (when Baidu's daily quota resets).

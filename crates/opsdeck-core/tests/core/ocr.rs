@@ -143,6 +143,8 @@ async fn requests_are_recognised_and_results_kept_by_url() {
     .await;
     let masked = serde_json::to_value(&landed.result).unwrap();
     assert!(masked["fields"]["id_number"].as_str().unwrap().contains("**********"), "{masked}");
+    // Baidu's log id travels as text: it is larger than a JavaScript number holds exactly.
+    assert!(masked["log_id"].as_str().is_some_and(|id| id.parse::<u64>().is_ok()), "{masked}");
 
     let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     for image in &images {
