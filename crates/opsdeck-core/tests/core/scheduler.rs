@@ -404,12 +404,14 @@ async fn http_get_records_the_status_and_fails_on_errors() {
     let bad = core.job_create(bad, WHO).await.unwrap();
     core.job_run_now(good.id, WHO).await.unwrap();
     core.job_run_now(bad.id, WHO).await.unwrap();
-    let ok = finished_runs(&mut events, 1, |r| r.job_id == good.id).await.remove(0);
+    // Both at once: they may finish in either order.
+    let both = finished_runs(&mut events, 2, |r| r.job_id == good.id || r.job_id == bad.id).await;
+    let ok = both.iter().find(|r| r.job_id == good.id).expect("the good run").clone();
     assert_eq!(ok.outcome, RunOutcome::Ok);
     let summary = ok.summary.unwrap();
     assert_eq!(summary["status"], 200);
     assert_eq!(summary["bytes"], 2);
-    let failed = finished_runs(&mut events, 1, |r| r.job_id == bad.id).await.remove(0);
+    let failed = both.into_iter().find(|r| r.job_id == bad.id).expect("the bad run");
     assert_eq!(failed.outcome, RunOutcome::Failed);
     assert!(failed.error.unwrap().contains("503"));
 
