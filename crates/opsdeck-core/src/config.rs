@@ -68,6 +68,20 @@ pub struct Config {
     pub ocr_backoff: Duration,
     /// How long a result stays in Redis under its image URL.
     pub ocr_result_ttl: Duration,
+    /// Alipay's gateway, the app id, the app's private key (PEM, or Alipay's bare base64) and
+    /// Alipay's public key. Unset: the front ends use their built-in fake Alipay.
+    pub alipay_gateway_url: String,
+    pub alipay_app_id: Option<String>,
+    pub alipay_private_key: Option<SecretString>,
+    pub alipay_public_key: Option<String>,
+    /// True when the gateway is OpsDeck's own fake (sandbox mode).
+    pub alipay_sandbox: bool,
+    /// An order unpaid this long after it was placed is cancelled.
+    pub order_expiry: Duration,
+    /// How long a sweeper holds the orders it claimed before another instance may take them.
+    pub expiry_lease: Duration,
+    /// Alipay queries in flight at once during a sweep.
+    pub expiry_concurrency: u32,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -102,6 +116,13 @@ struct RawConfig {
     ocr_lease_ms: u64,
     ocr_backoff_ms: u64,
     ocr_result_ttl_seconds: u64,
+    alipay_gateway_url: String,
+    alipay_app_id: Option<String>,
+    alipay_private_key: Option<String>,
+    alipay_public_key: Option<String>,
+    order_expiry_seconds: u64,
+    expiry_lease_seconds: u64,
+    expiry_concurrency: u32,
 }
 
 /// Every key the configuration knows, in the order `check-config` prints them.
@@ -125,7 +146,17 @@ pub const KEYS: &[&str] = &[
     "ocr_lease_ms",
     "ocr_backoff_ms",
     "ocr_result_ttl_seconds",
+    "alipay_gateway_url",
+    "alipay_app_id",
+    "alipay_private_key",
+    "alipay_public_key",
+    "order_expiry_seconds",
+    "expiry_lease_seconds",
+    "expiry_concurrency",
 ];
+
+/// Alipay's real gateway.
+pub const ALIPAY_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";
 
 /// Baidu's real endpoint.
 pub const BAIDU_URL: &str = "https://aip.baidubce.com";
@@ -155,6 +186,13 @@ impl RawConfig {
             ocr_backoff_ms: 1_000,
             // The original design kept results for a day.
             ocr_result_ttl_seconds: 86_400,
+            alipay_gateway_url: ALIPAY_GATEWAY.into(),
+            alipay_app_id: None,
+            alipay_private_key: None,
+            alipay_public_key: None,
+            order_expiry_seconds: 1800,
+            expiry_lease_seconds: 60,
+            expiry_concurrency: 32,
         }
     }
 }
@@ -229,6 +267,29 @@ impl Config {
         }
     }
 
+    /// True when the app id and both keys are configured.
+    pub fn alipay_configured(&self) -> bool {
+        self.alipay_app_id.is_some() && self.alipay_private_key.is_some() && self.alipay_public_key.is_some()
+    }
+
+    /// Points order expiry at a local fake Alipay (the sandbox crate's) with its keys.
+    pub fn use_sandbox_alipay(
+        &mut self,
+        gateway_url: &str,
+        app_id: &str,
+        app_private_key: &str,
+        alipay_public_key: &str,
+    ) {
+        self.alipay_gateway_url = gateway_url.to_string();
+        self.alipay_app_id = Some(app_id.to_string());
+        self.alipay_private_key = Some(SecretString::from(app_private_key.to_string()));
+        self.alipay_public_key = Some(alipay_public_key.to_string());
+        self.alipay_sandbox = true;
+        for key in ["alipay_gateway_url", "alipay_app_id", "alipay_private_key", "alipay_public_key"] {
+            self.sources.insert(key, "sandbox".into());
+        }
+    }
+
     pub fn database_backend(&self) -> DatabaseBackend {
         if self.database_url.scheme() == "sqlite" { DatabaseBackend::Sqlite } else { DatabaseBackend::Mysql }
     }
@@ -263,6 +324,21 @@ impl Config {
                 "ocr_lease_ms" => self.ocr_lease.as_millis().to_string(),
                 "ocr_backoff_ms" => self.ocr_backoff.as_millis().to_string(),
                 "ocr_result_ttl_seconds" => self.ocr_result_ttl.as_secs().to_string(),
+                "alipay_gateway_url" => self.alipay_gateway_url.clone(),
+                "alipay_app_id" => self.alipay_app_id.clone().unwrap_or_else(|| "(not set)".into()),
+                "alipay_private_key" => match (&self.alipay_private_key, self.alipay_sandbox) {
+                    (_, true) => "(sandbox)".into(),
+                    (Some(_), false) => "****".into(),
+                    (None, false) => "(not set)".into(),
+                },
+                "alipay_public_key" => match (&self.alipay_public_key, self.alipay_sandbox) {
+                    (_, true) => "(sandbox)".into(),
+                    (Some(key), false) => format!("({} characters)", key.len()),
+                    (None, false) => "(not set)".into(),
+                },
+                "order_expiry_seconds" => self.order_expiry.as_secs().to_string(),
+                "expiry_lease_seconds" => self.expiry_lease.as_secs().to_string(),
+                "expiry_concurrency" => self.expiry_concurrency.to_string(),
                 _ => String::new(),
             }
         };
@@ -421,7 +497,45 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
             return Err(invalid(key, format!("{value} is out of range ({}–{})", range.start(), range.end())));
         }
     }
+    let alipay_gateway_url = url::Url::parse(&raw.alipay_gateway_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| invalid("alipay_gateway_url", format!("{:?} is not an http(s) URL", raw.alipay_gateway_url)))?;
+    let present = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let alipay_app_id = present(raw.alipay_app_id);
+    if alipay_app_id.as_ref().is_some_and(|id| !id.chars().all(|c| c.is_ascii_digit())) {
+        return Err(invalid("alipay_app_id", "must be Alipay's numeric app id".into()));
+    }
+    let alipay_private_key = present(raw.alipay_private_key);
+    let alipay_public_key = present(raw.alipay_public_key);
+    let alipay_set = [alipay_app_id.is_some(), alipay_private_key.is_some(), alipay_public_key.is_some()];
+    if alipay_set.iter().any(|s| *s) && !alipay_set.iter().all(|s| *s) {
+        let names = ["alipay_app_id", "alipay_private_key", "alipay_public_key"];
+        let set = names.iter().zip(alipay_set).find(|(_, s)| *s).map(|(n, _)| *n).unwrap_or("alipay_app_id");
+        let missing: Vec<&str> = names.iter().zip(alipay_set).filter(|(_, s)| !s).map(|(n, _)| *n).collect();
+        return Err(invalid(set, format!("{} not set: set the app id and both keys, or none", missing.join(" and "))));
+    }
+    if !(1..=7 * 86_400).contains(&raw.order_expiry_seconds) {
+        return Err(invalid(
+            "order_expiry_seconds",
+            format!("{} is out of range (1–604800)", raw.order_expiry_seconds),
+        ));
+    }
+    if !(1..=3600).contains(&raw.expiry_lease_seconds) {
+        return Err(invalid("expiry_lease_seconds", format!("{} is out of range (1–3600)", raw.expiry_lease_seconds)));
+    }
+    if !(1..=512).contains(&raw.expiry_concurrency) {
+        return Err(invalid("expiry_concurrency", format!("{} is out of range (1–512)", raw.expiry_concurrency)));
+    }
     Ok(Config {
+        alipay_gateway_url: alipay_gateway_url.to_string(),
+        alipay_app_id,
+        alipay_private_key: alipay_private_key.map(SecretString::from),
+        alipay_public_key,
+        alipay_sandbox: false,
+        order_expiry: Duration::from_secs(raw.order_expiry_seconds),
+        expiry_lease: Duration::from_secs(raw.expiry_lease_seconds),
+        expiry_concurrency: raw.expiry_concurrency,
         baidu_url: baidu_url.as_str().trim_end_matches('/').to_string(),
         baidu_api_key,
         baidu_secret_key,

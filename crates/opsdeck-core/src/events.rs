@@ -28,6 +28,8 @@ pub enum Event {
     OcrUpdated {
         request: OcrRequest,
     },
+    /// Orders changed (placed, paid, cancelled): the Orders page reloads.
+    OrdersChanged,
     /// The OCR queue's live figures (every second while a console listens, and on a change).
     OcrStats {
         stats: OcrStats,

@@ -9,6 +9,7 @@
 //! - [`health`]: probes of the database and Redis, published live.
 //! - [`audit`]: the audit log of manual actions.
 //! - [`ocr`]: the OCR queue's parts (so far the Baidu ID-card client).
+//! - [`orders`]: order expiry (Alipay client so far).
 //! - [`scheduler`]: interval/date/cron jobs, fired once across instances, with history.
 //! - [`facade`]: [`Core`], the one API the desktop shell, the daemon and the tests use.
 //! - [`error`]: [`ApiError`] and the `{code, message}` body front ends receive.
@@ -21,6 +22,7 @@ pub mod events;
 pub mod facade;
 pub mod health;
 pub mod ocr;
+pub mod orders;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod scheduler;

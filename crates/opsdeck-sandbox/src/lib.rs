@@ -5,5 +5,9 @@
 //! - [`baidu`]: Baidu AI Cloud's token endpoint and ID-card OCR, with its QPS cap (error 18), a
 //!   daily quota (17), token expiry (110/111), bad images (216201/216202), configurable latency,
 //!   results derived from the image URL, and a log of every call's arrival.
+//! - [`alipay`]: Alipay's open-API gateway (`alipay.trade.query`, `alipay.trade.close`) with
+//!   RSA2-signed requests and answers, outcomes scripted per order, gateway errors, and signed
+//!   async notifies, on fixed sandbox key pairs.
 
+pub mod alipay;
 pub mod baidu;

@@ -17,16 +17,21 @@ use crate::events::{Event, EventBus};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
 use crate::ocr::baidu::BaiduOcr;
 use crate::ocr::dispatcher::{self, OcrShared};
+use crate::orders::alipay::{AlipayClient, AlipayConfig};
+use crate::orders::due::DueIndex;
+use crate::orders::expiry::OrdersShared;
 use crate::redis_conn::RedisConn;
 use crate::scheduler::engine::{self, SchedulerShared};
 use crate::scheduler::tasks::Registry;
 
 mod jobs;
 mod ocr;
+mod orders;
 
 pub use crate::scheduler::trigger::FireTime;
 pub use jobs::{JobEdit, JobView, SchedulerInstance};
 pub use ocr::ReconcileReport;
+pub use orders::{OrdersReconcileReport, OrdersSummary};
 
 /// The largest page a list call returns.
 pub const MAX_PAGE: u32 = 500;
@@ -46,6 +51,7 @@ struct Inner {
     health: watch::Receiver<HealthReport>,
     scheduler: Arc<SchedulerShared>,
     ocr: Arc<OcrShared>,
+    orders: OrdersShared,
     http: reqwest::Client,
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
@@ -95,11 +101,28 @@ impl Core {
             }
             _ => None,
         };
+        let alipay = match (&config.alipay_app_id, &config.alipay_private_key, &config.alipay_public_key) {
+            (Some(app_id), Some(private), Some(public)) => Some(
+                AlipayClient::new(
+                    http.clone(),
+                    AlipayConfig {
+                        gateway_url: config.alipay_gateway_url.clone(),
+                        app_id: app_id.clone(),
+                        app_private_key: private.clone(),
+                        alipay_public_key: public.clone(),
+                    },
+                )
+                .map_err(|e| anyhow::anyhow!("invalid Alipay configuration: {e}"))?,
+            ),
+            _ => None,
+        };
+        let orders = OrdersShared { due: DueIndex::new(redis.clone()), alipay };
         let instance_id = new_instance_id();
         let ocr = OcrShared::new(redis.clone(), db.clone(), &instance_id, baidu);
         let core = Core {
             inner: Arc::new(Inner {
                 ocr,
+                orders,
                 instance_id,
                 config,
                 db,
@@ -154,6 +177,10 @@ impl Core {
             dispatcher::run(core, cancel).await;
             tracing::debug!("OCR dispatcher stopped");
         });
+    }
+
+    pub(crate) fn orders(&self) -> &OrdersShared {
+        &self.inner.orders
     }
 
     pub(crate) fn ocr(&self) -> &OcrShared {

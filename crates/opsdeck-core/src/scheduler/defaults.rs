@@ -26,5 +26,21 @@ pub fn default_jobs(timezone: &str) -> Vec<JobDraft> {
             // Catching up once is enough: one pass repairs everything it finds.
             policy: JobPolicy { coalesce: true, misfire_grace_seconds: 60, ..JobPolicy::default() },
         },
+        JobDraft {
+            name: "order-expiry-sweep".into(),
+            kind: "order_expiry_sweep".into(),
+            trigger: TriggerSpec::Interval { every_seconds: 10, start: None, end: None },
+            timezone: timezone.to_string(),
+            args: json!({}),
+            policy: JobPolicy { coalesce: true, misfire_grace_seconds: 30, ..JobPolicy::default() },
+        },
+        JobDraft {
+            name: "orders-reconcile".into(),
+            kind: "orders_reconcile".into(),
+            trigger: TriggerSpec::Interval { every_seconds: 60, start: None, end: None },
+            timezone: timezone.to_string(),
+            args: json!({}),
+            policy: JobPolicy { coalesce: true, misfire_grace_seconds: 120, ..JobPolicy::default() },
+        },
     ]
 }

@@ -91,6 +91,8 @@ impl Registry {
         registry.register(http_get());
         registry.register(prune_history());
         registry.register(ocr_reconcile());
+        registry.register(order_expiry_sweep());
+        registry.register(orders_reconcile());
         registry
     }
 
@@ -270,6 +272,45 @@ fn ocr_reconcile() -> TaskKind {
         |ctx, _args| {
             Box::pin(async move {
                 let done = ctx.core.ocr_reconcile().await.map_err(|e| format!("reconcile failed: {e}"))?;
+                Ok(serde_json::to_value(done).unwrap_or_default())
+            })
+        },
+    )
+}
+
+/// `order_expiry_sweep`: cancels orders unpaid past their deadline (after asking Alipay).
+fn order_expiry_sweep() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        only_keys(object(args)?, &[])
+    }
+    TaskKind::new(
+        "order_expiry_sweep",
+        "Cancels orders unpaid past their deadline (asking Alipay first) and restores their stock.",
+        json!({}),
+        validate,
+        |ctx, _args| {
+            Box::pin(async move {
+                let summary =
+                    ctx.core.orders_sweep(Some(&ctx.run_key)).await.map_err(|e| format!("sweep failed: {e}"))?;
+                Ok(crate::orders::expiry::summary_json(&summary))
+            })
+        },
+    )
+}
+
+/// `orders_reconcile`: repairs the due index in Redis from SQL.
+fn orders_reconcile() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), String> {
+        only_keys(object(args)?, &[])
+    }
+    TaskKind::new(
+        "orders_reconcile",
+        "Adds pending orders the due index lost and removes entries whose order is no longer pending.",
+        json!({}),
+        validate,
+        |ctx, _args| {
+            Box::pin(async move {
+                let done = ctx.core.orders_reconcile().await.map_err(|e| format!("reconcile failed: {e}"))?;
                 Ok(serde_json::to_value(done).unwrap_or_default())
             })
         },

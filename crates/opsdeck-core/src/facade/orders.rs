@@ -1,0 +1,318 @@
+//! The orders part of the facade: goods, place an order, a payment report, staff cancel and
+//! check, lists, the timeline, the sweep and reconcile. Input is validated here; staff actions
+//! are audited.
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Core, MAX_PAGE};
+use crate::audit::NewAuditEntry;
+use crate::error::ApiError;
+use crate::events::Event;
+use crate::orders::expiry::{self, Verdict};
+use crate::orders::model::{
+    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderKind, OrderPage, OrderQuery, PaidOutcome,
+    SweepSummary,
+};
+use crate::orders::store::{self, PlaceError};
+
+/// Items in one order at most, and of one good.
+const MAX_ITEMS: usize = 100;
+const MAX_QUANTITY: i64 = 10_000;
+/// The largest top-up (1,000,000 yuan) and any order amount.
+const MAX_AMOUNT_FEN: i64 = 100_000_000;
+
+/// What one reconcile pass repaired.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct OrdersReconcileReport {
+    /// Pending orders the due index had lost, added again.
+    pub added: u64,
+    /// Index entries whose order is no longer pending, removed.
+    pub removed: u64,
+}
+
+/// The Orders page's header figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrdersSummary {
+    pub pending: i64,
+    /// Pending orders that expire within five minutes.
+    pub expiring_soon: i64,
+    pub sandbox: bool,
+}
+
+fn field(name: &str, message: impl Into<String>) -> ApiError {
+    ApiError::InvalidField { field: name.into(), message: message.into() }
+}
+
+/// `OD` + the time (UTC, to the second) + 8 random digits: unique in practice, and the unique
+/// index catches the rest.
+fn new_order_no() -> String {
+    format!("OD{}{:08}", Utc::now().format("%Y%m%d%H%M%S"), fastrand::u32(..100_000_000))
+}
+
+impl Core {
+    pub async fn goods_create(&self, goods: NewGoods, who: &str) -> Result<Goods, ApiError> {
+        let sku = goods.sku.trim();
+        if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(field("sku", "use 1–64 letters, digits, '-', '_' or '.'"));
+        }
+        if goods.name.trim().is_empty() || goods.name.len() > 191 {
+            return Err(field("name", "a name of 1–191 characters"));
+        }
+        if !(1..=MAX_AMOUNT_FEN).contains(&goods.price_fen) {
+            return Err(field("price_fen", "the price must be positive (in fen)"));
+        }
+        if !(0..=1_000_000_000).contains(&goods.stock) {
+            return Err(field("stock", "the stock must be 0 or more"));
+        }
+        let clean = NewGoods { sku: sku.to_string(), name: goods.name.trim().to_string(), ..goods };
+        let id = store::insert_goods(self.database(), &clean, Utc::now()).await.map_err(|e| {
+            if crate::scheduler::store::is_unique_violation(&e) {
+                field("sku", format!("a good with sku {sku:?} exists"))
+            } else {
+                e.into()
+            }
+        })?;
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "goods.create",
+            target: &format!("goods:{id}"),
+            detail: Some(json!({ "sku": clean.sku, "stock": clean.stock })),
+        })
+        .await?;
+        self.goods_list().await?.into_iter().find(|g| g.id == id).ok_or_else(|| ApiError::NotFound("goods".into()))
+    }
+
+    pub async fn goods_list(&self) -> Result<Vec<Goods>, ApiError> {
+        Ok(store::list_goods(self.database().pool()).await?)
+    }
+
+    /// Places an order: checks and locks the stock atomically (short stock: a clear error and
+    /// nothing changed), stores the order, and adds it to the due index.
+    pub async fn order_place(&self, draft: OrderDraft) -> Result<Order, ApiError> {
+        if draft.user_id <= 0 {
+            return Err(field("user_id", "a user id is a positive number"));
+        }
+        match draft.kind {
+            OrderKind::Goods => {
+                if draft.items.is_empty() || draft.items.len() > MAX_ITEMS {
+                    return Err(field("items", format!("a goods order has 1–{MAX_ITEMS} items")));
+                }
+                if draft.items.iter().any(|i| !(1..=MAX_QUANTITY).contains(&i.quantity)) {
+                    return Err(field("items", format!("each quantity is 1–{MAX_QUANTITY}")));
+                }
+                let mut ids: Vec<i64> = draft.items.iter().map(|i| i.goods_id).collect();
+                ids.sort_unstable();
+                if ids.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(field("items", "each good appears once (add up the quantities)"));
+                }
+                if draft.amount_fen.is_some() {
+                    return Err(field("amount_fen", "a goods order's amount follows from its items"));
+                }
+            }
+            OrderKind::TopUp => {
+                if !draft.items.is_empty() {
+                    return Err(field("items", "a top-up order has no items"));
+                }
+                if !draft.amount_fen.is_some_and(|a| (1..=MAX_AMOUNT_FEN).contains(&a)) {
+                    return Err(field("amount_fen", "a top-up needs a positive amount (in fen)"));
+                }
+            }
+        }
+        let now = Utc::now();
+        let expires = now + chrono::Duration::from_std(self.config().order_expiry).unwrap_or_default();
+        let mut attempt = 0;
+        let order = loop {
+            attempt += 1;
+            let order_no = new_order_no();
+            let new = store::NewOrder {
+                order_no: &order_no,
+                user_id: draft.user_id,
+                kind: draft.kind,
+                items: &draft.items,
+                amount_fen: draft.amount_fen,
+            };
+            let placed = store::place(self.database(), &new, now, expires).await;
+            match placed {
+                Ok(order) => break order,
+                Err(PlaceError::Short { goods_id, name, available, wanted }) => {
+                    return Err(ApiError::InvalidField {
+                        field: "items".into(),
+                        message: format!(
+                            "not enough {name} (goods {goods_id}): {wanted} wanted, {available} available"
+                        ),
+                    });
+                }
+                Err(PlaceError::UnknownGoods(id)) => return Err(field("items", format!("no goods {id}"))),
+                Err(PlaceError::Db(e)) if crate::scheduler::store::is_unique_violation(&e) && attempt < 3 => continue,
+                Err(PlaceError::Db(e)) => return Err(e.into()),
+            }
+        };
+        if let Err(e) = self.orders().due.add(&[(order.order_no.clone(), order.expires_at.timestamp_millis())]).await {
+            // Stored: the reconcile job adds it to the index once Redis answers.
+            tracing::warn!(order = %order.order_no, error = %e, "cannot index an order's deadline; reconcile will");
+        }
+        self.publish(Event::OrdersChanged);
+        Ok(order)
+    }
+
+    /// A payment reported (Alipay's notification, or a query that found it paid): pending →
+    /// paid exactly once, however often it is repeated; for a cancelled order it is recorded as
+    /// a conflict for staff.
+    pub async fn order_mark_paid(&self, order_no: &str, trade_no: &str, source: &str) -> Result<PaidOutcome, ApiError> {
+        let outcome = store::mark_paid(self.database(), order_no, trade_no, source, None, Utc::now())
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no order {order_no}")))?;
+        if outcome != PaidOutcome::AlreadyPaid {
+            if let Err(e) = self.orders().due.remove(&[order_no.to_string()]).await {
+                tracing::warn!(order = %order_no, error = %e, "cannot drop a paid order from the due index");
+            }
+            self.publish(Event::OrdersChanged);
+        }
+        if outcome == PaidOutcome::Conflict {
+            tracing::warn!(order = %order_no, "payment reported for a cancelled order: recorded for staff");
+        }
+        Ok(outcome)
+    }
+
+    pub async fn order_get(&self, order_no: &str) -> Result<Order, ApiError> {
+        store::get_order(self.database().pool(), order_no)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no pending or paid order {order_no}")))
+    }
+
+    pub async fn orders_list(&self, query: OrderQuery) -> Result<OrderPage, ApiError> {
+        check_page(query.limit)?;
+        let (orders, total) = store::list_orders(self.database().pool(), &query).await?;
+        Ok(OrderPage { orders, total })
+    }
+
+    pub async fn cancelled_list(&self, query: OrderQuery) -> Result<CancelledPage, ApiError> {
+        check_page(query.limit)?;
+        let (orders, total) = store::list_cancelled(self.database().pool(), &query).await?;
+        Ok(CancelledPage { orders, total })
+    }
+
+    pub async fn order_timeline(&self, order_no: &str) -> Result<Vec<OrderEvent>, ApiError> {
+        Ok(store::timeline(self.database().pool(), order_no).await?)
+    }
+
+    pub async fn orders_summary(&self) -> Result<OrdersSummary, ApiError> {
+        let (pending, expiring_soon) =
+            store::pending_counts(self.database().pool(), Utc::now() + chrono::Duration::minutes(5)).await?;
+        Ok(OrdersSummary { pending, expiring_soon, sandbox: self.config().alipay_sandbox })
+    }
+
+    /// Staff cancel a pending order now: Alipay is asked first (a paid order is marked paid,
+    /// not cancelled), the trade closed there, then the order cancelled and its stock restored.
+    pub async fn order_cancel(&self, order_no: &str, reason: &str, who: &str) -> Result<(), ApiError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > 500 {
+            return Err(field("reason", "say why (1–500 characters)"));
+        }
+        self.order_get(order_no).await?;
+        let outcome = match expiry::verdict(self, order_no, who, None).await {
+            Verdict::Paid { trade_no } => {
+                store::mark_paid(self.database(), order_no, &trade_no, who, None, Utc::now()).await?;
+                let _ = self.orders().due.remove(&[order_no.to_string()]).await;
+                self.publish(Event::OrdersChanged);
+                Err(ApiError::Forbidden(format!("Alipay says {order_no} is paid: it was marked paid, not cancelled")))
+            }
+            Verdict::Later(why) => {
+                Err(ApiError::Forbidden(format!("cannot cancel {order_no} now ({why}); nothing was changed")))
+            }
+            Verdict::Cancel => {
+                let batch = [(order_no.to_string(), reason.to_string())];
+                let cancelled = store::cancel_batch(self.database(), &batch, who, None, Utc::now()).await?;
+                let _ = self.orders().due.remove(&[order_no.to_string()]).await;
+                self.publish(Event::OrdersChanged);
+                if cancelled.is_empty() {
+                    Err(ApiError::Forbidden(format!("{order_no} is no longer pending")))
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "order.cancel",
+            target: &format!("order:{order_no}"),
+            detail: Some(json!({ "reason": reason, "done": outcome.is_ok() })),
+        })
+        .await?;
+        outcome
+    }
+
+    /// Staff ask Alipay about a pending order now; a paid one is marked paid. Returns whether
+    /// it was found paid.
+    pub async fn order_check_payment(&self, order_no: &str, who: &str) -> Result<bool, ApiError> {
+        self.order_get(order_no).await?;
+        let Some(alipay) = &self.orders().alipay else {
+            return Err(ApiError::Forbidden("Alipay is not configured".into()));
+        };
+        let answer = alipay.query(order_no).await.map_err(|e| ApiError::Forbidden(format!("Alipay: {e}")))?;
+        let detail = json!({ "trade_status": answer.status.as_str() });
+        store::record_event(self.database(), order_no, "queried", Some(detail.clone()), who, None).await?;
+        let paid = answer.status.is_paid();
+        if paid {
+            store::mark_paid(self.database(), order_no, &answer.trade_no.unwrap_or_default(), who, None, Utc::now())
+                .await?;
+            let _ = self.orders().due.remove(&[order_no.to_string()]).await;
+            self.publish(Event::OrdersChanged);
+        }
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "order.check_payment",
+            target: &format!("order:{order_no}"),
+            detail: Some(detail),
+        })
+        .await?;
+        Ok(paid)
+    }
+
+    /// One expiry sweep (what the `order_expiry_sweep` job runs).
+    pub async fn orders_sweep(&self, run_key: Option<&str>) -> Result<SweepSummary, ApiError> {
+        expiry::sweep(self, run_key).await.map_err(ApiError::RedisUnavailable)
+    }
+
+    /// Repairs the due index from SQL: pending orders it lost are added; entries whose order is
+    /// no longer pending are removed.
+    pub async fn orders_reconcile(&self) -> Result<OrdersReconcileReport, ApiError> {
+        let due = &self.orders().due;
+        let pool = self.database().pool();
+        let mut report = OrdersReconcileReport::default();
+        let mut after = 0;
+        loop {
+            let page = store::pending_page(pool, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            let nos: Vec<String> = page.iter().map(|p| p.1.clone()).collect();
+            let known = due.known(&nos).await?;
+            let lost: Vec<(String, i64)> =
+                page.iter().zip(known).filter(|(_, k)| !k).map(|(p, _)| (p.1.clone(), p.2)).collect();
+            report.added += lost.len() as u64;
+            due.add(&lost).await?;
+        }
+        let mut offset = 0;
+        loop {
+            let page = due.due_page(offset, 500).await?;
+            if page.is_empty() {
+                break;
+            }
+            let pending = store::still_pending(pool, &page).await?;
+            let gone: Vec<String> = page.iter().filter(|no| !pending.contains(no)).cloned().collect();
+            report.removed += gone.len() as u64;
+            due.remove(&gone).await?;
+            offset += page.len() - gone.len();
+        }
+        Ok(report)
+    }
+}
+
+fn check_page(limit: u32) -> Result<(), ApiError> {
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(field("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    Ok(())
+}

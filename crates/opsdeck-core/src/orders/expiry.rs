@@ -1,0 +1,191 @@
+//! The expiry sweep: due orders are claimed from Redis under a lease, Alipay is asked about each
+//! (bounded concurrency), and the database work is batched: found-paid orders are marked paid,
+//! unpaid ones are closed at Alipay and cancelled locally, many per transaction. Provider
+//! trouble leaves an order due, to be tried again.
+//!
+//! For one order (shared/specs/providers.md §3): query → paid: mark paid (the notification was
+//! lost); waiting, closed or unknown to Alipay: close, then cancel; close says the status
+//! changed: query again; system error: later.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::StreamExt;
+
+use super::alipay::{AlipayClient, CloseOutcome, TradeStatus};
+use super::due::DueIndex;
+use super::model::SweepSummary;
+use super::store;
+use crate::Core;
+use crate::events::Event;
+
+/// How long an order waits after provider trouble.
+pub const RETRY_DELAY: Duration = Duration::from_secs(30);
+/// Orders claimed per round, and rounds per sweep (a sweep is bounded).
+const CLAIM_BATCH: usize = 500;
+const MAX_ROUNDS: usize = 40;
+/// Cancellations per transaction.
+const CANCEL_BATCH: usize = 100;
+/// Order numbers kept in a run's summary per list.
+const SUMMARY_LIMIT: usize = 100;
+
+/// The Redis and Alipay parts, as long as the core lives.
+pub struct OrdersShared {
+    pub due: DueIndex,
+    pub alipay: Option<AlipayClient>,
+}
+
+/// What Alipay's answers mean for one order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Paid {
+        trade_no: String,
+    },
+    Cancel,
+    /// Keep it due; the reason.
+    Later(String),
+}
+
+/// Asks Alipay about one order and closes it there when unpaid. Each answer goes to the
+/// order's timeline.
+pub async fn verdict(core: &Core, order_no: &str, who: &str, run_key: Option<&str>) -> Verdict {
+    let Some(alipay) = &core.orders().alipay else {
+        return Verdict::Later("Alipay is not configured".into());
+    };
+    let db = core.database();
+    for _ in 0..2 {
+        let status = match alipay.query(order_no).await {
+            Ok(answer) => {
+                let detail = serde_json::json!({ "trade_status": answer.status.as_str() });
+                let _ = store::record_event(db, order_no, "queried", Some(detail), who, run_key).await;
+                if answer.status.is_paid() {
+                    return Verdict::Paid { trade_no: answer.trade_no.unwrap_or_default() };
+                }
+                answer.status
+            }
+            Err(e) => return Verdict::Later(format!("trade.query: {e}")),
+        };
+        if status == TradeStatus::Closed {
+            return Verdict::Cancel;
+        }
+        match close(alipay, order_no).await {
+            Ok(CloseOutcome::Closed | CloseOutcome::NotExist) => {
+                let _ = store::record_event(db, order_no, "closed", None, who, run_key).await;
+                return Verdict::Cancel;
+            }
+            // The buyer may just have paid: ask again (once).
+            Ok(CloseOutcome::StatusError) => continue,
+            Err(e) => return Verdict::Later(format!("trade.close: {e}")),
+        }
+    }
+    Verdict::Later("the trade's status kept changing".into())
+}
+
+async fn close(alipay: &AlipayClient, order_no: &str) -> Result<CloseOutcome, super::alipay::AlipayError> {
+    alipay.close(order_no).await
+}
+
+/// One sweep; its summary goes into the job history.
+pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, String> {
+    let shared = core.orders();
+    let mut summary = SweepSummary::default();
+    if let Err(e) = shared.due.reap().await {
+        return Err(format!("Redis: {e}"));
+    }
+    let concurrency = core.config().expiry_concurrency as usize;
+    for _ in 0..MAX_ROUNDS {
+        let claimed =
+            shared.due.claim(CLAIM_BATCH, core.config().expiry_lease).await.map_err(|e| format!("Redis: {e}"))?;
+        if claimed.is_empty() {
+            break;
+        }
+        let verdicts: Vec<(String, Verdict)> = futures_util::stream::iter(claimed)
+            .map(|no| async move {
+                let v = verdict(core, &no, "sweep", run_key).await;
+                (no, v)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        let mut later = Vec::new();
+        let mut cancel = Vec::new();
+        let now = Utc::now();
+        for (no, v) in verdicts {
+            match v {
+                Verdict::Paid { trade_no } => {
+                    match store::mark_paid(core.database(), &no, &trade_no, "sweep", run_key, now).await {
+                        Ok(_) => {
+                            summary.found_paid.push(no.clone());
+                            done.push(no);
+                        }
+                        Err(e) => {
+                            tracing::warn!(order = %no, error = %e, "cannot mark an order paid; it stays due");
+                            summary.failed.push(no.clone());
+                            later.push(no);
+                        }
+                    }
+                }
+                Verdict::Cancel => cancel.push(no),
+                Verdict::Later(reason) => {
+                    tracing::info!(order = %no, %reason, "order stays due");
+                    summary.retried.push(no.clone());
+                    later.push(no);
+                }
+            }
+        }
+        for chunk in cancel.chunks(CANCEL_BATCH) {
+            let batch: Vec<(String, String)> = chunk.iter().map(|no| (no.clone(), expired_reason(core))).collect();
+            match store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now()).await {
+                Ok(cancelled) => {
+                    summary.cancelled.extend(cancelled);
+                    // Cancelled now, or paid/cancelled meanwhile by someone else: done either way.
+                    done.extend(chunk.iter().cloned());
+                }
+                Err(e) => {
+                    // Nothing of the batch was applied; all of it stays due.
+                    tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel orders; they stay due");
+                    summary.failed.extend(chunk.iter().cloned());
+                    later.extend(chunk.iter().cloned());
+                }
+            }
+        }
+        if let Err(e) = shared.due.remove(&done).await {
+            tracing::warn!(error = %e, "cannot remove settled orders from the due index; reconcile will");
+        }
+        if let Err(e) = shared.due.later(&later, RETRY_DELAY).await {
+            tracing::warn!(error = %e, "cannot reschedule orders; their lease returns them");
+        }
+    }
+    if !(summary.cancelled.is_empty() && summary.found_paid.is_empty()) {
+        core.publish(Event::OrdersChanged);
+    }
+    Ok(summary)
+}
+
+fn expired_reason(core: &Core) -> String {
+    let secs = core.config().order_expiry.as_secs();
+    if secs.is_multiple_of(60) {
+        format!("unpaid {} minutes after it was placed", secs / 60)
+    } else {
+        format!("unpaid {secs} s after it was placed")
+    }
+}
+
+/// A sweep's summary for the job history: counts, and the order numbers (at most
+/// [`SUMMARY_LIMIT`] per list).
+pub fn summary_json(summary: &SweepSummary) -> serde_json::Value {
+    let list = |orders: &Vec<String>| orders.iter().take(SUMMARY_LIMIT).cloned().collect::<Vec<_>>();
+    serde_json::json!({
+        "cancelled": summary.cancelled.len(),
+        "found_paid": summary.found_paid.len(),
+        "retried": summary.retried.len(),
+        "failed": summary.failed.len(),
+        "orders": {
+            "cancelled": list(&summary.cancelled),
+            "found_paid": list(&summary.found_paid),
+            "retried": list(&summary.retried),
+            "failed": list(&summary.failed),
+        },
+    })
+}

@@ -1,0 +1,158 @@
+//! The order types front ends see.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    Goods,
+    TopUp,
+}
+
+impl OrderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderKind::Goods => "goods",
+            OrderKind::TopUp => "top_up",
+        }
+    }
+
+    pub fn parse(text: &str) -> OrderKind {
+        if text == "top_up" { OrderKind::TopUp } else { OrderKind::Goods }
+    }
+}
+
+/// An order in `orders` (cancelled ones live in `cancelled_orders`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Goods {
+    pub id: i64,
+    pub sku: String,
+    pub name: String,
+    pub price_fen: i64,
+    pub stock_available: i64,
+    pub stock_locked: i64,
+    pub stock_sold: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewGoods {
+    pub sku: String,
+    pub name: String,
+    pub price_fen: i64,
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrderItem {
+    pub goods_id: i64,
+    pub quantity: i64,
+    /// Filled in by the core (the goods' price when ordered).
+    #[serde(default)]
+    pub price_fen: i64,
+}
+
+/// What the shop (or a test) orders.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderDraft {
+    pub user_id: i64,
+    pub kind: OrderKind,
+    /// Goods orders: what is bought (the amount follows from the prices).
+    #[serde(default)]
+    pub items: Vec<OrderItem>,
+    /// Top-up orders: the amount to credit.
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Order {
+    pub id: i64,
+    pub order_no: String,
+    pub user_id: i64,
+    pub kind: OrderKind,
+    pub amount_fen: i64,
+    pub status: OrderStatus,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub trade_no: Option<String>,
+    pub items: Vec<OrderItem>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelledOrder {
+    pub order_id: i64,
+    pub order_no: String,
+    pub user_id: i64,
+    pub kind: OrderKind,
+    pub amount_fen: i64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub cancelled_at: DateTime<Utc>,
+    pub reason: String,
+    /// `sweep` or the staff member.
+    pub cancelled_by: String,
+}
+
+/// One line of an order's timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderEvent {
+    pub at: DateTime<Utc>,
+    /// placed, queried, closed, cancelled, stock_restored, paid, conflict
+    pub event: String,
+    pub detail: Option<serde_json::Value>,
+    pub who: String,
+    /// The job run that acted (links the timeline to the history).
+    pub run_key: Option<String>,
+}
+
+/// What a payment report did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaidOutcome {
+    /// pending → paid, now.
+    Applied,
+    /// Paid before (a repeated notification): nothing changed.
+    AlreadyPaid,
+    /// The order was cancelled already: recorded for staff, not applied.
+    Conflict,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct OrderQuery {
+    /// An order number or a user id.
+    pub search: Option<String>,
+    pub status: Option<OrderStatus>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderPage {
+    pub orders: Vec<Order>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelledPage {
+    pub orders: Vec<CancelledOrder>,
+    pub total: i64,
+}
+
+/// What one sweep did (the job run's summary).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SweepSummary {
+    pub cancelled: Vec<String>,
+    pub found_paid: Vec<String>,
+    pub retried: Vec<String>,
+    pub failed: Vec<String>,
+}

@@ -1,0 +1,569 @@
+//! SQL for goods, orders and their history. Every transition is conditional on the order still
+//! being `pending` (`UPDATE … WHERE status = 'pending'`, `DELETE … WHERE status = 'pending'`), so
+//! a race can never apply two transitions; stock moves in the same transaction as the order.
+//!
+//! Write transactions on SQLite begin `IMMEDIATE` (the write lock first): a deferred transaction
+//! that reads and then writes fails at once with SQLITE_BUSY when another writer came between.
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, QueryBuilder, Row, Transaction};
+
+use super::model::{
+    CancelledOrder, Goods, NewGoods, Order, OrderEvent, OrderItem, OrderKind, OrderQuery, OrderStatus, PaidOutcome,
+};
+use crate::config::DatabaseBackend;
+use crate::db::Database;
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn instant(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// A write transaction (see the module note).
+pub async fn begin_write(db: &Database) -> sqlx::Result<Transaction<'static, Any>> {
+    match db.backend() {
+        DatabaseBackend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
+        DatabaseBackend::Mysql => db.pool().begin().await,
+    }
+}
+
+pub async fn insert_goods(db: &Database, goods: &NewGoods, now: DateTime<Utc>) -> sqlx::Result<i64> {
+    db.insert_returning_id(
+        "INSERT INTO goods (sku, name, price_fen, stock_available, updated_at) VALUES (?, ?, ?, ?, ?)",
+        |q| q.bind(goods.sku.clone()).bind(goods.name.clone()).bind(goods.price_fen).bind(goods.stock).bind(ms(now)),
+    )
+    .await
+}
+
+fn goods_from(row: &AnyRow) -> sqlx::Result<Goods> {
+    Ok(Goods {
+        id: row.try_get("id")?,
+        sku: row.try_get("sku")?,
+        name: row.try_get("name")?,
+        price_fen: row.try_get("price_fen")?,
+        stock_available: row.try_get("stock_available")?,
+        stock_locked: row.try_get("stock_locked")?,
+        stock_sold: row.try_get("stock_sold")?,
+    })
+}
+
+pub async fn list_goods(pool: &AnyPool) -> sqlx::Result<Vec<Goods>> {
+    let rows = sqlx::query(
+        "SELECT id, sku, name, price_fen, stock_available, stock_locked, stock_sold FROM goods ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(goods_from).collect()
+}
+
+/// Why an order could not be placed.
+#[derive(Debug)]
+pub enum PlaceError {
+    /// Not enough stock of this good (what is available now).
+    Short {
+        goods_id: i64,
+        name: String,
+        available: i64,
+        wanted: i64,
+    },
+    UnknownGoods(i64),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for PlaceError {
+    fn from(e: sqlx::Error) -> PlaceError {
+        PlaceError::Db(e)
+    }
+}
+
+/// An order about to be placed (validated by the facade).
+pub struct NewOrder<'a> {
+    pub order_no: &'a str,
+    pub user_id: i64,
+    pub kind: OrderKind,
+    pub items: &'a [OrderItem],
+    /// Top-up orders' amount; goods orders' follows from the prices.
+    pub amount_fen: Option<i64>,
+}
+
+/// Locks the stock and inserts the order, all or nothing.
+pub async fn place(
+    db: &Database,
+    new: &NewOrder<'_>,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Order, PlaceError> {
+    let NewOrder { order_no, user_id, kind, items, amount_fen } = *new;
+    let mut tx = begin_write(db).await?;
+    let mut priced = Vec::with_capacity(items.len());
+    let mut amount = amount_fen.unwrap_or(0);
+    for item in items {
+        let locked = sqlx::query(
+            "UPDATE goods SET stock_available = stock_available - ?, stock_locked = stock_locked + ?, updated_at = ? \
+             WHERE id = ? AND stock_available >= ?",
+        )
+        .bind(item.quantity)
+        .bind(item.quantity)
+        .bind(ms(now))
+        .bind(item.goods_id)
+        .bind(item.quantity)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let row = sqlx::query("SELECT name, price_fen, stock_available FROM goods WHERE id = ?")
+            .bind(item.goods_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Err(PlaceError::UnknownGoods(item.goods_id));
+        };
+        if locked == 0 {
+            // Rolled back on drop: nothing was changed.
+            return Err(PlaceError::Short {
+                goods_id: item.goods_id,
+                name: row.try_get("name")?,
+                available: row.try_get("stock_available")?,
+                wanted: item.quantity,
+            });
+        }
+        let price: i64 = row.try_get("price_fen")?;
+        amount += price * item.quantity;
+        priced.push(OrderItem { goods_id: item.goods_id, quantity: item.quantity, price_fen: price });
+    }
+    let insert = "INSERT INTO orders (order_no, user_id, kind, amount_fen, status, created_at, expires_at) \
+                  VALUES (?, ?, ?, ?, 'pending', ?, ?)";
+    let bind = |q: sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>| {
+        q.bind(order_no.to_string()).bind(user_id).bind(kind.as_str()).bind(amount).bind(ms(now)).bind(ms(expires_at))
+    };
+    let id = match db.backend() {
+        DatabaseBackend::Sqlite => {
+            let row =
+                bind(sqlx::query(sqlx::AssertSqlSafe(format!("{insert} RETURNING id")))).fetch_one(&mut *tx).await?;
+            row.try_get::<i64, _>("id")?
+        }
+        DatabaseBackend::Mysql => {
+            bind(sqlx::query(insert)).execute(&mut *tx).await?;
+            sqlx::query("SELECT LAST_INSERT_ID() AS id").fetch_one(&mut *tx).await?.try_get::<i64, _>("id")?
+        }
+    };
+    for item in &priced {
+        sqlx::query("INSERT INTO order_items (order_id, goods_id, quantity, price_fen) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(item.goods_id)
+            .bind(item.quantity)
+            .bind(item.price_fen)
+            .execute(&mut *tx)
+            .await?;
+    }
+    add_event(&mut tx, order_no, now, "placed", Some(serde_json::json!({ "amount_fen": amount })), "shop", None)
+        .await?;
+    tx.commit().await?;
+    Ok(Order {
+        id,
+        order_no: order_no.to_string(),
+        user_id,
+        kind,
+        amount_fen: amount,
+        status: OrderStatus::Pending,
+        created_at: instant(ms(now)),
+        expires_at: instant(ms(expires_at)),
+        paid_at: None,
+        trade_no: None,
+        items: priced,
+    })
+}
+
+pub async fn add_event(
+    tx: &mut Transaction<'static, Any>,
+    order_no: &str,
+    at: DateTime<Utc>,
+    event: &str,
+    detail: Option<serde_json::Value>,
+    who: &str,
+    run_key: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO order_events (order_no, at, event, detail, who, run_key) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(order_no.to_string())
+        .bind(ms(at))
+        .bind(event.to_string())
+        .bind(detail.map(|d| d.to_string()))
+        .bind(who.to_string())
+        .bind(run_key.map(str::to_string))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// An event outside a transition (a query's answer).
+pub async fn record_event(
+    db: &Database,
+    order_no: &str,
+    event: &str,
+    detail: Option<serde_json::Value>,
+    who: &str,
+    run_key: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO order_events (order_no, at, event, detail, who, run_key) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(order_no.to_string())
+        .bind(ms(Utc::now()))
+        .bind(event.to_string())
+        .bind(detail.map(|d| d.to_string()))
+        .bind(who.to_string())
+        .bind(run_key.map(str::to_string))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+const ORDER_COLUMNS: &str =
+    "id, order_no, user_id, kind, amount_fen, status, created_at, expires_at, paid_at, trade_no";
+
+fn order_from(row: &AnyRow) -> sqlx::Result<Order> {
+    let status: String = row.try_get("status")?;
+    Ok(Order {
+        id: row.try_get("id")?,
+        order_no: row.try_get("order_no")?,
+        user_id: row.try_get("user_id")?,
+        kind: OrderKind::parse(&row.try_get::<String, _>("kind")?),
+        amount_fen: row.try_get("amount_fen")?,
+        status: if status == "paid" { OrderStatus::Paid } else { OrderStatus::Pending },
+        created_at: instant(row.try_get("created_at")?),
+        expires_at: instant(row.try_get("expires_at")?),
+        paid_at: row.try_get::<Option<i64>, _>("paid_at")?.map(instant),
+        trade_no: row.try_get("trade_no")?,
+        items: Vec::new(),
+    })
+}
+
+async fn items_of<'e, E>(executor: E, order_id: i64) -> sqlx::Result<Vec<OrderItem>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query("SELECT goods_id, quantity, price_fen FROM order_items WHERE order_id = ? ORDER BY id")
+        .bind(order_id)
+        .fetch_all(executor)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OrderItem {
+                goods_id: r.try_get("goods_id")?,
+                quantity: r.try_get("quantity")?,
+                price_fen: r.try_get("price_fen")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn get_order(pool: &AnyPool, order_no: &str) -> sqlx::Result<Option<Order>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_no = ?")))
+        .bind(order_no.to_string())
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut order = order_from(&row)?;
+    order.items = items_of(pool, order.id).await?;
+    Ok(Some(order))
+}
+
+/// pending → paid, once. Goods: locked stock becomes sold; top-up: the user's balance grows.
+pub async fn mark_paid(
+    db: &Database,
+    order_no: &str,
+    trade_no: &str,
+    source: &str,
+    run_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<PaidOutcome>> {
+    let mut tx = begin_write(db).await?;
+    let changed = sqlx::query(
+        "UPDATE orders SET status = 'paid', paid_at = ?, trade_no = ? WHERE order_no = ? AND status = 'pending'",
+    )
+    .bind(ms(now))
+    .bind(trade_no.to_string())
+    .bind(order_no.to_string())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        let row = sqlx::query("SELECT id, user_id, kind, amount_fen FROM orders WHERE order_no = ?")
+            .bind(order_no.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let id: i64 = row.try_get("id")?;
+        if OrderKind::parse(&row.try_get::<String, _>("kind")?) == OrderKind::TopUp {
+            let user: i64 = row.try_get("user_id")?;
+            let amount: i64 = row.try_get("amount_fen")?;
+            let upsert = match db.backend() {
+                DatabaseBackend::Sqlite => {
+                    "INSERT INTO user_balances (user_id, balance_fen, updated_at) VALUES (?, ?, ?) \
+                     ON CONFLICT (user_id) DO UPDATE SET balance_fen = balance_fen + excluded.balance_fen, \
+                     updated_at = excluded.updated_at"
+                }
+                DatabaseBackend::Mysql => {
+                    "INSERT INTO user_balances (user_id, balance_fen, updated_at) VALUES (?, ?, ?) \
+                     ON DUPLICATE KEY UPDATE balance_fen = balance_fen + VALUES(balance_fen), \
+                     updated_at = VALUES(updated_at)"
+                }
+            };
+            sqlx::query(upsert).bind(user).bind(amount).bind(ms(now)).execute(&mut *tx).await?;
+        } else {
+            for item in items_of(&mut *tx, id).await? {
+                sqlx::query(
+                    "UPDATE goods SET stock_locked = stock_locked - ?, stock_sold = stock_sold + ?, updated_at = ? \
+                     WHERE id = ?",
+                )
+                .bind(item.quantity)
+                .bind(item.quantity)
+                .bind(ms(now))
+                .bind(item.goods_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        add_event(&mut tx, order_no, now, "paid", Some(serde_json::json!({ "trade_no": trade_no })), source, run_key)
+            .await?;
+        tx.commit().await?;
+        return Ok(Some(PaidOutcome::Applied));
+    }
+    let paid = sqlx::query("SELECT status FROM orders WHERE order_no = ?")
+        .bind(order_no.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if paid.is_some() {
+        return Ok(Some(PaidOutcome::AlreadyPaid));
+    }
+    let cancelled = sqlx::query("SELECT amount_fen FROM cancelled_orders WHERE order_no = ?")
+        .bind(order_no.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(cancelled) = cancelled else { return Ok(None) };
+    let amount: i64 = cancelled.try_get("amount_fen")?;
+    let ignore = match db.backend() {
+        DatabaseBackend::Sqlite => {
+            "INSERT INTO payment_conflicts (order_no, trade_no, amount_fen, source, at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (order_no, trade_no) DO NOTHING"
+        }
+        DatabaseBackend::Mysql => {
+            "INSERT INTO payment_conflicts (order_no, trade_no, amount_fen, source, at) VALUES (?, ?, ?, ?, ?) \
+             ON DUPLICATE KEY UPDATE id = id"
+        }
+    };
+    let new = sqlx::query(ignore)
+        .bind(order_no.to_string())
+        .bind(trade_no.to_string())
+        .bind(amount)
+        .bind(source.to_string())
+        .bind(ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if new == 1 {
+        let detail = serde_json::json!({ "trade_no": trade_no, "note": "paid after it was cancelled: for staff" });
+        add_event(&mut tx, order_no, now, "conflict", Some(detail), source, run_key).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(PaidOutcome::Conflict))
+}
+
+/// Moves pending orders to `cancelled_orders` and restores their locked stock, in one
+/// transaction for the whole batch. Returns the order numbers that were still pending (and are
+/// now cancelled); the others were paid or cancelled meanwhile and are left alone.
+pub async fn cancel_batch(
+    db: &Database,
+    orders: &[(String, String)],
+    who: &str,
+    run_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    let mut tx = begin_write(db).await?;
+    let mut cancelled = Vec::new();
+    for (order_no, reason) in orders {
+        // Lock the row first (MySQL: FOR UPDATE; SQLite: the write lock is held already).
+        let lock = match db.backend() {
+            DatabaseBackend::Sqlite => "SELECT id FROM orders WHERE order_no = ? AND status = 'pending'",
+            DatabaseBackend::Mysql => "SELECT id FROM orders WHERE order_no = ? AND status = 'pending' FOR UPDATE",
+        };
+        let Some(row) = sqlx::query(lock).bind(order_no.clone()).fetch_optional(&mut *tx).await? else {
+            continue;
+        };
+        let id: i64 = row.try_get("id")?;
+        sqlx::query(
+            "INSERT INTO cancelled_orders (order_id, order_no, user_id, kind, amount_fen, created_at, expires_at, \
+             cancelled_at, reason, cancelled_by) \
+             SELECT id, order_no, user_id, kind, amount_fen, created_at, expires_at, ?, ?, ? FROM orders WHERE id = ?",
+        )
+        .bind(ms(now))
+        .bind(reason.clone())
+        .bind(who.to_string())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM orders WHERE id = ? AND status = 'pending'")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted != 1 {
+            // Cannot happen under the lock; refuse the whole batch rather than half-apply it.
+            return Err(sqlx::Error::Protocol(format!("order {order_no} changed under its lock")));
+        }
+        let items = items_of(&mut *tx, id).await?;
+        for item in &items {
+            sqlx::query(
+                "UPDATE goods SET stock_locked = stock_locked - ?, stock_available = stock_available + ?, \
+                 updated_at = ? WHERE id = ?",
+            )
+            .bind(item.quantity)
+            .bind(item.quantity)
+            .bind(ms(now))
+            .bind(item.goods_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        add_event(&mut tx, order_no, now, "cancelled", Some(serde_json::json!({ "reason": reason })), who, run_key)
+            .await?;
+        if !items.is_empty() {
+            let restored: Vec<_> =
+                items.iter().map(|i| serde_json::json!({ "goods_id": i.goods_id, "quantity": i.quantity })).collect();
+            add_event(&mut tx, order_no, now, "stock_restored", Some(serde_json::json!(restored)), who, run_key)
+                .await?;
+        }
+        cancelled.push(order_no.clone());
+    }
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+fn push_filter(q: &mut QueryBuilder<Any>, query: &OrderQuery) {
+    q.push(" WHERE 1 = 1");
+    if let Some(status) = query.status {
+        q.push(" AND status = ").push_bind(if status == OrderStatus::Paid { "paid" } else { "pending" });
+    }
+    if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        q.push(" AND (order_no = ").push_bind(search.to_string());
+        match search.parse::<i64>() {
+            Ok(user) => q.push(" OR user_id = ").push_bind(user).push(")"),
+            Err(_) => q.push(")"),
+        };
+    }
+}
+
+pub async fn list_orders(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Vec<Order>, i64)> {
+    let mut count: QueryBuilder<Any> = QueryBuilder::new("SELECT COUNT(*) AS n FROM orders");
+    push_filter(&mut count, query);
+    let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
+    let mut select: QueryBuilder<Any> = QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM orders"));
+    push_filter(&mut select, query);
+    // Pending: soonest to expire first; paid: newest first.
+    select.push(" ORDER BY expires_at, id LIMIT ").push_bind(i64::from(query.limit));
+    select.push(" OFFSET ").push_bind(i64::from(query.offset));
+    let rows = select.build().fetch_all(pool).await?;
+    let mut orders = rows.iter().map(order_from).collect::<sqlx::Result<Vec<_>>>()?;
+    for order in &mut orders {
+        order.items = items_of(pool, order.id).await?;
+    }
+    Ok((orders, total))
+}
+
+pub async fn list_cancelled(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Vec<CancelledOrder>, i64)> {
+    let filter = |q: &mut QueryBuilder<Any>| {
+        q.push(" WHERE 1 = 1");
+        if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            q.push(" AND (order_no = ").push_bind(search.to_string());
+            match search.parse::<i64>() {
+                Ok(user) => q.push(" OR user_id = ").push_bind(user).push(")"),
+                Err(_) => q.push(")"),
+            };
+        }
+    };
+    let mut count: QueryBuilder<Any> = QueryBuilder::new("SELECT COUNT(*) AS n FROM cancelled_orders");
+    filter(&mut count);
+    let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
+    let mut select: QueryBuilder<Any> = QueryBuilder::new(
+        "SELECT order_id, order_no, user_id, kind, amount_fen, created_at, expires_at, cancelled_at, reason, \
+         cancelled_by FROM cancelled_orders",
+    );
+    filter(&mut select);
+    select.push(" ORDER BY cancelled_at DESC, id DESC LIMIT ").push_bind(i64::from(query.limit));
+    select.push(" OFFSET ").push_bind(i64::from(query.offset));
+    let rows = select.build().fetch_all(pool).await?;
+    let orders = rows
+        .iter()
+        .map(|r| {
+            Ok(CancelledOrder {
+                order_id: r.try_get("order_id")?,
+                order_no: r.try_get("order_no")?,
+                user_id: r.try_get("user_id")?,
+                kind: OrderKind::parse(&r.try_get::<String, _>("kind")?),
+                amount_fen: r.try_get("amount_fen")?,
+                created_at: instant(r.try_get("created_at")?),
+                expires_at: instant(r.try_get("expires_at")?),
+                cancelled_at: instant(r.try_get("cancelled_at")?),
+                reason: r.try_get("reason")?,
+                cancelled_by: r.try_get("cancelled_by")?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    Ok((orders, total))
+}
+
+pub async fn timeline(pool: &AnyPool, order_no: &str) -> sqlx::Result<Vec<OrderEvent>> {
+    let rows = sqlx::query("SELECT at, event, detail, who, run_key FROM order_events WHERE order_no = ? ORDER BY id")
+        .bind(order_no.to_string())
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OrderEvent {
+                at: instant(r.try_get("at")?),
+                event: r.try_get("event")?,
+                detail: r.try_get::<Option<String>, _>("detail")?.and_then(|d| serde_json::from_str(&d).ok()),
+                who: r.try_get("who")?,
+                run_key: r.try_get("run_key")?,
+            })
+        })
+        .collect()
+}
+
+/// Pending orders after `after_id`, for reconcile: (id, order_no, expires_at).
+pub async fn pending_page(pool: &AnyPool, after_id: i64, limit: i64) -> sqlx::Result<Vec<(i64, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT id, order_no, expires_at FROM orders WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("order_no")?, r.try_get("expires_at")?))).collect()
+}
+
+/// Of `order_nos`, those still pending.
+pub async fn still_pending(pool: &AnyPool, order_nos: &[String]) -> sqlx::Result<Vec<String>> {
+    if order_nos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Any> =
+        QueryBuilder::new("SELECT order_no FROM orders WHERE status = 'pending' AND order_no IN (");
+    let mut list = q.separated(", ");
+    for no in order_nos {
+        list.push_bind(no.clone());
+    }
+    q.push(")");
+    q.build().fetch_all(pool).await?.iter().map(|r| r.try_get("order_no")).collect()
+}
+
+/// Counts for the console: pending, and pending expiring before `soon`.
+pub async fn pending_counts(pool: &AnyPool, soon: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN expires_at <= ? THEN 1 ELSE 0 END), 0) AS soon \
+         FROM orders WHERE status = 'pending'",
+    )
+    .bind(ms(soon))
+    .fetch_one(pool)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("soon")?))
+}
