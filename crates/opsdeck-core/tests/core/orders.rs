@@ -238,8 +238,6 @@ async fn reconcile_repairs_the_due_index_from_sql() {
 /// What the property test did to one order.
 #[derive(Debug, Default, Clone)]
 struct Fate {
-    goods_id: i64,
-    quantity: i64,
     /// A payment notification was applied (Applied or AlreadyPaid): it must end paid.
     paid_by_notify: bool,
     /// A payment notification came back as a conflict: it must end cancelled, with a record.
