@@ -82,6 +82,9 @@ pub struct Config {
     pub expiry_lease: Duration,
     /// Alipay queries in flight at once during a sweep.
     pub expiry_concurrency: u32,
+    /// Whether this instance fires scheduled jobs (false: a console that only watches and acts
+    /// by hand; the daemons do the scheduled work).
+    pub scheduler_enabled: bool,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -117,12 +120,28 @@ struct RawConfig {
     ocr_backoff_ms: u64,
     ocr_result_ttl_seconds: u64,
     alipay_gateway_url: String,
+    #[serde(default, deserialize_with = "text_or_number")]
     alipay_app_id: Option<String>,
     alipay_private_key: Option<String>,
     alipay_public_key: Option<String>,
     order_expiry_seconds: u64,
     expiry_lease_seconds: u64,
     expiry_concurrency: u32,
+    scheduler_enabled: bool,
+}
+
+/// Alipay's app ids are all digits, so the environment layer reads them as numbers: take either.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Either>::deserialize(d)?.map(|v| match v {
+        Either::Text(t) => t,
+        Either::Number(n) => n.to_string(),
+    }))
 }
 
 /// Every key the configuration knows, in the order `check-config` prints them.
@@ -153,6 +172,7 @@ pub const KEYS: &[&str] = &[
     "order_expiry_seconds",
     "expiry_lease_seconds",
     "expiry_concurrency",
+    "scheduler_enabled",
 ];
 
 /// Alipay's real gateway.
@@ -193,6 +213,7 @@ impl RawConfig {
             order_expiry_seconds: 1800,
             expiry_lease_seconds: 60,
             expiry_concurrency: 32,
+            scheduler_enabled: true,
         }
     }
 }
@@ -339,6 +360,7 @@ impl Config {
                 "order_expiry_seconds" => self.order_expiry.as_secs().to_string(),
                 "expiry_lease_seconds" => self.expiry_lease.as_secs().to_string(),
                 "expiry_concurrency" => self.expiry_concurrency.to_string(),
+                "scheduler_enabled" => self.scheduler_enabled.to_string(),
                 _ => String::new(),
             }
         };
@@ -536,6 +558,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         order_expiry: Duration::from_secs(raw.order_expiry_seconds),
         expiry_lease: Duration::from_secs(raw.expiry_lease_seconds),
         expiry_concurrency: raw.expiry_concurrency,
+        scheduler_enabled: raw.scheduler_enabled,
         baidu_url: baidu_url.as_str().trim_end_matches('/').to_string(),
         baidu_api_key,
         baidu_secret_key,

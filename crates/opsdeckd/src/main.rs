@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use opsdeck_core::{Config, ConfigSource, Core};
+use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 #[derive(Parser)]
@@ -106,6 +107,21 @@ fn run(mut config: Config) -> ExitCode {
                     tracing::warn!(url = %baidu.base_url, "no Baidu credentials configured: OCR calls go to the built-in fake (sandbox mode)");
                 }
                 Err(e) => tracing::error!(error = %e, "cannot start the sandbox's fake Baidu"),
+            }
+        }
+        if !config.alipay_configured() {
+            let fake = FakeAlipayConfig::default();
+            match FakeAlipay::start(([127, 0, 0, 1], 0).into(), fake.clone()).await {
+                Ok(alipay) => {
+                    config.use_sandbox_alipay(
+                        &alipay.gateway_url,
+                        &fake.app_id,
+                        SANDBOX_APP_PRIVATE_KEY,
+                        SANDBOX_ALIPAY_PUBLIC_KEY,
+                    );
+                    tracing::warn!(url = %alipay.gateway_url, "no Alipay credentials configured: payment queries go to the built-in fake (sandbox mode)");
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start the sandbox's fake Alipay"),
             }
         }
         let core = match Core::start(config).await {

@@ -136,7 +136,11 @@ impl Core {
             }),
         };
         core.spawn_health_monitor(health_tx).await;
-        core.spawn_scheduler().await;
+        if core.inner.config.scheduler_enabled {
+            core.spawn_scheduler().await;
+        } else {
+            tracing::info!("scheduler disabled (scheduler_enabled = false): other instances fire the jobs");
+        }
         core.spawn_ocr().await;
         tracing::info!(instance = %core.inner.instance_id, "core started");
         Ok(core)

@@ -93,6 +93,13 @@ fn secrets_never_print() {
         assert!(config.baidu_configured());
         let printed = format!("{config:?} {:?}", config.effective());
         assert!(!printed.contains("ak-Zq8v1") && !printed.contains("sk-Wd3m9"), "a Baidu key leaked: {printed}");
+        // Alipay's app id is all digits: from the environment it still reads as text.
+        jail.set_env("OPSDECK_ALIPAY_APP_ID", "2021000000000001");
+        jail.set_env("OPSDECK_ALIPAY_PRIVATE_KEY", "MIIEvQ-not-checked-here");
+        jail.set_env("OPSDECK_ALIPAY_PUBLIC_KEY", "MIIBIj-not-checked-here");
+        let config = load(jail, None).unwrap();
+        assert_eq!(config.alipay_app_id.as_deref(), Some("2021000000000001"));
+        assert!(!format!("{config:?} {:?}", config.effective()).contains("MIIEvQ"), "the Alipay private key leaked");
         let shown: Vec<_> =
             config.effective().into_iter().filter(|(k, _, _)| k.starts_with("baidu_") && k.ends_with("_key")).collect();
         assert_eq!(shown.len(), 2);

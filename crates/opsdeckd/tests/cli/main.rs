@@ -177,3 +177,4 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
 }
 
 mod ocr_kill;
+mod sweep_kill;
