@@ -379,3 +379,53 @@ async fn random_interleavings_across_two_instances_keep_every_invariant() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let prefix = unique("t");
+    let core = start(dir.path(), &prefix, &alipay, &[("scheduler_enabled", "false".into())]).await;
+    let tea = goods(&core, 50).await;
+    let mut orders = Vec::new();
+    let mut last_deadline = chrono::Utc::now();
+    for user in 1..=5 {
+        let order = core.order_place(buy(user, tea.id, 2)).await.unwrap();
+        last_deadline = last_deadline.max(order.expires_at);
+        orders.push(order.order_no);
+    }
+    // All five due, so one sweep takes them as one batch.
+    until("every deadline has passed", || std::future::ready((chrono::Utc::now() > last_deadline).then_some(()))).await;
+    // The database refuses the third cancellation of the batch, as a server that goes away
+    // mid-transaction would: the whole batch must roll back.
+    sqlx::query(
+        "CREATE TRIGGER fail_third BEFORE INSERT ON cancelled_orders \
+         WHEN (SELECT COUNT(*) FROM cancelled_orders) >= 2 \
+         BEGIN SELECT RAISE(ABORT, 'database went away'); END",
+    )
+    .execute(core.database().pool())
+    .await
+    .unwrap();
+    let summary = core.orders_sweep(None).await.unwrap();
+    assert_eq!(summary.failed.len(), 5, "{summary:?}");
+    assert!(summary.cancelled.is_empty());
+    assert_eq!(stock(&core, tea.id).await, (40, 10, 0), "nothing half-applied");
+    assert_eq!(core.orders_summary().await.unwrap().pending, 5);
+    let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for no in &orders {
+        let due: Option<f64> =
+            redis::cmd("ZSCORE").arg(format!("{prefix}:orders:due")).arg(no).query_async(&mut redis).await.unwrap();
+        assert!(due.is_some(), "{no} is still due");
+    }
+    // The database is back: the next sweep (once the retry is due) cancels them all, once.
+    sqlx::query("DROP TRIGGER fail_third").execute(core.database().pool()).await.unwrap();
+    let mut redis_due = redis.clone();
+    let key = format!("{prefix}:orders:due");
+    for no in &orders {
+        let _: () = redis::cmd("ZADD").arg(&key).arg(0).arg(no).query_async(&mut redis_due).await.unwrap();
+    }
+    let summary = core.orders_sweep(None).await.unwrap();
+    assert_eq!(summary.cancelled.len(), 5, "{summary:?}");
+    assert_eq!(stock(&core, tea.id).await, (50, 0, 0));
+    core.shutdown().await;
+}
