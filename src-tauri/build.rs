@@ -25,6 +25,15 @@ const COMMANDS: &[&str] = &[
     "ocr_pause",
     "ocr_resume",
     "ocr_stats",
+    "orders_list",
+    "cancelled_list",
+    "order_timeline",
+    "orders_summary",
+    "order_cancel",
+    "order_check_payment",
+    "goods_list",
+    "goods_create",
+    "order_place",
 ];
 
 fn main() {

@@ -2,9 +2,12 @@
 //! error to `{code, message}`. Nothing else lives here.
 
 use opsdeck_core::audit::AuditPage;
-use opsdeck_core::facade::{FireTime, JobEdit, JobView, SchedulerInstance};
+use opsdeck_core::facade::{FireTime, JobEdit, JobView, OrdersSummary, SchedulerInstance};
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome};
+use opsdeck_core::orders::model::{
+    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery,
+};
 use opsdeck_core::scheduler::tasks::TaskKindInfo;
 use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
 use opsdeck_core::{AppInfo, Core, ErrorBody, HealthReport};
@@ -140,4 +143,49 @@ pub async fn ocr_resume(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
 #[tauri::command]
 pub async fn ocr_stats(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
     Ok(core.ocr_stats().await?)
+}
+
+#[tauri::command]
+pub async fn orders_list(core: State<'_, Core>, query: OrderQuery) -> Result<OrderPage, ErrorBody> {
+    Ok(core.orders_list(query).await?)
+}
+
+#[tauri::command]
+pub async fn cancelled_list(core: State<'_, Core>, query: OrderQuery) -> Result<CancelledPage, ErrorBody> {
+    Ok(core.cancelled_list(query).await?)
+}
+
+#[tauri::command]
+pub async fn order_timeline(core: State<'_, Core>, order_no: String) -> Result<Vec<OrderEvent>, ErrorBody> {
+    Ok(core.order_timeline(&order_no).await?)
+}
+
+#[tauri::command]
+pub async fn orders_summary(core: State<'_, Core>) -> Result<OrdersSummary, ErrorBody> {
+    Ok(core.orders_summary().await?)
+}
+
+#[tauri::command]
+pub async fn order_cancel(core: State<'_, Core>, order_no: String, reason: String) -> Result<(), ErrorBody> {
+    Ok(core.order_cancel(&order_no, &reason, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn order_check_payment(core: State<'_, Core>, order_no: String) -> Result<bool, ErrorBody> {
+    Ok(core.order_check_payment(&order_no, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn goods_list(core: State<'_, Core>) -> Result<Vec<Goods>, ErrorBody> {
+    Ok(core.goods_list().await?)
+}
+
+#[tauri::command]
+pub async fn goods_create(core: State<'_, Core>, goods: NewGoods) -> Result<Goods, ErrorBody> {
+    Ok(core.goods_create(goods, &actor()).await?)
+}
+
+#[tauri::command]
+pub async fn order_place(core: State<'_, Core>, draft: OrderDraft) -> Result<Order, ErrorBody> {
+    Ok(core.order_place(draft).await?)
 }

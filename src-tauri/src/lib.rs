@@ -1,6 +1,7 @@
-//! The OpsDeck desktop shell: a window over the core. It loads the configuration (sandbox mode,
-//! the built-in fake Baidu, when no Baidu credentials are configured), starts the core, registers
-//! the commands, and forwards the core's events to the window as `core-event`.
+//! The OpsDeck desktop shell: a window over the core. It loads the configuration (sandbox mode:
+//! the built-in fake Baidu when no Baidu credentials are configured, the built-in fake Alipay when
+//! no Alipay keys are), starts the core, registers the commands, and forwards the core's events to
+//! the window as `core-event`.
 
 mod commands;
 
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use opsdeck_core::{Config, ConfigSource, Core, Event};
+use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
@@ -50,6 +52,13 @@ pub fn run() -> ExitCode {
     {
         tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured");
     }
+    // Likewise, without Alipay keys order expiry talks to the built-in fake Alipay. Should that
+    // fail to start, expiring orders stay due (the sweep retries them) and the log says why.
+    if !config.alipay_configured()
+        && let Err(e) = tauri::async_runtime::block_on(use_sandbox_alipay(&mut config))
+    {
+        tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured");
+    }
     let core = match tauri::async_runtime::block_on(Core::start(config)) {
         Ok(core) => core,
         Err(e) => {
@@ -85,6 +94,24 @@ async fn use_sandbox_baidu(config: &mut Config) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sandbox mode for payments: with no Alipay keys configured, order expiry asks the built-in fake
+/// Alipay (on loopback, for as long as the app runs), signing with the sandbox key pairs.
+async fn use_sandbox_alipay(config: &mut Config) -> std::io::Result<()> {
+    let fake_config = FakeAlipayConfig::default();
+    let fake = FakeAlipay::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await?;
+    config.use_sandbox_alipay(
+        &fake.gateway_url,
+        &fake_config.app_id,
+        opsdeck_sandbox::alipay::SANDBOX_APP_PRIVATE_KEY,
+        opsdeck_sandbox::alipay::SANDBOX_ALIPAY_PUBLIC_KEY,
+    );
+    tracing::warn!(
+        gateway_url = %fake.gateway_url,
+        "sandbox mode: no Alipay keys configured, order expiry asks the built-in fake Alipay"
+    );
+    Ok(())
+}
+
 /// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
 /// runtime so a test can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
@@ -114,7 +141,16 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
             commands::ocr_set_cap,
             commands::ocr_pause,
             commands::ocr_resume,
-            commands::ocr_stats
+            commands::ocr_stats,
+            commands::orders_list,
+            commands::cancelled_list,
+            commands::order_timeline,
+            commands::orders_summary,
+            commands::order_cancel,
+            commands::order_check_payment,
+            commands::goods_list,
+            commands::goods_create,
+            commands::order_place
         ])
         .setup(move |app| {
             tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));

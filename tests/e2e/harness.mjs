@@ -161,20 +161,28 @@ export class Console {
     return id ? this.call('GET', this.session(`/element/${id}/attribute/${name}`)) : null
   }
 
-  async click(css) {
-    const id = await this.mustFind(css)
-    // WebKitWebDriver scrolls only the window, not the console's scrolling content pane: an
-    // element half under the status bar is "not interactable" until it is brought into view.
+  /**
+   * WebKitWebDriver scrolls only the window, not the console's scrolling content pane: an
+   * element below the fold or half under the status bar is "not interactable" until it is
+   * brought into view.
+   */
+  async scrollIntoView(id) {
     await this.call('POST', this.session('/execute/sync'), {
       script: 'arguments[0].scrollIntoView({ block: "center", inline: "nearest" })',
       args: [{ [ELEMENT]: id }],
     })
+  }
+
+  async click(css) {
+    const id = await this.mustFind(css)
+    await this.scrollIntoView(id)
     await this.call('POST', this.session(`/element/${id}/click`), {})
   }
 
   /** Replaces the text of an input or textarea. */
   async type(css, text) {
     const id = await this.mustFind(css)
+    await this.scrollIntoView(id)
     await this.call('POST', this.session(`/element/${id}/clear`), {})
     await this.call('POST', this.session(`/element/${id}/value`), { text: String(text) })
   }

@@ -1,6 +1,7 @@
 // The real backend's wiring to Tauri: command names, argument names, the event
 // channel, and error normalisation. @tauri-apps/api is mocked here only.
 import { beforeEach, describe, expect, it, vi } from 'vitest'
+import type { OrderDraft } from '../backend'
 
 const invoke = vi.fn()
 const listen = vi.fn()
@@ -134,6 +135,35 @@ describe('Tauri backend', () => {
       ['ocr_pause', undefined],
       ['ocr_resume', undefined],
       ['ocr_stats', undefined],
+    ])
+  })
+
+  it('invokes the orders commands with their names and argument shapes', async () => {
+    invoke.mockResolvedValue(null)
+    const b = createTauriBackend()
+    const draft: OrderDraft = { user_id: 10086, kind: 'goods', items: [{ goods_id: 3, quantity: 2 }] }
+    const goods = { sku: 'MUG-1', name: 'Tea mug', price_fen: 1250, stock: 10 }
+    await b.ordersList({ offset: 0, limit: 50 })
+    await b.ordersList({ offset: 50, limit: 50, status: 'pending', search: '10086' })
+    await b.cancelledList({ offset: 0, limit: 50, search: 'OD1' })
+    await b.orderTimeline('OD1')
+    await b.ordersSummary()
+    await expect(b.orderCancel('OD1', 'asked by the customer')).resolves.toBeUndefined()
+    await b.orderCheckPayment('OD1')
+    await b.goodsList()
+    await b.goodsCreate(goods)
+    await b.orderPlace(draft)
+    expect(invoke.mock.calls).toEqual([
+      ['orders_list', { query: { search: null, status: null, offset: 0, limit: 50 } }],
+      ['orders_list', { query: { search: '10086', status: 'pending', offset: 50, limit: 50 } }],
+      ['cancelled_list', { query: { search: 'OD1', status: null, offset: 0, limit: 50 } }],
+      ['order_timeline', { orderNo: 'OD1' }],
+      ['orders_summary', undefined],
+      ['order_cancel', { orderNo: 'OD1', reason: 'asked by the customer' }],
+      ['order_check_payment', { orderNo: 'OD1' }],
+      ['goods_list', undefined],
+      ['goods_create', { goods }],
+      ['order_place', { draft }],
     ])
   })
 

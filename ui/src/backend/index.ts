@@ -7,17 +7,26 @@ import type {
   AuditPage,
   AuditQuery,
   BackendError,
+  CancelledPage,
   CoreEvent,
   FireTime,
+  Goods,
   HealthReport,
   Job,
   JobDraft,
   JobEdit,
+  NewGoods,
   OcrPage,
   OcrQuery,
   OcrRequest,
   OcrStats,
   OcrSubmitted,
+  Order,
+  OrderDraft,
+  OrderEvent,
+  OrderPage,
+  OrderQuery,
+  OrdersSummary,
   RetryOutcome,
   RunPage,
   RunQuery,
@@ -69,6 +78,27 @@ export interface Backend {
   ocrPause(): Promise<OcrStats>
   ocrResume(): Promise<OcrStats>
   ocrStats(): Promise<OcrStats>
+
+  // ---- orders ----
+  /** Pending and paid orders, soonest to expire first. */
+  ordersList(q: OrderQuery): Promise<OrderPage>
+  /** Cancelled orders, newest first. */
+  cancelledList(q: OrderQuery): Promise<CancelledPage>
+  /** An order's events, oldest first. */
+  orderTimeline(orderNo: string): Promise<OrderEvent[]>
+  ordersSummary(): Promise<OrdersSummary>
+  /**
+   * Cancels a pending order now (audited). Rejects with `field: 'reason'` without a reason, and
+   * with code `forbidden` when it cannot (e.g. Alipay says it is paid: then it is marked paid).
+   */
+  orderCancel(orderNo: string, reason: string): Promise<void>
+  /** Asks Alipay now; resolves to true when the order was found paid (and is marked paid). */
+  orderCheckPayment(orderNo: string): Promise<boolean>
+  goodsList(): Promise<Goods[]>
+  /** Rejects with `field` set (sku, name, price_fen, stock) on bad input. */
+  goodsCreate(goods: NewGoods): Promise<Goods>
+  /** Rejects with `field` set (user_id, items, amount_fen) on bad input or short stock. */
+  orderPlace(draft: OrderDraft): Promise<Order>
 
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>

@@ -7,17 +7,26 @@ import type {
   AppInfo,
   AuditPage,
   AuditQuery,
+  CancelledPage,
   CoreEvent,
   FireTime,
+  Goods,
   HealthReport,
   Job,
   JobDraft,
   JobEdit,
+  NewGoods,
   OcrPage,
   OcrQuery,
   OcrRequest,
   OcrStats,
   OcrSubmitted,
+  Order,
+  OrderDraft,
+  OrderEvent,
+  OrderPage,
+  OrderQuery,
+  OrdersSummary,
   RetryOutcome,
   RunPage,
   RunQuery,
@@ -40,6 +49,10 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   } catch (e) {
     throw toBackendError(e)
   }
+}
+
+function orderQuery(q: OrderQuery): Record<string, unknown> {
+  return { search: q.search ?? null, status: q.status ?? null, offset: q.offset, limit: q.limit }
 }
 
 export function createTauriBackend(): Backend {
@@ -92,6 +105,19 @@ export function createTauriBackend(): Backend {
     ocrPause: () => call<OcrStats>('ocr_pause'),
     ocrResume: () => call<OcrStats>('ocr_resume'),
     ocrStats: () => call<OcrStats>('ocr_stats'),
+
+    // Orders. `orderNo` reaches Rust as `order_no`.
+    ordersList: (q: OrderQuery) => call<OrderPage>('orders_list', { query: orderQuery(q) }),
+    cancelledList: (q: OrderQuery) => call<CancelledPage>('cancelled_list', { query: orderQuery(q) }),
+    orderTimeline: (orderNo: string) => call<OrderEvent[]>('order_timeline', { orderNo }),
+    ordersSummary: () => call<OrdersSummary>('orders_summary'),
+    orderCancel: async (orderNo: string, reason: string) => {
+      await call<null>('order_cancel', { orderNo, reason })
+    },
+    orderCheckPayment: (orderNo: string) => call<boolean>('order_check_payment', { orderNo }),
+    goodsList: () => call<Goods[]>('goods_list'),
+    goodsCreate: (goods: NewGoods) => call<Goods>('goods_create', { goods }),
+    orderPlace: (draft: OrderDraft) => call<Order>('order_place', { draft }),
     async onCoreEvent(cb: (e: CoreEvent) => void) {
       try {
         return await listen<CoreEvent>(CORE_EVENT, (event) => cb(event.payload))

@@ -295,6 +295,119 @@ export interface RetryOutcome {
   skipped: number
 }
 
+/* ---- orders ---- */
+
+export type OrderKind = 'goods' | 'top_up'
+
+/** An order in the orders table; cancelled ones are `CancelledOrder`s. */
+export type OrderStatus = 'pending' | 'paid'
+
+export interface OrderItem {
+  goods_id: number
+  quantity: number
+  /** The good's price when ordered. */
+  price_fen: number
+}
+
+export interface Order {
+  id: number
+  order_no: string
+  user_id: number
+  kind: OrderKind
+  amount_fen: number
+  status: OrderStatus
+  /** RFC 3339 */
+  created_at: string
+  /** When an unpaid order is due for cancelling (RFC 3339). */
+  expires_at: string
+  paid_at: string | null
+  /** Alipay's trade number, once paid. */
+  trade_no: string | null
+  /** Empty for a top-up. */
+  items: OrderItem[]
+}
+
+export interface CancelledOrder {
+  order_id: number
+  order_no: string
+  user_id: number
+  kind: OrderKind
+  amount_fen: number
+  created_at: string
+  expires_at: string
+  cancelled_at: string
+  reason: string
+  /** `sweep`, or the staff member. */
+  cancelled_by: string
+}
+
+export interface OrderQuery {
+  /** An exact order number or user id. */
+  search?: string | null
+  /** Orders only (the cancelled list has no states). */
+  status?: OrderStatus | null
+  offset: number
+  limit: number
+}
+
+export interface OrderPage {
+  /** Soonest to expire first. */
+  orders: Order[]
+  total: number
+}
+
+export interface CancelledPage {
+  /** Newest cancellation first. */
+  orders: CancelledOrder[]
+  total: number
+}
+
+export type OrderEventKind = 'placed' | 'queried' | 'closed' | 'cancelled' | 'stock_restored' | 'paid' | 'conflict'
+
+/** One line of an order's timeline. */
+export interface OrderEvent {
+  at: string
+  event: OrderEventKind
+  detail: unknown | null
+  who: string
+  /** The key of the job run that acted (`s:<job id>:<ms>`, `m:<job id>:<ms>:<nonce>`). */
+  run_key: string | null
+}
+
+export interface OrdersSummary {
+  pending: number
+  /** Pending orders that expire within five minutes (when the summary was read). */
+  expiring_soon: number
+  /** True when OpsDeck talks to its built-in fake Alipay (no keys configured). */
+  sandbox: boolean
+}
+
+export interface Goods {
+  id: number
+  sku: string
+  name: string
+  price_fen: number
+  stock_available: number
+  /** Held by pending orders. */
+  stock_locked: number
+  stock_sold: number
+}
+
+export interface NewGoods {
+  sku: string
+  name: string
+  price_fen: number
+  stock: number
+}
+
+/** What the shop orders: goods with items, or a top-up with an amount. */
+export interface OrderDraft {
+  user_id: number
+  kind: OrderKind
+  items: { goods_id: number; quantity: number }[]
+  amount_fen?: number | null
+}
+
 /** Pushed by the core on the `core-event` channel. Later issues add kinds. */
 export type CoreEvent =
   | { kind: 'health'; report: HealthReport }
@@ -306,6 +419,8 @@ export type CoreEvent =
   | { kind: 'ocr_updated'; request: OcrRequest }
   /** The OCR queue's live figures (every second, and right after a change). */
   | { kind: 'ocr_stats'; stats: OcrStats }
+  /** Orders were placed, paid or cancelled: reload. */
+  | { kind: 'orders_changed' }
 
 /** What a failed command rejects with. */
 export interface BackendError {
