@@ -31,8 +31,31 @@ pub async fn audit_list(core: State<'_, Core>, limit: u32, before_id: Option<i64
 /// Who the audit log names for actions from this window, until staff sign-in arrives: the OS
 /// account running the console.
 fn actor() -> String {
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
-    format!("{user}@desktop")
+    format!("{}@desktop", os_user().unwrap_or_else(|| "unknown".into()))
+}
+
+/// The OS account: `$USER` (or `LOGNAME`, `USERNAME`), else the name of this process's uid in
+/// /etc/passwd (a session started without a login shell has no `$USER`).
+fn os_user() -> Option<String> {
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.is_empty()
+        {
+            return Some(name);
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+        return passwd.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_string())
+        });
+    }
+    #[allow(unreachable_code)]
+    None
 }
 
 #[tauri::command]
@@ -187,5 +210,5 @@ pub async fn goods_create(core: State<'_, Core>, goods: NewGoods) -> Result<Good
 
 #[tauri::command]
 pub async fn order_place(core: State<'_, Core>, draft: OrderDraft) -> Result<Order, ErrorBody> {
-    Ok(core.order_place(draft).await?)
+    Ok(core.order_place_by(draft, &actor()).await?)
 }

@@ -6,6 +6,7 @@
 // cancelled by hand with a reason, named after the desktop's actor.
 
 import assert from 'node:assert/strict'
+import { userInfo } from 'node:os'
 import { after, before, test } from 'node:test'
 
 import { openConsole, waitFor } from './harness.mjs'
@@ -14,7 +15,8 @@ let opened
 let app
 
 /** Who the console names for its actions (`actor()` in src-tauri/src/commands.rs). */
-const ACTOR = `${process.env.USER ?? process.env.USERNAME ?? 'unknown'}@desktop`
+// The desktop names the OS account ($USER, else the account of the process's uid).
+const ACTOR = `${process.env.USER || process.env.LOGNAME || process.env.USERNAME || userInfo().username}@desktop`
 const SKU = `E2E-${Date.now()}-${process.pid}`
 
 before(async () => {

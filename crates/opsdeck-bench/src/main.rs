@@ -7,11 +7,14 @@
 //!   one killed (SIGKILL) midway and restarted; counts duplicates and missed runs.
 //! - `ocr`: the OCR queue (3 instances, cap 10, 300 requests) against the fake Baidu, beside the
 //!   original once-per-second batch design; submission throughput against redis-benchmark XADD.
+//! - `expiry`: 10,000 due orders (3 items each) against the fake Alipay at 50 ms, OpsDeck's sweep
+//!   beside the original one-at-a-time loop, on SQLite and (with `OPSDECK_BENCH_MYSQL_URL`) MariaDB.
 //!
 //! Services: Redis from `OPSDECK_BENCH_REDIS_URL`, else a `redis-server` the bench starts on a
 //! free port (Debian's package; the test command installs it).
 
 mod cluster;
+mod expiry;
 mod ocr;
 mod scheduler;
 mod services;
@@ -32,8 +35,9 @@ fn main() -> ExitCode {
         Some("scheduler-cluster") => runtime.block_on(cluster::run(seconds(60))),
         Some("cluster-worker") => runtime.block_on(cluster::worker(&args)),
         Some("ocr") => runtime.block_on(ocr::run()),
+        Some("expiry") => runtime.block_on(expiry::run()),
         _ => {
-            eprintln!("usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N] | ocr");
+            eprintln!("usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N] | ocr | expiry");
             return ExitCode::from(2);
         }
     };

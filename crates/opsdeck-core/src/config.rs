@@ -212,7 +212,7 @@ impl RawConfig {
             alipay_public_key: None,
             order_expiry_seconds: 1800,
             expiry_lease_seconds: 60,
-            expiry_concurrency: 32,
+            expiry_concurrency: 64,
             scheduler_enabled: true,
         }
     }

@@ -86,16 +86,13 @@ async fn close(alipay: &AlipayClient, order_no: &str) -> Result<CloseOutcome, su
 }
 
 /// One sweep; its summary goes into the job history.
-pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, String> {
+pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, crate::ApiError> {
     let shared = core.orders();
     let mut summary = SweepSummary::default();
-    if let Err(e) = shared.due.reap().await {
-        return Err(format!("Redis: {e}"));
-    }
+    shared.due.reap().await?;
     let concurrency = core.config().expiry_concurrency as usize;
     for _ in 0..MAX_ROUNDS {
-        let claimed =
-            shared.due.claim(CLAIM_BATCH, core.config().expiry_lease).await.map_err(|e| format!("Redis: {e}"))?;
+        let claimed = shared.due.claim(CLAIM_BATCH, core.config().expiry_lease).await?;
         if claimed.is_empty() {
             break;
         }

@@ -88,6 +88,8 @@ pub struct NewOrder<'a> {
     pub items: &'a [OrderItem],
     /// Top-up orders' amount; goods orders' follows from the prices.
     pub amount_fen: Option<i64>,
+    /// `shop`, or the staff member who placed it from the console.
+    pub placed_by: &'a str,
 }
 
 /// Locks the stock and inserts the order, all or nothing.
@@ -97,7 +99,7 @@ pub async fn place(
     now: DateTime<Utc>,
     expires_at: DateTime<Utc>,
 ) -> Result<Order, PlaceError> {
-    let NewOrder { order_no, user_id, kind, items, amount_fen } = *new;
+    let NewOrder { order_no, user_id, kind, items, amount_fen, .. } = *new;
     let mut tx = begin_write(db).await?;
     let mut priced = Vec::with_capacity(items.len());
     let mut amount = amount_fen.unwrap_or(0);
@@ -159,7 +161,7 @@ pub async fn place(
             .execute(&mut *tx)
             .await?;
     }
-    add_event(&mut tx, order_no, now, "placed", Some(serde_json::json!({ "amount_fen": amount })), "shop", None)
+    add_event(&mut tx, order_no, now, "placed", Some(serde_json::json!({ "amount_fen": amount })), new.placed_by, None)
         .await?;
     tx.commit().await?;
     Ok(Order {
@@ -458,8 +460,13 @@ pub async fn list_orders(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Ve
     let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
     let mut select: QueryBuilder<Any> = QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM orders"));
     push_filter(&mut select, query);
-    // Pending: soonest to expire first; paid: newest first.
-    select.push(" ORDER BY expires_at, id LIMIT ").push_bind(i64::from(query.limit));
+    // Pending: soonest to expire first; paid (or both): newest first.
+    select.push(if query.status == Some(OrderStatus::Pending) {
+        " ORDER BY expires_at, id LIMIT "
+    } else {
+        " ORDER BY id DESC LIMIT "
+    });
+    select.push_bind(i64::from(query.limit));
     select.push(" OFFSET ").push_bind(i64::from(query.offset));
     let rows = select.build().fetch_all(pool).await?;
     let mut orders = rows.iter().map(order_from).collect::<sqlx::Result<Vec<_>>>()?;
@@ -556,12 +563,14 @@ pub async fn still_pending(pool: &AnyPool, order_nos: &[String]) -> sqlx::Result
     q.build().fetch_all(pool).await?.iter().map(|r| r.try_get("order_no")).collect()
 }
 
-/// Counts for the console: pending, and pending expiring before `soon`.
-pub async fn pending_counts(pool: &AnyPool, soon: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
+/// Counts for the console: pending, and pending expiring between `now` and `soon` (those past
+/// their deadline already wait for the sweep and are not "expiring").
+pub async fn pending_counts(pool: &AnyPool, now: DateTime<Utc>, soon: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN expires_at <= ? THEN 1 ELSE 0 END), 0) AS soon \
+        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN expires_at > ? AND expires_at <= ? THEN 1 ELSE 0 END), 0) AS soon \
          FROM orders WHERE status = 'pending'",
     )
+    .bind(ms(now))
     .bind(ms(soon))
     .fetch_one(pool)
     .await?;

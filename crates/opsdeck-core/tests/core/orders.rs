@@ -208,6 +208,18 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
     assert!(refused.message.contains("paid"), "{}", refused.message);
     assert!(core.order_get(&paid.order_no).await.unwrap().paid_at.is_some());
     assert_eq!(stock(&core, tea.id).await, (9, 0, 1));
+    // A paid order is refused before Alipay is asked anything.
+    let calls = alipay.calls().len();
+    let refused: ErrorBody = core.order_cancel(&paid.order_no, "again", "alice").await.unwrap_err().into();
+    assert_eq!(refused.code, "forbidden");
+    assert_eq!(alipay.calls().len(), calls);
+
+    // Placed from the console: audited, and the timeline names the staff member.
+    let by_staff = core.order_place_by(buy(3, tea.id, 1), "alice").await.unwrap();
+    assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "order.place");
+    assert_eq!(core.order_timeline(&by_staff.order_no).await.unwrap()[0].who, "alice");
+    let summary = core.orders_summary().await.unwrap();
+    assert_eq!((summary.pending, summary.expiring_soon), (1, 0), "expiring in 10 minutes is not soon");
     core.shutdown().await;
 }
 
