@@ -48,8 +48,11 @@ pub async fn run() -> anyhow::Result<Option<Value>> {
 }
 
 async fn one(dir: &Path, database_url: &str, redis: &Redis, name: &str) -> anyhow::Result<Value> {
-    let alipay = FakeAlipay::start(([127, 0, 0, 1], 0).into(), FakeAlipayConfig { latency: LATENCY, ..FakeAlipayConfig::default() })
-        .await?;
+    let alipay = FakeAlipay::start(
+        ([127, 0, 0, 1], 0).into(),
+        FakeAlipayConfig { latency: LATENCY, ..FakeAlipayConfig::default() },
+    )
+    .await?;
     let settings = format!(
         "alipay_gateway_url = {:?}\nalipay_app_id = {:?}\nalipay_private_key = '''{}'''\nalipay_public_key = '''{}'''\n\
          order_expiry_seconds = 1\nscheduler_enabled = false\n",

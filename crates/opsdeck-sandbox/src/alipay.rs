@@ -27,11 +27,9 @@ use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{FixedOffset, NaiveDateTime, TimeZone, Utc};
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::sha2::Sha256;
-use rsa::signature::{RandomizedSigner, SignatureEncoding, Verifier};
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private, Public};
+use openssl::sign::{Signer, Verifier};
 use serde_json::Value;
 
 /// The sandbox app's private key (PKCS#8 PEM, RSA 2048), for clients of the fake to sign with.
@@ -193,9 +191,10 @@ struct Inner {
     notifies: u64,
 }
 
+/// RSA2 (SHA256withRSA, PKCS#1 v1.5) by OpenSSL, as the client does.
 struct Keys {
-    app: VerifyingKey<Sha256>,
-    alipay: SigningKey<Sha256>,
+    app: PKey<Public>,
+    alipay: PKey<Private>,
 }
 
 #[derive(Clone)]
@@ -211,8 +210,13 @@ impl Shared {
     }
 
     fn sign(&self, content: &str) -> String {
-        let signature: Signature = self.keys.alipay.sign_with_rng(&mut rsa::rand_core::OsRng, content.as_bytes());
-        STANDARD.encode(signature.to_bytes())
+        let signature = Signer::new(MessageDigest::sha256(), &self.keys.alipay)
+            .and_then(|mut signer| {
+                signer.update(content.as_bytes())?;
+                signer.sign_to_vec()
+            })
+            .expect("the sandbox's own key signs");
+        STANDARD.encode(signature)
     }
 }
 
@@ -227,9 +231,10 @@ pub struct FakeAlipay {
 impl FakeAlipay {
     /// Serves on `addr` (port 0 for any free port).
     pub async fn start(addr: SocketAddr, config: FakeAlipayConfig) -> std::io::Result<FakeAlipay> {
-        let app = RsaPublicKey::from_public_key_pem(SANDBOX_APP_PUBLIC_KEY).map_err(std::io::Error::other)?;
-        let alipay = RsaPrivateKey::from_pkcs8_pem(SANDBOX_ALIPAY_PRIVATE_KEY).map_err(std::io::Error::other)?;
-        let keys = Keys { app: VerifyingKey::new(app), alipay: SigningKey::new(alipay) };
+        let app = PKey::public_key_from_pem(SANDBOX_APP_PUBLIC_KEY.as_bytes()).map_err(std::io::Error::other)?;
+        let alipay =
+            PKey::private_key_from_pem(SANDBOX_ALIPAY_PRIVATE_KEY.as_bytes()).map_err(std::io::Error::other)?;
+        let keys = Keys { app, alipay };
         let shared = Shared { config, keys: Arc::new(keys), inner: Arc::new(Mutex::new(Inner::default())) };
         let router = Router::new().route("/gateway.do", post(gateway)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -498,9 +503,13 @@ fn request_signature_verifies(shared: &Shared, params: &[(String, String)], sign
     let signed: BTreeMap<&str, &str> =
         params.iter().filter(|(k, v)| k != "sign" && !v.is_empty()).map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let content: Vec<String> = signed.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let Ok(bytes) = STANDARD.decode(sign) else { return false };
-    let Ok(signature) = Signature::try_from(bytes.as_slice()) else { return false };
-    shared.keys.app.verify(content.join("&").as_bytes(), &signature).is_ok()
+    let Ok(signature) = STANDARD.decode(sign) else { return false };
+    Verifier::new(MessageDigest::sha256(), &shared.keys.app)
+        .and_then(|mut verifier| {
+            verifier.update(content.join("&").as_bytes())?;
+            verifier.verify(&signature)
+        })
+        .unwrap_or(false)
 }
 
 fn timestamp_is_fresh(timestamp: &str) -> bool {

@@ -163,7 +163,13 @@ impl Core {
                     });
                 }
                 Err(PlaceError::UnknownGoods(id)) => return Err(field("items", format!("no goods {id}"))),
-                Err(PlaceError::Db(e)) if crate::scheduler::store::is_unique_violation(&e) && attempt < 3 => continue,
+                // A taken order number, a deadlock or a busy database: again, with a new number.
+                Err(PlaceError::Db(e))
+                    if (crate::scheduler::store::is_unique_violation(&e) || store::is_retryable(&e)) && attempt < 5 =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=20))).await;
+                    continue;
+                }
                 Err(PlaceError::Db(e)) => return Err(e.into()),
             }
         };
@@ -179,9 +185,10 @@ impl Core {
     /// paid exactly once, however often it is repeated; for a cancelled order it is recorded as
     /// a conflict for staff.
     pub async fn order_mark_paid(&self, order_no: &str, trade_no: &str, source: &str) -> Result<PaidOutcome, ApiError> {
-        let outcome = store::mark_paid(self.database(), order_no, trade_no, source, None, Utc::now())
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no order {order_no}")))?;
+        let outcome =
+            store::retrying(|| store::mark_paid(self.database(), order_no, trade_no, source, None, Utc::now()))
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no order {order_no}")))?;
         if outcome != PaidOutcome::AlreadyPaid {
             if let Err(e) = self.orders().due.remove(&[order_no.to_string()]).await {
                 tracing::warn!(order = %order_no, error = %e, "cannot drop a paid order from the due index");

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use super::alipay::{AlipayClient, CloseOutcome, TradeStatus};
 use super::due::DueIndex;
 use super::model::SweepSummary;
-use super::store;
+use super::store::{self, NewEvent};
 use crate::Core;
 use crate::events::Event;
 
@@ -46,39 +46,54 @@ pub enum Verdict {
     Later(String),
 }
 
-/// Asks Alipay about one order and closes it there when unpaid. Each answer goes to the
+/// Asks Alipay about one order and closes it there when unpaid; the answers are written to the
 /// order's timeline.
 pub async fn verdict(core: &Core, order_no: &str, who: &str, run_key: Option<&str>) -> Verdict {
+    let (verdict, events) = ask(core, order_no).await;
+    if let Err(e) = store::insert_events(core.database(), &events, who, run_key).await {
+        tracing::warn!(order = %order_no, error = %e, "cannot record an order's timeline");
+    }
+    verdict
+}
+
+/// [`verdict`] without writing: the answers come back as timeline lines, for a sweep to write
+/// many at once.
+pub async fn ask(core: &Core, order_no: &str) -> (Verdict, Vec<NewEvent>) {
+    let mut events = Vec::new();
     let Some(alipay) = &core.orders().alipay else {
-        return Verdict::Later("Alipay is not configured".into());
+        return (Verdict::Later("Alipay is not configured".into()), events);
     };
-    let db = core.database();
+    let line = |event: &'static str, detail: Option<serde_json::Value>| NewEvent {
+        order_no: order_no.to_string(),
+        at: Utc::now(),
+        event,
+        detail,
+    };
     for _ in 0..2 {
         let status = match alipay.query(order_no).await {
             Ok(answer) => {
-                let detail = serde_json::json!({ "trade_status": answer.status.as_str() });
-                let _ = store::record_event(db, order_no, "queried", Some(detail), who, run_key).await;
+                events.push(line("queried", Some(serde_json::json!({ "trade_status": answer.status.as_str() }))));
                 if answer.status.is_paid() {
-                    return Verdict::Paid { trade_no: answer.trade_no.unwrap_or_default() };
+                    return (Verdict::Paid { trade_no: answer.trade_no.unwrap_or_default() }, events);
                 }
                 answer.status
             }
-            Err(e) => return Verdict::Later(format!("trade.query: {e}")),
+            Err(e) => return (Verdict::Later(format!("trade.query: {e}")), events),
         };
         if status == TradeStatus::Closed {
-            return Verdict::Cancel;
+            return (Verdict::Cancel, events);
         }
         match close(alipay, order_no).await {
             Ok(CloseOutcome::Closed | CloseOutcome::NotExist) => {
-                let _ = store::record_event(db, order_no, "closed", None, who, run_key).await;
-                return Verdict::Cancel;
+                events.push(line("closed", None));
+                return (Verdict::Cancel, events);
             }
             // The buyer may just have paid: ask again (once).
             Ok(CloseOutcome::StatusError) => continue,
-            Err(e) => return Verdict::Later(format!("trade.close: {e}")),
+            Err(e) => return (Verdict::Later(format!("trade.close: {e}")), events),
         }
     }
-    Verdict::Later("the trade's status kept changing".into())
+    (Verdict::Later("the trade's status kept changing".into()), events)
 }
 
 async fn close(alipay: &AlipayClient, order_no: &str) -> Result<CloseOutcome, super::alipay::AlipayError> {
@@ -96,14 +111,20 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
         if claimed.is_empty() {
             break;
         }
-        let verdicts: Vec<(String, Verdict)> = futures_util::stream::iter(claimed)
+        let answers: Vec<(String, (Verdict, Vec<NewEvent>))> = futures_util::stream::iter(claimed)
             .map(|no| async move {
-                let v = verdict(core, &no, "sweep", run_key).await;
-                (no, v)
+                let answer = ask(core, &no).await;
+                (no, answer)
             })
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
+        // The answers' timeline lines, in few statements (before the transitions they explain).
+        let lines: Vec<NewEvent> = answers.iter().flat_map(|(_, (_, lines))| lines.iter().cloned()).collect();
+        if let Err(e) = store::insert_events(core.database(), &lines, "sweep", run_key).await {
+            tracing::warn!(error = %e, "cannot record the sweep's Alipay answers in the timelines");
+        }
+        let verdicts = answers.into_iter().map(|(no, (verdict, _))| (no, verdict));
         let mut done = Vec::new();
         let mut later = Vec::new();
         let mut cancel = Vec::new();
@@ -133,7 +154,9 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
         }
         for chunk in cancel.chunks(CANCEL_BATCH) {
             let batch: Vec<(String, String)> = chunk.iter().map(|no| (no.clone(), expired_reason(core))).collect();
-            match store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now()).await {
+            let cancelled =
+                store::retrying(|| store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now())).await;
+            match cancelled {
                 Ok(cancelled) => {
                     summary.cancelled.extend(cancelled);
                     // Cancelled now, or paid/cancelled meanwhile by someone else: done either way.

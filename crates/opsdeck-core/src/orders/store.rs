@@ -23,6 +23,34 @@ fn instant(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
+/// True for an error that says "run the transaction again" (a deadlock or a serialization
+/// failure: MySQL 1213 / SQLSTATE 40001, SQLite busy).
+pub fn is_retryable(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| {
+        matches!(e.code().as_deref(), Some("40001") | Some("1213") | Some("5") | Some("517"))
+            || e.message().contains("Deadlock found")
+            || e.message().contains("database is locked")
+    })
+}
+
+/// Runs a transaction again (up to 5 times, after a short random pause) when the database asks
+/// for it; any other outcome is returned as it is.
+pub async fn retrying<T, Fut>(mut attempt: impl FnMut() -> Fut) -> sqlx::Result<T>
+where
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(e) if tries < 5 && is_retryable(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=20) * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A write transaction (see the module note).
 pub async fn begin_write(db: &Database) -> sqlx::Result<Transaction<'static, Any>> {
     match db.backend() {
@@ -103,7 +131,10 @@ pub async fn place(
     let mut tx = begin_write(db).await?;
     let mut priced = Vec::with_capacity(items.len());
     let mut amount = amount_fen.unwrap_or(0);
-    for item in items {
+    // Goods rows are always locked in id order, so concurrent transactions cannot deadlock.
+    let mut sorted: Vec<&OrderItem> = items.iter().collect();
+    sorted.sort_by_key(|i| i.goods_id);
+    for item in sorted {
         let locked = sqlx::query(
             "UPDATE goods SET stock_available = stock_available - ?, stock_locked = stock_locked + ?, updated_at = ? \
              WHERE id = ? AND stock_available >= ?",
@@ -197,6 +228,33 @@ pub async fn add_event(
         .bind(run_key.map(str::to_string))
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// A timeline line on its way to the table.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub order_no: String,
+    pub at: DateTime<Utc>,
+    pub event: &'static str,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Many timeline lines in one statement per 500 (what a sweep's queries produce).
+pub async fn insert_events(db: &Database, events: &[NewEvent], who: &str, run_key: Option<&str>) -> sqlx::Result<()> {
+    for chunk in events.chunks(500) {
+        let mut insert: QueryBuilder<Any> =
+            QueryBuilder::new("INSERT INTO order_events (order_no, at, event, detail, who, run_key) ");
+        insert.push_values(chunk, |mut b, e| {
+            b.push_bind(e.order_no.clone())
+                .push_bind(ms(e.at))
+                .push_bind(e.event)
+                .push_bind(e.detail.as_ref().map(|d| d.to_string()))
+                .push_bind(who.to_string())
+                .push_bind(run_key.map(str::to_string));
+        });
+        insert.build().execute(db.pool()).await?;
+    }
     Ok(())
 }
 
@@ -313,7 +371,9 @@ pub async fn mark_paid(
             };
             sqlx::query(upsert).bind(user).bind(amount).bind(ms(now)).execute(&mut *tx).await?;
         } else {
-            for item in items_of(&mut *tx, id).await? {
+            let mut items = items_of(&mut *tx, id).await?;
+            items.sort_by_key(|i| i.goods_id);
+            for item in items {
                 sqlx::query(
                     "UPDATE goods SET stock_locked = stock_locked - ?, stock_sold = stock_sold + ?, updated_at = ? \
                      WHERE id = ?",
@@ -383,6 +443,9 @@ pub async fn cancel_batch(
 ) -> sqlx::Result<Vec<String>> {
     let mut tx = begin_write(db).await?;
     let mut cancelled = Vec::new();
+    // Stock to give back per good, applied once at the end in id order (no deadlocks, and one
+    // UPDATE per good however many orders the batch holds).
+    let mut restore: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
     for (order_no, reason) in orders {
         // Lock the row first (MySQL: FOR UPDATE; SQLite: the write lock is held already).
         let lock = match db.backend() {
@@ -415,16 +478,7 @@ pub async fn cancel_batch(
         }
         let items = items_of(&mut *tx, id).await?;
         for item in &items {
-            sqlx::query(
-                "UPDATE goods SET stock_locked = stock_locked - ?, stock_available = stock_available + ?, \
-                 updated_at = ? WHERE id = ?",
-            )
-            .bind(item.quantity)
-            .bind(item.quantity)
-            .bind(ms(now))
-            .bind(item.goods_id)
-            .execute(&mut *tx)
-            .await?;
+            *restore.entry(item.goods_id).or_insert(0) += item.quantity;
         }
         add_event(&mut tx, order_no, now, "cancelled", Some(serde_json::json!({ "reason": reason })), who, run_key)
             .await?;
@@ -435,6 +489,18 @@ pub async fn cancel_batch(
                 .await?;
         }
         cancelled.push(order_no.clone());
+    }
+    for (goods_id, quantity) in restore {
+        sqlx::query(
+            "UPDATE goods SET stock_locked = stock_locked - ?, stock_available = stock_available + ?, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(quantity)
+        .bind(quantity)
+        .bind(ms(now))
+        .bind(goods_id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(cancelled)
@@ -567,7 +633,7 @@ pub async fn still_pending(pool: &AnyPool, order_nos: &[String]) -> sqlx::Result
 /// their deadline already wait for the sweep and are not "expiring").
 pub async fn pending_counts(pool: &AnyPool, now: DateTime<Utc>, soon: DateTime<Utc>) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query(
-        "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN expires_at > ? AND expires_at <= ? THEN 1 ELSE 0 END), 0) AS soon \
+        "SELECT COUNT(*) AS n, COUNT(CASE WHEN expires_at > ? AND expires_at <= ? THEN 1 END) AS soon \
          FROM orders WHERE status = 'pending'",
     )
     .bind(ms(now))
