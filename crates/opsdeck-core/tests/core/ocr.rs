@@ -323,7 +323,8 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
     let dir = tempfile::tempdir().unwrap();
     let own = OwnRedis::start(dir.path());
     let baidu = fake(fast_fake()).await;
-    let core = start(dir.path(), &own.url(), &unique("t"), &baidu, &[]).await;
+    // No scheduler: the default reconcile job must not race the passes this test counts.
+    let core = start(dir.path(), &own.url(), &unique("t"), &baidu, &[("scheduler_enabled", "false".into())]).await;
     let done = core.ocr_submit(&url("kept"), Side::Front).await.unwrap().request_id;
     until_status(&core, done, OcrStatus::Done).await;
     core.ocr_pause("tester").await.unwrap();
@@ -338,19 +339,23 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
         assert_eq!(status_of(&core, *id).await, OcrStatus::Pending);
     }
     let kept = core.ocr_get(done).await.unwrap();
-    // Requests touched in the last seconds are left alone (their submission may be on its way);
-    // passes repeat until the lost ones are past that grace.
+    // Requests touched in the last seconds are left alone (their submission may be on its way),
+    // so each becomes visible to reconcile at its own moment: passes repeat, and their repairs
+    // add up to exactly what Redis lost.
+    let requeued = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let restored = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let requeued = until("reconcile finds the lost requests", || {
+    until("reconcile finds all five lost requests", || {
         let core = core.clone();
-        let restored = restored.clone();
+        let (requeued, restored) = (requeued.clone(), restored.clone());
         async move {
             let report = core.ocr_reconcile().await.unwrap();
             restored.fetch_add(report.results_restored, std::sync::atomic::Ordering::Relaxed);
-            (report.requeued > 0).then_some(report.requeued)
+            let total = requeued.fetch_add(report.requeued, std::sync::atomic::Ordering::Relaxed) + report.requeued;
+            (total >= 5).then_some(())
         }
     })
     .await;
+    let requeued = requeued.load(std::sync::atomic::Ordering::Relaxed);
     let restored = restored.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!((requeued, restored), (5, 1));
     for id in &waiting {

@@ -29,6 +29,8 @@ fn orders_config(dir: &Path, redis: &str, prefix: &str, alipay: &FakeAlipay, ext
         ("alipay_public_key", format!("'''{SANDBOX_ALIPAY_PUBLIC_KEY}'''")),
         ("order_expiry_seconds", "1".into()),
         ("expiry_lease_seconds", "2".into()),
+        // The tests sweep when they choose (the property test turns the scheduled sweep back on).
+        ("scheduler_enabled", "false".into()),
     ];
     lines.retain(|(key, _)| !extra.iter().any(|(k, _)| k == key));
     lines.extend(extra.iter().cloned());
@@ -264,8 +266,10 @@ async fn random_interleavings_across_two_instances_keep_every_invariant() {
     let dir = tempfile::tempdir().unwrap();
     let alipay = fake().await;
     let prefix = unique("t");
-    let a = start(dir.path(), &prefix, &alipay, &[]).await;
-    let b = start(dir.path(), &prefix, &alipay, &[]).await;
+    // The scheduled sweeps run too, interleaving with the test's own.
+    let scheduled = [("scheduler_enabled", "true".to_string())];
+    let a = start(dir.path(), &prefix, &alipay, &scheduled).await;
+    let b = start(dir.path(), &prefix, &alipay, &scheduled).await;
     let instances = [a.clone(), b.clone()];
     let mut all_goods = Vec::new();
     for _ in 0..4 {
@@ -397,7 +401,7 @@ async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() 
     let dir = tempfile::tempdir().unwrap();
     let alipay = fake().await;
     let prefix = unique("t");
-    let core = start(dir.path(), &prefix, &alipay, &[("scheduler_enabled", "false".into())]).await;
+    let core = start(dir.path(), &prefix, &alipay, &[]).await;
     let tea = goods(&core, 50).await;
     let mut orders = Vec::new();
     let mut last_deadline = chrono::Utc::now();
