@@ -139,3 +139,14 @@ fn sqlx_url(url: &str, backend: DatabaseBackend) -> String {
         _ => url.to_string(),
     }
 }
+
+/// An instant as stored: Unix milliseconds (`BIGINT` on both backends).
+pub(crate) fn ms(at: chrono::DateTime<chrono::Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// A stored instant back (out-of-range values read as the epoch).
+pub(crate) fn instant(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}

@@ -2,7 +2,7 @@
 //! (`WHERE status IN (…)`), so a late or repeated actor can never undo a later state: a result
 //! written twice is written once, a retried request cannot be retried again while pending.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
@@ -10,20 +10,12 @@ use sqlx::{Any, AnyPool, QueryBuilder, Row};
 use super::baidu::{IdCard, Side};
 use super::model::{OcrCounts, OcrQuery, OcrRequest, OcrStatus};
 use crate::config::DatabaseBackend;
-use crate::db::Database;
+use crate::db::{Database, instant, ms};
 
 /// The dedupe key of a URL: SHA-256, hex.
 pub fn url_key(url: &str) -> String {
     let digest = Sha256::digest(url.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 const COLUMNS: &str = "id, url, side, status, attempts, created_at, updated_at, next_attempt_at, finished_at, error, \

@@ -5,7 +5,7 @@
 //! Write transactions on SQLite begin `IMMEDIATE` (the write lock first): a deferred transaction
 //! that reads and then writes fails at once with SQLITE_BUSY when another writer came between.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row, Transaction};
 
@@ -13,15 +13,7 @@ use super::model::{
     CancelledOrder, Goods, NewGoods, Order, OrderEvent, OrderItem, OrderKind, OrderQuery, OrderStatus, PaidOutcome,
 };
 use crate::config::DatabaseBackend;
-use crate::db::Database;
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
+use crate::db::{Database, instant, ms};
 
 /// True for an error that says "run the transaction again" (a deadlock or a serialization
 /// failure: MySQL 1213 / SQLSTATE 40001, SQLite busy).
@@ -511,6 +503,11 @@ fn push_filter(q: &mut QueryBuilder<Any>, query: &OrderQuery) {
     if let Some(status) = query.status {
         q.push(" AND status = ").push_bind(if status == OrderStatus::Paid { "paid" } else { "pending" });
     }
+    push_search(q, query);
+}
+
+/// The search of both lists: an order number, or a user id when it is a number.
+fn push_search(q: &mut QueryBuilder<Any>, query: &OrderQuery) {
     if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         q.push(" AND (order_no = ").push_bind(search.to_string());
         match search.parse::<i64>() {
@@ -545,13 +542,7 @@ pub async fn list_orders(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Ve
 pub async fn list_cancelled(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Vec<CancelledOrder>, i64)> {
     let filter = |q: &mut QueryBuilder<Any>| {
         q.push(" WHERE 1 = 1");
-        if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            q.push(" AND (order_no = ").push_bind(search.to_string());
-            match search.parse::<i64>() {
-                Ok(user) => q.push(" OR user_id = ").push_bind(user).push(")"),
-                Err(_) => q.push(")"),
-            };
-        }
+        push_search(q, query);
     };
     let mut count: QueryBuilder<Any> = QueryBuilder::new("SELECT COUNT(*) AS n FROM cancelled_orders");
     filter(&mut count);

@@ -1,14 +1,14 @@
 //! SQL for the scheduler's tables: `jobs` (definitions, pause state, the handled-up-to cursor)
 //! and `job_runs` (one row per scheduled instant or manual run).
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
 use super::policy::JobPolicy;
 use super::trigger::TriggerSpec;
-use crate::db::Database;
+use crate::db::{Database, instant, ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,14 +132,6 @@ pub struct RunQuery {
 pub struct RunPage {
     pub runs: Vec<JobRun>,
     pub next_before_id: Option<i64>,
-}
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn instant(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> sqlx::Result<T> {

@@ -1,6 +1,5 @@
 //! The OCR queue against the real Redis, SQLite and the fake Baidu from the sandbox crate.
 
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -9,7 +8,7 @@ use opsdeck_core::ocr::model::{OcrCounts, OcrQuery, OcrStatus, PauseKind};
 use opsdeck_core::{Config, Core, ErrorBody};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
-use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique};
+use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique, until};
 
 async fn fake(config: BaiduConfig) -> FakeBaidu {
     FakeBaidu::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
@@ -39,18 +38,6 @@ fn ocr_config(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBaidu, extra: &
 
 async fn start(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBaidu, extra: &[(&str, String)]) -> Core {
     Core::start(ocr_config(dir, redis, prefix, baidu, extra)).await.unwrap()
-}
-
-/// Polls `check` until it answers Some, for at most 30 s; fails naming `what`.
-async fn until<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within 30 s: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 async fn counts(core: &Core) -> OcrCounts {

@@ -1,8 +1,6 @@
 //! Order expiry against the real Redis, SQLite, MariaDB and the fake Alipay.
 
-use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
 use opsdeck_core::{Config, Core, ErrorBody};
@@ -10,7 +8,7 @@ use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY,
 };
 
-use crate::helpers::{config_with, redis_url, toml_string, unique};
+use crate::helpers::{config_with, redis_url, toml_string, unique, until};
 
 async fn fake() -> FakeAlipay {
     FakeAlipay::start("127.0.0.1:0".parse().unwrap(), FakeAlipayConfig::default()).await.unwrap()
@@ -39,17 +37,6 @@ fn orders_config(dir: &Path, redis: &str, prefix: &str, alipay: &FakeAlipay, ext
 
 async fn start(dir: &Path, prefix: &str, alipay: &FakeAlipay, extra: &[(&str, String)]) -> Core {
     Core::start(orders_config(dir, &redis_url(), prefix, alipay, extra)).await.unwrap()
-}
-
-async fn until<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within 30 s: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 async fn goods(core: &Core, stock: i64) -> Goods {

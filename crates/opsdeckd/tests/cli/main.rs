@@ -7,6 +7,16 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsdeckd");
 
+/// A daemon process the test owns: killed and reaped however the test ends.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `opsdeckd` with a clean `OPSDECK_` environment and its data in `dir`.
 fn opsdeckd(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);

@@ -1,7 +1,7 @@
 //! `kill -9` of a dispatcher process in the middle of its calls: every request still ends done
 //! (or dead), none is lost, and each has one result.
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use opsdeck_core::ocr::baidu::Side;
@@ -9,16 +9,7 @@ use opsdeck_core::ocr::model::{OcrQuery, OcrStatus};
 use opsdeck_core::{Config, Core};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
-use super::opsdeckd;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::{Daemon, opsdeckd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_killed_mid_call_loses_nothing() {

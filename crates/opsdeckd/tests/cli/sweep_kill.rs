@@ -1,23 +1,14 @@
 //! `kill -9` of the instance that is sweeping, while its Alipay calls are in flight: its leases
 //! lapse, another instance takes the orders over, and no stock is restored twice.
 
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::{Config, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
 
-use super::opsdeckd;
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use super::{Daemon, opsdeckd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweeper_killed_mid_sweep_restores_each_order_once() {
