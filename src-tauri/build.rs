@@ -34,6 +34,17 @@ const COMMANDS: &[&str] = &[
     "goods_list",
     "goods_create",
     "order_place",
+    "auth_providers",
+    "auth_session",
+    "sign_in",
+    "sign_in_cancel",
+    "sign_out",
+    "users_list",
+    "link_start",
+    "unlink",
+    "staff_set_role",
+    "link_requests_list",
+    "link_request_resolve",
 ];
 
 fn main() {

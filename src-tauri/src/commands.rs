@@ -11,6 +11,10 @@ use opsdeck_core::orders::model::{
 use opsdeck_core::scheduler::tasks::TaskKindInfo;
 use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
 use opsdeck_core::{AppInfo, Core, ErrorBody, HealthReport};
+
+use std::sync::Arc;
+
+use crate::signin::{Session, actor};
 use tauri::State;
 
 #[tauri::command]
@@ -26,36 +30,6 @@ pub fn app_info(core: State<'_, Core>) -> AppInfo {
 #[tauri::command]
 pub async fn audit_list(core: State<'_, Core>, limit: u32, before_id: Option<i64>) -> Result<AuditPage, ErrorBody> {
     Ok(core.audit_list(limit, before_id).await?)
-}
-
-/// Who the audit log names for actions from this window, until staff sign-in arrives: the OS
-/// account running the console.
-fn actor() -> String {
-    format!("{}@desktop", os_user().unwrap_or_else(|| "unknown".into()))
-}
-
-/// The OS account: `$USER` (or `LOGNAME`, `USERNAME`), else the name of this process's uid in
-/// /etc/passwd (a session started without a login shell has no `$USER`).
-fn os_user() -> Option<String> {
-    for var in ["USER", "LOGNAME", "USERNAME"] {
-        if let Ok(name) = std::env::var(var)
-            && !name.is_empty()
-        {
-            return Some(name);
-        }
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
-        let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-        return passwd.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_string())
-        });
-    }
-    #[allow(unreachable_code)]
-    None
 }
 
 #[tauri::command]
@@ -79,33 +53,50 @@ pub fn job_preview(
 }
 
 #[tauri::command]
-pub async fn job_create(core: State<'_, Core>, draft: JobDraft) -> Result<JobView, ErrorBody> {
-    Ok(core.job_create(draft, &actor()).await?)
+pub async fn job_create(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    draft: JobDraft,
+) -> Result<JobView, ErrorBody> {
+    Ok(core.job_create(draft, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn job_update(core: State<'_, Core>, id: i64, edit: JobEdit) -> Result<JobView, ErrorBody> {
-    Ok(core.job_update(id, edit, &actor()).await?)
+pub async fn job_update(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    id: i64,
+    edit: JobEdit,
+) -> Result<JobView, ErrorBody> {
+    Ok(core.job_update(id, edit, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn job_pause(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
-    Ok(core.job_set_paused(id, true, &actor()).await?)
+pub async fn job_pause(core: State<'_, Core>, session: State<'_, Arc<Session>>, id: i64) -> Result<JobView, ErrorBody> {
+    Ok(core.job_set_paused(id, true, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn job_resume(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
-    Ok(core.job_set_paused(id, false, &actor()).await?)
+pub async fn job_resume(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    id: i64,
+) -> Result<JobView, ErrorBody> {
+    Ok(core.job_set_paused(id, false, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn job_run_now(core: State<'_, Core>, id: i64) -> Result<JobView, ErrorBody> {
-    Ok(core.job_run_now(id, &actor()).await?)
+pub async fn job_run_now(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    id: i64,
+) -> Result<JobView, ErrorBody> {
+    Ok(core.job_run_now(id, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn job_delete(core: State<'_, Core>, id: i64) -> Result<(), ErrorBody> {
-    Ok(core.job_delete(id, &actor()).await?)
+pub async fn job_delete(core: State<'_, Core>, session: State<'_, Arc<Session>>, id: i64) -> Result<(), ErrorBody> {
+    Ok(core.job_delete(id, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
@@ -119,8 +110,13 @@ pub async fn scheduler_instances(core: State<'_, Core>) -> Result<Vec<SchedulerI
 }
 
 #[tauri::command]
-pub async fn ocr_submit(core: State<'_, Core>, url: String, side: Side) -> Result<OcrSubmitted, ErrorBody> {
-    Ok(core.ocr_submit_by(&url, side, &actor()).await?)
+pub async fn ocr_submit(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    url: String,
+    side: Side,
+) -> Result<OcrSubmitted, ErrorBody> {
+    Ok(core.ocr_submit_by(&url, side, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
@@ -134,33 +130,41 @@ pub async fn ocr_get(core: State<'_, Core>, id: i64) -> Result<OcrRequest, Error
 }
 
 #[tauri::command]
-pub async fn ocr_reveal(core: State<'_, Core>, id: i64) -> Result<String, ErrorBody> {
-    Ok(core.ocr_reveal(id, &actor()).await?)
+pub async fn ocr_reveal(core: State<'_, Core>, session: State<'_, Arc<Session>>, id: i64) -> Result<String, ErrorBody> {
+    Ok(core.ocr_reveal(id, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn ocr_retry(core: State<'_, Core>, ids: Vec<i64>) -> Result<RetryOutcome, ErrorBody> {
-    Ok(core.ocr_retry(&ids, &actor()).await?)
+pub async fn ocr_retry(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    ids: Vec<i64>,
+) -> Result<RetryOutcome, ErrorBody> {
+    Ok(core.ocr_retry(&ids, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn ocr_purge_dead(core: State<'_, Core>) -> Result<u64, ErrorBody> {
-    Ok(core.ocr_purge_dead(&actor()).await?)
+pub async fn ocr_purge_dead(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<u64, ErrorBody> {
+    Ok(core.ocr_purge_dead(&actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn ocr_set_cap(core: State<'_, Core>, cap: f64) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_set_cap(cap, &actor()).await?)
+pub async fn ocr_set_cap(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    cap: f64,
+) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_set_cap(cap, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn ocr_pause(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_pause(&actor()).await?)
+pub async fn ocr_pause(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_pause(&actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn ocr_resume(core: State<'_, Core>) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_resume(&actor()).await?)
+pub async fn ocr_resume(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<OcrStats, ErrorBody> {
+    Ok(core.ocr_resume(&actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
@@ -189,13 +193,22 @@ pub async fn orders_summary(core: State<'_, Core>) -> Result<OrdersSummary, Erro
 }
 
 #[tauri::command]
-pub async fn order_cancel(core: State<'_, Core>, order_no: String, reason: String) -> Result<(), ErrorBody> {
-    Ok(core.order_cancel(&order_no, &reason, &actor()).await?)
+pub async fn order_cancel(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    order_no: String,
+    reason: String,
+) -> Result<(), ErrorBody> {
+    Ok(core.order_cancel(&order_no, &reason, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn order_check_payment(core: State<'_, Core>, order_no: String) -> Result<bool, ErrorBody> {
-    Ok(core.order_check_payment(&order_no, &actor()).await?)
+pub async fn order_check_payment(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    order_no: String,
+) -> Result<bool, ErrorBody> {
+    Ok(core.order_check_payment(&order_no, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
@@ -204,11 +217,19 @@ pub async fn goods_list(core: State<'_, Core>) -> Result<Vec<Goods>, ErrorBody> 
 }
 
 #[tauri::command]
-pub async fn goods_create(core: State<'_, Core>, goods: NewGoods) -> Result<Goods, ErrorBody> {
-    Ok(core.goods_create(goods, &actor()).await?)
+pub async fn goods_create(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    goods: NewGoods,
+) -> Result<Goods, ErrorBody> {
+    Ok(core.goods_create(goods, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
-pub async fn order_place(core: State<'_, Core>, draft: OrderDraft) -> Result<Order, ErrorBody> {
-    Ok(core.order_place_by(draft, &actor()).await?)
+pub async fn order_place(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    draft: OrderDraft,
+) -> Result<Order, ErrorBody> {
+    Ok(core.order_place_by(draft, &actor(&core, &session).await?).await?)
 }

@@ -4,15 +4,18 @@
 //! the window as `core-event`.
 
 mod commands;
+mod signin;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use opsdeck_core::config::OAuthClient;
 use opsdeck_core::{Config, ConfigSource, Core, Event};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
+use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -59,6 +62,18 @@ pub fn run() -> ExitCode {
     {
         tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured");
     }
+    // Without a client for a Chinese sign-in provider, its built-in fake stands in (sandbox
+    // mode); the fakes serve for as long as the app runs.
+    let fakes = tauri::async_runtime::block_on(use_sandbox_oauth(&mut config));
+    // Provider tokens are encrypted with a key from the OS keychain unless one is configured.
+    if config.token_key.is_none() {
+        match keychain_token_key() {
+            Ok(key) => config.token_key = Some(key),
+            Err(e) => {
+                tracing::warn!(error = %e, "no OS keychain: provider tokens are encrypted with a key file in the data dir")
+            }
+        }
+    }
     let core = match tauri::async_runtime::block_on(Core::start(config)) {
         Ok(core) => core,
         Err(e) => {
@@ -75,6 +90,7 @@ pub fn run() -> ExitCode {
     };
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
+            let _ = &fakes;
             tauri::async_runtime::block_on(core.shutdown());
         }
     });
@@ -112,11 +128,56 @@ async fn use_sandbox_alipay(config: &mut Config) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sandbox mode for sign-in: each Chinese provider without a configured client gets its fake.
+async fn use_sandbox_oauth(config: &mut Config) -> Vec<FakeOAuth> {
+    let mut fakes = Vec::new();
+    for provider in opsdeck_sandbox::oauth::Provider::ALL {
+        let configured = config.oauth.provider_mut(provider.key()).is_some_and(|p| p.client.is_some());
+        if configured {
+            continue;
+        }
+        let fake_config = FakeOAuthConfig::sandbox(provider);
+        match FakeOAuth::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await {
+            Ok(fake) => {
+                config.use_sandbox_oauth(
+                    provider.key(),
+                    &fake.base_url,
+                    OAuthClient {
+                        client_id: fake_config.client_id.clone(),
+                        client_secret: Some(fake_config.client_secret.clone().into()),
+                        redirect_uri: fake_config.redirect_uri.clone(),
+                    },
+                );
+                tracing::warn!(provider = provider.key(), url = %fake.base_url, "sandbox mode: sign-in goes to the built-in fake");
+                fakes.push(fake);
+            }
+            Err(e) => tracing::error!(provider = provider.key(), error = %e, "cannot start a fake sign-in provider"),
+        }
+    }
+    fakes
+}
+
+/// The token key from the OS keychain (Secret Service), created there on first use.
+fn keychain_token_key() -> anyhow::Result<secrecy::SecretString> {
+    let entry = keyring::Entry::new("opsdeck", "provider-token-key")?;
+    match entry.get_password() {
+        Ok(key) => Ok(key.into()),
+        Err(keyring::Error::NoEntry) => {
+            let key = opsdeck_core::accounts::crypto::TokenCipher::generate_key();
+            use secrecy::ExposeSecret;
+            entry.set_password(key.expose_secret())?;
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
 /// runtime so a test can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
     builder
         .manage(core.clone())
+        .manage(std::sync::Arc::new(signin::Session::default()))
         .invoke_handler(tauri::generate_handler![
             commands::health_report,
             commands::app_info,
@@ -150,7 +211,18 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
             commands::order_check_payment,
             commands::goods_list,
             commands::goods_create,
-            commands::order_place
+            commands::order_place,
+            signin::auth_providers,
+            signin::auth_session,
+            signin::sign_in,
+            signin::sign_in_cancel,
+            signin::sign_out,
+            signin::users_list,
+            signin::link_start,
+            signin::unlink,
+            signin::staff_set_role,
+            signin::link_requests_list,
+            signin::link_request_resolve
         ])
         .setup(move |app| {
             tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));

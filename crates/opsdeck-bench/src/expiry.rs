@@ -5,6 +5,7 @@
 //! its first [`SEED_SECONDS`] (it would need minutes for all 10,000); the sweep then takes the
 //! rest.
 
+use opsdeck_core::Actor;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -69,7 +70,7 @@ async fn one(dir: &Path, database_url: &str, redis: &Redis, name: &str) -> anyho
     let mut goods = Vec::new();
     for i in 0..9 {
         let new = NewGoods { sku: format!("g{i}"), name: format!("Goods {i}"), price_fen: 100 + i, stock: 1_000_000 };
-        goods.push(core.goods_create(new, "bench").await?.id);
+        goods.push(core.goods_create(new, &Actor::system("bench")).await?.id);
     }
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..16 {

@@ -9,6 +9,7 @@
 //! - Submissions: 50 concurrent submitters on the default SQLite (each submission writes its
 //!   durable row) against `redis-benchmark -c 50 -P 1` XADD on the same Redis server.
 
+use opsdeck_core::Actor;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -93,7 +94,7 @@ async fn submissions(dir: &Path, redis: &Redis) -> anyhow::Result<(f64, f64)> {
     let sub = dir.join("submit");
     std::fs::create_dir_all(&sub)?;
     let core = start_core(&sub, redis, &format!("bench-submit-{}", std::process::id()), &baidu).await?;
-    core.ocr_pause("bench").await?;
+    core.ocr_pause(&Actor::system("bench")).await?;
     let done = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let stop = started + Duration::from_secs(5);

@@ -1,5 +1,6 @@
 //! `scheduler`: 20 jobs every second; lateness against the ideal instants, side by side.
 
+use opsdeck_core::Actor;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -84,7 +85,7 @@ async fn opsdeck(seconds: u64, redis: &Redis, dir: &std::path::Path) -> anyhow::
     // OPSDECK_BENCH_JOBS (profiling only) changes the job count of the OpsDeck phase.
     let jobs: usize = std::env::var("OPSDECK_BENCH_JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(JOBS);
     for index in 0..jobs {
-        core.job_create(bench_job(index, first, seconds), "bench").await?;
+        core.job_create(bench_job(index, first, seconds), &Actor::system("bench")).await?;
     }
     sleep_until_utc(first - ChronoDuration::milliseconds(200)).await;
     let cpu_before = cpu_seconds();

@@ -85,6 +85,17 @@ pub struct Config {
     /// Whether this instance fires scheduled jobs (false: a console that only watches and acts
     /// by hand; the daemons do the scheduled work).
     pub scheduler_enabled: bool,
+    /// The sign-in providers: Weibo, QQ, WeChat, DingTalk (each `None` until configured; the
+    /// desktop then uses its built-in fake) and one OpenID Connect provider.
+    pub oauth: OAuthSettings,
+    /// The key (32 bytes, base64) that encrypts provider tokens at rest. Unset: the desktop takes
+    /// one from the OS keychain; a headless host keeps one in `<data_dir>/token.key`.
+    pub token_key: Option<SecretString>,
+    /// The console role a user gets on their first console sign-in, when there already is an
+    /// admin (the very first user to sign in becomes admin). `None`: an admin must grant one.
+    pub staff_default_role: Option<crate::accounts::Role>,
+    /// How long a sign-in attempt (its `state`) stays valid.
+    pub oauth_state_ttl: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
 }
@@ -128,6 +139,32 @@ struct RawConfig {
     expiry_lease_seconds: u64,
     expiry_concurrency: u32,
     scheduler_enabled: bool,
+    weibo_client_id: Option<String>,
+    weibo_client_secret: Option<String>,
+    weibo_redirect_uri: Option<String>,
+    weibo_url: String,
+    qq_client_id: Option<String>,
+    qq_client_secret: Option<String>,
+    qq_redirect_uri: Option<String>,
+    qq_url: String,
+    wechat_app_id: Option<String>,
+    wechat_app_secret: Option<String>,
+    wechat_redirect_uri: Option<String>,
+    wechat_open_url: String,
+    wechat_api_url: String,
+    dingtalk_client_id: Option<String>,
+    dingtalk_client_secret: Option<String>,
+    dingtalk_redirect_uri: Option<String>,
+    dingtalk_login_url: String,
+    dingtalk_api_url: String,
+    oidc_name: String,
+    oidc_issuer_url: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_redirect_uri: Option<String>,
+    token_key: Option<String>,
+    staff_default_role: String,
+    oauth_state_ttl_seconds: u64,
 }
 
 /// Alipay's app ids are all digits, so the environment layer reads them as numbers: take either.
@@ -173,7 +210,89 @@ pub const KEYS: &[&str] = &[
     "expiry_lease_seconds",
     "expiry_concurrency",
     "scheduler_enabled",
+    "weibo_client_id",
+    "weibo_client_secret",
+    "weibo_redirect_uri",
+    "weibo_url",
+    "qq_client_id",
+    "qq_client_secret",
+    "qq_redirect_uri",
+    "qq_url",
+    "wechat_app_id",
+    "wechat_app_secret",
+    "wechat_redirect_uri",
+    "wechat_open_url",
+    "wechat_api_url",
+    "dingtalk_client_id",
+    "dingtalk_client_secret",
+    "dingtalk_redirect_uri",
+    "dingtalk_login_url",
+    "dingtalk_api_url",
+    "oidc_name",
+    "oidc_issuer_url",
+    "oidc_client_id",
+    "oidc_client_secret",
+    "oidc_redirect_uri",
+    "token_key",
+    "staff_default_role",
+    "oauth_state_ttl_seconds",
 ];
+
+/// One sign-in provider's settings: where it lives and, once configured, OpsDeck's client.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    /// The host of the authorize page (Weibo and QQ: the same as `api_url`).
+    pub authorize_url: String,
+    /// The host of the token and user-info calls.
+    pub api_url: String,
+    pub client: Option<OAuthClient>,
+    /// True when the URLs point at OpsDeck's own fake (sandbox mode).
+    pub sandbox: bool,
+}
+
+/// OpsDeck's registration with a provider.
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    /// `client_id` (WeChat: `appid`).
+    pub client_id: String,
+    /// WeChat: `secret`. For OpenID Connect it may be absent (a public client, PKCE only).
+    pub client_secret: Option<SecretString>,
+    /// The registered callback; the sign-in window stops at it.
+    pub redirect_uri: String,
+}
+
+/// The OpenID Connect provider's settings.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// Shown on the sign-in button.
+    pub name: String,
+    /// The issuer (discovery: `<issuer>/.well-known/openid-configuration`).
+    pub issuer_url: String,
+    pub client: OAuthClient,
+}
+
+/// Every sign-in provider.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub weibo: ProviderSettings,
+    pub qq: ProviderSettings,
+    pub wechat: ProviderSettings,
+    pub dingtalk: ProviderSettings,
+    pub oidc: Option<OidcSettings>,
+}
+
+impl OAuthSettings {
+    /// The four Chinese providers' settings by key (`weibo`, `qq`, `wechat`, `dingtalk`).
+    pub fn provider_mut(&mut self, key: &str) -> Option<&mut ProviderSettings> {
+        match key {
+            "weibo" => Some(&mut self.weibo),
+            "qq" => Some(&mut self.qq),
+            "wechat" => Some(&mut self.wechat),
+            "dingtalk" => Some(&mut self.dingtalk),
+            _ => None,
+        }
+    }
+}
 
 /// Alipay's real gateway.
 pub const ALIPAY_GATEWAY: &str = "https://openapi.alipay.com/gateway.do";
@@ -214,6 +333,32 @@ impl RawConfig {
             expiry_lease_seconds: 60,
             expiry_concurrency: 64,
             scheduler_enabled: true,
+            weibo_client_id: None,
+            weibo_client_secret: None,
+            weibo_redirect_uri: None,
+            weibo_url: "https://api.weibo.com".into(),
+            qq_client_id: None,
+            qq_client_secret: None,
+            qq_redirect_uri: None,
+            qq_url: "https://graph.qq.com".into(),
+            wechat_app_id: None,
+            wechat_app_secret: None,
+            wechat_redirect_uri: None,
+            wechat_open_url: "https://open.weixin.qq.com".into(),
+            wechat_api_url: "https://api.weixin.qq.com".into(),
+            dingtalk_client_id: None,
+            dingtalk_client_secret: None,
+            dingtalk_redirect_uri: None,
+            dingtalk_login_url: "https://login.dingtalk.com".into(),
+            dingtalk_api_url: "https://api.dingtalk.com".into(),
+            oidc_name: "OpenID Connect".into(),
+            oidc_issuer_url: None,
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_redirect_uri: None,
+            token_key: None,
+            staff_default_role: "none".into(),
+            oauth_state_ttl_seconds: 600,
         }
     }
 }
@@ -311,6 +456,19 @@ impl Config {
         }
     }
 
+    /// Points one of the four Chinese providers (`weibo`, `qq`, `wechat`, `dingtalk`) at a local
+    /// fake (the sandbox crate's) with its client registration.
+    pub fn use_sandbox_oauth(&mut self, key: &str, base_url: &str, client: OAuthClient) {
+        if let Some(settings) = self.oauth.provider_mut(key) {
+            let base = base_url.trim_end_matches('/').to_string();
+            *settings =
+                ProviderSettings { authorize_url: base.clone(), api_url: base, client: Some(client), sandbox: true };
+            for source_key in KEYS.iter().filter(|k| k.starts_with(&format!("{key}_"))) {
+                self.sources.insert(source_key, "sandbox".into());
+            }
+        }
+    }
+
     pub fn database_backend(&self) -> DatabaseBackend {
         if self.database_url.scheme() == "sqlite" { DatabaseBackend::Sqlite } else { DatabaseBackend::Mysql }
     }
@@ -361,7 +519,26 @@ impl Config {
                 "expiry_lease_seconds" => self.expiry_lease.as_secs().to_string(),
                 "expiry_concurrency" => self.expiry_concurrency.to_string(),
                 "scheduler_enabled" => self.scheduler_enabled.to_string(),
-                _ => String::new(),
+                "oidc_name" => self.oauth.oidc.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "(not set)".into()),
+                "oidc_issuer_url" => {
+                    self.oauth.oidc.as_ref().map(|o| o.issuer_url.clone()).unwrap_or_else(|| "(not set)".into())
+                }
+                "oidc_client_id" => {
+                    self.oauth.oidc.as_ref().map(|o| o.client.client_id.clone()).unwrap_or_else(|| "(not set)".into())
+                }
+                "oidc_redirect_uri" => self
+                    .oauth
+                    .oidc
+                    .as_ref()
+                    .map(|o| o.client.redirect_uri.clone())
+                    .unwrap_or_else(|| "(not set)".into()),
+                "oidc_client_secret" => {
+                    masked(self.oauth.oidc.as_ref().and_then(|o| o.client.client_secret.as_ref()).is_some(), false)
+                }
+                "token_key" => masked(self.token_key.is_some(), false),
+                "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
+                "oauth_state_ttl_seconds" => self.oauth_state_ttl.as_secs().to_string(),
+                other => self.provider_value(other).unwrap_or_default(),
             }
         };
         KEYS.iter()
@@ -370,6 +547,38 @@ impl Config {
                 (*key, value(key), origin)
             })
             .collect()
+    }
+}
+
+impl Config {
+    /// A Chinese provider's key as `check-config` prints it (secrets masked).
+    fn provider_value(&self, key: &str) -> Option<String> {
+        let (name, field) = key.split_once('_')?;
+        let settings = match name {
+            "weibo" => &self.oauth.weibo,
+            "qq" => &self.oauth.qq,
+            "wechat" => &self.oauth.wechat,
+            "dingtalk" => &self.oauth.dingtalk,
+            _ => return None,
+        };
+        let not_set = || "(not set)".to_string();
+        Some(match field {
+            "url" | "open_url" | "login_url" => settings.authorize_url.clone(),
+            "api_url" => settings.api_url.clone(),
+            "client_id" | "app_id" => settings.client.as_ref().map(|c| c.client_id.clone()).unwrap_or_else(not_set),
+            "redirect_uri" => settings.client.as_ref().map(|c| c.redirect_uri.clone()).unwrap_or_else(not_set),
+            "client_secret" | "app_secret" => masked(settings.client.is_some(), settings.sandbox),
+            _ => return None,
+        })
+    }
+}
+
+/// How a secret is shown: whether it is set, never its value.
+fn masked(set: bool, sandbox: bool) -> String {
+    match (set, sandbox) {
+        (_, true) => "(sandbox)".into(),
+        (true, false) => "****".into(),
+        (false, false) => "(not set)".into(),
     }
 }
 
@@ -422,7 +631,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     if raw.data_dir.as_os_str().is_empty() {
         return Err(invalid("data_dir", "must not be empty".into()));
     }
-    let database_url = match raw.database_url {
+    let database_url = match raw.database_url.clone() {
         Some(url) => url,
         None => format!("sqlite://{}?mode=rwc", raw.data_dir.join("opsdeck.db").display()),
     };
@@ -490,6 +699,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
             Some(v) => Ok(Some(SecretString::from(v))),
         }
     };
+    let oauth = validate_oauth(&raw, &invalid, &secret)?;
     let baidu_api_key = secret("baidu_api_key", raw.baidu_api_key)?;
     let baidu_secret_key = secret("baidu_secret_key", raw.baidu_secret_key)?;
     if baidu_api_key.is_some() != baidu_secret_key.is_some() {
@@ -549,7 +759,26 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     if !(1..=512).contains(&raw.expiry_concurrency) {
         return Err(invalid("expiry_concurrency", format!("{} is out of range (1–512)", raw.expiry_concurrency)));
     }
+    let token_key = secret("token_key", raw.token_key.clone())?;
+    if let Some(key) = &token_key {
+        crate::accounts::crypto::TokenCipher::from_base64(key.expose_secret())
+            .map_err(|reason| invalid("token_key", reason))?;
+    }
+    let staff_default_role = match raw.staff_default_role.trim() {
+        "" | "none" => None,
+        role => Some(role.parse::<crate::accounts::Role>().map_err(|reason| invalid("staff_default_role", reason))?),
+    };
+    if !(30..=3600).contains(&raw.oauth_state_ttl_seconds) {
+        return Err(invalid(
+            "oauth_state_ttl_seconds",
+            format!("{} is out of range (30–3600)", raw.oauth_state_ttl_seconds),
+        ));
+    }
     Ok(Config {
+        oauth,
+        token_key,
+        staff_default_role,
+        oauth_state_ttl: Duration::from_secs(raw.oauth_state_ttl_seconds),
         alipay_gateway_url: alipay_gateway_url.to_string(),
         alipay_app_id,
         alipay_private_key: alipay_private_key.map(SecretString::from),
@@ -581,6 +810,126 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         run_retention: Duration::from_secs(raw.run_retention_hours * 3600),
         sources,
     })
+}
+
+type Invalid<'a> = dyn Fn(&str, String) -> ConfigError + 'a;
+type Secret<'a> = dyn Fn(&str, Option<String>) -> Result<Option<SecretString>, ConfigError> + 'a;
+
+/// The sign-in providers: each one's URLs must be http(s); a client is all of id, secret and
+/// redirect URI, or none of them.
+fn validate_oauth(raw: &RawConfig, invalid: &Invalid<'_>, secret: &Secret<'_>) -> Result<OAuthSettings, ConfigError> {
+    let http_url = |key: &str, value: &str| -> Result<String, ConfigError> {
+        url::Url::parse(value)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .ok_or_else(|| invalid(key, format!("{value:?} is not an http(s) URL")))
+    };
+    let present = |v: &Option<String>| v.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    // (id key, id, secret key, secret, redirect key, redirect): all or nothing.
+    let client = |keys: [&str; 3],
+                  id: &Option<String>,
+                  secret_value: &Option<String>,
+                  redirect: &Option<String>,
+                  secret_required: bool|
+     -> Result<Option<OAuthClient>, ConfigError> {
+        let id = present(id);
+        let client_secret = secret(keys[1], secret_value.clone())?;
+        let redirect = present(redirect);
+        let set = [id.is_some(), client_secret.is_some() || !secret_required, redirect.is_some()];
+        let any = id.is_some() || client_secret.is_some() || redirect.is_some();
+        if !any {
+            return Ok(None);
+        }
+        if !set.iter().all(|s| *s) {
+            let missing: Vec<&str> = keys.iter().zip(set).filter(|(_, s)| !s).map(|(k, _)| *k).collect();
+            let first_set = keys.iter().zip(set).find(|(_, s)| *s).map(|(k, _)| *k).unwrap_or(keys[0]);
+            return Err(invalid(
+                first_set,
+                format!("{} not set: set {}, or none of them", missing.join(" and "), keys.join(", ")),
+            ));
+        }
+        let redirect = redirect.unwrap_or_default();
+        let redirect = url::Url::parse(&redirect)
+            .ok()
+            .filter(|u| u.host().is_some() || u.scheme() != "http" && u.scheme() != "https")
+            .ok_or_else(|| invalid(keys[2], format!("{redirect:?} is not an absolute URL")))?;
+        Ok(Some(OAuthClient { client_id: id.unwrap_or_default(), client_secret, redirect_uri: redirect.to_string() }))
+    };
+    let provider = |keys: [&str; 3],
+                    id: &Option<String>,
+                    sec: &Option<String>,
+                    redirect: &Option<String>,
+                    urls: [(&str, &str); 2]|
+     -> Result<ProviderSettings, ConfigError> {
+        Ok(ProviderSettings {
+            authorize_url: http_url(urls[0].0, urls[0].1)?,
+            api_url: http_url(urls[1].0, urls[1].1)?,
+            client: client(keys, id, sec, redirect, true)?,
+            sandbox: false,
+        })
+    };
+    let weibo = provider(
+        ["weibo_client_id", "weibo_client_secret", "weibo_redirect_uri"],
+        &raw.weibo_client_id,
+        &raw.weibo_client_secret,
+        &raw.weibo_redirect_uri,
+        [("weibo_url", &raw.weibo_url), ("weibo_url", &raw.weibo_url)],
+    )?;
+    let qq = provider(
+        ["qq_client_id", "qq_client_secret", "qq_redirect_uri"],
+        &raw.qq_client_id,
+        &raw.qq_client_secret,
+        &raw.qq_redirect_uri,
+        [("qq_url", &raw.qq_url), ("qq_url", &raw.qq_url)],
+    )?;
+    let wechat = provider(
+        ["wechat_app_id", "wechat_app_secret", "wechat_redirect_uri"],
+        &raw.wechat_app_id,
+        &raw.wechat_app_secret,
+        &raw.wechat_redirect_uri,
+        [("wechat_open_url", &raw.wechat_open_url), ("wechat_api_url", &raw.wechat_api_url)],
+    )?;
+    let dingtalk = provider(
+        ["dingtalk_client_id", "dingtalk_client_secret", "dingtalk_redirect_uri"],
+        &raw.dingtalk_client_id,
+        &raw.dingtalk_client_secret,
+        &raw.dingtalk_redirect_uri,
+        [("dingtalk_login_url", &raw.dingtalk_login_url), ("dingtalk_api_url", &raw.dingtalk_api_url)],
+    )?;
+    let oidc_client = client(
+        ["oidc_client_id", "oidc_client_secret", "oidc_redirect_uri"],
+        &raw.oidc_client_id,
+        &raw.oidc_client_secret,
+        &raw.oidc_redirect_uri,
+        false,
+    )?;
+    let oidc = match (present(&raw.oidc_issuer_url), oidc_client) {
+        (None, None) => None,
+        (Some(issuer), Some(client)) => Some(OidcSettings {
+            name: if raw.oidc_name.trim().is_empty() {
+                "OpenID Connect".into()
+            } else {
+                raw.oidc_name.trim().to_string()
+            },
+            // Kept exactly as given: the discovery document must name the same issuer.
+            issuer_url: http_url("oidc_issuer_url", &issuer).map(|_| issuer.clone())?,
+            client,
+        }),
+        (Some(_), None) => {
+            return Err(invalid(
+                "oidc_issuer_url",
+                "oidc_client_id and oidc_redirect_uri not set: set them too, or no OpenID Connect key".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "oidc_client_id",
+                "oidc_issuer_url not set: set it too, or no OpenID Connect key".into(),
+            ));
+        }
+    };
+    Ok(OAuthSettings { weibo, qq, wechat, dingtalk, oidc })
 }
 
 /// A connection URL that may hold a password: printing it (Debug or Display) masks the password.

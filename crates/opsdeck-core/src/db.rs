@@ -119,6 +119,25 @@ impl Database {
         }
     }
 
+    /// Like [`Database::insert_returning_id`], inside a transaction (or on any one connection).
+    pub async fn insert_returning_id_on<'a>(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        insert: &'static str,
+        bind: impl FnOnce(Query<'a, Any, AnyArguments>) -> Query<'a, Any, AnyArguments>,
+    ) -> sqlx::Result<i64> {
+        match self.backend {
+            DatabaseBackend::Sqlite => {
+                let query = sqlx::query(AssertSqlSafe(format!("{insert} RETURNING id")));
+                bind(query).fetch_one(&mut *conn).await?.try_get(0)
+            }
+            DatabaseBackend::Mysql => {
+                let done = bind(sqlx::query(insert)).execute(&mut *conn).await?;
+                done.last_insert_id().ok_or_else(|| sqlx::Error::Protocol("MySQL reported no insert id".into()))
+            }
+        }
+    }
+
     /// One round trip, bounded by `timeout`.
     pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
         tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(&self.pool))
@@ -149,4 +168,10 @@ pub(crate) fn ms(at: chrono::DateTime<chrono::Utc>) -> i64 {
 pub(crate) fn instant(ms: i64) -> chrono::DateTime<chrono::Utc> {
     use chrono::TimeZone;
     chrono::Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+/// Escapes LIKE's wildcards in a search term, for a pattern used with `ESCAPE '!'` (an escape
+/// character that SQLite and MySQL read the same way inside a string literal).
+pub(crate) fn like_escaped(search: &str) -> String {
+    search.replace('!', "!!").replace('%', "!%").replace('_', "!_")
 }

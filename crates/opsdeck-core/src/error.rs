@@ -17,6 +17,12 @@ pub enum ApiError {
     /// The action is not allowed on this target (or for this user).
     #[error("{0}")]
     Forbidden(String),
+    /// Nobody is signed in (or the user is gone).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A sign-in provider refused or could not be reached; nothing was changed.
+    #[error("{0}")]
+    Provider(String),
     /// The SQL database could not be reached; nothing was changed.
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
@@ -33,6 +39,8 @@ impl ApiError {
             ApiError::InvalidInput(_) | ApiError::InvalidField { .. } => "invalid_input",
             ApiError::NotFound(_) => "not_found",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Provider(_) => "provider_error",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::RedisUnavailable(_) => "redis_unavailable",
             ApiError::Internal(_) => "internal",

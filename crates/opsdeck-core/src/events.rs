@@ -30,6 +30,8 @@ pub enum Event {
     },
     /// Orders changed (placed, paid, cancelled): the Orders page reloads.
     OrdersChanged,
+    /// Users, links, link requests or roles changed: the Accounts page reloads.
+    AccountsChanged,
     /// The OCR queue's live figures (every second while a console listens, and on a change).
     OcrStats {
         stats: OcrStats,

@@ -7,6 +7,7 @@
 //! - [`ratelimit`]: a global GCRA rate limit in Redis (Redis `TIME` as the clock).
 //! - [`events`]: the event stream front ends subscribe to.
 //! - [`health`]: probes of the database and Redis, published live.
+//! - [`accounts`]: users, linked third-party sign-ins (five providers), staff roles, actors.
 //! - [`audit`]: the audit log of manual actions.
 //! - [`ocr`]: the OCR queue's parts (so far the Baidu ID-card client).
 //! - [`orders`]: order expiry (Alipay client so far).
@@ -14,6 +15,7 @@
 //! - [`facade`]: [`Core`], the one API the desktop shell, the daemon and the tests use.
 //! - [`error`]: [`ApiError`] and the `{code, message}` body front ends receive.
 
+pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
@@ -27,6 +29,7 @@ pub mod ratelimit;
 pub mod redis_conn;
 pub mod scheduler;
 
+pub use accounts::{Actor, Role};
 pub use config::{Config, ConfigError, ConfigSource};
 pub use error::{ApiError, ErrorBody};
 pub use events::Event;

@@ -8,6 +8,11 @@
 //! - [`alipay`]: Alipay's open-API gateway (`alipay.trade.query`, `alipay.trade.close`) with
 //!   RSA2-signed requests and answers, outcomes scripted per order, gateway errors, and signed
 //!   async notifies, on fixed sandbox key pairs.
+//! - [`oauth`]: Weibo, QQ, WeChat and DingTalk web logins, one server per provider on the real
+//!   paths: an authorize page (a user picker, Authorize and Deny) or auto-approve, single-use
+//!   codes that expire, tokens that can be expired, each provider's own answer formats and error
+//!   codes, and a log of every request.
 
 pub mod alipay;
 pub mod baidu;
+pub mod oauth;

@@ -85,13 +85,16 @@ describe('console frame', () => {
     expect(title(w)).toBe('Overview')
   })
 
-  it('starts live health on mount and stops it on unmount', async () => {
+  it('starts live health and the session on mount and stops them on unmount', async () => {
     const w = await mountApp()
-    expect(backend.listenerCount).toBe(1)
+    // Health and the session each listen to core events; the session also to sign-in results.
+    expect(backend.listenerCount).toBe(2)
+    expect(backend.signInListenerCount).toBe(1)
     expect(w.get('[data-testid="status-database"]').attributes('data-status')).toBe('ok')
     w.unmount()
     wrapper = undefined
     expect(backend.listenerCount).toBe(0)
-    expect(backend.unlistenCalls).toBe(1)
+    expect(backend.signInListenerCount).toBe(0)
+    expect(backend.unlistenCalls).toBe(2)
   })
 })

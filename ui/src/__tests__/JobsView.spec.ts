@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import JobsView from '../views/JobsView.vue'
-import { backendPlugins, FakeBackend, fireTime, job, jobRun, schedulerInstance } from './fakeBackend'
+import { backendPlugins, FakeBackend, fireTime, job, jobRun, schedulerInstance, staffMember } from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
@@ -190,5 +190,35 @@ describe('JobsView', () => {
     w.unmount()
     wrapper = undefined
     expect(backend.listenerCount).toBe(0)
+  })
+})
+
+describe('JobsView for a viewer', () => {
+  it('shows the jobs with every action disabled, saying why', async () => {
+    backend.session = staffMember({ role: 'viewer' })
+    const w = await mountView()
+    expect(w.get('[data-testid="job-add"]').attributes('disabled')).toBeDefined()
+    expect(w.get('[data-testid="job-add"]').attributes('title')).toBe('Your role (viewer) cannot add jobs')
+    const sweep = row(w, 'sweep')
+    for (const [id, why] of [
+      ['job-resume', 'Your role (viewer) cannot resume jobs'],
+      ['job-run-now', 'Your role (viewer) cannot run jobs'],
+      ['job-edit', 'Your role (viewer) cannot edit jobs'],
+      ['job-delete', 'Your role (viewer) cannot delete jobs'],
+    ] as const) {
+      expect(sweep.get(`[data-testid="${id}"]`).attributes('disabled'), id).toBeDefined()
+      expect(sweep.get(`[data-testid="${id}"]`).attributes('title'), id).toBe(why)
+    }
+    expect(row(w, 'nightly-report').get('[data-testid="job-pause"]').attributes('disabled')).toBeDefined()
+  })
+
+  it('shows the core’s refusal in the banner', async () => {
+    const w = await mountView()
+    backend.session = staffMember({ role: 'viewer' }) // the core knows; the page does not yet
+    await row(w, 'sweep').get('[data-testid="job-run-now"]').trigger('click')
+    await flushPromises()
+    const banner = w.get('[data-testid="error-banner"]')
+    expect(banner.text()).toContain('Could not run “sweep”:')
+    expect(banner.text()).toContain('a viewer cannot run jobs')
   })
 })

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import OcrView from '../views/OcrView.vue'
 import OcrCallsChart from '../components/ocr/OcrCallsChart.vue'
-import { backendPlugins, callSamples, FakeBackend, idCardFront, ocrRequest, ocrStats } from './fakeBackend'
+import { backendPlugins, callSamples, FakeBackend, idCardFront, ocrRequest, ocrStats, staffMember } from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
@@ -346,5 +346,39 @@ describe('OcrView', () => {
     w.unmount()
     wrapper = undefined
     expect(backend.listenerCount).toBe(0)
+  })
+})
+
+describe('OcrView for a viewer', () => {
+  it('shows the queue with every action disabled, saying why', async () => {
+    backend.session = staffMember({ role: 'viewer' })
+    const w = await mountView()
+    expect(rowIds(w)).toEqual([4, 3, 2, 1])
+    for (const [id, why] of [
+      ['ocr-pause', 'Your role (viewer) cannot pause the queue'],
+      ['ocr-cap-apply', 'Your role (viewer) cannot change the cap'],
+      ['ocr-submit', 'Your role (viewer) cannot queue images'],
+      ['ocr-purge-dead', 'Your role (viewer) cannot purge dead requests'],
+      ['ocr-retry-selected', 'Your role (viewer) cannot retry requests'],
+    ] as const) {
+      expect(testid(w, id).attributes('disabled'), id).toBeDefined()
+      expect(testid(w, id).attributes('title'), id).toBe(why)
+    }
+    expect(row(w, 2).get('[data-testid="ocr-row-retry"]').attributes('disabled')).toBeDefined()
+
+    await row(w, 1).trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-reveal').attributes('disabled')).toBeDefined()
+    expect(testid(w, 'ocr-reveal').attributes('title')).toBe('Your role (viewer) cannot reveal ID numbers')
+  })
+
+  it('shows the core’s refusal in the banner', async () => {
+    backend.failures.ocr_pause = { code: 'forbidden', message: 'a viewer cannot pause the OCR queue' }
+    const w = await mountView()
+    await testid(w, 'ocr-pause').trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-controls').get('[data-testid="error-banner"]').text()).toContain(
+      'a viewer cannot pause the OCR queue',
+    )
   })
 })

@@ -1,7 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, RouterLinkStub, type VueWrapper } from '@vue/test-utils'
 import OrdersView from '../views/OrdersView.vue'
-import { backendPlugins, cancelledOrder, FAKE_ACTOR, FakeBackend, goods, order, orderEvent } from './fakeBackend'
+import {
+  backendPlugins,
+  cancelledOrder,
+  FAKE_ACTOR,
+  FakeBackend,
+  goods,
+  order,
+  orderEvent,
+  staffMember,
+} from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
@@ -397,5 +406,42 @@ describe('OrdersView', () => {
     wrapper = undefined
     expect(backend.listenerCount).toBe(0)
     expect(vi.getTimerCount()).toBe(0)
+  })
+})
+
+describe('OrdersView for a viewer', () => {
+  it('shows the orders with every action disabled, saying why', async () => {
+    backend.session = staffMember({ role: 'viewer' })
+    const w = await mountView()
+    expect(rowNos(w)).toEqual(['OD-B', 'OD-A'])
+    const cancel = row(w, 'OD-A').get('[data-testid="order-cancel"]')
+    expect(cancel.attributes('disabled')).toBeDefined()
+    expect(cancel.attributes('title')).toBe('Your role (viewer) cannot cancel orders')
+    const check = row(w, 'OD-A').get('[data-testid="order-check-payment"]')
+    expect(check.attributes('disabled')).toBeDefined()
+    expect(check.attributes('title')).toBe('Your role (viewer) cannot check payments')
+
+    await openTools(w)
+    expect(testid(w, 'new-order-submit').attributes('disabled')).toBeDefined()
+    expect(testid(w, 'new-goods-submit').attributes('disabled')).toBeDefined()
+    expect(testid(w, 'new-goods-submit').attributes('title')).toBe('Your role (viewer) cannot add goods')
+  })
+
+  it('enables them for an operator, without a title', async () => {
+    backend.session = staffMember({ role: 'operator' })
+    const w = await mountView()
+    const cancel = row(w, 'OD-A').get('[data-testid="order-cancel"]')
+    expect(cancel.attributes('disabled')).toBeUndefined()
+    expect(cancel.attributes('title')).toBeUndefined()
+  })
+
+  it('shows the core’s refusal in the banner when the role changed meanwhile', async () => {
+    const w = await mountView()
+    backend.session = staffMember({ role: 'viewer' }) // the core knows; the page does not yet
+    await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
+    await flushPromises()
+    expect(testid(w, 'orders-error').text()).toContain('Could not check the payment of OD-A:')
+    expect(testid(w, 'orders-error').text()).toContain('a viewer cannot check payments')
+    expect(testid(w, 'orders-error').text()).toContain('forbidden')
   })
 })

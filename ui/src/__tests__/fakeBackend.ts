@@ -20,6 +20,8 @@ import {
   type JobEdit,
   type JobRun,
   type IdCard,
+  type LinkRequest,
+  type LinkView,
   type NewGoods,
   type OcrCallSample,
   type OcrPage,
@@ -33,16 +35,25 @@ import {
   type OrderPage,
   type OrderQuery,
   type OrdersSummary,
+  type ProviderInfo,
+  type ProviderKey,
   type RetryOutcome,
+  type Role,
   type RunPage,
   type RunQuery,
   type SchedulerInstance,
   type Side,
+  type SignInResult,
+  type Staff,
   type TaskKind,
   type TriggerSpec,
+  type UserPage,
+  type UserQuery,
+  type UserView,
 } from '../backend'
 
 type Listener = (e: CoreEvent) => void
+type SignInListener = (r: SignInResult) => void
 
 /** The core's scheduler commands, by their Tauri names. */
 export type SchedulerCommand =
@@ -83,7 +94,45 @@ export type OrdersCommand =
   | 'goods_create'
   | 'order_place'
 
-export type Command = SchedulerCommand | OcrCommand | OrdersCommand
+/** The core's sign-in and accounts commands, by their Tauri names. */
+export type AccountsCommand =
+  | 'auth_providers'
+  | 'auth_session'
+  | 'sign_in'
+  | 'sign_in_cancel'
+  | 'sign_out'
+  | 'users_list'
+  | 'link_start'
+  | 'unlink'
+  | 'staff_set_role'
+  | 'link_requests_list'
+  | 'link_request_resolve'
+
+export type Command = SchedulerCommand | OcrCommand | OrdersCommand | AccountsCommand
+
+/** The commands that act (rather than read), with what the core says a viewer cannot do. */
+const ACTIONS: Partial<Record<Command, string>> = {
+  job_create: 'add jobs',
+  job_update: 'edit jobs',
+  job_pause: 'pause jobs',
+  job_resume: 'resume jobs',
+  job_run_now: 'run jobs',
+  job_delete: 'delete jobs',
+  ocr_submit: 'queue OCR requests',
+  ocr_reveal: 'reveal ID numbers',
+  ocr_retry: 'retry OCR requests',
+  ocr_purge_dead: 'purge OCR requests',
+  ocr_set_cap: 'change the OCR cap',
+  ocr_pause: 'pause the OCR queue',
+  ocr_resume: 'resume the OCR queue',
+  order_cancel: 'cancel orders',
+  order_check_payment: 'check payments',
+  goods_create: 'add goods',
+  order_place: 'place orders',
+  link_start: 'link sign-in methods',
+  unlink: 'unlink sign-in methods',
+  link_request_resolve: 'resolve link requests',
+}
 
 /** Who the fake core names for actions from the window. */
 export const FAKE_ACTOR = 'tester@desktop'
@@ -132,18 +181,40 @@ export class FakeBackend implements Backend {
   orderExpirySeconds = 1800
   ordersSandbox = false
 
+  // ---- sign-in and accounts ----
+  /** Who is signed in (what authSession() answers): an admin unless a test says otherwise. */
+  session: Staff | null = staffMember()
+  providers: ProviderInfo[] = PROVIDER_KEYS.map((key) => providerInfo({ key }))
+  /** The users; the account actions change them as the core would. */
+  users: UserView[] = []
+  linkRequests: LinkRequest[] = []
+  /** The sign-in window the console opened (by signIn or linkStart); null when none is open. */
+  signInWindow: { provider: ProviderKey; userId: number | null } | null = null
+
   /** Makes a command reject with the given value instead of answering. */
   failures: Partial<Record<Command, unknown>> = {}
-  /** Every scheduler and OCR command, with its arguments as the Tauri backend would pass them. */
+  /** Every command but health and app info, with its arguments as the Tauri backend would pass them. */
   readonly calls: { cmd: Command; args?: unknown }[] = []
   healthCalls = 0
   appInfoCalls = 0
   subscribeCalls = 0
   unlistenCalls = 0
   private readonly listeners = new Set<Listener>()
+  private readonly signInListeners = new Set<SignInListener>()
 
   get listenerCount(): number {
     return this.listeners.size
+  }
+
+  get signInListenerCount(): number {
+    return this.signInListeners.size
+  }
+
+  /** Delivers a sign-in window's outcome to every current subscriber, as the core would. */
+  pushSignIn(r: SignInResult): void {
+    if (r.status === 'signed_in') this.session = clone(r.staff)
+    this.signInWindow = null
+    for (const l of [...this.signInListeners]) l(r)
   }
 
   /** Delivers an event to every current subscriber, as the core would. */
@@ -174,6 +245,18 @@ export class FakeBackend implements Backend {
   private record(cmd: Command, args?: unknown): void {
     this.calls.push(args === undefined ? { cmd } : { cmd, args: clone(args) })
     if (cmd in this.failures) throw this.failures[cmd]
+    this.authorise(cmd)
+  }
+
+  /** Refuses actions as the core does: without a session, and to viewers (roles to non-admins). */
+  private authorise(cmd: Command): void {
+    const action = cmd === 'staff_set_role' ? 'change roles' : ACTIONS[cmd]
+    if (action === undefined) return
+    const role = this.session?.role
+    if (role === undefined) throw { code: 'unauthenticated', message: 'sign in first' }
+    if (role === 'viewer' || (cmd === 'staff_set_role' && role !== 'admin')) {
+      throw { code: 'forbidden', message: `${role === 'viewer' ? 'a viewer' : 'an operator'} cannot ${action}` }
+    }
   }
 
   private find(id: number): Job {
@@ -500,6 +583,107 @@ export class FakeBackend implements Backend {
     return clone(placed)
   }
 
+  // ---- sign-in and accounts ----
+
+  private user(id: number): UserView {
+    const user = this.users.find((u) => u.id === id)
+    if (!user) throw { code: 'not_found', message: `no user ${id}` }
+    return user
+  }
+
+  async authProviders(): Promise<ProviderInfo[]> {
+    this.record('auth_providers')
+    return clone(this.providers)
+  }
+
+  async authSession(): Promise<Staff | null> {
+    this.record('auth_session')
+    return clone(this.session)
+  }
+
+  async signIn(provider: ProviderKey): Promise<void> {
+    this.record('sign_in', { provider })
+    this.signInWindow = { provider, userId: null }
+  }
+
+  /** Closes the window; the core then reports the sign-in cancelled. */
+  async signInCancel(): Promise<void> {
+    this.record('sign_in_cancel')
+    if (this.signInWindow) this.pushSignIn({ status: 'cancelled' })
+  }
+
+  async signOut(): Promise<void> {
+    this.record('sign_out')
+    this.session = null
+  }
+
+  async usersList(q: UserQuery): Promise<UserPage> {
+    this.record('users_list', { query: q })
+    const search = q.search ?? ''
+    const matching = this.users
+      .filter((u) => search === '' || u.username.includes(search) || (u.mobile_masked ?? '').includes(search))
+      .sort((a, b) => a.id - b.id)
+    return { users: clone(matching.slice(q.offset, q.offset + q.limit)), total: matching.length }
+  }
+
+  async linkStart(userId: number, provider: ProviderKey): Promise<void> {
+    this.record('link_start', { userId, provider })
+    this.user(userId)
+    this.signInWindow = { provider, userId }
+  }
+
+  async unlink(linkId: number): Promise<UserView> {
+    this.record('unlink', { linkId })
+    const user = this.users.find((u) => u.links.some((l) => l.id === linkId))
+    if (!user) throw { code: 'not_found', message: `no link ${linkId}` }
+    if (user.links.length === 1) {
+      throw { code: 'invalid_input', message: `${user.username}'s last sign-in method cannot be unlinked` }
+    }
+    user.links = user.links.filter((l) => l.id !== linkId)
+    return clone(user)
+  }
+
+  async staffSetRole(userId: number, role: Role | null): Promise<UserView> {
+    this.record('staff_set_role', { userId, role })
+    const user = this.user(userId)
+    user.role = role
+    if (this.session?.user_id === userId) this.session = role === null ? null : { ...this.session, role }
+    return clone(user)
+  }
+
+  async linkRequestsList(): Promise<LinkRequest[]> {
+    this.record('link_requests_list')
+    return clone(this.linkRequests)
+  }
+
+  async linkRequestResolve(id: number, accept: boolean): Promise<UserView | null> {
+    this.record('link_request_resolve', { id, accept })
+    const request = this.linkRequests.find((r) => r.id === id)
+    if (!request) throw { code: 'not_found', message: `no link request ${id}` }
+    this.linkRequests = this.linkRequests.filter((r) => r !== request)
+    if (!accept) return null
+    const user = this.user(request.user_id)
+    const linkId = Math.max(0, ...this.users.flatMap((u) => u.links.map((l) => l.id))) + 1
+    user.links.push(
+      linkView({
+        id: linkId,
+        provider: request.provider,
+        uid_masked: request.uid_masked,
+        nickname: request.nickname,
+        linked_at: new Date().toISOString(),
+        last_sign_in_at: null,
+      }),
+    )
+    return clone(user)
+  }
+
+  async onSignInResult(cb: SignInListener): Promise<() => void> {
+    this.signInListeners.add(cb)
+    return () => {
+      this.signInListeners.delete(cb)
+    }
+  }
+
   async onCoreEvent(cb: Listener): Promise<() => void> {
     this.subscribeCalls++
     this.listeners.add(cb)
@@ -723,6 +907,76 @@ export function goods(overrides: Partial<Goods> = {}): Goods {
 
 export function orderEvent(overrides: Partial<OrderEvent> = {}): OrderEvent {
   return { at: '2026-01-10T02:00:00Z', event: 'placed', detail: { amount_fen: 3750 }, who: 'shop', run_key: null, ...overrides }
+}
+
+export const PROVIDER_KEYS: readonly ProviderKey[] = ['weibo', 'qq', 'wechat', 'dingtalk', 'oidc']
+
+const PROVIDER_NAMES: Record<ProviderKey, string> = {
+  weibo: 'Weibo',
+  qq: 'QQ',
+  wechat: 'WeChat',
+  dingtalk: 'DingTalk',
+  oidc: 'Keycloak',
+}
+
+export function providerInfo(overrides: Partial<ProviderInfo> = {}): ProviderInfo {
+  const key = overrides.key ?? 'weibo'
+  return { key, name: PROVIDER_NAMES[key], sandbox: true, ...overrides }
+}
+
+/** A signed-in admin, by default. */
+export function staffMember(overrides: Partial<Staff> = {}): Staff {
+  return {
+    user_id: 1,
+    name: 'Alice Admin',
+    role: 'admin',
+    provider: 'dingtalk',
+    avatar: null,
+    signed_in_at: '2026-01-10T01:00:00Z',
+    ...overrides,
+  }
+}
+
+export function linkView(overrides: Partial<LinkView> = {}): LinkView {
+  return {
+    id: 1,
+    provider: 'weibo',
+    uid_masked: '18****42',
+    nickname: 'alice_wb',
+    avatar: null,
+    linked_at: '2026-01-05T08:00:00Z',
+    last_sign_in_at: '2026-01-10T01:00:00Z',
+    ...overrides,
+  }
+}
+
+export function userView(overrides: Partial<UserView> = {}): UserView {
+  return {
+    id: 1,
+    username: 'alice',
+    nickname: 'Alice',
+    mobile_masked: '138****0001',
+    avatar: null,
+    role: 'admin',
+    created_at: '2026-01-05T08:00:00Z',
+    last_sign_in_at: '2026-01-10T01:00:00Z',
+    links: [linkView()],
+    ...overrides,
+  }
+}
+
+export function linkRequest(overrides: Partial<LinkRequest> = {}): LinkRequest {
+  return {
+    id: 1,
+    user_id: 2,
+    username: 'bob',
+    provider: 'qq',
+    uid_masked: 'B7****1C',
+    nickname: 'bob_qq',
+    mobile_masked: '139****0002',
+    created_at: '2026-01-10T01:30:00Z',
+    ...overrides,
+  }
 }
 
 /** Plugins for test-utils' `global.plugins`: the fake backend, then a fresh Pinia. */

@@ -8,7 +8,7 @@ const listen = vi.fn()
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a) }))
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }))
 
-const { createTauriBackend, isTauriRuntime, CORE_EVENT } = await import('../backend/tauri')
+const { createTauriBackend, isTauriRuntime, CORE_EVENT, SIGNIN_RESULT_EVENT } = await import('../backend/tauri')
 const { report } = await import('./fakeBackend')
 
 beforeEach(() => {
@@ -165,6 +165,68 @@ describe('Tauri backend', () => {
       ['goods_create', { goods }],
       ['order_place', { draft }],
     ])
+  })
+
+  it('invokes the sign-in and accounts commands with their names and camelCase argument names', async () => {
+    invoke.mockResolvedValue(null)
+    const b = createTauriBackend()
+    await b.authProviders()
+    await b.authSession()
+    await expect(b.signIn('wechat')).resolves.toBeUndefined()
+    await expect(b.signInCancel()).resolves.toBeUndefined()
+    await expect(b.signOut()).resolves.toBeUndefined()
+    await b.usersList({ search: null, offset: 0, limit: 50 })
+    await b.usersList({ search: '138', offset: 50, limit: 50 })
+    await expect(b.linkStart(7, 'qq')).resolves.toBeUndefined()
+    await b.unlink(12)
+    await b.staffSetRole(7, 'operator')
+    await b.staffSetRole(7, null)
+    await b.linkRequestsList()
+    await b.linkRequestResolve(3, true)
+    await b.linkRequestResolve(4, false)
+    expect(invoke.mock.calls).toEqual([
+      ['auth_providers', undefined],
+      ['auth_session', undefined],
+      ['sign_in', { provider: 'wechat' }],
+      ['sign_in_cancel', undefined],
+      ['sign_out', undefined],
+      ['users_list', { query: { search: null, offset: 0, limit: 50 } }],
+      ['users_list', { query: { search: '138', offset: 50, limit: 50 } }],
+      ['link_start', { userId: 7, provider: 'qq' }],
+      ['unlink', { linkId: 12 }],
+      ['staff_set_role', { userId: 7, role: 'operator' }],
+      ['staff_set_role', { userId: 7, role: null }],
+      ['link_requests_list', undefined],
+      ['link_request_resolve', { id: 3, accept: true }],
+      ['link_request_resolve', { id: 4, accept: false }],
+    ])
+  })
+
+  it('passes a forbidden refusal through as a BackendError', async () => {
+    const b = createTauriBackend()
+    invoke.mockRejectedValueOnce({ code: 'forbidden', message: 'a viewer cannot cancel orders' })
+    await expect(b.orderCancel('OD1', 'asked')).rejects.toEqual({ code: 'forbidden', message: 'a viewer cannot cancel orders' })
+    invoke.mockRejectedValueOnce({ code: 'unauthenticated', message: 'sign in first' })
+    await expect(b.unlink(1)).rejects.toEqual({ code: 'unauthenticated', message: 'sign in first' })
+  })
+
+  it('listens on signin-result and passes the outcomes through', async () => {
+    const unlisten = vi.fn()
+    let handler: ((e: { payload: unknown }) => void) | undefined
+    listen.mockImplementation(async (_name: string, h: (e: { payload: unknown }) => void) => {
+      handler = h
+      return unlisten
+    })
+    const b = createTauriBackend()
+    const seen: unknown[] = []
+    const off = await b.onSignInResult((r) => seen.push(r))
+
+    expect(listen).toHaveBeenCalledWith(SIGNIN_RESULT_EVENT, expect.any(Function))
+    expect(SIGNIN_RESULT_EVENT).toBe('signin-result')
+    handler?.({ payload: { status: 'cancelled' } })
+    expect(seen).toEqual([{ status: 'cancelled' }])
+    off()
+    expect(unlisten).toHaveBeenCalledTimes(1)
   })
 
   it('keeps the field of a validation error', async () => {

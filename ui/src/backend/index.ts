@@ -15,6 +15,7 @@ import type {
   Job,
   JobDraft,
   JobEdit,
+  LinkRequest,
   NewGoods,
   OcrPage,
   OcrQuery,
@@ -27,13 +28,21 @@ import type {
   OrderPage,
   OrderQuery,
   OrdersSummary,
+  ProviderInfo,
+  ProviderKey,
   RetryOutcome,
+  Role,
   RunPage,
   RunQuery,
   SchedulerInstance,
   Side,
+  SignInResult,
+  Staff,
   TaskKind,
   TriggerSpec,
+  UserPage,
+  UserQuery,
+  UserView,
 } from './types'
 
 export type * from './types'
@@ -99,6 +108,30 @@ export interface Backend {
   goodsCreate(goods: NewGoods): Promise<Goods>
   /** Rejects with `field` set (user_id, items, amount_fen) on bad input or short stock. */
   orderPlace(draft: OrderDraft): Promise<Order>
+
+  // ---- staff sign-in and accounts ----
+  /** The configured sign-in providers. */
+  authProviders(): Promise<ProviderInfo[]>
+  /** Who is signed in; null when no one is. */
+  authSession(): Promise<Staff | null>
+  /** Opens a sign-in window on the provider's page; the outcome arrives with `onSignInResult`. */
+  signIn(provider: ProviderKey): Promise<void>
+  /** Closes an open sign-in window; a `cancelled` result follows. */
+  signInCancel(): Promise<void>
+  signOut(): Promise<void>
+  /** Users matching the query (by mobile or username). */
+  usersList(q: UserQuery): Promise<UserPage>
+  /** Opens a sign-in window to link another provider to the user; `linked` arrives on success. */
+  linkStart(userId: number, provider: ProviderKey): Promise<void>
+  /** Rejects with `invalid_input` for a user's last link. */
+  unlink(linkId: number): Promise<UserView>
+  /** Admins only; null removes console access. */
+  staffSetRole(userId: number, role: Role | null): Promise<UserView>
+  linkRequestsList(): Promise<LinkRequest[]>
+  /** Accepts (links the identity) or rejects a pending link; resolves to the user when linked. */
+  linkRequestResolve(id: number, accept: boolean): Promise<UserView | null>
+  /** Subscribes to the outcomes of sign-in windows; resolves to the function that unsubscribes. */
+  onSignInResult(cb: (r: SignInResult) => void): Promise<() => void>
 
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>

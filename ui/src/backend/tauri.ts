@@ -15,6 +15,7 @@ import type {
   Job,
   JobDraft,
   JobEdit,
+  LinkRequest,
   NewGoods,
   OcrPage,
   OcrQuery,
@@ -27,16 +28,26 @@ import type {
   OrderPage,
   OrderQuery,
   OrdersSummary,
+  ProviderInfo,
+  ProviderKey,
   RetryOutcome,
+  Role,
   RunPage,
   RunQuery,
   SchedulerInstance,
   Side,
+  SignInResult,
+  Staff,
   TaskKind,
   TriggerSpec,
+  UserPage,
+  UserQuery,
+  UserView,
 } from './types'
 
 export const CORE_EVENT = 'core-event'
+/** Where the outcome of a sign-in window arrives. */
+export const SIGNIN_RESULT_EVENT = 'signin-result'
 
 /** True when running inside the Tauri WebView (its IPC bridge is present). */
 export function isTauriRuntime(): boolean {
@@ -46,6 +57,14 @@ export function isTauriRuntime(): boolean {
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args)
+  } catch (e) {
+    throw toBackendError(e)
+  }
+}
+
+async function subscribe<T>(event: string, cb: (payload: T) => void): Promise<() => void> {
+  try {
+    return await listen<T>(event, (e) => cb(e.payload))
   } catch (e) {
     throw toBackendError(e)
   }
@@ -118,12 +137,30 @@ export function createTauriBackend(): Backend {
     goodsList: () => call<Goods[]>('goods_list'),
     goodsCreate: (goods: NewGoods) => call<Goods>('goods_create', { goods }),
     orderPlace: (draft: OrderDraft) => call<Order>('order_place', { draft }),
-    async onCoreEvent(cb: (e: CoreEvent) => void) {
-      try {
-        return await listen<CoreEvent>(CORE_EVENT, (event) => cb(event.payload))
-      } catch (e) {
-        throw toBackendError(e)
-      }
+
+    // Staff sign-in and accounts. `userId` and `linkId` reach Rust as `user_id` and `link_id`.
+    authProviders: () => call<ProviderInfo[]>('auth_providers'),
+    authSession: () => call<Staff | null>('auth_session'),
+    signIn: async (provider: ProviderKey) => {
+      await call<null>('sign_in', { provider })
     },
+    signInCancel: async () => {
+      await call<null>('sign_in_cancel')
+    },
+    signOut: async () => {
+      await call<null>('sign_out')
+    },
+    usersList: (q: UserQuery) =>
+      call<UserPage>('users_list', { query: { search: q.search ?? null, offset: q.offset, limit: q.limit } }),
+    linkStart: async (userId: number, provider: ProviderKey) => {
+      await call<null>('link_start', { userId, provider })
+    },
+    unlink: (linkId: number) => call<UserView>('unlink', { linkId }),
+    staffSetRole: (userId: number, role: Role | null) => call<UserView>('staff_set_role', { userId, role }),
+    linkRequestsList: () => call<LinkRequest[]>('link_requests_list'),
+    linkRequestResolve: (id: number, accept: boolean) => call<UserView | null>('link_request_resolve', { id, accept }),
+    onSignInResult: (cb: (r: SignInResult) => void) => subscribe(SIGNIN_RESULT_EVENT, cb),
+
+    onCoreEvent: (cb: (e: CoreEvent) => void) => subscribe(CORE_EVENT, cb),
   }
 }

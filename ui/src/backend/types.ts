@@ -408,6 +408,102 @@ export interface OrderDraft {
   amount_fen?: number | null
 }
 
+/* ---- staff sign-in and accounts ---- */
+
+/** A staff member's console role: admins also manage roles; viewers only look. */
+export type Role = 'admin' | 'operator' | 'viewer'
+
+/** The third-party logins OpsDeck can sign in with. */
+export type ProviderKey = 'weibo' | 'qq' | 'wechat' | 'dingtalk' | 'oidc'
+
+export interface ProviderInfo {
+  key: ProviderKey
+  /** The display name, e.g. "Weibo", or the OIDC provider's configured name. */
+  name: string
+  /** True when it is OpsDeck's built-in fake of the provider (no credentials configured). */
+  sandbox: boolean
+}
+
+/** Who is signed into this console. */
+export interface Staff {
+  user_id: number
+  name: string
+  role: Role
+  /** The login used to sign in. */
+  provider: ProviderKey
+  avatar: string | null
+  /** RFC 3339 */
+  signed_in_at: string
+}
+
+/** One third-party login linked to a user. */
+export interface LinkView {
+  id: number
+  provider: ProviderKey
+  /** The provider's user id, masked. */
+  uid_masked: string
+  nickname: string | null
+  avatar: string | null
+  /** RFC 3339 */
+  linked_at: string
+  last_sign_in_at: string | null
+}
+
+export interface UserView {
+  id: number
+  username: string
+  nickname: string | null
+  mobile_masked: string | null
+  avatar: string | null
+  /** Null: no console access. */
+  role: Role | null
+  /** RFC 3339 */
+  created_at: string
+  last_sign_in_at: string | null
+  links: LinkView[]
+}
+
+export interface UserPage {
+  users: UserView[]
+  /** How many match the query in all. */
+  total: number
+}
+
+export interface UserQuery {
+  /** Matches a mobile number or a username; null: every user. */
+  search: string | null
+  offset: number
+  limit: number
+}
+
+/**
+ * A sign-in whose mobile number matches an existing user: staff must confirm before the
+ * identity is linked to that user.
+ */
+export interface LinkRequest {
+  id: number
+  user_id: number
+  username: string
+  provider: ProviderKey
+  uid_masked: string
+  nickname: string | null
+  mobile_masked: string
+  /** RFC 3339 */
+  created_at: string
+}
+
+/** How a sign-in window ended; pushed on the `signin-result` channel. */
+export type SignInResult =
+  | { status: 'signed_in'; staff: Staff }
+  /** A link started with `linkStart` was made. */
+  | { status: 'linked'; user: UserView }
+  /** The identity's mobile matches an existing user: staff must confirm the link first. */
+  | { status: 'pending_link'; request: LinkRequest }
+  /** Signed in fine, but this user has no console role: an admin must grant one. */
+  | { status: 'not_staff'; user_id: number; message: string }
+  | { status: 'cancelled' }
+  | { status: 'error'; error: BackendError }
+
 /** Pushed by the core on the `core-event` channel. Later issues add kinds. */
 export type CoreEvent =
   | { kind: 'health'; report: HealthReport }
@@ -421,6 +517,10 @@ export type CoreEvent =
   | { kind: 'ocr_stats'; stats: OcrStats }
   /** Orders were placed, paid or cancelled: reload. */
   | { kind: 'orders_changed' }
+  /** Users, their links or roles changed: reload. */
+  | { kind: 'accounts_changed' }
+  /** This console signed in or out, or its staff member's role changed. */
+  | { kind: 'session_changed'; staff: Staff | null }
 
 /** What a failed command rejects with. */
 export interface BackendError {

@@ -1,18 +1,22 @@
-// A store's subscription to core events, started by start() and ended by stop(). A stop() that
-// comes while start() is still awaiting the core wins: the late subscription is dropped, and
-// `isCurrent()` tells the rest of start() to stop writing results.
+// A store's subscription to core events (or another channel of the core's, such as sign-in
+// results), started by start() and ended by stop(). A stop() that comes while start() is still
+// awaiting the core wins: the late subscription is dropped, and `isCurrent()` tells the rest of
+// start() to stop writing results.
 import type { Backend, CoreEvent } from '../backend'
 
-export interface CoreSubscription {
+export interface Subscription<E> {
   /** Starts a new generation; the returned check stays true until stop(). */
   begin(): () => boolean
   /** Subscribes for the generation `isCurrent` belongs to; throws what the backend throws. */
-  listen(isCurrent: () => boolean, onEvent: (e: CoreEvent) => void): Promise<void>
+  listen(isCurrent: () => boolean, onEvent: (e: E) => void): Promise<void>
   /** Ends the generation and unsubscribes. */
   end(): void
 }
 
-export function coreSubscription(backend: Backend): CoreSubscription {
+export type CoreSubscription = Subscription<CoreEvent>
+
+/** A subscription to one channel; `subscribe` resolves to the function that unsubscribes. */
+export function subscription<E>(subscribe: (cb: (e: E) => void) => Promise<() => void>): Subscription<E> {
   let generation = 0
   let unlisten: (() => void) | null = null
   return {
@@ -21,7 +25,7 @@ export function coreSubscription(backend: Backend): CoreSubscription {
       return () => gen === generation
     },
     async listen(isCurrent, onEvent) {
-      const off = await backend.onCoreEvent((e) => {
+      const off = await subscribe((e) => {
         if (isCurrent()) onEvent(e)
       })
       if (isCurrent()) unlisten = off
@@ -34,4 +38,8 @@ export function coreSubscription(backend: Backend): CoreSubscription {
       off?.()
     },
   }
+}
+
+export function coreSubscription(backend: Backend): CoreSubscription {
+  return subscription((cb) => backend.onCoreEvent(cb))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Core, MAX_PAGE};
+use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
@@ -181,7 +182,9 @@ impl Core {
     }
 
     /// Adds a staff job (a one-shot job of any kind, or any other trigger).
-    pub async fn job_create(&self, draft: JobDraft, who: &str) -> Result<JobView, ApiError> {
+    pub async fn job_create(&self, draft: JobDraft, actor: &Actor) -> Result<JobView, ApiError> {
+        actor.require_operator("add jobs")?;
+        let who = actor.name.as_str();
         let name = draft.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(invalid("name", "name must be 1 to 100 characters"));
@@ -208,7 +211,9 @@ impl Core {
     }
 
     /// Replaces a job's trigger, zone, policy and args. Nothing is saved unless all are valid.
-    pub async fn job_update(&self, id: i64, edit: JobEdit, who: &str) -> Result<JobView, ApiError> {
+    pub async fn job_update(&self, id: i64, edit: JobEdit, actor: &Actor) -> Result<JobView, ApiError> {
+        actor.require_operator("edit jobs")?;
+        let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         self.check_trigger(&edit.trigger, &edit.timezone)?;
         edit.policy.validate().map_err(|(field, m)| invalid(field, m))?;
@@ -225,7 +230,9 @@ impl Core {
     }
 
     /// Pauses (or resumes) a job; a repeat is a no-op and is not audited again.
-    pub async fn job_set_paused(&self, id: i64, paused: bool, who: &str) -> Result<JobView, ApiError> {
+    pub async fn job_set_paused(&self, id: i64, paused: bool, actor: &Actor) -> Result<JobView, ApiError> {
+        actor.require_operator("pause or resume jobs")?;
+        let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         if store::set_paused(self.database().pool(), id, paused, self.now()).await? {
             let action = if paused { "job.pause" } else { "job.resume" };
@@ -235,7 +242,9 @@ impl Core {
     }
 
     /// Starts a run of the job now, on this instance, whatever its trigger (paused jobs too).
-    pub async fn job_run_now(&self, id: i64, who: &str) -> Result<JobView, ApiError> {
+    pub async fn job_run_now(&self, id: i64, actor: &Actor) -> Result<JobView, ApiError> {
+        actor.require_operator("run jobs")?;
+        let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         self.audit_job(who, "job.run_now", &record.name, json!({ "id": id })).await?;
         engine::spawn_manual(self, record);
@@ -243,7 +252,9 @@ impl Core {
     }
 
     /// Deletes a staff-added job; its history stays.
-    pub async fn job_delete(&self, id: i64, who: &str) -> Result<(), ApiError> {
+    pub async fn job_delete(&self, id: i64, actor: &Actor) -> Result<(), ApiError> {
+        actor.require_operator("delete jobs")?;
+        let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         if record.origin != JobOrigin::Staff {
             return Err(ApiError::Forbidden(format!(

@@ -9,6 +9,9 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::AccountsShared;
+use crate::accounts::crypto::{TokenCipher, load_or_create_key_file};
+use crate::accounts::providers::Providers;
 use crate::audit::{self, AuditPage, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
@@ -24,6 +27,7 @@ use crate::redis_conn::RedisConn;
 use crate::scheduler::engine::{self, SchedulerShared};
 use crate::scheduler::tasks::Registry;
 
+mod accounts;
 mod jobs;
 mod ocr;
 mod orders;
@@ -52,6 +56,7 @@ struct Inner {
     scheduler: Arc<SchedulerShared>,
     ocr: Arc<OcrShared>,
     orders: OrdersShared,
+    accounts: AccountsShared,
     http: reqwest::Client,
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
@@ -119,10 +124,16 @@ impl Core {
         let orders = OrdersShared { due: DueIndex::new(redis.clone()), alipay };
         let instance_id = new_instance_id();
         let ocr = OcrShared::new(redis.clone(), db.clone(), &instance_id, baidu);
+        let accounts = AccountsShared {
+            providers: Providers::from_config(&config)?,
+            cipher: token_cipher(&config)?,
+            attempts: crate::accounts::Attempts::new(redis.clone(), config.oauth_state_ttl),
+        };
         let core = Core {
             inner: Arc::new(Inner {
                 ocr,
                 orders,
+                accounts,
                 instance_id,
                 config,
                 db,
@@ -185,6 +196,10 @@ impl Core {
 
     pub(crate) fn orders(&self) -> &OrdersShared {
         &self.inner.orders
+    }
+
+    pub(crate) fn accounts(&self) -> &AccountsShared {
+        &self.inner.accounts
     }
 
     pub(crate) fn ocr(&self) -> &OcrShared {
@@ -293,6 +308,22 @@ impl Core {
         self.inner.db.close().await;
         tracing::info!("core stopped");
     }
+}
+
+/// The key that encrypts provider tokens: `token_key` when configured, else the key file in the
+/// data dir (created on first use, readable by the owner only).
+fn token_cipher(config: &Config) -> anyhow::Result<TokenCipher> {
+    use secrecy::ExposeSecret;
+    let key = match &config.token_key {
+        Some(key) => key.clone(),
+        None => {
+            let path = config.data_dir.join("token.key");
+            tracing::info!(path = %path.display(), "no token_key configured: provider tokens are encrypted with the key file");
+            load_or_create_key_file(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read or create {}: {e}", path.display()))?
+        }
+    };
+    TokenCipher::from_base64(key.expose_secret()).map_err(|reason| anyhow::anyhow!("the token key {reason}"))
 }
 
 /// Names this instance in claims, heartbeats and logs: host, process and start time.

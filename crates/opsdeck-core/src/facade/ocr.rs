@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Core, MAX_PAGE};
+use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
@@ -73,7 +74,9 @@ impl Core {
     }
 
     /// [`Core::ocr_submit`] by a staff member from the console (audited).
-    pub async fn ocr_submit_by(&self, url: &str, side: Side, who: &str) -> Result<OcrSubmitted, ApiError> {
+    pub async fn ocr_submit_by(&self, url: &str, side: Side, actor: &Actor) -> Result<OcrSubmitted, ApiError> {
+        actor.require_operator("submit OCR requests")?;
+        let who = actor.name.as_str();
         let submitted = self.ocr_submit(url, side).await?;
         let details = json!({ "url": url.trim(), "side": side, "existing": submitted.existing });
         self.record_audit(NewAuditEntry {
@@ -129,7 +132,9 @@ impl Core {
 
     /// The full ID number of a recognised front side, for a staff member who asked to see it
     /// (audited; the number itself never goes to the audit log or the logs).
-    pub async fn ocr_reveal(&self, id: i64, who: &str) -> Result<String, ApiError> {
+    pub async fn ocr_reveal(&self, id: i64, actor: &Actor) -> Result<String, ApiError> {
+        actor.require_operator("reveal ID numbers")?;
+        let who = actor.name.as_str();
         let request = self.request(id).await?;
         let number = match request.result.map(|card| card.fields) {
             Some(IdCardFields::Front(front)) => front.id_number,
@@ -150,7 +155,9 @@ impl Core {
 
     /// Sends dead requests back to the queue with a fresh count of attempts. Requests that are
     /// not dead (any more) are skipped, so a double click retries once.
-    pub async fn ocr_retry(&self, ids: &[i64], who: &str) -> Result<RetryOutcome, ApiError> {
+    pub async fn ocr_retry(&self, ids: &[i64], actor: &Actor) -> Result<RetryOutcome, ApiError> {
+        actor.require_operator("retry OCR requests")?;
+        let who = actor.name.as_str();
         if ids.is_empty() || ids.len() > MAX_RETRY {
             return Err(ApiError::InvalidInput(format!("name between 1 and {MAX_RETRY} requests to retry")));
         }
@@ -179,7 +186,9 @@ impl Core {
     }
 
     /// Deletes every dead request (staff confirmed it); returns how many.
-    pub async fn ocr_purge_dead(&self, who: &str) -> Result<u64, ApiError> {
+    pub async fn ocr_purge_dead(&self, actor: &Actor) -> Result<u64, ApiError> {
+        actor.require_operator("purge dead OCR requests")?;
+        let who = actor.name.as_str();
         let purged = store::purge_dead(self.database().pool()).await?;
         self.record_audit(NewAuditEntry {
             who,
@@ -193,7 +202,9 @@ impl Core {
     }
 
     /// Changes the calls-per-second cap for every instance, at once.
-    pub async fn ocr_set_cap(&self, cap: f64, who: &str) -> Result<OcrStats, ApiError> {
+    pub async fn ocr_set_cap(&self, cap: f64, actor: &Actor) -> Result<OcrStats, ApiError> {
+        actor.require_operator("change the OCR cap")?;
+        let who = actor.name.as_str();
         if !cap.is_finite() || !(0.1..=MAX_CAP).contains(&cap) {
             return Err(ApiError::InvalidField {
                 field: "cap".into(),
@@ -214,7 +225,9 @@ impl Core {
     }
 
     /// Stops calling Baidu until resumed (requests keep waiting).
-    pub async fn ocr_pause(&self, who: &str) -> Result<OcrStats, ApiError> {
+    pub async fn ocr_pause(&self, actor: &Actor) -> Result<OcrStats, ApiError> {
+        actor.require_operator("pause the OCR queue")?;
+        let who = actor.name.as_str();
         let pause =
             OcrPause { kind: PauseKind::Manual, reason: format!("paused by {who}"), since: Utc::now(), until: None };
         self.ocr().queue.set_pause(&pause).await?;
@@ -224,7 +237,9 @@ impl Core {
     }
 
     /// Calls Baidu again (after any pause: staff, quota, configuration).
-    pub async fn ocr_resume(&self, who: &str) -> Result<OcrStats, ApiError> {
+    pub async fn ocr_resume(&self, actor: &Actor) -> Result<OcrStats, ApiError> {
+        actor.require_operator("resume the OCR queue")?;
+        let who = actor.name.as_str();
         let was = self.ocr().queue.pause().await?;
         self.ocr().queue.clear_pause().await?;
         self.ocr().wake.notify_one();

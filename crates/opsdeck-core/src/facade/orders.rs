@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Core, MAX_PAGE};
+use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
@@ -52,7 +53,9 @@ fn new_order_no() -> String {
 }
 
 impl Core {
-    pub async fn goods_create(&self, goods: NewGoods, who: &str) -> Result<Goods, ApiError> {
+    pub async fn goods_create(&self, goods: NewGoods, actor: &Actor) -> Result<Goods, ApiError> {
+        actor.require_operator("add goods")?;
+        let who = actor.name.as_str();
         let sku = goods.sku.trim();
         if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
             return Err(field("sku", "use 1–64 letters, digits, '-', '_' or '.'"));
@@ -95,7 +98,9 @@ impl Core {
     }
 
     /// [`Core::order_place`] by a staff member from the console (audited).
-    pub async fn order_place_by(&self, draft: OrderDraft, who: &str) -> Result<Order, ApiError> {
+    pub async fn order_place_by(&self, draft: OrderDraft, actor: &Actor) -> Result<Order, ApiError> {
+        actor.require_operator("place orders")?;
+        let who = actor.name.as_str();
         let order = self.place_as(draft, who).await?;
         self.record_audit(NewAuditEntry {
             who,
@@ -232,7 +237,9 @@ impl Core {
 
     /// Staff cancel a pending order now: Alipay is asked first (a paid order is marked paid,
     /// not cancelled), the trade closed there, then the order cancelled and its stock restored.
-    pub async fn order_cancel(&self, order_no: &str, reason: &str, who: &str) -> Result<(), ApiError> {
+    pub async fn order_cancel(&self, order_no: &str, reason: &str, actor: &Actor) -> Result<(), ApiError> {
+        actor.require_operator("cancel orders")?;
+        let who = actor.name.as_str();
         let reason = reason.trim();
         if reason.is_empty() || reason.len() > 500 {
             return Err(field("reason", "say why (1–500 characters)"));
@@ -280,7 +287,9 @@ impl Core {
 
     /// Staff ask Alipay about a pending order now; a paid one is marked paid. Returns whether
     /// it was found paid.
-    pub async fn order_check_payment(&self, order_no: &str, who: &str) -> Result<bool, ApiError> {
+    pub async fn order_check_payment(&self, order_no: &str, actor: &Actor) -> Result<bool, ApiError> {
+        actor.require_operator("check payments")?;
+        let who = actor.name.as_str();
         if self.order_get(order_no).await?.paid_at.is_some() {
             return Ok(true);
         }

@@ -120,9 +120,8 @@ fn push_filter(q: &mut QueryBuilder<Any>, query: &OcrQuery) {
         q.push(" AND status = ").push_bind(status.as_str());
     }
     if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        // A plain substring: LIKE's wildcards in the search are escaped (with `!`, which both
-        // SQLite and MySQL read the same way inside a string literal).
-        let escaped = search.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        // A plain substring: LIKE's wildcards in the search are escaped.
+        let escaped = crate::db::like_escaped(search);
         q.push(" AND url LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '!'");
     }
 }

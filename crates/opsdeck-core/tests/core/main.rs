@@ -2,6 +2,7 @@
 //! The README's test command starts MariaDB and Redis and sets `OPSDECK_TEST_MYSQL_URL` and
 //! `OPSDECK_TEST_REDIS_URL`; see `helpers.rs`.
 
+mod accounts;
 mod alipay;
 mod audit;
 mod baidu;

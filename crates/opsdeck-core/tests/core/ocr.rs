@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrCounts, OcrQuery, OcrStatus, PauseKind};
-use opsdeck_core::{Config, Core, ErrorBody};
+use opsdeck_core::{Actor, Config, Core, ErrorBody};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique, until};
@@ -66,7 +66,7 @@ async fn bad_urls_are_refused_and_the_same_url_is_one_request() {
     let baidu = fake(fast_fake()).await;
     // Paused, so nothing is called while the dedupe is checked.
     let core = start(dir.path(), &redis_url(), &unique("t"), &baidu, &[]).await;
-    core.ocr_pause("tester").await.unwrap();
+    core.ocr_pause(&Actor::system("tester")).await.unwrap();
     for bad in ["", "ftp://img.example.com/a.jpg", "not a url", "https://", "javascript:alert(1)"] {
         let body: ErrorBody = core.ocr_submit(bad, Side::Front).await.unwrap_err().into();
         assert_eq!((body.code.as_str(), body.field.as_deref()), ("invalid_input", Some("url")), "{bad:?}: {body:?}");
@@ -152,7 +152,7 @@ async fn requests_are_recognised_and_results_kept_by_url() {
     assert_eq!(baidu.arrivals().len(), calls);
     assert_eq!(calls, images.len(), "one call per image");
     // The full number only by revealing (audited).
-    let number = core.ocr_reveal(ids[0], "tester").await.unwrap();
+    let number = core.ocr_reveal(ids[0], &Actor::system("tester")).await.unwrap();
     assert_eq!(number.len(), 18);
     assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "ocr.reveal");
     core.shutdown().await;
@@ -197,7 +197,7 @@ async fn each_baidu_error_takes_its_path() {
     assert_eq!(waiting.attempts, 0, "a refused call is not an attempt");
     let queued = submit("queued-while-paused", "x=1").await;
     let calls = baidu.arrivals().len();
-    core.ocr_resume("tester").await.unwrap();
+    core.ocr_resume(&Actor::system("tester")).await.unwrap();
     until_status(&core, quota, OcrStatus::Done).await;
     until_status(&core, queued, OcrStatus::Done).await;
     assert!(baidu.arrivals().len() >= calls + 2);
@@ -208,16 +208,16 @@ async fn each_baidu_error_takes_its_path() {
     assert_eq!((pause.kind, pause.until), (PauseKind::Misconfigured, None));
     assert!(pause.reason.contains("No permission"), "{}", pause.reason);
     until_status(&core, denied, OcrStatus::Pending).await;
-    core.ocr_resume("tester").await.unwrap();
+    core.ocr_resume(&Actor::system("tester")).await.unwrap();
     until_status(&core, denied, OcrStatus::Done).await;
 
     // Dead requests retried by staff (a double retry retries once), then purged.
-    let outcome = core.ocr_retry(&[bad, bad, broken, flaky], "tester").await.unwrap();
+    let outcome = core.ocr_retry(&[bad, bad, broken, flaky], &Actor::system("tester")).await.unwrap();
     assert_eq!((outcome.retried, outcome.skipped), (2, 1));
     let retried = until_status(&core, bad, OcrStatus::Done).await;
     assert_eq!(retried.attempts, 1, "attempts count afresh");
     until_status(&core, broken, OcrStatus::Dead).await;
-    assert_eq!(core.ocr_purge_dead("tester").await.unwrap(), 1);
+    assert_eq!(core.ocr_purge_dead(&Actor::system("tester")).await.unwrap(), 1);
     assert_eq!(counts(&core).await.dead, 0);
     core.shutdown().await;
 }
@@ -289,9 +289,9 @@ async fn three_instances_never_exceed_the_cap_and_a_cap_change_applies_at_once()
     assert!(instances.len() >= 2, "the work is shared: {instances:?}");
 
     // Lower the cap from one console: every instance obeys.
-    let stats = cores[1].ocr_set_cap(2.0, "tester").await.unwrap();
+    let stats = cores[1].ocr_set_cap(2.0, &Actor::system("tester")).await.unwrap();
     assert_eq!((stats.cap, stats.cap_source.as_str()), (2.0, "console"));
-    let body: ErrorBody = cores[1].ocr_set_cap(0.0, "tester").await.unwrap_err().into();
+    let body: ErrorBody = cores[1].ocr_set_cap(0.0, &Actor::system("tester")).await.unwrap_err().into();
     assert_eq!(body.field.as_deref(), Some("cap"));
     let before = baidu.arrivals().len();
     for i in 0..8 {
@@ -314,7 +314,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
     let core = start(dir.path(), &own.url(), &unique("t"), &baidu, &[("scheduler_enabled", "false".into())]).await;
     let done = core.ocr_submit(&url("kept"), Side::Front).await.unwrap().request_id;
     until_status(&core, done, OcrStatus::Done).await;
-    core.ocr_pause("tester").await.unwrap();
+    core.ocr_pause(&Actor::system("tester")).await.unwrap();
     let mut waiting = Vec::new();
     for i in 0..5 {
         waiting.push(core.ocr_submit(&url(&format!("lost{i}")), Side::Front).await.unwrap().request_id);

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
-use opsdeck_core::{Config, Core, ErrorBody};
+use opsdeck_core::{Actor, Config, Core, ErrorBody};
 use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY,
 };
@@ -41,7 +41,9 @@ async fn start(dir: &Path, prefix: &str, alipay: &FakeAlipay, extra: &[(&str, St
 
 async fn goods(core: &Core, stock: i64) -> Goods {
     let sku = unique("sku");
-    core.goods_create(NewGoods { sku, name: "Tea".into(), price_fen: 1250, stock }, "tester").await.unwrap()
+    core.goods_create(NewGoods { sku, name: "Tea".into(), price_fen: 1250, stock }, &Actor::system("tester"))
+        .await
+        .unwrap()
 }
 
 async fn stock(core: &Core, id: i64) -> (i64, i64, i64) {
@@ -181,30 +183,32 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
     let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
     let tea = goods(&core, 10).await;
     let order = core.order_place(buy(1, tea.id, 2)).await.unwrap();
-    let blank: ErrorBody = core.order_cancel(&order.order_no, " ", "alice").await.unwrap_err().into();
+    let blank: ErrorBody = core.order_cancel(&order.order_no, " ", &Actor::system("alice")).await.unwrap_err().into();
     assert_eq!(blank.field.as_deref(), Some("reason"));
     alipay.set(&order.order_no, Outcome::Waiting);
-    core.order_cancel(&order.order_no, "customer asked", "alice").await.unwrap();
+    core.order_cancel(&order.order_no, "customer asked", &Actor::system("alice")).await.unwrap();
     assert_eq!(cancelled_by(&core, &order.order_no).await.unwrap(), ("alice".into(), "customer asked".into()));
     assert_eq!(stock(&core, tea.id).await, (10, 0, 0));
     assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "order.cancel");
     // Again: it is no longer pending.
-    assert!(core.order_cancel(&order.order_no, "again", "alice").await.is_err());
+    assert!(core.order_cancel(&order.order_no, "again", &Actor::system("alice")).await.is_err());
 
     let paid = core.order_place(buy(2, tea.id, 1)).await.unwrap();
     alipay.pay(&paid.order_no, "12.50");
-    let refused: ErrorBody = core.order_cancel(&paid.order_no, "mistake", "alice").await.unwrap_err().into();
+    let refused: ErrorBody =
+        core.order_cancel(&paid.order_no, "mistake", &Actor::system("alice")).await.unwrap_err().into();
     assert!(refused.message.contains("paid"), "{}", refused.message);
     assert!(core.order_get(&paid.order_no).await.unwrap().paid_at.is_some());
     assert_eq!(stock(&core, tea.id).await, (9, 0, 1));
     // A paid order is refused before Alipay is asked anything.
     let calls = alipay.calls().len();
-    let refused: ErrorBody = core.order_cancel(&paid.order_no, "again", "alice").await.unwrap_err().into();
+    let refused: ErrorBody =
+        core.order_cancel(&paid.order_no, "again", &Actor::system("alice")).await.unwrap_err().into();
     assert_eq!(refused.code, "forbidden");
     assert_eq!(alipay.calls().len(), calls);
 
     // Placed from the console: audited, and the timeline names the staff member.
-    let by_staff = core.order_place_by(buy(3, tea.id, 1), "alice").await.unwrap();
+    let by_staff = core.order_place_by(buy(3, tea.id, 1), &Actor::system("alice")).await.unwrap();
     assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "order.place");
     assert_eq!(core.order_timeline(&by_staff.order_no).await.unwrap()[0].who, "alice");
     let summary = core.orders_summary().await.unwrap();
@@ -314,7 +318,7 @@ async fn random_interleavings_across_two_instances_keep_every_invariant() {
                 (_, Some(no)) => {
                     round.spawn(async move {
                         // Refused when paid or gone: fine, the invariants say what must hold.
-                        let _ = core.order_cancel(&no, "property test", "staff").await;
+                        let _ = core.order_cancel(&no, "property test", &Actor::system("staff")).await;
                         None
                     });
                 }

@@ -5,13 +5,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use opsdeck_core::scheduler::{JobDraft, JobPolicy, JobRun, RunOutcome, RunQuery, TriggerSpec};
-use opsdeck_core::{Config, Core, Event};
+use opsdeck_core::{Actor, Config, Core, Event};
 use serde_json::json;
 use tokio::sync::broadcast::Receiver;
 
 use crate::helpers::{config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
 
 const WHO: &str = "test@console";
+
+fn who() -> Actor {
+    Actor::system(WHO)
+}
 
 /// A core on a fresh SQLite file and Redis prefix, and its event stream.
 async fn started() -> (tempfile::TempDir, Core, Receiver<Event>) {
@@ -55,7 +59,7 @@ async fn runs_of(core: &Core, job_id: i64) -> Vec<JobRun> {
 #[tokio::test]
 async fn a_staff_job_fires_on_time_and_is_recorded() {
     let (_dir, core, mut events) = started().await;
-    let job = core.job_create(draft("tick", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = core.job_create(draft("tick", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
     assert_eq!(job.trigger_text.split(" from ").next(), Some("every 1 second"));
     assert_eq!(job.next_fires.len(), 5);
 
@@ -107,7 +111,7 @@ async fn instances_sharing_redis_run_each_instant_exactly_once() {
     let (_dir, a, b) = two_instances().await;
     let mut events_a = a.subscribe();
     let mut events_b = b.subscribe();
-    let job = a.job_create(draft("shared-tick", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = a.job_create(draft("shared-tick", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
 
     // Both instances pick the job up (b through the jobs version) and race for every instant.
     let mut seen = Vec::new();
@@ -146,7 +150,7 @@ async fn a_claim_left_by_a_dead_instance_is_taken_over() {
     let prefix = config.redis_prefix.clone();
     let core = Core::start(config).await.unwrap();
     let mut events = core.subscribe();
-    let job = core.job_create(draft("takeover", every(2), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = core.job_create(draft("takeover", every(2), json!({}), JobPolicy::default()), &who()).await.unwrap();
 
     // A "ghost" instance claims the next instant and dies: its lease lapses 1.5 s after that
     // instant, without `done`.
@@ -178,11 +182,11 @@ async fn a_claim_left_by_a_dead_instance_is_taken_over() {
 #[tokio::test]
 async fn pause_stops_runs_and_resume_restarts_them() {
     let (_dir, core, mut events) = started().await;
-    let job = core.job_create(draft("pausable", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
-    let sentinel = core.job_create(draft("sentinel", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = core.job_create(draft("pausable", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
+    let sentinel = core.job_create(draft("sentinel", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
     finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
 
-    let paused = core.job_set_paused(job.id, true, WHO).await.unwrap();
+    let paused = core.job_set_paused(job.id, true, &who()).await.unwrap();
     assert!(paused.paused);
     assert!(paused.next_fires.is_empty(), "a paused job shows no upcoming fires");
     let paused_at = Utc::now();
@@ -193,10 +197,10 @@ async fn pause_stops_runs_and_resume_restarts_them() {
         during.iter().all(|r| r.scheduled_at <= paused_at + chrono::Duration::milliseconds(100)),
         "no run of the paused job after the pause: {during:?}"
     );
-    let again = core.job_set_paused(job.id, true, WHO).await.unwrap();
+    let again = core.job_set_paused(job.id, true, &who()).await.unwrap();
     assert!(again.paused, "pausing twice is harmless");
 
-    core.job_set_paused(job.id, false, WHO).await.unwrap();
+    core.job_set_paused(job.id, false, &who()).await.unwrap();
     let resumed_at = Utc::now();
     let after = finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
     assert!(after[0].scheduled_at >= resumed_at - chrono::Duration::seconds(1), "the paused period is not replayed");
@@ -209,8 +213,10 @@ async fn pause_stops_runs_and_resume_restarts_them() {
 #[tokio::test]
 async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
     let (_dir, core, mut events) = started().await;
-    let slow =
-        core.job_create(draft("slow", every(1), json!({ "sleep_ms": 2500 }), JobPolicy::default()), WHO).await.unwrap();
+    let slow = core
+        .job_create(draft("slow", every(1), json!({ "sleep_ms": 2500 }), JobPolicy::default()), &who())
+        .await
+        .unwrap();
     let stuck = core
         .job_create(
             draft(
@@ -219,14 +225,18 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
                 json!({ "sleep_ms": 60_000 }),
                 JobPolicy { timeout_seconds: Some(1), ..JobPolicy::default() },
             ),
-            WHO,
+            &who(),
         )
         .await
         .unwrap();
-    let broken =
-        core.job_create(draft("broken", every(2), json!({ "fail": true }), JobPolicy::default()), WHO).await.unwrap();
-    let panicky =
-        core.job_create(draft("panicky", every(2), json!({ "panic": true }), JobPolicy::default()), WHO).await.unwrap();
+    let broken = core
+        .job_create(draft("broken", every(2), json!({ "fail": true }), JobPolicy::default()), &who())
+        .await
+        .unwrap();
+    let panicky = core
+        .job_create(draft("panicky", every(2), json!({ "panic": true }), JobPolicy::default()), &who())
+        .await
+        .unwrap();
 
     let skipped =
         finished_runs(&mut events, 1, |r| r.job_id == slow.id && r.outcome == RunOutcome::SkippedOverlap).await;
@@ -250,8 +260,9 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
 #[tokio::test]
 async fn run_now_starts_a_manual_run_and_is_audited() {
     let (_dir, core, mut events) = started().await;
-    let job = core.job_create(draft("nightly", cron("0 3 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap();
-    core.job_run_now(job.id, WHO).await.unwrap();
+    let job =
+        core.job_create(draft("nightly", cron("0 3 * * *"), json!({}), JobPolicy::default()), &who()).await.unwrap();
+    core.job_run_now(job.id, &who()).await.unwrap();
     let run = finished_runs(&mut events, 1, |r| r.job_id == job.id).await.remove(0);
     assert!(run.manual);
     assert_eq!(run.outcome, RunOutcome::Ok);
@@ -270,49 +281,51 @@ async fn bad_input_is_refused_and_nothing_is_saved() {
         (body.field.unwrap_or_default(), body.message)
     };
     let bad_cron = refuse(
-        core.job_create(draft("x", cron("0 25 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap_err(),
+        core.job_create(draft("x", cron("0 25 * * *"), json!({}), JobPolicy::default()), &who()).await.unwrap_err(),
     );
     assert_eq!(bad_cron.0, "trigger");
     assert!(bad_cron.1.contains("hour"));
     let past = refuse(
         core.job_create(
             draft("x", TriggerSpec::Date { at: "2023-12-05 08:00".into() }, json!({}), JobPolicy::default()),
-            WHO,
+            &who(),
         )
         .await
         .unwrap_err(),
     );
     assert!(past.1.contains("in the past"), "{}", past.1);
-    let zero = refuse(core.job_create(draft("x", every(0), json!({}), JobPolicy::default()), WHO).await.unwrap_err());
+    let zero =
+        refuse(core.job_create(draft("x", every(0), json!({}), JobPolicy::default()), &who()).await.unwrap_err());
     assert_eq!(zero.0, "trigger");
     let mut zone = draft("x", every(5), json!({}), JobPolicy::default());
     zone.timezone = "Nowhere/Land".into();
-    assert_eq!(refuse(core.job_create(zone, WHO).await.unwrap_err()).0, "timezone");
+    assert_eq!(refuse(core.job_create(zone, &who()).await.unwrap_err()).0, "timezone");
     let args = refuse(
-        core.job_create(draft("x", every(5), json!({ "sleep_ms": "soon" }), JobPolicy::default()), WHO)
+        core.job_create(draft("x", every(5), json!({ "sleep_ms": "soon" }), JobPolicy::default()), &who())
             .await
             .unwrap_err(),
     );
     assert_eq!(args.0, "args");
     let mut kind = draft("x", every(5), json!({}), JobPolicy::default());
     kind.kind = "rm_rf".into();
-    assert_eq!(refuse(core.job_create(kind, WHO).await.unwrap_err()).0, "kind");
+    assert_eq!(refuse(core.job_create(kind, &who()).await.unwrap_err()).0, "kind");
     assert!(core.jobs_list().await.unwrap().iter().all(|j| j.name != "x"), "nothing was saved");
     assert!(core.audit_list(10, None).await.unwrap().entries.is_empty(), "nothing was audited");
 
-    let job = core.job_create(draft("editable", every(60), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = core.job_create(draft("editable", every(60), json!({}), JobPolicy::default()), &who()).await.unwrap();
     let edit = opsdeck_core::facade::JobEdit {
         trigger: cron("0 8 * * FUNDAY"),
         timezone: "Europe/London".into(),
         policy: JobPolicy::default(),
         args: json!({}),
     };
-    assert_eq!(refuse(core.job_update(job.id, edit, WHO).await.unwrap_err()).0, "trigger");
+    assert_eq!(refuse(core.job_update(job.id, edit, &who()).await.unwrap_err()).0, "trigger");
     let unchanged = core.job_get(job.id).await.unwrap();
     assert_eq!(unchanged.timezone, "Asia/Shanghai", "a refused edit changes nothing");
     assert_eq!(unchanged.trigger, every(60));
-    let dup =
-        refuse(core.job_create(draft("editable", every(5), json!({}), JobPolicy::default()), WHO).await.unwrap_err());
+    let dup = refuse(
+        core.job_create(draft("editable", every(5), json!({}), JobPolicy::default()), &who()).await.unwrap_err(),
+    );
     assert_eq!(dup.0, "name");
     core.shutdown().await;
 }
@@ -324,7 +337,7 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     let core = Core::start(config.clone()).await.unwrap();
     let prune = wait_for_job(&core, "prune-run-history").await;
     assert_eq!(prune.kind, "prune_history");
-    let delete = core.job_delete(prune.id, WHO).await.unwrap_err();
+    let delete = core.job_delete(prune.id, &who()).await.unwrap_err();
     assert_eq!(delete.code(), "forbidden", "a default job cannot be deleted");
     let edit = opsdeck_core::facade::JobEdit {
         trigger: cron("5 4 * * *"),
@@ -332,8 +345,8 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
         policy: prune.policy.clone(),
         args: json!({}),
     };
-    core.job_update(prune.id, edit, WHO).await.unwrap();
-    core.job_set_paused(prune.id, true, WHO).await.unwrap();
+    core.job_update(prune.id, edit, &who()).await.unwrap();
+    core.job_set_paused(prune.id, true, &who()).await.unwrap();
     core.shutdown().await;
 
     let restarted = Core::start(config).await.unwrap();
@@ -362,9 +375,9 @@ async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView 
 #[tokio::test]
 async fn staff_jobs_can_be_deleted_and_their_history_stays() {
     let (_dir, core, mut events) = started().await;
-    let job = core.job_create(draft("temporary", every(1), json!({}), JobPolicy::default()), WHO).await.unwrap();
+    let job = core.job_create(draft("temporary", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
     finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
-    core.job_delete(job.id, WHO).await.unwrap();
+    core.job_delete(job.id, &who()).await.unwrap();
     assert!(core.jobs_list().await.unwrap().iter().all(|j| j.id != job.id));
     assert!(!runs_of(&core, job.id).await.is_empty(), "the history stays");
     assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
@@ -400,10 +413,10 @@ async fn http_get_records_the_status_and_fails_on_errors() {
     good.kind = "http_get".into();
     let mut bad = draft("ping-bad", cron("0 3 * * *"), json!({ "url": broken }), JobPolicy::default());
     bad.kind = "http_get".into();
-    let good = core.job_create(good, WHO).await.unwrap();
-    let bad = core.job_create(bad, WHO).await.unwrap();
-    core.job_run_now(good.id, WHO).await.unwrap();
-    core.job_run_now(bad.id, WHO).await.unwrap();
+    let good = core.job_create(good, &who()).await.unwrap();
+    let bad = core.job_create(bad, &who()).await.unwrap();
+    core.job_run_now(good.id, &who()).await.unwrap();
+    core.job_run_now(bad.id, &who()).await.unwrap();
     // Both at once: they may finish in either order.
     let both = finished_runs(&mut events, 2, |r| r.job_id == good.id || r.job_id == bad.id).await;
     let ok = both.iter().find(|r| r.job_id == good.id).expect("the good run").clone();
@@ -417,7 +430,7 @@ async fn http_get_records_the_status_and_fails_on_errors() {
 
     let mut ftp = draft("ping-ftp", cron("0 3 * * *"), json!({ "url": "ftp://example.com/" }), JobPolicy::default());
     ftp.kind = "http_get".into();
-    let refused: opsdeck_core::ErrorBody = core.job_create(ftp, WHO).await.unwrap_err().into();
+    let refused: opsdeck_core::ErrorBody = core.job_create(ftp, &who()).await.unwrap_err().into();
     assert_eq!(refused.field.as_deref(), Some("args"));
     assert!(refused.message.contains("http"), "{}", refused.message);
     core.shutdown().await;
@@ -427,7 +440,7 @@ async fn http_get_records_the_status_and_fails_on_errors() {
 async fn the_prune_job_deletes_runs_older_than_the_retention() {
     let (_dir, core, mut events) = started().await;
     let job =
-        core.job_create(draft("old-work", cron("0 3 * * *"), json!({}), JobPolicy::default()), WHO).await.unwrap();
+        core.job_create(draft("old-work", cron("0 3 * * *"), json!({}), JobPolicy::default()), &who()).await.unwrap();
     // Two runs from two days ago and one from an hour ago (retention: 24 h by default).
     for (key, hours) in [("s:old:1", 49), ("s:old:2", 48), ("s:recent", 1)] {
         let at = Utc::now() - chrono::Duration::hours(hours);
@@ -449,7 +462,7 @@ async fn the_prune_job_deletes_runs_older_than_the_retention() {
         opsdeck_core::scheduler::store::record_final(core.database(), &run, &end).await.unwrap().unwrap();
     }
     let prune = wait_for_job(&core, "prune-run-history").await;
-    core.job_run_now(prune.id, WHO).await.unwrap();
+    core.job_run_now(prune.id, &who()).await.unwrap();
     let run = finished_runs(&mut events, 1, |r| r.job_id == prune.id).await.remove(0);
     assert_eq!(run.outcome, RunOutcome::Ok, "{run:?}");
     assert_eq!(run.summary.unwrap()["deleted"], 2);
@@ -462,7 +475,7 @@ async fn the_prune_job_deletes_runs_older_than_the_retention() {
 async fn jitter_delays_each_start_by_up_to_its_bound() {
     let (_dir, core, mut events) = started().await;
     let policy = JobPolicy { jitter_seconds: 1, ..JobPolicy::default() };
-    let job = core.job_create(draft("jittery", every(1), json!({}), policy), WHO).await.unwrap();
+    let job = core.job_create(draft("jittery", every(1), json!({}), policy), &who()).await.unwrap();
     // (A long jitter may overlap the next second's run, which is then skipped: count runs only.)
     let runs = finished_runs(&mut events, 4, |r| r.job_id == job.id && r.outcome == RunOutcome::Ok).await;
     let delays: Vec<i64> = runs.iter().map(|r| (r.started_at.unwrap() - r.scheduled_at).num_milliseconds()).collect();

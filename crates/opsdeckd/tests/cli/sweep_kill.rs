@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
-use opsdeck_core::{Config, Core};
+use opsdeck_core::{Actor, Config, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
 
 use super::{Daemon, opsdeckd};
@@ -42,7 +42,10 @@ async fn a_sweeper_killed_mid_sweep_restores_each_order_once() {
     std::fs::write(&file, format!("{body}scheduler_enabled = false\n")).unwrap();
     let watcher = Core::start(Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap()).await.unwrap();
     let tea = watcher
-        .goods_create(NewGoods { sku: "tea".into(), name: "Tea".into(), price_fen: 100, stock: 1000 }, "test")
+        .goods_create(
+            NewGoods { sku: "tea".into(), name: "Tea".into(), price_fen: 100, stock: 1000 },
+            &Actor::system("test"),
+        )
         .await
         .unwrap();
     let mut orders = Vec::new();

@@ -1,0 +1,173 @@
+//! Accounts: users, their linked third-party sign-ins, staff roles.
+//!
+//! - [`model`]: providers, identities, users, roles, the [`Actor`](model::Actor) of manual actions.
+//! - [`providers`]: one provider interface, five adapters (Weibo, QQ, WeChat, DingTalk, OIDC).
+//! - [`crypto`]: tokens encrypted at rest.
+//! - [`store`]: the SQL.
+//! - this module: sign-in attempts, kept in Redis under their `state` so that any instance can
+//!   take the callback, and each state is used once (`GETDEL`).
+//!
+//! The flow itself (authorize → callback → link or create → staff role) is in the facade
+//! (`facade/accounts.rs`).
+
+pub mod crypto;
+pub mod model;
+pub mod providers;
+pub mod store;
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use redis::AsyncCommands;
+
+pub use model::{Actor, Role};
+use providers::{Attempt, Providers};
+
+use crate::redis_conn::RedisConn;
+
+/// What the accounts core holds for the life of a [`Core`](crate::Core).
+pub struct AccountsShared {
+    pub(crate) providers: Providers,
+    pub(crate) cipher: crypto::TokenCipher,
+    pub(crate) attempts: Attempts,
+}
+
+/// 32 random bytes, URL-safe base64: a `state`, a PKCE verifier (43 characters, as RFC 7636
+/// asks), a nonce.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes).expect("the system random generator");
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Sign-in attempts in Redis, each under its state with a TTL.
+#[derive(Clone)]
+pub struct Attempts {
+    redis: RedisConn,
+    ttl: Duration,
+}
+
+impl Attempts {
+    pub fn new(redis: RedisConn, ttl: Duration) -> Attempts {
+        Attempts { redis, ttl }
+    }
+
+    fn key(&self, state: &str) -> String {
+        self.redis.key(&format!("oauth:state:{state}"))
+    }
+
+    pub async fn put(&self, attempt: &Attempt) -> redis::RedisResult<()> {
+        let json = serde_json::to_string(attempt).expect("an attempt serialises");
+        let mut conn = self.redis.manager();
+        let ttl_ms = self.ttl.as_millis() as u64;
+        redis::cmd("SET")
+            .arg(self.key(&attempt.state))
+            .arg(json)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// The attempt, removed in the same step: a state works once.
+    pub async fn take(&self, state: &str) -> redis::RedisResult<Option<Attempt>> {
+        let mut conn = self.redis.manager();
+        let json: Option<String> = redis::cmd("GETDEL").arg(self.key(state)).query_async(&mut conn).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    pub async fn cancel(&self, state: &str) -> redis::RedisResult<bool> {
+        let mut conn = self.redis.manager();
+        let removed: i64 = conn.del(self.key(state)).await?;
+        Ok(removed > 0)
+    }
+}
+
+/// The parameters a provider's redirect carries back.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct Callback {
+    /// `code` (DingTalk: `authCode` and/or `code`).
+    pub code: Option<String>,
+    pub state: Option<String>,
+    /// Set when the user refused or the provider failed (`error`, Weibo's `error_code`, QQ's
+    /// `usercancel`); WeChat sends only `state` then.
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl Callback {
+    /// Reads a redirect URL's query.
+    pub fn from_url(url: &url::Url) -> Callback {
+        let mut callback = Callback::default();
+        let mut auth_code = None;
+        for (name, value) in url.query_pairs() {
+            let value = value.into_owned();
+            match name.as_ref() {
+                "code" if !value.is_empty() => callback.code = Some(value),
+                "authCode" if !value.is_empty() => auth_code = Some(value),
+                "state" => callback.state = Some(value),
+                "error" | "error_code" if callback.error.is_none() => callback.error = Some(value),
+                "usercancel" if value != "0" => callback.error = Some("usercancel".into()),
+                "error_description" => callback.error_description = Some(value),
+                _ => {}
+            }
+        }
+        callback.code = callback.code.or(auth_code);
+        callback
+    }
+}
+
+/// True when `url` is the registered redirect URI `redirect` (same scheme, host, port and path;
+/// the query is the callback's).
+pub fn is_redirect(url: &url::Url, redirect: &str) -> bool {
+    let Ok(redirect) = url::Url::parse(redirect) else { return false };
+    url.scheme() == redirect.scheme()
+        && url.host_str() == redirect.host_str()
+        && url.port_or_known_default() == redirect.port_or_known_default()
+        && url.path() == redirect.path()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callbacks_of_every_provider() {
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        let weibo = Callback::from_url(&url("https://x.test/cb?code=C1&state=S1"));
+        assert_eq!((weibo.code.as_deref(), weibo.state.as_deref(), weibo.error), (Some("C1"), Some("S1"), None));
+        let dingtalk = Callback::from_url(&url("https://x.test/cb?authCode=A1&state=S2"));
+        assert_eq!(dingtalk.code.as_deref(), Some("A1"));
+        let both = Callback::from_url(&url("https://x.test/cb?authCode=A1&code=A1&state=S2"));
+        assert_eq!(both.code.as_deref(), Some("A1"));
+        let wechat_refused = Callback::from_url(&url("https://x.test/cb?state=S3"));
+        assert_eq!((wechat_refused.code, wechat_refused.error), (None, None));
+        let weibo_refused = Callback::from_url(&url("https://x.test/cb?error=access_denied&error_code=21330&state=S"));
+        assert_eq!(weibo_refused.error.as_deref(), Some("access_denied"));
+        let qq_refused = Callback::from_url(&url("https://x.test/cb?usercancel=1&state=S"));
+        assert_eq!(qq_refused.error.as_deref(), Some("usercancel"));
+    }
+
+    #[test]
+    fn redirect_matching() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let registered = "https://opsdeck.invalid/oauth/callback/weibo";
+        assert!(is_redirect(&u("https://opsdeck.invalid/oauth/callback/weibo?code=1&state=2"), registered));
+        assert!(is_redirect(&u("https://opsdeck.invalid:443/oauth/callback/weibo"), registered));
+        assert!(!is_redirect(&u("https://opsdeck.invalid/oauth/callback/qq?code=1"), registered));
+        assert!(!is_redirect(&u("http://opsdeck.invalid/oauth/callback/weibo"), registered));
+        assert!(!is_redirect(&u("https://evil.test/oauth/callback/weibo"), registered));
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(model::mask_middle("13800000001"), "138****0001");
+        assert_eq!(model::mask_middle("5678001"), "56***01");
+        assert_eq!(model::mask_middle("abc"), "***");
+        let token = random_token();
+        assert_eq!(token.len(), 43);
+        assert_ne!(token, random_token());
+    }
+}

@@ -1,0 +1,295 @@
+//! What the accounts core speaks: providers, normalised identities, users with their links, staff
+//! roles, and the actor every manual action names.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// A sign-in provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKey {
+    Weibo,
+    Qq,
+    Wechat,
+    Dingtalk,
+    Oidc,
+}
+
+impl ProviderKey {
+    pub const ALL: [ProviderKey; 5] =
+        [ProviderKey::Weibo, ProviderKey::Qq, ProviderKey::Wechat, ProviderKey::Dingtalk, ProviderKey::Oidc];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKey::Weibo => "weibo",
+            ProviderKey::Qq => "qq",
+            ProviderKey::Wechat => "wechat",
+            ProviderKey::Dingtalk => "dingtalk",
+            ProviderKey::Oidc => "oidc",
+        }
+    }
+
+    /// The provider's name as users know it.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            ProviderKey::Weibo => "Weibo",
+            ProviderKey::Qq => "QQ",
+            ProviderKey::Wechat => "WeChat",
+            ProviderKey::Dingtalk => "DingTalk",
+            ProviderKey::Oidc => "OpenID Connect",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKey {
+    type Err = ApiError;
+    fn from_str(s: &str) -> Result<ProviderKey, ApiError> {
+        ProviderKey::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| ApiError::InvalidField {
+            field: "provider".into(),
+            message: format!("unknown provider {s:?} (known: weibo, qq, wechat, dingtalk, oidc)"),
+        })
+    }
+}
+
+/// A configured provider, as the sign-in screen lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ProviderInfo {
+    pub key: ProviderKey,
+    pub name: String,
+    /// True when it is OpsDeck's built-in fake (sandbox mode).
+    pub sandbox: bool,
+}
+
+/// The gender a provider reports, normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gender {
+    Male,
+    Female,
+    Unknown,
+}
+
+/// A provider's tokens. Never logged; stored encrypted.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub scope: Option<String>,
+}
+
+/// Who a provider says signed in, normalised across providers.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub provider: ProviderKey,
+    /// The stable id to store: Weibo `uid`, QQ `openid`, WeChat `openid`, DingTalk `unionId`,
+    /// OpenID Connect `sub`.
+    pub uid: String,
+    /// The id across one company's apps, where the provider gives one (WeChat, QQ, DingTalk).
+    pub unionid: Option<String>,
+    pub nickname: Option<String>,
+    pub avatar: Option<String>,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub gender: Gender,
+    pub tokens: Tokens,
+    /// The provider's own profile answer, as received.
+    pub raw: serde_json::Value,
+}
+
+/// A console role. Admins also manage roles; operators act; viewers only look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "viewer" => Ok(Role::Viewer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?} (use admin, operator or viewer)")),
+        }
+    }
+}
+
+/// Who performs a manual action: a signed-in staff member, or a trusted caller (the daemon's
+/// command line, a benchmark, a test). The audit log names them; their role gates the action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// What the audit log shows.
+    pub name: String,
+    pub role: Role,
+    /// The staff member's user, when signed in.
+    pub user_id: Option<i64>,
+}
+
+impl Actor {
+    /// A trusted caller with every right (the command line, benchmarks, tests).
+    pub fn system(name: &str) -> Actor {
+        Actor { name: name.to_string(), role: Role::Admin, user_id: None }
+    }
+
+    /// A signed-in staff member.
+    pub fn staff(staff: &Staff) -> Actor {
+        Actor { name: format!("{} (#{})", staff.name, staff.user_id), role: staff.role, user_id: Some(staff.user_id) }
+    }
+
+    /// Refuses a viewer: `what` completes "a viewer cannot …".
+    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
+        if self.role >= Role::Operator {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("a {} cannot {what}", self.role.as_str())))
+        }
+    }
+
+    /// Refuses anyone but an admin.
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("only an admin can {what}; you are {}", self.role.as_str())))
+        }
+    }
+}
+
+/// A signed-in staff member, as the console's frame shows them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Staff {
+    pub user_id: i64,
+    pub name: String,
+    pub role: Role,
+    pub provider: ProviderKey,
+    pub avatar: Option<String>,
+    pub signed_in_at: DateTime<Utc>,
+}
+
+/// One linked sign-in, as the console shows it (uid masked, no tokens).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LinkView {
+    pub id: i64,
+    pub provider: ProviderKey,
+    pub uid_masked: String,
+    pub nickname: Option<String>,
+    pub avatar: Option<String>,
+    pub linked_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// A user with their links (mobile masked).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub nickname: Option<String>,
+    pub mobile_masked: Option<String>,
+    pub avatar: Option<String>,
+    pub role: Option<Role>,
+    pub created_at: DateTime<Utc>,
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+    pub links: Vec<LinkView>,
+}
+
+/// A page of users, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserPage {
+    pub users: Vec<UserView>,
+    pub total: i64,
+}
+
+/// Which users to list: `search` matches the mobile or the username.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserQuery {
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub offset: u32,
+    pub limit: u32,
+}
+
+/// A new identity whose mobile matches an existing user: it is linked only once staff confirm.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LinkRequest {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub provider: ProviderKey,
+    pub uid_masked: String,
+    pub nickname: Option<String>,
+    pub mobile_masked: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a sign-in attempt was started; the callback acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    /// Staff signing into the console.
+    Console,
+    /// A shop customer signing in (the daemon's HTTP API).
+    Shop,
+    /// Staff linking another provider to this user.
+    Link { user_id: i64 },
+}
+
+/// A fresh sign-in attempt: open `url`; the callback must bring `state` back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Authorization {
+    pub url: String,
+    pub state: String,
+}
+
+/// What a completed sign-in did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SignInOutcome {
+    /// The identity is (now) linked to `user`: an existing link (`linked` false) or a new user
+    /// created with it (`new_user`, `linked` true). `staff` is set when the user has a console
+    /// role and the attempt was a console sign-in.
+    SignedIn { user: UserView, new_user: bool, linked: bool, staff: Option<Staff> },
+    /// A link attempt linked the identity to `user`.
+    Linked { user: UserView },
+    /// The identity's mobile matches an existing user: staff must confirm the link.
+    PendingLink { request: LinkRequest },
+}
+
+/// Masks the middle of an identifier: `5678001` → `56***01`, a mobile `13800000001` → `138****0001`.
+pub fn mask_middle(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    let n = chars.len();
+    if n <= 4 {
+        return "*".repeat(n.max(1));
+    }
+    let (keep_head, keep_tail) = if n >= 11 { (3, 4) } else { (2, 2) };
+    let head: String = chars[..keep_head].iter().collect();
+    let tail: String = chars[n - keep_tail..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(n - keep_head - keep_tail))
+}

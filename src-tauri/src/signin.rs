@@ -1,0 +1,263 @@
+//! Staff sign-in on the desktop: the signed-in staff member of this window (the session), the
+//! sign-in window, and the accounts commands.
+//!
+//! The sign-in window opens the provider's authorize page (a remote page with no capabilities:
+//! only `main` has any). Every navigation passes `on_navigation`; the one to the provider's
+//! registered redirect URI is stopped there (the page is never requested), its `code` and
+//! `state` handed to the core, the outcome sent to the console as `signin-result`, and the
+//! window closed from a spawned task. Closing the window first cancels the attempt (its state
+//! can no longer be used) and sends `{status: "cancelled"}`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use opsdeck_core::accounts::Callback;
+use opsdeck_core::accounts::model::{
+    Authorization, LinkRequest, ProviderInfo, ProviderKey, Purpose, Role, SignInOutcome, Staff, UserPage, UserQuery,
+    UserView,
+};
+use opsdeck_core::{ApiError, Core, ErrorBody};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+
+/// The event the console listens to for a sign-in's outcome.
+pub const SIGNIN_EVENT: &str = "signin-result";
+const WINDOW: &str = "oauth";
+
+/// This window's signed-in staff member, and the sign-in attempt in progress.
+#[derive(Default)]
+pub struct Session {
+    staff: Mutex<Option<Staff>>,
+    attempt: Mutex<Option<String>>,
+}
+
+impl Session {
+    pub fn staff(&self) -> Option<Staff> {
+        self.staff.lock().expect("session lock").clone()
+    }
+
+    fn set_staff(&self, staff: Option<Staff>) {
+        *self.staff.lock().expect("session lock") = staff;
+    }
+}
+
+/// A sign-in's outcome, as the console receives it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SignInResult {
+    SignedIn { staff: Staff },
+    Linked { user: UserView },
+    PendingLink { request: LinkRequest },
+    NotStaff { user_id: i64, message: String },
+    Cancelled,
+    Error { error: ErrorBody },
+}
+
+impl SignInResult {
+    fn from_outcome(outcome: Result<SignInOutcome, ApiError>) -> SignInResult {
+        match outcome {
+            Ok(SignInOutcome::SignedIn { staff: Some(staff), .. }) => SignInResult::SignedIn { staff },
+            Ok(SignInOutcome::SignedIn { user, staff: None, .. }) => SignInResult::NotStaff {
+                user_id: user.id,
+                message: format!(
+                    "Signed in as {} but you have no console role yet; an admin must grant one",
+                    user.nickname.unwrap_or(user.username)
+                ),
+            },
+            Ok(SignInOutcome::Linked { user }) => SignInResult::Linked { user },
+            Ok(SignInOutcome::PendingLink { request }) => SignInResult::PendingLink { request },
+            Err(e) => SignInResult::Error { error: e.into() },
+        }
+    }
+}
+
+/// Opens the sign-in window on `auth.url`; the outcome arrives as [`SIGNIN_EVENT`].
+fn open_window<R: Runtime>(app: &AppHandle<R>, provider: ProviderKey, auth: Authorization) -> Result<(), ErrorBody> {
+    if let Some(old) = app.get_webview_window(WINDOW) {
+        let _ = old.destroy();
+    }
+    let core = app.state::<Core>().inner().clone();
+    let session = app.state::<Arc<Session>>().inner().clone();
+    *session.attempt.lock().expect("session lock") = Some(auth.state.clone());
+    let url: tauri::Url = auth.url.parse().map_err(|_| {
+        ErrorBody::from(ApiError::Internal(anyhow::anyhow!("the provider gave an invalid authorize URL")))
+    })?;
+    let done = Arc::new(AtomicBool::new(false));
+    let navigation = {
+        let (app, core, session, done) = (app.clone(), core.clone(), session.clone(), done.clone());
+        move |target: &tauri::Url| {
+            if !core.oauth_is_redirect(provider, target) {
+                return true;
+            }
+            if !done.swap(true, Ordering::SeqCst) {
+                let callback = Callback::from_url(target);
+                let (app, core, session) = (app.clone(), core.clone(), session.clone());
+                tauri::async_runtime::spawn(async move {
+                    let result = SignInResult::from_outcome(core.oauth_callback(provider, callback).await);
+                    finish(&app, &session, result);
+                    if let Some(window) = app.get_webview_window(WINDOW) {
+                        let _ = window.close();
+                    }
+                });
+            }
+            // The redirect URI itself is never requested.
+            false
+        }
+    };
+    let title = format!("Sign in with {}", provider.display_name());
+    let window = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::External(url))
+        .title(title)
+        .inner_size(560.0, 680.0)
+        .on_navigation(navigation)
+        .build()
+        .map_err(|e| ErrorBody::from(ApiError::Internal(anyhow::anyhow!("cannot open the sign-in window: {e}"))))?;
+    let (app, state) = (app.clone(), auth.state);
+    window.on_window_event(move |event| {
+        if let WindowEvent::Destroyed = event
+            && !done.swap(true, Ordering::SeqCst)
+        {
+            let (app, core, session, state) = (app.clone(), core.clone(), session.clone(), state.clone());
+            tauri::async_runtime::spawn(async move {
+                if let Err(e) = core.oauth_cancel(&state).await {
+                    tracing::warn!(error = %e, "cannot drop a cancelled sign-in attempt");
+                }
+                finish(&app, &session, SignInResult::Cancelled);
+            });
+        }
+    });
+    Ok(())
+}
+
+/// Records the outcome in the session and tells the console.
+fn finish<R: Runtime>(app: &AppHandle<R>, session: &Session, result: SignInResult) {
+    *session.attempt.lock().expect("session lock") = None;
+    if let SignInResult::SignedIn { staff } = &result {
+        session.set_staff(Some(staff.clone()));
+        emit_session(app, Some(staff.clone()));
+    }
+    if let Err(e) = app.emit_to("main", SIGNIN_EVENT, &result) {
+        tracing::warn!(error = %e, "cannot send the sign-in outcome to the console");
+    }
+}
+
+fn emit_session<R: Runtime>(app: &AppHandle<R>, staff: Option<Staff>) {
+    let event = serde_json::json!({ "kind": "session_changed", "staff": staff });
+    let _ = app.emit_to("main", crate::CORE_EVENT, event);
+}
+
+/// The signed-in staff member as the actor of an action (the role as it is now); refused when
+/// nobody is signed in.
+pub(crate) async fn actor(core: &Core, session: &Session) -> Result<opsdeck_core::Actor, ErrorBody> {
+    let staff = session.staff().ok_or_else(|| ErrorBody::from(ApiError::Unauthenticated("sign in first".into())))?;
+    Ok(core.staff_actor(&staff).await?)
+}
+
+#[tauri::command]
+pub fn auth_providers(core: State<'_, Core>) -> Vec<ProviderInfo> {
+    core.auth_providers()
+}
+
+#[tauri::command]
+pub async fn auth_session(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<Option<Staff>, ErrorBody> {
+    let Some(staff) = session.staff() else { return Ok(None) };
+    // The role as it is now; a removed role or user ends the session.
+    match core.staff_actor(&staff).await {
+        Ok(actor) => Ok(Some(Staff { role: actor.role, ..staff })),
+        Err(ApiError::Forbidden(_) | ApiError::Unauthenticated(_)) => {
+            session.set_staff(None);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn sign_in<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    provider: ProviderKey,
+) -> Result<(), ErrorBody> {
+    let auth = core.oauth_authorize(provider, Purpose::Console).await?;
+    open_window(&app, provider, auth)
+}
+
+#[tauri::command]
+pub fn sign_in_cancel<R: Runtime>(app: AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(WINDOW) {
+        let _ = window.close();
+    }
+}
+
+#[tauri::command]
+pub async fn sign_out<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+) -> Result<(), ErrorBody> {
+    if let Some(staff) = session.staff() {
+        core.staff_signed_out(&staff).await;
+    }
+    session.set_staff(None);
+    emit_session(&app, None);
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn users_list(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    query: UserQuery,
+) -> Result<UserPage, ErrorBody> {
+    actor(&core, &session).await?;
+    Ok(core.users_list(query).await?)
+}
+
+#[tauri::command]
+pub async fn link_start<R: Runtime>(
+    app: AppHandle<R>,
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    user_id: i64,
+    provider: ProviderKey,
+) -> Result<(), ErrorBody> {
+    let auth = core.link_start(user_id, provider, &actor(&core, &session).await?).await?;
+    open_window(&app, provider, auth)
+}
+
+#[tauri::command]
+pub async fn unlink(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    link_id: i64,
+) -> Result<UserView, ErrorBody> {
+    Ok(core.unlink(link_id, &actor(&core, &session).await?).await?)
+}
+
+#[tauri::command]
+pub async fn staff_set_role(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    user_id: i64,
+    role: Option<Role>,
+) -> Result<UserView, ErrorBody> {
+    Ok(core.staff_set_role(user_id, role, &actor(&core, &session).await?).await?)
+}
+
+#[tauri::command]
+pub async fn link_requests_list(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+) -> Result<Vec<LinkRequest>, ErrorBody> {
+    actor(&core, &session).await?;
+    Ok(core.link_requests_list().await?)
+}
+
+#[tauri::command]
+pub async fn link_request_resolve(
+    core: State<'_, Core>,
+    session: State<'_, Arc<Session>>,
+    id: i64,
+    accept: bool,
+) -> Result<Option<UserView>, ErrorBody> {
+    Ok(core.link_request_resolve(id, accept, &actor(&core, &session).await?).await?)
+}

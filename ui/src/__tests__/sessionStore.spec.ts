@@ -1,0 +1,117 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createApp } from 'vue'
+import { createPinia } from 'pinia'
+import { flushPromises } from '@vue/test-utils'
+import { provideBackend } from '../backend'
+import { useSessionStore } from '../stores/session'
+import { FakeBackend, staffMember } from './fakeBackend'
+
+let backend: FakeBackend
+
+function store() {
+  const app = createApp({ render: () => null })
+  provideBackend(app, backend)
+  app.use(createPinia())
+  return useSessionStore()
+}
+
+beforeEach(() => {
+  backend = new FakeBackend()
+})
+
+describe('Session store', () => {
+  it('lets admins do everything', async () => {
+    const session = store()
+    await session.load()
+    expect(session.role).toBe('admin')
+    expect(session.canOperate).toBe(true)
+    expect(session.isAdmin).toBe(true)
+    expect(session.cannot('cancel orders')).toBeNull()
+    expect(session.cannot('change roles', 'admin')).toBeNull()
+  })
+
+  it('lets operators act but not manage roles', async () => {
+    backend.session = staffMember({ role: 'operator' })
+    const session = store()
+    await session.load()
+    expect(session.canOperate).toBe(true)
+    expect(session.isAdmin).toBe(false)
+    expect(session.cannot('cancel orders')).toBeNull()
+    expect(session.cannot('change roles', 'admin')).toBe('Your role (operator) cannot change roles')
+  })
+
+  it('lets viewers only look, and says why', async () => {
+    backend.session = staffMember({ role: 'viewer' })
+    const session = store()
+    await session.load()
+    expect(session.canOperate).toBe(false)
+    expect(session.isAdmin).toBe(false)
+    expect(session.cannot('cancel orders')).toBe('Your role (viewer) cannot cancel orders')
+    expect(session.cannot('change roles', 'admin')).toBe('Your role (viewer) cannot change roles')
+  })
+
+  it('allows nothing before anyone signs in', async () => {
+    backend.session = null
+    const session = store()
+    expect(session.canOperate).toBe(false)
+    await session.load()
+    expect(session.loaded).toBe(true)
+    expect(session.staff).toBeNull()
+    expect(session.role).toBeNull()
+    expect(session.cannot('cancel orders')).toBe('Sign in first to cancel orders')
+  })
+
+  it('reads the session once unless forced', async () => {
+    const session = store()
+    await Promise.all([session.load(), session.load()])
+    await session.load()
+    expect(backend.callsTo('auth_session')).toHaveLength(1)
+    await session.load(true)
+    expect(backend.callsTo('auth_session')).toHaveLength(2)
+  })
+
+  it('follows session_changed, and a pushed session beats an older fetch', async () => {
+    const session = store()
+    await session.start()
+    await flushPromises()
+    expect(session.isAdmin).toBe(true)
+
+    backend.push({ kind: 'session_changed', staff: staffMember({ role: 'viewer' }) })
+    expect(session.role).toBe('viewer')
+    expect(session.canOperate).toBe(false)
+
+    const reading = session.load(true) // the core still answers "admin"
+    backend.push({ kind: 'session_changed', staff: null })
+    await reading
+    expect(session.staff).toBeNull()
+    session.stop()
+    expect(backend.listenerCount).toBe(0)
+    expect(backend.signInListenerCount).toBe(0)
+  })
+
+  it('ignores sign-in results while signed in (they belong to link windows)', async () => {
+    const session = store()
+    await session.start()
+    await flushPromises()
+    backend.pushSignIn({ status: 'error', error: { code: 'provider', message: 'nope' } })
+    expect(session.notice).toBeNull()
+    expect(session.staff?.name).toBe('Alice Admin')
+  })
+
+  it('keeps the outcome of a sign-in and clears it with the next attempt', async () => {
+    backend.session = null
+    const session = store()
+    await session.start()
+    await flushPromises()
+    await session.signIn('qq')
+    expect(session.signingIn).toBe('qq')
+    backend.pushSignIn({ status: 'not_staff', user_id: 7, message: 'no role' })
+    expect(session.signingIn).toBeNull()
+    expect(session.notice).toEqual({ status: 'not_staff', user_id: 7, message: 'no role' })
+    await session.signIn('qq')
+    expect(session.notice).toBeNull()
+    backend.pushSignIn({ status: 'signed_in', staff: staffMember({ role: 'viewer' }) })
+    expect(session.role).toBe('viewer')
+    expect(session.signingIn).toBeNull()
+  })
+})
