@@ -101,6 +101,44 @@ stop_pidfile() {
   fi
 }
 
+# start_oidc PORT DIR: a real OpenID Connect provider (tests/oidc/server.mjs, panva's
+# oidc-provider) on 127.0.0.1:PORT with the issuer http://127.0.0.1:PORT, its pid in DIR/oidc.pid
+# and its log in DIR/oidc.log; returns once its discovery document answers with that issuer.
+# Stop it with stop_pidfile DIR/oidc.pid.
+start_oidc() {
+  local port="$1" dir="$2" issuer="http://127.0.0.1:$1" pid deadline
+  ensure_node
+  ensure_npm_deps "$OPSDECK_ROOT/tests/oidc"
+  mkdir -p "$dir"
+  node "$OPSDECK_ROOT/tests/oidc/server.mjs" --port "$port" >"$dir/oidc.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/oidc.pid"
+  deadline=$(($(date +%s) + 30))
+  until grep -qxF "listening $issuer" "$dir/oidc.log" 2>/dev/null && oidc_discovery_answers "$issuer"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$dir/oidc.log" >&2
+      rm -f "$dir/oidc.pid"
+      die "the test OIDC provider on port $port exited (log above, $dir/oidc.log)"
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      tail -n 40 "$dir/oidc.log" >&2
+      stop_pidfile "$dir/oidc.pid"
+      die "the test OIDC provider on port $port did not answer within 30s (log above)"
+    fi
+    sleep 0.2
+  done
+}
+
+# oidc_discovery_answers ISSUER: ISSUER/.well-known/openid-configuration names exactly ISSUER.
+oidc_discovery_answers() {
+  node -e '
+    const issuer = process.argv[1];
+    fetch(issuer + "/.well-known/openid-configuration", { signal: AbortSignal.timeout(2000) })
+      .then((r) => r.json())
+      .then((d) => process.exit(d.issuer === issuer ? 0 : 1), () => process.exit(1));
+  ' "$1" >/dev/null 2>&1
+}
+
 # start_mariadb PORT DIR: a throwaway MariaDB on 127.0.0.1:PORT with user opsdeck/opsdeck.
 start_mariadb() {
   local port="$1" dir="$2"

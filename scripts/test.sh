@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, starts Redis, MariaDB and a virtual
-# display on private ports with throwaway data, runs every check and test (lints, Rust, UI unit
-# tests, end-to-end tests of the real desktop window), stops what it started, and exits non-zero
-# when anything failed.
+# The README's test command: installs what is missing, starts Redis, MariaDB, an OpenID Connect
+# provider (tests/oidc) and a virtual display on private ports with throwaway data, runs every
+# check and test (lints, Rust, UI unit tests, end-to-end tests of the real desktop window), stops
+# what it started, and exits non-zero when anything failed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$OPSDECK_ROOT"
@@ -19,22 +19,28 @@ cleanup() {
   set +e
   [ -n "$XVFB_PID" ] && kill "$XVFB_PID" 2>/dev/null
   stop_pidfile "$WORK/redis/redis.pid"
+  stop_pidfile "$WORK/oidc/oidc.pid"
   stop_mariadb "$WORK/mariadb"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-say "starting Redis, MariaDB and Xvfb (throwaway, private ports)"
+say "starting Redis, MariaDB, the test OIDC provider and Xvfb (throwaway, private ports)"
 REDIS_PORT="$(free_port)"
 start_redis "$REDIS_PORT" "$WORK/redis"
 MYSQL_PORT="$(free_port)"
 start_mariadb "$MYSQL_PORT" "$WORK/mariadb"
+OIDC_PORT="$(free_port)"
+start_oidc "$OIDC_PORT" "$WORK/oidc"
 Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$WORK/display" >/dev/null 2>&1 &
 XVFB_PID=$!
 wait_until 15 "Xvfb reporting its display" test -s "$WORK/display"
 export DISPLAY=":$(head -n1 "$WORK/display")"
 export OPSDECK_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 export OPSDECK_TEST_MYSQL_URL="mysql://opsdeck:opsdeck@127.0.0.1:$MYSQL_PORT/"
+# tests/oidc/server.mjs (README.md there): clients opsdeck-test / opsdeck-test-post, secret
+# opsdeck-test-secret, redirect_uri https://opsdeck.invalid/oauth/callback/oidc, PKCE S256 required.
+export OPSDECK_TEST_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
 # The tests configure everything they use; nothing from the caller's environment leaks in.
 unset OPSDECK_DATABASE_URL OPSDECK_REDIS_URL OPSDECK_REDIS_PREFIX OPSDECK_TIMEZONE OPSDECK_DATA_DIR
 
