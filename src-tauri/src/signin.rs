@@ -111,11 +111,14 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: ProviderKey, auth: Auth
         .on_navigation(navigation)
         .build()
         .map_err(|e| ErrorBody::from(ApiError::Internal(anyhow::anyhow!("cannot open the sign-in window: {e}"))))?;
-    let (app, state) = (app.clone(), auth.state);
-    window.on_window_event(move |event| {
-        if let WindowEvent::Destroyed = event
-            && !done.swap(true, Ordering::SeqCst)
-        {
+    // Cancelled once, whichever comes first: the window destroyed (a user's close, Cancel) or the
+    // page closing itself.
+    let cancel: Arc<dyn Fn() + Send + Sync> = {
+        let (app, state) = (app.clone(), auth.state);
+        Arc::new(move || {
+            if done.swap(true, Ordering::SeqCst) {
+                return;
+            }
             let (app, core, session, state) = (app.clone(), core.clone(), session.clone(), state.clone());
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = core.oauth_cancel(&state).await {
@@ -123,9 +126,40 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: ProviderKey, auth: Auth
                 }
                 finish(&app, &session, SignInResult::Cancelled);
             });
+        })
+    };
+    close_with_page(&window, cancel.clone());
+    window.on_window_event(move |event| {
+        if let WindowEvent::Destroyed = event {
+            cancel();
         }
     });
     Ok(())
+}
+
+/// When the page closes itself (`window.close()`, or WebDriver's close), wry destroys only the
+/// web view and leaves an empty window behind that never reports `Destroyed`: cancel then, and
+/// destroy the window too.
+fn close_with_page<R: Runtime>(window: &tauri::WebviewWindow<R>, cancel: Arc<dyn Fn() + Send + Sync>) {
+    #[cfg(target_os = "linux")]
+    {
+        let handle = window.clone();
+        let hooked = window.with_webview(move |webview| {
+            use gtk::prelude::WidgetExt;
+            // wry's own `close` handler destroys the web view; ours may run after it, so the
+            // web view's `destroy` is what is watched.
+            webview.inner().connect_destroy(move |_| {
+                tracing::debug!("the sign-in page closed");
+                cancel();
+                let _ = handle.destroy();
+            });
+        });
+        if let Err(e) = hooked {
+            tracing::warn!(error = %e, "cannot watch the sign-in page's own close");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (window, cancel);
 }
 
 /// Records the outcome in the session and tells the console.

@@ -1,10 +1,11 @@
 // The console frame in the real desktop window: it opens, navigation works, and the status bar
-// shows the database and Redis live, including Redis going away and coming back.
+// shows the database and Redis live, including Redis going away and coming back. Signed in
+// first (the built-in fake Weibo's first user, the first sign-in: admin).
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { openConsole, waitFor } from './harness.mjs'
+import { openConsole, signIn, waitFor } from './harness.mjs'
 
 const PAGES = [
   ['nav-overview', 'Overview'],
@@ -22,6 +23,7 @@ let redis
 before(async () => {
   opened = await openConsole('console', { OPSDECK_HEALTH_INTERVAL_MS: '500', OPSDECK_HEALTH_TIMEOUT_MS: '500' })
   ;({ app, redis } = opened)
+  await signIn(app) // the console shows only the sign-in screen until a staff member signs in
 })
 
 after(async () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { openConsole, waitFor } from './harness.mjs'
+import { openConsole, signIn, waitFor } from './harness.mjs'
 
 let opened
 let app
@@ -12,6 +12,7 @@ let app
 before(async () => {
   opened = await openConsole('jobs', { OPSDECK_LOG: 'warn' })
   app = opened.app
+  await signIn(app) // staff actions need a signed-in operator or admin (the first sign-in is admin)
   await app.click('[data-testid="nav-jobs"]')
   await waitFor('the Jobs page', async () => (await app.text('[data-testid="page-title"]')) === 'Jobs')
 })

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { openConsole, waitFor } from './harness.mjs'
+import { openConsole, signIn, waitFor } from './harness.mjs'
 
 let opened
 let app
@@ -14,6 +14,7 @@ let app
 before(async () => {
   opened = await openConsole('ocr', { OPSDECK_LOG: 'warn' })
   app = opened.app
+  await signIn(app) // staff actions need a signed-in operator or admin (the first sign-in is admin)
   await app.click('[data-testid="nav-ocr"]')
   await waitFor('the OCR page', async () => (await app.text('[data-testid="page-title"]')) === 'OCR queue')
 })

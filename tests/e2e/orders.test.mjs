@@ -3,25 +3,25 @@
 // after they are placed, and the default `order-expiry-sweep` job (every 10 s) cancels them.
 // Flow A: staff add goods, place an order of 3 (stock 7 available, 3 locked), and the sweep
 // cancels it (back to 10 available). Flow B: an order checked at Alipay (still unpaid) and
-// cancelled by hand with a reason, named after the desktop's actor.
+// cancelled by hand with a reason, named after the signed-in staff member.
 
 import assert from 'node:assert/strict'
-import { userInfo } from 'node:os'
 import { after, before, test } from 'node:test'
 
-import { openConsole, waitFor } from './harness.mjs'
+import { actorName, openConsole, signIn, waitFor } from './harness.mjs'
 
 let opened
 let app
 
-/** Who the console names for its actions (`actor()` in src-tauri/src/commands.rs). */
-// The desktop names the OS account ($USER, else the account of the process's uid).
-const ACTOR = `${process.env.USER || process.env.LOGNAME || process.env.USERNAME || userInfo().username}@desktop`
+/** Who the console names for its actions: the signed-in staff member (`Actor::staff` in the core). */
+let ACTOR
 const SKU = `E2E-${Date.now()}-${process.pid}`
 
 before(async () => {
   opened = await openConsole('orders', { OPSDECK_LOG: 'warn', OPSDECK_ORDER_EXPIRY_SECONDS: '5' })
   app = opened.app
+  // Staff actions need a signed-in operator or admin (the first sign-in is admin).
+  ACTOR = actorName(await signIn(app))
   await app.click('[data-testid="nav-orders"]')
   await waitFor('the Orders page', async () => (await app.text('[data-testid="page-title"]')) === 'Orders')
 })
