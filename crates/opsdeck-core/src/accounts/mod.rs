@@ -166,6 +166,7 @@ mod tests {
         assert_eq!(model::mask_middle("13800000001"), "138****0001");
         assert_eq!(model::mask_middle("5678001"), "56***01");
         assert_eq!(model::mask_middle("abc"), "***");
+        assert_eq!(model::mask_middle("5A1B2C3D4E5F6A7B8C9D0E1F2A3B4E01"), "5A1****4E01");
         let token = random_token();
         assert_eq!(token.len(), 43);
         assert_ne!(token, random_token());

@@ -281,7 +281,8 @@ pub enum SignInOutcome {
     PendingLink { request: LinkRequest },
 }
 
-/// Masks the middle of an identifier: `5678001` → `56***01`, a mobile `13800000001` → `138****0001`.
+/// Masks the middle of an identifier: `5678001` → `56***01`, a mobile `13800000001` → `138****0001`,
+/// a long openid to its ends and four stars.
 pub fn mask_middle(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
     let n = chars.len();
@@ -291,5 +292,5 @@ pub fn mask_middle(value: &str) -> String {
     let (keep_head, keep_tail) = if n >= 11 { (3, 4) } else { (2, 2) };
     let head: String = chars[..keep_head].iter().collect();
     let tail: String = chars[n - keep_tail..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(n - keep_head - keep_tail))
+    format!("{head}{}{tail}", "*".repeat((n - keep_head - keep_tail).min(4)))
 }
