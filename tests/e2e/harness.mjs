@@ -178,10 +178,22 @@ export class Console {
     })
   }
 
+  /**
+   * Clicks the element matching `css`. A page that is re-rendering (a live reload replaced the
+   * element, or something is still over it) gets up to 5 s: the click is retried, and the last
+   * refusal is reported.
+   */
   async click(css) {
-    const id = await this.mustFind(css)
-    await this.scrollIntoView(id)
-    await this.call('POST', this.session(`/element/${id}/click`), {})
+    await waitFor(
+      `${css} to take a click`,
+      async () => {
+        const id = await this.mustFind(css)
+        await this.scrollIntoView(id)
+        await this.call('POST', this.session(`/element/${id}/click`), {})
+        return true
+      },
+      { timeoutMs: 5_000 },
+    )
   }
 
   /** Replaces the text of an input or textarea. */
