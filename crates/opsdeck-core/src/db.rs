@@ -175,3 +175,46 @@ pub(crate) fn instant(ms: i64) -> chrono::DateTime<chrono::Utc> {
 pub(crate) fn like_escaped(search: &str) -> String {
     search.replace('!', "!!").replace('%', "!%").replace('_', "!_")
 }
+
+/// True when the error is a unique-key violation (another writer inserted the same key first).
+pub fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| e.is_unique_violation())
+}
+
+/// True for an error that says "run the transaction again" (a deadlock or a serialization
+/// failure: MySQL 1213 / SQLSTATE 40001, SQLite busy).
+pub fn is_retryable(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|e| {
+        matches!(e.code().as_deref(), Some("40001") | Some("1213") | Some("5") | Some("517"))
+            || e.message().contains("Deadlock found")
+            || e.message().contains("database is locked")
+    })
+}
+
+/// Runs a transaction again (up to 5 times, after a short random pause) when the database asks
+/// for it; any other outcome is returned as it is.
+pub async fn retrying<T, Fut>(mut attempt: impl FnMut() -> Fut) -> sqlx::Result<T>
+where
+    Fut: std::future::Future<Output = sqlx::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt().await {
+            Err(e) if tries < 5 && is_retryable(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=20) * tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A write transaction. On SQLite it begins `IMMEDIATE` (the write lock first): a deferred
+/// transaction that reads and then writes fails at once with SQLITE_BUSY when another writer
+/// came between.
+pub async fn begin_write(db: &Database) -> sqlx::Result<sqlx::Transaction<'static, Any>> {
+    match db.backend() {
+        DatabaseBackend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await,
+        DatabaseBackend::Mysql => db.pool().begin().await,
+    }
+}

@@ -11,14 +11,7 @@ use super::crypto::TokenCipher;
 use super::model::{Identity, LinkRequest, LinkView, ProviderKey, Role, UserPage, UserQuery, UserView, mask_middle};
 use crate::db::{Database, instant, ms};
 
-/// True when the error is a unique-key violation (a concurrent sign-in inserted first).
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| {
-        matches!(d.kind(), sqlx::error::ErrorKind::UniqueViolation)
-            || d.message().contains("UNIQUE constraint failed")
-            || d.message().contains("Duplicate entry")
-    })
-}
+pub use crate::db::is_unique_violation;
 
 /// The user a (provider, uid) is linked to, and the link's id.
 pub async fn find_link(conn: &mut AnyConnection, provider: ProviderKey, uid: &str) -> sqlx::Result<Option<(i64, i64)>> {

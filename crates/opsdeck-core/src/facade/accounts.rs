@@ -13,9 +13,9 @@ use crate::accounts::providers::{Attempt, OAuthProvider};
 use crate::accounts::store::{self, RoleRefusal, UnlinkRefusal};
 use crate::accounts::{Actor, Callback, random_token};
 use crate::audit::NewAuditEntry;
+use crate::db::{begin_write, is_retryable};
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::orders::store::begin_write;
 
 /// What the link step decided, inside its transaction.
 enum Resolved {
@@ -123,7 +123,7 @@ impl Core {
         let (resolved, staff_role) = loop {
             tries += 1;
             match self.resolve(identity, purpose).await {
-                Err(e) if tries < 3 && (store::is_unique_violation(&e) || crate::orders::store::is_retryable(&e)) => {
+                Err(e) if tries < 3 && (store::is_unique_violation(&e) || is_retryable(&e)) => {
                     continue;
                 }
                 other => break other?,

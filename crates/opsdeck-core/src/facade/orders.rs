@@ -71,7 +71,7 @@ impl Core {
         }
         let clean = NewGoods { sku: sku.to_string(), name: goods.name.trim().to_string(), ..goods };
         let id = store::insert_goods(self.database(), &clean, Utc::now()).await.map_err(|e| {
-            if crate::scheduler::store::is_unique_violation(&e) {
+            if crate::db::is_unique_violation(&e) {
                 field("sku", format!("a good with sku {sku:?} exists"))
             } else {
                 e.into()
@@ -170,7 +170,7 @@ impl Core {
                 Err(PlaceError::UnknownGoods(id)) => return Err(field("items", format!("no goods {id}"))),
                 // A taken order number, a deadlock or a busy database: again, with a new number.
                 Err(PlaceError::Db(e))
-                    if (crate::scheduler::store::is_unique_violation(&e) || store::is_retryable(&e)) && attempt < 5 =>
+                    if (crate::db::is_unique_violation(&e) || store::is_retryable(&e)) && attempt < 5 =>
                 {
                     tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..=20))).await;
                     continue;

@@ -176,9 +176,7 @@ fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("scheduler types serialize")
 }
 
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|e| e.is_unique_violation())
-}
+pub use crate::db::is_unique_violation;
 
 /// Inserts a job; a taken name is a unique violation.
 pub async fn insert_job(db: &Database, draft: &JobDraft, origin: JobOrigin, now: DateTime<Utc>) -> sqlx::Result<i64> {
