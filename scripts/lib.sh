@@ -164,3 +164,22 @@ stop_mariadb() {
   fi
   stop_pidfile "$dir/mysql.pid"
 }
+
+# schemathesis (PyPI), pinned, in its own virtualenv under ~/.cache/opsdeck/schemathesis: the HTTP
+# API fuzz step. Sets SCHEMATHESIS to the executable.
+SCHEMATHESIS_VERSION="4.32.5"
+SCHEMATHESIS_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/opsdeck/schemathesis"
+SCHEMATHESIS="$SCHEMATHESIS_VENV/bin/schemathesis"
+ensure_schemathesis() {
+  if [ -x "$SCHEMATHESIS" ] && [ "$("$SCHEMATHESIS" --version 2>/dev/null | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1)" = "$SCHEMATHESIS_VERSION" ]; then
+    return 0
+  fi
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    ensure_packages python3-venv
+  fi
+  say "installing schemathesis $SCHEMATHESIS_VERSION in ${SCHEMATHESIS_VENV/#"$HOME"/\~}"
+  rm -rf "$SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV" || die "cannot create a Python virtualenv (python3-venv)"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+    || { rm -rf "$SCHEMATHESIS_VENV"; die "cannot install schemathesis $SCHEMATHESIS_VERSION from PyPI"; }
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, starts Redis, MariaDB, an OpenID Connect
 # provider (tests/oidc) and a virtual display on private ports with throwaway data, runs every
-# check and test (lints, Rust, UI unit tests, end-to-end tests of the real desktop window), stops
+# check and test (lints, Rust, a schemathesis fuzz of the daemon's HTTP API, UI unit tests,
+# end-to-end tests of the real desktop window), stops
 # what it started, and exits non-zero when anything failed.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -66,6 +67,11 @@ rust_tests() {
   fi
 }
 
+# The daemon's HTTP API against its OpenAPI description (scripts/api-fuzz.sh).
+api_fuzz() {
+  "$OPSDECK_ROOT/scripts/api-fuzz.sh"
+}
+
 e2e_tests() {
   build_desktop && node --test --test-concurrency=1 tests/e2e/
 }
@@ -76,6 +82,7 @@ step "UI unit tests (vitest)" npm --prefix ui test --silent
 step "UI build" build_ui
 step "clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "Rust tests (SQLite, MariaDB, Redis)" rust_tests
+step "HTTP API fuzz (schemathesis)" api_fuzz
 step "end-to-end tests of the desktop window (WebKitWebDriver under Xvfb)" e2e_tests
 
 echo

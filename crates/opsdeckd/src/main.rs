@@ -1,16 +1,17 @@
 //! `opsdeckd`: the OpsDeck core without a window, for servers.
 //!
-//! - `opsdeckd run` starts the core and runs until Ctrl-C or SIGTERM, then stops cleanly.
+//! - `opsdeckd run` starts the core and runs until Ctrl-C or SIGTERM, then stops cleanly; with
+//!   `--listen ADDR` it also serves the HTTP API (`opsdeckd::http`).
 //! - `opsdeckd check-config` validates the configuration and prints the effective values, with
 //!   secrets masked and where each value came from.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use opsdeck_core::sandbox::Sandbox;
 use opsdeck_core::{Config, ConfigSource, Core};
-use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
-use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 #[derive(Parser)]
 #[command(name = "opsdeckd", version, about = "OpsDeck without a window, for servers")]
@@ -25,7 +26,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start the core and run until Ctrl-C or SIGTERM.
-    Run,
+    Run {
+        /// Also serve the HTTP API (see openapi.yaml) on this address, e.g. 127.0.0.1:8080.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Sandbox mode even with credentials configured: every provider (Baidu, Alipay, the
+        /// sign-in providers) is a built-in fake and a simulated shop places orders and sends ID
+        /// cards. The default when no provider credentials are configured.
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// Validate the configuration and print the effective values (secrets masked).
     CheckConfig {
         /// Print one JSON object instead of `key = value  # origin` lines.
@@ -46,6 +56,7 @@ enum ScheduleCommand {
     Preview(preview::PreviewArgs),
 }
 
+mod api;
 mod preview;
 
 fn main() -> ExitCode {
@@ -67,7 +78,7 @@ fn main() -> ExitCode {
             print_config(&config, json);
             ExitCode::SUCCESS
         }
-        Command::Run => run(config),
+        Command::Run { listen, sandbox } => run(config, listen, sandbox),
         Command::Schedule { .. } => unreachable!("handled before loading the configuration"),
     }
 }
@@ -88,7 +99,7 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(mut config: Config) -> ExitCode {
+fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
     init_logging(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -98,32 +109,11 @@ fn run(mut config: Config) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        // No Baidu credentials: the built-in fake answers instead (sandbox mode).
-        if !config.baidu_configured() {
-            let fake = BaiduConfig::default();
-            match FakeBaidu::start(([127, 0, 0, 1], 0).into(), fake.clone()).await {
-                Ok(baidu) => {
-                    config.use_sandbox_baidu(&baidu.base_url, &fake.api_key, &fake.secret_key);
-                    tracing::warn!(url = %baidu.base_url, "no Baidu credentials configured: OCR calls go to the built-in fake (sandbox mode)");
-                }
-                Err(e) => tracing::error!(error = %e, "cannot start the sandbox's fake Baidu"),
-            }
-        }
-        if !config.alipay_configured() {
-            let fake = FakeAlipayConfig::default();
-            match FakeAlipay::start(([127, 0, 0, 1], 0).into(), fake.clone()).await {
-                Ok(alipay) => {
-                    config.use_sandbox_alipay(
-                        &alipay.gateway_url,
-                        &fake.app_id,
-                        SANDBOX_APP_PRIVATE_KEY,
-                        SANDBOX_ALIPAY_PUBLIC_KEY,
-                    );
-                    tracing::warn!(url = %alipay.gateway_url, "no Alipay credentials configured: payment queries go to the built-in fake (sandbox mode)");
-                }
-                Err(e) => tracing::error!(error = %e, "cannot start the sandbox's fake Alipay"),
-            }
-        }
+        // Sandbox mode proper (`--sandbox`, or no provider credentials at all): every provider is
+        // a built-in fake and the simulated shop runs. Otherwise only the providers left without
+        // credentials get their fake. The fakes serve for as long as the daemon runs.
+        let full = Sandbox::wanted(&config, sandbox);
+        let fakes = Sandbox::start(&mut config, full).await;
         let core = match Core::start(config).await {
             Ok(core) => core,
             Err(e) => {
@@ -131,10 +121,29 @@ fn run(mut config: Config) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        tracing::info!(instance = %core.info().instance_id, "opsdeckd running; Ctrl-C or SIGTERM stops it");
+        let api = match listen {
+            Some(addr) => match api::start(addr, &core).await {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "cannot start the HTTP API");
+                    core.shutdown().await;
+                    return ExitCode::FAILURE;
+                }
+            },
+            None => None,
+        };
+        let shop = fakes.start_shop(&core);
+        tracing::info!(instance = %core.info().instance_id, sandbox = full, "opsdeckd running; Ctrl-C or SIGTERM stops it");
         let signal = shutdown_signal().await;
         tracing::info!(signal, "stopping");
+        if let Some(server) = api {
+            api::stop(server).await;
+        }
+        if let Some(shop) = shop {
+            shop.stop().await;
+        }
         core.shutdown().await;
+        drop(fakes);
         ExitCode::SUCCESS
     })
 }

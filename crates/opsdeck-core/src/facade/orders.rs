@@ -11,6 +11,7 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::orders::alipay::{NotifyError, amount_in_fen};
 use crate::orders::expiry::{self, Verdict};
 use crate::orders::model::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderKind, OrderPage, OrderQuery, PaidOutcome,
@@ -40,6 +41,22 @@ pub struct OrdersSummary {
     /// Pending orders that expire within five minutes.
     pub expiring_soon: i64,
     pub sandbox: bool,
+}
+
+/// What an accepted Alipay async notify did. Every outcome is acknowledged to Alipay with
+/// `success` (so it stops retrying); a refused notify is an [`ApiError`] instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyOutcome {
+    /// `TRADE_SUCCESS`/`TRADE_FINISHED` for a pending order: it is paid now.
+    Paid,
+    /// The order was paid before (a repeated notify, or the sweep found the payment first):
+    /// nothing changed.
+    AlreadyPaid,
+    /// A payment for an order cancelled already: recorded as a conflict for staff, not applied.
+    Conflict,
+    /// `WAIT_BUYER_PAY` or `TRADE_CLOSED`: nothing to do.
+    Acknowledged,
 }
 
 fn field(name: &str, message: impl Into<String>) -> ApiError {
@@ -203,6 +220,71 @@ impl Core {
         if outcome == PaidOutcome::Conflict {
             tracing::warn!(order = %order_no, "payment reported for a cancelled order: recorded for staff");
         }
+        Ok(outcome)
+    }
+
+    /// Alipay's async notify (shared/specs/providers.md §3), the form as POSTed (URL-decoded).
+    /// Its signature is verified with Alipay's public key (a forged one is refused and logged,
+    /// nothing applied); then the app id, the order (`out_trade_no`, pending, paid or
+    /// cancelled) and the amount (exactly, in fen) are checked against ours. A paid status marks
+    /// the order paid (source `notify`) through [`Core::order_mark_paid`], so repeats of one
+    /// notify (Alipay retries with the same `notify_id`) change nothing; other statuses are only
+    /// acknowledged.
+    pub async fn alipay_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
+        let Some(alipay) = &self.orders().alipay else {
+            return Err(ApiError::Forbidden("Alipay is not configured: notifies cannot be verified".into()));
+        };
+        let notify = alipay.verify_notify(form).map_err(|e| {
+            let out_trade_no = form.iter().find(|(k, _)| k == "out_trade_no").map(|(_, v)| v.as_str());
+            tracing::warn!(out_trade_no, reason = %e, "Alipay notify rejected");
+            match e {
+                NotifyError::BadSignature => ApiError::Unauthenticated(e.to_string()),
+                NotifyError::WrongApp(_) => field("app_id", e.to_string()),
+                NotifyError::MissingField(name) => field(name, e.to_string()),
+                NotifyError::Malformed(_) => ApiError::InvalidInput(e.to_string()),
+            }
+        })?;
+        let order_no = notify.out_trade_no.as_str();
+        let amount_fen = match store::amount_of(self.database().pool(), order_no).await? {
+            Some(amount) => amount,
+            None => {
+                tracing::warn!(order = %order_no, notify_id = %notify.notify_id, "Alipay notify for an unknown order");
+                return Err(ApiError::NotFound(format!("no order {order_no}")));
+            }
+        };
+        let Some(notified_fen) = amount_in_fen(&notify.total_amount) else {
+            tracing::warn!(order = %order_no, total_amount = %notify.total_amount, "Alipay notify with an unreadable amount");
+            return Err(field("total_amount", format!("{:?} is not an amount in yuan", notify.total_amount)));
+        };
+        if notified_fen != amount_fen {
+            tracing::warn!(
+                order = %order_no,
+                notified_fen,
+                amount_fen,
+                notify_id = %notify.notify_id,
+                "Alipay notify with another amount than the order's: not applied"
+            );
+            return Err(field(
+                "total_amount",
+                format!("the notify says {notified_fen} fen, order {order_no} is {amount_fen} fen"),
+            ));
+        }
+        let outcome = if notify.trade_status.is_paid() {
+            match self.order_mark_paid(order_no, &notify.trade_no, "notify").await? {
+                PaidOutcome::Applied => NotifyOutcome::Paid,
+                PaidOutcome::AlreadyPaid => NotifyOutcome::AlreadyPaid,
+                PaidOutcome::Conflict => NotifyOutcome::Conflict,
+            }
+        } else {
+            NotifyOutcome::Acknowledged
+        };
+        tracing::info!(
+            order = %order_no,
+            trade_status = notify.trade_status.as_str(),
+            notify_id = %notify.notify_id,
+            ?outcome,
+            "Alipay notify accepted"
+        );
         Ok(outcome)
     }
 

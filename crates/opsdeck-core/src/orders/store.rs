@@ -599,3 +599,46 @@ pub async fn pending_counts(pool: &AnyPool, now: DateTime<Utc>, soon: DateTime<U
     .await?;
     Ok((row.try_get("n")?, row.try_get("soon")?))
 }
+
+/// An order's amount, whether it is pending, paid or cancelled (what a payment notification is
+/// checked against); None when there is no such order.
+pub async fn amount_of(pool: &AnyPool, order_no: &str) -> sqlx::Result<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT amount_fen FROM orders WHERE order_no = ? \
+         UNION ALL SELECT amount_fen FROM cancelled_orders WHERE order_no = ?",
+    )
+    .bind(order_no.to_string())
+    .bind(order_no.to_string())
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| r.try_get("amount_fen")).transpose()
+}
+
+/// The order figures `/metrics` exports: (pending orders, cancelled orders, orders paid late
+/// (the payment found by the expiry sweep's query: the `paid` timeline line written by `sweep`),
+/// payment conflicts), all time.
+pub async fn metric_counts(pool: &AnyPool) -> sqlx::Result<OrderMetricCounts> {
+    let row = sqlx::query(
+        "SELECT (SELECT COUNT(*) FROM orders WHERE status = 'pending') AS pending, \
+         (SELECT COUNT(*) FROM cancelled_orders) AS cancelled, \
+         (SELECT COUNT(*) FROM order_events WHERE event = 'paid' AND who = 'sweep') AS paid_late, \
+         (SELECT COUNT(*) FROM payment_conflicts) AS conflicts",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(OrderMetricCounts {
+        pending: row.try_get("pending")?,
+        cancelled: row.try_get("cancelled")?,
+        paid_late: row.try_get("paid_late")?,
+        conflicts: row.try_get("conflicts")?,
+    })
+}
+
+/// See [`metric_counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderMetricCounts {
+    pub pending: i64,
+    pub cancelled: i64,
+    pub paid_late: i64,
+    pub conflicts: i64,
+}

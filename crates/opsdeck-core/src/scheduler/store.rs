@@ -499,3 +499,25 @@ pub async fn prune_runs(pool: &AnyPool, before: DateTime<Utc>) -> sqlx::Result<u
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Runs in the history (what pruning has kept) by outcome, every outcome present (0 when none),
+/// for `/metrics`.
+pub async fn outcome_counts(pool: &AnyPool) -> sqlx::Result<Vec<(RunOutcome, i64)>> {
+    let rows = sqlx::query("SELECT outcome, COUNT(*) AS n FROM job_runs GROUP BY outcome").fetch_all(pool).await?;
+    let every = [
+        RunOutcome::Running,
+        RunOutcome::Ok,
+        RunOutcome::Failed,
+        RunOutcome::TimedOut,
+        RunOutcome::Missed,
+        RunOutcome::SkippedOverlap,
+    ];
+    let mut counts: Vec<(RunOutcome, i64)> = every.iter().map(|o| (*o, 0)).collect();
+    for row in rows {
+        let Some(outcome) = RunOutcome::parse(&row.try_get::<String, _>("outcome")?) else { continue };
+        if let Some(slot) = counts.iter_mut().find(|(o, _)| *o == outcome) {
+            slot.1 = row.try_get("n")?;
+        }
+    }
+    Ok(counts)
+}

@@ -1,0 +1,39 @@
+//! `run --listen`: the API token (configured, or the data dir's token file) and the server's
+//! start and stop around the core's life.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use opsdeck_core::Core;
+use opsdeckd::http::{ApiSettings, Server, auth};
+
+/// How long requests in progress may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves the API on `addr`. The token is `api_token` when configured, else the one kept in
+/// `<data_dir>/api-token` (generated on first use); only the file's path is logged.
+pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
+    let token = match &core.config().api_token {
+        Some(token) => token.clone(),
+        None => {
+            let (token, path) = auth::token_from_file(&core.config().data_dir)
+                .map_err(|e| anyhow::anyhow!("cannot read or create the API token file: {e}"))?;
+            tracing::info!(path = %path.display(), "no api_token configured: the HTTP API's bearer token is in this file");
+            token
+        }
+    };
+    let server = Server::start(addr, core.clone(), ApiSettings::new(token))
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(addr = %server.local_addr, "HTTP API listening (description at /openapi.yaml)");
+    Ok(server)
+}
+
+/// Stops accepting requests and waits (bounded) for those in progress.
+pub async fn stop(server: Server) {
+    match tokio::time::timeout(DRAIN, server.stop()).await {
+        Ok(Ok(())) => tracing::info!("HTTP API stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP API stopped with an error"),
+        Err(_) => tracing::warn!("requests still in progress after {DRAIN:?}: stopping anyway"),
+    }
+}

@@ -1,0 +1,224 @@
+//! `opsdeckd run --listen` from the outside: the generated token file (0600, reused, never
+//! logged), the configured token, and a clean stop on SIGTERM with the API up.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::{redis_url, until};
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsdeckd");
+
+/// A daemon the test owns (killed and reaped however the test ends) and its log lines.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+/// `opsdeckd` with a clean `OPSDECK_` environment and its data in `dir`.
+fn bare(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OPSDECK_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("OPSDECK_DATA_DIR", dir).env("HOME", dir);
+    cmd
+}
+
+impl Daemon {
+    fn start(dir: &Path, prefix: &str, token: Option<&str>) -> Daemon {
+        Daemon::start_with(dir, prefix, token, &[])
+    }
+
+    /// Like [`Daemon::start`], with `env` on top.
+    fn start_with(dir: &Path, prefix: &str, token: Option<&str>, env: &[(&str, &str)]) -> Daemon {
+        let mut cmd = bare(dir);
+        cmd.env("OPSDECK_REDIS_URL", redis_url())
+            .env("OPSDECK_REDIS_PREFIX", prefix)
+            .env("OPSDECK_SCHEDULER_ENABLED", "false")
+            .env("OPSDECK_LOG", "debug,sqlx=warn,hyper=warn,reqwest=warn")
+            .env("NO_COLOR", "1")
+            .args(["run", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped());
+        if let Some(token) = token {
+            cmd.env("OPSDECK_API_TOKEN", token);
+        }
+        cmd.envs(env.iter().copied());
+        let mut child = cmd.spawn().unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Daemon { child, lines, seen: Vec::new() }
+    }
+
+    /// The next log line containing `needle` (bounded wait).
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!("no log line containing {needle:?} within 30 s ({e}); log so far: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// The API's address, from its start-up line.
+    fn api_base(&mut self) -> String {
+        let line = self.wait_for("HTTP API listening");
+        let addr = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("addr= in the line");
+        format!("http://{addr}")
+    }
+
+    /// SIGTERM, then the rest of the log until it exits; asserts a clean stop.
+    fn terminate(mut self) -> Vec<String> {
+        let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        self.wait_for("HTTP API stopped");
+        self.wait_for("core stopped");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "opsdeckd exited with {status}");
+        self.seen.extend(self.lines.try_iter());
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn status(http: &reqwest::Client, url: &str, token: Option<&str>) -> u16 {
+    let mut request = http.get(url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn run_listen_generates_a_private_token_reuses_it_and_never_logs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = crate::unique("daemon");
+    let http = reqwest::Client::new();
+    let mut daemon = Daemon::start(dir.path(), &prefix, None);
+    let file = dir.path().join("api-token");
+    // Logged before the API listens.
+    let logged = daemon.wait_for("no api_token configured");
+    assert!(logged.contains(&file.display().to_string()), "the file's path is logged: {logged}");
+    let base = daemon.api_base();
+    let token = std::fs::read_to_string(&file).unwrap().trim().to_string();
+    assert!(token.len() >= 43, "32 random bytes: {token:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    until("the API answers /healthz with 200", || async {
+        (status(&http, &format!("{base}/healthz"), None).await == 200).then_some(())
+    })
+    .await;
+    let lookup = format!("{base}/api/ocr?url=https%3A%2F%2Fimg.example.com%2Fnone.jpg");
+    assert_eq!(status(&http, &lookup, None).await, 401);
+    assert_eq!(status(&http, &lookup, Some(&token)).await, 404, "the token opens the intake API");
+    let log = daemon.terminate();
+    assert!(log.iter().all(|line| !line.contains(&token)), "the token never reaches the log");
+
+    // The next start reuses the file.
+    let mut again = Daemon::start(dir.path(), &prefix, None);
+    let base = again.api_base();
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);
+    until("the API answers again", || async {
+        (status(&http, &format!("{base}/healthz"), None).await == 200).then_some(())
+    })
+    .await;
+    assert_eq!(status(&http, &format!("{base}/api/ocr?url=https%3A%2F%2Fx.test%2Fa.jpg"), Some(&token)).await, 404);
+    let log = again.terminate();
+    assert!(log.iter().all(|line| !line.contains(&token)), "the token never reaches the log");
+}
+
+#[tokio::test]
+async fn a_configured_token_is_used_and_no_file_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "configured-token-0123456789";
+    let http = reqwest::Client::new();
+    let mut daemon = Daemon::start(dir.path(), &crate::unique("daemon"), Some(token));
+    let base = daemon.api_base();
+    let lookup = format!("{base}/api/ocr?url=https%3A%2F%2Fimg.example.com%2Fnone.jpg");
+    until("the configured token is accepted", || async {
+        (status(&http, &lookup, Some(token)).await == 404).then_some(())
+    })
+    .await;
+    assert_eq!(status(&http, &lookup, Some("configured-token-0123456780")).await, 401);
+    assert!(!dir.path().join("api-token").exists());
+    let log = daemon.terminate();
+    assert!(log.iter().all(|line| !line.contains(token)), "the token never reaches the log");
+
+    // check-config shows it set, masked.
+    let out = bare(dir.path()).env("OPSDECK_API_TOKEN", token).args(["check-config", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["values"]["api_token"], "****");
+    assert_eq!(json["origins"]["api_token"], "OPSDECK_API_TOKEN");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(token));
+    // Too short a token is refused at start-up, naming the key.
+    let out = bare(dir.path()).env("OPSDECK_API_TOKEN", "short").arg("check-config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("`api_token`") && stderr.contains("OPSDECK_API_TOKEN"), "{stderr}");
+    assert!(!stderr.contains("short\""), "{stderr}");
+}
+
+/// The value of the Prometheus sample `name` (with its labels, as printed), if present.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn with_nothing_configured_the_daemon_runs_the_sandbox_shop_and_the_fake_sign_ins() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "sandbox-token-0123456789";
+    let http = reqwest::Client::new();
+    let mut daemon = Daemon::start_with(
+        dir.path(),
+        &crate::unique("sandbox"),
+        Some(token),
+        &[("OPSDECK_SANDBOX_ORDERS_PER_MINUTE", "600"), ("OPSDECK_SANDBOX_OCR_PER_MINUTE", "600")],
+    );
+    daemon.wait_for("sandbox mode: every provider is a built-in fake");
+    let base = daemon.api_base();
+    // The shop's login page can use the fake sign-in providers.
+    let authorize = until("the fake Weibo's authorize URL", || async {
+        let answer = http.get(format!("{base}/api/oauth/weibo/authorize")).bearer_auth(token).send().await.ok()?;
+        (answer.status() == 200).then_some(())?;
+        answer.json::<serde_json::Value>().await.ok()
+    })
+    .await;
+    let url = authorize["url"].as_str().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:") && url.contains("/oauth2/authorize"), "{url}");
+    // The simulated shop places orders and sends ID cards, read by the fake Baidu.
+    until("orders placed and ID cards read by the simulated shop", || async {
+        let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+        let pending = metric(&text, "opsdeck_orders_pending")?;
+        let done = metric(&text, "opsdeck_ocr_requests{state=\"done\"}")?;
+        (pending > 0.0 && done > 0.0).then_some(())
+    })
+    .await;
+    daemon.terminate();
+}

@@ -1,0 +1,128 @@
+//! The shop's sign-in: `GET /api/oauth/{provider}/authorize` then
+//! `POST /api/oauth/{provider}/callback`, against the sandbox's fake Weibo and DingTalk
+//! (auto-approving).
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{World, expect_error, json};
+
+async fn authorize(world: &World, provider: &str) -> (String, String) {
+    let (status, body) =
+        json(world.authed(Method::GET, &format!("/api/oauth/{provider}/authorize")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    (body["url"].as_str().unwrap().to_string(), body["state"].as_str().unwrap().to_string())
+}
+
+/// Follows the provider's redirects until one goes to `redirect_uri`; returns (code, state).
+async fn approve(world: &World, start: &str, redirect_uri: &str) -> (String, String) {
+    let mut url = url::Url::parse(start).unwrap();
+    for _ in 0..5 {
+        if url.as_str().starts_with(redirect_uri) {
+            let get = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap();
+            return (get("code"), get("state"));
+        }
+        let answer = world.http.get(url.clone()).send().await.unwrap();
+        let location = answer.headers().get("location").unwrap_or_else(|| panic!("no redirect from {url}"));
+        url = url.join(location.to_str().unwrap()).unwrap();
+    }
+    panic!("no redirect to {redirect_uri}")
+}
+
+async fn callback(world: &World, provider: &str, body: serde_json::Value) -> reqwest::Response {
+    world.authed(Method::POST, &format!("/api/oauth/{provider}/callback")).json(&body).send().await.unwrap()
+}
+
+async fn sign_in(world: &World, provider: &str, redirect_uri: &str) -> (u16, serde_json::Value) {
+    let (url, state) = authorize(world, provider).await;
+    let (code, came_back) = approve(world, &url, redirect_uri).await;
+    assert_eq!(came_back, state);
+    json(callback(world, provider, json!({ "code": code, "state": state })).await).await
+}
+
+#[tokio::test]
+async fn a_customer_signs_in_with_weibo_and_a_state_works_once() {
+    let world = World::start().await;
+    let redirect = world.weibo.config().redirect_uri.clone();
+    let (url, state) = authorize(&world, "weibo").await;
+    assert!(url.starts_with(&world.weibo.base_url), "{url}");
+    let (code, _) = approve(&world, &url, &redirect).await;
+    let (status, first) = json(callback(&world, "weibo", json!({ "code": code, "state": state })).await).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["status"], "signed_in");
+    assert_eq!((first["new_user"].as_bool(), first["linked"].as_bool()), (Some(true), Some(true)));
+    let user_id = first["user_id"].as_i64().unwrap();
+    let user = world.core.user_get(user_id).await.unwrap();
+    assert_eq!(user.role, None, "a shop customer gets no console role");
+    assert_eq!(user.links.len(), 1);
+
+    // The same state again: refused (it was used).
+    let replay = callback(&world, "weibo", json!({ "code": code, "state": state })).await;
+    let body = expect_error(replay, 400, "invalid_input").await;
+    assert_eq!(body["field"], "state");
+
+    // The same customer again: the same user, nothing new.
+    let (status, again) = sign_in(&world, "weibo", &redirect).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["user_id"], user_id);
+    assert_eq!((again["new_user"].as_bool(), again["linked"].as_bool()), (Some(false), Some(false)));
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_matching_mobile_waits_for_staff_with_202() {
+    let world = World::start().await;
+    let redirect = world.dingtalk.config().redirect_uri.clone();
+    let users = world.dingtalk.config().users.clone();
+    world.dingtalk.select_user(&users[0].uid);
+    let (status, first) = sign_in(&world, "dingtalk", &redirect).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["new_user"], true);
+
+    world.dingtalk.select_user(&users[1].uid);
+    let (status, pending) = sign_in(&world, "dingtalk", &redirect).await;
+    assert_eq!(status, 202, "{pending}");
+    assert_eq!(pending["status"], "pending_link");
+    assert!(pending.get("user_id").is_none(), "nobody is signed in: {pending}");
+    let id = pending["link_request_id"].as_i64().unwrap();
+    let requests = world.core.link_requests_list().await.unwrap();
+    let request = requests.iter().find(|r| r.id == id).expect("the link request waits for staff");
+    assert_eq!(request.user_id, first["user_id"].as_i64().unwrap());
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_unconfigured_mismatched_and_refused_sign_ins_are_errors() {
+    let world = World::start().await;
+    for provider in ["github", "qq", "WEIBO"] {
+        let response = world.authed(Method::GET, &format!("/api/oauth/{provider}/authorize")).send().await.unwrap();
+        let body = expect_error(response, 400, "invalid_input").await;
+        assert_eq!(body["field"], "provider", "{provider}: {body}");
+        // At the callback an unknown name is refused as such; for a known one the state decides
+        // (no attempt can exist for an unconfigured provider).
+        let body =
+            expect_error(callback(&world, provider, json!({ "code": "c", "state": "s" })).await, 400, "invalid_input")
+                .await;
+        let field = if provider == "qq" { "state" } else { "provider" };
+        assert_eq!(body["field"], field, "{provider}: {body}");
+    }
+    // A state issued for Weibo is refused at DingTalk's callback (and is used up).
+    let (url, state) = authorize(&world, "weibo").await;
+    let (code, _) = approve(&world, &url, &world.weibo.config().redirect_uri.clone()).await;
+    let body =
+        expect_error(callback(&world, "dingtalk", json!({ "code": code, "state": state })).await, 400, "invalid_input")
+            .await;
+    assert_eq!(body["field"], "state");
+    // No state, an unknown one.
+    for body in [json!({ "code": "c" }), json!({ "code": "c", "state": "nope" }), json!({ "code": "c", "state": null })]
+    {
+        let answer = expect_error(callback(&world, "weibo", body.clone()).await, 400, "invalid_input").await;
+        assert_eq!(answer["field"], "state", "{body}");
+    }
+    // The customer refused at the provider: no code, the provider's error.
+    let (_, state) = authorize(&world, "weibo").await;
+    let refused = callback(&world, "weibo", json!({ "state": state, "error": "access_denied" })).await;
+    let body = expect_error(refused, 502, "provider_error").await;
+    assert!(body["message"].as_str().unwrap().contains("access_denied"), "{body}");
+    world.stop().await;
+}
