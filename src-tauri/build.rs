@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "cancelled_list",
     "order_timeline",
     "orders_summary",
+    "overview",
     "order_cancel",
     "order_check_payment",
     "goods_list",

@@ -10,6 +10,14 @@ const tauriDevHost = process.env.TAURI_DEV_HOST
 
 export default defineConfig({
   plugins: [vue()],
+  // vue-i18n's build flags: Composition API only (the legacy API is left out of the bundle);
+  // messages are compiled at run time to an AST and interpreted, never with `new Function`.
+  define: {
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+    __INTLIFY_DROP_MESSAGE_COMPILER__: false,
+  },
   clearScreen: false,
   envPrefix: ['VITE_', 'TAURI_ENV_'],
   server: {
@@ -34,6 +42,7 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['src/**/*.{spec,test}.ts'],
+    setupFiles: ['src/__tests__/setup.ts'],
     restoreMocks: true,
   },
 })

@@ -8,6 +8,7 @@ use opsdeck_core::ocr::model::{OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmi
 use opsdeck_core::orders::model::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery,
 };
+use opsdeck_core::overview::Overview;
 use opsdeck_core::scheduler::tasks::TaskKindInfo;
 use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
 use opsdeck_core::{AppInfo, Core, ErrorBody, HealthReport};
@@ -185,6 +186,12 @@ pub async fn cancelled_list(core: State<'_, Core>, query: OrderQuery) -> Result<
 #[tauri::command]
 pub async fn order_timeline(core: State<'_, Core>, order_no: String) -> Result<Vec<OrderEvent>, ErrorBody> {
     Ok(core.order_timeline(&order_no).await?)
+}
+
+/// The Overview page's figures (then pushed as `overview` events while the window listens).
+#[tauri::command]
+pub async fn overview(core: State<'_, Core>) -> Result<Overview, ErrorBody> {
+    Ok(core.overview().await?)
 }
 
 #[tauri::command]

@@ -1,21 +1,17 @@
-//! The OpsDeck desktop shell: a window over the core. It loads the configuration (sandbox mode:
-//! the built-in fake Baidu when no Baidu credentials are configured, the built-in fake Alipay when
-//! no Alipay keys are), starts the core, registers the commands, and forwards the core's events to
-//! the window as `core-event`.
+//! The OpsDeck desktop shell: a window over the core. It loads the configuration, starts the
+//! sandbox's fakes where credentials are missing (`opsdeck_core::sandbox`: all of them, and the
+//! simulated shop, when none are configured), starts the core, registers the commands, and
+//! forwards the core's events to the window as `core-event`.
 
 mod commands;
 mod signin;
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use opsdeck_core::config::OAuthClient;
+use opsdeck_core::sandbox::Sandbox;
 use opsdeck_core::{Config, ConfigSource, Core, Event};
-use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig};
-use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
-use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -28,6 +24,10 @@ struct Cli {
     /// Configuration file (TOML); default: the platform config dir's config.toml, if present.
     #[arg(long, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// Sandbox mode even with credentials configured: every provider is a built-in fake and the
+    /// simulated shop runs (the default when no provider credentials are configured).
+    #[arg(long)]
+    sandbox: bool,
 }
 
 pub fn run() -> ExitCode {
@@ -48,23 +48,11 @@ pub fn run() -> ExitCode {
         return ExitCode::from(3);
     }
     init_logging(&config.log);
-    // Without Baidu credentials the OCR queue talks to the built-in fake (sandbox mode). Should
-    // that fail to start, the queue pauses as misconfigured and says so; the rest works.
-    if !config.baidu_configured()
-        && let Err(e) = tauri::async_runtime::block_on(use_sandbox_baidu(&mut config))
-    {
-        tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured");
-    }
-    // Likewise, without Alipay keys order expiry talks to the built-in fake Alipay. Should that
-    // fail to start, expiring orders stay due (the sweep retries them) and the log says why.
-    if !config.alipay_configured()
-        && let Err(e) = tauri::async_runtime::block_on(use_sandbox_alipay(&mut config))
-    {
-        tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured");
-    }
-    // Without a client for a Chinese sign-in provider, its built-in fake stands in (sandbox
-    // mode); the fakes serve for as long as the app runs.
-    let fakes = tauri::async_runtime::block_on(use_sandbox_oauth(&mut config));
+    // Sandbox mode: with no provider credentials configured (or `--sandbox`), every provider is
+    // a built-in fake and the simulated shop runs; otherwise only the providers left without
+    // credentials get their fake. The fakes serve for as long as the app runs.
+    let full = Sandbox::wanted(&config, cli.sandbox);
+    let sandbox = tauri::async_runtime::block_on(Sandbox::start(&mut config, full));
     // Provider tokens are encrypted with a key from the OS keychain unless one is configured.
     if config.token_key.is_none() {
         match keychain_token_key() {
@@ -81,6 +69,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut shop = tauri::async_runtime::block_on(async { sandbox.start_shop(&core) });
     let app = match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
@@ -90,71 +79,14 @@ pub fn run() -> ExitCode {
     };
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
-            let _ = &fakes;
+            if let Some(shop) = shop.take() {
+                tauri::async_runtime::block_on(shop.stop());
+            }
+            let _ = &sandbox;
             tauri::async_runtime::block_on(core.shutdown());
         }
     });
     ExitCode::SUCCESS
-}
-
-/// Sandbox mode: with no Baidu credentials configured, the OCR queue talks to the built-in fake
-/// Baidu, served on loopback from the app's async runtime for as long as the app runs.
-async fn use_sandbox_baidu(config: &mut Config) -> std::io::Result<()> {
-    let fake_config = BaiduConfig::default();
-    let fake = FakeBaidu::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await?;
-    config.use_sandbox_baidu(&fake.base_url, &fake_config.api_key, &fake_config.secret_key);
-    tracing::warn!(
-        baidu_url = %fake.base_url,
-        "sandbox mode: no Baidu credentials configured, OCR requests go to the built-in fake Baidu"
-    );
-    Ok(())
-}
-
-/// Sandbox mode for payments: with no Alipay keys configured, order expiry asks the built-in fake
-/// Alipay (on loopback, for as long as the app runs), signing with the sandbox key pairs.
-async fn use_sandbox_alipay(config: &mut Config) -> std::io::Result<()> {
-    let fake_config = FakeAlipayConfig::default();
-    let fake = FakeAlipay::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await?;
-    config.use_sandbox_alipay(
-        &fake.gateway_url,
-        &fake_config.app_id,
-        opsdeck_sandbox::alipay::SANDBOX_APP_PRIVATE_KEY,
-        opsdeck_sandbox::alipay::SANDBOX_ALIPAY_PUBLIC_KEY,
-    );
-    tracing::warn!(
-        gateway_url = %fake.gateway_url,
-        "sandbox mode: no Alipay keys configured, order expiry asks the built-in fake Alipay"
-    );
-    Ok(())
-}
-
-/// Sandbox mode for sign-in: each Chinese provider without a configured client gets its fake.
-async fn use_sandbox_oauth(config: &mut Config) -> Vec<FakeOAuth> {
-    let mut fakes = Vec::new();
-    for provider in opsdeck_sandbox::oauth::Provider::ALL {
-        let configured = config.oauth.provider_mut(provider.key()).is_some_and(|p| p.client.is_some());
-        if configured {
-            continue;
-        }
-        let fake_config = FakeOAuthConfig::sandbox(provider);
-        match FakeOAuth::start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), fake_config.clone()).await {
-            Ok(fake) => {
-                config.use_sandbox_oauth(
-                    provider.key(),
-                    &fake.base_url,
-                    OAuthClient {
-                        client_id: fake_config.client_id.clone(),
-                        client_secret: Some(fake_config.client_secret.clone().into()),
-                        redirect_uri: fake_config.redirect_uri.clone(),
-                    },
-                );
-                tracing::warn!(provider = provider.key(), url = %fake.base_url, "sandbox mode: sign-in goes to the built-in fake");
-                fakes.push(fake);
-            }
-            Err(e) => tracing::error!(provider = provider.key(), error = %e, "cannot start a fake sign-in provider"),
-        }
-    }
-    fakes
 }
 
 /// The token key from the OS keychain (Secret Service), created there on first use.
@@ -207,6 +139,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
             commands::cancelled_list,
             commands::order_timeline,
             commands::orders_summary,
+            commands::overview,
             commands::order_cancel,
             commands::order_check_payment,
             commands::goods_list,

@@ -428,7 +428,7 @@ export async function openConsole(name, env = {}, { config = {} } = {}) {
   let app
   try {
     app = await Console.open({
-      env: { ...xdg, OPSDECK_DATA_DIR: path.join(dir, 'data'), OPSDECK_REDIS_URL: redis.url, OPSDECK_REDIS_PREFIX: `e2e-${name}`, ...env },
+      env: { ...xdg, OPSDECK_DATA_DIR: path.join(dir, 'data'), OPSDECK_REDIS_URL: redis.url, OPSDECK_REDIS_PREFIX: `e2e-${name}`, OPSDECK_SANDBOX_SHOP: 'false', ...env },
       args: ['--config', configFile],
     })
   } catch (e) {

@@ -1,48 +1,41 @@
 import type { ComponentStatus } from './backend'
+import { currentLocale, t } from './i18n'
+import { formatInZoneLocale, formatTimeInZone, machineZone } from './zoned'
+
+// The words and numbers shared by several pages. Like every helper that makes words, these use
+// the global i18n instance (the active locale); called while a component renders, they follow a
+// change of language.
 
 export function statusWord(status: ComponentStatus): string {
   switch (status) {
     case 'ok':
-      return 'healthy'
+      return t('health.status.ok')
     case 'unreachable':
-      return 'unreachable'
+      return t('health.status.unreachable')
     default:
-      return 'unknown'
+      return t('health.status.unknown')
   }
 }
 
 export function formatLatency(ms: number | null): string | null {
   if (ms === null || !Number.isFinite(ms)) return null
-  if (ms < 1) return '<1 ms'
-  return `${Math.round(ms)} ms`
+  if (ms < 1) return t('units.lessThanMs')
+  return t('units.ms', { n: Math.round(ms) })
 }
 
-function parse(iso: string): Date | null {
-  const d = new Date(iso)
-  return Number.isNaN(d.getTime()) ? null : d
+/**
+ * An instant as the active locale writes a date and time, in `zone` — the app's configured zone
+ * on every page; the machine's when none is known — with the zone's UTC offset when
+ * `withOffset`: "Jan 10, 2026, 02:00:00 +01:00", "2026年1月10日 02:00:00 +01:00". Text that does
+ * not parse comes back as is.
+ */
+export function formatDateTime(iso: string, zone: string = machineZone(), withOffset = false): string {
+  return formatInZoneLocale(iso, zone, currentLocale(), withOffset)
 }
 
-/** Local wall-clock time, e.g. "14:03:22"; the raw text if it does not parse. */
-export function formatTime(iso: string): string {
-  const d = parse(iso)
-  return d
-    ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    : iso
-}
-
-/** Local date and time, e.g. "2025-03-01 14:03:22"-ish per locale. */
-export function formatDateTime(iso: string): string {
-  const d = parse(iso)
-  return d
-    ? d.toLocaleString(undefined, {
-        year: 'numeric',
-        month: 'short',
-        day: '2-digit',
-        hour: '2-digit',
-        minute: '2-digit',
-        second: '2-digit',
-      })
-    : iso
+/** The wall-clock time of an instant in `zone`, e.g. "14:03:22"; the raw text if it does not parse. */
+export function formatTime(iso: string, zone: string = machineZone()): string {
+  return formatTimeInZone(iso, zone, currentLocale())
 }
 
 /** Compact one-line rendering of an audit entry's free-form detail. */

@@ -1,39 +1,77 @@
-// Words for the scheduler's values, shared by the Jobs page's components.
-import type { DstNote, RunOutcome } from './backend'
+// Words for the scheduler's values, shared by the Jobs page's components. Words come from the
+// global i18n instance (see i18n/index.ts).
+import type { DstNote, Job, RunOutcome } from './backend'
+import { t } from './i18n'
+import { normalizeLocal } from './zoned'
 
 export const RUN_OUTCOMES: readonly RunOutcome[] = ['running', 'ok', 'failed', 'timed_out', 'missed', 'skipped_overlap']
 
 export function outcomeWord(outcome: RunOutcome): string {
-  switch (outcome) {
-    case 'timed_out':
-      return 'timed out'
-    case 'skipped_overlap':
-      return 'skipped (overlap)'
-    default:
-      return outcome
-  }
+  return t(`jobs.outcome.${outcome}`)
 }
 
 /** What a fire time's DST note means, for its tooltip. */
 export function dstExplanation(note: DstNote): string {
-  switch (note) {
-    case 'gap_shifted':
-      return 'falls in a DST gap: runs at the first valid time after it'
-    case 'overlap_first':
-      return 'repeated by a DST fall-back: runs once, at the first occurrence'
-    case 'offset_changed':
-      return 'the UTC offset changes before this run'
-  }
+  return t(`jobs.dst.${note}`)
 }
 
-/** "850 ms", "12.3 s", "2 min 5 s", "1 h 2 min"; null stays null. */
+/** "850 ms", "12.3 s", "2 min 5 s", "1 h 2 min" (in the active language); null stays null. */
 export function formatDuration(ms: number | null): string | null {
   if (ms === null || !Number.isFinite(ms) || ms < 0) return null
-  if (ms < 1000) return `${Math.round(ms)} ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`
+  if (ms < 1000) return t('units.ms', { n: Math.round(ms) })
+  if (ms < 60_000) return t('units.seconds', { n: (ms / 1000).toFixed(ms < 10_000 ? 2 : 1) })
   const s = Math.round(ms / 1000)
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+  if (s < 3600) return t('units.minutesSeconds', { m: Math.floor(s / 60), s: s % 60 })
+  return t('units.hoursMinutes', { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) })
+}
+
+/** A local date-time of a trigger ('2026-12-05T08:00') as the core writes it: '2026-12-05 08:00:00'. */
+function wallText(local: string | null | undefined): string | null {
+  if (!local) return null
+  const norm = normalizeLocal(local)
+  if (!norm) return local
+  const [date, time] = norm.split('T') as [string, string]
+  return `${date} ${time.length === 5 ? `${time}:00` : time}`
+}
+
+/** The core's description of an interval trigger: "every 10 seconds from <start>[ until <end>]". */
+const CORE_INTERVAL = / from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?: until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}))?$/
+
+const PERIOD_KEYS: Record<IntervalUnit, string> = {
+  seconds: 'jobs.trigger.second',
+  minutes: 'jobs.trigger.minute',
+  hours: 'jobs.trigger.hour',
+}
+
+/**
+ * A job's trigger in words, in the active language: "every 10 seconds from 2026-01-10 08:00:00",
+ * "once at 2026-12-05 08:00:00" (English reads as the core's own `trigger_text`). Built from the
+ * trigger itself; the interval's first fire (which the core works out) is read from
+ * `trigger_text`. A cron trigger keeps the core's description in English and names its
+ * expression in other languages.
+ */
+export function triggerWords(job: Pick<Job, 'trigger' | 'trigger_text'>): string {
+  const spec = job.trigger
+  if (job.trigger_text === 'invalid trigger') return t('jobs.trigger.invalid')
+  switch (spec.type) {
+    case 'interval': {
+      const { every, unit } = splitInterval(spec.every_seconds)
+      const period = t(PERIOD_KEYS[unit], every)
+      const core = CORE_INTERVAL.exec(job.trigger_text)
+      const from = core?.[1] ?? wallText(spec.start)
+      const until = core?.[2] ?? wallText(spec.end)
+      if (from && until) return t('jobs.trigger.everyFromUntil', { period, from, until })
+      if (from) return t('jobs.trigger.everyFrom', { period, from })
+      if (until) return t('jobs.trigger.everyUntil', { period, until })
+      return t('jobs.trigger.every', { period })
+    }
+    case 'date':
+      return t('jobs.trigger.once', { at: wallText(spec.at) ?? spec.at })
+    case 'cron':
+      return t('jobs.trigger.cron', { description: job.trigger_text || spec.expr, expr: spec.expr })
+    default:
+      return job.trigger_text
+  }
 }
 
 /** Pretty JSON for display; strings are shown as they are. */
@@ -67,8 +105,3 @@ export const COMMON_ZONES = [
   'Asia/Tokyo',
   'Europe/Berlin',
 ] as const
-
-export const CRON_HINT =
-  '5 fields: minute hour day-of-month month day-of-week, or 6 with seconds first. ' +
-  'Ranges 1-5, lists 1,15, steps */10, names MON-FRI and JAN-DEC, L (last day), ' +
-  '# (nth weekday, e.g. FRI#2), and @hourly @daily @weekly @monthly @yearly.'

@@ -1,44 +1,34 @@
-// Words and numbers of the OCR queue view.
-import type { OcrPauseKind, OcrStatus } from './backend'
+// Words and numbers of the OCR queue view. Words come from the global i18n instance.
+import type { OcrPauseKind, OcrStatus, Side } from './backend'
+import { t } from './i18n'
 
 export const OCR_STATUSES: readonly OcrStatus[] = ['pending', 'in_flight', 'done', 'dead']
 
 export function ocrStatusWord(status: OcrStatus): string {
-  switch (status) {
-    case 'pending':
-      return 'pending'
-    case 'in_flight':
-      return 'in flight'
-    case 'done':
-      return 'done'
-    case 'dead':
-      return 'dead'
-  }
+  return t(`ocr.status.${status}`)
+}
+
+/** An ID card's side: "front", "back" (正面, 反面). */
+export function sideWord(side: Side | string): string {
+  return side === 'front' || side === 'back' ? t(`ocr.side.${side}`) : side
 }
 
 export function pauseKindWord(kind: OcrPauseKind): string {
-  switch (kind) {
-    case 'quota':
-      return 'daily quota used up'
-    case 'misconfigured':
-      return 'misconfigured'
-    case 'manual':
-      return 'paused by staff'
-  }
+  return t(`ocr.pauseKind.${kind}`)
 }
 
 /**
  * Time to work off the backlog: "~N s" under a minute, "N min" under an hour (rounded up),
- * "N h M min" beyond; null when nothing waits.
+ * "N h M min" beyond (in the active language); null when nothing waits.
  */
 export function formatDrain(seconds: number | null): string | null {
   if (seconds === null || !Number.isFinite(seconds) || seconds < 0) return null
-  if (seconds < 60) return `~${Math.max(1, Math.ceil(seconds))} s`
+  if (seconds < 60) return t('units.about', { n: Math.max(1, Math.ceil(seconds)) })
   const minutes = Math.ceil(seconds / 60)
-  if (minutes < 60) return `${minutes} min`
+  if (minutes < 60) return t('units.minutes', { n: minutes })
   const h = Math.floor(minutes / 60)
   const m = minutes % 60
-  return m === 0 ? `${h} h` : `${h} h ${m} min`
+  return m === 0 ? t('units.hours', { n: h }) : t('units.hoursMinutes', { h, m })
 }
 
 /** A cap as staff type it: "2", "0.5", "12.5" (no trailing zeros). */
@@ -78,18 +68,18 @@ export function numberCheckWord(type: number | null): string {
     case null:
       return '—'
     case -1:
-      return 'all fields empty'
+      return t('ocr.numberCheck.empty')
     case 0:
-      return 'invalid number'
+      return t('ocr.numberCheck.invalid')
     case 1:
-      return 'consistent with sex and birth date'
+      return t('ocr.numberCheck.consistent')
     case 2:
-      return 'inconsistent with sex and birth date'
+      return t('ocr.numberCheck.inconsistent')
     case 3:
-      return 'inconsistent with the birth date'
+      return t('ocr.numberCheck.birthDate')
     case 4:
-      return 'inconsistent with the sex'
+      return t('ocr.numberCheck.sex')
     default:
-      return `code ${type}`
+      return t('ocr.numberCheck.code', { code: type })
   }
 }

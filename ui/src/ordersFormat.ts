@@ -1,5 +1,7 @@
-// Words and numbers of the Orders view. Money travels in fen (1 yuan = 100 fen).
+// Words and numbers of the Orders view. Money travels in fen (1 yuan = 100 fen). Words come from
+// the global i18n instance.
 import type { Goods, OrderEventKind, OrderItem, OrderKind, OrderStatus } from './backend'
+import { t } from './i18n'
 
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid']
 
@@ -32,7 +34,11 @@ export function parseWhole(text: string | number): number | null {
 }
 
 export function kindWord(kind: OrderKind): string {
-  return kind === 'top_up' ? 'top-up' : 'goods'
+  return kind === 'top_up' ? t('orders.kind.top_up') : t('orders.kind.goods')
+}
+
+export function orderStatusWord(status: OrderStatus): string {
+  return t(`orders.status.${status}`)
 }
 
 const pad = (n: number) => String(n).padStart(2, '0')
@@ -54,37 +60,23 @@ export function countdown(expiresAt: string, now: number): string | null {
 
 /** "3 × Tea mug (MUG-1), 1 × goods #9"; names from `goods` when known. "top-up" for a top-up. */
 export function itemsSummary(kind: OrderKind, items: OrderItem[], goods: readonly Goods[]): string {
-  if (kind === 'top_up') return 'top-up'
+  if (kind === 'top_up') return t('orders.kind.top_up')
   if (items.length === 0) return '—'
   return items
     .map((item) => {
       const g = goods.find((x) => x.id === item.goods_id)
-      return `${item.quantity} × ${g ? `${g.name} (${g.sku})` : `goods #${item.goods_id}`}`
+      const name = g ? `${g.name} (${g.sku})` : t('orders.goodsNumber', { id: item.goods_id })
+      return t('orders.itemLine', { quantity: item.quantity, goods: name })
     })
-    .join(', ')
+    .join(t('orders.itemSeparator'))
 }
 
+const EVENTS: readonly string[] = ['placed', 'queried', 'closed', 'cancelled', 'stock_restored', 'paid', 'conflict']
+
+/** What happened to an order, in words; an event this console does not know, as the core names it. */
 export function eventWord(event: OrderEventKind | string): string {
-  switch (event) {
-    case 'placed':
-      return 'placed'
-    case 'queried':
-      return 'asked Alipay'
-    case 'closed':
-      return 'closed at Alipay'
-    case 'cancelled':
-      return 'cancelled'
-    case 'stock_restored':
-      return 'stock restored'
-    case 'paid':
-      return 'paid'
-    case 'conflict':
-      return 'paid after cancelling'
-    default:
-      return event
-  }
+  return EVENTS.includes(event) ? t(`orders.event.${event}`) : event
 }
-
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
@@ -113,8 +105,9 @@ export function eventDetail(event: OrderEventKind | string, detail: unknown, goo
     if (items.length === detail.length) return itemsSummary('goods', items.map((i) => ({ ...i, price_fen: 0 })), goods)
   }
   if ((event === 'paid' || event === 'conflict') && isRecord(detail) && typeof detail.trade_no === 'string') {
-    const note = typeof detail.note === 'string' ? ` (${detail.note})` : ''
-    return `trade ${detail.trade_no}${note}`
+    return typeof detail.note === 'string'
+      ? t('orders.tradeWithNote', { tradeNo: detail.trade_no, note: detail.note })
+      : t('orders.trade', { tradeNo: detail.trade_no })
   }
   if (typeof detail === 'string') return detail
   try {

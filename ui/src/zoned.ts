@@ -153,3 +153,50 @@ export function localInputValue(zone: string, epochMs: number): string {
   const w = wallClock(zone, epochMs) ?? wallClock('UTC', epochMs)!
   return `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)}T${pad(w.hour)}:${pad(w.minute)}`
 }
+
+// ---- in a locale ----
+
+const localeFormatters = new Map<string, Intl.DateTimeFormat | null>()
+
+function localeFormatter(locale: string, zone: string, dateToo: boolean): Intl.DateTimeFormat | null {
+  const key = `${locale}|${zone}|${dateToo ? 'dt' : 't'}`
+  if (!localeFormatters.has(key)) {
+    let f: Intl.DateTimeFormat | null = null
+    try {
+      f = new Intl.DateTimeFormat(locale, {
+        timeZone: zone,
+        hourCycle: 'h23',
+        ...(dateToo ? { year: 'numeric', month: 'short', day: 'numeric' } : {}),
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+      })
+    } catch {
+      f = null // not a zone (or locale) this runtime knows
+    }
+    localeFormatters.set(key, f)
+  }
+  return localeFormatters.get(key) ?? null
+}
+
+/**
+ * An instant in `zone` as `locale` writes a date and a 24-hour time — "Jan 10, 2026, 02:00:00"
+ * (en), "2026年1月10日 02:00:00" (zh-CN) — plus " +01:00" when `withOffset`. An unknown zone, or
+ * text that does not parse, falls back to formatInZone.
+ */
+export function formatInZoneLocale(iso: string, zone: string, locale: string, withOffset = true): string {
+  const t = Date.parse(iso)
+  const f = Number.isNaN(t) ? null : localeFormatter(locale, zone, true)
+  if (!f) return formatInZone(iso, zone, withOffset)
+  const text = f.format(new Date(t))
+  const off = withOffset ? zoneOffsetMinutes(zone, t) : null
+  return off !== null ? `${text} ${formatOffset(off)}` : text
+}
+
+/** The 24-hour wall-clock time of an instant in `zone`, as `locale` writes it ("14:03:22"). */
+export function formatTimeInZone(iso: string, zone: string, locale: string): string {
+  const t = Date.parse(iso)
+  if (Number.isNaN(t)) return iso
+  const f = localeFormatter(locale, zone, false)
+  return f ? f.format(new Date(t)) : formatInZone(iso, zone, false).slice(11)
+}

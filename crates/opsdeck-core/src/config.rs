@@ -23,6 +23,9 @@ pub const LOCAL_REDIS_PORT: u16 = 6391;
 
 const ENV_PREFIX: &str = "OPSDECK_";
 
+/// The shortest `api_token` accepted (a guessable token would open the shop's intake API).
+pub const MIN_API_TOKEN_CHARS: usize = 16;
+
 /// The validated configuration the core runs on.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,12 +88,20 @@ pub struct Config {
     /// Whether this instance fires scheduled jobs (false: a console that only watches and acts
     /// by hand; the daemons do the scheduled work).
     pub scheduler_enabled: bool,
+    /// Every provider is a built-in fake (sandbox mode; set by the front end that started them,
+    /// see `opsdeck_core::sandbox`): the console says so, and the simulated shop may run.
+    pub sandbox_mode: bool,
+    /// The simulated shop of sandbox mode.
+    pub shop: ShopSettings,
     /// The sign-in providers: Weibo, QQ, WeChat, DingTalk (each `None` until configured; the
     /// desktop then uses its built-in fake) and one OpenID Connect provider.
     pub oauth: OAuthSettings,
     /// The key (32 bytes, base64) that encrypts provider tokens at rest. Unset: the desktop takes
     /// one from the OS keychain; a headless host keeps one in `<data_dir>/token.key`.
     pub token_key: Option<SecretString>,
+    /// The bearer token the daemon's HTTP API (`opsdeckd run --listen`) requires of the shop's
+    /// backend. Unset: the daemon generates one and keeps it in `<data_dir>/api-token`.
+    pub api_token: Option<SecretString>,
     /// The console role a user gets on their first console sign-in, when there already is an
     /// admin (the very first user to sign in becomes admin). `None`: an admin must grant one.
     pub staff_default_role: Option<crate::accounts::Role>,
@@ -98,6 +109,21 @@ pub struct Config {
     pub oauth_state_ttl: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
     pub sources: BTreeMap<&'static str, String>,
+}
+
+/// The simulated shop of sandbox mode: it places orders (most paid, some left to expire) and
+/// submits ID-card images, so a newcomer sees the background work happen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShopSettings {
+    /// Runs in sandbox mode unless turned off (`sandbox_shop = false`).
+    pub enabled: bool,
+    pub orders_per_minute: f64,
+    pub ocr_per_minute: f64,
+    /// The share of orders the simulated buyers pay.
+    pub pay_ratio: f64,
+    /// The order deadline in sandbox mode (unless `order_expiry_seconds` is set), so orders
+    /// expire within minutes.
+    pub order_expiry: Duration,
 }
 
 /// The backend a database URL selects.
@@ -139,6 +165,11 @@ struct RawConfig {
     expiry_lease_seconds: u64,
     expiry_concurrency: u32,
     scheduler_enabled: bool,
+    sandbox_shop: bool,
+    sandbox_orders_per_minute: f64,
+    sandbox_ocr_per_minute: f64,
+    sandbox_pay_ratio: f64,
+    sandbox_order_expiry_seconds: u64,
     weibo_client_id: Option<String>,
     weibo_client_secret: Option<String>,
     weibo_redirect_uri: Option<String>,
@@ -163,6 +194,9 @@ struct RawConfig {
     oidc_client_secret: Option<String>,
     oidc_redirect_uri: Option<String>,
     token_key: Option<String>,
+    // A token of digits only would reach us from the environment as a number.
+    #[serde(default, deserialize_with = "text_or_number")]
+    api_token: Option<String>,
     staff_default_role: String,
     oauth_state_ttl_seconds: u64,
 }
@@ -210,6 +244,11 @@ pub const KEYS: &[&str] = &[
     "expiry_lease_seconds",
     "expiry_concurrency",
     "scheduler_enabled",
+    "sandbox_shop",
+    "sandbox_orders_per_minute",
+    "sandbox_ocr_per_minute",
+    "sandbox_pay_ratio",
+    "sandbox_order_expiry_seconds",
     "weibo_client_id",
     "weibo_client_secret",
     "weibo_redirect_uri",
@@ -234,6 +273,7 @@ pub const KEYS: &[&str] = &[
     "oidc_client_secret",
     "oidc_redirect_uri",
     "token_key",
+    "api_token",
     "staff_default_role",
     "oauth_state_ttl_seconds",
 ];
@@ -333,6 +373,11 @@ impl RawConfig {
             expiry_lease_seconds: 60,
             expiry_concurrency: 64,
             scheduler_enabled: true,
+            sandbox_shop: true,
+            sandbox_orders_per_minute: 6.0,
+            sandbox_ocr_per_minute: 12.0,
+            sandbox_pay_ratio: 0.7,
+            sandbox_order_expiry_seconds: 120,
             weibo_client_id: None,
             weibo_client_secret: None,
             weibo_redirect_uri: None,
@@ -357,6 +402,7 @@ impl RawConfig {
             oidc_client_secret: None,
             oidc_redirect_uri: None,
             token_key: None,
+            api_token: None,
             staff_default_role: "none".into(),
             oauth_state_ttl_seconds: 600,
         }
@@ -519,6 +565,11 @@ impl Config {
                 "expiry_lease_seconds" => self.expiry_lease.as_secs().to_string(),
                 "expiry_concurrency" => self.expiry_concurrency.to_string(),
                 "scheduler_enabled" => self.scheduler_enabled.to_string(),
+                "sandbox_shop" => self.shop.enabled.to_string(),
+                "sandbox_orders_per_minute" => self.shop.orders_per_minute.to_string(),
+                "sandbox_ocr_per_minute" => self.shop.ocr_per_minute.to_string(),
+                "sandbox_pay_ratio" => self.shop.pay_ratio.to_string(),
+                "sandbox_order_expiry_seconds" => self.shop.order_expiry.as_secs().to_string(),
                 "oidc_name" => self.oauth.oidc.as_ref().map(|o| o.name.clone()).unwrap_or_else(|| "(not set)".into()),
                 "oidc_issuer_url" => {
                     self.oauth.oidc.as_ref().map(|o| o.issuer_url.clone()).unwrap_or_else(|| "(not set)".into())
@@ -536,6 +587,7 @@ impl Config {
                     masked(self.oauth.oidc.as_ref().and_then(|o| o.client.client_secret.as_ref()).is_some(), false)
                 }
                 "token_key" => masked(self.token_key.is_some(), false),
+                "api_token" => masked(self.api_token.is_some(), false),
                 "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
                 "oauth_state_ttl_seconds" => self.oauth_state_ttl.as_secs().to_string(),
                 other => self.provider_value(other).unwrap_or_default(),
@@ -753,6 +805,23 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
             format!("{} is out of range (1–604800)", raw.order_expiry_seconds),
         ));
     }
+    for (key, rate) in [
+        ("sandbox_orders_per_minute", raw.sandbox_orders_per_minute),
+        ("sandbox_ocr_per_minute", raw.sandbox_ocr_per_minute),
+    ] {
+        if !(0.0..=600.0).contains(&rate) {
+            return Err(invalid(key, format!("{rate} is out of range (0–600 per minute; 0 turns it off)")));
+        }
+    }
+    if !(0.0..=1.0).contains(&raw.sandbox_pay_ratio) {
+        return Err(invalid("sandbox_pay_ratio", format!("{} is out of range (0–1)", raw.sandbox_pay_ratio)));
+    }
+    if !(10..=86_400).contains(&raw.sandbox_order_expiry_seconds) {
+        return Err(invalid(
+            "sandbox_order_expiry_seconds",
+            format!("{} is out of range (10–86400)", raw.sandbox_order_expiry_seconds),
+        ));
+    }
     if !(1..=3600).contains(&raw.expiry_lease_seconds) {
         return Err(invalid("expiry_lease_seconds", format!("{} is out of range (1–3600)", raw.expiry_lease_seconds)));
     }
@@ -763,6 +832,13 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     if let Some(key) = &token_key {
         crate::accounts::crypto::TokenCipher::from_base64(key.expose_secret())
             .map_err(|reason| invalid("token_key", reason))?;
+    }
+    let api_token = secret("api_token", raw.api_token.clone())?;
+    if api_token.as_ref().is_some_and(|token| token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS) {
+        return Err(invalid(
+            "api_token",
+            format!("is too short: use at least {MIN_API_TOKEN_CHARS} characters (`openssl rand -base64 32`)"),
+        ));
     }
     let staff_default_role = match raw.staff_default_role.trim() {
         "" | "none" => None,
@@ -777,6 +853,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     Ok(Config {
         oauth,
         token_key,
+        api_token,
         staff_default_role,
         oauth_state_ttl: Duration::from_secs(raw.oauth_state_ttl_seconds),
         alipay_gateway_url: alipay_gateway_url.to_string(),
@@ -788,6 +865,14 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         expiry_lease: Duration::from_secs(raw.expiry_lease_seconds),
         expiry_concurrency: raw.expiry_concurrency,
         scheduler_enabled: raw.scheduler_enabled,
+        sandbox_mode: false,
+        shop: ShopSettings {
+            enabled: raw.sandbox_shop,
+            orders_per_minute: raw.sandbox_orders_per_minute,
+            ocr_per_minute: raw.sandbox_ocr_per_minute,
+            pay_ratio: raw.sandbox_pay_ratio,
+            order_expiry: Duration::from_secs(raw.sandbox_order_expiry_seconds),
+        },
         baidu_url: baidu_url.as_str().trim_end_matches('/').to_string(),
         baidu_api_key,
         baidu_secret_key,

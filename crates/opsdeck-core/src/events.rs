@@ -6,6 +6,7 @@ use tokio::sync::broadcast;
 
 use crate::health::HealthReport;
 use crate::ocr::model::{OcrRequest, OcrStats};
+use crate::overview::Overview;
 use crate::scheduler::JobRun;
 
 /// Something that happened in the core, tagged by `kind` on the wire.
@@ -35,6 +36,10 @@ pub enum Event {
     /// The OCR queue's live figures (every second while a console listens, and on a change).
     OcrStats {
         stats: OcrStats,
+    },
+    /// The Overview page's figures (every few seconds while a console listens).
+    Overview {
+        overview: Box<Overview>,
     },
 }
 

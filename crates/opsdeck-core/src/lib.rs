@@ -25,8 +25,11 @@ pub mod facade;
 pub mod health;
 pub mod ocr;
 pub mod orders;
+pub mod overview;
 pub mod ratelimit;
 pub mod redis_conn;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod scheduler;
 
 pub use accounts::{Actor, Role};

@@ -61,12 +61,12 @@ describe('AccountsView', () => {
     expect(alice.get('[data-testid="user-username"]').text()).toBe('alice')
     expect(alice.text()).toContain('Alice')
     expect(alice.get('[data-testid="user-mobile"]').text()).toBe('138****0001')
-    expect(alice.get('[data-testid="user-last-sign-in"]').text()).toBe('2026-01-10 02:00:00') // Europe/Berlin
+    expect(alice.get('[data-testid="user-last-sign-in"]').text()).toBe('Jan 10, 2026, 02:00:00') // Europe/Berlin
     expect(alice.get('[data-testid="user-link-12"]').attributes('data-provider')).toBe('weibo')
     expect(alice.get('[data-testid="user-link-12"]').text()).toContain('18****42')
     const details = alice.get('[data-testid="user-link-12"] [title]').attributes('title')
     expect(details).toContain('Weibo · uid 18****42 (alice_wb)')
-    expect(details).toContain('Linked 2026-01-05 09:00:00')
+    expect(details).toContain('Linked Jan 5, 2026, 09:00:00')
     expect(details).toContain('Last sign-in never')
 
     // An admin sees the role as a select; bob has none.

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { createMemoryHistory, type Router } from 'vue-router'
 import App from '../App.vue'
+import { i18n } from '../i18n'
 import { createAppRouter, routes } from '../router'
 import { backendPlugins, FakeBackend } from './fakeBackend'
 
@@ -13,6 +14,7 @@ const PAGES = [
   { path: '/orders', nav: 'nav-orders', title: 'Orders' },
   { path: '/accounts', nav: 'nav-accounts', title: 'Accounts' },
   { path: '/audit', nav: 'nav-audit', title: 'Audit' },
+  { path: '/settings', nav: 'nav-settings', title: 'Settings' },
 ] as const
 
 let backend: FakeBackend
@@ -73,7 +75,7 @@ describe('console frame', () => {
   it.each(PAGES)('route $path has the title "$title"', async ({ path, title: expected }) => {
     const w = await mountApp(path)
     expect(title(w)).toBe(expected)
-    expect(router.currentRoute.value.meta.title).toBe(expected)
+    expect(i18n.global.t(router.currentRoute.value.meta.titleKey ?? '')).toBe(expected)
     expect(document.title).toBe(`${expected} · OpsDeck`)
   })
 
@@ -86,7 +88,8 @@ describe('console frame', () => {
   })
 
   it('starts live health and the session on mount and stops them on unmount', async () => {
-    const w = await mountApp()
+    // On a page that subscribes to nothing itself (the Overview page follows core events too).
+    const w = await mountApp('/settings')
     // Health and the session each listen to core events; the session also to sign-in results.
     expect(backend.listenerCount).toBe(2)
     expect(backend.signInListenerCount).toBe(1)

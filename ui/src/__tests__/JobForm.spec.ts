@@ -86,7 +86,7 @@ describe('the edit form', () => {
       { trigger: { type: 'interval', every_seconds: 7200, start: null, end: null }, timezone: 'Europe/London', count: 5 },
     ])
     const items = f.findAll('[data-testid="job-preview"] [data-testid="preview-fire"]')
-    expect(items.map((i) => i.get('time').text())).toEqual(['2026-03-29 00:30:00 +00:00', '2026-03-29 02:30:00 +01:00'])
+    expect(items.map((i) => i.get('time').text())).toEqual(['Mar 29, 2026, 00:30:00 +00:00', 'Mar 29, 2026, 02:30:00 +01:00'])
     expect(items[1]?.attributes('data-dst')).toBe('gap_shifted')
   })
 

@@ -72,9 +72,9 @@ describe('JobsView', () => {
 
     const fires = report.findAll('[data-testid="job-next-fires"] [data-testid="job-fire"]')
     expect(fires.map((f) => f.get('time').text())).toEqual([
-      '2026-03-07 02:30:00 -05:00',
-      '2026-03-08 03:00:00 -04:00',
-      '2026-03-09 02:30:00 -04:00',
+      'Mar 7, 2026, 02:30:00 -05:00',
+      'Mar 8, 2026, 03:00:00 -04:00',
+      'Mar 9, 2026, 02:30:00 -04:00',
     ])
     // Only the DST-affected ones are flagged, visibly and with an explanation.
     expect(fires[0]?.attributes('data-dst')).toBeUndefined()
@@ -176,7 +176,7 @@ describe('JobsView', () => {
     await flushPromises()
     const report = row(w, 'nightly-report')
     expect(report.get('[data-testid="job-last-outcome"]').attributes('data-outcome')).toBe('ok')
-    expect(report.findAll('[data-testid="job-fire"]').map((f) => f.text())).toEqual(['2026-03-10 02:30:00 -04:00'])
+    expect(report.findAll('[data-testid="job-fire"]').map((f) => f.text())).toEqual(['Mar 10, 2026, 02:30:00 -04:00'])
 
     backend.jobs.push(job({ id: 3, name: 'added-elsewhere' }))
     backend.push({ kind: 'jobs_changed' })

@@ -94,7 +94,7 @@ describe('OcrView', () => {
 
     const done = row(w, 1)
     expect(done.get('[data-testid="ocr-status"]').text()).toBe('done')
-    expect(done.get('time').text()).toBe('2026-01-10 03:00:05') // Europe/Berlin
+    expect(done.get('time').text()).toBe('Jan 10, 2026, 03:00:05') // Europe/Berlin
     expect(done.find('[data-testid="ocr-row-retry"]').exists()).toBe(false)
     expect(done.find('[data-testid="ocr-row-select"]').exists()).toBe(false)
     expect(testid(w, 'ocr-page-range').text()).toBe('1–4 of 4')
@@ -124,7 +124,7 @@ describe('OcrView', () => {
     expect(testid(w, 'ocr-cap').text()).toBe('0.5 calls/s')
     expect(testid(w, 'ocr-drain').text()).toContain('5 min')
     expect(testid(w, 'ocr-paused-reason').text()).toBe('Baidu error 17: Open api daily request limit reached')
-    expect(testid(w, 'ocr-paused-until').text()).toBe('2026-01-10 17:00:00 +01:00')
+    expect(testid(w, 'ocr-paused-until').text()).toBe('Jan 10, 2026, 17:00:00 +01:00')
     expect(testid(w, 'ocr-sandbox').text()).toBe('sandbox')
     expect(w.getComponent(OcrCallsChart).props('cap')).toBe(0.5)
 

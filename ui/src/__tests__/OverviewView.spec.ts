@@ -2,13 +2,17 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import OverviewView from '../views/OverviewView.vue'
 import { useHealthStore } from '../stores/health'
+import { createMemoryHistory } from 'vue-router'
+import { createAppRouter } from '../router'
 import { appInfo, backendPlugins, component, FakeBackend, report } from './fakeBackend'
 
 let backend: FakeBackend
 
 async function mountView() {
   const { plugins } = backendPlugins(backend)
-  const wrapper = mount(OverviewView, { global: { plugins } })
+  // The page links to the others: it needs a router.
+  const router = createAppRouter(createMemoryHistory())
+  const wrapper = mount(OverviewView, { global: { plugins: [...plugins, router] } })
   await useHealthStore().start()
   await flushPromises()
   return wrapper

@@ -57,8 +57,8 @@ describe('run history', () => {
     const first = w.get('[data-testid="run-row"]')
     expect(first.attributes('data-job-name')).toBe('report')
     expect(first.attributes('data-outcome')).toBe('failed')
-    expect(first.text()).toContain('2026-01-10 03:00:00') // scheduled, Berlin time
-    expect(first.text()).toContain('2026-01-10 03:00:01') // started
+    expect(first.text()).toContain('Jan 10, 2026, 03:00:00') // scheduled, Berlin time
+    expect(first.text()).toContain('Jan 10, 2026, 03:00:01') // started
     expect(first.text()).toContain('2.50 s')
     expect(first.text()).toContain('inst-b')
     expect(w.text()).toContain('Times in Europe/Berlin')

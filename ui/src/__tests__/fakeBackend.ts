@@ -35,6 +35,7 @@ import {
   type OrderPage,
   type OrderQuery,
   type OrdersSummary,
+  type Overview,
   type ProviderInfo,
   type ProviderKey,
   type RetryOutcome,
@@ -108,7 +109,10 @@ export type AccountsCommand =
   | 'link_requests_list'
   | 'link_request_resolve'
 
-export type Command = SchedulerCommand | OcrCommand | OrdersCommand | AccountsCommand
+/** The Overview page's command. */
+export type OverviewCommand = 'overview'
+
+export type Command = SchedulerCommand | OcrCommand | OrdersCommand | AccountsCommand | OverviewCommand
 
 /** The commands that act (rather than read), with what the core says a viewer cannot do. */
 const ACTIONS: Partial<Record<Command, string>> = {
@@ -478,6 +482,16 @@ export class FakeBackend implements Backend {
     return clone(this.timelines[orderNo] ?? [])
   }
 
+  /** What `overview()` answers (a test sets it, or `{ reject }`). */
+  overviewData: Overview | { reject: unknown } = overview()
+
+  async overview(): Promise<Overview> {
+    this.record('overview')
+    const data = this.overviewData
+    if ('reject' in data) throw data.reject
+    return clone(data)
+  }
+
   async ordersSummary(): Promise<OrdersSummary> {
     this.record('orders_summary')
     const pending = this.orders.filter((o) => o.status === 'pending')
@@ -723,6 +737,7 @@ export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
     redis_prefix: 'opsdeck:',
     database_backend: 'sqlite',
     data_dir: '/var/lib/opsdeck',
+    sandbox: false,
     ...overrides,
   }
 }
@@ -983,4 +998,47 @@ export function linkRequest(overrides: Partial<LinkRequest> = {}): LinkRequest {
 export function backendPlugins(backend: Backend): { pinia: Pinia; plugins: [{ install(app: App): void }, Pinia] } {
   const pinia = createPinia()
   return { pinia, plugins: [{ install: (app: App) => provideBackend(app, backend) }, pinia] }
+}
+
+/** An Overview answer; `overrides` replace whole sections. */
+export function overview(overrides: Partial<Overview> = {}): Overview {
+  const at = '2026-11-28T10:00:00Z'
+  return {
+    at,
+    sandbox: false,
+    ocr: {
+      counts: { pending: 3, in_flight: 1, done: 40, dead: 2 },
+      cap: 2,
+      calls_per_second: 1.5,
+      calls: [],
+      history: [
+        { at: '2026-11-28T09:59:00Z', depth: 6, calls_per_second: 2 },
+        { at: '2026-11-28T09:59:30Z', depth: 4, calls_per_second: 1.5 },
+      ],
+      pause: null,
+      done_last_hour: 12,
+      dead_last_hour: 1,
+      recent: [{ id: 41, side: 'front', status: 'done', finished_at: at }],
+      sandbox: false,
+    },
+    orders: {
+      pending: 5,
+      expiring_soon: 2,
+      cancelled_last_hour: 3,
+      paid_last_hour: 9,
+      paid_late_last_hour: 1,
+      recent_cancelled: [
+        { order_no: 'O20261128-0001', amount_fen: 12800, cancelled_at: at, reason: 'unpaid for 30 minutes', cancelled_by: 'sweep' },
+      ],
+      sandbox: false,
+    },
+    failures: [
+      { job_id: 7, job_name: 'ping-shop', run_id: 88, outcome: 'failed', scheduled_at: at, error: 'HTTP 503 from https://shop.example/ping' },
+    ],
+    instances: [
+      { id: 'inst-7f3a', is_self: true, started_at: at, last_seen: at, claims: [{ job_id: 2, job_name: 'order-expiry-sweep', scheduled_at: at }] },
+      { id: 'inst-0b12', is_self: false, started_at: at, last_seen: at, claims: [] },
+    ],
+    ...overrides,
+  }
 }

@@ -26,8 +26,8 @@ describe('Session store', () => {
     expect(session.role).toBe('admin')
     expect(session.canOperate).toBe(true)
     expect(session.isAdmin).toBe(true)
-    expect(session.cannot('cancel orders')).toBeNull()
-    expect(session.cannot('change roles', 'admin')).toBeNull()
+    expect(session.cannot('cancelOrders')).toBeNull()
+    expect(session.cannot('changeRoles', 'admin')).toBeNull()
   })
 
   it('lets operators act but not manage roles', async () => {
@@ -36,8 +36,8 @@ describe('Session store', () => {
     await session.load()
     expect(session.canOperate).toBe(true)
     expect(session.isAdmin).toBe(false)
-    expect(session.cannot('cancel orders')).toBeNull()
-    expect(session.cannot('change roles', 'admin')).toBe('Your role (operator) cannot change roles')
+    expect(session.cannot('cancelOrders')).toBeNull()
+    expect(session.cannot('changeRoles', 'admin')).toBe('Your role (operator) cannot change roles')
   })
 
   it('lets viewers only look, and says why', async () => {
@@ -46,8 +46,8 @@ describe('Session store', () => {
     await session.load()
     expect(session.canOperate).toBe(false)
     expect(session.isAdmin).toBe(false)
-    expect(session.cannot('cancel orders')).toBe('Your role (viewer) cannot cancel orders')
-    expect(session.cannot('change roles', 'admin')).toBe('Your role (viewer) cannot change roles')
+    expect(session.cannot('cancelOrders')).toBe('Your role (viewer) cannot cancel orders')
+    expect(session.cannot('changeRoles', 'admin')).toBe('Your role (viewer) cannot change roles')
   })
 
   it('allows nothing before anyone signs in', async () => {
@@ -58,7 +58,7 @@ describe('Session store', () => {
     expect(session.loaded).toBe(true)
     expect(session.staff).toBeNull()
     expect(session.role).toBeNull()
-    expect(session.cannot('cancel orders')).toBe('Sign in first to cancel orders')
+    expect(session.cannot('cancelOrders')).toBe('Sign in first to cancel orders')
   })
 
   it('reads the session once unless forced', async () => {

@@ -2,6 +2,7 @@
 // stores get the Backend with `useBackend()`; the app (or a test) supplies
 // it with `provideBackend(app, backend)`. Only `./tauri.ts` knows about Tauri.
 import { hasInjectionContext, inject, type App, type InjectionKey } from 'vue'
+import { t } from '../i18n'
 import type {
   AppInfo,
   AuditPage,
@@ -28,6 +29,7 @@ import type {
   OrderPage,
   OrderQuery,
   OrdersSummary,
+  Overview,
   ProviderInfo,
   ProviderKey,
   RetryOutcome,
@@ -96,6 +98,8 @@ export interface Backend {
   /** An order's events, oldest first. */
   orderTimeline(orderNo: string): Promise<OrderEvent[]>
   ordersSummary(): Promise<OrdersSummary>
+  /** The Overview page's figures; then pushed as `overview` events. */
+  overview(): Promise<Overview>
   /**
    * Cancels a pending order now (audited). Rejects with `field: 'reason'` without a reason, and
    * with code `forbidden` when it cannot (e.g. Alipay says it is paid: then it is marked paid).
@@ -176,7 +180,7 @@ export function toBackendError(e: unknown): BackendError {
       return { code: code ?? UNKNOWN_ERROR_CODE, message, ...field }
     }
     if (code !== null) {
-      return { code, message: `The core reported an error (${code}).`, ...field }
+      return { code, message: t('errors.coreCode', { code }), ...field }
     }
   }
   if (typeof e === 'string' && e.trim() !== '') {
@@ -185,5 +189,5 @@ export function toBackendError(e: unknown): BackendError {
   if (e instanceof Error) {
     return { code: UNKNOWN_ERROR_CODE, message: e.name || 'Error' }
   }
-  return { code: UNKNOWN_ERROR_CODE, message: 'An unknown error occurred.' }
+  return { code: UNKNOWN_ERROR_CODE, message: t('errors.unknown') }
 }

@@ -28,6 +28,7 @@ import type {
   OrderPage,
   OrderQuery,
   OrdersSummary,
+  Overview,
   ProviderInfo,
   ProviderKey,
   RetryOutcome,
@@ -130,6 +131,7 @@ export function createTauriBackend(): Backend {
     cancelledList: (q: OrderQuery) => call<CancelledPage>('cancelled_list', { query: orderQuery(q) }),
     orderTimeline: (orderNo: string) => call<OrderEvent[]>('order_timeline', { orderNo }),
     ordersSummary: () => call<OrdersSummary>('orders_summary'),
+    overview: () => call<Overview>('overview'),
     orderCancel: async (orderNo: string, reason: string) => {
       await call<null>('order_cancel', { orderNo, reason })
     },

@@ -27,6 +27,8 @@ export interface AppInfo {
   redis_prefix: string
   database_backend: 'sqlite' | 'mysql'
   data_dir: string
+  /** Every provider is a built-in fake (sandbox mode): the console says so. */
+  sandbox: boolean
 }
 
 export interface AuditEntry {
@@ -519,6 +521,8 @@ export type CoreEvent =
   | { kind: 'orders_changed' }
   /** Users, their links or roles changed: reload. */
   | { kind: 'accounts_changed' }
+  /** The Overview page's figures (every few seconds while the window listens). */
+  | { kind: 'overview'; overview: Overview }
   /** This console signed in or out, or its staff member's role changed. */
   | { kind: 'session_changed'; staff: Staff | null }
 
@@ -528,4 +532,96 @@ export interface BackendError {
   message: string
   /** The input field the error is about (form validation), when there is one. */
   field?: string | null
+}
+
+// ---- overview ----
+
+/** One point of the OCR depth chart (a 30-second bucket). */
+export interface DepthSample {
+  /** RFC 3339 */
+  at: string
+  /** Pending and in-flight requests. */
+  depth: number
+  /** Calls per second achieved over the bucket. */
+  calls_per_second: number
+}
+
+export interface RecentOcr {
+  id: number
+  side: Side
+  status: OcrStatus
+  /** RFC 3339 */
+  finished_at: string
+}
+
+export interface RecentCancel {
+  order_no: string
+  amount_fen: number
+  /** RFC 3339 */
+  cancelled_at: string
+  reason: string
+  cancelled_by: string
+}
+
+export interface JobFailure {
+  job_id: number
+  job_name: string
+  run_id: number
+  outcome: RunOutcome
+  /** RFC 3339 */
+  scheduled_at: string
+  error: string | null
+}
+
+export interface HeldClaim {
+  job_id: number
+  job_name: string
+  /** RFC 3339 */
+  scheduled_at: string
+}
+
+export interface InstanceOverview {
+  id: string
+  is_self: boolean
+  /** RFC 3339 */
+  started_at: string
+  /** RFC 3339 */
+  last_seen: string
+  /** Runs in progress under this instance's claims. */
+  claims: HeldClaim[]
+}
+
+/** Everything the Overview page shows (health comes with the health events). */
+export interface Overview {
+  /** RFC 3339 */
+  at: string
+  sandbox: boolean
+  ocr: {
+    counts: OcrCounts
+    cap: number
+    /** Achieved over the last minute, all instances. */
+    calls_per_second: number
+    calls: OcrCallSample[]
+    /** The last hour, oldest first. */
+    history: DepthSample[]
+    pause: OcrPause | null
+    done_last_hour: number
+    dead_last_hour: number
+    recent: RecentOcr[]
+    sandbox: boolean
+  }
+  orders: {
+    pending: number
+    /** Pending orders whose deadline falls within the next 5 minutes. */
+    expiring_soon: number
+    cancelled_last_hour: number
+    paid_last_hour: number
+    /** Payments the expiry sweep found by asking Alipay (the notify never came). */
+    paid_late_last_hour: number
+    recent_cancelled: RecentCancel[]
+    sandbox: boolean
+  }
+  /** The latest failure of each job that has one, newest first. */
+  failures: JobFailure[]
+  instances: InstanceOverview[]
 }

@@ -5,29 +5,37 @@ import {
   type Router,
   type RouterHistory,
 } from 'vue-router'
+import { t } from '../i18n'
 import AccountsView from '../views/AccountsView.vue'
 import AuditView from '../views/AuditView.vue'
 import JobsView from '../views/JobsView.vue'
 import OcrView from '../views/OcrView.vue'
 import OrdersView from '../views/OrdersView.vue'
 import OverviewView from '../views/OverviewView.vue'
+import SettingsView from '../views/SettingsView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
-    /** Page title; also the text of the page's <h1 data-testid="page-title">. */
-    title: string
+    /** The message key of the page's title: the text of its <h1 data-testid="page-title"> and nav link. */
+    titleKey?: string
   }
 }
 
 export const routes: RouteRecordRaw[] = [
-  { path: '/', name: 'overview', component: OverviewView, meta: { title: 'Overview' } },
-  { path: '/jobs', name: 'jobs', component: JobsView, meta: { title: 'Jobs' } },
-  { path: '/ocr', name: 'ocr', component: OcrView, meta: { title: 'OCR queue' } },
-  { path: '/orders', name: 'orders', component: OrdersView, meta: { title: 'Orders' } },
-  { path: '/accounts', name: 'accounts', component: AccountsView, meta: { title: 'Accounts' } },
-  { path: '/audit', name: 'audit', component: AuditView, meta: { title: 'Audit' } },
+  { path: '/', name: 'overview', component: OverviewView, meta: { titleKey: 'nav.overview' } },
+  { path: '/jobs', name: 'jobs', component: JobsView, meta: { titleKey: 'nav.jobs' } },
+  { path: '/ocr', name: 'ocr', component: OcrView, meta: { titleKey: 'nav.ocr' } },
+  { path: '/orders', name: 'orders', component: OrdersView, meta: { titleKey: 'nav.orders' } },
+  { path: '/accounts', name: 'accounts', component: AccountsView, meta: { titleKey: 'nav.accounts' } },
+  { path: '/audit', name: 'audit', component: AuditView, meta: { titleKey: 'nav.audit' } },
+  { path: '/settings', name: 'settings', component: SettingsView, meta: { titleKey: 'nav.settings' } },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
+
+/** The window title for a page, in the active language: "Jobs · OpsDeck"; null without a title. */
+export function pageTitle(titleKey: string | undefined): string | null {
+  return titleKey ? `${t(titleKey)} · OpsDeck` : null
+}
 
 /**
  * Hash history by default: the WebView loads a single index.html from the
@@ -36,9 +44,8 @@ export const routes: RouteRecordRaw[] = [
 export function createAppRouter(history: RouterHistory = createWebHashHistory()): Router {
   const router = createRouter({ history, routes })
   router.afterEach((to) => {
-    if (typeof document !== 'undefined' && to.meta.title) {
-      document.title = `${to.meta.title} · OpsDeck`
-    }
+    const title = pageTitle(to.meta.titleKey)
+    if (typeof document !== 'undefined' && title) document.title = title
   })
   return router
 }

@@ -11,6 +11,9 @@ import {
   type SignInResult,
   type Staff,
 } from '../backend'
+import { roleWord } from '../accountsFormat'
+import { t } from '../i18n'
+import type { Messages } from '../i18n/en'
 import { coreSubscription, subscription } from './coreSubscription'
 
 /** A sign-in outcome the sign-in screen tells staff about (signed in and cancelled need no words). */
@@ -18,6 +21,9 @@ export type SignInNotice = Extract<SignInResult, { status: 'error' | 'not_staff'
 
 /** What an action needs: operators and admins act; only admins manage roles. */
 export type Needs = 'operator' | 'admin'
+
+/** An action a role may be denied, e.g. `cancelOrders` (its words: `permissions.actions.*`). */
+export type Action = keyof Messages['permissions']['actions']
 
 /**
  * Who is signed into the console, and the sign-in screen's state: the providers, the sign-in
@@ -42,13 +48,17 @@ export const useSessionStore = defineStore('session', () => {
   const isAdmin = computed(() => role.value === 'admin')
 
   /**
-   * Why the staff member signed in may not `action` (e.g. "cancel orders"), for a disabled
-   * button's title; null when they may. The core refuses such commands anyway (`forbidden`).
+   * Why the staff member signed in may not do `action` (e.g. `cancelOrders`: "Your role (viewer)
+   * cannot cancel orders"), for a disabled button's title; null when they may. The core refuses
+   * such commands anyway (`forbidden`).
    */
-  function cannot(action: string, needs: Needs = 'operator'): string | null {
+  function cannot(action: Action, needs: Needs = 'operator'): string | null {
     const allowed = needs === 'admin' ? isAdmin.value : canOperate.value
     if (allowed) return null
-    return role.value ? `Your role (${role.value}) cannot ${action}` : `Sign in first to ${action}`
+    const what = t(`permissions.actions.${action}`)
+    return role.value
+      ? t('permissions.denied', { role: roleWord(role.value), action: what })
+      : t('permissions.signInFirst', { action: what })
   }
 
   /** Bumped by every pushed or fetched session, so an older fetch cannot overwrite a newer push. */

@@ -90,13 +90,36 @@ impl Core {
         Ok(self.accounts().attempts.cancel(state).await?)
     }
 
-    /// Completes a sign-in from the provider's redirect: the state must be one this core issued
-    /// for this provider and not used before; the code is exchanged, the identity found or
+    /// Completes a console sign-in or a staff link from the provider's redirect (the desktop's
+    /// sign-in window): the state must be one this core issued for this provider, for the
+    /// console or a link, and not used before; the code is exchanged, the identity found or
     /// linked or a user created, and (for the console) the staff role settled.
     pub async fn oauth_callback(&self, provider: ProviderKey, callback: Callback) -> Result<SignInOutcome, ApiError> {
+        self.complete_sign_in(provider, callback, |p| !matches!(p, Purpose::Shop)).await
+    }
+
+    /// Completes a shop customer's sign-in (the shop's login page, through the daemon's HTTP
+    /// API): only a state issued for the shop is accepted, so a console or link attempt can
+    /// never be finished through the shop's endpoint.
+    pub async fn shop_oauth_callback(
+        &self,
+        provider: ProviderKey,
+        callback: Callback,
+    ) -> Result<SignInOutcome, ApiError> {
+        self.complete_sign_in(provider, callback, |p| matches!(p, Purpose::Shop)).await
+    }
+
+    async fn complete_sign_in(
+        &self,
+        provider: ProviderKey,
+        callback: Callback,
+        allowed: impl Fn(&Purpose) -> bool,
+    ) -> Result<SignInOutcome, ApiError> {
         let state = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(state_error)?;
+        // Taken whatever its purpose: a state offered at the wrong door is spent, not left for
+        // a second try.
         let attempt = self.accounts().attempts.take(state).await?.ok_or_else(state_error)?;
-        if attempt.provider != provider {
+        if attempt.provider != provider || !allowed(&attempt.purpose) {
             return Err(state_error());
         }
         let adapter = self.accounts().providers.get(provider)?;

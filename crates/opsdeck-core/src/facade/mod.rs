@@ -29,13 +29,16 @@ use crate::scheduler::tasks::Registry;
 
 mod accounts;
 mod jobs;
+mod metrics;
 mod ocr;
 mod orders;
+mod overview;
 
 pub use crate::scheduler::trigger::FireTime;
 pub use jobs::{JobEdit, JobView, SchedulerInstance};
+pub use metrics::Metrics;
 pub use ocr::ReconcileReport;
-pub use orders::{OrdersReconcileReport, OrdersSummary};
+pub use orders::{NotifyOutcome, OrdersReconcileReport, OrdersSummary};
 
 /// The largest page a list call returns.
 pub const MAX_PAGE: u32 = 500;
@@ -71,6 +74,8 @@ pub struct AppInfo {
     pub redis_prefix: String,
     pub database_backend: DatabaseBackend,
     pub data_dir: String,
+    /// Every provider is a built-in fake (sandbox mode): the console says so.
+    pub sandbox: bool,
 }
 
 impl Core {
@@ -153,6 +158,7 @@ impl Core {
             tracing::info!("scheduler disabled (scheduler_enabled = false): other instances fire the jobs");
         }
         core.spawn_ocr().await;
+        core.spawn_overview().await;
         tracing::info!(instance = %core.inner.instance_id, "core started");
         Ok(core)
     }
@@ -191,6 +197,15 @@ impl Core {
         self.inner.tasks.lock().await.spawn(async move {
             dispatcher::run(core, cancel).await;
             tracing::debug!("OCR dispatcher stopped");
+        });
+    }
+
+    async fn spawn_overview(&self) {
+        let core = self.clone();
+        let cancel = self.inner.cancel.clone();
+        self.inner.tasks.lock().await.spawn(async move {
+            core.run_overview(cancel).await;
+            tracing::debug!("overview sampler stopped");
         });
     }
 
@@ -252,6 +267,7 @@ impl Core {
             redis_prefix: config.redis_prefix.clone(),
             database_backend: config.database_backend(),
             data_dir: config.data_dir.display().to_string(),
+            sandbox: config.sandbox_mode,
         }
     }
 

@@ -293,6 +293,17 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
         world.core.oauth_callback(ProviderKey::Weibo, redirect).await.is_err(),
         "a state works once, even after a mismatch"
     );
+    // Each door takes only its own attempts: a console state at the shop's callback, a shop
+    // state at the console's; either is spent by the try.
+    let console = Callback::from_url(&world.redirect(Provider::Weibo, Purpose::Console).await);
+    let e = world.core.shop_oauth_callback(ProviderKey::Weibo, console.clone()).await.unwrap_err();
+    assert_eq!(ErrorBody::from(e).field.as_deref(), Some("state"));
+    assert!(world.core.oauth_callback(ProviderKey::Weibo, console).await.is_err(), "spent at the wrong door");
+    let shop = Callback::from_url(&world.redirect(Provider::Weibo, Purpose::Shop).await);
+    assert!(world.core.oauth_callback(ProviderKey::Weibo, shop).await.is_err());
+    let shop = Callback::from_url(&world.redirect(Provider::Qq, Purpose::Shop).await);
+    let outcome = world.core.shop_oauth_callback(ProviderKey::Qq, shop).await.unwrap();
+    assert!(matches!(outcome, SignInOutcome::SignedIn { staff: None, .. }), "a shop customer is no staff: {outcome:?}");
     // Replay of a successful callback.
     let redirect = Callback::from_url(&world.redirect(Provider::Weibo, Purpose::Console).await);
     world.core.oauth_callback(ProviderKey::Weibo, redirect.clone()).await.unwrap();
@@ -307,9 +318,10 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
     let refused = Callback { state: Some(auth.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Wechat, refused).await.unwrap_err();
     assert!(matches!(&e, ApiError::Provider(m) if m.contains("refused")), "{e}");
-    // Nothing was created by any of these: one user (from the two successful sign-ins).
+    // Nothing was created by any of these: one user from the two successful Weibo sign-ins,
+    // and the shop's QQ customer.
     let users = world.core.users_list(UserQuery { limit: 50, ..UserQuery::default() }).await.unwrap();
-    assert_eq!(users.total, 1);
+    assert_eq!(users.total, 2);
     world.core.shutdown().await;
 }
 

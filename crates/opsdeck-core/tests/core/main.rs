@@ -4,6 +4,7 @@
 
 mod accounts;
 mod alipay;
+mod api;
 mod audit;
 mod baidu;
 mod config;
@@ -12,6 +13,7 @@ mod helpers;
 mod migrations;
 mod ocr;
 mod orders;
+mod overview;
 mod plan;
 mod ratelimit;
 mod scheduler;

@@ -1,6 +1,7 @@
 // The job form's state and how it turns into the core's shapes. Kept out of
 // the SFCs so the rules (units, empty = none, JSON args) are plain functions.
 import type { JobPolicy, TriggerSpec, TriggerType } from '../../backend'
+import { t } from '../../i18n'
 import { splitInterval, UNIT_SECONDS, type IntervalUnit } from '../../jobsFormat'
 import { localInputValue, normalizeLocal } from '../../zoned'
 
@@ -74,10 +75,11 @@ export function toInt(v: NumberInput): number | null {
   return Number.isInteger(n) ? n : null
 }
 
+/** `what`: the field's label ("Start", "End"), in the active language. */
 function optionalLocal(text: string, what: string): Result<'value', string | null> {
   if (text.trim() === '') return { value: null }
   const norm = normalizeLocal(text)
-  return norm ? { value: norm } : { error: `${what} must be a date and time (YYYY-MM-DD HH:MM).` }
+  return norm ? { value: norm } : { error: t('jobs.form.errors.notLocal', { what }) }
 }
 
 /** The TriggerSpec the form describes, or why it cannot be sent yet. */
@@ -85,10 +87,10 @@ export function buildTrigger(s: TriggerState): Result<'spec', TriggerSpec> {
   switch (s.type) {
     case 'interval': {
       const n = toInt(s.every)
-      if (n === null || n <= 0) return { error: 'Enter how often it runs: a whole number above 0.' }
-      const start = optionalLocal(s.start, 'Start')
+      if (n === null || n <= 0) return { error: t('jobs.form.errors.every') }
+      const start = optionalLocal(s.start, t('jobs.triggerFields.start'))
       if (start.error !== undefined) return { error: start.error }
-      const end = optionalLocal(s.end, 'End')
+      const end = optionalLocal(s.end, t('jobs.triggerFields.end'))
       if (end.error !== undefined) return { error: end.error }
       return {
         spec: { type: 'interval', every_seconds: n * UNIT_SECONDS[s.unit], start: start.value, end: end.value },
@@ -96,11 +98,11 @@ export function buildTrigger(s: TriggerState): Result<'spec', TriggerSpec> {
     }
     case 'date': {
       const at = normalizeLocal(s.at)
-      return at ? { spec: { type: 'date', at } } : { error: 'Pick the date and time it runs at.' }
+      return at ? { spec: { type: 'date', at } } : { error: t('jobs.form.errors.at') }
     }
     case 'cron': {
       const expr = s.expr.trim()
-      return expr ? { spec: { type: 'cron', expr } } : { error: 'Enter a cron expression.' }
+      return expr ? { spec: { type: 'cron', expr } } : { error: t('jobs.form.errors.cron') }
     }
   }
 }
@@ -117,15 +119,15 @@ export function policyStateFrom(p: JobPolicy): PolicyState {
 
 export function buildPolicy(s: PolicyState): Result<'policy', JobPolicy> {
   const misfire = toInt(s.misfire)
-  if (misfire === null || misfire < 0) return { error: 'Misfire grace must be a whole number of seconds, 0 or more.' }
+  if (misfire === null || misfire < 0) return { error: t('jobs.form.errors.misfire') }
   const max = toInt(s.maxInstances)
-  if (max === null || max < 1) return { error: 'Max instances must be a whole number, 1 or more.' }
+  if (max === null || max < 1) return { error: t('jobs.form.errors.maxInstances') }
   const jitter = toInt(s.jitter)
-  if (jitter === null || jitter < 0) return { error: 'Jitter must be a whole number of seconds, 0 or more.' }
+  if (jitter === null || jitter < 0) return { error: t('jobs.form.errors.jitter') }
   let timeout: number | null = null
   if (String(s.timeout).trim() !== '') {
     timeout = toInt(s.timeout)
-    if (timeout === null || timeout < 1) return { error: 'Timeout must be a whole number of seconds above 0, or empty for none.' }
+    if (timeout === null || timeout < 1) return { error: t('jobs.form.errors.timeout') }
   }
   return {
     policy: {
@@ -149,11 +151,11 @@ export function argsText(args: unknown): string {
 }
 
 export function parseArgs(text: string): Result<'args', unknown> {
-  if (text.trim() === '') return { error: 'Args must be JSON, e.g. {} for none.' }
+  if (text.trim() === '') return { error: t('jobs.form.errors.argsEmpty', { example: '{}' }) }
   try {
     return { args: JSON.parse(text) as unknown }
   } catch (e) {
-    return { error: `Args are not valid JSON: ${e instanceof Error ? e.message : String(e)}` }
+    return { error: t('jobs.form.errors.argsInvalid', { message: e instanceof Error ? e.message : String(e) }) }
   }
 }
 

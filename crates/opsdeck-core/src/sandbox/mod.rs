@@ -1,0 +1,140 @@
+//! Sandbox mode (feature `sandbox`): the built-in fakes of the providers no machine here can
+//! reach (Baidu OCR, Alipay, and the Weibo, QQ, WeChat and DingTalk sign-ins; the fakes live in
+//! the `opsdeck-sandbox` crate), started in-process and wired into the configuration, and the
+//! simulated shop ([`shop`]). The desktop and the daemon both start it the same way:
+//!
+//! ```ignore
+//! let full = Sandbox::wanted(&config, cli_asked_for_sandbox);
+//! let sandbox = Sandbox::start(&mut config, full).await;
+//! let core = Core::start(config).await?;
+//! let _shop = sandbox.start_shop(&core);
+//! ```
+//!
+//! Sandbox mode proper (`full`) is the default when no provider credentials are configured at
+//! all: every provider is a fake, the console says so, and the simulated shop runs (unless
+//! `sandbox_shop = false`), with orders expiring after `sandbox_order_expiry_seconds`. With some
+//! credentials configured, only the providers left without any get a fake, and no shop runs.
+
+pub mod shop;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
+use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
+use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
+
+use crate::config::{Config, OAuthClient, ShopSettings};
+use crate::facade::Core;
+pub use shop::Shop;
+
+/// The fakes started for this process. Keep it alive for as long as the core runs (the sign-in
+/// fakes stop when dropped).
+pub struct Sandbox {
+    pub baidu: Option<FakeBaidu>,
+    pub alipay: Option<FakeAlipay>,
+    pub oauth: Vec<FakeOAuth>,
+    /// Sandbox mode proper: every provider is a fake.
+    pub full: bool,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+impl Sandbox {
+    /// Whether sandbox mode proper applies: asked for (`--sandbox`), or no provider credentials
+    /// are configured at all (which is what a newcomer's zero configuration gives).
+    pub fn wanted(config: &Config, asked: bool) -> bool {
+        let oauth = &config.oauth;
+        let any_sign_in = [&oauth.weibo, &oauth.qq, &oauth.wechat, &oauth.dingtalk].iter().any(|p| p.client.is_some())
+            || oauth.oidc.is_some();
+        asked || !(config.baidu_configured() || config.alipay_configured() || any_sign_in)
+    }
+
+    /// Starts a fake for each provider without credentials (for every provider when `full`) on
+    /// loopback and points `config` at them. A fake that cannot start is logged and left out:
+    /// that part then stays unconfigured and says so.
+    pub async fn start(config: &mut Config, full: bool) -> Sandbox {
+        let mut sandbox = Sandbox { baidu: None, alipay: None, oauth: Vec::new(), full };
+        if full || !config.baidu_configured() {
+            let fake = BaiduConfig::default();
+            match FakeBaidu::start(loopback(), fake.clone()).await {
+                Ok(baidu) => {
+                    config.use_sandbox_baidu(&baidu.base_url, &fake.api_key, &fake.secret_key);
+                    tracing::warn!(url = %baidu.base_url, "sandbox: OCR calls go to the built-in fake Baidu");
+                    sandbox.baidu = Some(baidu);
+                }
+                Err(e) => tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured"),
+            }
+        }
+        if full || !config.alipay_configured() {
+            let fake = FakeAlipayConfig::default();
+            match FakeAlipay::start(loopback(), fake.clone()).await {
+                Ok(alipay) => {
+                    config.use_sandbox_alipay(
+                        &alipay.gateway_url,
+                        &fake.app_id,
+                        SANDBOX_APP_PRIVATE_KEY,
+                        SANDBOX_ALIPAY_PUBLIC_KEY,
+                    );
+                    tracing::warn!(url = %alipay.gateway_url, "sandbox: payment queries go to the built-in fake Alipay");
+                    sandbox.alipay = Some(alipay);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured")
+                }
+            }
+        }
+        for provider in Provider::ALL {
+            let configured = config.oauth.provider_mut(provider.key()).is_some_and(|p| p.client.is_some());
+            if configured && !full {
+                continue;
+            }
+            let fake = FakeOAuthConfig::sandbox(provider);
+            match FakeOAuth::start(loopback(), fake.clone()).await {
+                Ok(server) => {
+                    config.use_sandbox_oauth(
+                        provider.key(),
+                        &server.base_url,
+                        OAuthClient {
+                            client_id: fake.client_id.clone(),
+                            client_secret: Some(fake.client_secret.clone().into()),
+                            redirect_uri: fake.redirect_uri.clone(),
+                        },
+                    );
+                    tracing::warn!(provider = provider.key(), url = %server.base_url, "sandbox: sign-in goes to the built-in fake");
+                    sandbox.oauth.push(server);
+                }
+                Err(e) => {
+                    tracing::error!(provider = provider.key(), error = %e, "cannot start a fake sign-in provider")
+                }
+            }
+        }
+        if full {
+            config.sandbox_mode = true;
+            let configured = config.sources.get("order_expiry_seconds").is_some_and(|origin| origin != "default");
+            if config.shop.enabled && !configured {
+                config.order_expiry = config.shop.order_expiry;
+                config.sources.insert("order_expiry_seconds", "sandbox".into());
+            }
+            tracing::warn!(
+                shop = config.shop.enabled,
+                order_expiry_s = config.order_expiry.as_secs(),
+                "sandbox mode: every provider is a built-in fake"
+            );
+        }
+        sandbox
+    }
+
+    /// Starts the simulated shop, in sandbox mode proper when `sandbox_shop` is on (it pays
+    /// through the fake Alipay, so it needs that one).
+    pub fn start_shop(&self, core: &Core) -> Option<Shop> {
+        // The buyers pay within the deadline the core applies (configured or the sandbox's).
+        let settings = ShopSettings { order_expiry: core.config().order_expiry, ..core.config().shop.clone() };
+        if !self.full || !settings.enabled {
+            return None;
+        }
+        let alipay = self.alipay.clone()?;
+        Some(Shop::start(core.clone(), alipay, settings))
+    }
+}
