@@ -4,7 +4,7 @@ import { createMemoryHistory, type Router } from 'vue-router'
 import App from '../App.vue'
 import { i18n } from '../i18n'
 import { createAppRouter, routes } from '../router'
-import { backendPlugins, FakeBackend } from './fakeBackend'
+import { appInfo, backendPlugins, FakeBackend } from './fakeBackend'
 
 // The end-to-end tests rely on these exact hooks and texts.
 const PAGES = [
@@ -54,6 +54,16 @@ describe('console frame', () => {
     }
     expect(w.find('[data-testid="status-database"]').exists()).toBe(true)
     expect(w.find('[data-testid="status-redis"]').exists()).toBe(true)
+  })
+
+  it('says on every page when it runs in sandbox mode, and not otherwise', async () => {
+    const w = await mountApp()
+    expect(w.find('[data-testid="app-sandbox"]').exists()).toBe(false)
+    w.unmount()
+    backend = new FakeBackend()
+    backend.info = appInfo({ sandbox: true })
+    const s = await mountApp('/jobs')
+    expect(s.get('[data-testid="app-sandbox"]').text()).toContain('Sandbox mode')
   })
 
   it('navigates to Jobs when its nav link is clicked', async () => {
