@@ -20,9 +20,14 @@ pub enum ApiError {
     /// Nobody is signed in (or the user is gone).
     #[error("{0}")]
     Unauthenticated(String),
-    /// A sign-in provider refused or could not be reached; nothing was changed.
+    /// A sign-in provider could not be reached, or answered something unreadable; nothing was
+    /// changed.
     #[error("{0}")]
     Provider(String),
+    /// A sign-in the provider (or the user, at the provider) refused: a denied consent, or a
+    /// bad, reused or expired code. The caller's attempt failed; the provider works.
+    #[error("{0}")]
+    SignInRefused(String),
     /// The SQL database could not be reached; nothing was changed.
     #[error("the database is unavailable: {0}")]
     DatabaseUnavailable(String),
@@ -41,6 +46,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Provider(_) => "provider_error",
+            ApiError::SignInRefused(_) => "sign_in_refused",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::RedisUnavailable(_) => "redis_unavailable",
             ApiError::Internal(_) => "internal",

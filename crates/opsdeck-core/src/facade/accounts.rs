@@ -125,7 +125,7 @@ impl Core {
         let adapter = self.accounts().providers.get(provider)?;
         let Some(code) = callback.code.as_deref().filter(|c| !c.is_empty()) else {
             let why = callback.error_description.or(callback.error).unwrap_or_else(|| "no code came back".into());
-            return Err(ApiError::Provider(format!("the sign-in was refused at {}: {why}", adapter.name())));
+            return Err(ApiError::SignInRefused(format!("the sign-in was refused at {}: {why}", adapter.name())));
         };
         let identity = adapter.exchange(code, &attempt).await?;
         tracing::info!(provider = %provider, purpose = ?attempt.purpose, "sign-in: identity received");

@@ -231,7 +231,7 @@ async fn bad_and_reused_codes_are_refused_with_the_providers_code() {
         let auth = world.core.oauth_authorize(key, Purpose::Console).await.unwrap();
         let callback = Callback { code: Some("not-a-code".into()), state: Some(auth.state), ..Callback::default() };
         let e = world.core.oauth_callback(key, callback).await.unwrap_err();
-        assert!(matches!(&e, ApiError::Provider(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
     }
     let expected_reused = [
         (Provider::Weibo, "21325"),
@@ -251,7 +251,7 @@ async fn bad_and_reused_codes_are_refused_with_the_providers_code() {
             .oauth_callback(key, Callback { code: used_code, state: Some(auth.state), ..Callback::default() })
             .await
             .unwrap_err();
-        assert!(matches!(&e, ApiError::Provider(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
     }
     world.core.shutdown().await;
 }
@@ -268,7 +268,7 @@ async fn expired_tokens_are_refused_with_the_providers_code() {
     ];
     for (provider, code) in expected {
         let e = world.sign_in(provider).await.unwrap_err();
-        assert!(matches!(&e, ApiError::Provider(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
     }
     let users = world.core.users_list(UserQuery { limit: 50, ..UserQuery::default() }).await.unwrap();
     assert_eq!(users.total, 0, "a failed sign-in creates nobody");
@@ -317,7 +317,7 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
     let auth = world.core.oauth_authorize(ProviderKey::Wechat, Purpose::Console).await.unwrap();
     let refused = Callback { state: Some(auth.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Wechat, refused).await.unwrap_err();
-    assert!(matches!(&e, ApiError::Provider(m) if m.contains("refused")), "{e}");
+    assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains("refused")), "{e}");
     // Nothing was created by any of these: one user from the two successful Weibo sign-ins,
     // and the shop's QQ customer.
     let users = world.core.users_list(UserQuery { limit: 50, ..UserQuery::default() }).await.unwrap();
@@ -490,14 +490,14 @@ async fn openid_connect_code_flow_with_pkce_against_a_real_provider() {
     let again = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console).await.unwrap();
     let replay = Callback { code: callback.code.clone(), state: Some(again.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Oidc, replay).await.unwrap_err();
-    assert!(matches!(&e, ApiError::Provider(m) if m.contains("invalid_grant")), "{e}");
+    assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains("invalid_grant")), "{e}");
     // A code from one attempt with another attempt's state fails PKCE (the verifier differs).
     let first = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console).await.unwrap();
     let second = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console).await.unwrap();
     let code = Callback::from_url(&oidc_login(&first.url, "alice").await).code;
     let swapped = Callback { code, state: Some(second.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Oidc, swapped).await.unwrap_err();
-    assert!(matches!(&e, ApiError::Provider(_)), "{e}");
+    assert!(matches!(&e, ApiError::SignInRefused(_)), "{e}");
     // Signing in again is the same user.
     let again = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console).await.unwrap();
     let redirect = oidc_login(&again.url, "alice").await;

@@ -80,6 +80,7 @@ pub fn status_of(code: &str) -> StatusCode {
         "forbidden" => StatusCode::FORBIDDEN,
         "unauthenticated" => StatusCode::UNAUTHORIZED,
         "provider_error" => StatusCode::BAD_GATEWAY,
+        "sign_in_refused" => StatusCode::BAD_REQUEST,
         "database_unavailable" | "redis_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }

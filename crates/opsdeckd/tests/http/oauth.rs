@@ -122,7 +122,7 @@ async fn unknown_unconfigured_mismatched_and_refused_sign_ins_are_errors() {
     // The customer refused at the provider: no code, the provider's error.
     let (_, state) = authorize(&world, "weibo").await;
     let refused = callback(&world, "weibo", json!({ "state": state, "error": "access_denied" })).await;
-    let body = expect_error(refused, 502, "provider_error").await;
+    let body = expect_error(refused, 400, "sign_in_refused").await;
     assert!(body["message"].as_str().unwrap().contains("access_denied"), "{body}");
     world.stop().await;
 }

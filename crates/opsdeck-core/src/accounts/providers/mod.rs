@@ -56,7 +56,10 @@ pub enum ProviderError {
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> ApiError {
-        ApiError::Provider(e.to_string())
+        match e {
+            ProviderError::Refused { .. } => ApiError::SignInRefused(e.to_string()),
+            ProviderError::Unavailable { .. } => ApiError::Provider(e.to_string()),
+        }
     }
 }
 
