@@ -196,12 +196,28 @@ export class Console {
     )
   }
 
-  /** Replaces the text of an input or textarea. */
+  /**
+   * Replaces the text of an input or textarea, and checks that it holds exactly `text`.
+   *
+   * WebDriver's clear fires no `input` event, so Vue's v-model still holds the old value; if a
+   * pushed update re-renders the form between the clear and the keys, Vue writes the old value
+   * back and the keys are appended to it (seen in CI: "5000" then "3" became "50003"). Typing
+   * is therefore checked and, in that case, done again: the second time the old text came from
+   * typed keys, so v-model follows the clear's effect through the next `input` event.
+   */
   async type(css, text) {
-    const id = await this.mustFind(css)
-    await this.scrollIntoView(id)
-    await this.call('POST', this.session(`/element/${id}/clear`), {})
-    await this.call('POST', this.session(`/element/${id}/value`), { text: String(text) })
+    const want = String(text)
+    await waitFor(
+      `${css} to hold ${JSON.stringify(want)}`,
+      async () => {
+        const id = await this.mustFind(css)
+        await this.scrollIntoView(id)
+        await this.call('POST', this.session(`/element/${id}/clear`), {})
+        await this.call('POST', this.session(`/element/${id}/value`), { text: want })
+        return (await this.call('GET', this.session(`/element/${id}/property/value`))) === want
+      },
+      { timeoutMs: 5_000 },
+    )
   }
 
   /** Chooses the option with `value` in the select matching `css`. */
