@@ -229,6 +229,10 @@ impl Claims {
         self.redis.key(&format!("sched:claim:{job_id}:{scheduled_ms}"))
     }
 
+    fn version_key(&self) -> String {
+        self.redis.key("sched:jobs_version")
+    }
+
     fn slots_key(&self, job_id: i64) -> String {
         self.redis.key(&format!("sched:running:{job_id}"))
     }
@@ -289,21 +293,27 @@ impl Claims {
         self.acquire_slot(job_id, token, u32::MAX, now_ms).await
     }
 
-    /// Records that `instance` is alive (score: last beat, ms) with when it started.
+    /// Records that `instance` is alive (score: last beat, ms) with when it started, and reads
+    /// the jobs version in the same round trip.
     pub async fn heartbeat(
         &self,
         instance: &str,
         started_ms: i64,
         now_ms: i64,
         running: usize,
-    ) -> redis::RedisResult<()> {
+    ) -> redis::RedisResult<i64> {
         let info = self.redis.key(&format!("sched:instance:{instance}"));
-        redis::pipe()
+        let (version,): (Option<i64>,) = redis::pipe()
             .zadd(self.redis.key("sched:instances"), instance, now_ms)
+            .ignore()
             .hset_multiple(&info, &[("started_at", started_ms), ("running", running as i64)])
+            .ignore()
             .pexpire(&info, (INSTANCE_TIMEOUT.as_millis() * 4) as i64)
-            .query_async::<()>(&mut self.conn())
-            .await
+            .ignore()
+            .get(self.version_key())
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(version.unwrap_or(0))
     }
 
     /// Instances seen within [`INSTANCE_TIMEOUT`]: (id, last beat ms, started ms, running).
@@ -335,11 +345,6 @@ impl Claims {
 
     /// Bumps the jobs version so every instance reloads its jobs.
     pub async fn bump_jobs_version(&self) -> redis::RedisResult<i64> {
-        self.conn().incr(self.redis.key("sched:jobs_version"), 1).await
-    }
-
-    pub async fn jobs_version(&self) -> redis::RedisResult<i64> {
-        let v: Option<i64> = self.conn().get(self.redis.key("sched:jobs_version")).await?;
-        Ok(v.unwrap_or(0))
+        self.conn().incr(self.version_key(), 1).await
     }
 }

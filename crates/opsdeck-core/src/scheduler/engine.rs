@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -24,9 +25,8 @@ use super::trigger::{Schedule, parse_timezone};
 use crate::Core;
 use crate::events::Event;
 
-/// How often the loop checks the shared jobs version even when nothing is due.
-const VERSION_CHECK: Duration = Duration::from_secs(2);
-/// How often an instance beats.
+/// How often an instance beats; each beat also reads the shared jobs version, so that another
+/// instance's edit is picked up within this long even when nothing is due.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How often handled instants are written to the jobs' cursors.
 const CURSOR_FLUSH: Duration = Duration::from_secs(10);
@@ -121,7 +121,6 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     let mut work: JoinSet<()> = JoinSet::new();
     let mut reload_needed = true;
     let mut version: Option<i64> = None;
-    let mut next_version_check = Utc::now();
     let mut next_beat = Utc::now();
     let mut next_flush = Utc::now() + CURSOR_FLUSH;
     let mut defaults_done = false;
@@ -143,29 +142,19 @@ pub async fn run(core: Core, cancel: CancellationToken) {
             }
         }
         let now = Utc::now();
-        if now >= next_version_check {
-            next_version_check = now + VERSION_CHECK;
-            match shared.claims.jobs_version().await {
+        if now >= next_beat {
+            // One round trip: the beat, and the shared jobs version (another instance's edit).
+            next_beat = now + HEARTBEAT;
+            let started = shared.started.timestamp_millis();
+            let running = shared.running.load(Ordering::Relaxed);
+            match shared.claims.heartbeat(core.instance_id(), started, now.timestamp_millis(), running).await {
                 Ok(v) if Some(v) != version => {
                     version = Some(v);
                     reload_needed = true;
                 }
                 Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "cannot read the jobs version"),
+                Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
             }
-        }
-        if now >= next_beat {
-            next_beat = now + HEARTBEAT;
-            let core = core.clone();
-            work.spawn(async move {
-                let shared = core.scheduler();
-                let started = shared.started.timestamp_millis();
-                let running = shared.running.load(Ordering::Relaxed);
-                let beat = shared.claims.heartbeat(core.instance_id(), started, Utc::now().timestamp_millis(), running);
-                if let Err(e) = beat.await {
-                    tracing::debug!(error = %e, "heartbeat failed");
-                }
-            });
         }
         if now >= next_flush {
             next_flush = now + CURSOR_FLUSH;
@@ -198,7 +187,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
 
         let now = Utc::now();
         let next_fire = active.values().filter_map(|j| j.schedule.next_after(j.cursor)).map(|f| f.at).min();
-        let mut wake_at = next_version_check.min(next_beat).min(next_flush);
+        let mut wake_at = next_beat.min(next_flush);
         if reload_needed || !defaults_done {
             wake_at = wake_at.min(now + chrono::Duration::seconds(1));
         }
@@ -279,14 +268,17 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: Cancellat
         runs.spawn(async move {
             // Claimed ahead of time (see LOOKAHEAD): start on the instant, not before.
             sleep_until(instant).await;
-            let mut started = JoinSet::new();
-            for (job, decision, request, admission) in group {
-                let core = core.clone();
-                started.spawn(async move {
-                    carry_out(&core, &job, decision, Some(&request.key), request.token, admission).await
-                });
-            }
-            while started.join_next().await.is_some() {}
+            // The instant's runs are driven together inside this one task rather than spawned
+            // one task each: spawning or waking N tasks from one worker makes tokio unpark the
+            // other worker N times (it finds nothing to steal and parks again), and the history
+            // writer answers the whole batch at once, which here is a single wake-up.
+            let started: FuturesUnordered<_> = group
+                .iter()
+                .map(|(job, decision, request, admission)| {
+                    carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission)
+                })
+                .collect();
+            started.collect::<()>().await;
         });
     }
     while runs.join_next().await.is_some() {}
@@ -464,7 +456,10 @@ async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced:
     shared.running.fetch_add(1, Ordering::Relaxed);
     let work = keep_leases(core, job.id, claim, run.run_key, execute(core, job, run, coalesced));
     let mut work = std::pin::pin!(work);
+    // Biased, the work first: a run that ends at its first poll never arms the timer (an armed
+    // timer wakes the runtime's timer driver even when it is dropped unfired).
     let quick = tokio::select! {
+        biased;
         result = &mut work => Some(result),
         _ = tokio::time::sleep(RUNNING_ROW_AFTER) => None,
     };
@@ -593,6 +588,8 @@ async fn keep_leases<T>(core: &Core, job_id: i64, claim: Option<&str>, slot: &st
     let mut claim_ticks = tokio::time::interval_at(start + LEASE / 3, LEASE / 3);
     loop {
         tokio::select! {
+            // The work first, so that a run ending at its first poll arms neither timer.
+            biased;
             result = &mut work => return result,
             _ = slot_ticks.tick() => {
                 let _ = shared.claims.renew_slot(job_id, slot, Utc::now().timestamp_millis()).await;

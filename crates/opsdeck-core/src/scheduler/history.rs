@@ -1,11 +1,10 @@
 //! The history writer: final run rows are written in batches, one statement for every run that
-//! ended within a couple of milliseconds of another (the 20 jobs of one second, say), instead of
+//! ended together with another (the 20 jobs of one second, say), instead of
 //! one statement each. A batch that hits a duplicate key falls back to row-by-row inserts, so
 //! each run still learns whether it was recorded.
 
-use std::time::Duration;
-
-use sqlx::{Any, QueryBuilder, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::claims::{Claims, Settle};
@@ -13,8 +12,6 @@ use super::store::{self, NewRun, RunEnd, is_unique_violation};
 use crate::config::DatabaseBackend;
 use crate::db::Database;
 
-/// How long a batch waits for more rows after its first.
-const GATHER: Duration = Duration::from_millis(2);
 const MAX_BATCH: usize = 200;
 
 /// A final row, owned, on its way to the writer.
@@ -85,18 +82,64 @@ impl HistoryWriter {
     }
 }
 
-async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + GATHER;
+/// Adds to `batch` the rows that arrive while the runs that ended together are still being
+/// driven: the writer steps aside (`yield_now`) and takes what came meanwhile, until a step brings
+/// nothing. No timer: the runs of one instant end within the same few polls, and a timer here
+/// would cost a wake-up of its own every second.
+async fn gather(rx: &mut mpsc::UnboundedReceiver<Pending>, batch: &mut Vec<Pending>) {
+    loop {
+        let before = batch.len();
+        tokio::task::yield_now().await;
         while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(more)) => batch.push(more),
-                _ => break,
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
             }
         }
+        if batch.len() == before || batch.len() >= MAX_BATCH {
+            return;
+        }
+    }
+}
+
+/// The writer's own connection, kept from one batch to the next. The same connection each time
+/// keeps its SQLite page cache warm (pooled connections taken in turn each find their cache stale
+/// after the others' writes and read the pages again), and a batch costs no acquire and release.
+/// A connection that failed is let go, and the batch is tried once more on a fresh one.
+struct WriterConn {
+    db: Database,
+    held: Option<PoolConnection<Any>>,
+}
+
+impl WriterConn {
+    async fn insert(&mut self, rows: &[FinalRow]) -> sqlx::Result<Vec<Option<i64>>> {
+        let mut retried = false;
+        loop {
+            let conn = match &mut self.held {
+                Some(conn) => conn,
+                None => self.held.insert(self.db.pool().acquire().await?),
+            };
+            match insert_batch(self.db.backend(), conn, rows).await {
+                Err(e) if !is_unique_violation(&e) => {
+                    self.held = None;
+                    if retried {
+                        return Err(e);
+                    }
+                    retried = true;
+                }
+                result => return result,
+            }
+        }
+    }
+}
+
+async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
+    let mut conn = WriterConn { db, held: None };
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        gather(&mut rx, &mut batch).await;
         let rows: Vec<FinalRow> = batch.iter().map(|p| p.row.clone()).collect();
-        let outcome = insert_batch(&db, &rows).await;
+        let outcome = conn.insert(&rows).await;
         // Settled whatever the database said: a run that happened must not run again.
         let settles: Vec<Settle> = batch.iter().map(|p| p.settle.clone()).collect();
         if let Err(e) = claims.finish_many(&settles, &instance).await {
@@ -112,7 +155,7 @@ async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc
                 // Somebody recorded one of these already (or the batch failed as a whole):
                 // row by row, each run learns its own answer.
                 for pending in batch {
-                    let one = insert_batch(&db, std::slice::from_ref(&pending.row)).await;
+                    let one = conn.insert(std::slice::from_ref(&pending.row)).await;
                     let answer = match one {
                         Ok(mut ids) => Ok(ids.pop().flatten()),
                         Err(e) if is_unique_violation(&e) => Ok(None),
@@ -132,7 +175,11 @@ async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc
 }
 
 /// One multi-row `INSERT`; the ids come back in the rows' order.
-async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Option<i64>>> {
+async fn insert_batch(
+    backend: DatabaseBackend,
+    conn: &mut AnyConnection,
+    rows: &[FinalRow],
+) -> sqlx::Result<Vec<Option<i64>>> {
     let mut insert: QueryBuilder<Any> = QueryBuilder::new(
         "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, \
          outcome, instance, manual, attempts, summary, error) ",
@@ -152,15 +199,15 @@ async fn insert_batch(db: &Database, rows: &[FinalRow]) -> sqlx::Result<Vec<Opti
             .push_bind(row.summary.clone())
             .push_bind(row.error.clone());
     });
-    let returned = match db.backend() {
+    let returned = match backend {
         DatabaseBackend::Sqlite => {
             // One statement is atomic on its own: no BEGIN/COMMIT round trips to the worker.
             insert.push(" RETURNING id, run_key");
-            insert.build().fetch_all(db.pool()).await?
+            insert.build().fetch_all(&mut *conn).await?
         }
         DatabaseBackend::Mysql => {
             // No RETURNING in MySQL: read the ids back by key, in the same transaction.
-            let mut tx = db.pool().begin().await?;
+            let mut tx = conn.begin().await?;
             insert.build().execute(&mut *tx).await?;
             let mut select: QueryBuilder<Any> =
                 QueryBuilder::new("SELECT id, run_key FROM job_runs WHERE run_key IN (");
