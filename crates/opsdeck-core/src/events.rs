@@ -1,8 +1,10 @@
 //! The event stream the UI (and any other front end) subscribes to: everything the core wants
 //! shown live is published here once, and each subscriber gets its own copy.
 
+use std::sync::Arc;
+
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 
 use crate::health::HealthReport;
 use crate::ocr::model::{OcrRequest, OcrStats};
@@ -48,12 +50,15 @@ pub enum Event {
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// Told whenever somebody subscribes, so that loops that idle while nobody listens (the
+    /// health probe's slower pace, the OCR figures) pick up at once.
+    joined: Arc<Notify>,
 }
 
 impl EventBus {
     pub fn new(capacity: usize) -> EventBus {
         let (sender, _) = broadcast::channel(capacity);
-        EventBus { sender }
+        EventBus { sender, joined: Arc::new(Notify::new()) }
     }
 
     pub fn publish(&self, event: Event) {
@@ -67,6 +72,13 @@ impl EventBus {
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.sender.subscribe()
+        let receiver = self.sender.subscribe();
+        self.joined.notify_waiters();
+        receiver
+    }
+
+    /// Resolves when somebody subscribes after this is enabled (or first polled).
+    pub fn someone_joined(&self) -> tokio::sync::futures::Notified<'_> {
+        self.joined.notified()
     }
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Database;
@@ -122,21 +122,30 @@ impl Probe<'_> {
     }
 }
 
-/// Probes every `period` until cancelled; each report goes to `latest` and to the event bus.
+/// How often the probe runs while nobody watches (no console subscribed to events, nobody
+/// waiting on a report): a headless daemon still logs a component going away and `/healthz`
+/// stays recent, without two round trips every second that nobody looks at.
+pub const UNWATCHED_PERIOD: Duration = Duration::from_secs(5);
+
+/// Probes until cancelled: every `period` while somebody watches, else every
+/// [`UNWATCHED_PERIOD`] (or `period`, if longer); at once when a watcher arrives (`wake`, or a
+/// new event subscriber). Each report goes to `latest` and to the event bus.
 pub(crate) async fn monitor(
     probe: Probe<'_>,
     period: Duration,
     latest: watch::Sender<HealthReport>,
     events: EventBus,
+    wake: &Notify,
     cancel: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_ok: Option<(bool, bool)> = None;
+    let mut next = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ticks.tick() => {}
+            _ = tokio::time::sleep_until(next) => {}
+            _ = wake.notified() => {}
+            _ = events.someone_joined() => {}
         }
         let report = tokio::select! {
             _ = cancel.cancelled() => break,
@@ -149,6 +158,9 @@ pub(crate) async fn monitor(
         }
         latest.send_replace(report.clone());
         events.publish(Event::Health { report });
+        // The core keeps one receiver of its own; more means somebody waits for a report.
+        let watched = events.has_subscribers() || latest.receiver_count() > 1;
+        next = tokio::time::Instant::now() + if watched { period } else { period.max(UNWATCHED_PERIOD) };
     }
 }
 

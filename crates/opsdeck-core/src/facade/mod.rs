@@ -56,6 +56,8 @@ struct Inner {
     redis: RedisConn,
     events: EventBus,
     health: watch::Receiver<HealthReport>,
+    /// Asks the health monitor for a report now (somebody started waiting for one).
+    health_wake: tokio::sync::Notify,
     scheduler: Arc<SchedulerShared>,
     ocr: Arc<OcrShared>,
     orders: OrdersShared,
@@ -145,6 +147,7 @@ impl Core {
                 redis,
                 events,
                 health: health_rx,
+                health_wake: tokio::sync::Notify::new(),
                 scheduler,
                 http,
                 cancel: CancellationToken::new(),
@@ -176,8 +179,8 @@ impl Core {
                 redis_target: &redis_target,
                 timeout: inner.config.health_timeout,
             };
-            health::monitor(probe, inner.config.health_interval, latest, inner.events.clone(), inner.cancel.clone())
-                .await;
+            let (period, events, cancel) = (inner.config.health_interval, inner.events.clone(), inner.cancel.clone());
+            health::monitor(probe, period, latest, events, &inner.health_wake, cancel).await;
             tracing::debug!("health monitor stopped");
         });
     }
@@ -236,6 +239,11 @@ impl Core {
         self.inner.events.has_subscribers()
     }
 
+    /// Resolves when somebody subscribes to the events after this is enabled (or first polled).
+    pub(crate) fn someone_listens(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.events.someone_joined()
+    }
+
     pub(crate) fn scheduler(&self) -> &SchedulerShared {
         &self.inner.scheduler
     }
@@ -271,7 +279,8 @@ impl Core {
         }
     }
 
-    /// The latest health report (probed every `health_interval`).
+    /// The latest health report (probed every `health_interval` while a console listens or
+    /// somebody waits for a report, else every few seconds: see `health::UNWATCHED_PERIOD`).
     pub fn health(&self) -> HealthReport {
         self.inner.health.borrow().clone()
     }
@@ -279,6 +288,8 @@ impl Core {
     /// Waits until a report satisfies `ready` (e.g. the first probe has run).
     pub async fn wait_for_health(&self, ready: impl Fn(&HealthReport) -> bool) -> HealthReport {
         let mut rx = self.inner.health.clone();
+        // Now a watcher: the monitor probes at once and then at the full pace.
+        self.inner.health_wake.notify_one();
         let report = rx.wait_for(|r| ready(r)).await.map(|r| r.clone());
         report.unwrap_or_else(|_| self.health())
     }

@@ -230,6 +230,18 @@ async fn housekeeping(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationT
 async fn stats_loop(core: &Core, cancel: &CancellationToken) {
     let shared = core.ocr();
     loop {
+        // Nobody to tell: no timer at all until a console subscribes (listening for that before
+        // looking, so that one subscribing in between is not missed).
+        let joined = core.someone_listens();
+        tokio::pin!(joined);
+        joined.as_mut().enable();
+        if !core.has_listeners() {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = joined => {}
+            }
+            continue;
+        }
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = shared.changed.notified() => {}

@@ -82,3 +82,37 @@ async fn an_unreachable_database_is_reported_and_migrated_once_it_answers() {
     assert!(!core.database().is_migrated());
     core.shutdown().await;
 }
+
+#[tokio::test]
+async fn unwatched_the_probe_slows_down_and_a_console_opening_gets_a_fresh_report_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
+    // While waiting, this test is a watcher: reports come every 100 ms (the configured pace).
+    health_until(&core, "with both ok", |r| r.all_ok()).await;
+    // Now nobody watches. The probe may run once more at the fast pace (it looked for watchers
+    // while the wait above was still counted); after that the pace is UNWATCHED_PERIOD (5 s).
+    // Follow the reports without watching, for a bounded while: a handful at most, not ~20.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(20));
+    for _ in 0..100 {
+        ticks.tick().await;
+        seen.insert(core.health().checked_at);
+    }
+    assert!(seen.len() <= 3, "unwatched, the probe kept the 100 ms pace: {} reports in 2 s", seen.len());
+
+    // A console opens: it hears a fresh report at once, not at the next slow tick.
+    let opened = chrono::Utc::now();
+    let mut events = core.subscribe();
+    let report = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        loop {
+            if let Event::Health { report } = events.recv().await.unwrap() {
+                return report;
+            }
+        }
+    })
+    .await
+    .expect("a health event within 2 s of subscribing, though the unwatched pace is 5 s");
+    assert!(report.checked_at >= opened, "a fresh probe, not a replay");
+    assert!(report.all_ok());
+    core.shutdown().await;
+}
