@@ -105,7 +105,8 @@ async fn gather(rx: &mut mpsc::UnboundedReceiver<Pending>, batch: &mut Vec<Pendi
 /// The writer's own connection, kept from one batch to the next. The same connection each time
 /// keeps its SQLite page cache warm (pooled connections taken in turn each find their cache stale
 /// after the others' writes and read the pages again), and a batch costs no acquire and release.
-/// A connection that failed is let go, and the batch is tried once more on a fresh one.
+/// A connection that failed is let go; the next insert (the caller's row-by-row fallback, say)
+/// takes a fresh one.
 struct WriterConn {
     db: Database,
     held: Option<PoolConnection<Any>>,
@@ -113,23 +114,15 @@ struct WriterConn {
 
 impl WriterConn {
     async fn insert(&mut self, rows: &[FinalRow]) -> sqlx::Result<Vec<Option<i64>>> {
-        let mut retried = false;
-        loop {
-            let conn = match &mut self.held {
-                Some(conn) => conn,
-                None => self.held.insert(self.db.pool().acquire().await?),
-            };
-            match insert_batch(self.db.backend(), conn, rows).await {
-                Err(e) if !is_unique_violation(&e) => {
-                    self.held = None;
-                    if retried {
-                        return Err(e);
-                    }
-                    retried = true;
-                }
-                result => return result,
-            }
+        let conn = match &mut self.held {
+            Some(conn) => conn,
+            None => self.held.insert(self.db.pool().acquire().await?),
+        };
+        let result = insert_batch(self.db.backend(), conn, rows).await;
+        if matches!(&result, Err(e) if !is_unique_violation(e)) {
+            self.held = None;
         }
+        result
     }
 }
 

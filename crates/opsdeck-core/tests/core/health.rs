@@ -4,6 +4,23 @@ use opsdeck_core::{ComponentStatus, Core, Event};
 
 use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config};
 
+/// The next health report published on `events`, waiting at most `within_s` seconds.
+async fn next_health_event(
+    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    within_s: u64,
+) -> opsdeck_core::HealthReport {
+    let next = async {
+        loop {
+            if let Event::Health { report } = events.recv().await.unwrap() {
+                return report;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(within_s), next)
+        .await
+        .unwrap_or_else(|_| panic!("no health event within {within_s} s"))
+}
+
 #[tokio::test]
 async fn healthy_services_are_reported_and_pushed() {
     let dir = tempfile::tempdir().unwrap();
@@ -13,15 +30,7 @@ async fn healthy_services_are_reported_and_pushed() {
     assert!(report.database.latency_ms.is_some());
     assert_eq!(report.redis.reason, None);
 
-    let report = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        loop {
-            if let Event::Health { report } = events.recv().await.unwrap() {
-                return report;
-            }
-        }
-    })
-    .await
-    .expect("a health event within 10 s");
+    let report = next_health_event(&mut events, 10).await;
     assert_eq!(report.database.status, ComponentStatus::Ok);
     let json = serde_json::to_value(Event::Health { report }).unwrap();
     assert_eq!(json["kind"], "health", "the wire shape the UI expects");
@@ -103,15 +112,8 @@ async fn unwatched_the_probe_slows_down_and_a_console_opening_gets_a_fresh_repor
     // A console opens: it hears a fresh report at once, not at the next slow tick.
     let opened = chrono::Utc::now();
     let mut events = core.subscribe();
-    let report = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        loop {
-            if let Event::Health { report } = events.recv().await.unwrap() {
-                return report;
-            }
-        }
-    })
-    .await
-    .expect("a health event within 2 s of subscribing, though the unwatched pace is 5 s");
+    // Within 2 s of subscribing, though the unwatched pace is 5 s.
+    let report = next_health_event(&mut events, 2).await;
     assert!(report.checked_at >= opened, "a fresh probe, not a replay");
     assert!(report.all_ok());
     core.shutdown().await;
