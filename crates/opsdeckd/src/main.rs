@@ -109,6 +109,10 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         }
     };
     runtime.block_on(async {
+        // Listen for the signals before anything starts: a signal that arrives during start-up (or
+        // right after the "running" line, which is what a supervisor waits for) must stop the
+        // daemon cleanly, not kill it by the default action.
+        let mut signals = ShutdownSignals::listen();
         // Sandbox mode proper (`--sandbox`, or no provider credentials at all): every provider is
         // a built-in fake and the simulated shop runs. Otherwise only the providers left without
         // credentials get their fake. The fakes serve for as long as the daemon runs.
@@ -134,7 +138,7 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         };
         let shop = fakes.start_shop(&core);
         tracing::info!(instance = %core.info().instance_id, sandbox = full, "opsdeckd running; Ctrl-C or SIGTERM stops it");
-        let signal = shutdown_signal().await;
+        let signal = signals.recv().await;
         tracing::info!(signal, "stopping");
         if let Some(server) = api {
             api::stop(server).await;
@@ -148,20 +152,39 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
     })
 }
 
-/// Resolves on the first Ctrl-C (SIGINT) or SIGTERM, naming it.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops opsdeckd");
-            let _ = tokio::signal::ctrl_c().await;
-            return "SIGINT";
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made.
+struct ShutdownSignals {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let open = |kind: SignalKind, name: &str| match signal(kind) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for {name}; it will not stop opsdeckd cleanly");
+                None
+            }
+        };
+        Self { int: open(SignalKind::interrupt(), "SIGINT"), term: open(SignalKind::terminate(), "SIGTERM") }
+    }
+
+    /// Resolves on the first of the two, naming it.
+    async fn recv(&mut self) -> &'static str {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
+        tokio::select! {
+            _ = next(&mut self.int) => "SIGINT",
+            _ = next(&mut self.term) => "SIGTERM",
+        }
     }
 }
 
