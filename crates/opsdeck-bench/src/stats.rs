@@ -42,6 +42,9 @@ pub fn summarize(firings: &[Firing], jobs: usize, instants: &[i64], cpu_s: f64) 
     let duplicates: u32 = counts.values().map(|n| n.saturating_sub(1)).sum();
     let mut late: Vec<f64> = firings.iter().map(|f| f.late_ms).collect();
     late.sort_by(|a, b| a.total_cmp(b));
+    if let Some(n) = std::env::var("OPSDECK_BENCH_WORST").ok().and_then(|n| n.parse().ok()) {
+        print_worst_instants(firings, instants.first().copied().unwrap_or(0), n);
+    }
     json!({
         "p50_ms": round(percentile(&late, 50.0)),
         "p99_ms": round(percentile(&late, 99.0)),
@@ -51,6 +54,21 @@ pub fn summarize(firings: &[Firing], jobs: usize, instants: &[i64], cpu_s: f64) 
         "duplicates": duplicates,
         "cpu_s": round(cpu_s),
     })
+}
+
+/// Profiling aid (`OPSDECK_BENCH_WORST=N`): the N instants whose latest start was latest, on
+/// stderr, as seconds from the first instant with that lateness.
+fn print_worst_instants(firings: &[Firing], first_ms: i64, n: usize) {
+    let mut worst: HashMap<i64, f64> = HashMap::new();
+    for f in firings {
+        let w = worst.entry(f.due_ms).or_insert(f64::MIN);
+        *w = w.max(f.late_ms);
+    }
+    let mut worst: Vec<(i64, f64)> = worst.into_iter().collect();
+    worst.sort_by(|a, b| b.1.total_cmp(&a.1));
+    for (due, late) in worst.into_iter().take(n) {
+        eprintln!("instant +{} s: latest start {late:.3} ms late", (due - first_ms) / 1000);
+    }
 }
 
 /// User + system CPU seconds this process has used, all threads together (including threads

@@ -15,8 +15,7 @@ use crate::redis_conn::RedisConn;
 
 /// How long a claim lives without renewal.
 pub const LEASE: Duration = Duration::from_secs(10);
-/// How long a running slot is held without renewal: from the scheduled instant when taken with
-/// a claim ahead of time, from now when renewed. Short, so that an instance that dies holding
+/// How long a running slot is held without renewal, from when it is taken or renewed. Short, so that an instance that dies holding
 /// slots blocks its jobs' next runs for less than a second; a run renews its slot every
 /// [`SLOT_RENEW`].
 pub const SLOT_LEASE: Duration = Duration::from_millis(500);
@@ -61,26 +60,34 @@ end
 return 0
 "#;
 
-/// Claims several instants in one round trip. KEYS: claim1, slots1, claim2, slots2, …;
-/// ARGV: holder, lease ms, now ms, then per item: token, max (0: no slot wanted), slot expiry ms.
-/// Returns per item 0 (lost), 1 (claimed, slot taken or not wanted), 2 (claimed, no slot free).
+/// Claims several instants in one round trip, records the heartbeat if asked, and reads the
+/// jobs version. KEYS: instances, this instance's info, jobs version, then claim1, slots1,
+/// claim2, slots2, …; ARGV: holder, lease ms, now ms, beat (1 or 0), instance, started ms,
+/// running, info keep ms, then per item: token, max (0: no slot wanted), slot expiry ms.
+/// Returns the jobs version, then per item 0 (lost), 1 (claimed, slot taken or not wanted),
+/// 2 (claimed, no slot free).
 const CLAIM_MANY: &str = r#"
-local out = {}
-for i = 1, #KEYS / 2 do
-  local claim, slots = KEYS[2 * i - 1], KEYS[2 * i]
-  local token, max, expiry = ARGV[1 + 3 * i], tonumber(ARGV[2 + 3 * i]), ARGV[3 + 3 * i]
+if ARGV[4] == '1' then
+  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+  redis.call('HSET', KEYS[2], 'started_at', ARGV[6], 'running', ARGV[7])
+  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+end
+local out = { tonumber(redis.call('GET', KEYS[3]) or '0') }
+for i = 1, (#KEYS - 3) / 2 do
+  local claim, slots = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
+  local token, max, expiry = ARGV[6 + 3 * i], tonumber(ARGV[7 + 3 * i]), ARGV[8 + 3 * i]
   if not redis.call('SET', claim, ARGV[1], 'NX', 'PX', ARGV[2]) then
-    out[i] = 0
+    out[i + 1] = 0
   elseif max == 0 then
-    out[i] = 1
+    out[i + 1] = 1
   else
     redis.call('ZREMRANGEBYSCORE', slots, '-inf', ARGV[3])
     if redis.call('ZCARD', slots) < max then
       redis.call('ZADD', slots, expiry, token)
       redis.call('PEXPIRE', slots, 86400000)
-      out[i] = 1
+      out[i + 1] = 1
     else
-      out[i] = 2
+      out[i + 1] = 2
     end
   end
 end
@@ -109,8 +116,25 @@ pub struct ClaimRequest {
     pub job_id: i64,
     pub token: String,
     pub max_instances: Option<u32>,
-    /// When the slot lapses unless renewed: the scheduled instant plus [`SLOT_LEASE`].
+    /// When the slot lapses unless renewed: [`SLOT_LEASE`] from now.
     pub slot_until_ms: i64,
+}
+
+/// A heartbeat to record along with a claim: when this instance started and how many runs it
+/// has going.
+#[derive(Debug, Clone, Copy)]
+pub struct Beat {
+    pub started_ms: i64,
+    pub running: usize,
+}
+
+/// What a [`Claims::claim_many`] call found.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Per request, in order.
+    pub admissions: Vec<Admission>,
+    /// The shared jobs version (bumped by every edit, on any instance).
+    pub jobs_version: i64,
 }
 
 /// A run to settle: its claim (None for a manual run), the job and the slot token.
@@ -152,31 +176,41 @@ pub enum Admission {
 }
 
 impl Claims {
-    /// Claims many instants (and their running slots) in one round trip.
+    /// Claims many instants (and their running slots) in one round trip; with `beat`, records
+    /// this instance's heartbeat in the same call. Either way it reads the jobs version.
     pub async fn claim_many(
         &self,
         requests: &[ClaimRequest],
+        beat: Option<Beat>,
         instance: &str,
         now_ms: i64,
-    ) -> redis::RedisResult<Vec<Admission>> {
-        if requests.is_empty() {
-            return Ok(Vec::new());
-        }
+    ) -> redis::RedisResult<Claimed> {
         let mut call = script(&SCRIPTS.claim_many);
+        call.key(self.instances_key()).key(self.instance_key(instance)).key(self.version_key());
         call.arg(format!("run:{instance}")).arg(LEASE.as_millis() as u64).arg(now_ms);
+        let (started_ms, running) = beat.map_or((0, 0), |b| (b.started_ms, b.running));
+        call.arg(u8::from(beat.is_some()))
+            .arg(instance)
+            .arg(started_ms)
+            .arg(running)
+            .arg((INSTANCE_TIMEOUT.as_millis() * 4) as u64);
         for request in requests {
             call.key(&request.key).key(self.slots_key(request.job_id));
             call.arg(&request.token).arg(request.max_instances.unwrap_or(0)).arg(request.slot_until_ms);
         }
         let got: Vec<i64> = call.invoke_async(&mut self.conn()).await?;
-        Ok(got
-            .into_iter()
+        let (&jobs_version, each) = got.split_first().ok_or_else(|| {
+            redis::RedisError::from((redis::ErrorKind::UnexpectedReturnType, "claim script returned nothing"))
+        })?;
+        let admissions = each
+            .iter()
             .map(|g| match g {
                 1 => Admission::Admitted,
                 2 => Admission::NoSlot,
                 _ => Admission::Lost,
             })
-            .collect())
+            .collect();
+        Ok(Claimed { admissions, jobs_version })
     }
 
     /// Settles many runs in one round trip.
@@ -213,8 +247,8 @@ impl Claims {
             max_instances: Some(max),
             slot_until_ms: now_ms + SLOT_LEASE.as_millis() as i64,
         };
-        let admitted = self.claim_many(std::slice::from_ref(&request), instance, now_ms).await?;
-        Ok(admitted.first().copied().unwrap_or(Admission::Lost))
+        let claimed = self.claim_many(std::slice::from_ref(&request), None, instance, now_ms).await?;
+        Ok(claimed.admissions.first().copied().unwrap_or(Admission::Lost))
     }
 
     pub fn new(redis: RedisConn) -> Claims {
@@ -231,6 +265,14 @@ impl Claims {
 
     fn version_key(&self) -> String {
         self.redis.key("sched:jobs_version")
+    }
+
+    fn instances_key(&self) -> String {
+        self.redis.key("sched:instances")
+    }
+
+    fn instance_key(&self, instance: &str) -> String {
+        self.redis.key(&format!("sched:instance:{instance}"))
     }
 
     fn slots_key(&self, job_id: i64) -> String {
@@ -294,39 +336,23 @@ impl Claims {
     }
 
     /// Records that `instance` is alive (score: last beat, ms) with when it started, and reads
-    /// the jobs version in the same round trip.
-    pub async fn heartbeat(
-        &self,
-        instance: &str,
-        started_ms: i64,
-        now_ms: i64,
-        running: usize,
-    ) -> redis::RedisResult<i64> {
-        let info = self.redis.key(&format!("sched:instance:{instance}"));
-        let (version,): (Option<i64>,) = redis::pipe()
-            .zadd(self.redis.key("sched:instances"), instance, now_ms)
-            .ignore()
-            .hset_multiple(&info, &[("started_at", started_ms), ("running", running as i64)])
-            .ignore()
-            .pexpire(&info, (INSTANCE_TIMEOUT.as_millis() * 4) as i64)
-            .ignore()
-            .get(self.version_key())
-            .query_async(&mut self.conn())
-            .await?;
-        Ok(version.unwrap_or(0))
+    /// the jobs version in the same round trip. (A beat also rides along with claims: see
+    /// [`Claims::claim_many`].)
+    pub async fn heartbeat(&self, instance: &str, beat: Beat, now_ms: i64) -> redis::RedisResult<i64> {
+        Ok(self.claim_many(&[], Some(beat), instance, now_ms).await?.jobs_version)
     }
 
     /// Instances seen within [`INSTANCE_TIMEOUT`]: (id, last beat ms, started ms, running).
     pub async fn instances(&self, now_ms: i64) -> redis::RedisResult<Vec<(String, i64, i64, i64)>> {
         let mut conn = self.conn();
-        let key = self.redis.key("sched:instances");
+        let key = self.instances_key();
         let cutoff = now_ms - INSTANCE_TIMEOUT.as_millis() as i64;
         let _: i64 = conn.zrembyscore(&key, "-inf", cutoff).await?;
         let seen: Vec<(String, i64)> = conn.zrangebyscore_withscores(&key, cutoff, "+inf").await?;
         let mut out = Vec::with_capacity(seen.len());
         for (id, last) in seen {
             let info: Vec<Option<i64>> = redis::cmd("HMGET")
-                .arg(self.redis.key(&format!("sched:instance:{id}")))
+                .arg(self.instance_key(&id))
                 .arg("started_at")
                 .arg("running")
                 .query_async(&mut conn)
@@ -339,7 +365,7 @@ impl Claims {
     }
 
     pub async fn leave(&self, instance: &str) -> redis::RedisResult<()> {
-        let _: i64 = self.conn().zrem(self.redis.key("sched:instances"), instance).await?;
+        let _: i64 = self.conn().zrem(self.instances_key(), instance).await?;
         Ok(())
     }
 

@@ -1,11 +1,11 @@
 //! The firing loop of one instance. It sleeps until the next deadline of any active job (or
-//! until woken because jobs changed), decides what is due (see `plan`), and hands each decision
-//! to a task that claims it in Redis, so that across all instances each scheduled instant is
-//! handled exactly once.
+//! until woken because jobs changed), decides what is due (see `plan`), and hands the decisions
+//! to a task that claims them in Redis, so that across all instances each scheduled instant is
+//! handled exactly once, and carries out those it won.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::claims::{Admission, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle};
+use super::claims::{Admission, Beat, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle};
 use super::history::{self, FinalRow, HistoryWriter};
 use super::plan::{Decision, decide, due_fires};
 use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
@@ -25,11 +25,16 @@ use super::trigger::{Schedule, parse_timezone};
 use crate::Core;
 use crate::events::Event;
 
-/// How often an instance beats; each beat also reads the shared jobs version, so that another
-/// instance's edit is picked up within this long even when nothing is due.
+/// How often an instance beats; each beat (and each claim) also reads the shared jobs version, so
+/// that another instance's edit is picked up within this long even when nothing is due.
 const HEARTBEAT: Duration = Duration::from_secs(2);
 /// How often handled instants are written to the jobs' cursors.
 const CURSOR_FLUSH: Duration = Duration::from_secs(10);
+/// The heartbeat and the cursor flush are chores with a period. Whenever the loop is awake (for
+/// runs due, or for the other chore), a chore due within this fraction of its period goes
+/// along, so that the chores share the wake-ups that happen anyway instead of each having its
+/// own (with a job every second, neither ever wakes the loop).
+const CHORE_EARLY: i32 = 4;
 /// How long shutdown waits for runs in progress before abandoning them to another instance.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -40,6 +45,8 @@ pub struct SchedulerShared {
     pub wake: Notify,
     pub running: AtomicUsize,
     pub started: DateTime<Utc>,
+    /// The newest shared jobs version seen (read with every claim and heartbeat).
+    jobs_version: AtomicI64,
     /// The batched writer of final run rows, while the firing loop runs.
     history: std::sync::Mutex<Option<HistoryWriter>>,
     /// Per job, the newest scheduled instant this instance finished and has not yet written to
@@ -57,6 +64,40 @@ impl SchedulerShared {
 
     fn take_handled(&self) -> HashMap<i64, DateTime<Utc>> {
         std::mem::take(&mut *self.handled.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Notes the shared jobs version; when it moved (another instance edited a job), the loop
+    /// is woken to reload.
+    fn saw_jobs_version(&self, version: i64) {
+        if self.jobs_version.swap(version, Ordering::Relaxed) != version {
+            self.wake.notify_one();
+        }
+    }
+
+    fn beat(&self) -> Beat {
+        Beat { started_ms: self.started.timestamp_millis(), running: self.running.load(Ordering::Relaxed) }
+    }
+}
+
+/// A chore with a period (the heartbeat, the cursor flush): due at `next`, and allowed to go up
+/// to a [`CHORE_EARLY`]th of its period early.
+struct Chore {
+    period: chrono::Duration,
+    next: DateTime<Utc>,
+}
+
+impl Chore {
+    fn new(period: Duration, first: DateTime<Utc>) -> Chore {
+        Chore { period: chrono::Duration::from_std(period).expect("small"), next: first }
+    }
+
+    /// Whether the chore goes now; if so, the next one is a period from now.
+    fn take(&mut self, now: DateTime<Utc>) -> bool {
+        let go = now >= self.next - self.period / CHORE_EARLY;
+        if go {
+            self.next = now + self.period;
+        }
+        go
     }
 }
 
@@ -107,9 +148,13 @@ async fn reload(core: &Core, active: &mut HashMap<i64, Active>) -> sqlx::Result<
     Ok(())
 }
 
-/// Decisions are handed off this long before their instant: the claim's round trip to Redis
-/// happens ahead of time, and the run starts on the instant itself.
-const LOOKAHEAD: Duration = Duration::from_millis(50);
+/// The loop wakes this long before an instant and claims it then, so that the claim's round trip
+/// (from a wake-up, the Redis server's own wake-up included: about 0.5–1 ms here) is mostly over
+/// when the instant comes; a run whose claim comes back early waits for its instant. One
+/// wake-up per instant, not two (an early one to claim, then one to start): wake-ups are most of
+/// what a mostly idle process pays for. The loop's timer is precise (see `wall_timer`), so the
+/// lead is what it says.
+const CLAIM_LEAD: Duration = Duration::from_millis(1);
 
 /// Runs until `cancel`: the firing loop, the heartbeat and the cursor flush.
 pub async fn run(core: Core, cancel: CancellationToken) {
@@ -120,11 +165,11 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     let mut active: HashMap<i64, Active> = HashMap::new();
     let mut work: JoinSet<()> = JoinSet::new();
     let mut reload_needed = true;
-    let mut version: Option<i64> = None;
-    let mut next_beat = Utc::now();
-    let mut next_flush = Utc::now() + CURSOR_FLUSH;
+    let mut beat = Chore::new(HEARTBEAT, Utc::now());
+    let mut flush = Chore::new(CURSOR_FLUSH, Utc::now() + CURSOR_FLUSH);
     let mut defaults_done = false;
-    let lookahead = chrono::Duration::from_std(LOOKAHEAD).expect("small");
+    let lead = chrono::Duration::from_std(CLAIM_LEAD).expect("small");
+    let mut timer = super::wall_timer::WallTimer::new();
 
     loop {
         if !defaults_done {
@@ -141,26 +186,6 @@ pub async fn run(core: Core, cancel: CancellationToken) {
                 Err(e) => tracing::debug!(error = %e, "cannot add the default jobs yet"),
             }
         }
-        let now = Utc::now();
-        if now >= next_beat {
-            // One round trip: the beat, and the shared jobs version (another instance's edit).
-            next_beat = now + HEARTBEAT;
-            let started = shared.started.timestamp_millis();
-            let running = shared.running.load(Ordering::Relaxed);
-            match shared.claims.heartbeat(core.instance_id(), started, now.timestamp_millis(), running).await {
-                Ok(v) if Some(v) != version => {
-                    version = Some(v);
-                    reload_needed = true;
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
-            }
-        }
-        if now >= next_flush {
-            next_flush = now + CURSOR_FLUSH;
-            let core = core.clone();
-            work.spawn(async move { flush_cursors(&core).await });
-        }
         if reload_needed {
             match reload(&core, &mut active).await {
                 Ok(()) => reload_needed = false,
@@ -168,37 +193,42 @@ pub async fn run(core: Core, cancel: CancellationToken) {
             }
         }
 
-        // Hand off every instant due up to a little ahead of now; each waits for its instant.
+        // Hand off every instant due by the lead, in one task: it claims them (with the heartbeat, when
+        // one is due or nearly: see `Chore`) and carries out those it won.
         let now = Utc::now();
         let mut batch = Vec::new();
         for job in active.values_mut() {
-            let (due, skipped) = due_fires(&job.schedule, job.cursor, now + lookahead);
+            let (due, skipped) = due_fires(&job.schedule, job.cursor, now + lead);
             let Some(&newest) = due.last() else { continue };
             job.cursor = newest;
             for decision in decide(&due, skipped, now.max(newest), &job.record.policy) {
                 batch.push((job.record.clone(), decision));
             }
         }
-        if !batch.is_empty() {
-            work.spawn(handle(core.clone(), batch, cancel.clone()));
+        let beating = beat.take(now).then(|| shared.beat());
+        if !batch.is_empty() || beating.is_some() {
+            work.spawn(handle(core.clone(), batch, beating, cancel.clone()));
+        }
+        if flush.take(now) {
+            let core = core.clone();
+            work.spawn(async move { flush_cursors(&core).await });
         }
         // Reap finished work so the set does not grow.
         while work.try_join_next().is_some() {}
 
         let now = Utc::now();
         let next_fire = active.values().filter_map(|j| j.schedule.next_after(j.cursor)).map(|f| f.at).min();
-        let mut wake_at = next_beat.min(next_flush);
+        let mut wake_at = beat.next.min(flush.next);
         if reload_needed || !defaults_done {
             wake_at = wake_at.min(now + chrono::Duration::seconds(1));
         }
         if let Some(fire) = next_fire {
-            wake_at = wake_at.min(fire - lookahead);
+            wake_at = wake_at.min(fire - lead);
         }
-        let sleep = (wake_at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = shared.wake.notified() => reload_needed = true,
-            _ = tokio::time::sleep(sleep) => {}
+            _ = timer.sleep_until(wake_at) => {}
         }
     }
 
@@ -221,67 +251,62 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     }
 }
 
-async fn sleep_until(at: DateTime<Utc>) {
-    if let Ok(wait) = (at - Utc::now()).to_std() {
-        tokio::time::sleep(wait).await;
-    }
-}
-
-/// A decision this instance won, waiting for its instant.
-type Admitted = (JobRecord, Decision, ClaimRequest, Admission);
-
-/// Claims a batch of decisions in one round trip; each winner carries its run out on its
-/// instant, each loser watches in case the winner dies.
-async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, cancel: CancellationToken) {
-    let claims = &core.scheduler().claims;
+/// Claims a batch of decisions in one round trip (recording `beat` with it, if any); carries
+/// out each one won at once, and watches each one lost in case the winner dies.
+async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat>, cancel: CancellationToken) {
+    let shared = core.scheduler();
+    let now = Utc::now();
+    let slot_until = (now + chrono::Duration::from_std(SLOT_LEASE).expect("small")).timestamp_millis();
     let requests: Vec<ClaimRequest> = batch
         .iter()
         .map(|(job, decision)| ClaimRequest {
-            key: claims.claim_key(job.id, decision.scheduled().timestamp_millis()),
+            key: shared.claims.claim_key(job.id, decision.scheduled().timestamp_millis()),
             job_id: job.id,
             token: run_key(job.id, decision.scheduled()),
             max_instances: matches!(decision, Decision::Run { .. }).then_some(job.policy.max_instances),
-            slot_until_ms: (decision.scheduled() + chrono::Duration::from_std(SLOT_LEASE).expect("small"))
-                .timestamp_millis(),
+            slot_until_ms: slot_until,
         })
         .collect();
-    let admissions = match claims.claim_many(&requests, core.instance_id(), Utc::now().timestamp_millis()).await {
-        Ok(admissions) => admissions,
+    let admissions = match shared.claims.claim_many(&requests, beat, core.instance_id(), now.timestamp_millis()).await {
+        Ok(claimed) => {
+            shared.saw_jobs_version(claimed.jobs_version);
+            claimed.admissions
+        }
+        Err(e) if batch.is_empty() => {
+            tracing::debug!(error = %e, "heartbeat failed");
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, runs = batch.len(), "cannot claim runs; watching for Redis");
             vec![Admission::Lost; batch.len()]
         }
     };
-    // Losers watch; winners are grouped by instant, and each group waits on one timer and then
-    // starts its runs together (one wake-up per instant, not one per run).
-    let mut runs = JoinSet::new();
-    let mut groups: std::collections::BTreeMap<DateTime<Utc>, Vec<Admitted>> = std::collections::BTreeMap::new();
+    let mut watches = JoinSet::new();
+    let mut won = Vec::new();
     for (((job, decision), request), admission) in batch.into_iter().zip(requests).zip(admissions) {
         if admission == Admission::Lost {
-            runs.spawn(watch(core.clone(), job, decision, request.key, cancel.clone()));
+            watches.spawn(watch(core.clone(), job, decision, request.key, cancel.clone()));
         } else {
-            groups.entry(decision.scheduled()).or_default().push((job, decision, request, admission));
+            won.push((job, decision, request, admission));
         }
     }
-    for (instant, group) in groups {
-        let core = core.clone();
-        runs.spawn(async move {
-            // Claimed ahead of time (see LOOKAHEAD): start on the instant, not before.
-            sleep_until(instant).await;
-            // The instant's runs are driven together inside this one task rather than spawned
-            // one task each: spawning or waking N tasks from one worker makes tokio unpark the
-            // other worker N times (it finds nothing to steal and parks again), and the history
-            // writer answers the whole batch at once, which here is a single wake-up.
-            let started: FuturesUnordered<_> = group
-                .iter()
-                .map(|(job, decision, request, admission)| {
-                    carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission)
-                })
-                .collect();
-            started.collect::<()>().await;
-        });
+    // Claimed up to the claim lead early: start on the instant, never before.
+    if let Some(latest) = won.iter().map(|(_, decision, _, _)| decision.scheduled()).max()
+        && latest > Utc::now()
+    {
+        super::wall_timer::WallTimer::new().sleep_until(latest).await;
     }
-    while runs.join_next().await.is_some() {}
+    // The runs won are driven together inside this one task rather than spawned one task each:
+    // spawning or waking N tasks from one worker makes tokio unpark the other worker N times (it
+    // finds nothing to steal and parks again), and the history writer answers the whole batch at
+    // once, which here is a single wake-up.
+    let runs: FuturesUnordered<_> = won
+        .iter()
+        .map(|(job, decision, request, admission)| {
+            carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission)
+        })
+        .collect();
+    tokio::join!(runs.collect::<()>(), async { while watches.join_next().await.is_some() {} });
 }
 
 /// Waits for the claim's holder to finish; takes the claim over when its lease lapses without
@@ -633,5 +658,37 @@ pub fn shared(core_redis: crate::redis_conn::RedisConn, registry: Registry) -> A
         started: Utc::now(),
         handled: std::sync::Mutex::new(HashMap::new()),
         history: std::sync::Mutex::new(None),
+        jobs_version: AtomicI64::new(i64::MIN),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
+    }
+
+    #[test]
+    fn a_chore_goes_when_due_or_along_with_a_wake_up_a_quarter_period_early() {
+        let mut beat = Chore::new(Duration::from_secs(2), at(0));
+        assert!(beat.take(at(0)), "due at once");
+        assert_eq!(beat.next, at(2_000));
+        assert!(!beat.take(at(1_000)), "a wake-up half a period early does not take it");
+        assert!(beat.take(at(1_500)), "a wake-up a quarter period early does");
+        assert_eq!(beat.next, at(3_500), "and the next is a period after it went");
+        assert!(!beat.take(at(2_900)), "not yet within a quarter period of the next");
+        assert!(beat.take(at(9_000)), "late goes too");
+        assert_eq!(beat.next, at(11_000));
+    }
+
+    #[test]
+    fn with_runs_every_second_the_heartbeat_goes_every_two_seconds_riding_on_them() {
+        // The loop wakes on each whole second (plus timer slack) for the runs; the beat never
+        // needs a wake-up of its own and still goes at its period.
+        let mut beat = Chore::new(HEARTBEAT, at(0));
+        let went: Vec<i64> = (0..10).map(|s| s * 1_000 + 2).filter(|&ms| beat.take(at(ms))).collect();
+        assert_eq!(went, vec![2, 2_002, 4_002, 6_002, 8_002]);
+    }
 }

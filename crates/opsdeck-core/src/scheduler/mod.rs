@@ -10,6 +10,7 @@
 //! - [`engine`]: the firing loop and the run lifecycle.
 //! - [`history`]: the batched writer of final run rows.
 //! - [`defaults`]: the jobs code provides on first start.
+//! - [`wall_timer`]: the loop's timer, to the microsecond on a wall-clock instant.
 
 pub mod claims;
 pub mod defaults;
@@ -20,6 +21,7 @@ pub mod policy;
 pub mod store;
 pub mod tasks;
 pub mod trigger;
+pub mod wall_timer;
 
 pub use policy::JobPolicy;
 pub use store::{JobDraft, JobOrigin, JobRun, RunOutcome, RunPage, RunQuery};
