@@ -72,6 +72,23 @@ api_fuzz() {
   "$OPSDECK_ROOT/scripts/api-fuzz.sh"
 }
 
+# The daemon's build has no GTK, WebKit or Tauri crate in it (issue 7: servers have no desktop
+# libraries). The desktop's tree is checked to have them, so that the pattern is known to match.
+daemon_without_gtk() {
+  local pattern='^(gtk|gdk|webkit|javascriptcore|tauri|wry|soup)' desktop daemon
+  desktop=$(cargo tree -p opsdeck -e normal,build --prefix none --quiet | grep -Eic "$pattern")
+  daemon=$(cargo tree -p opsdeckd -e normal,build --prefix none --quiet | grep -Ei "$pattern" | sort -u)
+  if [ "$desktop" -eq 0 ]; then
+    echo "the pattern matches nothing even in the desktop's tree: the check is broken" >&2
+    return 1
+  fi
+  if [ -n "$daemon" ]; then
+    printf 'opsdeckd depends on desktop crates:\n%s\n' "$daemon" >&2
+    return 1
+  fi
+  echo "opsdeckd: no GTK, WebKit or Tauri crate (the desktop has $desktop)"
+}
+
 e2e_tests() {
   build_desktop && node --test --test-concurrency=1 tests/e2e/
 }
@@ -81,6 +98,7 @@ step "UI type check (vue-tsc)" npm --prefix ui run --silent typecheck
 step "UI unit tests (vitest)" npm --prefix ui test --silent
 step "UI build" build_ui
 step "clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "opsdeckd builds without GTK" daemon_without_gtk
 step "Rust tests (SQLite, MariaDB, Redis)" rust_tests
 step "HTTP API fuzz (schemathesis)" api_fuzz
 step "end-to-end tests of the desktop window (WebKitWebDriver under Xvfb)" e2e_tests

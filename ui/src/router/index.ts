@@ -6,13 +6,9 @@ import {
   type RouterHistory,
 } from 'vue-router'
 import { t } from '../i18n'
-import AccountsView from '../views/AccountsView.vue'
-import AuditView from '../views/AuditView.vue'
-import JobsView from '../views/JobsView.vue'
-import OcrView from '../views/OcrView.vue'
-import OrdersView from '../views/OrdersView.vue'
+// The overview is the first page: it comes with the main bundle. The other pages load when first
+// visited (from the app's own files, so at once), which keeps the main bundle small.
 import OverviewView from '../views/OverviewView.vue'
-import SettingsView from '../views/SettingsView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -23,12 +19,42 @@ declare module 'vue-router' {
 
 export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'overview', component: OverviewView, meta: { titleKey: 'nav.overview' } },
-  { path: '/jobs', name: 'jobs', component: JobsView, meta: { titleKey: 'nav.jobs' } },
-  { path: '/ocr', name: 'ocr', component: OcrView, meta: { titleKey: 'nav.ocr' } },
-  { path: '/orders', name: 'orders', component: OrdersView, meta: { titleKey: 'nav.orders' } },
-  { path: '/accounts', name: 'accounts', component: AccountsView, meta: { titleKey: 'nav.accounts' } },
-  { path: '/audit', name: 'audit', component: AuditView, meta: { titleKey: 'nav.audit' } },
-  { path: '/settings', name: 'settings', component: SettingsView, meta: { titleKey: 'nav.settings' } },
+  {
+    path: '/jobs',
+    name: 'jobs',
+    component: () => import('../views/JobsView.vue'),
+    meta: { titleKey: 'nav.jobs' },
+  },
+  {
+    path: '/ocr',
+    name: 'ocr',
+    component: () => import('../views/OcrView.vue'),
+    meta: { titleKey: 'nav.ocr' },
+  },
+  {
+    path: '/orders',
+    name: 'orders',
+    component: () => import('../views/OrdersView.vue'),
+    meta: { titleKey: 'nav.orders' },
+  },
+  {
+    path: '/accounts',
+    name: 'accounts',
+    component: () => import('../views/AccountsView.vue'),
+    meta: { titleKey: 'nav.accounts' },
+  },
+  {
+    path: '/audit',
+    name: 'audit',
+    component: () => import('../views/AuditView.vue'),
+    meta: { titleKey: 'nav.audit' },
+  },
+  {
+    path: '/settings',
+    name: 'settings',
+    component: () => import('../views/SettingsView.vue'),
+    meta: { titleKey: 'nav.settings' },
+  },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 
