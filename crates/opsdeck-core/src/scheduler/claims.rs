@@ -177,7 +177,8 @@ pub enum Admission {
 
 impl Claims {
     /// Claims many instants (and their running slots) in one round trip; with `beat`, records
-    /// this instance's heartbeat in the same call. Either way it reads the jobs version.
+    /// this instance's heartbeat in the same call (a beat alone is a call with no requests).
+    /// Either way it reads the jobs version.
     pub async fn claim_many(
         &self,
         requests: &[ClaimRequest],
@@ -333,13 +334,6 @@ impl Claims {
     /// Extends a held slot's lease (the same script re-scores an existing token).
     pub async fn renew_slot(&self, job_id: i64, token: &str, now_ms: i64) -> redis::RedisResult<bool> {
         self.acquire_slot(job_id, token, u32::MAX, now_ms).await
-    }
-
-    /// Records that `instance` is alive (score: last beat, ms) with when it started, and reads
-    /// the jobs version in the same round trip. (A beat also rides along with claims: see
-    /// [`Claims::claim_many`].)
-    pub async fn heartbeat(&self, instance: &str, beat: Beat, now_ms: i64) -> redis::RedisResult<i64> {
-        Ok(self.claim_many(&[], Some(beat), instance, now_ms).await?.jobs_version)
     }
 
     /// Instances seen within [`INSTANCE_TIMEOUT`]: (id, last beat ms, started ms, running).

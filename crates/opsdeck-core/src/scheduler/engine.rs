@@ -93,6 +93,9 @@ impl Chore {
 
     /// Whether the chore goes now; if so, the next one is a period from now.
     fn take(&mut self, now: DateTime<Utc>) -> bool {
+        // Never more than a period away: after the wall clock steps back, the chore would
+        // otherwise wait out the step too (an instance that stops beating looks gone).
+        self.next = self.next.min(now + self.period);
         let go = now >= self.next - self.period / CHORE_EARLY;
         if go {
             self.next = now + self.period;
@@ -290,11 +293,13 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat
             won.push((job, decision, request, admission));
         }
     }
-    // Claimed up to the claim lead early: start on the instant, never before.
-    if let Some(latest) = won.iter().map(|(_, decision, _, _)| decision.scheduled()).max()
-        && latest > Utc::now()
-    {
-        super::wall_timer::WallTimer::new().sleep_until(latest).await;
+    // Claimed up to the claim lead early: start on the instant, never before (the timer also
+    // returns early when the system clock is set, hence the loop).
+    if let Some(latest) = won.iter().map(|(_, decision, _, _)| decision.scheduled()).max() {
+        let mut timer = None;
+        while latest > Utc::now() {
+            timer.get_or_insert_with(super::wall_timer::WallTimer::new).sleep_until(latest).await;
+        }
     }
     // The runs won are driven together inside this one task rather than spawned one task each:
     // spawning or waking N tasks from one worker makes tokio unpark the other worker N times (it
@@ -341,6 +346,11 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                     Ok(admission) => {
                         let decision = if late { Decision::Missed { scheduled, coalesced: 0 } } else { decision };
                         tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
+                        // A claim that failed on the way out is free at once: never before the instant.
+                        let mut timer = None;
+                        while scheduled > Utc::now() {
+                            timer.get_or_insert_with(super::wall_timer::WallTimer::new).sleep_until(scheduled).await;
+                        }
                         carry_out(&core, &job, decision, Some(&key), token, admission).await;
                         return;
                     }
@@ -681,6 +691,16 @@ mod tests {
         assert!(!beat.take(at(2_900)), "not yet within a quarter period of the next");
         assert!(beat.take(at(9_000)), "late goes too");
         assert_eq!(beat.next, at(11_000));
+    }
+
+    #[test]
+    fn after_the_clock_steps_back_a_chore_is_never_more_than_a_period_away() {
+        let mut beat = Chore::new(Duration::from_secs(2), at(0));
+        assert!(beat.take(at(60_000)));
+        // The clock is set back a minute: the next beat is due within a period of the new now.
+        assert!(!beat.take(at(1_000)));
+        assert_eq!(beat.next, at(3_000));
+        assert!(beat.take(at(3_000)));
     }
 
     #[test]

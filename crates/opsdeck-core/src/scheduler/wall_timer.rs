@@ -81,7 +81,12 @@ async fn timerfd_sleep(fd: &tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>, at: 
     };
     // Re-arming resets the expiry count, so an earlier sleep that was dropped armed leaves no
     // stale expiry behind (only, perhaps, a stale readiness, which the read below clears).
-    timerfd_settime(fd.get_ref(), TimerfdTimerFlags::ABSTIME | TimerfdTimerFlags::CANCEL_ON_SET, &spec)?;
+    match timerfd_settime(fd.get_ref(), TimerfdTimerFlags::ABSTIME | TimerfdTimerFlags::CANCEL_ON_SET, &spec) {
+        Ok(_) => {}
+        // The clock was set since the last read: end the sleep so the caller plans again.
+        Err(rustix::io::Errno::CANCELED) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
     loop {
         let mut ready = fd.readable().await?;
         let mut expirations = [0u8; 8];
