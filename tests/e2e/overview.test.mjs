@@ -4,6 +4,7 @@
 // core. Every figure links to its page. Screenshots of the Overview in English and Chinese.
 
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { after, before, test } from 'node:test'
 
 import { openConsole, signIn, waitFor } from './harness.mjs'
@@ -77,6 +78,10 @@ test('the overview in Chinese, switched in the settings', async () => {
   await waitFor('the sandbox badge in Chinese', async () => (await app.text('[data-testid="overview-sandbox"]'))?.trim() === '沙盒模式')
   const nav = await app.text('[data-testid="nav-orders"]')
   assert.equal(nav?.trim(), '订单')
+  // The window can draw it: fontconfig has a font for Simplified Chinese (else WebKitGTK draws boxes
+  // and the screenshot shows nothing readable).
+  const cjk = execFileSync('fc-list', [':lang=zh-cn', 'family'], { encoding: 'utf8' }).trim()
+  assert.ok(cjk.length > 0, 'no font for zh-CN is installed (the run and test commands install fonts-noto-cjk)')
   const shot = await app.screenshot('overview-zh-CN')
   assert.ok(shot.endsWith('.png'))
   // Back to English for whoever comes next.
