@@ -1,6 +1,7 @@
 import {
   createRouter,
   createWebHashHistory,
+  type RouteRecordSingleView,
   type RouteRecordRaw,
   type Router,
   type RouterHistory,
@@ -17,44 +18,20 @@ declare module 'vue-router' {
   }
 }
 
+/** A page loaded on first visit, titled by its nav message `nav.<name>`. */
+function page(path: string, name: string, component: RouteRecordSingleView['component']): RouteRecordRaw {
+  return { path, name, component, meta: { titleKey: `nav.${name}` } }
+}
+
 export const routes: RouteRecordRaw[] = [
   { path: '/', name: 'overview', component: OverviewView, meta: { titleKey: 'nav.overview' } },
-  {
-    path: '/jobs',
-    name: 'jobs',
-    component: () => import('../views/JobsView.vue'),
-    meta: { titleKey: 'nav.jobs' },
-  },
-  {
-    path: '/ocr',
-    name: 'ocr',
-    component: () => import('../views/OcrView.vue'),
-    meta: { titleKey: 'nav.ocr' },
-  },
-  {
-    path: '/orders',
-    name: 'orders',
-    component: () => import('../views/OrdersView.vue'),
-    meta: { titleKey: 'nav.orders' },
-  },
-  {
-    path: '/accounts',
-    name: 'accounts',
-    component: () => import('../views/AccountsView.vue'),
-    meta: { titleKey: 'nav.accounts' },
-  },
-  {
-    path: '/audit',
-    name: 'audit',
-    component: () => import('../views/AuditView.vue'),
-    meta: { titleKey: 'nav.audit' },
-  },
-  {
-    path: '/settings',
-    name: 'settings',
-    component: () => import('../views/SettingsView.vue'),
-    meta: { titleKey: 'nav.settings' },
-  },
+  // Literal import() calls: Vite makes a chunk of each.
+  page('/jobs', 'jobs', () => import('../views/JobsView.vue')),
+  page('/ocr', 'ocr', () => import('../views/OcrView.vue')),
+  page('/orders', 'orders', () => import('../views/OrdersView.vue')),
+  page('/accounts', 'accounts', () => import('../views/AccountsView.vue')),
+  page('/audit', 'audit', () => import('../views/AuditView.vue')),
+  page('/settings', 'settings', () => import('../views/SettingsView.vue')),
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 

@@ -22,6 +22,7 @@ use super::plan::{Decision, decide, due_fires};
 use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
 use super::tasks::{Registry, TaskContext};
 use super::trigger::{Schedule, parse_timezone};
+use super::wall_timer::{WallTimer, not_before};
 use crate::Core;
 use crate::events::Event;
 
@@ -172,7 +173,7 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     let mut flush = Chore::new(CURSOR_FLUSH, Utc::now() + CURSOR_FLUSH);
     let mut defaults_done = false;
     let lead = chrono::Duration::from_std(CLAIM_LEAD).expect("small");
-    let mut timer = super::wall_timer::WallTimer::new();
+    let mut timer = WallTimer::new();
 
     loop {
         if !defaults_done {
@@ -293,13 +294,9 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat
             won.push((job, decision, request, admission));
         }
     }
-    // Claimed up to the claim lead early: start on the instant, never before (the timer also
-    // returns early when the system clock is set, hence the loop).
+    // Claimed up to the claim lead early: start on the instant, never before.
     if let Some(latest) = won.iter().map(|(_, decision, _, _)| decision.scheduled()).max() {
-        let mut timer = None;
-        while latest > Utc::now() {
-            timer.get_or_insert_with(super::wall_timer::WallTimer::new).sleep_until(latest).await;
-        }
+        not_before(latest).await;
     }
     // The runs won are driven together inside this one task rather than spawned one task each:
     // spawning or waking N tasks from one worker makes tokio unpark the other worker N times (it
@@ -347,10 +344,7 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                         let decision = if late { Decision::Missed { scheduled, coalesced: 0 } } else { decision };
                         tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
                         // A claim that failed on the way out is free at once: never before the instant.
-                        let mut timer = None;
-                        while scheduled > Utc::now() {
-                            timer.get_or_insert_with(super::wall_timer::WallTimer::new).sleep_until(scheduled).await;
-                        }
+                        not_before(scheduled).await;
                         carry_out(&core, &job, decision, Some(&key), token, admission).await;
                         return;
                     }

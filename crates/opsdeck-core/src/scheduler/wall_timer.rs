@@ -71,6 +71,16 @@ impl WallTimer {
     }
 }
 
+/// Returns once the wall clock reads `at` or later: a run's wait for its instant. Unlike
+/// [`WallTimer::sleep_until`] it does not end early on a clock step (it sleeps again); a timer is
+/// made only if there is a wait at all.
+pub async fn not_before(at: DateTime<Utc>) {
+    let mut timer = None;
+    while at > Utc::now() {
+        timer.get_or_insert_with(WallTimer::new).sleep_until(at).await;
+    }
+}
+
 #[cfg(target_os = "linux")]
 async fn timerfd_sleep(fd: &tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>, at: DateTime<Utc>) -> std::io::Result<()> {
     use rustix::time::{Itimerspec, TimerfdTimerFlags, Timespec, timerfd_settime};

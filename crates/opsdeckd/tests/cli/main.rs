@@ -186,5 +186,8 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
     assert!(!none.status.success(), "a trigger is required");
 }
 
+#[path = "../common/poll.rs"]
+mod poll;
+
 mod ocr_kill;
 mod sweep_kill;

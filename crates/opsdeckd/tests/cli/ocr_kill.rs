@@ -9,6 +9,7 @@ use opsdeck_core::ocr::model::{OcrQuery, OcrStatus};
 use opsdeck_core::{Config, Core};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
+use super::poll::until_within;
 use super::{Daemon, opsdeckd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,8 +68,7 @@ async fn a_dispatcher_killed_mid_call_loses_nothing() {
     }
     // Wait (bounded) until the victim holds calls in flight, then kill it without warning.
     let marker = format!("-{}-", victim.0.id());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let held: Vec<i64> = loop {
+    let held: Vec<i64> = until_within("the victim took a request", Duration::from_secs(30), || async {
         let page = core
             .ocr_list(OcrQuery { status: Some(OcrStatus::InFlight), limit: 100, ..OcrQuery::default() })
             .await
@@ -79,25 +79,18 @@ async fn a_dispatcher_killed_mid_call_loses_nothing() {
             .filter(|r| r.instance.as_deref().is_some_and(|i| i.contains(&marker)))
             .map(|r| r.id)
             .collect();
-        if !held.is_empty() {
-            break held;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the victim never took a request");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        (!held.is_empty()).then_some(held)
+    })
+    .await;
     let _ = victim.0.kill();
     let _ = victim.0.wait();
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    let counts = until_within("every request done or dead", Duration::from_secs(60), || async {
         let counts = core.ocr_stats().await.unwrap().counts;
-        if counts.done + counts.dead == total {
-            assert_eq!(counts.dead, 0, "nothing needed the dead letters");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not all finished within 60 s: {counts:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (counts.done + counts.dead == total).then_some(counts)
+    })
+    .await;
+    assert_eq!(counts.dead, 0, "nothing needed the dead letters");
     // The requests the victim held were finished by another instance, each with one result.
     for id in held {
         let request = core.ocr_get(id).await.unwrap();

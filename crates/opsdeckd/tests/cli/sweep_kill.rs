@@ -8,6 +8,7 @@ use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::{Actor, Config, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
 
+use super::poll::until_within;
 use super::{Daemon, opsdeckd};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,21 +68,19 @@ async fn a_sweeper_killed_mid_sweep_restores_each_order_once() {
     };
     let mut victim = spawn();
     // The sweep job fires every 10 s; wait (bounded) until the victim's queries are in flight.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
-    while !alipay.calls().iter().any(|c| orders.contains(&c.out_trade_no)) {
-        assert!(tokio::time::Instant::now() < deadline, "the victim never started sweeping");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_within("the victim started sweeping", Duration::from_secs(40), || async {
+        alipay.calls().iter().any(|c| orders.contains(&c.out_trade_no)).then_some(())
+    })
+    .await;
     let _ = victim.0.kill();
     let _ = victim.0.wait();
     assert_eq!(watcher.orders_summary().await.unwrap().pending, 20, "nothing was applied before the kill");
 
     let _survivor = spawn();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while watcher.orders_summary().await.unwrap().pending > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the orders were not taken over within 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until_within("the orders were taken over", Duration::from_secs(60), || async {
+        (watcher.orders_summary().await.unwrap().pending == 0).then_some(())
+    })
+    .await;
     let goods = watcher.goods_list().await.unwrap().into_iter().find(|g| g.id == tea.id).unwrap();
     assert_eq!(
         (goods.stock_available, goods.stock_locked, goods.stock_sold),

@@ -52,16 +52,12 @@ fn config_with(dir: &Path, lines: &[(&str, String)]) -> Config {
     Config::from_layers(dir.to_path_buf(), Some(&file)).expect("valid test configuration")
 }
 
-/// Polls `check` every 25 ms until it answers Some, for at most 30 s; fails naming `what`.
-pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within 30 s: {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+#[path = "../common/poll.rs"]
+mod poll;
+
+/// Polls `check` until it answers Some, for at most 30 s; fails naming `what`.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> F) -> T {
+    poll::until_within(what, Duration::from_secs(30), check).await
 }
 
 pub const TOKEN: &str = "test-token-0123456789abcdef";
