@@ -15,11 +15,14 @@ use crate::redis_conn::RedisConn;
 
 /// KEYS[1]: the limiter's theoretical arrival time (µs, Redis clock); KEYS[2]: an optional
 /// shared override of the rate (a number, set at run time; empty key name: none); KEYS[3]: an
-/// optional gate (while it exists nothing is granted; empty: none).
+/// optional gate (while it exists nothing is granted; empty: none); KEYS[4]: an optional hash
+/// in which a grant counts one for ARGV[5] (empty: none), so the grant and the record that a
+/// call was granted are one step.
 /// ARGV[1]: the period the rate is counted over, µs (1 s, plus a guard, see [`Limit`]);
 /// ARGV[2]: the default rate; ARGV[3]: burst; ARGV[4]: a key prefix for per-second counters of
 /// granted slots (empty: none).
-/// Returns {1, 0} when granted, {0, wait µs} when not yet, {-1, gate ms left or -1} when gated.
+/// Returns {1, count (or 0)} when granted, {0, wait µs} when not yet, {-1, gate ms left or -1}
+/// when gated.
 const GCRA: &str = r#"
 if KEYS[3] ~= '' and redis.call('EXISTS', KEYS[3]) == 1 then
   return {-1, redis.call('PTTL', KEYS[3])}
@@ -45,6 +48,9 @@ if ARGV[4] ~= '' then
   local counter = ARGV[4] .. t[1]
   redis.call('INCR', counter)
   redis.call('EXPIRE', counter, 3700)
+end
+if KEYS[4] ~= '' then
+  return {1, redis.call('HINCRBY', KEYS[4], ARGV[5], 1)}
 end
 return {1, 0}
 "#;
@@ -75,7 +81,8 @@ pub struct RateLimit {
 /// The answer to one request for a slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
-    Granted,
+    /// Granted now (with [`RateLimit::try_take_counted`]: the member's count after this grant).
+    Granted(i64),
     /// Not yet: ask again after this long.
     RetryAfter(Duration),
     /// The gate is closed (for this long, or until opened when None).
@@ -120,19 +127,31 @@ impl RateLimit {
 
     /// Takes a slot of `limit` if one is free.
     pub async fn try_take(&self, limit: &Limit<'_>) -> redis::RedisResult<Slot> {
+        self.take(limit, None).await
+    }
+
+    /// [`RateLimit::try_take`] that, in the same step, counts the grant for `member` in the hash
+    /// `hash` (unprefixed) and returns the member's new count with the grant.
+    pub async fn try_take_counted(&self, limit: &Limit<'_>, hash: &str, member: i64) -> redis::RedisResult<Slot> {
+        self.take(limit, Some((hash, member))).await
+    }
+
+    async fn take(&self, limit: &Limit<'_>, counted: Option<(&str, i64)>) -> redis::RedisResult<Slot> {
         let optional = |name: Option<&str>| name.map(|n| self.redis.key(n)).unwrap_or_default();
         let (granted, wait): (i64, i64) = SCRIPT
             .key(&self.key)
             .key(optional(limit.rate_override))
             .key(optional(limit.gate))
+            .key(optional(counted.map(|(hash, _)| hash)))
             .arg(limit.period.as_micros() as i64)
             .arg(limit.rate.max(0.001))
             .arg(limit.burst.max(1))
             .arg(optional(limit.counters))
+            .arg(counted.map_or(0, |(_, member)| member))
             .invoke_async(&mut self.redis.manager())
             .await?;
         Ok(match granted {
-            1 => Slot::Granted,
+            1 => Slot::Granted(wait),
             0 => Slot::RetryAfter(Duration::from_micros(wait.max(1) as u64)),
             _ => Slot::Gated((wait > 0).then(|| Duration::from_millis(wait as u64))),
         })
@@ -149,7 +168,7 @@ impl RateLimit {
     pub async fn acquire(&self, per_second: f64, burst: u32) -> redis::RedisResult<()> {
         loop {
             match self.try_acquire(per_second, burst).await? {
-                Slot::Granted => return Ok(()),
+                Slot::Granted(_) => return Ok(()),
                 Slot::RetryAfter(wait) => tokio::time::sleep(wait).await,
                 // A plain limit has no gate; were one closed, wait as it says.
                 Slot::Gated(wait) => tokio::time::sleep(wait.unwrap_or(Duration::from_millis(100))).await,

@@ -35,6 +35,9 @@ pub struct ReconcileReport {
     pub requeued: u64,
     /// Kept results Redis had lost, written again.
     pub results_restored: u64,
+    /// Run-time controls (the cap staff set, a pause) Redis had lost or held differently from
+    /// the database, written again.
+    pub controls_restored: u64,
 }
 
 /// Checks an image URL: http(s), with a host, no spaces, at most [`MAX_URL_LEN`].
@@ -166,7 +169,9 @@ impl Core {
         unique.dedup();
         let revived = store::revive(self.database().pool(), &unique, Utc::now()).await?;
         let items: Vec<(i64, i64)> = revived.iter().map(|id| (*id, 0)).collect();
-        if let Err(e) = self.ocr().queue.enqueue(&items).await {
+        let queue = &self.ocr().queue;
+        let enqueued = async { queue.forget_started(&revived).await.and(queue.enqueue(&items).await) };
+        if let Err(e) = enqueued.await {
             // Pending in SQL: reconcile enqueues them once Redis answers.
             tracing::warn!(error = %e, "cannot enqueue retried OCR requests; reconcile will");
         }
@@ -211,7 +216,9 @@ impl Core {
                 message: format!("the cap must be between 0.1 and {MAX_CAP} calls per second"),
             });
         }
-        let before = self.ocr().queue.cap().await?;
+        let before = store::controls(self.database().pool()).await?.cap;
+        // The database first (the truth, which reconcile copies back after a flush).
+        store::set_cap(self.database(), Some(cap), Utc::now()).await?;
         self.ocr().queue.set_cap(cap).await?;
         self.record_audit(NewAuditEntry {
             who,
@@ -230,6 +237,7 @@ impl Core {
         let who = actor.name.as_str();
         let pause =
             OcrPause { kind: PauseKind::Manual, reason: format!("paused by {who}"), since: Utc::now(), until: None };
+        store::set_pause(self.database(), Some(&pause), Utc::now()).await?;
         self.ocr().queue.set_pause(&pause).await?;
         self.record_audit(NewAuditEntry { who, action: "ocr.pause", target: "ocr", detail: Some(json!({})) }).await?;
         self.publish_ocr_stats().await;
@@ -240,7 +248,8 @@ impl Core {
     pub async fn ocr_resume(&self, actor: &Actor) -> Result<OcrStats, ApiError> {
         actor.require_operator("resume the OCR queue")?;
         let who = actor.name.as_str();
-        let was = self.ocr().queue.pause().await?;
+        let was = store::controls(self.database().pool()).await?.pause.or(self.ocr().queue.pause().await?);
+        store::set_pause(self.database(), None, Utc::now()).await?;
         self.ocr().queue.clear_pause().await?;
         self.ocr().wake.notify_one();
         self.ocr().resumed.notify_one();
@@ -273,14 +282,16 @@ impl Core {
         })
     }
 
-    /// Puts back into Redis what it lost: unfinished requests it no longer knows (after a
-    /// restart without persistence, a flush) and kept results still within their TTL.
+    /// Puts back into Redis what it lost: the run-time controls (first, so that a paused queue
+    /// stays paused), unfinished requests it no longer knows (after a restart without
+    /// persistence, a flush) and kept results still within their TTL.
     pub async fn ocr_reconcile(&self) -> Result<ReconcileReport, ApiError> {
         let queue = &self.ocr().queue;
         let pool = self.database().pool();
+        let mut report =
+            ReconcileReport { controls_restored: self.restore_ocr_controls().await?, ..Default::default() };
         queue.ensure_group().await?;
         let now = Utc::now();
-        let mut report = ReconcileReport::default();
         let mut after = 0;
         loop {
             let rows = store::unfinished(pool, now - RECONCILE_GRACE, after, 500).await?;
@@ -302,20 +313,60 @@ impl Core {
             let rows = store::done_since(pool, now - ttl, after, 500).await?;
             let Some(last) = rows.last() else { break };
             after = last.id;
-            for request in rows {
-                let (Some(card), Some(finished)) = (&request.result, request.finished_at) else { continue };
-                if !queue.has_result(&request.url).await? {
-                    let left = (finished + ttl - now).to_std().unwrap_or_default();
-                    queue.put_result(&request.url, &result_json(request.id, card), left).await?;
-                    report.results_restored += 1;
-                }
+            // One round trip per page, not per row.
+            let urls: Vec<&str> = rows.iter().map(|r| r.url.as_str()).collect();
+            let kept = queue.have_results(&urls).await?;
+            for (request, kept) in rows.iter().zip(kept) {
+                let (Some(card), Some(finished), false) = (&request.result, request.finished_at, kept) else {
+                    continue;
+                };
+                let left = (finished + ttl - now).to_std().unwrap_or_default();
+                queue.put_result(&request.url, &result_json(request.id, card), left).await?;
+                report.results_restored += 1;
             }
         }
         if report != ReconcileReport::default() {
-            tracing::info!(requeued = report.requeued, results = report.results_restored, "OCR queue reconciled");
+            tracing::info!(
+                requeued = report.requeued,
+                results = report.results_restored,
+                controls = report.controls_restored,
+                "OCR queue reconciled"
+            );
             self.ocr().wake.notify_one();
+            self.publish_ocr_stats().await;
         }
         Ok(report)
+    }
+
+    /// Makes Redis's copy of the cap and the pause what the database says; returns how many of
+    /// the two it changed.
+    async fn restore_ocr_controls(&self) -> Result<u64, ApiError> {
+        let queue = &self.ocr().queue;
+        let wanted = store::controls(self.database().pool()).await?;
+        let now = Utc::now();
+        // A pause that ended by itself (the quota reset) is no pause.
+        let pause = wanted.pause.filter(|p| p.until.is_none_or(|until| until > now));
+        let (cap, held) = tokio::try_join!(queue.cap(), queue.pause())?;
+        let mut restored = 0;
+        if cap != wanted.cap {
+            match wanted.cap {
+                Some(cap) => queue.set_cap(cap).await?,
+                None => queue.clear_cap().await?,
+            }
+            restored += 1;
+        }
+        if held != pause {
+            match &pause {
+                Some(pause) => queue.set_pause(pause).await?,
+                None => {
+                    queue.clear_pause().await?;
+                    self.ocr().resumed.notify_one();
+                }
+            }
+            tracing::warn!(paused = pause.is_some(), "the OCR pause in Redis differed from the database; restored");
+            restored += 1;
+        }
+        Ok(restored)
     }
 
     async fn announce_request(&self, id: i64) {

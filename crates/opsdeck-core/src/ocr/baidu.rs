@@ -182,7 +182,8 @@ impl BaiduError {
         }
     }
 
-    fn token_expired(&self) -> bool {
+    /// Baidu refused the access token (110 invalid, 111 expired): fetch a new one and call again.
+    pub fn token_expired(&self) -> bool {
         matches!(self, BaiduError::Api { code: 110 | 111, .. })
     }
 }
@@ -252,8 +253,10 @@ impl BaiduOcr {
         }
     }
 
-    /// The kept token, fetched or refreshed when needed (or when `stale` is the one in use).
-    async fn token(&self, stale: Option<&str>) -> Result<SecretString, BaiduError> {
+    /// The kept token, fetched or refreshed when needed (or when `stale` is the one that was
+    /// just refused with 110/111). Fetch it before taking a limiter slot, so that nothing but
+    /// the call itself follows the grant.
+    pub async fn token(&self, stale: Option<&str>) -> Result<SecretString, BaiduError> {
         let mut kept = self.token.lock().await;
         let usable = kept
             .as_ref()
@@ -268,6 +271,8 @@ impl BaiduOcr {
     }
 
     /// Recognises one side of an ID card; on 110/111 fetches a new token and retries once.
+    /// (The dispatcher does not use this: it takes a limiter slot for each call, see
+    /// [`BaiduOcr::token`] and [`BaiduOcr::call`].)
     pub async fn recognise(&self, image: Image<'_>, side: Side) -> Result<IdCard, BaiduError> {
         let token = self.token(None).await?;
         match self.call(&token, image, side).await {
@@ -281,7 +286,7 @@ impl BaiduOcr {
 
     /// Errors carry no URL (`without_url`): the idcard URL holds the access token, which must
     /// never reach a log, the database or the console.
-    async fn call(&self, token: &SecretString, image: Image<'_>, side: Side) -> Result<IdCard, BaiduError> {
+    pub async fn call(&self, token: &SecretString, image: Image<'_>, side: Side) -> Result<IdCard, BaiduError> {
         let mut form = vec![("id_card_side", side.as_str()), ("detect_risk", "true")];
         match image {
             Image::Url(url) => form.push(("url", url)),

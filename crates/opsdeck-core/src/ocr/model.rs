@@ -11,7 +11,7 @@ use super::baidu::{IdCard, IdCardFields, Side, mask_id_number};
 pub enum OcrStatus {
     /// Waiting in the Redis stream (or for its retry time).
     Pending,
-    /// A dispatcher is calling Baidu for it.
+    /// An instance holds it: waiting for its slot of the cap, or calling Baidu.
     InFlight,
     /// Recognised; the result is kept.
     Done,

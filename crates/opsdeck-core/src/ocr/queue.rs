@@ -19,6 +19,9 @@ pub const DELAYED: &str = "ocr:delayed";
 pub const PAUSE: &str = "ocr:pause";
 pub const CAP: &str = "ocr:cap";
 pub const CALLS: &str = "ocr:calls:";
+/// A hash: request id → calls granted for it so far (written by the limiter's grant itself, so
+/// the count is durable before the call leaves, with no round trip between grant and call).
+pub const STARTED: &str = "ocr:started";
 pub const RATE_LIMIT: &str = "baidu-ocr";
 
 /// KEYS: known, stream, delayed. ARGV: pairs of (request id, due ms; 0 = now). Adds each id
@@ -43,17 +46,23 @@ end
 return added
 "#;
 
-/// KEYS: stream, delayed, known. ARGV: group, message id, request id, due ms (0 = now),
-/// forget (1: the request is finished). Settles a delivered message: acknowledged and deleted,
-/// then either forgotten (done or dead) or scheduled again (a retry or a requeue).
+/// KEYS: stream, delayed, known, started. ARGV: group, message id, request id, due ms (0 =
+/// now), forget (1: the request is finished), consumer. Settles a delivered message: acknowledged
+/// and deleted, then either forgotten (done or dead) or scheduled again (a retry or a requeue).
+/// A delivered message is settled only by the consumer that holds it: one that lost it to a
+/// take-over changes nothing (returns -1), so a late holder can neither acknowledge the new
+/// holder's message nor add a second copy of it.
 const SETTLE: &str = r#"
 if ARGV[2] ~= '' then
+  local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1, ARGV[6])
+  if #held == 0 then return -1 end
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
   redis.call('XDEL', KEYS[1], ARGV[2])
 end
 if ARGV[5] == '1' then
   redis.call('ZREM', KEYS[2], ARGV[3])
   redis.call('SREM', KEYS[3], ARGV[3])
+  redis.call('HDEL', KEYS[4], ARGV[3])
   return 0
 end
 local t = redis.call('TIME')
@@ -65,6 +74,16 @@ if due > now then
 else
   redis.call('XADD', KEYS[1], '*', 'id', ARGV[3])
 end
+return 1
+"#;
+
+/// KEYS: stream. ARGV: group, consumer, message id. Resets the message's idle time if this
+/// consumer still holds it (1), else changes nothing (0): after a take-over the old holder must
+/// not claim it back (`XCLAIM` with min-idle 0 would).
+const RENEW: &str = r#"
+local held = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1, ARGV[2])
+if #held == 0 then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 "#;
 
@@ -89,11 +108,11 @@ end
 return {moved, -1}
 "#;
 
-/// KEYS: stream. ARGV: group, consumer, min idle ms, count. Takes over messages another
-/// consumer has held longer than the lease (XAUTOCLAIM) and reports how often each has been
-/// delivered. Returns {{message id, request id, deliveries}, …}.
+/// KEYS: stream. ARGV: group, consumer, min idle ms, count, cursor. Takes over messages
+/// another consumer has held longer than the lease (XAUTOCLAIM from the cursor) and reports how
+/// often each has been delivered. Returns {next cursor, {{message id, request id, deliveries}, …}}.
 const RECLAIM: &str = r#"
-local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
+local claimed = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[5], 'COUNT', ARGV[4])
 local out = {}
 for _, entry in ipairs(claimed[2]) do
   local id = entry[1]
@@ -110,13 +129,17 @@ end
 if claimed[3] then
   for _, id in ipairs(claimed[3]) do redis.call('XACK', KEYS[1], ARGV[1], id) end
 end
-return out
+return {claimed[1], out}
 "#;
 
 static ENQUEUE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(ENQUEUE));
 static SETTLE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(SETTLE));
 static PROMOTE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(PROMOTE));
 static RECLAIM_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(RECLAIM));
+static RENEW_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(RENEW));
+
+/// Where the next take-over scan starts (`XAUTOCLAIM`'s cursor; `0-0` is the start).
+pub const RECLAIM_START: &str = "0-0";
 
 /// A message delivered to this instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,20 +194,52 @@ impl Queue {
         invocation.invoke_async(&mut self.redis.manager()).await
     }
 
-    /// Settles a message: the request is finished (`due` None) or goes back to wait until `due`
-    /// (ms; 0 = at once). `message_id` None: the request was not delivered (a staff retry).
-    pub async fn settle(&self, message_id: Option<&str>, request_id: i64, due: Option<i64>) -> redis::RedisResult<()> {
-        let _: i64 = SETTLE_SCRIPT
+    /// Settles a message held by `consumer`: the request is finished (`due` None) or goes back
+    /// to wait until `due` (ms; 0 = at once). `message_id` None: the request was not delivered
+    /// (a staff retry). Returns false when `consumer` no longer holds the message (another
+    /// instance took it over): nothing was changed.
+    pub async fn settle(
+        &self,
+        consumer: &str,
+        message_id: Option<&str>,
+        request_id: i64,
+        due: Option<i64>,
+    ) -> redis::RedisResult<bool> {
+        let settled: i64 = SETTLE_SCRIPT
             .key(self.key(STREAM))
             .key(self.key(DELAYED))
             .key(self.key(KNOWN))
+            .key(self.key(STARTED))
             .arg(GROUP)
             .arg(message_id.unwrap_or(""))
             .arg(request_id)
             .arg(due.unwrap_or(0))
             .arg(if due.is_none() { "1" } else { "0" })
+            .arg(consumer)
             .invoke_async(&mut self.redis.manager())
             .await?;
+        Ok(settled >= 0)
+    }
+
+    /// Calls granted so far for a request (see [`STARTED`]); 0 when Redis has none.
+    pub async fn started(&self, request_id: i64) -> redis::RedisResult<i64> {
+        let n: Option<i64> = self.redis.manager().hget(self.key(STARTED), request_id).await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Gives back a granted call that did not count (Baidu's own QPS cap, quota or
+    /// configuration refused it: not the request's fault).
+    pub async fn unstart(&self, request_id: i64) -> redis::RedisResult<()> {
+        let _: i64 = self.redis.manager().hincr(self.key(STARTED), request_id, -1).await?;
+        Ok(())
+    }
+
+    /// Forgets the calls counted for requests that start afresh (a staff retry of dead ones).
+    pub async fn forget_started(&self, request_ids: &[i64]) -> redis::RedisResult<()> {
+        if request_ids.is_empty() {
+            return Ok(());
+        }
+        let _: i64 = self.redis.manager().hdel(self.key(STARTED), request_ids).await?;
         Ok(())
     }
 
@@ -200,37 +255,46 @@ impl Queue {
         Ok((moved, (next >= 0).then(|| Duration::from_millis(next as u64))))
     }
 
-    /// Takes over messages idle longer than `lease` (their instance died or hangs).
-    pub async fn reclaim(&self, consumer: &str, lease: Duration, count: usize) -> redis::RedisResult<Vec<Delivery>> {
-        let raw: Vec<(String, String, u64)> = RECLAIM_SCRIPT
+    /// Takes over up to `count` messages idle longer than `lease` (their instance died or hangs),
+    /// scanning from `cursor`; returns them and where the next scan starts ([`RECLAIM_START`]
+    /// once the whole list was scanned).
+    pub async fn reclaim(
+        &self,
+        consumer: &str,
+        lease: Duration,
+        count: usize,
+        cursor: &str,
+    ) -> redis::RedisResult<(String, Vec<Delivery>)> {
+        let (next, raw): (String, Vec<(String, String, u64)>) = RECLAIM_SCRIPT
             .key(self.key(STREAM))
             .arg(GROUP)
             .arg(consumer)
             .arg(lease.as_millis() as u64)
-            .arg(count)
+            .arg(count.max(1))
+            .arg(cursor)
             .invoke_async(&mut self.redis.manager())
             .await?;
-        Ok(raw
+        let deliveries = raw
             .into_iter()
             .filter_map(|(message_id, id, deliveries)| {
                 id.parse().ok().map(|request_id| Delivery { message_id, request_id, deliveries })
             })
-            .collect())
+            .collect();
+        Ok((next, deliveries))
     }
 
     /// Resets a held message's idle time, so no other instance takes it over while this one
-    /// still works on it (`XCLAIM … JUSTID` does not count a delivery).
-    pub async fn renew(&self, consumer: &str, message_id: &str) -> redis::RedisResult<()> {
-        let _: Value = redis::cmd("XCLAIM")
-            .arg(self.key(STREAM))
+    /// still works on it (`XCLAIM … JUSTID` does not count a delivery). False when this consumer
+    /// no longer holds it (it was taken over): the caller must not go on as its holder.
+    pub async fn renew(&self, consumer: &str, message_id: &str) -> redis::RedisResult<bool> {
+        let held: i64 = RENEW_SCRIPT
+            .key(self.key(STREAM))
             .arg(GROUP)
             .arg(consumer)
-            .arg(0)
             .arg(message_id)
-            .arg("JUSTID")
-            .query_async(&mut self.redis.manager())
+            .invoke_async(&mut self.redis.manager())
             .await?;
-        Ok(())
+        Ok(held == 1)
     }
 
     /// Reads up to `count` new messages, blocking up to `block` (on a dedicated connection).
@@ -304,6 +368,10 @@ impl Queue {
         self.redis.manager().set(self.key(CAP), cap.to_string()).await
     }
 
+    pub async fn clear_cap(&self) -> redis::RedisResult<()> {
+        self.redis.manager().del(self.key(CAP)).await
+    }
+
     /// Calls per second over the last `seconds` whole seconds (Redis clock), oldest first.
     pub async fn calls(&self, seconds: i64) -> redis::RedisResult<Vec<CallSample>> {
         let (now, _): (i64, i64) = redis::cmd("TIME").query_async(&mut self.redis.manager()).await?;
@@ -333,8 +401,16 @@ impl Queue {
         Ok(raw.and_then(|r| serde_json::from_str(&r).ok()))
     }
 
-    pub async fn has_result(&self, url: &str) -> redis::RedisResult<bool> {
-        self.redis.manager().exists(self.result_key(url)).await
+    /// Which of `urls` have a kept result, in one round trip.
+    pub async fn have_results(&self, urls: &[&str]) -> redis::RedisResult<Vec<bool>> {
+        if urls.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for url in urls {
+            pipe.exists(self.result_key(url));
+        }
+        pipe.query_async(&mut self.redis.manager()).await
     }
 }
 

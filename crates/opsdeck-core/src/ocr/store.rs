@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
 use super::baidu::{IdCard, Side};
-use super::model::{OcrCounts, OcrQuery, OcrRequest, OcrStatus};
+use super::model::{OcrCounts, OcrPause, OcrQuery, OcrRequest, OcrStatus};
 use crate::config::DatabaseBackend;
 use crate::db::{Database, instant, ms};
 
@@ -156,20 +156,33 @@ pub async fn counts(pool: &AnyPool) -> sqlx::Result<OcrCounts> {
     Ok(counts)
 }
 
-/// pending/in_flight → in_flight before a call, counting the attempt. None when the request is
-/// no longer waiting (done or dead already: no call must be made).
+/// The instance holding a request's message, and the calls granted for the request so far
+/// (Redis counts them as each slot is granted, see `queue::STARTED`). Transitions made by a
+/// holder apply only while it still is the holder: after a take-over, the old holder's late
+/// writes change nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub instance: &'a str,
+    pub calls: i64,
+}
+
+/// pending/in_flight → in_flight, held by `holder` (before waiting for a slot). The attempts
+/// are raised to the calls Redis counted (a dead holder's calls that never came back). None
+/// when the request is no longer waiting (done or dead already: no call must be made).
 pub async fn start_call(
     pool: &AnyPool,
     id: i64,
-    instance: &str,
+    holder: Holder<'_>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<OcrRequest>> {
     let changed = sqlx::query(
-        "UPDATE ocr_requests SET status = 'in_flight', attempts = attempts + 1, instance = ?, updated_at = ?, \
-         next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+        "UPDATE ocr_requests SET status = 'in_flight', instance = ?, updated_at = ?, next_attempt_at = NULL, \
+         attempts = CASE WHEN attempts < ? THEN ? ELSE attempts END WHERE id = ? AND status IN ('pending', 'in_flight')",
     )
-    .bind(instance)
+    .bind(holder.instance)
     .bind(ms(now))
+    .bind(holder.calls)
+    .bind(holder.calls)
     .bind(id)
     .execute(pool)
     .await?
@@ -180,27 +193,20 @@ pub async fn start_call(
     get(pool, id).await
 }
 
-/// A call refused by Baidu's QPS cap does not count as an attempt.
-pub async fn uncount_attempt(pool: &AnyPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE ocr_requests SET attempts = attempts - 1 WHERE id = ? AND status = 'in_flight' AND attempts > 0",
-    )
-    .bind(id)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// → done with the result, unless it is done already (then false: the first result stands).
-pub async fn finish_done(pool: &AnyPool, id: i64, card: &IdCard, now: DateTime<Utc>) -> sqlx::Result<bool> {
+/// → done with the result and the calls made, unless it is done already (then false: the
+/// first result stands). Any holder's result is taken, even a late one: it was paid for.
+pub async fn finish_done(pool: &AnyPool, id: i64, card: &IdCard, calls: i64, now: DateTime<Utc>) -> sqlx::Result<bool> {
     let result = serde_json::to_string(card).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let changed = sqlx::query(
         "UPDATE ocr_requests SET status = 'done', result = ?, error = NULL, error_code = NULL, finished_at = ?, \
-         updated_at = ?, next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+         updated_at = ?, next_attempt_at = NULL, attempts = CASE WHEN attempts < ? THEN ? ELSE attempts END \
+         WHERE id = ? AND status IN ('pending', 'in_flight')",
     )
     .bind(result)
     .bind(ms(now))
     .bind(ms(now))
+    .bind(calls)
+    .bind(calls)
     .bind(id)
     .execute(pool)
     .await?
@@ -208,33 +214,38 @@ pub async fn finish_done(pool: &AnyPool, id: i64, card: &IdCard, now: DateTime<U
     Ok(changed == 1)
 }
 
-/// → dead with the reason, unless it finished meanwhile.
+/// in_flight → dead with the reason, while `holder` holds it.
 pub async fn finish_dead(
     pool: &AnyPool,
     id: i64,
+    holder: Holder<'_>,
     error: &str,
     code: Option<i64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE ocr_requests SET status = 'dead', error = ?, error_code = ?, finished_at = ?, updated_at = ?, \
-         next_attempt_at = NULL WHERE id = ? AND status IN ('pending', 'in_flight')",
+         next_attempt_at = NULL, attempts = ? WHERE id = ? AND status = 'in_flight' AND instance = ?",
     )
     .bind(error)
     .bind(code)
     .bind(ms(now))
     .bind(ms(now))
+    .bind(holder.calls)
     .bind(id)
+    .bind(holder.instance)
     .execute(pool)
     .await?
     .rows_affected();
     Ok(changed == 1)
 }
 
-/// → pending again, to be called at `at` (a retry after a transient failure, or a requeue).
+/// in_flight → pending again while `holder` holds it, to be called at `at` (a retry after a
+/// transient failure, or a requeue), with the calls that count.
 pub async fn back_to_pending(
     pool: &AnyPool,
     id: i64,
+    holder: Holder<'_>,
     at: Option<DateTime<Utc>>,
     error: Option<(&str, Option<i64>)>,
     now: DateTime<Utc>,
@@ -242,13 +253,16 @@ pub async fn back_to_pending(
     let (error, code) = error.map_or((None, None), |(e, c)| (Some(e.to_string()), c));
     let changed = sqlx::query(
         "UPDATE ocr_requests SET status = 'pending', next_attempt_at = ?, error = COALESCE(?, error), \
-         error_code = COALESCE(?, error_code), updated_at = ? WHERE id = ? AND status IN ('pending', 'in_flight')",
+         error_code = COALESCE(?, error_code), updated_at = ?, attempts = ? \
+         WHERE id = ? AND status = 'in_flight' AND instance = ?",
     )
     .bind(at.map(ms))
     .bind(error)
     .bind(code)
     .bind(ms(now))
+    .bind(holder.calls)
     .bind(id)
+    .bind(holder.instance)
     .execute(pool)
     .await?
     .rows_affected();
@@ -327,4 +341,55 @@ pub async fn done_since(
     .fetch_all(pool)
     .await?;
     rows.iter().map(|r| from_row(r).map(|s| s.request)).collect()
+}
+
+/// The run-time controls (`ocr_controls`): the cap staff set, and the pause.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Controls {
+    pub cap: Option<f64>,
+    pub pause: Option<OcrPause>,
+}
+
+pub async fn controls(pool: &AnyPool) -> sqlx::Result<Controls> {
+    let rows = sqlx::query("SELECT name, value FROM ocr_controls").fetch_all(pool).await?;
+    let mut controls = Controls::default();
+    for row in rows {
+        let value: String = row.try_get("value")?;
+        match row.try_get::<String, _>("name")?.as_str() {
+            "cap" => controls.cap = value.parse().ok(),
+            "pause" => controls.pause = serde_json::from_str(&value).ok(),
+            _ => {}
+        }
+    }
+    Ok(controls)
+}
+
+/// Sets the cap (`Some`) or goes back to the configured one (`None`).
+pub async fn set_cap(db: &Database, cap: Option<f64>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    put_control(db, "cap", cap.map(|c| c.to_string()), now).await
+}
+
+/// Records the pause (`Some`) or its end (`None`).
+pub async fn set_pause(db: &Database, pause: Option<&OcrPause>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let value = pause.map(|p| serde_json::to_string(p).expect("a pause serialises"));
+    put_control(db, "pause", value, now).await
+}
+
+async fn put_control(db: &Database, name: &str, value: Option<String>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let Some(value) = value else {
+        sqlx::query("DELETE FROM ocr_controls WHERE name = ?").bind(name).execute(db.pool()).await?;
+        return Ok(());
+    };
+    let upsert = match db.backend() {
+        DatabaseBackend::Sqlite => {
+            "INSERT INTO ocr_controls (name, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+        }
+        DatabaseBackend::Mysql => {
+            "INSERT INTO ocr_controls (name, value, updated_at) VALUES (?, ?, ?) \
+             ON DUPLICATE KEY UPDATE value = VALUES(value), updated_at = VALUES(updated_at)"
+        }
+    };
+    sqlx::query(upsert).bind(name).bind(value).bind(ms(now)).execute(db.pool()).await?;
+    Ok(())
 }

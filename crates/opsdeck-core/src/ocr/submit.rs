@@ -106,6 +106,10 @@ async fn write_batch(db: &Database, queue: &Queue, tag: &str, batch: &[Pending])
     // know). If Redis is down they stay pending in SQL, and reconcile enqueues them later.
     let mut to_enqueue: Vec<(i64, i64)> = rows.iter().filter(|s| s.batch == tag).map(|s| (s.request.id, 0)).collect();
     to_enqueue.extend(revived.iter().map(|id| (*id, 0)));
+    // A revived request starts its count of calls afresh (as its attempts in SQL did).
+    if let Err(e) = queue.forget_started(&revived).await {
+        tracing::warn!(error = %e, "cannot reset the call counts of revived OCR requests");
+    }
     if let Err(e) = queue.enqueue(&to_enqueue).await {
         tracing::warn!(error = %e, requests = to_enqueue.len(), "cannot enqueue OCR requests; reconcile will");
     }

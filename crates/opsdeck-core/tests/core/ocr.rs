@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use opsdeck_core::facade::ReconcileReport;
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrCounts, OcrQuery, OcrStatus, PauseKind};
 use opsdeck_core::{Actor, Config, Core, ErrorBody};
@@ -233,7 +234,10 @@ async fn an_expired_token_is_refreshed_and_the_call_retried() {
     baidu.expire_tokens();
     let second = core.ocr_submit(&url("t2"), Side::Back).await.unwrap().request_id;
     let done = until_status(&core, second, OcrStatus::Done).await;
-    assert_eq!(done.attempts, 1, "the retry after a refresh is part of the same attempt");
+    // The refused call and the one after the refresh each took a slot and each counts.
+    let calls = baidu.arrivals().iter().filter(|a| a.url.as_deref() == Some(done.url.as_str())).count();
+    assert_eq!(calls, 2);
+    assert_eq!(done.attempts, 2, "attempts are the calls Baidu saw");
     assert_eq!(baidu.token_calls(), 2);
     core.shutdown().await;
 }
@@ -306,7 +310,7 @@ async fn three_instances_never_exceed_the_cap_and_a_cap_change_applies_at_once()
 }
 
 #[tokio::test]
-async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
+async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and_the_cap_from_sql() {
     let dir = tempfile::tempdir().unwrap();
     let own = OwnRedis::start(dir.path());
     let baidu = fake(fast_fake()).await;
@@ -314,14 +318,16 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
     let core = start(dir.path(), &own.url(), &unique("t"), &baidu, &[("scheduler_enabled", "false".into())]).await;
     let done = core.ocr_submit(&url("kept"), Side::Front).await.unwrap().request_id;
     until_status(&core, done, OcrStatus::Done).await;
-    core.ocr_pause(&Actor::system("tester")).await.unwrap();
+    let staff = Actor::system("tester");
+    core.ocr_set_cap(7.0, &staff).await.unwrap();
+    core.ocr_pause(&staff).await.unwrap();
     let mut waiting = Vec::new();
     for i in 0..5 {
         waiting.push(core.ocr_submit(&url(&format!("lost{i}")), Side::Front).await.unwrap().request_id);
     }
     let mut redis = redis::Client::open(own.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let _: () = redis::cmd("FLUSHALL").query_async(&mut redis).await.unwrap();
-    // The flush also lifted the pause; with the stream gone nothing is called.
+    // With the stream gone nothing is called.
     for id in &waiting {
         assert_eq!(status_of(&core, *id).await, OcrStatus::Pending);
     }
@@ -329,29 +335,45 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_from_sql() {
     // Requests touched in the last seconds are left alone (their submission may be on its way),
     // so each becomes visible to reconcile at its own moment: passes repeat, and their repairs
     // add up to exactly what Redis lost.
-    let requeued = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let restored = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let totals = std::sync::Arc::new(std::sync::Mutex::new(ReconcileReport::default()));
     until("reconcile finds all five lost requests", || {
         let core = core.clone();
-        let (requeued, restored) = (requeued.clone(), restored.clone());
+        let totals = totals.clone();
         async move {
             let report = core.ocr_reconcile().await.unwrap();
-            restored.fetch_add(report.results_restored, std::sync::atomic::Ordering::Relaxed);
-            let total = requeued.fetch_add(report.requeued, std::sync::atomic::Ordering::Relaxed) + report.requeued;
-            (total >= 5).then_some(())
+            let mut totals = totals.lock().unwrap();
+            totals.requeued += report.requeued;
+            totals.results_restored += report.results_restored;
+            totals.controls_restored += report.controls_restored;
+            (totals.requeued >= 5).then_some(())
         }
     })
     .await;
-    let requeued = requeued.load(std::sync::atomic::Ordering::Relaxed);
-    let restored = restored.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!((requeued, restored), (5, 1));
+    let totals = *totals.lock().unwrap();
+    assert_eq!(
+        totals,
+        ReconcileReport { requeued: 5, results_restored: 1, controls_restored: 2 },
+        "the lost requests, the kept result, and the cap and the pause"
+    );
+    // The queue is still paused (a flush must not resume it) and the cap is the staff's.
+    let stats = core.ocr_stats().await.unwrap();
+    assert_eq!(stats.pause.map(|p| p.kind), Some(PauseKind::Manual));
+    assert_eq!((stats.cap, stats.cap_source.as_str()), (7.0, "console"));
+    let raw_pause: Option<String> = redis::cmd("GET")
+        .arg(format!("{}:ocr:pause", core.config().redis_prefix))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(raw_pause.is_some(), "the gate every instance reads is back in Redis");
+    assert_eq!(baidu.arrivals().len(), 1, "nothing was called while paused");
+    core.ocr_resume(&staff).await.unwrap();
     for id in &waiting {
         until_status(&core, *id, OcrStatus::Done).await;
     }
     let lookup = core.ocr_lookup(&kept.url).await.unwrap().unwrap();
     assert!(lookup.result.is_some());
     // A second pass finds nothing to repair, and each image was called once.
-    assert_eq!(core.ocr_reconcile().await.unwrap().requeued, 0);
+    assert_eq!(core.ocr_reconcile().await.unwrap(), ReconcileReport::default());
     assert_eq!(baidu.arrivals().len(), 6);
     core.shutdown().await;
 }

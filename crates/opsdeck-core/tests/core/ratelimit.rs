@@ -56,7 +56,7 @@ async fn three_competing_instances_never_exceed_the_cap_in_any_second() {
 async fn a_refusal_says_how_long_to_wait() {
     let dir = tempfile::tempdir().unwrap();
     let limit = limiter(dir.path(), &unique("rl"));
-    assert_eq!(limit.try_acquire(2.0, 1).await.unwrap(), Slot::Granted);
+    assert_eq!(limit.try_acquire(2.0, 1).await.unwrap(), Slot::Granted(0));
     match limit.try_acquire(2.0, 1).await.unwrap() {
         Slot::RetryAfter(wait) => {
             assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500), "{wait:?}")
@@ -65,7 +65,7 @@ async fn a_refusal_says_how_long_to_wait() {
     }
     let burst = limiter(dir.path(), &unique("rl"));
     for _ in 0..3 {
-        assert_eq!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::Granted, "a burst of 3 passes at once");
+        assert_eq!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::Granted(0), "a burst of 3 passes at once");
     }
     assert!(matches!(burst.try_acquire(1.0, 3).await.unwrap(), Slot::RetryAfter(_)));
 }
@@ -99,9 +99,9 @@ async fn a_gate_an_override_a_hold_and_counters() {
     let _: () = redis::cmd("DEL").arg(redis.key(&gate_key)).query_async(&mut conn).await.unwrap();
     // The override replaces the rate: at 1000/s the second call waits about 1 ms, not 1 s.
     let _: () = redis::cmd("SET").arg(redis.key(&rate_key)).arg("1000").query_async(&mut conn).await.unwrap();
-    assert_eq!(limit.try_take(&spec).await.unwrap(), Slot::Granted);
+    assert_eq!(limit.try_take(&spec).await.unwrap(), Slot::Granted(0));
     match limit.try_take(&spec).await.unwrap() {
-        Slot::Granted => {}
+        Slot::Granted(_) => {}
         Slot::RetryAfter(wait) => assert!(wait <= Duration::from_millis(1), "{wait:?}"),
         other => panic!("{other:?}"),
     }
