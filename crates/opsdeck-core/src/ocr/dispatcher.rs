@@ -493,14 +493,21 @@ async fn handle(core: &Core, delivery: Delivery) {
                 .persist("store an OCR result", false, || store::finish_done(pool, id, &card, calls, Utc::now()))
                 .await
                 .unwrap_or(false);
-            if stored {
+            // Not stored: finished first elsewhere (a take-over raced this call), or by this very
+            // write whose answer a dropped connection lost. Either way the stored result stands
+            // and is the one kept by URL.
+            let kept = if stored {
+                Some(card)
+            } else {
+                let row = held.persist("read an OCR result", false, || store::get(pool, id)).await.flatten();
+                row.filter(|r| r.status == OcrStatus::Done).and_then(|r| r.result)
+            };
+            if let Some(card) = kept {
                 let json = result_json(id, &card);
                 if let Err(e) = shared.queue.put_result(&row.url, &json, core.config().ocr_result_ttl).await {
                     tracing::warn!(request = id, error = %e, "cannot keep an OCR result in Redis; reconcile will");
                 }
             }
-            // Not stored: finished elsewhere first (a take-over raced this call); the first
-            // result stands.
             held.settle(None).await;
             if stored {
                 announce(core, id).await;

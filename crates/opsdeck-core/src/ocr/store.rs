@@ -214,7 +214,8 @@ pub async fn finish_done(pool: &AnyPool, id: i64, card: &IdCard, calls: i64, now
     Ok(changed == 1)
 }
 
-/// in_flight → dead with the reason, while `holder` holds it.
+/// in_flight → dead with the reason, while `holder` holds it. Applying it again (its answer
+/// was lost with the connection) is harmless.
 pub async fn finish_dead(
     pool: &AnyPool,
     id: i64,
@@ -225,7 +226,7 @@ pub async fn finish_dead(
 ) -> sqlx::Result<bool> {
     let changed = sqlx::query(
         "UPDATE ocr_requests SET status = 'dead', error = ?, error_code = ?, finished_at = ?, updated_at = ?, \
-         next_attempt_at = NULL, attempts = ? WHERE id = ? AND status = 'in_flight' AND instance = ?",
+         next_attempt_at = NULL, attempts = ? WHERE id = ? AND status IN ('in_flight', 'dead') AND instance = ?",
     )
     .bind(error)
     .bind(code)
@@ -241,7 +242,8 @@ pub async fn finish_dead(
 }
 
 /// in_flight → pending again while `holder` holds it, to be called at `at` (a retry after a
-/// transient failure, or a requeue), with the calls that count.
+/// transient failure, or a requeue), with the calls that count. Applying it again (its answer
+/// was lost with the connection) is harmless.
 pub async fn back_to_pending(
     pool: &AnyPool,
     id: i64,
@@ -254,7 +256,7 @@ pub async fn back_to_pending(
     let changed = sqlx::query(
         "UPDATE ocr_requests SET status = 'pending', next_attempt_at = ?, error = COALESCE(?, error), \
          error_code = COALESCE(?, error_code), updated_at = ?, attempts = ? \
-         WHERE id = ? AND status = 'in_flight' AND instance = ?",
+         WHERE id = ? AND status IN ('in_flight', 'pending') AND instance = ?",
     )
     .bind(at.map(ms))
     .bind(error)

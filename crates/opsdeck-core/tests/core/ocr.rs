@@ -11,7 +11,7 @@ use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique, until};
 
-async fn fake(config: BaiduConfig) -> FakeBaidu {
+pub(crate) async fn fake(config: BaiduConfig) -> FakeBaidu {
     FakeBaidu::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
 }
 
@@ -37,11 +37,11 @@ fn ocr_config(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBaidu, extra: &
     config_with(dir, &lines)
 }
 
-async fn start(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBaidu, extra: &[(&str, String)]) -> Core {
+pub(crate) async fn start(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBaidu, extra: &[(&str, String)]) -> Core {
     Core::start(ocr_config(dir, redis, prefix, baidu, extra)).await.unwrap()
 }
 
-async fn counts(core: &Core) -> OcrCounts {
+pub(crate) async fn counts(core: &Core) -> OcrCounts {
     core.ocr_stats().await.unwrap().counts
 }
 
@@ -57,7 +57,7 @@ async fn until_status(core: &Core, id: i64, want: OcrStatus) -> opsdeck_core::oc
     .await
 }
 
-fn url(stem: &str) -> String {
+pub(crate) fn url(stem: &str) -> String {
     format!("https://img.example.com/{}.jpg", unique(stem))
 }
 
@@ -243,7 +243,7 @@ async fn an_expired_token_is_refreshed_and_the_call_retried() {
 }
 
 /// Calls in the busiest one-second window of the fake's arrival log.
-fn max_in_any_second(arrivals: &[SystemTime]) -> usize {
+pub(crate) fn max_in_any_second(arrivals: &[SystemTime]) -> usize {
     let mut times: Vec<SystemTime> = arrivals.to_vec();
     times.sort();
     let mut best = 0;

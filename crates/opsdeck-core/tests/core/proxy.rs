@@ -1,0 +1,127 @@
+//! A TCP proxy between the code under test and a real server (MariaDB, Redis), for injecting
+//! network faults for real: latency on what the client sends (each chunk waits a random time in
+//! a range before it is passed on, in order), or the server made unreachable (every open
+//! connection cut, new ones closed at once) until it is restored.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+struct State {
+    target: SocketAddr,
+    /// Latency range in µs for client → server chunks.
+    latency: std::sync::Mutex<(u64, u64)>,
+    down: AtomicBool,
+    /// Bumped on every cut: open connections watch it and close.
+    cuts: watch::Sender<u64>,
+}
+
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Listens on a free loopback port and forwards to `target`.
+    pub async fn start(target: SocketAddr) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            target,
+            latency: std::sync::Mutex::new((0, 0)),
+            down: AtomicBool::new(false),
+            cuts: watch::channel(0).0,
+        });
+        let accepting = state.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if accepting.down.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(forward(client, accepting.clone()));
+            }
+        });
+        FaultProxy { addr, state, accept }
+    }
+
+    /// `url` with its host and port replaced by the proxy's.
+    pub fn url_through(&self, url: &str) -> String {
+        let mut parsed = url::Url::parse(url).expect("a URL");
+        parsed.set_ip_host(self.addr.ip()).unwrap();
+        parsed.set_port(Some(self.addr.port())).unwrap();
+        parsed.to_string()
+    }
+
+    /// Every chunk the client sends waits between `min` and `max` before it is passed on.
+    pub fn set_latency(&self, min: Duration, max: Duration) {
+        *self.state.latency.lock().unwrap() = (min.as_micros() as u64, max.as_micros() as u64);
+    }
+
+    /// The server becomes unreachable: open connections are cut, new ones closed at once.
+    pub fn cut(&self) {
+        self.state.down.store(true, Ordering::SeqCst);
+        self.state.cuts.send_modify(|n| *n += 1);
+    }
+
+    /// The server is reachable again.
+    pub fn restore(&self) {
+        self.state.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+/// The address of a `mysql://` or `redis://` URL's server.
+pub fn server_of(url: &str) -> SocketAddr {
+    let parsed = url::Url::parse(url).expect("a URL");
+    let host = parsed.host_str().expect("a host");
+    let port = parsed.port_or_known_default().or(match parsed.scheme() {
+        "mysql" | "mariadb" => Some(3306),
+        "redis" => Some(6379),
+        _ => None,
+    });
+    format!("{host}:{}", port.expect("a port")).parse().expect("an IP address and port")
+}
+
+async fn forward(client: TcpStream, state: Arc<State>) {
+    let Ok(server) = TcpStream::connect(state.target).await else { return };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let mut cut = state.cuts.subscribe();
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match client_read.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let (min, max) = *state.latency.lock().unwrap();
+            if max > 0 {
+                tokio::time::sleep(Duration::from_micros(fastrand::u64(min..=max))).await;
+            }
+            if server_write.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+    tokio::select! {
+        _ = upstream => {}
+        _ = downstream => {}
+        _ = cut.changed() => {}
+    }
+}
