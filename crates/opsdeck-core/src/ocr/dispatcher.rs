@@ -443,9 +443,8 @@ async fn handle(core: &Core, delivery: Delivery) {
         // that kills its instances. (Deliveries without calls, e.g. through a database outage,
         // never count.)
         let reason = format!(
-            "taken over {} times, {} calls never answered (the limit is {max_deliveries})",
-            delivery.deliveries - 1,
-            holder.calls
+            "delivered {} times and called {} times without ever finishing (the limit is {max_deliveries})",
+            delivery.deliveries, holder.calls
         );
         finish_dead(&mut held, holder, &reason, None).await;
         return;
@@ -624,7 +623,8 @@ async fn requeue(held: &mut Held<'_>, holder: Holder<'_>) {
     let pool = held.core.database().pool();
     let id = held.delivery.request_id;
     let step = || store::back_to_pending(pool, id, holder, None, None, Utc::now());
-    if held.persist("requeue an OCR request", false, step).await == Some(true) {
+    // Nothing paid for is at stake: when stopping or taken over, the message is left to the lease.
+    if held.persist("requeue an OCR request", true, step).await == Some(true) {
         held.settle(Some(0)).await;
     }
 }
