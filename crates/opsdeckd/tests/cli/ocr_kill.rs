@@ -12,54 +12,113 @@ use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 use super::poll::until_within;
 use super::{Daemon, opsdeckd};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dispatcher_killed_mid_call_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
-        .expect("OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)");
-    // Slow answers, so calls are in flight when the process dies.
-    let baidu = FakeBaidu::start(
-        "127.0.0.1:0".parse().unwrap(),
-        BaiduConfig { qps: 1000, latency: Duration::from_millis(400), ..BaiduConfig::default() },
-    )
-    .await
-    .unwrap();
-    let prefix = format!("kill-{}", std::process::id());
-    let settings = [
-        ("OPSDECK_DATA_DIR", dir.path().display().to_string()),
-        ("OPSDECK_REDIS_URL", redis.clone()),
-        ("OPSDECK_REDIS_PREFIX", prefix.clone()),
-        ("OPSDECK_BAIDU_URL", baidu.base_url.clone()),
-        ("OPSDECK_BAIDU_API_KEY", "sandbox-api-key".into()),
-        ("OPSDECK_BAIDU_SECRET_KEY", "sandbox-secret-key".into()),
-        ("OPSDECK_OCR_QPS", "40".into()),
-        ("OPSDECK_OCR_CONCURRENCY", "4".into()),
-        ("OPSDECK_OCR_LEASE_MS", "2000".into()),
-        ("OPSDECK_OCR_BACKOFF_MS", "50".into()),
-    ];
-    let spawn = || {
-        let mut cmd = opsdeckd(dir.path());
-        for (key, value) in &settings {
-            cmd.env(key, value);
-        }
-        Daemon(cmd.env("OPSDECK_LOG", "warn").arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
-    };
-    let mut victim = spawn();
-    let _survivor = spawn();
-    // This process submits (and dispatches too, like any instance).
-    // The same settings as a configuration file (the environment of this process stays as is).
-    let file = dir.path().join("submitter.toml");
+/// `opsdeckd run` with `settings` (`OPSDECK_…` variables) and, with `listen`, its HTTP API.
+fn spawn(dir: &std::path::Path, settings: &[(&str, String)], listen: Option<u16>) -> Daemon {
+    let mut cmd = opsdeckd(dir);
+    for (key, value) in settings {
+        cmd.env(key, value);
+    }
+    cmd.env("OPSDECK_LOG", "warn").arg("run");
+    if let Some(port) = listen {
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")]);
+    }
+    Daemon(cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+}
+
+/// An in-process core with the same settings, as a configuration file (the environment of this
+/// process stays as it is).
+async fn core_like(dir: &std::path::Path, name: &str, settings: &[(&str, String)]) -> Core {
+    let file = dir.join(format!("{name}.toml"));
     let body: String = settings
         .iter()
         .map(|(key, value)| {
             let key = key.trim_start_matches("OPSDECK_").to_ascii_lowercase();
-            let quoted = value.parse::<f64>().is_err();
-            if quoted { format!("{key} = {value:?}\n") } else { format!("{key} = {value}\n") }
+            let bare = value == "true" || value == "false" || value.parse::<f64>().is_ok();
+            if bare { format!("{key} = {value}\n") } else { format!("{key} = {value:?}\n") }
         })
         .collect();
     std::fs::write(&file, body).unwrap();
-    let config = Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap();
-    let core = Core::start(config).await.unwrap();
+    Core::start(Config::from_layers(dir.to_path_buf(), Some(&file)).unwrap()).await.unwrap()
+}
+
+/// The settings of an instance on the test Redis (a fresh prefix), `dir`'s SQLite file and
+/// `baidu`, with `extra` added.
+fn instance_settings(
+    dir: &std::path::Path,
+    stem: &str,
+    baidu: &FakeBaidu,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
+    let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
+        .expect("OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)");
+    let mut settings: Vec<(&'static str, String)> = vec![
+        ("OPSDECK_DATA_DIR", dir.display().to_string()),
+        ("OPSDECK_REDIS_URL", redis),
+        ("OPSDECK_REDIS_PREFIX", format!("{stem}-{}", std::process::id())),
+        ("OPSDECK_BAIDU_URL", baidu.base_url.clone()),
+        ("OPSDECK_BAIDU_API_KEY", "sandbox-api-key".into()),
+        ("OPSDECK_BAIDU_SECRET_KEY", "sandbox-secret-key".into()),
+        ("OPSDECK_API_TOKEN", TOKEN.into()),
+    ];
+    for (key, value) in extra {
+        settings.retain(|(k, _)| k != key);
+        settings.push((key, value.to_string()));
+    }
+    settings
+}
+
+const TOKEN: &str = "ocr-kill-test-token-0123456789";
+
+/// A free loopback port (bound, then released for the daemon).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Submits `urls` through an instance's HTTP intake once it answers.
+async fn submit_over_http(port: u16, urls: &[String]) {
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    until_within("the instance's API answers", Duration::from_secs(30), || async {
+        http.get(format!("{base}/healthz")).send().await.ok().map(|_| ())
+    })
+    .await;
+    for url in urls {
+        let answer = http
+            .post(format!("{base}/api/ocr"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "url": url, "side": "front" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
+    }
+}
+
+async fn slow_baidu(latency: Duration) -> FakeBaidu {
+    let config = BaiduConfig { qps: 1000, latency, ..BaiduConfig::default() };
+    FakeBaidu::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_killed_mid_call_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Slow answers, so calls are in flight when the process dies.
+    let baidu = slow_baidu(Duration::from_millis(400)).await;
+    let settings = instance_settings(
+        dir.path(),
+        "kill",
+        &baidu,
+        &[
+            ("OPSDECK_OCR_QPS", "40"),
+            ("OPSDECK_OCR_CONCURRENCY", "4"),
+            ("OPSDECK_OCR_LEASE_MS", "2000"),
+            ("OPSDECK_OCR_BACKOFF_MS", "50"),
+        ],
+    );
+    let mut victim = spawn(dir.path(), &settings, None);
+    let _survivor = spawn(dir.path(), &settings, None);
+    // This process submits (and dispatches too, like any instance).
+    let core = core_like(dir.path(), "submitter", &settings).await;
 
     let total = 40;
     for i in 0..total {
@@ -114,61 +173,24 @@ async fn a_dispatcher_killed_mid_call_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_instance_takes_over_what_a_killed_one_held() {
     let dir = tempfile::tempdir().unwrap();
-    let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
-        .expect("OPSDECK_TEST_REDIS_URL is not set: run the README's test command (scripts/test.sh)");
-    let baidu = FakeBaidu::start(
-        "127.0.0.1:0".parse().unwrap(),
-        BaiduConfig { qps: 1000, latency: Duration::from_secs(3), ..BaiduConfig::default() },
-    )
-    .await
-    .unwrap();
-    let prefix = format!("idle-{}", std::process::id());
-    let token = "ocr-kill-test-token-0123456789";
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let baidu = slow_baidu(Duration::from_secs(3)).await;
     let lease_ms = 2000;
-    let settings = [
-        ("OPSDECK_DATA_DIR", dir.path().display().to_string()),
-        ("OPSDECK_REDIS_URL", redis.clone()),
-        ("OPSDECK_REDIS_PREFIX", prefix.clone()),
-        ("OPSDECK_BAIDU_URL", baidu.base_url.clone()),
-        ("OPSDECK_BAIDU_API_KEY", "sandbox-api-key".into()),
-        ("OPSDECK_BAIDU_SECRET_KEY", "sandbox-secret-key".into()),
-        ("OPSDECK_OCR_QPS", "2".into()),
-        ("OPSDECK_OCR_CONCURRENCY", "4".into()),
-        ("OPSDECK_OCR_LEASE_MS", lease_ms.to_string()),
-        ("OPSDECK_SCHEDULER_ENABLED", "false".into()),
-        ("OPSDECK_API_TOKEN", token.into()),
-    ];
-    let mut cmd = opsdeckd(dir.path());
-    for (key, value) in &settings {
-        cmd.env(key, value);
-    }
-    let mut a = Daemon(
-        cmd.env("OPSDECK_LOG", "warn")
-            .args(["run", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let settings = instance_settings(
+        dir.path(),
+        "idle",
+        &baidu,
+        &[
+            ("OPSDECK_OCR_QPS", "2"),
+            ("OPSDECK_OCR_CONCURRENCY", "4"),
+            ("OPSDECK_OCR_LEASE_MS", &lease_ms.to_string()),
+            ("OPSDECK_SCHEDULER_ENABLED", "false"),
+        ],
     );
-    let http = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    until_within("instance A answers", Duration::from_secs(30), || async {
-        http.get(format!("{base}/healthz")).send().await.ok().map(|_| ())
-    })
-    .await;
+    let port = free_port();
+    let mut a = spawn(dir.path(), &settings, Some(port));
     let urls: Vec<String> =
         (0..4).map(|i| format!("https://img.example.com/idle-{}-{i}.jpg", std::process::id())).collect();
-    for url in &urls {
-        let answer = http
-            .post(format!("{base}/api/ocr"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({ "url": url, "side": "front" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), reqwest::StatusCode::ACCEPTED);
-    }
+    submit_over_http(port, &urls).await;
     // A holds all four (two calls at Baidu, two waiting for their slot under cap 2): kill it.
     until_within("instance A's calls reach Baidu", Duration::from_secs(30), || async {
         (baidu.arrivals().len() >= 2).then_some(())
@@ -179,20 +201,7 @@ async fn an_idle_instance_takes_over_what_a_killed_one_held() {
     let calls_by_a = baidu.arrivals().len();
 
     // B: the same settings, started after the kill, with nothing new to read.
-    let file = dir.path().join("b.toml");
-    let body: String = settings
-        .iter()
-        .map(|(key, value)| {
-            let key = key.trim_start_matches("OPSDECK_").to_ascii_lowercase();
-            match value.as_str() {
-                "false" | "true" => format!("{key} = {value}\n"),
-                _ if value.parse::<f64>().is_ok() => format!("{key} = {value}\n"),
-                _ => format!("{key} = {value:?}\n"),
-            }
-        })
-        .collect();
-    std::fs::write(&file, body).unwrap();
-    let b = Core::start(Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap()).await.unwrap();
+    let b = core_like(dir.path(), "b", &settings).await;
     // Within the lease, a take-over scan and one slow call (3 s), with room to spare.
     let bound = Duration::from_millis(lease_ms) + Duration::from_secs(12);
     let counts = until_within("every request done after the kill", bound, || async {
@@ -211,4 +220,49 @@ async fn an_idle_instance_takes_over_what_a_killed_one_held() {
         assert!(lookup.result.is_some(), "a kept result for {url}");
     }
     b.shutdown().await;
+}
+
+/// A request whose calls kill their instance (here: each holder is SIGKILLed while its call is
+/// out) is dead once it was delivered more than `ocr_max_deliveries` times with as many calls,
+/// instead of killing instances for ever; the reason says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_kills_its_instances_is_dead_after_max_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let baidu = slow_baidu(Duration::from_secs(30)).await;
+    let settings = instance_settings(
+        dir.path(),
+        "poison",
+        &baidu,
+        &[
+            ("OPSDECK_OCR_LEASE_MS", "1000"),
+            ("OPSDECK_OCR_MAX_DELIVERIES", "2"),
+            ("OPSDECK_SCHEDULER_ENABLED", "false"),
+        ],
+    );
+    let url = format!("https://img.example.com/poison-{}.jpg", std::process::id());
+    let mut calls = 0;
+    for round in 0..2 {
+        let port = free_port();
+        let mut holder = spawn(dir.path(), &settings, Some(port));
+        if round == 0 {
+            submit_over_http(port, std::slice::from_ref(&url)).await;
+        }
+        calls += 1;
+        until_within("the holder's call reaches Baidu", Duration::from_secs(30), || async {
+            (baidu.arrivals().len() >= calls).then_some(())
+        })
+        .await;
+        let _ = holder.0.kill();
+        let _ = holder.0.wait();
+    }
+    let survivor = core_like(dir.path(), "survivor", &settings).await;
+    let lookup = until_within("the request is dead", Duration::from_secs(20), || async {
+        let lookup = survivor.ocr_lookup(&url).await.ok()??;
+        (lookup.status == OcrStatus::Dead).then_some(lookup)
+    })
+    .await;
+    assert_eq!(baidu.arrivals().len(), 2, "no third call");
+    let reason = lookup.error.unwrap();
+    assert!(reason.contains("delivered 3 times") && reason.contains("called 2 times"), "{reason}");
+    survivor.shutdown().await;
 }
