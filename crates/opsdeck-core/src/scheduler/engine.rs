@@ -440,9 +440,9 @@ async fn record_final(core: &Core, run: &NewRun<'_>, end: RunEnd<'_>, settle: Se
     let recorded = match writer {
         Some(writer) => writer.record(FinalRow::new(run, &end), settle).await,
         None => {
-            let recorded = history::record_now(core.database(), run, &end).await;
+            // Settled first: a finished run must not run again, whatever the database does.
             settle_now(core, settle).await;
-            recorded
+            history::record_now(core.database(), run, &end).await
         }
     };
     match recorded {
@@ -525,30 +525,55 @@ async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced:
         }
         begun
     };
-    let (begun, (outcome, summary, error)) = tokio::join!(record_start, work);
+    // The claim is settled as soon as the task ends, not after the rows (the `running` row
+    // may still be on its way to a slow database): the lease is no longer renewed.
+    let work_then_settle = async {
+        let result = (&mut work).await;
+        settle_now(core, settle.clone()).await;
+        result
+    };
+    let (begun, (outcome, summary, error)) = tokio::join!(record_start, work_then_settle);
     shared.running.fetch_sub(1, Ordering::Relaxed);
     let finished = Utc::now();
     let end = RunEnd { outcome, started: Some(started), finished, summary: summary.as_ref(), error: error.as_deref() };
     match begun {
         Ok(Begun::Started(id) | Begun::TookOver(id)) => {
-            let closed =
+            let closed = retry_transient(|| {
                 store::finish_run(core.database().pool(), id, run.instance, outcome, finished, end.summary, end.error)
-                    .await;
-            settle_now(core, settle).await;
+            })
+            .await;
             if let Err(e) = closed {
                 tracing::error!(job = %job.name, error = %e, "cannot record the end of a run");
                 return None;
             }
             Some(Some(final_record(run, id, end, 1)))
         }
-        Ok(Begun::AlreadyFinal) => {
-            settle_now(core, settle).await;
-            Some(None)
-        }
+        Ok(Begun::AlreadyFinal) => Some(None),
         Err(e) => {
             tracing::error!(job = %job.name, error = %e, "cannot record the start of a run");
             // Try once more as a final row: the run happened and must be recorded.
             record_final(core, run, end, settle).await
+        }
+    }
+}
+
+/// How long the end of a long run is retried while the database cannot be reached.
+const RECORD_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Runs `op` until it succeeds or fails for a reason other than the connection (a run's row
+/// must not be lost to a database outage), for at most [`RECORD_RETRY_FOR`], doubling the pause
+/// between attempts.
+async fn retry_transient<T, F: Future<Output = sqlx::Result<T>>>(mut op: impl FnMut() -> F) -> sqlx::Result<T> {
+    let mut pause = Duration::from_millis(100);
+    let since = tokio::time::Instant::now();
+    loop {
+        match op().await {
+            Err(e) if e.as_database_error().is_none() && since.elapsed() < RECORD_RETRY_FOR => {
+                tracing::warn!(error = %e, "cannot record the end of a run yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            result => return result,
         }
     }
 }

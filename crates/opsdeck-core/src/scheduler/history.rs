@@ -1,7 +1,11 @@
 //! The history writer: final run rows are written in batches, one statement for every run that
 //! ended together with another (the 20 jobs of one second, say), instead of
 //! one statement each. A batch that hits a duplicate key falls back to row-by-row inserts, so
-//! each run still learns whether it was recorded.
+//! each run still learns whether it was recorded. The runs' claims are settled in Redis before
+//! their rows are written, by a task of their own, so that a slow database never lets a
+//! finished run's claim lapse; a write that fails for a transient reason is tried again.
+
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Connection, QueryBuilder, Row};
@@ -64,15 +68,21 @@ pub struct HistoryWriter {
 }
 
 impl HistoryWriter {
-    /// Starts the writer task; it ends when every `HistoryWriter` clone is dropped and the
-    /// rows already sent are written. After each batch is written it settles the batch's claims
-    /// and running slots in Redis (one round trip).
+    /// Starts the writer: one task settles each batch's claims and running slots in Redis (one
+    /// round trip) as soon as the runs end, and hands the rows to a second task that writes them
+    /// to the database. The claims are settled first and apart from the database: a slow or
+    /// unavailable database must not let a finished run's claim lapse (another instance would
+    /// run the instant again). Ends when every `HistoryWriter` clone is dropped and the rows
+    /// already sent are written (or, with the database down, given up after [`GIVE_UP_AT_STOP`]).
     pub fn start(db: Database, claims: Claims, instance: String) -> (HistoryWriter, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (HistoryWriter { tx }, tokio::spawn(write_loop(db, claims, instance, rx)))
+        let (rows_tx, rows_rx) = mpsc::unbounded_channel();
+        tokio::spawn(settle_loop(claims, instance, rx, rows_tx));
+        (HistoryWriter { tx }, tokio::spawn(write_loop(db, rows_rx)))
     }
 
-    /// Records a final row, then settles its claim; answers once both are done.
+    /// Records a final row (its claim is settled before the row is written); answers once the
+    /// row is written.
     pub async fn record(&self, row: FinalRow, settle: Settle) -> Recorded {
         let (done, answer) = oneshot::channel();
         if self.tx.send(Pending { row, settle, done }).is_err() {
@@ -81,6 +91,12 @@ impl HistoryWriter {
         answer.await.unwrap_or(Err(sqlx::Error::PoolClosed))
     }
 }
+
+/// How long a row is retried after the scheduler stopped, with the database failing.
+pub const GIVE_UP_AT_STOP: Duration = Duration::from_secs(10);
+/// The first pause between attempts at a failed write; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Adds to `batch` the rows that arrive while the runs that ended together are still being
 /// driven: the writer steps aside (`yield_now`) and takes what came meanwhile, until a step brings
@@ -126,29 +142,56 @@ impl WriterConn {
     }
 }
 
-async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc::UnboundedReceiver<Pending>) {
-    let mut conn = WriterConn { db, held: None };
+/// Settles the claims and slots of the runs that ended together, then passes their rows on.
+async fn settle_loop(
+    claims: Claims,
+    instance: String,
+    mut rx: mpsc::UnboundedReceiver<Pending>,
+    rows: mpsc::UnboundedSender<Vec<Pending>>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         gather(&mut rx, &mut batch).await;
-        let rows: Vec<FinalRow> = batch.iter().map(|p| p.row.clone()).collect();
-        let outcome = conn.insert(&rows).await;
-        // Settled whatever the database said: a run that happened must not run again.
+        // Settled whatever the database will say: a run that happened must not run again.
         let settles: Vec<Settle> = batch.iter().map(|p| p.settle.clone()).collect();
         if let Err(e) = claims.finish_many(&settles, &instance).await {
+            // The leases lapse; an instance that takes one over finds the run's row first.
             tracing::warn!(error = %e, runs = settles.len(), "cannot settle claims (their leases will lapse)");
         }
-        match outcome {
+        if rows.send(batch).is_err() {
+            return;
+        }
+    }
+}
+
+/// Whether a failed write may succeed when tried again (the connection, the pool, a deadlock),
+/// as opposed to the database refusing the row itself.
+fn transient(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_none() || crate::db::is_retryable(error)
+}
+
+async fn write_loop(db: Database, mut rx: mpsc::UnboundedReceiver<Vec<Pending>>) {
+    let mut conn = WriterConn { db, held: None };
+    while let Some(mut batch) = rx.recv().await {
+        // Batches that queued up behind a slow write go out together.
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
+        }
+        let rows: Vec<FinalRow> = batch.iter().map(|p| p.row.clone()).collect();
+        match insert_retrying(&mut conn, &rows, &rx).await {
             Ok(ids) => {
                 for (pending, id) in batch.into_iter().zip(ids) {
                     let _ = pending.done.send(Ok(id));
                 }
             }
-            Err(e) if is_unique_violation(&e) || rows.len() > 1 => {
-                // Somebody recorded one of these already (or the batch failed as a whole):
-                // row by row, each run learns its own answer.
+            Err(e) if !transient(&e) && (is_unique_violation(&e) || rows.len() > 1) => {
+                // Somebody recorded one of these already (or the database refused one row of
+                // the batch): row by row, each run learns its own answer.
                 for pending in batch {
-                    let one = conn.insert(std::slice::from_ref(&pending.row)).await;
+                    let one = insert_retrying(&mut conn, std::slice::from_ref(&pending.row), &rx).await;
                     let answer = match one {
                         Ok(mut ids) => Ok(ids.pop().flatten()),
                         Err(e) if is_unique_violation(&e) => Ok(None),
@@ -159,10 +202,39 @@ async fn write_loop(db: Database, claims: Claims, instance: String, mut rx: mpsc
             }
             Err(e) => {
                 let message = e.to_string();
+                tracing::error!(error = %message, runs = batch.len(), "cannot record runs");
                 for pending in batch {
                     let _ = pending.done.send(Err(sqlx::Error::Protocol(message.clone())));
                 }
             }
+        }
+    }
+}
+
+/// Inserts `rows`, trying again after a transient failure (a run that happened keeps its row
+/// through a database outage) until it goes through; after the scheduler stopped (`rx` closed),
+/// for at most [`GIVE_UP_AT_STOP`].
+async fn insert_retrying(
+    conn: &mut WriterConn,
+    rows: &[FinalRow],
+    rx: &mpsc::UnboundedReceiver<Vec<Pending>>,
+) -> sqlx::Result<Vec<Option<i64>>> {
+    let mut pause = RETRY_FIRST;
+    let mut stopped_at: Option<tokio::time::Instant> = None;
+    loop {
+        match conn.insert(rows).await {
+            Err(e) if transient(&e) => {
+                if rx.is_closed() {
+                    let since = *stopped_at.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= GIVE_UP_AT_STOP {
+                        return Err(e);
+                    }
+                }
+                tracing::warn!(error = %e, runs = rows.len(), "cannot record runs yet; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+            result => return result,
         }
     }
 }

@@ -218,6 +218,8 @@ fn http_get() -> TaskKind {
                     .core
                     .http()
                     .get(&url)
+                    // The run's key, so that the receiver can tell a repeat from a new run.
+                    .header("x-opsdeck-run", ctx.run_key.as_str())
                     .timeout(Duration::from_secs(timeout))
                     .send()
                     .await

@@ -17,6 +17,9 @@ struct State {
     /// Latency range in µs for client → server chunks.
     latency: std::sync::Mutex<(u64, u64)>,
     down: AtomicBool,
+    /// A byte pattern and a delay: a client → server chunk containing the pattern waits that
+    /// long (instead of the latency range) before it is passed on.
+    matching: std::sync::Mutex<Option<(Vec<u8>, Duration)>>,
     /// Bumped on every cut: open connections watch it and close.
     cuts: watch::Sender<u64>,
 }
@@ -36,6 +39,7 @@ impl FaultProxy {
             target,
             latency: std::sync::Mutex::new((0, 0)),
             down: AtomicBool::new(false),
+            matching: std::sync::Mutex::new(None),
             cuts: watch::channel(0).0,
         });
         let accepting = state.clone();
@@ -62,6 +66,18 @@ impl FaultProxy {
     /// Every chunk the client sends waits between `min` and `max` before it is passed on.
     pub fn set_latency(&self, min: Duration, max: Duration) {
         *self.state.latency.lock().unwrap() = (min.as_micros() as u64, max.as_micros() as u64);
+    }
+
+    /// Every chunk the client sends that contains `pattern` (a key bound in a statement, say)
+    /// waits `delay` before it is passed on; the chunks after it on that connection wait behind
+    /// it. Other connections and chunks are not slowed.
+    pub fn delay_matching(&self, pattern: &[u8], delay: Duration) {
+        *self.state.matching.lock().unwrap() = Some((pattern.to_vec(), delay));
+    }
+
+    /// No more delays for matching chunks.
+    pub fn clear_matching(&self) {
+        *self.state.matching.lock().unwrap() = None;
     }
 
     /// The server becomes unreachable: open connections are cut, new ones closed at once.
@@ -109,8 +125,17 @@ async fn forward(client: TcpStream, state: Arc<State>) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
+            let matched = state
+                .matching
+                .lock()
+                .unwrap()
+                .as_ref()
+                .filter(|(pattern, _)| buf[..n].windows(pattern.len()).any(|w| w == pattern.as_slice()))
+                .map(|(_, delay)| *delay);
             let (min, max) = *state.latency.lock().unwrap();
-            if max > 0 {
+            if let Some(delay) = matched {
+                tokio::time::sleep(delay).await;
+            } else if max > 0 {
                 tokio::time::sleep(Duration::from_micros(fastrand::u64(min..=max))).await;
             }
             if server_write.write_all(&buf[..n]).await.is_err() {

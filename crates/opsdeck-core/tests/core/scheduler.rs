@@ -85,8 +85,12 @@ async fn a_staff_job_fires_on_time_and_is_recorded() {
 
 /// Two cores on one MariaDB database and one Redis prefix.
 async fn two_instances() -> (tempfile::TempDir, Core, Core) {
+    two_instances_on(&fresh_mysql_url().await, &redis_url()).await
+}
+
+/// Two cores on the database at `db` and one prefix of the Redis at `redis`.
+async fn two_instances_on(db: &str, redis: &str) -> (tempfile::TempDir, Core, Core) {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_mysql_url().await;
     let prefix = unique("pair");
     let config = |sub: &str| -> Config {
         let path = dir.path().join(sub);
@@ -95,8 +99,8 @@ async fn two_instances() -> (tempfile::TempDir, Core, Core) {
             &path,
             &[
                 ("data_dir", toml_string(&path.display().to_string())),
-                ("database_url", toml_string(&db)),
-                ("redis_url", toml_string(&redis_url())),
+                ("database_url", toml_string(db)),
+                ("redis_url", toml_string(redis)),
                 ("redis_prefix", toml_string(&prefix)),
             ],
         )
@@ -489,4 +493,127 @@ async fn jitter_delays_each_start_by_up_to_its_bound() {
         "jitter applied (4 draws all under 20 ms is a 1-in-6-million event): {durations:?}"
     );
     core.shutdown().await;
+}
+
+/// An HTTP server on loopback that answers 200 and counts the requests per run key (the
+/// `x-opsdeck-run` header an `http_get` run sends): each run's side effect, counted where it
+/// happens.
+struct RunCounter {
+    url: String,
+    hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+}
+
+impl RunCounter {
+    async fn start() -> RunCounter {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/side-effect", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let counting = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let counting = counting.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut chunk = [0u8; 2048];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request);
+                    let run = text
+                        .lines()
+                        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("x-opsdeck-run")))
+                        .map(|(_, v)| v.trim().to_string())
+                        .unwrap_or_default();
+                    *counting.lock().unwrap().entry(run).or_insert(0) += 1;
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = socket.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        RunCounter { url, hits }
+    }
+
+    fn hits(&self) -> std::collections::HashMap<String, u32> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// An `http_get` job every second calling this server.
+    fn job(&self, name: &str) -> JobDraft {
+        let mut job = draft(name, every(1), json!({ "url": self.url }), JobPolicy::default());
+        job.kind = "http_get".into();
+        job
+    }
+}
+
+/// Polls `check` every 50 ms until it answers Some, for at most `limit`; fails naming `what`.
+async fn poll_for<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A claim's value in Redis (`run:<instance>`, `done:<instance>`), if any.
+async fn claim_value(redis: &str, prefix: &str, job_id: i64, scheduled: DateTime<Utc>) -> Option<String> {
+    let client = redis::Client::open(redis).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let key = format!("{prefix}:sched:claim:{job_id}:{}", scheduled.timestamp_millis());
+    redis::cmd("GET").arg(&key).query_async(&mut conn).await.unwrap()
+}
+
+/// Waits until every run the counter saw has its row, then checks that each ran once: one hit
+/// per run key, one row per instant, every row `ok`, every claim marked done.
+async fn assert_each_run_once(core: &Core, counter: &RunCounter, job_id: i64, redis: &str, limit: Duration) {
+    let rows = poll_for("every run's row written", limit, || async {
+        let rows = runs_of(core, job_id).await;
+        let keys: std::collections::HashSet<String> =
+            rows.iter().map(|r| format!("s:{job_id}:{}", r.scheduled_at.timestamp_millis())).collect();
+        let all = counter.hits().keys().all(|k| keys.contains(k));
+        (all && rows.iter().all(|r| r.outcome != RunOutcome::Running)).then_some(rows)
+    })
+    .await;
+    let hits = counter.hits();
+    let twice: Vec<(&String, &u32)> = hits.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "runs whose side effect happened more than once: {twice:?} (all: {hits:?})");
+    assert_eq!(rows.len(), hits.len(), "one row per run that happened: {rows:?}");
+    assert!(rows.iter().all(|r| r.outcome == RunOutcome::Ok), "{rows:?}");
+    let prefix = core.config().redis_prefix.clone();
+    for row in &rows {
+        let claim = claim_value(redis, &prefix, job_id, row.scheduled_at).await;
+        assert!(claim.as_deref().is_some_and(|c| c.starts_with("done:")), "claim of {row:?} settled: {claim:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_history_insert_delayed_past_the_lease_never_runs_an_instant_twice() {
+    let db = fresh_mysql_url().await;
+    let proxy = crate::proxy::FaultProxy::start(crate::proxy::server_of(&db)).await;
+    let (_dir, a, b) = two_instances_on(&proxy.url_through(&db), &redis_url()).await;
+    let counter = RunCounter::start().await;
+    let job = a.job_create(counter.job("slow-history"), &who()).await.unwrap();
+    // Every statement carrying one of this job's run keys (the history insert, the read-back of
+    // its ids) waits 6 s: a run's row is written at least 12 s after the run ended, past the
+    // claim's 10 s lease (which is not renewed once the task has ended).
+    proxy.delay_matching(format!("s:{}:", job.id).as_bytes(), Duration::from_secs(6));
+    poll_for("4 runs happened", Duration::from_secs(30), || async { (counter.hits().len() >= 4).then_some(()) }).await;
+    a.job_set_paused(job.id, true, &who()).await.unwrap();
+    // The instants still due when the pause reached both instances run too; every one that ran
+    // gets its row (two delayed batches, about 24 s), which is after its claim's lease would
+    // have lapsed: a second run of any of them has happened by then.
+    assert_each_run_once(&a, &counter, job.id, &redis_url(), Duration::from_secs(90)).await;
+    proxy.clear_matching();
+    b.shutdown().await;
+    a.shutdown().await;
 }
