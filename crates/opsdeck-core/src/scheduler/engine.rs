@@ -3,7 +3,7 @@
 //! to a task that claims them in Redis, so that across all instances each scheduled instant is
 //! handled exactly once, and carries out those it won.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -121,6 +121,10 @@ struct Active {
     record: JobRecord,
     schedule: Schedule,
     cursor: DateTime<Utc>,
+    /// Instants after the cursor that already have a run row (read when the cursor came from
+    /// the database, which is up to a flush period behind): never planned again, even when
+    /// Redis has lost their `done` claims.
+    recorded: BTreeSet<DateTime<Utc>>,
 }
 
 fn compile(record: &JobRecord) -> Option<Schedule> {
@@ -142,11 +146,19 @@ async fn reload(core: &Core, active: &mut HashMap<i64, Active>) -> sqlx::Result<
             continue;
         };
         let stored = record.cursor_at.unwrap_or(record.trigger_since);
-        let cursor = match active.remove(&record.id) {
-            Some(old) if old.record.updated_at == record.updated_at => old.cursor.max(stored),
-            _ => stored,
+        let (cursor, recorded) = match active.remove(&record.id) {
+            Some(old) if old.record.updated_at == record.updated_at && old.cursor >= stored => {
+                (old.cursor, old.recorded)
+            }
+            _ => {
+                // The stored cursor lags the runs by up to a flush period (more if an instance
+                // died): SQL says which instants after it were handled, whatever Redis still
+                // remembers. One query per job whose cursor comes from the database.
+                let recorded = store::recorded_after(core.database().pool(), record.id, stored).await?;
+                (stored, recorded.into_iter().collect())
+            }
         };
-        next.insert(record.id, Active { record, schedule, cursor });
+        next.insert(record.id, Active { record, schedule, cursor, recorded });
     }
     *active = next;
     Ok(())
@@ -202,9 +214,13 @@ pub async fn run(core: Core, cancel: CancellationToken) {
         let now = Utc::now();
         let mut batch = Vec::new();
         for job in active.values_mut() {
-            let (due, skipped) = due_fires(&job.schedule, job.cursor, now + lead);
+            let (mut due, skipped) = due_fires(&job.schedule, job.cursor, now + lead);
             let Some(&newest) = due.last() else { continue };
             job.cursor = newest;
+            if !job.recorded.is_empty() {
+                due.retain(|at| !job.recorded.contains(at));
+                job.recorded.retain(|at| *at > newest);
+            }
             for decision in decide(&due, skipped, now.max(newest), &job.record.policy) {
                 batch.push((job.record.clone(), decision));
             }
@@ -340,6 +356,14 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                 };
                 match claimed {
                     Ok(Admission::Lost) => Duration::from_millis(50),
+                    // Free because Redis lost the claim (a flush, a restart without
+                    // persistence), not because its holder died: the run's row says it was
+                    // handled. The claim is marked done again.
+                    Ok(_) if matches!(store::run_recorded(core.database().pool(), &token).await, Ok(true)) => {
+                        let settle = Settle { claim: Some(key.clone()), job_id: job.id, token };
+                        settle_now(&core, settle).await;
+                        return;
+                    }
                     Ok(admission) => {
                         let decision = if late { Decision::Missed { scheduled, coalesced: 0 } } else { decision };
                         tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");

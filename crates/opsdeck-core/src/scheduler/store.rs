@@ -361,6 +361,24 @@ pub async fn begin_run(db: &Database, run: &NewRun<'_>, now: DateTime<Utc>) -> s
     }
 }
 
+/// Whether a run is recorded under `run_key` (running or final).
+pub async fn run_recorded(pool: &AnyPool, run_key: &str) -> sqlx::Result<bool> {
+    let row =
+        sqlx::query("SELECT id FROM job_runs WHERE run_key = ?").bind(run_key.to_string()).fetch_optional(pool).await?;
+    Ok(row.is_some())
+}
+
+/// The instants after `after` at which a job's scheduled runs are recorded (running or final):
+/// SQL's word on what was handled, for when the cursor is older than the runs.
+pub async fn recorded_after(pool: &AnyPool, job_id: i64, after: DateTime<Utc>) -> sqlx::Result<Vec<DateTime<Utc>>> {
+    let rows = sqlx::query("SELECT scheduled_at FROM job_runs WHERE job_id = ? AND scheduled_at > ? AND manual = 0")
+        .bind(job_id)
+        .bind(ms(after))
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| Ok(instant(r.try_get::<i64, _>("scheduled_at")?))).collect()
+}
+
 /// Closes a running row; conditional on it still running under this instance.
 pub async fn finish_run(
     pool: &AnyPool,

@@ -9,7 +9,7 @@ use opsdeck_core::{Actor, Config, Core, Event};
 use serde_json::json;
 use tokio::sync::broadcast::Receiver;
 
-use crate::helpers::{config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
+use crate::helpers::{OwnRedis, config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
 
 const WHO: &str = "test@console";
 
@@ -575,7 +575,8 @@ async fn claim_value(redis: &str, prefix: &str, job_id: i64, scheduled: DateTime
 
 /// Waits until every run the counter saw has its row, then checks that each ran once: one hit
 /// per run key, one row per instant, every row `ok`, every claim marked done.
-async fn assert_each_run_once(core: &Core, counter: &RunCounter, job_id: i64, redis: &str, limit: Duration) {
+/// (`redis` None: the claims are not looked at, as after Redis lost them.)
+async fn assert_each_run_once(core: &Core, counter: &RunCounter, job_id: i64, redis: Option<&str>, limit: Duration) {
     let rows = poll_for("every run's row written", limit, || async {
         let rows = runs_of(core, job_id).await;
         let keys: std::collections::HashSet<String> =
@@ -589,6 +590,7 @@ async fn assert_each_run_once(core: &Core, counter: &RunCounter, job_id: i64, re
     assert!(twice.is_empty(), "runs whose side effect happened more than once: {twice:?} (all: {hits:?})");
     assert_eq!(rows.len(), hits.len(), "one row per run that happened: {rows:?}");
     assert!(rows.iter().all(|r| r.outcome == RunOutcome::Ok), "{rows:?}");
+    let Some(redis) = redis else { return };
     let prefix = core.config().redis_prefix.clone();
     for row in &rows {
         let claim = claim_value(redis, &prefix, job_id, row.scheduled_at).await;
@@ -612,8 +614,74 @@ async fn a_history_insert_delayed_past_the_lease_never_runs_an_instant_twice() {
     // The instants still due when the pause reached both instances run too; every one that ran
     // gets its row (two delayed batches, about 24 s), which is after its claim's lease would
     // have lapsed: a second run of any of them has happened by then.
-    assert_each_run_once(&a, &counter, job.id, &redis_url(), Duration::from_secs(90)).await;
+    assert_each_run_once(&a, &counter, job.id, Some(&redis_url()), Duration::from_secs(90)).await;
     proxy.clear_matching();
+    b.shutdown().await;
+    a.shutdown().await;
+}
+
+/// Waits until the counter has seen at least `n` distinct runs.
+async fn runs_seen(counter: &RunCounter, n: usize) {
+    poll_for(&format!("{n} runs happened"), Duration::from_secs(40), || async {
+        (counter.hits().len() >= n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_redis_loses_its_claims_each_instant_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = OwnRedis::start(dir.path());
+    let db = fresh_mysql_url().await;
+    let prefix = unique("flush");
+    let config = |sub: &str| -> Config {
+        let path = dir.path().join(sub);
+        std::fs::create_dir_all(&path).unwrap();
+        config_with(
+            &path,
+            &[
+                ("data_dir", toml_string(&path.display().to_string())),
+                ("database_url", toml_string(&db)),
+                ("redis_url", toml_string(&redis.url())),
+                ("redis_prefix", toml_string(&prefix)),
+            ],
+        )
+    };
+    let a = Core::start(config("a")).await.unwrap();
+    let b = Core::start(config("b")).await.unwrap();
+    let counter = RunCounter::start().await;
+    let job = a.job_create(counter.job("flushed"), &who()).await.unwrap();
+    let flushall = || async {
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    };
+    runs_seen(&counter, 4).await;
+
+    // 1. FLUSHALL with both instances running: the claims of the last 10 s go, among them those
+    // each instance lost and watches until their lease ends (to take over a dead holder's run).
+    flushall().await;
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 12).await;
+
+    // 2. An instance restarts right after a flush: its cursor comes from the database, where it
+    // is up to 10 s behind, and no claim says that the instants since were run.
+    b.shutdown().await;
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 1).await;
+    flushall().await;
+    let b = Core::start(config("b")).await.unwrap();
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 4).await;
+
+    // 3. Redis restarts without persistence, with both instances running.
+    redis.stop();
+    redis.restart();
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 12).await;
+
+    a.job_set_paused(job.id, true, &who()).await.unwrap();
+    assert_each_run_once(&a, &counter, job.id, None, Duration::from_secs(30)).await;
     b.shutdown().await;
     a.shutdown().await;
 }
