@@ -15,7 +15,7 @@ DESKTOP_BUILD_PACKAGES=(
 )
 # fonts-noto-cjk: the console speaks Chinese (zh-CN); without a CJK font WebKitGTK draws boxes.
 RUN_PACKAGES=("${DESKTOP_BUILD_PACKAGES[@]}" redis-server fonts-noto-cjk)
-TEST_PACKAGES=("${RUN_PACKAGES[@]}" mariadb-server mariadb-client xvfb xauth webkit2gtk-driver imagemagick)
+TEST_PACKAGES=("${RUN_PACKAGES[@]}" mariadb-server mariadb-client xvfb xauth webkit2gtk-driver imagemagick faketime)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

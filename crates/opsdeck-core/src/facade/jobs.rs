@@ -291,7 +291,7 @@ impl Core {
     pub async fn scheduler_instances(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
         let me = self.instance_id().to_string();
         let instant = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-        let seen = self.scheduler().claims.instances(self.now().timestamp_millis()).await?;
+        let seen = self.scheduler().claims.instances().await?;
         Ok(seen
             .into_iter()
             .map(|(id, last, started, running)| SchedulerInstance {

@@ -45,15 +45,22 @@ end
 return 0
 "#;
 
-/// KEYS[1] running zset; ARGV: token, max, lease-expiry ms, now ms.
+/// Redis's own clock in ms, for every lease and slot score: instances' clocks may disagree (a
+/// slot scored by one instance's clock and swept by another's 2 s ahead would lapse at once).
+const REDIS_NOW: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"#;
+
+/// KEYS[1] running zset; ARGV: token, max, slot lease ms.
 const ACQUIRE_SLOT: &str = r#"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   return 1
 end
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], 86400000)
   return 1
 end
@@ -62,26 +69,27 @@ return 0
 
 /// Claims several instants in one round trip, records the heartbeat if asked, and reads the
 /// jobs version. KEYS: instances, this instance's info, jobs version, then claim1, slots1,
-/// claim2, slots2, …; ARGV: holder, lease ms, now ms, beat (1 or 0), instance, started ms,
-/// running, info keep ms, then per item: token, max (0: no slot wanted), slot expiry ms.
+/// claim2, slots2, …; ARGV: holder, lease ms, slot lease ms, beat (1 or 0), instance, started
+/// ms, running, info keep ms, then per item: token, max (0: no slot wanted). Times are Redis's.
 /// Returns the jobs version, then per item 0 (lost), 1 (claimed, slot taken or not wanted),
 /// 2 (claimed, no slot free).
 const CLAIM_MANY: &str = r#"
 if ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[5])
+  redis.call('ZADD', KEYS[1], now, ARGV[5])
   redis.call('HSET', KEYS[2], 'started_at', ARGV[6], 'running', ARGV[7])
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
 end
 local out = { tonumber(redis.call('GET', KEYS[3]) or '0') }
+local expiry = now + tonumber(ARGV[3])
 for i = 1, (#KEYS - 3) / 2 do
   local claim, slots = KEYS[2 + 2 * i], KEYS[3 + 2 * i]
-  local token, max, expiry = ARGV[6 + 3 * i], tonumber(ARGV[7 + 3 * i]), ARGV[8 + 3 * i]
+  local token, max = ARGV[7 + 2 * i], tonumber(ARGV[8 + 2 * i])
   if not redis.call('SET', claim, ARGV[1], 'NX', 'PX', ARGV[2]) then
     out[i + 1] = 0
   elseif max == 0 then
     out[i + 1] = 1
   else
-    redis.call('ZREMRANGEBYSCORE', slots, '-inf', ARGV[3])
+    redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
     if redis.call('ZCARD', slots) < max then
       redis.call('ZADD', slots, expiry, token)
       redis.call('PEXPIRE', slots, 86400000)
@@ -92,6 +100,14 @@ for i = 1, (#KEYS - 3) / 2 do
   end
 end
 return out
+"#;
+
+/// The instances seen within the timeout (by Redis's clock), dropping older ones. KEYS[1]
+/// instances; ARGV[1] timeout ms. Returns id, last beat ms, id, last beat ms, …
+const INSTANCES: &str = r#"
+local cutoff = now - tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
+return redis.call('ZRANGEBYSCORE', KEYS[1], cutoff, '+inf', 'WITHSCORES')
 "#;
 
 /// Settles several runs in one round trip: releases each slot and marks each claim (if any,
@@ -109,15 +125,14 @@ return 1
 "#;
 
 /// One instant to claim: its claim key, the job, the slot token, and the job's max instances
-/// (None: no slot wanted, as for a missed run).
+/// (None: no slot wanted, as for a missed run). The slot lapses [`SLOT_LEASE`] after it is
+/// taken (by Redis's clock) unless renewed.
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
     pub key: String,
     pub job_id: i64,
     pub token: String,
     pub max_instances: Option<u32>,
-    /// When the slot lapses unless renewed: [`SLOT_LEASE`] from now.
-    pub slot_until_ms: i64,
 }
 
 /// A heartbeat to record along with a claim: when this instance started and how many runs it
@@ -151,13 +166,15 @@ struct Scripts {
     acquire_slot: Script,
     claim_many: Script,
     finish_many: Script,
+    instances: Script,
 }
 
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
     renew: Script::new(RENEW),
-    acquire_slot: Script::new(ACQUIRE_SLOT),
-    claim_many: Script::new(CLAIM_MANY),
+    acquire_slot: Script::new(&format!("{REDIS_NOW}{ACQUIRE_SLOT}")),
+    claim_many: Script::new(&format!("{REDIS_NOW}{CLAIM_MANY}")),
     finish_many: Script::new(FINISH_MANY),
+    instances: Script::new(&format!("{REDIS_NOW}{INSTANCES}")),
 });
 
 fn script(s: &Script) -> redis::ScriptInvocation<'_> {
@@ -184,11 +201,10 @@ impl Claims {
         requests: &[ClaimRequest],
         beat: Option<Beat>,
         instance: &str,
-        now_ms: i64,
     ) -> redis::RedisResult<Claimed> {
         let mut call = script(&SCRIPTS.claim_many);
         call.key(self.instances_key()).key(self.instance_key(instance)).key(self.version_key());
-        call.arg(format!("run:{instance}")).arg(LEASE.as_millis() as u64).arg(now_ms);
+        call.arg(format!("run:{instance}")).arg(LEASE.as_millis() as u64).arg(SLOT_LEASE.as_millis() as u64);
         let (started_ms, running) = beat.map_or((0, 0), |b| (b.started_ms, b.running));
         call.arg(u8::from(beat.is_some()))
             .arg(instance)
@@ -197,7 +213,7 @@ impl Claims {
             .arg((INSTANCE_TIMEOUT.as_millis() * 4) as u64);
         for request in requests {
             call.key(&request.key).key(self.slots_key(request.job_id));
-            call.arg(&request.token).arg(request.max_instances.unwrap_or(0)).arg(request.slot_until_ms);
+            call.arg(&request.token).arg(request.max_instances.unwrap_or(0));
         }
         let got: Vec<i64> = call.invoke_async(&mut self.conn()).await?;
         let (&jobs_version, each) = got.split_first().ok_or_else(|| {
@@ -239,16 +255,9 @@ impl Claims {
         job_id: i64,
         token: &str,
         max: u32,
-        now_ms: i64,
     ) -> redis::RedisResult<Admission> {
-        let request = ClaimRequest {
-            key: key.to_string(),
-            job_id,
-            token: token.to_string(),
-            max_instances: Some(max),
-            slot_until_ms: now_ms + SLOT_LEASE.as_millis() as i64,
-        };
-        let claimed = self.claim_many(std::slice::from_ref(&request), None, instance, now_ms).await?;
+        let request = ClaimRequest { key: key.to_string(), job_id, token: token.to_string(), max_instances: Some(max) };
+        let claimed = self.claim_many(std::slice::from_ref(&request), None, instance).await?;
         Ok(claimed.admissions.first().copied().unwrap_or(Admission::Lost))
     }
 
@@ -319,30 +328,31 @@ impl Claims {
     }
 
     /// Takes one of the job's `max` running slots for `token`; false when all are in use.
-    pub async fn acquire_slot(&self, job_id: i64, token: &str, max: u32, now_ms: i64) -> redis::RedisResult<bool> {
+    pub async fn acquire_slot(&self, job_id: i64, token: &str, max: u32) -> redis::RedisResult<bool> {
         let got: i64 = script(&SCRIPTS.acquire_slot)
             .key(self.slots_key(job_id))
             .arg(token)
             .arg(max)
-            .arg(now_ms + SLOT_LEASE.as_millis() as i64)
-            .arg(now_ms)
+            .arg(SLOT_LEASE.as_millis() as u64)
             .invoke_async(&mut self.conn())
             .await?;
         Ok(got == 1)
     }
 
     /// Extends a held slot's lease (the same script re-scores an existing token).
-    pub async fn renew_slot(&self, job_id: i64, token: &str, now_ms: i64) -> redis::RedisResult<bool> {
-        self.acquire_slot(job_id, token, u32::MAX, now_ms).await
+    pub async fn renew_slot(&self, job_id: i64, token: &str) -> redis::RedisResult<bool> {
+        self.acquire_slot(job_id, token, u32::MAX).await
     }
 
-    /// Instances seen within [`INSTANCE_TIMEOUT`]: (id, last beat ms, started ms, running).
-    pub async fn instances(&self, now_ms: i64) -> redis::RedisResult<Vec<(String, i64, i64, i64)>> {
+    /// Instances seen within [`INSTANCE_TIMEOUT`] by Redis's clock: (id, last beat ms, started
+    /// ms, running).
+    pub async fn instances(&self) -> redis::RedisResult<Vec<(String, i64, i64, i64)>> {
         let mut conn = self.conn();
-        let key = self.instances_key();
-        let cutoff = now_ms - INSTANCE_TIMEOUT.as_millis() as i64;
-        let _: i64 = conn.zrembyscore(&key, "-inf", cutoff).await?;
-        let seen: Vec<(String, i64)> = conn.zrangebyscore_withscores(&key, cutoff, "+inf").await?;
+        let seen: Vec<(String, i64)> = script(&SCRIPTS.instances)
+            .key(self.instances_key())
+            .arg(INSTANCE_TIMEOUT.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
         let mut out = Vec::with_capacity(seen.len());
         for (id, last) in seen {
             let info: Vec<Option<i64>> = redis::cmd("HMGET")

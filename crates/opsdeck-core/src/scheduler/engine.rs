@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::claims::{Admission, Beat, ClaimRequest, ClaimState, Claims, LEASE, SLOT_LEASE, SLOT_RENEW, Settle};
+use super::claims::{Admission, Beat, ClaimRequest, ClaimState, Claims, LEASE, SLOT_RENEW, Settle};
 use super::history::{self, FinalRow, HistoryWriter};
 use super::plan::{Decision, decide, due_fires};
 use super::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
@@ -275,8 +275,6 @@ pub async fn run(core: Core, cancel: CancellationToken) {
 /// out each one won at once, and watches each one lost in case the winner dies.
 async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat>, cancel: CancellationToken) {
     let shared = core.scheduler();
-    let now = Utc::now();
-    let slot_until = (now + chrono::Duration::from_std(SLOT_LEASE).expect("small")).timestamp_millis();
     let requests: Vec<ClaimRequest> = batch
         .iter()
         .map(|(job, decision)| ClaimRequest {
@@ -284,10 +282,9 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat
             job_id: job.id,
             token: run_key(job.id, decision.scheduled()),
             max_instances: matches!(decision, Decision::Run { .. }).then_some(job.policy.max_instances),
-            slot_until_ms: slot_until,
         })
         .collect();
-    let admissions = match shared.claims.claim_many(&requests, beat, core.instance_id(), now.timestamp_millis()).await {
+    let admissions = match shared.claims.claim_many(&requests, beat, core.instance_id()).await {
         Ok(claimed) => {
             shared.saw_jobs_version(claimed.jobs_version);
             claimed.admissions
@@ -343,7 +340,6 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                 let scheduled = decision.scheduled();
                 let grace = chrono::Duration::seconds(job.policy.misfire_grace_seconds as i64);
                 let late = Utc::now() - scheduled > grace;
-                let now_ms = Utc::now().timestamp_millis();
                 let token = run_key(job.id, scheduled);
                 let claimed = if late {
                     claims.claim(&key, &instance).await.map(
@@ -352,7 +348,7 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                         },
                     )
                 } else {
-                    claims.claim_with_slot(&key, &instance, job.id, &token, job.policy.max_instances, now_ms).await
+                    claims.claim_with_slot(&key, &instance, job.id, &token, job.policy.max_instances).await
                 };
                 match claimed {
                     Ok(Admission::Lost) => Duration::from_millis(50),
@@ -670,7 +666,7 @@ async fn keep_leases<T>(core: &Core, job_id: i64, claim: Option<&str>, slot: &st
             biased;
             result = &mut work => return result,
             _ = slot_ticks.tick() => {
-                let _ = shared.claims.renew_slot(job_id, slot, Utc::now().timestamp_millis()).await;
+                let _ = shared.claims.renew_slot(job_id, slot).await;
             }
             _ = claim_ticks.tick() => {
                 if let Some(claim) = claim {
@@ -688,15 +684,14 @@ pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
         let scheduled = Utc::now();
         let token = format!("m:{}:{}:{:08x}", job.id, scheduled.timestamp_millis(), fastrand::u32(..));
         let claims = &core.scheduler().claims;
-        let admission =
-            match claims.acquire_slot(job.id, &token, job.policy.max_instances, scheduled.timestamp_millis()).await {
-                Ok(true) => Admission::Admitted,
-                Ok(false) => Admission::NoSlot,
-                Err(e) => {
-                    tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
-                    Admission::Admitted
-                }
-            };
+        let admission = match claims.acquire_slot(job.id, &token, job.policy.max_instances).await {
+            Ok(true) => Admission::Admitted,
+            Ok(false) => Admission::NoSlot,
+            Err(e) => {
+                tracing::warn!(job = %job.name, error = %e, "cannot take a running slot; running anyway");
+                Admission::Admitted
+            }
+        };
         carry_out(&core, &job, Decision::Run { scheduled, coalesced: 0 }, None, token, admission).await;
     });
 }

@@ -189,5 +189,6 @@ fn schedule_preview_refuses_bad_input_with_the_reason() {
 #[path = "../common/poll.rs"]
 mod poll;
 
+mod clock_skew;
 mod ocr_kill;
 mod sweep_kill;
