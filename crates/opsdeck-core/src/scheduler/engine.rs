@@ -332,16 +332,27 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
     loop {
         let pause = match claims.state(&key).await {
             Ok((ClaimState::Done(_), _)) => return,
-            // Ours (a claim that errored on the way back but was set): the run is carried out
-            // by the call that set it, or its lease lapses and another instance takes it.
-            Ok((ClaimState::Running(holder), _)) if holder == instance => return,
-            Ok((ClaimState::Running(_), ttl)) => ttl.unwrap_or(LEASE) + Duration::from_millis(50),
-            Ok((ClaimState::Free, _)) => {
+            Ok((ClaimState::Running(holder), ttl)) if holder != instance => {
+                ttl.unwrap_or(LEASE) + Duration::from_millis(50)
+            }
+            // Free (its holder died, or Redis lost it), or ours: a claim this instance watches
+            // is one whose claim call failed, so ours means the call set it and its answer was
+            // lost on the way back. Nobody else runs it (and with one instance nobody would
+            // ever take it over): it is carried out here, with the slot taken now.
+            Ok((state, _)) => {
+                let ours = state != ClaimState::Free;
                 let scheduled = decision.scheduled();
                 let grace = chrono::Duration::seconds(job.policy.misfire_grace_seconds as i64);
                 let late = Utc::now() - scheduled > grace;
                 let token = run_key(job.id, scheduled);
-                let claimed = if late {
+                let claimed = if ours && late {
+                    Ok(Admission::Admitted)
+                } else if ours {
+                    claims
+                        .acquire_slot(job.id, &token, job.policy.max_instances)
+                        .await
+                        .map(|got| if got { Admission::Admitted } else { Admission::NoSlot })
+                } else if late {
                     claims.claim(&key, &instance).await.map(
                         |won| {
                             if won { Admission::Admitted } else { Admission::Lost }
@@ -362,7 +373,11 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                     }
                     Ok(admission) => {
                         let decision = if late { Decision::Missed { scheduled, coalesced: 0 } } else { decision };
-                        tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
+                        if ours {
+                            tracing::warn!(job = %job.name, %scheduled, "running a claim whose answer was lost");
+                        } else {
+                            tracing::info!(job = %job.name, %scheduled, "taking over a run whose instance stopped");
+                        }
                         // A claim that failed on the way out is free at once: never before the instant.
                         not_before(scheduled).await;
                         carry_out(&core, &job, decision, Some(&key), token, admission).await;

@@ -20,6 +20,11 @@ struct State {
     /// A byte pattern and a delay: a client → server chunk containing the pattern waits that
     /// long (instead of the latency range) before it is passed on.
     matching: std::sync::Mutex<Option<(Vec<u8>, Duration)>>,
+    /// Byte patterns: the next client → server chunk containing all of them is passed on, then
+    /// its connection is cut before the answer comes back (a reply lost on the way). Once.
+    cut_after: std::sync::Mutex<Option<Vec<Vec<u8>>>>,
+    /// The chunk that `cut_after` matched.
+    cut_chunk: std::sync::Mutex<Option<Vec<u8>>>,
     /// Bumped on every cut: open connections watch it and close.
     cuts: watch::Sender<u64>,
 }
@@ -40,6 +45,8 @@ impl FaultProxy {
             latency: std::sync::Mutex::new((0, 0)),
             down: AtomicBool::new(false),
             matching: std::sync::Mutex::new(None),
+            cut_after: std::sync::Mutex::new(None),
+            cut_chunk: std::sync::Mutex::new(None),
             cuts: watch::channel(0).0,
         });
         let accepting = state.clone();
@@ -78,6 +85,18 @@ impl FaultProxy {
     /// No more delays for matching chunks.
     pub fn clear_matching(&self) {
         *self.state.matching.lock().unwrap() = None;
+    }
+
+    /// The next chunk the client sends that contains every one of `patterns` reaches the
+    /// server, and its connection is cut at once: the server acts on it, the client never hears
+    /// the answer.
+    pub fn cut_after_matching(&self, patterns: &[&[u8]]) {
+        *self.state.cut_after.lock().unwrap() = Some(patterns.iter().map(|p| p.to_vec()).collect());
+    }
+
+    /// The chunk [`FaultProxy::cut_after_matching`] cut after, once it happened.
+    pub fn cut_chunk(&self) -> Option<Vec<u8>> {
+        self.state.cut_chunk.lock().unwrap().clone()
     }
 
     /// The server becomes unreachable: open connections are cut, new ones closed at once.
@@ -138,7 +157,18 @@ async fn forward(client: TcpStream, state: Arc<State>) {
             } else if max > 0 {
                 tokio::time::sleep(Duration::from_micros(fastrand::u64(min..=max))).await;
             }
-            if server_write.write_all(&buf[..n]).await.is_err() {
+            let cut_here = {
+                let mut cut_after = state.cut_after.lock().unwrap();
+                let hit = cut_after.as_ref().is_some_and(|patterns| {
+                    patterns.iter().all(|p| buf[..n].windows(p.len()).any(|w| w == p.as_slice()))
+                });
+                if hit {
+                    *cut_after = None;
+                    *state.cut_chunk.lock().unwrap() = Some(buf[..n].to_vec());
+                }
+                hit
+            };
+            if server_write.write_all(&buf[..n]).await.is_err() || cut_here {
                 return;
             }
         }

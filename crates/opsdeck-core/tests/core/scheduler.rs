@@ -685,3 +685,32 @@ async fn after_redis_loses_its_claims_each_instant_runs_once() {
     b.shutdown().await;
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_is_still_run_by_a_lone_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = crate::proxy::FaultProxy::start(crate::proxy::server_of(&redis_url())).await;
+    let core = Core::start(sqlite_config(dir.path(), &proxy.url_through(&redis_url()))).await.unwrap();
+    let mut events = core.subscribe();
+    let job = core.job_create(draft("lonely", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
+    finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
+
+    // The next claim call for this job reaches Redis (which sets the claim) and its connection
+    // is cut before the answer comes back.
+    let claim_prefix = format!("{}:sched:claim:{}:", core.config().redis_prefix, job.id);
+    proxy.cut_after_matching(&[b"sched:jobs_version", claim_prefix.as_bytes()]);
+    let chunk = poll_for("a claim's answer was cut", Duration::from_secs(30), || async { proxy.cut_chunk() }).await;
+    let text = String::from_utf8_lossy(&chunk);
+    let after = &text[text.find(&claim_prefix).unwrap() + claim_prefix.len()..];
+    let ms: i64 = after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+    let cut = DateTime::from_timestamp_millis(ms).unwrap();
+
+    // No other instance exists to take it over: this one runs it (late), once.
+    let run = finished_runs(&mut events, 1, |r| r.job_id == job.id && r.scheduled_at == cut).await.remove(0);
+    assert_eq!(run.outcome, RunOutcome::Ok, "{run:?}");
+    assert_eq!(run.instance, core.info().instance_id);
+    finished_runs(&mut events, 2, |r| r.job_id == job.id && r.scheduled_at > cut).await;
+    let rows = runs_of(&core, job.id).await;
+    assert_eq!(rows.iter().filter(|r| r.scheduled_at == cut).count(), 1, "{rows:?}");
+    core.shutdown().await;
+}
