@@ -38,9 +38,16 @@ pub struct Claims {
     redis: RedisConn,
 }
 
+/// Renews a claim held by ARGV[1]; takes it again if it is gone (Redis lost it: a flush, a
+/// restart), so that nobody takes over a run still going. 0 when another holder has it.
 const RENEW: &str = r#"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local held = redis.call('GET', KEYS[1])
+if held == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
 end
 return 0
 "#;
@@ -339,9 +346,10 @@ impl Claims {
         Ok(got == 1)
     }
 
-    /// Extends a held slot's lease (the same script re-scores an existing token).
-    pub async fn renew_slot(&self, job_id: i64, token: &str) -> redis::RedisResult<bool> {
-        self.acquire_slot(job_id, token, u32::MAX).await
+    /// Extends a held slot's lease (the same script re-scores an existing token); a slot that
+    /// lapsed is taken again only if one of the job's `max` is free. False: the slot is lost.
+    pub async fn renew_slot(&self, job_id: i64, token: &str, max: u32) -> redis::RedisResult<bool> {
+        self.acquire_slot(job_id, token, max).await
     }
 
     /// Instances seen within [`INSTANCE_TIMEOUT`] by Redis's clock: (id, last beat ms, started

@@ -518,7 +518,11 @@ async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced:
     let claim = claim_key.as_deref();
     let started = Utc::now();
     shared.running.fetch_add(1, Ordering::Relaxed);
-    let work = keep_leases(core, job.id, claim, run.run_key, execute(core, job, run, coalesced));
+    let work = async {
+        let leases = Leases { job_id: job.id, max_instances: job.policy.max_instances, claim, slot: run.run_key };
+        let (result, lost) = keep_leases(core, leases, execute(core, job, run, coalesced)).await;
+        lost.noted_in(result)
+    };
     let mut work = std::pin::pin!(work);
     // Biased, the work first: a run that ends at its first poll never arms the timer (an armed
     // timer wakes the runtime's timer driver even when it is dropped unfired).
@@ -667,25 +671,80 @@ async fn execute(
     }
 }
 
+/// What a run holds in Redis while it goes on.
+struct Leases<'a> {
+    job_id: i64,
+    max_instances: u32,
+    claim: Option<&'a str>,
+    slot: &'a str,
+}
+
+/// What a run lost while it went on: its claim (another instance holds it, and may run the
+/// instant too) or its running slot (it lapsed and another run took it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Lost {
+    claim: bool,
+    slot: bool,
+}
+
+impl Lost {
+    /// The run's result with the losses noted in its summary (`claim_lost`, `slot_lost`), so that
+    /// the history shows a run that may have overlapped another.
+    fn noted_in(
+        self,
+        (outcome, summary, error): (RunOutcome, Option<serde_json::Value>, Option<String>),
+    ) -> (RunOutcome, Option<serde_json::Value>, Option<String>) {
+        if !self.claim && !self.slot {
+            return (outcome, summary, error);
+        }
+        let mut summary = summary.unwrap_or_else(|| json!({}));
+        if let Some(map) = summary.as_object_mut() {
+            if self.claim {
+                map.insert("claim_lost".into(), json!(true));
+            }
+            if self.slot {
+                map.insert("slot_lost".into(), json!(true));
+            }
+        }
+        (outcome, Some(summary), error)
+    }
+}
+
 /// Drives `work` while renewing the running slot every [`SLOT_RENEW`] and the claim every third
-/// of a lease. A run that ends sooner touches Redis for neither.
-async fn keep_leases<T>(core: &Core, job_id: i64, claim: Option<&str>, slot: &str, work: impl Future<Output = T>) -> T {
+/// of a lease. A run that ends sooner touches Redis for neither. A renewal that finds the claim
+/// held by another instance, or the slot gone and taken, is logged and reported (the work goes
+/// on: stopping a task midway is no safer than finishing it).
+async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Output = T>) -> (T, Lost) {
     let shared = core.scheduler();
     let mut work = std::pin::pin!(work);
     let start = tokio::time::Instant::now();
     let mut slot_ticks = tokio::time::interval_at(start + SLOT_RENEW, SLOT_RENEW);
     let mut claim_ticks = tokio::time::interval_at(start + LEASE / 3, LEASE / 3);
+    let mut lost = Lost::default();
     loop {
         tokio::select! {
             // The work first, so that a run ending at its first poll arms neither timer.
             biased;
-            result = &mut work => return result,
-            _ = slot_ticks.tick() => {
-                let _ = shared.claims.renew_slot(job_id, slot).await;
+            result = &mut work => return (result, lost),
+            _ = slot_ticks.tick(), if !lost.slot => {
+                match shared.claims.renew_slot(leases.job_id, leases.slot, leases.max_instances).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.slot = true;
+                        tracing::warn!(run = leases.slot, "a run's slot lapsed and was taken: it may overlap another");
+                    }
+                    Err(e) => tracing::warn!(run = leases.slot, error = %e, "cannot renew a run's slot"),
+                }
             }
-            _ = claim_ticks.tick() => {
-                if let Some(claim) = claim {
-                    let _ = shared.claims.renew(claim, core.instance_id()).await;
+            _ = claim_ticks.tick(), if leases.claim.is_some() && !lost.claim => {
+                let claim = leases.claim.unwrap_or_default();
+                match shared.claims.renew(claim, core.instance_id()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        lost.claim = true;
+                        tracing::warn!(claim, "a run's claim is held by another instance: the instant may run twice");
+                    }
+                    Err(e) => tracing::warn!(claim, error = %e, "cannot renew a run's claim"),
                 }
             }
         }

@@ -714,3 +714,57 @@ async fn a_claim_whose_answer_was_lost_is_still_run_by_a_lone_instance() {
     assert_eq!(rows.iter().filter(|r| r.scheduled_at == cut).count(), 1, "{rows:?}");
     core.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_run_that_loses_its_claim_and_its_slot_notices_and_records_it() {
+    let (_dir, core, mut events) = started().await;
+    let job = core
+        .job_create(draft("long-held", every(1), json!({ "sleep_ms": 4000 }), JobPolicy::default()), &who())
+        .await
+        .unwrap();
+    // The first run still going after 1 s (its `running` row is announced).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let running = loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(Event::RunStarted { run })) if run.job_id == job.id => break run,
+            Ok(Ok(_)) => {}
+            other => panic!("no run of the job started within 30 s: {other:?}"),
+        }
+    };
+    // Meanwhile another instance holds its claim, and its slot lapsed and was taken.
+    let prefix = core.config().redis_prefix.clone();
+    let at = running.scheduled_at.timestamp_millis();
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let claim = format!("{prefix}:sched:claim:{}:{at}", job.id);
+    let slots = format!("{prefix}:sched:running:{}", job.id);
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(&claim)
+        .arg("run:ghost")
+        .arg("XX")
+        .arg("PX")
+        .arg(60_000)
+        .ignore()
+        .cmd("ZREM")
+        .arg(&slots)
+        .arg(format!("s:{}:{at}", job.id))
+        .ignore()
+        .cmd("ZADD")
+        .arg(&slots)
+        .arg(i64::MAX / 2)
+        .arg("ghost")
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+
+    let run =
+        finished_runs(&mut events, 1, |r| r.job_id == job.id && r.scheduled_at == running.scheduled_at).await.remove(0);
+    let summary = run.summary.clone().expect("a summary");
+    assert_eq!(summary["claim_lost"], true, "the lost claim is on the run's record: {run:?}");
+    assert_eq!(summary["slot_lost"], true, "the lost slot is on the run's record: {run:?}");
+    let held: Vec<String> = redis::cmd("ZRANGE").arg(&slots).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
+    assert_eq!(held, vec!["ghost".to_string()], "the run did not take a second slot back");
+    core.shutdown().await;
+}
