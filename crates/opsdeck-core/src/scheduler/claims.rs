@@ -15,11 +15,13 @@ use crate::redis_conn::RedisConn;
 
 /// How long a claim lives without renewal.
 pub const LEASE: Duration = Duration::from_secs(10);
-/// How long a running slot is held without renewal, from when it is taken or renewed. Short, so that an instance that dies holding
-/// slots blocks its jobs' next runs for less than a second; a run renews its slot every
-/// [`SLOT_RENEW`].
-pub const SLOT_LEASE: Duration = Duration::from_millis(500);
-pub const SLOT_RENEW: Duration = Duration::from_millis(200);
+/// How long a running slot is held without renewal, from when it is taken or renewed (by
+/// Redis's clock); a run renews its slot every [`SLOT_RENEW`]. Short, so that an instance that
+/// dies holding slots blocks its jobs' next runs for a few seconds at most; long enough that a
+/// Redis stall of up to two seconds on the holder's side does not let the slot lapse under a
+/// live run (at 500 ms, a stall of 300 ms admitted a second run of a `max_instances = 1` job).
+pub const SLOT_LEASE: Duration = Duration::from_secs(3);
+pub const SLOT_RENEW: Duration = Duration::from_secs(1);
 /// How long a finished claim is remembered (longer than any outage we replay after).
 pub const DONE_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
 /// An instance that has not beaten for this long is considered gone.

@@ -501,18 +501,30 @@ async fn jitter_delays_each_start_by_up_to_its_bound() {
 struct RunCounter {
     url: String,
     hits: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u32>>>,
+    /// The most requests it held at once.
+    most_at_once: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RunCounter {
     async fn start() -> RunCounter {
+        RunCounter::holding(Duration::ZERO).await
+    }
+
+    /// A counter that holds each request for `hold` before answering (the run's work lasts that
+    /// long), counting the requests in flight at once.
+    async fn holding(hold: Duration) -> RunCounter {
+        use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/side-effect", listener.local_addr().unwrap());
         let hits = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let most_at_once = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counting = hits.clone();
+        let most = most_at_once.clone();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let counting = counting.clone();
+                let (counting, most, in_flight) = (counting.clone(), most.clone(), in_flight.clone());
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut chunk = [0u8; 2048];
@@ -529,12 +541,19 @@ impl RunCounter {
                         .map(|(_, v)| v.trim().to_string())
                         .unwrap_or_default();
                     *counting.lock().unwrap().entry(run).or_insert(0) += 1;
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    if !hold.is_zero() {
+                        // The run's work: it lasts `hold`.
+                        tokio::time::sleep(hold).await;
+                    }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
                     let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
                     let _ = socket.write_all(answer.as_bytes()).await;
                 });
             }
         });
-        RunCounter { url, hits }
+        RunCounter { url, hits, most_at_once }
     }
 
     fn hits(&self) -> std::collections::HashMap<String, u32> {
@@ -767,4 +786,54 @@ async fn a_run_that_loses_its_claim_and_its_slot_notices_and_records_it() {
     let held: Vec<String> = redis::cmd("ZRANGE").arg(&slots).arg(0).arg(-1).query_async(&mut conn).await.unwrap();
     assert_eq!(held, vec!["ghost".to_string()], "the run did not take a second slot back");
     core.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_redis_stall_on_the_running_instance_does_not_admit_a_second_run() {
+    let db = fresh_mysql_url().await;
+    let proxy = crate::proxy::FaultProxy::start(crate::proxy::server_of(&redis_url())).await;
+    // a reaches Redis through the proxy, b directly; one prefix.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = unique("stall");
+    let config = |sub: &str, redis: &str| -> Config {
+        let path = dir.path().join(sub);
+        std::fs::create_dir_all(&path).unwrap();
+        config_with(
+            &path,
+            &[
+                ("data_dir", toml_string(&path.display().to_string())),
+                ("database_url", toml_string(&db)),
+                ("redis_url", toml_string(redis)),
+                ("redis_prefix", toml_string(&prefix)),
+            ],
+        )
+    };
+    let a = Core::start(config("a", &proxy.url_through(&redis_url()))).await.unwrap();
+    let mut events_a = a.subscribe();
+    let counter = RunCounter::holding(Duration::from_secs(5)).await;
+    let job = a.job_create(counter.job("stalled"), &who()).await.unwrap();
+    // A run of a's still going after 1 s; then every Redis call of a's takes 1.5 s (its slot
+    // renewals included), and b starts, claiming each next instant on time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, events_a.recv()).await {
+            Ok(Ok(Event::RunStarted { run })) if run.job_id == job.id => break,
+            Ok(Ok(_)) => {}
+            other => panic!("no run of a's started within 30 s: {other:?}"),
+        }
+    }
+    proxy.set_latency(Duration::from_millis(1500), Duration::from_millis(1500));
+    let b = Core::start(config("b", &redis_url())).await.unwrap();
+    let mut events_b = b.subscribe();
+    // b is refused a slot for the instants that come while a's run goes on.
+    finished_runs(&mut events_b, 3, |r| r.job_id == job.id && r.outcome == RunOutcome::SkippedOverlap).await;
+    proxy.set_latency(Duration::ZERO, Duration::ZERO);
+    assert_eq!(
+        counter.most_at_once.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "two runs of a max_instances = 1 job at once: {:?}",
+        counter.hits()
+    );
+    b.shutdown().await;
+    a.shutdown().await;
 }
