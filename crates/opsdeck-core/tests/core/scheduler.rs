@@ -837,3 +837,35 @@ async fn a_redis_stall_on_the_running_instance_does_not_admit_a_second_run() {
     b.shutdown().await;
     a.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_database_outage_delays_run_rows_and_loses_none() {
+    let db = fresh_mysql_url().await;
+    let proxy = crate::proxy::FaultProxy::start(crate::proxy::server_of(&db)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = Core::start(config_with(
+        dir.path(),
+        &[
+            ("data_dir", toml_string(&dir.path().display().to_string())),
+            ("database_url", toml_string(&proxy.url_through(&db))),
+            ("redis_url", toml_string(&redis_url())),
+            ("redis_prefix", toml_string(&unique("outage"))),
+        ],
+    ))
+    .await
+    .unwrap();
+    let counter = RunCounter::start().await;
+    let job = core.job_create(counter.job("through-an-outage"), &who()).await.unwrap();
+    runs_seen(&counter, 2).await;
+    // The database is unreachable while three more runs happen (claims live in Redis).
+    proxy.cut();
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 3).await;
+    proxy.restore();
+    let n = counter.hits().len();
+    runs_seen(&counter, n + 2).await;
+    core.job_set_paused(job.id, true, &who()).await.unwrap();
+    // Every run that happened, the ones during the outage included, has its row once.
+    assert_each_run_once(&core, &counter, job.id, Some(&redis_url()), Duration::from_secs(60)).await;
+    core.shutdown().await;
+}
