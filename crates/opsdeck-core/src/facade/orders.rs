@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::events::Event;
 use crate::orders::alipay::{NotifyError, amount_in_fen};
 use crate::orders::expiry::{self, Verdict};
+use crate::orders::idempotency::{self, Keyed};
 use crate::orders::model::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderKind, OrderPage, OrderQuery, PaidOutcome,
     SweepSummary,
@@ -57,6 +58,10 @@ pub enum NotifyOutcome {
     Conflict,
     /// `WAIT_BUYER_PAY` or `TRADE_CLOSED`: nothing to do.
     Acknowledged,
+}
+
+fn no_key() -> ApiError {
+    ApiError::Internal(anyhow::anyhow!("an order placed without an idempotency key reported its key taken"))
 }
 
 fn field(name: &str, message: impl Into<String>) -> ApiError {
@@ -111,14 +116,14 @@ impl Core {
     /// Places an order: checks and locks the stock atomically (short stock: a clear error and
     /// nothing changed), stores the order, and adds it to the due index.
     pub async fn order_place(&self, draft: OrderDraft) -> Result<Order, ApiError> {
-        self.place_as(draft, "shop").await
+        self.place_as(draft, "shop", None).await?.ok_or_else(no_key)
     }
 
     /// [`Core::order_place`] by a staff member from the console (audited).
     pub async fn order_place_by(&self, draft: OrderDraft, actor: &Actor) -> Result<Order, ApiError> {
         actor.require_operator("place orders")?;
         let who = actor.name.as_str();
-        let order = self.place_as(draft, who).await?;
+        let order = self.place_as(draft, who, None).await?.ok_or_else(no_key)?;
         self.record_audit(NewAuditEntry {
             who,
             action: "order.place",
@@ -129,7 +134,13 @@ impl Core {
         Ok(order)
     }
 
-    async fn place_as(&self, draft: OrderDraft, placed_by: &str) -> Result<Order, ApiError> {
+    /// None: the idempotency key (`key`: the key and the request's hash) was taken meanwhile.
+    async fn place_as(
+        &self,
+        draft: OrderDraft,
+        placed_by: &str,
+        key: Option<(&str, &str)>,
+    ) -> Result<Option<Order>, ApiError> {
         if draft.user_id <= 0 {
             return Err(field("user_id", "a user id is a positive number"));
         }
@@ -172,6 +183,7 @@ impl Core {
                 items: &draft.items,
                 amount_fen: draft.amount_fen,
                 placed_by,
+                idempotency: key,
             };
             let placed = store::place(self.database(), &new, now, expires).await;
             match placed {
@@ -185,6 +197,7 @@ impl Core {
                     });
                 }
                 Err(PlaceError::UnknownGoods(id)) => return Err(field("items", format!("no goods {id}"))),
+                Err(PlaceError::KeyTaken) => return Ok(None),
                 // A taken order number, a deadlock or a busy database: again, with a new number.
                 Err(PlaceError::Db(e))
                     if (crate::db::is_unique_violation(&e) || store::is_retryable(&e)) && attempt < 5 =>
@@ -200,7 +213,7 @@ impl Core {
             tracing::warn!(order = %order.order_no, error = %e, "cannot index an order's deadline; reconcile will");
         }
         self.publish(Event::OrdersChanged);
-        Ok(order)
+        Ok(Some(order))
     }
 
     /// A payment reported (Alipay's notification, or a query that found it paid): pending →
@@ -442,4 +455,30 @@ fn check_page(limit: u32) -> Result<(), ApiError> {
         return Err(field("limit", format!("limit must be between 1 and {MAX_PAGE}")));
     }
     Ok(())
+}
+
+impl Core {
+    /// [`Core::order_place`] with the shop's idempotency key: the first request with a key places
+    /// the order; a repeat of the same request (however its JSON was spelled) is answered with
+    /// that order and places nothing (no second order, no stock locked twice), even when both
+    /// arrive at once; the key with another request is refused ([`Keyed::Reused`]).
+    pub async fn order_place_keyed(&self, draft: OrderDraft, key: &str) -> Result<Keyed, ApiError> {
+        if let Some(problem) = idempotency::key_problem(key) {
+            return Err(field("Idempotency-Key", problem));
+        }
+        let hash = idempotency::request_hash(&draft);
+        // Twice at most: a key taken between the lookup and the insert is looked up again.
+        for _ in 0..2 {
+            if let Some((stored, order_no)) = idempotency::lookup(self.database().pool(), key).await? {
+                if stored != hash {
+                    return Ok(Keyed::Reused { order_no });
+                }
+                return Ok(Keyed::Replayed(self.order_get(&order_no).await?));
+            }
+            if let Some(order) = self.place_as(draft.clone(), "shop", Some((key, &hash))).await? {
+                return Ok(Keyed::Placed(order));
+            }
+        }
+        Err(ApiError::Internal(anyhow::anyhow!("idempotency key {key:?} taken, yet not found")))
+    }
 }

@@ -7,9 +7,11 @@
 //! - [`store`]: goods, orders, cancelled orders, the timeline: conditional transitions.
 //! - [`due`]: the due index in Redis (claim under a lease, reaper).
 //! - [`expiry`]: the sweep.
+//! - [`idempotency`]: `Idempotency-Key`s of order placement.
 
 pub mod alipay;
 pub mod due;
 pub mod expiry;
+pub mod idempotency;
 pub mod model;
 pub mod store;

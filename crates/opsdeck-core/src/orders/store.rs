@@ -57,6 +57,9 @@ pub enum PlaceError {
         wanted: i64,
     },
     UnknownGoods(i64),
+    /// The idempotency key is recorded already (by an earlier or a concurrent request): nothing
+    /// was placed.
+    KeyTaken,
     Db(sqlx::Error),
 }
 
@@ -76,6 +79,8 @@ pub struct NewOrder<'a> {
     pub amount_fen: Option<i64>,
     /// `shop`, or the staff member who placed it from the console.
     pub placed_by: &'a str,
+    /// The request's idempotency key and hash, recorded in the same transaction.
+    pub idempotency: Option<(&'a str, &'a str)>,
 }
 
 /// Locks the stock and inserts the order, all or nothing.
@@ -87,6 +92,13 @@ pub async fn place(
 ) -> Result<Order, PlaceError> {
     let NewOrder { order_no, user_id, kind, items, amount_fen, .. } = *new;
     let mut tx = begin_write(db).await?;
+    if let Some((key, hash)) = new.idempotency {
+        // First, before any stock is locked: a key used already places nothing.
+        match super::idempotency::insert(&mut tx, key, hash, order_no, now).await {
+            Err(e) if crate::db::is_unique_violation(&e) => return Err(PlaceError::KeyTaken),
+            other => other?,
+        }
+    }
     let mut priced = Vec::with_capacity(items.len());
     let mut amount = amount_fen.unwrap_or(0);
     // Goods rows are always locked in id order, so concurrent transactions cannot deadlock.

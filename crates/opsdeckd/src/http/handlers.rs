@@ -3,11 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::accounts::Callback;
 use opsdeck_core::accounts::model::{ProviderKey, Purpose, SignInOutcome};
 use opsdeck_core::ocr::baidu::Side;
+use opsdeck_core::orders::idempotency::Keyed;
 use opsdeck_core::orders::model::OrderDraft;
 use opsdeck_core::{ApiError, HealthReport};
 use serde::{Deserialize, Serialize};
@@ -73,14 +74,41 @@ pub async fn ocr_lookup(
 }
 
 /// `POST /api/orders`: 201 with the order placed (stock locked, the expiry clock started).
+/// With an `Idempotency-Key` header, a repeat of the same request is answered 201 with the
+/// same order (and `Idempotent-Replayed: true`), placing nothing; the key with another request
+/// is refused, 422 `idempotency_key_reused`.
 pub async fn order_place(
     _: Authorized,
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(draft): ApiJson<OrderDraft>,
 ) -> Answer<Response> {
-    let order = state.core.order_place(draft).await?;
-    Ok((StatusCode::CREATED, Json(order)).into_response())
+    let Some(key) = headers.get(IDEMPOTENCY_KEY) else {
+        let order = state.core.order_place(draft).await?;
+        return Ok((StatusCode::CREATED, Json(order)).into_response());
+    };
+    let key = key.to_str().map_err(|_| ApiError::InvalidField {
+        field: IDEMPOTENCY_KEY.into(),
+        message: "an Idempotency-Key is printable ASCII".into(),
+    })?;
+    match state.core.order_place_keyed(draft, key).await? {
+        Keyed::Placed(order) => Ok((StatusCode::CREATED, Json(order)).into_response()),
+        Keyed::Replayed(order) => {
+            Ok((StatusCode::CREATED, [("idempotent-replayed", "true")], Json(order)).into_response())
+        }
+        Keyed::Reused { order_no } => {
+            let mut e = HttpError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                format!("this Idempotency-Key placed order {order_no} for another request; use a new key"),
+            );
+            e.body.field = Some(IDEMPOTENCY_KEY.into());
+            Err(e)
+        }
+    }
 }
+
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 /// `POST /api/payments/alipay/notify`: Alipay's async notify. Its signature authenticates it (no
 /// bearer token); accepted, it is answered exactly `success`.

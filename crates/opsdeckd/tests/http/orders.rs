@@ -173,3 +173,47 @@ async fn waiting_and_closed_notifies_change_nothing_and_a_late_payment_is_a_conf
     assert_eq!(answer.0, 400, "{answer:?}");
     world.stop().await;
 }
+
+async fn place_keyed(world: &World, key: &str, draft: &serde_json::Value) -> reqwest::Response {
+    world.authed(Method::POST, "/api/orders").header("Idempotency-Key", key).json(draft).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_idempotency_key_sent_twice_places_one_order_and_locks_stock_once() {
+    let world = World::start().await;
+    let goods = world.goods(1250, 10).await;
+    let draft = json!({ "user_id": 42, "kind": "goods", "items": [{ "goods_id": goods.id, "quantity": 2 }] });
+    let first = place_keyed(&world, "retry-1", &draft).await;
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (status, order) = json(first).await;
+    assert_eq!(status, 201, "{order}");
+    // The shop's retry after a timeout: the same body (spelled differently), the same key.
+    let again = json!({ "items": [{ "quantity": 2, "goods_id": goods.id }], "kind": "goods", "user_id": 42 });
+    let second = place_keyed(&world, "retry-1", &again).await;
+    assert_eq!(second.headers().get("idempotent-replayed").unwrap(), "true");
+    let (status, replayed) = json(second).await;
+    assert_eq!(status, 201, "{replayed}");
+    assert_eq!(replayed, order, "the same answer");
+    assert_eq!(stock(&world, goods.id).await, (8, 2, 0), "stock locked once");
+
+    // The key with another order: refused, nothing placed.
+    let other = json!({ "user_id": 42, "kind": "goods", "items": [{ "goods_id": goods.id, "quantity": 3 }] });
+    let body = expect_error(place_keyed(&world, "retry-1", &other).await, 422, "idempotency_key_reused").await;
+    assert_eq!(body["field"], "Idempotency-Key", "{body}");
+    assert!(body["message"].as_str().unwrap().contains(order["order_no"].as_str().unwrap()), "{body}");
+    // Malformed keys: refused, nothing placed.
+    for bad in ["x".repeat(256), "a\tb".to_string()] {
+        let body = expect_error(place_keyed(&world, &bad, &draft).await, 400, "invalid_input").await;
+        assert_eq!(body["field"], "Idempotency-Key", "{body}");
+    }
+    assert_eq!(stock(&world, goods.id).await, (8, 2, 0), "nothing changed");
+
+    // Two requests with one key at once: one order.
+    let (a, b) = tokio::join!(place_keyed(&world, "race-1", &draft), place_keyed(&world, "race-1", &draft));
+    let ((status_a, a), (status_b, b)) = (json(a).await, json(b).await);
+    assert_eq!((status_a, status_b), (201, 201), "{a} {b}");
+    assert_eq!(a["order_no"], b["order_no"], "one order");
+    assert_eq!(stock(&world, goods.id).await, (6, 4, 0), "stock locked once more");
+    assert_eq!(world.core.metrics().await.unwrap().orders_pending, 2);
+    world.stop().await;
+}
