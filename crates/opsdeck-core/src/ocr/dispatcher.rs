@@ -168,16 +168,9 @@ async fn read_loop(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationToke
                     if !deliveries.is_empty() {
                         tracing::info!(messages = deliveries.len(), "taking over OCR messages whose lease lapsed");
                     }
-                    for delivery in deliveries {
-                        let Some(permit) = permits.pop() else { break };
-                        spawn_handler(core, delivery, permit);
-                    }
+                    dispatch(core, deliveries, &mut permits);
                 }
-                Err(e) if e.code() == Some("NOGROUP") => {
-                    if let Err(e) = shared.queue.ensure_group().await {
-                        tracing::debug!(error = %e, "cannot recreate the OCR consumer group");
-                    }
-                }
+                Err(e) if e.code() == Some("NOGROUP") => recreate_group(shared).await,
                 Err(e) => tracing::debug!(error = %e, "cannot take over OCR messages"),
             }
             if permits.is_empty() {
@@ -204,18 +197,8 @@ async fn read_loop(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationToke
             read = shared.queue.read(conn.as_mut().expect("opened above"), &me, permits.len(), block) => read,
         };
         match read {
-            Ok(deliveries) => {
-                for delivery in deliveries {
-                    let Some(permit) = permits.pop() else { break };
-                    spawn_handler(core, delivery, permit);
-                }
-            }
-            Err(e) if e.code() == Some("NOGROUP") => {
-                // The stream went away (a flush): recreate it; reconcile refills it from SQL.
-                if let Err(e) = shared.queue.ensure_group().await {
-                    tracing::debug!(error = %e, "cannot recreate the OCR consumer group");
-                }
-            }
+            Ok(deliveries) => dispatch(core, deliveries, &mut permits),
+            Err(e) if e.code() == Some("NOGROUP") => recreate_group(shared).await,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot read the OCR stream");
                 conn = None;
@@ -226,12 +209,23 @@ async fn read_loop(core: &Core, calls: Arc<Semaphore>, cancel: &CancellationToke
     }
 }
 
-fn spawn_handler(core: &Core, delivery: Delivery, permit: tokio::sync::OwnedSemaphorePermit) {
-    let core = core.clone();
-    tokio::spawn(async move {
-        handle(&core, delivery).await;
-        drop(permit);
-    });
+/// A handler for each delivery, each holding one of the permits it was read with.
+fn dispatch(core: &Core, deliveries: Vec<Delivery>, permits: &mut Vec<tokio::sync::OwnedSemaphorePermit>) {
+    for delivery in deliveries {
+        let Some(permit) = permits.pop() else { break };
+        let core = core.clone();
+        tokio::spawn(async move {
+            handle(&core, delivery).await;
+            drop(permit);
+        });
+    }
+}
+
+/// The stream went away (a flush): recreate it; reconcile refills it from SQL.
+async fn recreate_group(shared: &OcrShared) {
+    if let Err(e) = shared.queue.ensure_group().await {
+        tracing::debug!(error = %e, "cannot recreate the OCR consumer group");
+    }
 }
 
 async fn pause_a_moment(cancel: &CancellationToken) {

@@ -128,13 +128,22 @@ pub fn free_port() -> u16 {
 }
 
 /// Polls `check` every 25 ms until it answers Some, for at most 30 s; fails naming `what`.
-pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> F) -> T {
+    until_within(what, Duration::from_secs(30), check).await
+}
+
+/// Polls `check` every 25 ms until it answers Some, for at most `within`; fails naming `what`.
+pub async fn until_within<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not within 30 s: {what}");
+        assert!(tokio::time::Instant::now() < deadline, "not within {} s: {what}", within.as_secs());
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }

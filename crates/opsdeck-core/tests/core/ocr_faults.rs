@@ -10,25 +10,9 @@ use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrQuery, OcrRequest};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
-use crate::helpers::{fresh_mysql_url, redis_url, toml_string, unique};
+use crate::helpers::{fresh_mysql_url, redis_url, toml_string, unique, until_within};
 use crate::ocr::{counts, fake, max_in_any_second, start, url};
 use crate::proxy::{FaultProxy, server_of};
-
-/// Polls `check` until it answers Some, for at most `within`.
-async fn until_within<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    within: Duration,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within {} s: {what}", within.as_secs());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// Every request of the core (at most 500).
 async fn all_requests(core: &Core) -> Vec<OcrRequest> {
