@@ -16,7 +16,7 @@ use crate::orders::expiry::{self, Verdict};
 use crate::orders::idempotency::{self, Keyed};
 use crate::orders::model::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderKind, OrderPage, OrderQuery, PaidOutcome,
-    SweepSummary,
+    Payment, SweepSummary,
 };
 use crate::orders::store::{self, PlaceError};
 
@@ -58,6 +58,13 @@ pub enum NotifyOutcome {
     Conflict,
     /// `WAIT_BUYER_PAY` or `TRADE_CLOSED`: nothing to do.
     Acknowledged,
+}
+
+fn amount_conflict(order_no: &str) -> ApiError {
+    ApiError::Forbidden(format!(
+        "Alipay reports {order_no} paid with another amount than the order's: recorded as a conflict on its timeline, \
+         neither paid nor cancelled; settle it at Alipay (a refund) first"
+    ))
 }
 
 fn no_key() -> ApiError {
@@ -216,22 +223,43 @@ impl Core {
         Ok(Some(order))
     }
 
-    /// A payment reported (Alipay's notification, or a query that found it paid): pending →
-    /// paid exactly once, however often it is repeated; for a cancelled order it is recorded as
-    /// a conflict for staff.
+    /// A payment of the order's own amount reported (the simulated shop, tests): pending → paid
+    /// exactly once, however often it is repeated; for a cancelled order it is recorded as a
+    /// conflict for staff.
     pub async fn order_mark_paid(&self, order_no: &str, trade_no: &str, source: &str) -> Result<PaidOutcome, ApiError> {
+        self.settle_payment(order_no, Payment { trade_no, amount_fen: None }, source).await
+    }
+
+    /// A payment reported by Alipay (a notify, or a query that found the trade paid), applied by
+    /// [`store::mark_paid`], which compares the amount paid with the order's: another amount is
+    /// recorded as a conflict for staff and the order leaves the expiry sweep, neither paid nor
+    /// cancelled. Retried when the database asks (deadlock, busy).
+    pub(crate) async fn settle_payment(
+        &self,
+        order_no: &str,
+        payment: Payment<'_>,
+        source: &str,
+    ) -> Result<PaidOutcome, ApiError> {
         let outcome =
-            store::retrying(|| store::mark_paid(self.database(), order_no, trade_no, source, None, Utc::now()))
+            store::retrying(|| store::mark_paid(self.database(), order_no, payment, source, None, Utc::now()))
                 .await?
                 .ok_or_else(|| ApiError::NotFound(format!("no order {order_no}")))?;
         if outcome != PaidOutcome::AlreadyPaid {
             if let Err(e) = self.orders().due.remove(&[order_no.to_string()]).await {
-                tracing::warn!(order = %order_no, error = %e, "cannot drop a paid order from the due index");
+                tracing::warn!(order = %order_no, error = %e, "cannot drop a settled order from the due index");
             }
             self.publish(Event::OrdersChanged);
         }
-        if outcome == PaidOutcome::Conflict {
-            tracing::warn!(order = %order_no, "payment reported for a cancelled order: recorded for staff");
+        match outcome {
+            PaidOutcome::Conflict => {
+                tracing::warn!(order = %order_no, "payment reported for a cancelled order: recorded for staff");
+            }
+            PaidOutcome::AmountMismatch => tracing::warn!(
+                order = %order_no,
+                paid_fen = payment.amount_fen,
+                "payment of another amount than the order's: not applied, recorded for staff"
+            ),
+            PaidOutcome::Applied | PaidOutcome::AlreadyPaid => {}
         }
         Ok(outcome)
     }
@@ -258,8 +286,8 @@ impl Core {
             }
         })?;
         let order_no = notify.out_trade_no.as_str();
-        let amount_fen = match store::amount_of(self.database().pool(), order_no).await? {
-            Some(amount) => amount,
+        match store::amount_of(self.database().pool(), order_no).await? {
+            Some(_) => {}
             None => {
                 tracing::warn!(order = %order_no, notify_id = %notify.notify_id, "Alipay notify for an unknown order");
                 return Err(ApiError::NotFound(format!("no order {order_no}")));
@@ -269,24 +297,25 @@ impl Core {
             tracing::warn!(order = %order_no, total_amount = %notify.total_amount, "Alipay notify with an unreadable amount");
             return Err(field("total_amount", format!("{:?} is not an amount in yuan", notify.total_amount)));
         };
-        if notified_fen != amount_fen {
-            tracing::warn!(
-                order = %order_no,
-                notified_fen,
-                amount_fen,
-                notify_id = %notify.notify_id,
-                "Alipay notify with another amount than the order's: not applied"
-            );
-            return Err(field(
-                "total_amount",
-                format!("the notify says {notified_fen} fen, order {order_no} is {amount_fen} fen"),
-            ));
-        }
         let outcome = if notify.trade_status.is_paid() {
-            match self.order_mark_paid(order_no, &notify.trade_no, "notify").await? {
+            // Another amount than the order's is a conflict for staff, decided with the payment
+            // itself (`store::mark_paid`): Alipay's retries of this notify change nothing.
+            let payment = Payment { trade_no: &notify.trade_no, amount_fen: Some(notified_fen) };
+            match self.settle_payment(order_no, payment, "notify").await? {
                 PaidOutcome::Applied => NotifyOutcome::Paid,
                 PaidOutcome::AlreadyPaid => NotifyOutcome::AlreadyPaid,
                 PaidOutcome::Conflict => NotifyOutcome::Conflict,
+                // Refused as before (Alipay retries; each retry finds the conflict recorded
+                // already), but now with a trace on the timeline and out of the sweep.
+                PaidOutcome::AmountMismatch => {
+                    return Err(field(
+                        "total_amount",
+                        format!(
+                            "the notify says {notified_fen} fen, not order {order_no}'s amount: \
+                             recorded as a conflict for staff, not applied"
+                        ),
+                    ));
+                }
             }
         } else {
             NotifyOutcome::Acknowledged
@@ -343,11 +372,14 @@ impl Core {
             return Err(ApiError::Forbidden(format!("{order_no} is paid: only pending orders can be cancelled")));
         }
         let outcome = match expiry::verdict(self, order_no, who, None).await {
-            Verdict::Paid { trade_no } => {
-                store::mark_paid(self.database(), order_no, &trade_no, who, None, Utc::now()).await?;
-                let _ = self.orders().due.remove(&[order_no.to_string()]).await;
-                self.publish(Event::OrdersChanged);
-                Err(ApiError::Forbidden(format!("Alipay says {order_no} is paid: it was marked paid, not cancelled")))
+            Verdict::Paid { trade_no, amount_fen } => {
+                let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
+                match self.settle_payment(order_no, payment, who).await? {
+                    PaidOutcome::AmountMismatch => Err(amount_conflict(order_no)),
+                    _ => Err(ApiError::Forbidden(format!(
+                        "Alipay says {order_no} is paid: it was marked paid, not cancelled"
+                    ))),
+                }
             }
             Verdict::Later(why) => {
                 Err(ApiError::Forbidden(format!("cannot cancel {order_no} now ({why}); nothing was changed")))
@@ -394,13 +426,22 @@ impl Core {
         let answer = alipay.query(order_no).await.map_err(|e| ApiError::Forbidden(format!("Alipay: {e}")))?;
         let detail = json!({ "trade_status": answer.status.as_str() });
         store::record_event(self.database(), order_no, "queried", Some(detail.clone()), who, None).await?;
-        let paid = answer.status.is_paid();
-        if paid {
-            store::mark_paid(self.database(), order_no, &answer.trade_no.unwrap_or_default(), who, None, Utc::now())
-                .await?;
-            let _ = self.orders().due.remove(&[order_no.to_string()]).await;
-            self.publish(Event::OrdersChanged);
-        }
+        let outcome = match answer.status.is_paid() {
+            true => {
+                // A payment is applied only with the amount Alipay says was paid.
+                let Some(amount_fen) = answer.total_amount.as_deref().and_then(amount_in_fen) else {
+                    return Err(ApiError::Provider(format!(
+                        "Alipay says {order_no} is paid but gives no readable amount; nothing was changed"
+                    )));
+                };
+                let trade_no = answer.trade_no.unwrap_or_default();
+                let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
+                Some(self.settle_payment(order_no, payment, who).await?)
+            }
+            false => None,
+        };
+        let mut detail = detail;
+        detail["outcome"] = json!(outcome);
         self.record_audit(NewAuditEntry {
             who,
             action: "order.check_payment",
@@ -408,7 +449,10 @@ impl Core {
             detail: Some(detail),
         })
         .await?;
-        Ok(paid)
+        match outcome {
+            Some(PaidOutcome::AmountMismatch) => Err(amount_conflict(order_no)),
+            other => Ok(other.is_some()),
+        }
     }
 
     /// One expiry sweep (what the `order_expiry_sweep` job runs).

@@ -12,9 +12,9 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 
-use super::alipay::{AlipayClient, CloseOutcome, TradeStatus};
+use super::alipay::{AlipayClient, CloseOutcome, TradeStatus, amount_in_fen};
 use super::due::DueIndex;
-use super::model::SweepSummary;
+use super::model::{PaidOutcome, Payment, SweepSummary};
 use super::store::{self, NewEvent};
 use crate::Core;
 use crate::events::Event;
@@ -38,8 +38,10 @@ pub struct OrdersShared {
 /// What Alipay's answers mean for one order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
+    /// Paid at Alipay: the trade number (may be empty) and the amount paid, in fen.
     Paid {
         trade_no: String,
+        amount_fen: i64,
     },
     Cancel,
     /// Keep it due; the reason.
@@ -74,7 +76,12 @@ pub async fn ask(core: &Core, order_no: &str) -> (Verdict, Vec<NewEvent>) {
             Ok(answer) => {
                 events.push(line("queried", Some(serde_json::json!({ "trade_status": answer.status.as_str() }))));
                 if answer.status.is_paid() {
-                    return (Verdict::Paid { trade_no: answer.trade_no.unwrap_or_default() }, events);
+                    // Applied only with the amount paid (compared with the order's when marked).
+                    let verdict = match answer.total_amount.as_deref().and_then(amount_in_fen) {
+                        Some(amount_fen) => Verdict::Paid { trade_no: answer.trade_no.unwrap_or_default(), amount_fen },
+                        None => Verdict::Later("trade.query: paid, without a readable total_amount".into()),
+                    };
+                    return (verdict, events);
                 }
                 answer.status
             }
@@ -131,8 +138,16 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
         let now = Utc::now();
         for (no, v) in verdicts {
             match v {
-                Verdict::Paid { trade_no } => {
-                    match store::mark_paid(core.database(), &no, &trade_no, "sweep", run_key, now).await {
+                Verdict::Paid { trade_no, amount_fen } => {
+                    let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
+                    let paid =
+                        store::retrying(|| store::mark_paid(core.database(), &no, payment, "sweep", run_key, now));
+                    match paid.await {
+                        Ok(Some(PaidOutcome::AmountMismatch)) => {
+                            // Recorded for staff; no longer due (neither paid nor cancelled).
+                            summary.conflicts.push(no.clone());
+                            done.push(no);
+                        }
                         Ok(_) => {
                             summary.found_paid.push(no.clone());
                             done.push(no);
@@ -201,11 +216,13 @@ pub fn summary_json(summary: &SweepSummary) -> serde_json::Value {
         "found_paid": summary.found_paid.len(),
         "retried": summary.retried.len(),
         "failed": summary.failed.len(),
+        "conflicts": summary.conflicts.len(),
         "orders": {
             "cancelled": list(&summary.cancelled),
             "found_paid": list(&summary.found_paid),
             "retried": list(&summary.retried),
             "failed": list(&summary.failed),
+            "conflicts": list(&summary.conflicts),
         },
     })
 }

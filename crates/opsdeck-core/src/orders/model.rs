@@ -124,6 +124,20 @@ pub enum PaidOutcome {
     AlreadyPaid,
     /// The order was cancelled already: recorded for staff, not applied.
     Conflict,
+    /// Paid with another amount than the order's: recorded as a conflict for staff, not applied
+    /// (the order stays pending and leaves the expiry sweep: neither paid nor cancelled until
+    /// staff settle it at Alipay). For an order cancelled already it is recorded like any late
+    /// payment, and reported as this so that a notify of it is refused for its amount.
+    AmountMismatch,
+}
+
+/// A payment as reported: Alipay's trade number (may be missing from a query's answer) and
+/// the amount paid, in fen (None: the report carries none, e.g. staff or the simulated shop,
+/// and the order's own amount is meant).
+#[derive(Debug, Clone, Copy)]
+pub struct Payment<'a> {
+    pub trade_no: &'a str,
+    pub amount_fen: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -155,4 +169,6 @@ pub struct SweepSummary {
     pub found_paid: Vec<String>,
     pub retried: Vec<String>,
     pub failed: Vec<String>,
+    /// Found paid with another amount than the order's: left to staff.
+    pub conflicts: Vec<String>,
 }

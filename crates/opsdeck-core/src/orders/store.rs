@@ -11,6 +11,7 @@ use sqlx::{Any, AnyPool, QueryBuilder, Row, Transaction};
 
 use super::model::{
     CancelledOrder, Goods, NewGoods, Order, OrderEvent, OrderItem, OrderKind, OrderQuery, OrderStatus, PaidOutcome,
+    Payment,
 };
 use crate::config::DatabaseBackend;
 use crate::db::{Database, instant, ms};
@@ -299,22 +300,30 @@ pub async fn get_order(pool: &AnyPool, order_no: &str) -> sqlx::Result<Option<Or
     Ok(Some(order))
 }
 
-/// pending → paid, once. Goods: locked stock becomes sold; top-up: the user's balance grows.
+/// pending → paid, once, if the amount paid is the order's (checked here, in the transaction,
+/// for every path: notify, sweep, staff). Goods: locked stock becomes sold; top-up: the user's
+/// balance grows by the order's amount. A payment of another amount, or one for an order
+/// cancelled already, is recorded as a conflict for staff (`payment_conflicts` and the
+/// timeline, once per trade) and not applied.
 pub async fn mark_paid(
     db: &Database,
     order_no: &str,
-    trade_no: &str,
+    payment: Payment<'_>,
     source: &str,
     run_key: Option<&str>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<PaidOutcome>> {
     let mut tx = begin_write(db).await?;
+    // An empty trade number (a query's answer without one) is stored as none.
+    let trade_no = Some(payment.trade_no).filter(|t| !t.is_empty());
     let changed = sqlx::query(
-        "UPDATE orders SET status = 'paid', paid_at = ?, trade_no = ? WHERE order_no = ? AND status = 'pending'",
+        "UPDATE orders SET status = 'paid', paid_at = ?, trade_no = ? WHERE order_no = ? AND status = 'pending' \
+         AND amount_fen = COALESCE(?, amount_fen)",
     )
     .bind(ms(now))
-    .bind(trade_no.to_string())
+    .bind(trade_no.map(str::to_string))
     .bind(order_no.to_string())
+    .bind(payment.amount_fen)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -361,44 +370,73 @@ pub async fn mark_paid(
         tx.commit().await?;
         return Ok(Some(PaidOutcome::Applied));
     }
-    let paid = sqlx::query("SELECT status FROM orders WHERE order_no = ?")
+    let live = sqlx::query("SELECT status, amount_fen FROM orders WHERE order_no = ?")
         .bind(order_no.to_string())
         .fetch_optional(&mut *tx)
         .await?;
-    if paid.is_some() {
-        return Ok(Some(PaidOutcome::AlreadyPaid));
-    }
-    let cancelled = sqlx::query("SELECT amount_fen FROM cancelled_orders WHERE order_no = ?")
-        .bind(order_no.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(cancelled) = cancelled else { return Ok(None) };
-    let amount: i64 = cancelled.try_get("amount_fen")?;
-    let ignore = match db.backend() {
-        DatabaseBackend::Sqlite => {
-            "INSERT INTO payment_conflicts (order_no, trade_no, amount_fen, source, at) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (order_no, trade_no) DO NOTHING"
+    let (outcome, amount, note) = match live {
+        Some(row) if row.try_get::<String, _>("status")? == "paid" => return Ok(Some(PaidOutcome::AlreadyPaid)),
+        // Pending, so the amount differs.
+        Some(row) => {
+            let amount: i64 = row.try_get("amount_fen")?;
+            (PaidOutcome::AmountMismatch, amount, "paid another amount than the order's: not applied, for staff")
         }
-        DatabaseBackend::Mysql => {
-            "INSERT INTO payment_conflicts (order_no, trade_no, amount_fen, source, at) VALUES (?, ?, ?, ?, ?) \
-             ON DUPLICATE KEY UPDATE id = id"
+        None => {
+            let cancelled = sqlx::query("SELECT amount_fen FROM cancelled_orders WHERE order_no = ?")
+                .bind(order_no.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(cancelled) = cancelled else { return Ok(None) };
+            let amount: i64 = cancelled.try_get("amount_fen")?;
+            // Cancelled and paid another amount: the amount is what a notify is refused for.
+            let outcome = match payment.amount_fen {
+                Some(paid) if paid != amount => PaidOutcome::AmountMismatch,
+                _ => PaidOutcome::Conflict,
+            };
+            (outcome, amount, "paid after it was cancelled: for staff")
         }
     };
-    let new = sqlx::query(ignore)
+    let paid_fen = payment.amount_fen.unwrap_or(amount);
+    // Once per (order, trade): looked up first (MySQL's `ON DUPLICATE KEY` counts a duplicate as
+    // a changed row under sqlx's found-rows flag, so its answer cannot tell). The lookup locks
+    // the key on MySQL; SQLite's write transaction is exclusive already. Two that race both
+    // insert: one meets the unique key and its transaction is retried.
+    let lookup = match db.backend() {
+        DatabaseBackend::Sqlite => "SELECT COUNT(*) AS n FROM payment_conflicts WHERE order_no = ? AND trade_no = ?",
+        DatabaseBackend::Mysql => {
+            "SELECT COUNT(*) AS n FROM payment_conflicts WHERE order_no = ? AND trade_no = ? FOR UPDATE"
+        }
+    };
+    let known: i64 = sqlx::query(lookup)
         .bind(order_no.to_string())
-        .bind(trade_no.to_string())
-        .bind(amount)
-        .bind(source.to_string())
-        .bind(ms(now))
-        .execute(&mut *tx)
+        .bind(payment.trade_no.to_string())
+        .fetch_one(&mut *tx)
         .await?
-        .rows_affected();
+        .try_get("n")?;
+    let new = if known == 0 {
+        sqlx::query("INSERT INTO payment_conflicts (order_no, trade_no, amount_fen, source, at) VALUES (?, ?, ?, ?, ?)")
+            .bind(order_no.to_string())
+            .bind(payment.trade_no.to_string())
+            .bind(paid_fen)
+            .bind(source.to_string())
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    } else {
+        0
+    };
     if new == 1 {
-        let detail = serde_json::json!({ "trade_no": trade_no, "note": "paid after it was cancelled: for staff" });
+        let detail = serde_json::json!({
+            "trade_no": trade_no,
+            "paid_fen": paid_fen,
+            "amount_fen": amount,
+            "note": note,
+        });
         add_event(&mut tx, order_no, now, "conflict", Some(detail), source, run_key).await?;
     }
     tx.commit().await?;
-    Ok(Some(PaidOutcome::Conflict))
+    Ok(Some(outcome))
 }
 
 /// Moves pending orders to `cancelled_orders` and restores their locked stock, in one
@@ -571,10 +609,12 @@ pub async fn timeline(pool: &AnyPool, order_no: &str) -> sqlx::Result<Vec<OrderE
         .collect()
 }
 
-/// Pending orders after `after_id`, for reconcile: (id, order_no, expires_at).
+/// Pending orders after `after_id`, for reconcile: (id, order_no, expires_at). Orders held for
+/// staff by a payment conflict (paid another amount) are left out: they are no longer due.
 pub async fn pending_page(pool: &AnyPool, after_id: i64, limit: i64) -> sqlx::Result<Vec<(i64, String, i64)>> {
     let rows = sqlx::query(
-        "SELECT id, order_no, expires_at FROM orders WHERE status = 'pending' AND id > ? ORDER BY id LIMIT ?",
+        "SELECT id, order_no, expires_at FROM orders o WHERE status = 'pending' AND id > ? \
+         AND NOT EXISTS (SELECT 1 FROM payment_conflicts c WHERE c.order_no = o.order_no) ORDER BY id LIMIT ?",
     )
     .bind(after_id)
     .bind(limit)

@@ -102,8 +102,13 @@ async fn a_notify_is_applied_once_on_mariadb() {
     let alipay = fake(&app_id()).await;
     let core = Core::start(config_on(dir.path(), Some(&alipay), Some(fresh_mysql_url().await))).await.unwrap();
     let order = core.order_place(top_up(4321)).await.unwrap();
+    // Another amount: refused, and recorded once as a conflict for staff however often it comes.
     let wrong = alipay.signed_notify(&order.order_no, "43.20", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
+    assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
+    let conflicts =
+        core.order_timeline(&order.order_no).await.unwrap().iter().filter(|e| e.event == "conflict").count();
+    assert_eq!(conflicts, 1, "recorded once per trade");
     let form = alipay.signed_notify(&order.order_no, "43.21", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::Paid);
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::AlreadyPaid);
@@ -155,6 +160,9 @@ async fn refused_notifies_apply_nothing() {
     }
     assert!(core.order_get(no).await.unwrap().paid_at.is_none(), "nothing was applied");
     assert_eq!(paid_events(&core, no).await, 0);
+    // The genuine notify of another amount left its trace on the order.
+    let conflict = core.order_timeline(no).await.unwrap().into_iter().find(|e| e.event == "conflict").unwrap();
+    assert_eq!(conflict.detail.unwrap()["paid_fen"], 1251);
     // Still payable by the genuine notify.
     assert_eq!(core.alipay_notify(&good).await.unwrap(), NotifyOutcome::Paid);
     core.shutdown().await;

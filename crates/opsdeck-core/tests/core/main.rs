@@ -14,6 +14,7 @@ mod migrations;
 mod ocr;
 mod ocr_faults;
 mod orders;
+mod orders_property;
 mod overview;
 mod plan;
 mod proxy;

@@ -240,153 +240,6 @@ async fn reconcile_repairs_the_due_index_from_sql() {
     core.shutdown().await;
 }
 
-/// What the property test did to one order.
-#[derive(Debug, Default, Clone)]
-struct Fate {
-    /// A payment notification was applied (Applied or AlreadyPaid): it must end paid.
-    paid_by_notify: bool,
-    /// A payment notification came back as a conflict: it must end cancelled, with a record.
-    conflict: bool,
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn random_interleavings_across_two_instances_keep_every_invariant() {
-    const OPS: usize = 10_000;
-    const ROUND: usize = 16;
-    const STOCK: i64 = 100_000;
-    let dir = tempfile::tempdir().unwrap();
-    let alipay = fake().await;
-    let prefix = unique("t");
-    // The scheduled sweeps run too, interleaving with the test's own.
-    let scheduled = [("scheduler_enabled", "true".to_string())];
-    let a = start(dir.path(), &prefix, &alipay, &scheduled).await;
-    let b = start(dir.path(), &prefix, &alipay, &scheduled).await;
-    let instances = [a.clone(), b.clone()];
-    let mut all_goods = Vec::new();
-    for _ in 0..4 {
-        all_goods.push(goods(&a, STOCK).await.id);
-    }
-    let seed =
-        std::env::var("OPSDECK_PROPTEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
-    eprintln!("property test seed: {seed} (OPSDECK_PROPTEST_SEED to replay)");
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let fates = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Fate>::new()));
-    let mut placed: Vec<String> = Vec::new();
-    let mut done = 0;
-    while done < OPS {
-        let mut round = tokio::task::JoinSet::new();
-        for _ in 0..ROUND {
-            done += 1;
-            let core = instances[rng.usize(..2)].clone();
-            let roll = rng.u32(..100);
-            let fates = fates.clone();
-            let alipay = alipay.clone();
-            let target = (!placed.is_empty()).then(|| placed[rng.usize(..placed.len())].clone());
-            let goods_id = all_goods[rng.usize(..all_goods.len())];
-            let quantity = rng.i64(1..=3);
-            match (roll, target) {
-                (0..30, _) | (_, None) => {
-                    round.spawn(async move {
-                        let order = core.order_place(buy(9, goods_id, quantity)).await.unwrap();
-                        fates.lock().unwrap().insert(order.order_no.clone(), Fate::default());
-                        Some(order.order_no)
-                    });
-                }
-                (30..55, Some(no)) => {
-                    round.spawn(async move {
-                        alipay.pay(&no, "1.00");
-                        let outcome = core.order_mark_paid(&no, &format!("T{no}"), "notify").await.unwrap();
-                        let mut fates = fates.lock().unwrap();
-                        let fate = fates.get_mut(&no).unwrap();
-                        match outcome {
-                            PaidOutcome::Applied | PaidOutcome::AlreadyPaid => fate.paid_by_notify = true,
-                            PaidOutcome::Conflict => fate.conflict = true,
-                        }
-                        None
-                    });
-                }
-                // Paid at Alipay, the notification lost: only a query finds it.
-                (55..70, Some(no)) => {
-                    alipay.pay(&no, "1.00");
-                }
-                (70..85, _) => {
-                    round.spawn(async move {
-                        core.orders_sweep(None).await.unwrap();
-                        None
-                    });
-                }
-                (_, Some(no)) => {
-                    round.spawn(async move {
-                        // Refused when paid or gone: fine, the invariants say what must hold.
-                        let _ = core.order_cancel(&no, "property test", &Actor::system("staff")).await;
-                        None
-                    });
-                }
-            }
-        }
-        while let Some(result) = round.join_next().await {
-            if let Some(no) = result.unwrap() {
-                placed.push(no);
-            }
-        }
-    }
-
-    // The scheduled sweep may still be running on both instances: every check below reads one
-    // consistent snapshot (a single statement) rather than rows at different moments.
-    let fates = fates.lock().unwrap().clone();
-    let pool = a.database().pool();
-    for (no, fate) in &fates {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM orders WHERE order_no = ?) AS live, \
-             (SELECT COUNT(*) FROM orders WHERE order_no = ? AND status = 'paid') AS paid, \
-             (SELECT COUNT(*) FROM cancelled_orders WHERE order_no = ?) AS cancelled, \
-             (SELECT COUNT(*) FROM order_events WHERE order_no = ? AND event = 'conflict') AS conflicts",
-        )
-        .bind(no.clone())
-        .bind(no.clone())
-        .bind(no.clone())
-        .bind(no.clone())
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        let count = |name: &str| sqlx::Row::try_get::<i64, _>(&row, name).unwrap();
-        assert_eq!(count("live") + count("cancelled"), 1, "{no} must be in orders or cancelled, exactly once");
-        if fate.paid_by_notify {
-            assert_eq!(
-                count("paid"),
-                1,
-                "{no} was paid by a notification but is not paid (cancelled: {})",
-                count("cancelled")
-            );
-        }
-        if fate.conflict {
-            assert_eq!(count("cancelled"), 1, "{no}: a conflict is only for a cancelled order");
-            assert_eq!(count("conflicts"), 1, "{no}: the conflict was recorded once");
-        }
-    }
-    // Stock is conserved exactly, and locked and sold stock match the pending and paid orders.
-    for id in &all_goods {
-        let row = sqlx::query(
-            "SELECT g.stock_available AS available, g.stock_locked AS locked, g.stock_sold AS sold, \
-             (SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i JOIN orders o ON o.id = i.order_id \
-              WHERE i.goods_id = g.id AND o.status = 'pending') AS pending_qty, \
-             (SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i JOIN orders o ON o.id = i.order_id \
-              WHERE i.goods_id = g.id AND o.status = 'paid') AS paid_qty \
-             FROM goods g WHERE g.id = ?",
-        )
-        .bind(*id)
-        .fetch_one(pool)
-        .await
-        .unwrap();
-        let n = |name: &str| sqlx::Row::try_get::<i64, _>(&row, name).unwrap();
-        assert_eq!(n("available") + n("locked") + n("sold"), STOCK, "goods {id}: stock not conserved");
-        assert_eq!(n("locked"), n("pending_qty"), "goods {id}: locked ≠ pending orders");
-        assert_eq!(n("sold"), n("paid_qty"), "goods {id}: sold ≠ paid orders");
-    }
-    a.shutdown().await;
-    b.shutdown().await;
-}
-
 #[tokio::test]
 async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() {
     let dir = tempfile::tempdir().unwrap();
@@ -435,4 +288,72 @@ async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() 
     assert_eq!(summary.cancelled.len(), 5, "{summary:?}");
     assert_eq!(stock(&core, tea.id).await, (50, 0, 0));
     core.shutdown().await;
+}
+
+/// A top-up paid at Alipay with another amount than the order's, its notify lost: the sweep's
+/// query finds it paid, and it must still never count as paid: no balance, a conflict on the
+/// timeline (and in `payment_conflicts`), the order out of the sweep, and staff told why when
+/// they check the payment or try to cancel. A notify of that payment arriving late changes
+/// nothing either.
+async fn a_payment_of_another_amount_is_never_applied(database: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let extra: Vec<(&str, String)> = database.iter().map(|url| ("database_url", toml_string(url))).collect();
+    let core = start(dir.path(), &unique("t"), &alipay, &extra).await;
+    let top_up = OrderDraft { user_id: 42, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(5000) };
+    let order = core.order_place(top_up).await.unwrap();
+    alipay.pay(&order.order_no, "0.01");
+    until("the deadline has passed", || std::future::ready((chrono::Utc::now() > order.expires_at).then_some(())))
+        .await;
+    let summary = core.orders_sweep(None).await.unwrap();
+    assert_eq!(summary.conflicts, vec![order.order_no.clone()], "{summary:?}");
+    assert!(summary.found_paid.is_empty() && summary.cancelled.is_empty());
+    let still = core.order_get(&order.order_no).await.unwrap();
+    assert!(still.paid_at.is_none(), "not paid");
+    let pool = core.database().pool();
+    let balance: Option<i64> = sqlx::query_scalar("SELECT balance_fen FROM user_balances WHERE user_id = 42")
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+    assert_eq!(balance.unwrap_or(0), 0, "nothing credited");
+    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let conflicts: Vec<_> = timeline.iter().filter(|e| e.event == "conflict").collect();
+    assert_eq!(conflicts.len(), 1, "{timeline:?}");
+    let detail = conflicts[0].detail.as_ref().unwrap();
+    assert_eq!((detail["paid_fen"].as_i64(), detail["amount_fen"].as_i64()), (Some(1), Some(5000)));
+    let recorded: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_conflicts WHERE order_no = ?")
+        .bind(order.order_no.clone())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1);
+    // No longer due: another sweep and a reconcile leave it alone.
+    assert_eq!(core.orders_sweep(None).await.unwrap().conflicts.len(), 0);
+    assert_eq!(core.orders_reconcile().await.unwrap().added, 0);
+    // Staff are told, and nothing changes.
+    let staff = Actor::system("alice");
+    let checked: ErrorBody = core.order_check_payment(&order.order_no, &staff).await.unwrap_err().into();
+    assert!(checked.message.contains("another amount"), "{}", checked.message);
+    let refused: ErrorBody = core.order_cancel(&order.order_no, "stale", &staff).await.unwrap_err().into();
+    assert!(refused.message.contains("another amount"), "{}", refused.message);
+    // The lost notify arrives after all: refused (field total_amount), the same conflict, not
+    // applied, and not recorded twice.
+    let form = alipay.signed_notify(&order.order_no, "0.01", "TRADE_SUCCESS");
+    let refused: ErrorBody = core.alipay_notify(&form).await.unwrap_err().into();
+    assert_eq!(refused.field.as_deref(), Some("total_amount"), "{}", refused.message);
+    assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none());
+    let conflicts =
+        core.order_timeline(&order.order_no).await.unwrap().iter().filter(|e| e.event == "conflict").count();
+    assert_eq!(conflicts, 1, "one conflict per trade");
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_is_never_applied_on_sqlite() {
+    a_payment_of_another_amount_is_never_applied(None).await;
+}
+
+#[tokio::test]
+async fn a_payment_of_another_amount_is_never_applied_on_mariadb() {
+    a_payment_of_another_amount_is_never_applied(Some(crate::helpers::fresh_mysql_url().await)).await;
 }
