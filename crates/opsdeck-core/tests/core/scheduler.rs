@@ -9,7 +9,9 @@ use opsdeck_core::{Actor, Config, Core, Event};
 use serde_json::json;
 use tokio::sync::broadcast::Receiver;
 
-use crate::helpers::{OwnRedis, config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
+use crate::helpers::{
+    OwnRedis, config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique, until_within,
+};
 
 const WHO: &str = "test@console";
 
@@ -568,22 +570,6 @@ impl RunCounter {
     }
 }
 
-/// Polls `check` every 50 ms until it answers Some, for at most `limit`; fails naming `what`.
-async fn poll_for<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within {limit:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// A claim's value in Redis (`run:<instance>`, `done:<instance>`), if any.
 async fn claim_value(redis: &str, prefix: &str, job_id: i64, scheduled: DateTime<Utc>) -> Option<String> {
     let client = redis::Client::open(redis).unwrap();
@@ -596,7 +582,7 @@ async fn claim_value(redis: &str, prefix: &str, job_id: i64, scheduled: DateTime
 /// per run key, one row per instant, every row `ok`, every claim marked done.
 /// (`redis` None: the claims are not looked at, as after Redis lost them.)
 async fn assert_each_run_once(core: &Core, counter: &RunCounter, job_id: i64, redis: Option<&str>, limit: Duration) {
-    let rows = poll_for("every run's row written", limit, || async {
+    let rows = until_within("every run's row written", limit, || async {
         let rows = runs_of(core, job_id).await;
         let keys: std::collections::HashSet<String> =
             rows.iter().map(|r| format!("s:{job_id}:{}", r.scheduled_at.timestamp_millis())).collect();
@@ -628,7 +614,8 @@ async fn a_history_insert_delayed_past_the_lease_never_runs_an_instant_twice() {
     // its ids) waits 6 s: a run's row is written at least 12 s after the run ended, past the
     // claim's 10 s lease (which is not renewed once the task has ended).
     proxy.delay_matching(format!("s:{}:", job.id).as_bytes(), Duration::from_secs(6));
-    poll_for("4 runs happened", Duration::from_secs(30), || async { (counter.hits().len() >= 4).then_some(()) }).await;
+    until_within("4 runs happened", Duration::from_secs(30), || async { (counter.hits().len() >= 4).then_some(()) })
+        .await;
     a.job_set_paused(job.id, true, &who()).await.unwrap();
     // The instants still due when the pause reached both instances run too; every one that ran
     // gets its row (two delayed batches, about 24 s), which is after its claim's lease would
@@ -641,7 +628,7 @@ async fn a_history_insert_delayed_past_the_lease_never_runs_an_instant_twice() {
 
 /// Waits until the counter has seen at least `n` distinct runs.
 async fn runs_seen(counter: &RunCounter, n: usize) {
-    poll_for(&format!("{n} runs happened"), Duration::from_secs(40), || async {
+    until_within(&format!("{n} runs happened"), Duration::from_secs(40), || async {
         (counter.hits().len() >= n).then_some(())
     })
     .await;
@@ -718,7 +705,7 @@ async fn a_claim_whose_answer_was_lost_is_still_run_by_a_lone_instance() {
     // is cut before the answer comes back.
     let claim_prefix = format!("{}:sched:claim:{}:", core.config().redis_prefix, job.id);
     proxy.cut_after_matching(&[b"sched:jobs_version", claim_prefix.as_bytes()]);
-    let chunk = poll_for("a claim's answer was cut", Duration::from_secs(30), || async { proxy.cut_chunk() }).await;
+    let chunk = until_within("a claim's answer was cut", Duration::from_secs(30), || async { proxy.cut_chunk() }).await;
     let text = String::from_utf8_lossy(&chunk);
     let after = &text[text.find(&claim_prefix).unwrap() + claim_prefix.len()..];
     let ms: i64 = after.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
