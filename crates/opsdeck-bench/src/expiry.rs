@@ -139,7 +139,7 @@ async fn seed_loop(core: &Core, alipay: &FakeAlipay) -> anyhow::Result<f64> {
         let answer = client.query(&order_no).await?;
         if !answer.status.is_paid() {
             let batch = [(order_no.clone(), "unpaid".to_string())];
-            store::cancel_batch(core.database(), &batch, "seed", None, Utc::now()).await?;
+            store::cancel_batch(core.database(), &batch, "seed", None, Utc::now(), None).await?;
         }
         let _: () = redis::cmd("ZREM").arg(&due_key).arg(&order_no).query_async(&mut redis).await?;
         done += 1;

@@ -177,7 +177,15 @@ impl Core {
                 }
             }
         }
-        let now = Utc::now();
+        // Deadlines are by Redis's clock, the one the due index and the sweep compare with; the
+        // instance's own only when Redis does not answer (reconcile indexes the order later).
+        let now = match self.orders().due.now().await {
+            Ok(now) => now,
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis TIME unavailable: the order's deadline is by this instance's clock");
+                Utc::now()
+            }
+        };
         let expires = now + chrono::Duration::from_std(self.config().order_expiry).unwrap_or_default();
         let mut attempt = 0;
         let order = loop {
@@ -386,7 +394,7 @@ impl Core {
             }
             Verdict::Cancel => {
                 let batch = [(order_no.to_string(), reason.to_string())];
-                let cancelled = store::cancel_batch(self.database(), &batch, who, None, Utc::now()).await?;
+                let cancelled = store::cancel_batch(self.database(), &batch, who, None, Utc::now(), None).await?;
                 let _ = self.orders().due.remove(&[order_no.to_string()]).await;
                 self.publish(Event::OrdersChanged);
                 if cancelled.is_empty() {

@@ -102,6 +102,29 @@ impl DueIndex {
         pipe.query_async(&mut self.redis.manager()).await
     }
 
+    /// Redis's clock (`TIME`): the one clock of order deadlines (placing sets them by it, the
+    /// claim script and the sweep's cancellations compare with it).
+    pub async fn now(&self) -> redis::RedisResult<chrono::DateTime<chrono::Utc>> {
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut self.redis.manager()).await?;
+        Ok(chrono::DateTime::from_timestamp_millis(secs * 1000 + micros / 1000).unwrap_or_default())
+    }
+
+    /// Claimed orders that are not due yet, back in the index at their deadlines (ms), atomically.
+    pub async fn back_at(&self, orders: &[(String, i64)]) -> redis::RedisResult<()> {
+        if orders.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let due = pipe.atomic().cmd("ZADD").arg(self.redis.key(DUE));
+        for (no, at) in orders {
+            due.arg(*at).arg(no);
+        }
+        due.ignore();
+        let names: Vec<&String> = orders.iter().map(|(no, _)| no).collect();
+        pipe.cmd("ZREM").arg(self.redis.key(INFLIGHT)).arg(names).ignore();
+        pipe.query_async(&mut self.redis.manager()).await
+    }
+
     /// Claimed orders to be tried again after `delay`.
     pub async fn later(&self, orders: &[String], delay: Duration) -> redis::RedisResult<()> {
         if orders.is_empty() {

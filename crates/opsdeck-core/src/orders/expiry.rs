@@ -118,6 +118,17 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
         if claimed.is_empty() {
             break;
         }
+        // Redis's clock decides what is due; SQL's `expires_at` is the deadline. An order
+        // claimed before its SQL deadline (an index entry scored early, by hand or by an older
+        // instance's clock) goes back at its deadline, and Alipay is not asked (nor its trade
+        // closed).
+        let clock = shared.due.now().await?;
+        let early = store::not_due(core.database().pool(), &claimed, clock).await?;
+        if !early.is_empty() {
+            tracing::warn!(orders = early.len(), "claimed before their deadline; back in the index");
+            shared.due.back_at(&early).await?;
+        }
+        let claimed: Vec<String> = claimed.into_iter().filter(|no| !early.iter().any(|(e, _)| e == no)).collect();
         let answers: Vec<(String, (Verdict, Vec<NewEvent>))> = futures_util::stream::iter(claimed)
             .map(|no| async move {
                 let answer = ask(core, &no).await;
@@ -169,8 +180,10 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
         }
         for chunk in cancel.chunks(CANCEL_BATCH) {
             let batch: Vec<(String, String)> = chunk.iter().map(|no| (no.clone(), expired_reason(core))).collect();
-            let cancelled =
-                store::retrying(|| store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now())).await;
+            let cancelled = store::retrying(|| {
+                store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now(), Some(clock))
+            })
+            .await;
             match cancelled {
                 Ok(cancelled) => {
                     summary.cancelled.extend(cancelled);

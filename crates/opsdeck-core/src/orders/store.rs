@@ -441,13 +441,16 @@ pub async fn mark_paid(
 
 /// Moves pending orders to `cancelled_orders` and restores their locked stock, in one
 /// transaction for the whole batch. Returns the order numbers that were still pending (and are
-/// now cancelled); the others were paid or cancelled meanwhile and are left alone.
+/// now cancelled); the others were paid or cancelled meanwhile and are left alone. With `due_by`
+/// (the sweep: Redis's clock), only orders whose `expires_at` is at or before it are cancelled;
+/// the others are left alone too. Staff cancel before the deadline on purpose (None).
 pub async fn cancel_batch(
     db: &Database,
     orders: &[(String, String)],
     who: &str,
     run_key: Option<&str>,
     now: DateTime<Utc>,
+    due_by: Option<DateTime<Utc>>,
 ) -> sqlx::Result<Vec<String>> {
     let mut tx = begin_write(db).await?;
     let mut cancelled = Vec::new();
@@ -457,10 +460,16 @@ pub async fn cancel_batch(
     for (order_no, reason) in orders {
         // Lock the row first (MySQL: FOR UPDATE; SQLite: the write lock is held already).
         let lock = match db.backend() {
-            DatabaseBackend::Sqlite => "SELECT id FROM orders WHERE order_no = ? AND status = 'pending'",
-            DatabaseBackend::Mysql => "SELECT id FROM orders WHERE order_no = ? AND status = 'pending' FOR UPDATE",
+            DatabaseBackend::Sqlite => {
+                "SELECT id FROM orders WHERE order_no = ? AND status = 'pending' AND expires_at <= COALESCE(?, expires_at)"
+            }
+            DatabaseBackend::Mysql => {
+                "SELECT id FROM orders WHERE order_no = ? AND status = 'pending' AND expires_at <= COALESCE(?, expires_at) \
+                 FOR UPDATE"
+            }
         };
-        let Some(row) = sqlx::query(lock).bind(order_no.clone()).fetch_optional(&mut *tx).await? else {
+        let row = sqlx::query(lock).bind(order_no.clone()).bind(due_by.map(ms)).fetch_optional(&mut *tx).await?;
+        let Some(row) = row else {
             continue;
         };
         let id: i64 = row.try_get("id")?;
@@ -606,6 +615,28 @@ pub async fn timeline(pool: &AnyPool, order_no: &str) -> sqlx::Result<Vec<OrderE
                 run_key: r.try_get("run_key")?,
             })
         })
+        .collect()
+}
+
+/// Of `orders`, the pending ones whose deadline is after `now`: (order_no, expires_at ms).
+pub async fn not_due(pool: &AnyPool, orders: &[String], now: DateTime<Utc>) -> sqlx::Result<Vec<(String, i64)>> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query =
+        QueryBuilder::<Any>::new("SELECT order_no, expires_at FROM orders WHERE status = 'pending' AND expires_at > ");
+    query.push_bind(ms(now)).push(" AND order_no IN (");
+    let mut list = query.separated(", ");
+    for no in orders {
+        list.push_bind(no.clone());
+    }
+    query.push(")");
+    query
+        .build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("order_no")?, r.try_get("expires_at")?)))
         .collect()
 }
 

@@ -357,3 +357,39 @@ async fn a_payment_of_another_amount_is_never_applied_on_sqlite() {
 async fn a_payment_of_another_amount_is_never_applied_on_mariadb() {
     a_payment_of_another_amount_is_never_applied(Some(crate::helpers::fresh_mysql_url().await)).await;
 }
+
+/// Redis says an order is due (its entry scored early: another instance's clock ahead, a hand
+/// edit), but its deadline in SQL is 10 minutes away: the sweep neither asks Alipay (nor closes
+/// the trade) nor cancels it, and puts it back at its deadline; `cancel_batch` given the clock
+/// refuses it too.
+#[tokio::test]
+async fn an_order_before_its_deadline_is_not_cancelled_though_redis_says_it_is_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let prefix = unique("t");
+    let core = start(dir.path(), &prefix, &alipay, &[("order_expiry_seconds", "600".into())]).await;
+    let tea = goods(&core, 10).await;
+    let order = core.order_place(buy(1, tea.id, 2)).await.unwrap();
+    let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let due = format!("{prefix}:orders:due");
+    let _: () = redis::cmd("ZADD").arg(&due).arg(1).arg(&order.order_no).query_async(&mut redis).await.unwrap();
+
+    let summary = core.orders_sweep(None).await.unwrap();
+    assert!(summary.cancelled.is_empty() && summary.found_paid.is_empty(), "{summary:?}");
+    assert_eq!(core.order_get(&order.order_no).await.unwrap().order_no, order.order_no, "still pending");
+    assert_eq!(stock(&core, tea.id).await, (8, 2, 0), "stock still locked");
+    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    assert_eq!(timeline.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["placed"], "Alipay not asked");
+    let score: Option<i64> = redis::cmd("ZSCORE").arg(&due).arg(&order.order_no).query_async(&mut redis).await.unwrap();
+    assert_eq!(score, Some(order.expires_at.timestamp_millis()), "back at its deadline");
+
+    // The store's own guard: a cancellation for the sweep, given the clock, leaves it alone.
+    let batch = [(order.order_no.clone(), "expired".to_string())];
+    let now = chrono::Utc::now();
+    let cancelled = opsdeck_core::orders::store::cancel_batch(core.database(), &batch, "sweep", None, now, Some(now))
+        .await
+        .unwrap();
+    assert!(cancelled.is_empty());
+    assert_eq!(stock(&core, tea.id).await, (8, 2, 0));
+    core.shutdown().await;
+}
