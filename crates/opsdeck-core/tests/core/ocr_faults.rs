@@ -123,3 +123,31 @@ async fn slow_sql_and_a_revoked_token_never_put_cap_plus_one_calls_into_a_second
         core.shutdown().await;
     }
 }
+
+/// A lease shorter than a call: the holder renews it while its call is out, so the other
+/// instance never takes the message over mid-call, and a take-over could never be undone by
+/// the old holder's renewal either. Two instances, lease 1 s, calls of 2.5 s: each image is
+/// called exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_longer_than_the_lease_is_held_not_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let baidu = fake(BaiduConfig { qps: 1000, latency: Duration::from_millis(2500), ..BaiduConfig::default() }).await;
+    let prefix = unique("t");
+    let extra =
+        [("scheduler_enabled", "false".into()), ("ocr_lease_ms", "1000".into()), ("ocr_concurrency", "2".into())];
+    let a = start(dir.path(), &redis_url(), &prefix, &baidu, &extra).await;
+    let b = start(dir.path(), &redis_url(), &prefix, &baidu, &extra).await;
+    let total = 6;
+    for i in 0..total {
+        a.ocr_submit(&url(&format!("long{i}")), Side::Front).await.unwrap();
+    }
+    until_within("all done", Duration::from_secs(60), || async { (counts(&a).await.done == total).then_some(()) })
+        .await;
+    let calls = calls_by_url(&baidu);
+    for request in all_requests(&a).await {
+        assert_eq!(calls.get(&request.url), Some(&1), "{} was called once", request.url);
+        assert_eq!(request.attempts, 1);
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
