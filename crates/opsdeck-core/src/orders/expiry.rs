@@ -190,8 +190,30 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
                     // Cancelled now, or paid/cancelled meanwhile by someone else: done either way.
                     done.extend(chunk.iter().cloned());
                 }
+                Err(e) if batch.len() > 1 => {
+                    // Nothing of the batch was applied. One bad order must not hold the others
+                    // back forever: each on its own, in its own transaction.
+                    tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel a batch; one order at a time");
+                    for one in batch.chunks(1) {
+                        let no = one[0].0.clone();
+                        let cancelled = store::retrying(|| {
+                            store::cancel_batch(core.database(), one, "sweep", run_key, Utc::now(), Some(clock))
+                        });
+                        match cancelled.await {
+                            Ok(cancelled) => {
+                                summary.cancelled.extend(cancelled);
+                                done.push(no);
+                            }
+                            Err(e) => {
+                                tracing::warn!(order = %no, error = %e, "cannot cancel an order; it stays due");
+                                summary.failed.push(no.clone());
+                                later.push(no);
+                            }
+                        }
+                    }
+                }
                 Err(e) => {
-                    // Nothing of the batch was applied; all of it stays due.
+                    // Nothing was applied; it stays due.
                     tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel orders; they stay due");
                     summary.failed.extend(chunk.iter().cloned());
                     later.extend(chunk.iter().cloned());

@@ -241,7 +241,7 @@ async fn reconcile_repairs_the_due_index_from_sql() {
 }
 
 #[tokio::test]
-async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() {
+async fn one_order_the_database_refuses_holds_back_no_other_cancellation() {
     let dir = tempfile::tempdir().unwrap();
     let alipay = fake().await;
     let prefix = unique("t");
@@ -256,36 +256,31 @@ async fn a_database_failure_mid_sweep_applies_nothing_and_the_orders_stay_due() 
     }
     // All five due, so one sweep takes them as one batch.
     until("every deadline has passed", || std::future::ready((chrono::Utc::now() > last_deadline).then_some(()))).await;
-    // The database refuses the third cancellation of the batch, as a server that goes away
-    // mid-transaction would: the whole batch must roll back.
-    sqlx::query(
+    // The database refuses the third order's cancellation (a poison row): the batch's
+    // transaction rolls back as a whole, then each order is cancelled on its own.
+    let poison = orders[2].clone();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "CREATE TRIGGER fail_third BEFORE INSERT ON cancelled_orders \
-         WHEN (SELECT COUNT(*) FROM cancelled_orders) >= 2 \
-         BEGIN SELECT RAISE(ABORT, 'database went away'); END",
-    )
+         WHEN NEW.order_no = '{poison}' \
+         BEGIN SELECT RAISE(ABORT, 'database went away'); END"
+    )))
     .execute(core.database().pool())
     .await
     .unwrap();
     let summary = core.orders_sweep(None).await.unwrap();
-    assert_eq!(summary.failed.len(), 5, "{summary:?}");
-    assert!(summary.cancelled.is_empty());
-    assert_eq!(stock(&core, tea.id).await, (40, 10, 0), "nothing half-applied");
-    assert_eq!(core.orders_summary().await.unwrap().pending, 5);
+    assert_eq!(summary.failed, vec![poison.clone()], "{summary:?}");
+    assert_eq!(summary.cancelled.len(), 4, "{summary:?}");
+    assert_eq!(stock(&core, tea.id).await, (48, 2, 0), "only the poison order's stock still locked");
+    assert_eq!(core.orders_summary().await.unwrap().pending, 1);
     let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
-    for no in &orders {
-        let due: Option<f64> =
-            redis::cmd("ZSCORE").arg(format!("{prefix}:orders:due")).arg(no).query_async(&mut redis).await.unwrap();
-        assert!(due.is_some(), "{no} is still due");
-    }
-    // The database is back: the next sweep (once the retry is due) cancels them all, once.
-    sqlx::query("DROP TRIGGER fail_third").execute(core.database().pool()).await.unwrap();
-    let mut redis_due = redis.clone();
     let key = format!("{prefix}:orders:due");
-    for no in &orders {
-        let _: () = redis::cmd("ZADD").arg(&key).arg(0).arg(no).query_async(&mut redis_due).await.unwrap();
-    }
+    let due: Option<f64> = redis::cmd("ZSCORE").arg(&key).arg(&poison).query_async(&mut redis).await.unwrap();
+    assert!(due.is_some(), "{poison} is still due");
+    // The database is back: the next sweep (once the retry is due) cancels it, once.
+    sqlx::query("DROP TRIGGER fail_third").execute(core.database().pool()).await.unwrap();
+    let _: () = redis::cmd("ZADD").arg(&key).arg(0).arg(&poison).query_async(&mut redis).await.unwrap();
     let summary = core.orders_sweep(None).await.unwrap();
-    assert_eq!(summary.cancelled.len(), 5, "{summary:?}");
+    assert_eq!(summary.cancelled, vec![poison], "{summary:?}");
     assert_eq!(stock(&core, tea.id).await, (50, 0, 0));
     core.shutdown().await;
 }
