@@ -11,7 +11,7 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::orders::alipay::{NotifyError, amount_in_fen};
+use crate::orders::alipay::{NotifyError, TradeStatus, amount_in_fen};
 use crate::orders::expiry::{self, Verdict};
 use crate::orders::idempotency::{self, Keyed};
 use crate::orders::model::{
@@ -326,6 +326,9 @@ impl Core {
                 }
             }
         } else {
+            if notify.trade_status == TradeStatus::Closed {
+                self.note_closed_after_paid(order_no, &notify.trade_no, &notify.notify_id).await?;
+            }
             NotifyOutcome::Acknowledged
         };
         tracing::info!(
@@ -510,6 +513,26 @@ fn check_page(limit: u32) -> Result<(), ApiError> {
 }
 
 impl Core {
+    /// `TRADE_CLOSED` for an order we hold paid: Alipay closes a paid trade when it is refunded
+    /// in full. The order stays paid (the goods or the balance are staff's to settle), but the
+    /// refund is recorded on its timeline once (`refunded`) and logged, never passed silently.
+    async fn note_closed_after_paid(&self, order_no: &str, trade_no: &str, notify_id: &str) -> Result<(), ApiError> {
+        let pool = self.database().pool();
+        let paid = store::get_order(pool, order_no).await?.is_some_and(|o| o.paid_at.is_some());
+        if !paid || store::timeline(pool, order_no).await?.iter().any(|e| e.event == "refunded") {
+            return Ok(());
+        }
+        tracing::warn!(order = %order_no, %notify_id, "Alipay reports a paid order's trade closed (refunded): for staff");
+        let detail = json!({
+            "trade_no": trade_no,
+            "notify_id": notify_id,
+            "note": "Alipay closed the paid trade (a full refund): the order stays paid; for staff",
+        });
+        store::record_event(self.database(), order_no, "refunded", Some(detail), "notify", None).await?;
+        self.publish(Event::OrdersChanged);
+        Ok(())
+    }
+
     /// [`Core::order_place`] with the shop's idempotency key: the first request with a key places
     /// the order; a repeat of the same request (however its JSON was spelled) is answered with
     /// that order and places nothing (no second order, no stock locked twice), even when both

@@ -388,3 +388,35 @@ async fn an_order_before_its_deadline_is_not_cancelled_though_redis_says_it_is_d
     assert_eq!(stock(&core, tea.id).await, (8, 2, 0));
     core.shutdown().await;
 }
+
+/// A paid top-up refunded in full at Alipay: its notify says `TRADE_CLOSED`. Acknowledged (so
+/// Alipay stops repeating it), the order stays paid, and the refund is on its timeline once.
+#[tokio::test]
+async fn a_refund_of_a_paid_order_is_recorded_not_passed_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
+    let top_up = OrderDraft { user_id: 43, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(800) };
+    let order = core.order_place(top_up).await.unwrap();
+    let paid = alipay.signed_notify(&order.order_no, "8.00", "TRADE_SUCCESS");
+    core.alipay_notify(&paid).await.unwrap();
+    let closed = alipay.signed_notify(&order.order_no, "8.00", "TRADE_CLOSED");
+    for _ in 0..2 {
+        core.alipay_notify(&closed).await.unwrap();
+    }
+    assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_some(), "still paid");
+    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let refunds: Vec<_> = timeline.iter().filter(|e| e.event == "refunded").collect();
+    assert_eq!(refunds.len(), 1, "{timeline:?}");
+    assert_eq!(refunds[0].who, "notify");
+    // A closed notify for an unpaid order is no refund.
+    let waiting = core.order_place(OrderDraft { amount_fen: Some(900), ..top_up_draft(44) }).await.unwrap();
+    core.alipay_notify(&alipay.signed_notify(&waiting.order_no, "9.00", "TRADE_CLOSED")).await.unwrap();
+    let timeline = core.order_timeline(&waiting.order_no).await.unwrap();
+    assert!(timeline.iter().all(|e| e.event != "refunded"), "{timeline:?}");
+    core.shutdown().await;
+}
+
+fn top_up_draft(user_id: i64) -> OrderDraft {
+    OrderDraft { user_id, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(100) }
+}
