@@ -420,3 +420,37 @@ async fn a_refund_of_a_paid_order_is_recorded_not_passed_silently() {
 fn top_up_draft(user_id: i64) -> OrderDraft {
     OrderDraft { user_id, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(100) }
 }
+
+/// Two requests with one idempotency key at once: one order, stock locked once, both answered
+/// with it; on MariaDB the second's key insert waits for the first's transaction.
+async fn one_idempotency_key_places_one_order(database: Option<String>) {
+    use opsdeck_core::orders::idempotency::Keyed;
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let extra: Vec<(&str, String)> = database.iter().map(|url| ("database_url", toml_string(url))).collect();
+    let core = start(dir.path(), &unique("t"), &alipay, &extra).await;
+    let tea = goods(&core, 10).await;
+    let (a, b) = tokio::join!(
+        core.order_place_keyed(buy(1, tea.id, 2), "key-1"),
+        core.order_place_keyed(buy(1, tea.id, 2), "key-1")
+    );
+    let order_no = |k: Keyed| match k {
+        Keyed::Placed(o) | Keyed::Replayed(o) => o.order_no,
+        Keyed::Reused { order_no } => panic!("the same request is no reuse ({order_no})"),
+    };
+    assert_eq!(order_no(a.unwrap()), order_no(b.unwrap()), "one order");
+    assert_eq!(stock(&core, tea.id).await, (8, 2, 0), "stock locked once");
+    assert!(matches!(core.order_place_keyed(buy(1, tea.id, 3), "key-1").await.unwrap(), Keyed::Reused { .. }));
+    assert_eq!(stock(&core, tea.id).await, (8, 2, 0));
+    core.shutdown().await;
+}
+
+#[tokio::test]
+async fn one_idempotency_key_places_one_order_on_sqlite() {
+    one_idempotency_key_places_one_order(None).await;
+}
+
+#[tokio::test]
+async fn one_idempotency_key_places_one_order_on_mariadb() {
+    one_idempotency_key_places_one_order(Some(crate::helpers::fresh_mysql_url().await)).await;
+}
