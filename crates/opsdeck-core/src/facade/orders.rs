@@ -303,7 +303,18 @@ impl Core {
         };
         let Some(notified_fen) = amount_in_fen(&notify.total_amount) else {
             tracing::warn!(order = %order_no, total_amount = %notify.total_amount, "Alipay notify with an unreadable amount");
-            return Err(field("total_amount", format!("{:?} is not an amount in yuan", notify.total_amount)));
+            let message = format!("{:?} is not an amount in yuan", notify.total_amount);
+            // Signed by Alipay and for one of ours: refused, and the order's timeline says so
+            // (once per notify_id: Alipay repeats a refused notify).
+            let known = store::timeline(self.database().pool(), order_no).await?.iter().any(|e| {
+                e.event == "notify_refused"
+                    && e.detail.as_ref().is_some_and(|d| d["notify_id"] == json!(notify.notify_id))
+            });
+            if !known {
+                let detail = json!({ "notify_id": notify.notify_id, "trade_no": notify.trade_no, "reason": message });
+                store::record_event(self.database(), order_no, "notify_refused", Some(detail), "notify", None).await?;
+            }
+            return Err(field("total_amount", message));
         };
         let outcome = if notify.trade_status.is_paid() {
             // Another amount than the order's is a conflict for staff, decided with the payment

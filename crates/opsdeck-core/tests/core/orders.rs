@@ -454,3 +454,25 @@ async fn one_idempotency_key_places_one_order_on_sqlite() {
 async fn one_idempotency_key_places_one_order_on_mariadb() {
     one_idempotency_key_places_one_order(Some(crate::helpers::fresh_mysql_url().await)).await;
 }
+
+/// A notify Alipay signed for one of our orders but with an amount that cannot be read: refused
+/// (Alipay repeats it), and the refusal is on the order's timeline, once per notify.
+#[tokio::test]
+async fn a_refused_notify_leaves_its_trace_on_the_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
+    let order = core.order_place(top_up_draft(45)).await.unwrap();
+    let unreadable = alipay.signed_notify(&order.order_no, "1.000", "TRADE_SUCCESS");
+    for _ in 0..2 {
+        let refused: ErrorBody = core.alipay_notify(&unreadable).await.unwrap_err().into();
+        assert_eq!(refused.field.as_deref(), Some("total_amount"), "{}", refused.message);
+    }
+    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let refusals: Vec<_> = timeline.iter().filter(|e| e.event == "notify_refused").collect();
+    assert_eq!(refusals.len(), 1, "{timeline:?}");
+    let reason = refusals[0].detail.as_ref().unwrap()["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("not an amount"), "{reason}");
+    assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none());
+    core.shutdown().await;
+}
