@@ -476,3 +476,18 @@ async fn a_refused_notify_leaves_its_trace_on_the_order() {
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none());
     core.shutdown().await;
 }
+
+/// A payment reported without Alipay's trade number (a query's answer may lack it) is stored
+/// with none, not with an empty one.
+#[tokio::test]
+async fn a_payment_without_a_trade_number_stores_none_not_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
+    let order = core.order_place(top_up_draft(46)).await.unwrap();
+    assert_eq!(core.order_mark_paid(&order.order_no, "", "tester").await.unwrap(), PaidOutcome::Applied);
+    let paid = core.order_get(&order.order_no).await.unwrap();
+    assert!(paid.paid_at.is_some());
+    assert_eq!(paid.trade_no, None);
+    core.shutdown().await;
+}
