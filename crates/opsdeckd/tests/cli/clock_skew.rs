@@ -132,7 +132,7 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     assert_eq!(
         server.most_at_once.load(Ordering::SeqCst),
         1,
-        "two runs of a max_instances = 1 job were in progress at once"
+        "two runs of a max_instances = 1 job were in progress at once; runs: {runs:#?}"
     );
     watcher.shutdown().await;
 }
