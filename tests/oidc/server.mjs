@@ -56,6 +56,11 @@ function accountClaims(login) {
     claims.phone_number = '+8613800000001';
     claims.phone_number_verified = true;
   }
+  // bob claims alice's number without having verified it: a client must not trust it.
+  if (login === 'bob') {
+    claims.phone_number = '+8613800000001';
+    claims.phone_number_verified = false;
+  }
   return claims;
 }
 

@@ -2,14 +2,17 @@
 //!
 //! - [`model`]: providers, identities, users, roles, the [`Actor`](model::Actor) of manual actions.
 //! - [`providers`]: one provider interface, five adapters (Weibo, QQ, WeChat, DingTalk, OIDC).
-//! - [`crypto`]: tokens encrypted at rest.
+//! - [`crypto`]: sealing values at rest (no provider token is stored today).
 //! - [`store`]: the SQL.
+//! - [`bootstrap`]: the explicit first admin of a shared database (`opsdeckd staff grant-admin`).
 //! - this module: sign-in attempts, kept in Redis under their `state` so that any instance can
-//!   take the callback, and each state is used once (`GETDEL`).
+//!   take the callback, each state used once (`GETDEL`) and only by the window or customer
+//!   session it is bound to.
 //!
 //! The flow itself (authorize → callback → link or create → staff role) is in the facade
 //! (`facade/accounts.rs`).
 
+pub mod bootstrap;
 pub mod crypto;
 pub mod model;
 pub mod providers;
@@ -29,7 +32,6 @@ use crate::redis_conn::RedisConn;
 /// What the accounts core holds for the life of a [`Core`](crate::Core).
 pub struct AccountsShared {
     pub(crate) providers: Providers,
-    pub(crate) cipher: crypto::TokenCipher,
     pub(crate) attempts: Attempts,
 }
 
@@ -71,11 +73,26 @@ impl Attempts {
             .await
     }
 
-    /// The attempt, removed in the same step: a state works once.
-    pub async fn take(&self, state: &str) -> redis::RedisResult<Option<Attempt>> {
+    /// The attempt, removed in the same step (`GETDEL`: a state works once), provided it was
+    /// bound to `binding` (see [`binding_hash`]). An attempt bound to something else is left as
+    /// it is, still good for its own callback: [`Taken::OtherBinding`].
+    pub async fn take(&self, state: &str, binding: &str) -> redis::RedisResult<Taken> {
         let mut conn = self.redis.manager();
-        let json: Option<String> = redis::cmd("GETDEL").arg(self.key(state)).query_async(&mut conn).await?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+        let key = self.key(state);
+        // An attempt never changes once written, so reading it before taking it is race-free:
+        // whoever takes it takes this very value.
+        let json: Option<String> = conn.get(&key).await?;
+        let Some(attempt) = json.and_then(|j| serde_json::from_str::<Attempt>(&j).ok()) else {
+            return Ok(Taken::Unknown);
+        };
+        if attempt.binding.as_deref() != Some(binding_hash(binding).as_str()) {
+            return Ok(Taken::OtherBinding);
+        }
+        let taken: Option<String> = redis::cmd("GETDEL").arg(&key).query_async(&mut conn).await?;
+        Ok(match taken.and_then(|j| serde_json::from_str(&j).ok()) {
+            Some(attempt) => Taken::Attempt(attempt),
+            None => Taken::Unknown,
+        })
     }
 
     pub async fn cancel(&self, state: &str) -> redis::RedisResult<bool> {
@@ -85,8 +102,27 @@ impl Attempts {
     }
 }
 
-/// The parameters a provider's redirect carries back.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// What [`Attempts::take`] found.
+#[derive(Debug)]
+pub enum Taken {
+    /// Bound as expected; removed, so it works once.
+    Attempt(Attempt),
+    /// No such attempt: unknown, expired, cancelled or already used.
+    Unknown,
+    /// Started by another window or customer session: refused, and left untouched.
+    OtherBinding,
+}
+
+/// What an attempt keeps of the value it is bound to: its SHA-256, hex (the value itself, e.g.
+/// a hash of the shop's session cookie, never reaches Redis).
+pub fn binding_hash(binding: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(binding.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The parameters a provider's redirect carries back. Its `Debug` prints neither the code nor
+/// the state.
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct Callback {
     /// `code` (DingTalk: `authCode` and/or `code`).
     pub code: Option<String>,
@@ -95,6 +131,18 @@ pub struct Callback {
     /// `usercancel`); WeChat sends only `state` then.
     pub error: Option<String>,
     pub error_description: Option<String>,
+}
+
+impl std::fmt::Debug for Callback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let given = |v: &Option<String>| if v.is_some() { "<redacted>" } else { "none" };
+        f.debug_struct("Callback")
+            .field("code", &given(&self.code))
+            .field("state", &given(&self.state))
+            .field("error", &self.error)
+            .field("error_description", &self.error_description)
+            .finish()
+    }
 }
 
 impl Callback {
@@ -159,6 +207,46 @@ mod tests {
         assert!(!is_redirect(&u("https://opsdeck.invalid/oauth/callback/qq?code=1"), registered));
         assert!(!is_redirect(&u("http://opsdeck.invalid/oauth/callback/weibo"), registered));
         assert!(!is_redirect(&u("https://evil.test/oauth/callback/weibo"), registered));
+    }
+
+    #[test]
+    fn debug_prints_no_code_state_verifier_or_personal_data() {
+        let callback = Callback {
+            code: Some("CODE-123".into()),
+            state: Some("STATE-456".into()),
+            error: None,
+            error_description: None,
+        };
+        let printed = format!("{callback:?}");
+        assert!(!printed.contains("CODE-123") && !printed.contains("STATE-456"), "{printed}");
+        let attempt = Attempt {
+            provider: model::ProviderKey::Oidc,
+            purpose: model::Purpose::Console,
+            state: "STATE-456".into(),
+            pkce_verifier: Some("VERIFIER-789".into()),
+            nonce: Some("NONCE-000".into()),
+            binding: Some(binding_hash("window")),
+            created_at: chrono::Utc::now(),
+        };
+        let printed = format!("{attempt:?}");
+        for secret in ["STATE-456", "VERIFIER-789", "NONCE-000", &binding_hash("window")] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        let identity = model::Identity {
+            provider: model::ProviderKey::Dingtalk,
+            uid: "union-id-0123456789".into(),
+            unionid: Some("union-id-0123456789".into()),
+            nickname: Some("Zhang San".into()),
+            avatar: Some("https://a.test/z.png".into()),
+            email: Some("z@example.test".into()),
+            email_verified: true,
+            mobile: Some("13800000001".into()),
+            gender: model::Gender::Male,
+        };
+        let printed = format!("{identity:?}");
+        for personal in ["union-id-0123456789", "Zhang San", "z@example.test", "13800000001", "a.test"] {
+            assert!(!printed.contains(personal), "{printed}");
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -81,17 +80,10 @@ pub enum Gender {
     Unknown,
 }
 
-/// A provider's tokens. Never logged; stored encrypted.
-#[derive(Debug, Clone)]
-pub struct Tokens {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub scope: Option<String>,
-}
-
-/// Who a provider says signed in, normalised across providers.
-#[derive(Debug, Clone)]
+/// Who a provider says signed in, normalised across providers. Only what the console shows or
+/// matches on is kept: no provider token and no raw profile (nothing uses them, so nothing
+/// stores them). Its `Debug` prints the provider and the masked uid only.
+#[derive(Clone)]
 pub struct Identity {
     pub provider: ProviderKey,
     /// The stable id to store: Weibo `uid`, QQ `openid`, WeChat `openid`, DingTalk `unionId`,
@@ -102,11 +94,36 @@ pub struct Identity {
     pub nickname: Option<String>,
     pub avatar: Option<String>,
     pub email: Option<String>,
+    /// True when the provider says it verified the email (OpenID Connect `email_verified`).
+    pub email_verified: bool,
+    /// A mobile number the provider verified, and only then (OpenID Connect:
+    /// `phone_number_verified: true`; DingTalk: the account's login number). An unverified number
+    /// is dropped by the adapter: it never matches a user nor lands on one.
     pub mobile: Option<String>,
     pub gender: Gender,
-    pub tokens: Tokens,
-    /// The provider's own profile answer, as received.
-    pub raw: serde_json::Value,
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("provider", &self.provider)
+            .field("uid", &mask_middle(&self.uid))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity {
+    /// What the provider verified, as link requests show it to staff (`mobile`, `email`).
+    pub fn verified(&self) -> Vec<String> {
+        let mut verified = Vec::new();
+        if self.mobile.is_some() {
+            verified.push("mobile".to_string());
+        }
+        if self.email.is_some() && self.email_verified {
+            verified.push("email".to_string());
+        }
+        verified
+    }
 }
 
 /// A console role. Admins also manage roles; operators act; viewers only look.
@@ -152,7 +169,17 @@ pub struct Actor {
 }
 
 impl Actor {
-    /// A trusted caller with every right (the command line, benchmarks, tests).
+    /// A trusted caller with every right, inside the core (the sandbox's simulated shop). Not
+    /// public: a front end has no way to act without a signed-in staff member.
+    #[cfg(not(feature = "test-actor"))]
+    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
+    pub(crate) fn system(name: &str) -> Actor {
+        Actor { name: name.to_string(), role: Role::Admin, user_id: None }
+    }
+
+    /// A trusted caller with every right, for tests and benchmarks only: public only with the
+    /// `test-actor` feature, which no front end enables.
+    #[cfg(feature = "test-actor")]
     pub fn system(name: &str) -> Actor {
         Actor { name: name.to_string(), role: Role::Admin, user_id: None }
     }
@@ -245,6 +272,9 @@ pub struct LinkRequest {
     pub uid_masked: String,
     pub nickname: Option<String>,
     pub mobile_masked: String,
+    /// What the provider verified about this identity (`mobile`, `email`): staff see it before
+    /// confirming.
+    pub verified: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -256,8 +286,13 @@ pub enum Purpose {
     Console,
     /// A shop customer signing in (the daemon's HTTP API).
     Shop,
-    /// Staff linking another provider to this user.
-    Link { user_id: i64 },
+    /// Staff linking another provider to this user; `by` is the staff member who started it
+    /// (their right over the user is checked again when the link is made).
+    Link {
+        user_id: i64,
+        #[serde(default)]
+        by: Option<i64>,
+    },
 }
 
 /// A fresh sign-in attempt: open `url`; the callback must bring `state` back.

@@ -1,13 +1,12 @@
 //! SQL for users, their links, roles and link requests. (provider, uid) is unique in
 //! `oauth_accounts`; unlinking and role changes check their guard (not the last link, not the last
-//! admin) inside the same write transaction as the change.
+//! admin) inside the same write transaction as the change, and role decisions hold
+//! [`lock_staff`]. No provider token and no raw profile is stored.
 
 use chrono::{DateTime, Utc};
-use secrecy::ExposeSecret;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, QueryBuilder, Row};
 
-use super::crypto::TokenCipher;
 use super::model::{Identity, LinkRequest, LinkView, ProviderKey, Role, UserPage, UserQuery, UserView, mask_middle};
 use crate::db::{Database, instant, ms};
 
@@ -23,47 +22,21 @@ pub async fn find_link(conn: &mut AnyConnection, provider: ProviderKey, uid: &st
     row.map(|r| Ok((r.try_get("id")?, r.try_get("user_id")?))).transpose()
 }
 
-/// The encrypted token columns of an identity.
-struct SealedTokens {
-    access: Vec<u8>,
-    refresh: Option<Vec<u8>>,
-    expires_at: Option<i64>,
-    scope: Option<String>,
-}
-
-fn seal(identity: &Identity, cipher: &TokenCipher) -> SealedTokens {
-    let t = &identity.tokens;
-    SealedTokens {
-        access: cipher.encrypt(t.access_token.expose_secret()).into_bytes(),
-        refresh: t.refresh_token.as_ref().map(|r| cipher.encrypt(r.expose_secret()).into_bytes()),
-        expires_at: t.expires_at.map(ms),
-        scope: t.scope.clone(),
-    }
-}
-
-/// A returning sign-in: fresh tokens and profile on the link, the time on both.
+/// A returning sign-in: the profile as the provider gives it now on the link, the time on both.
 pub async fn touch_link(
     conn: &mut AnyConnection,
     link_id: i64,
     user_id: i64,
     identity: &Identity,
-    cipher: &TokenCipher,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let sealed = seal(identity, cipher);
     sqlx::query(
-        "UPDATE oauth_accounts SET access_token_enc = ?, refresh_token_enc = ?, token_expires_at = ?, scope = ?,
-            nickname = ?, avatar = ?, unionid = COALESCE(?, unionid), raw_profile = ?, last_sign_in_at = ?
+        "UPDATE oauth_accounts SET nickname = ?, avatar = ?, unionid = COALESCE(?, unionid), last_sign_in_at = ?
          WHERE id = ?",
     )
-    .bind(sealed.access)
-    .bind(sealed.refresh)
-    .bind(sealed.expires_at)
-    .bind(sealed.scope)
     .bind(identity.nickname.clone())
     .bind(identity.avatar.clone())
     .bind(identity.unionid.clone())
-    .bind(identity.raw.to_string())
     .bind(ms(now))
     .bind(link_id)
     .execute(&mut *conn)
@@ -76,22 +49,20 @@ pub async fn touch_link(
     Ok(())
 }
 
-/// Links an identity to a user. `signed_in` marks it as used to sign in now.
+/// Links an identity to a user. `signed_in` marks it as used to sign in now. Only what the
+/// console shows is kept: no provider token, no raw profile.
 pub async fn insert_link(
     db: &Database,
     conn: &mut AnyConnection,
     user_id: i64,
     identity: &Identity,
-    cipher: &TokenCipher,
     now: DateTime<Utc>,
     signed_in: bool,
 ) -> sqlx::Result<i64> {
-    let sealed = seal(identity, cipher);
     db.insert_returning_id_on(
         conn,
-        "INSERT INTO oauth_accounts (user_id, provider, uid, unionid, nickname, avatar, access_token_enc,
-            refresh_token_enc, token_expires_at, scope, raw_profile, created_at, last_sign_in_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO oauth_accounts (user_id, provider, uid, unionid, nickname, avatar, created_at, last_sign_in_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         |q| {
             q.bind(user_id)
                 .bind(identity.provider.as_str())
@@ -99,11 +70,6 @@ pub async fn insert_link(
                 .bind(identity.unionid.clone())
                 .bind(identity.nickname.clone())
                 .bind(identity.avatar.clone())
-                .bind(sealed.access)
-                .bind(sealed.refresh)
-                .bind(sealed.expires_at)
-                .bind(sealed.scope)
-                .bind(identity.raw.to_string())
                 .bind(ms(now))
                 .bind(signed_in.then(|| ms(now)))
         },
@@ -161,14 +127,14 @@ pub async fn user_with_mobile(conn: &mut AnyConnection, mobile: &str) -> sqlx::R
         .await
 }
 
-/// Records (or refreshes) a link waiting for staff to confirm it.
+/// Records (or refreshes) a link waiting for staff to confirm it, with what the provider
+/// verified.
 pub async fn upsert_link_request(
     db: &Database,
     conn: &mut AnyConnection,
     user_id: i64,
     identity: &Identity,
     mobile: &str,
-    cipher: &TokenCipher,
     now: DateTime<Utc>,
 ) -> sqlx::Result<i64> {
     sqlx::query("DELETE FROM link_requests WHERE provider = ? AND uid = ?")
@@ -176,12 +142,11 @@ pub async fn upsert_link_request(
         .bind(identity.uid.clone())
         .execute(&mut *conn)
         .await?;
-    let sealed = seal(identity, cipher);
     db.insert_returning_id_on(
         conn,
-        "INSERT INTO link_requests (user_id, provider, uid, unionid, nickname, avatar, mobile, email,
-            access_token_enc, refresh_token_enc, token_expires_at, scope, raw_profile, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO link_requests (user_id, provider, uid, unionid, nickname, avatar, mobile, email, verified,
+            created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         |q| {
             q.bind(user_id)
                 .bind(identity.provider.as_str())
@@ -191,32 +156,27 @@ pub async fn upsert_link_request(
                 .bind(identity.avatar.clone())
                 .bind(mobile.to_string())
                 .bind(identity.email.clone())
-                .bind(sealed.access)
-                .bind(sealed.refresh)
-                .bind(sealed.expires_at)
-                .bind(sealed.scope)
-                .bind(identity.raw.to_string())
+                .bind(identity.verified().join(","))
                 .bind(ms(now))
         },
     )
     .await
 }
 
-/// Moves a confirmed request into `oauth_accounts` (its stored tokens as they are); returns the
-/// user, or None when the request is gone.
+/// The user a waiting request would link to.
+pub async fn link_request_user(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT user_id FROM link_requests WHERE id = ?").bind(id).fetch_optional(&mut *conn).await
+}
+
+/// Moves a confirmed request into `oauth_accounts`; returns the user, or None when the request
+/// is gone.
 pub async fn accept_link_request(conn: &mut AnyConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<Option<i64>> {
-    let Some(user_id): Option<i64> = sqlx::query_scalar("SELECT user_id FROM link_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let Some(user_id) = link_request_user(conn, id).await? else {
         return Ok(None);
     };
     sqlx::query(
-        "INSERT INTO oauth_accounts (user_id, provider, uid, unionid, nickname, avatar, access_token_enc,
-            refresh_token_enc, token_expires_at, scope, raw_profile, created_at, last_sign_in_at)
-         SELECT user_id, provider, uid, unionid, nickname, avatar, access_token_enc,
-            refresh_token_enc, token_expires_at, scope, raw_profile, ?, NULL
+        "INSERT INTO oauth_accounts (user_id, provider, uid, unionid, nickname, avatar, created_at, last_sign_in_at)
+         SELECT user_id, provider, uid, unionid, nickname, avatar, ?, NULL
          FROM link_requests WHERE id = ?",
     )
     .bind(ms(now))
@@ -236,7 +196,7 @@ pub async fn delete_link_request(conn: &mut AnyConnection, id: i64) -> sqlx::Res
 /// Every waiting link request, oldest first.
 pub async fn link_requests(conn: &mut AnyConnection) -> sqlx::Result<Vec<LinkRequest>> {
     let rows = sqlx::query(
-        "SELECT r.id, r.user_id, u.username, r.provider, r.uid, r.nickname, r.mobile, r.created_at
+        "SELECT r.id, r.user_id, u.username, r.provider, r.uid, r.nickname, r.mobile, r.verified, r.created_at
          FROM link_requests r JOIN users u ON u.id = r.user_id ORDER BY r.id",
     )
     .fetch_all(&mut *conn)
@@ -246,6 +206,7 @@ pub async fn link_requests(conn: &mut AnyConnection) -> sqlx::Result<Vec<LinkReq
             let provider: String = r.try_get("provider")?;
             let uid: String = r.try_get("uid")?;
             let mobile: String = r.try_get("mobile")?;
+            let verified: Option<String> = r.try_get("verified")?;
             Ok(LinkRequest {
                 id: r.try_get("id")?,
                 user_id: r.try_get("user_id")?,
@@ -254,10 +215,37 @@ pub async fn link_requests(conn: &mut AnyConnection) -> sqlx::Result<Vec<LinkReq
                 uid_masked: mask_middle(&uid),
                 nickname: r.try_get("nickname")?,
                 mobile_masked: mask_middle(&mobile),
+                verified: verified
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string)
+                    .collect(),
                 created_at: instant(r.try_get("created_at")?),
             })
         })
         .collect()
+}
+
+/// Serialises every change of, or decision on, console roles (role changes, the first admin,
+/// acting on a user of a given role) on both backends: the first statement of such a
+/// transaction, it holds the one row of `staff_lock` until the commit. On MySQL that row lock
+/// comes before the transaction's first read, so its snapshot already sees whatever the
+/// previous holder committed; SQLite's `BEGIN IMMEDIATE` serialises writers anyway.
+pub async fn lock_staff(conn: &mut AnyConnection) -> sqlx::Result<()> {
+    sqlx::query("UPDATE staff_lock SET version = version + 1 WHERE id = 1").execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The user a link belongs to.
+pub async fn link_owner(conn: &mut AnyConnection, link_id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT user_id FROM oauth_accounts WHERE id = ?").bind(link_id).fetch_optional(&mut *conn).await
+}
+
+/// The user linked to (provider, uid), if any.
+pub async fn user_of_identity(conn: &mut AnyConnection, provider: ProviderKey, uid: &str) -> sqlx::Result<Option<i64>> {
+    Ok(find_link(conn, provider, uid).await?.map(|(_, user_id)| user_id))
 }
 
 /// Is there any admin yet? (The first console sign-in becomes one when not.)
@@ -401,7 +389,8 @@ pub async fn user(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<User
     Ok(with_links(conn, vec![user_from(&row)?]).await?.pop())
 }
 
-/// A page of users, newest first; `search` matches the start of the mobile or any part of the
+/// A page of users, newest first; `search` matches the whole mobile number (never a part of
+/// it: a prefix search would reveal a masked number digit by digit) or any part of the
 /// username.
 pub async fn users_page(conn: &mut AnyConnection, query: &UserQuery) -> sqlx::Result<UserPage> {
     let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
@@ -409,9 +398,9 @@ pub async fn users_page(conn: &mut AnyConnection, query: &UserQuery) -> sqlx::Re
         if let Some(search) = search {
             let escaped = crate::db::like_escaped(search);
             builder
-                .push(" WHERE (mobile LIKE ")
-                .push_bind(format!("{escaped}%"))
-                .push(" ESCAPE '!' OR username LIKE ")
+                .push(" WHERE (mobile = ")
+                .push_bind(search.to_string())
+                .push(" OR username LIKE ")
                 .push_bind(format!("%{escaped}%"))
                 .push(" ESCAPE '!')");
         }
@@ -428,18 +417,4 @@ pub async fn users_page(conn: &mut AnyConnection, query: &UserQuery) -> sqlx::Re
     let rows = page.build().fetch_all(&mut *conn).await?;
     let users = rows.iter().map(user_from).collect::<sqlx::Result<Vec<_>>>()?;
     Ok(UserPage { users: with_links(conn, users).await?, total })
-}
-
-/// The stored access token of a link, decrypted (for the adapters' later calls).
-pub async fn access_token(
-    conn: &mut AnyConnection,
-    link_id: i64,
-    cipher: &TokenCipher,
-) -> sqlx::Result<Option<Result<secrecy::SecretString, String>>> {
-    let stored: Option<Option<Vec<u8>>> =
-        sqlx::query_scalar("SELECT access_token_enc FROM oauth_accounts WHERE id = ?")
-            .bind(link_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(stored.flatten().map(|s| cipher.decrypt(&String::from_utf8_lossy(&s))))
 }

@@ -11,8 +11,9 @@ use crate::accounts::model::{
 };
 use crate::accounts::providers::{Attempt, OAuthProvider};
 use crate::accounts::store::{self, RoleRefusal, UnlinkRefusal};
-use crate::accounts::{Actor, Callback, random_token};
+use crate::accounts::{Actor, Callback, Taken, binding_hash, random_token};
 use crate::audit::NewAuditEntry;
+use crate::config::DatabaseBackend;
 use crate::db::{begin_write, is_retryable};
 use crate::error::ApiError;
 use crate::events::Event;
@@ -37,10 +38,90 @@ enum Resolved {
     },
 }
 
+/// Why the link step failed: the database, or a refusal decided inside it.
+enum ResolveError {
+    Sql(sqlx::Error),
+    Refused(ApiError),
+}
+
+impl From<sqlx::Error> for ResolveError {
+    fn from(e: sqlx::Error) -> ResolveError {
+        ResolveError::Sql(e)
+    }
+}
+
+impl From<ApiError> for ResolveError {
+    fn from(e: ApiError) -> ResolveError {
+        ResolveError::Refused(e)
+    }
+}
+
 fn state_error() -> ApiError {
     ApiError::InvalidField {
         field: "state".into(),
         message: "this sign-in is unknown, expired or already used (the state does not match); start again".into(),
+    }
+}
+
+/// A callback bringing the state of an attempt started elsewhere (another window, another
+/// customer's browser): refused, and that attempt is left for its own callback.
+fn bound_elsewhere() -> ApiError {
+    ApiError::InvalidField {
+        field: "state".into(),
+        message: "this sign-in was started elsewhere (another window or browser session); start again here".into(),
+    }
+}
+
+/// The longest `binding` accepted, and the shortest (a guessable binding would bind nothing).
+const MAX_BINDING: usize = 512;
+const MIN_BINDING: usize = 16;
+
+fn check_binding(binding: &str) -> Result<(), ApiError> {
+    let n = binding.chars().count();
+    if (MIN_BINDING..=MAX_BINDING).contains(&n) && !binding.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidField {
+            field: "binding".into(),
+            message: format!(
+                "the binding must be {MIN_BINDING}–{MAX_BINDING} printable characters, secret to the customer's \
+                 browser session (e.g. a hash of its session id)"
+            ),
+        })
+    }
+}
+
+/// Whether `actor` may act on `target` (link, unlink, accept a link request): a user whose role
+/// is at or above the actor's needs an admin, unless the actor is that user. Both roles are read
+/// inside the caller's transaction, which holds [`store::lock_staff`]; a staff actor whose role
+/// was removed meanwhile is refused.
+async fn check_right_over(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    target: i64,
+    what: &str,
+) -> Result<(), ApiError> {
+    let actor_role = match actor.user_id {
+        None => actor.role,
+        Some(id) => match store::role_of(conn, id).await?.flatten() {
+            Some(role) => role,
+            None => return Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+        },
+    };
+    Actor { role: actor_role, ..actor.clone() }.require_operator(what)?;
+    if actor.user_id == Some(target) || actor_role == Role::Admin {
+        return Ok(());
+    }
+    let Some(target_role) = store::role_of(conn, target).await? else {
+        return Err(ApiError::NotFound(format!("no user {target}")));
+    };
+    match target_role {
+        Some(role) if role >= actor_role => Err(ApiError::Forbidden(format!(
+            "only an admin can {what} for a user who is {} (you are {})",
+            role.as_str(),
+            actor_role.as_str()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -56,8 +137,18 @@ impl Core {
     }
 
     /// Starts a sign-in: a fresh state (and PKCE verifier and nonce where supported), kept in
-    /// Redis for `oauth_state_ttl`, and the provider's authorize URL.
-    pub async fn oauth_authorize(&self, provider: ProviderKey, purpose: Purpose) -> Result<Authorization, ApiError> {
+    /// Redis for `oauth_state_ttl`, and the provider's authorize URL. The attempt is bound to
+    /// `binding`, an opaque value only its rightful caller knows (the desktop: a secret of the
+    /// window that started it; the shop: one derived from the customer's browser session): the
+    /// callback must bring it again, so a state from someone else's attempt signs nobody in
+    /// here (login CSRF).
+    pub async fn oauth_authorize(
+        &self,
+        provider: ProviderKey,
+        purpose: Purpose,
+        binding: &str,
+    ) -> Result<Authorization, ApiError> {
+        check_binding(binding)?;
         let adapter = self.accounts().providers.get(provider)?;
         let pkce = adapter.uses_pkce();
         let attempt = Attempt {
@@ -66,6 +157,7 @@ impl Core {
             state: random_token(),
             pkce_verifier: pkce.then(random_token),
             nonce: pkce.then(random_token),
+            binding: Some(binding_hash(binding)),
             created_at: Utc::now(),
         };
         let url = adapter.authorize_url(&attempt).await?;
@@ -73,16 +165,22 @@ impl Core {
         Ok(Authorization { url, state: attempt.state })
     }
 
-    /// Staff start linking another provider to a user.
+    /// Staff start linking another provider to a user: an operator may for themselves and for
+    /// users below their role; a user at or above it needs an admin (checked again when the
+    /// link is made).
     pub async fn link_start(
         &self,
         user_id: i64,
         provider: ProviderKey,
         actor: &Actor,
+        binding: &str,
     ) -> Result<Authorization, ApiError> {
         actor.require_operator("link sign-ins")?;
-        self.user_get(user_id).await?;
-        self.oauth_authorize(provider, Purpose::Link { user_id }).await
+        let mut tx = begin_write(self.database()).await?;
+        store::lock_staff(&mut tx).await?;
+        check_right_over(&mut tx, actor, user_id, "link sign-ins").await?;
+        tx.commit().await?;
+        self.oauth_authorize(provider, Purpose::Link { user_id, by: actor.user_id }, binding).await
     }
 
     /// Drops a sign-in attempt (the window was closed); its state can no longer be used.
@@ -94,31 +192,46 @@ impl Core {
     /// sign-in window): the state must be one this core issued for this provider, for the
     /// console or a link, and not used before; the code is exchanged, the identity found or
     /// linked or a user created, and (for the console) the staff role settled.
-    pub async fn oauth_callback(&self, provider: ProviderKey, callback: Callback) -> Result<SignInOutcome, ApiError> {
-        self.complete_sign_in(provider, callback, |p| !matches!(p, Purpose::Shop)).await
+    /// `binding` must be the one the attempt was started with (else refused, and the attempt
+    /// stays good for its own window).
+    pub async fn oauth_callback(
+        &self,
+        provider: ProviderKey,
+        callback: Callback,
+        binding: &str,
+    ) -> Result<SignInOutcome, ApiError> {
+        self.complete_sign_in(provider, callback, binding, |p| !matches!(p, Purpose::Shop)).await
     }
 
     /// Completes a shop customer's sign-in (the shop's login page, through the daemon's HTTP
     /// API): only a state issued for the shop is accepted, so a console or link attempt can
-    /// never be finished through the shop's endpoint.
+    /// never be finished through the shop's endpoint; `binding` must be the one the shop gave
+    /// at authorize for this customer's browser session.
     pub async fn shop_oauth_callback(
         &self,
         provider: ProviderKey,
         callback: Callback,
+        binding: &str,
     ) -> Result<SignInOutcome, ApiError> {
-        self.complete_sign_in(provider, callback, |p| matches!(p, Purpose::Shop)).await
+        self.complete_sign_in(provider, callback, binding, |p| matches!(p, Purpose::Shop)).await
     }
 
     async fn complete_sign_in(
         &self,
         provider: ProviderKey,
         callback: Callback,
+        binding: &str,
         allowed: impl Fn(&Purpose) -> bool,
     ) -> Result<SignInOutcome, ApiError> {
+        check_binding(binding)?;
         let state = callback.state.as_deref().filter(|s| !s.is_empty()).ok_or_else(state_error)?;
-        // Taken whatever its purpose: a state offered at the wrong door is spent, not left for
-        // a second try.
-        let attempt = self.accounts().attempts.take(state).await?.ok_or_else(state_error)?;
+        // Bound elsewhere: refused and left alone. Bound here, it is taken whatever its
+        // purpose: a state offered at the wrong door is spent, not left for a second try.
+        let attempt = match self.accounts().attempts.take(state, binding).await? {
+            Taken::Attempt(attempt) => attempt,
+            Taken::Unknown => return Err(state_error()),
+            Taken::OtherBinding => return Err(bound_elsewhere()),
+        };
         if attempt.provider != provider || !allowed(&attempt.purpose) {
             return Err(state_error());
         }
@@ -143,14 +256,22 @@ impl Core {
         purpose: Purpose,
     ) -> Result<SignInOutcome, ApiError> {
         let mut tries = 0;
-        let (resolved, staff_role) = loop {
+        let resolved = loop {
             tries += 1;
             match self.resolve(identity, purpose).await {
-                Err(e) if tries < 3 && (store::is_unique_violation(&e) || is_retryable(&e)) => {
+                Err(ResolveError::Sql(e)) if tries < 3 && (store::is_unique_violation(&e) || is_retryable(&e)) => {
                     continue;
                 }
-                other => break other?,
+                Err(ResolveError::Sql(e)) => return Err(e.into()),
+                Err(ResolveError::Refused(e)) => return Err(e),
+                Ok(resolved) => break resolved,
             }
+        };
+        let staff_role = match (&resolved, purpose) {
+            (Resolved::Existing { user_id } | Resolved::Created { user_id }, Purpose::Console) => {
+                crate::db::retrying(|| self.console_role(*user_id)).await?
+            }
+            _ => None,
         };
         let now = Utc::now();
         match resolved {
@@ -159,7 +280,8 @@ impl Core {
                 identity.provider.display_name()
             ))),
             Resolved::Pending { request_id } => {
-                let requests = self.link_requests_list().await?;
+                let mut conn = self.database().pool().acquire().await?;
+                let requests = store::link_requests(&mut conn).await?;
                 let request = requests.into_iter().find(|r| r.id == request_id).ok_or_else(|| {
                     ApiError::NotFound("the link request was resolved meanwhile; sign in again".into())
                 })?;
@@ -200,29 +322,41 @@ impl Core {
         }
     }
 
-    /// The link step's transaction; returns what it did and, for a console sign-in, the role.
-    async fn resolve(&self, identity: &Identity, purpose: Purpose) -> sqlx::Result<(Resolved, Option<Role>)> {
+    /// The link step's transaction; returns what it did. A staff link checks again, under
+    /// [`store::lock_staff`], that its starter may still act on the user.
+    async fn resolve(&self, identity: &Identity, purpose: Purpose) -> Result<Resolved, ResolveError> {
         let db = self.database();
-        let cipher = &self.accounts().cipher;
         let now = Utc::now();
         let mut tx = begin_write(db).await?;
+        if let Purpose::Link { user_id, by: Some(by) } = purpose {
+            store::lock_staff(&mut tx).await?;
+            let starter = match store::role_of(&mut tx, by).await?.flatten() {
+                Some(role) => Actor { name: String::new(), role, user_id: Some(by) },
+                None => {
+                    return Err(ResolveError::Refused(ApiError::Forbidden(
+                        "the staff member who started this link has no console role any more".into(),
+                    )));
+                }
+            };
+            check_right_over(&mut tx, &starter, user_id, "link sign-ins").await.map_err(ResolveError::Refused)?;
+        }
         let resolved = match store::find_link(&mut tx, identity.provider, &identity.uid).await? {
             Some((link_id, user_id)) => {
-                if let Purpose::Link { user_id: wanted } = purpose
+                if let Purpose::Link { user_id: wanted, .. } = purpose
                     && wanted != user_id
                 {
                     tx.rollback().await?;
-                    return Ok((Resolved::Conflict { owner: user_id }, None));
+                    return Ok(Resolved::Conflict { owner: user_id });
                 }
-                store::touch_link(&mut tx, link_id, user_id, identity, cipher, now).await?;
+                store::touch_link(&mut tx, link_id, user_id, identity, now).await?;
                 match purpose {
                     Purpose::Link { .. } => Resolved::Linked { user_id },
                     _ => Resolved::Existing { user_id },
                 }
             }
             None => match purpose {
-                Purpose::Link { user_id } => {
-                    store::insert_link(db, &mut tx, user_id, identity, cipher, now, false).await?;
+                Purpose::Link { user_id, .. } => {
+                    store::insert_link(db, &mut tx, user_id, identity, now, false).await?;
                     Resolved::Linked { user_id }
                 }
                 _ => {
@@ -232,42 +366,54 @@ impl Core {
                     };
                     match matched {
                         Some((user_id, mobile)) => Resolved::Pending {
-                            request_id: store::upsert_link_request(db, &mut tx, user_id, identity, mobile, cipher, now)
-                                .await?,
+                            request_id: store::upsert_link_request(db, &mut tx, user_id, identity, mobile, now).await?,
                         },
                         None => {
                             let user_id = store::insert_user(db, &mut tx, identity, now).await?;
-                            store::insert_link(db, &mut tx, user_id, identity, cipher, now, true).await?;
+                            store::insert_link(db, &mut tx, user_id, identity, now, true).await?;
                             Resolved::Created { user_id }
                         }
                     }
                 }
             },
         };
-        let role = match (&resolved, purpose) {
-            (Resolved::Existing { user_id } | Resolved::Created { user_id }, Purpose::Console) => {
-                let current = store::role_of(&mut tx, *user_id).await?.flatten();
-                match current {
-                    Some(role) => Some(role),
-                    None => {
-                        // The very first console sign-in becomes the admin; later newcomers get
-                        // the configured default role (none: an admin grants one).
-                        let granted = if store::any_admin(&mut tx).await? {
-                            self.config().staff_default_role
-                        } else {
-                            Some(Role::Admin)
-                        };
-                        if let Some(role) = granted {
-                            store::set_role(&mut tx, *user_id, Some(role)).await?.ok();
-                        }
-                        granted
-                    }
+        tx.commit().await?;
+        Ok(resolved)
+    }
+
+    /// The console role of a user who just signed into the console, settled under
+    /// [`store::lock_staff`]: their role if they have one; else admin when there is no admin yet
+    /// and this start is one person's own (sandbox mode, or the embedded database in the data
+    /// dir that the run command uses when nothing is configured); else `staff_default_role`. On
+    /// a shared database the first admin is made explicitly (`opsdeckd staff grant-admin`).
+    async fn console_role(&self, user_id: i64) -> sqlx::Result<Option<Role>> {
+        let mut tx = begin_write(self.database()).await?;
+        store::lock_staff(&mut tx).await?;
+        let role = match store::role_of(&mut tx, user_id).await?.flatten() {
+            Some(role) => Some(role),
+            None => {
+                let granted = if self.first_sign_in_is_admin() && !store::any_admin(&mut tx).await? {
+                    Some(Role::Admin)
+                } else {
+                    self.config().staff_default_role
+                };
+                if let Some(role) = granted {
+                    store::set_role(&mut tx, user_id, Some(role)).await?.ok();
                 }
+                granted
             }
-            _ => None,
         };
         tx.commit().await?;
-        Ok((resolved, role))
+        Ok(role)
+    }
+
+    /// True when the first console sign-in may become admin: sandbox mode, or the embedded
+    /// database the configuration left at its default (one person's own machine and data).
+    fn first_sign_in_is_admin(&self) -> bool {
+        let config = self.config();
+        config.sandbox_mode
+            || (config.database_backend() == DatabaseBackend::Sqlite
+                && config.sources.get("database_url").is_none_or(|origin| origin == "default"))
     }
 
     /// The signed-in staff member as an [`Actor`], with the role as it is now (an admin may have
@@ -312,6 +458,11 @@ impl Core {
     pub async fn unlink(&self, link_id: i64, actor: &Actor) -> Result<UserView, ApiError> {
         actor.require_operator("unlink sign-ins")?;
         let mut tx = begin_write(self.database()).await?;
+        store::lock_staff(&mut tx).await?;
+        let owner = store::link_owner(&mut tx, link_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no linked sign-in {link_id}")))?;
+        check_right_over(&mut tx, actor, owner, "unlink sign-ins").await?;
         let done = store::unlink(&mut tx, link_id).await?;
         let (user_id, provider, uid) = match done {
             Ok(done) => done,
@@ -337,10 +488,23 @@ impl Core {
         self.user_get(user_id).await
     }
 
-    /// Sets or removes a user's console role (admins only; the last admin stays).
+    /// Sets or removes a user's console role: admins only (anyone may lower their own), and the
+    /// last admin stays. Decided under [`store::lock_staff`] with the actor's role as it is at
+    /// that moment, so two admins demoting each other at once cannot both succeed.
     pub async fn staff_set_role(&self, user_id: i64, role: Option<Role>, actor: &Actor) -> Result<UserView, ApiError> {
-        actor.require_admin("change console roles")?;
         let mut tx = begin_write(self.database()).await?;
+        store::lock_staff(&mut tx).await?;
+        let actor_role = match actor.user_id {
+            None => Some(actor.role),
+            Some(id) => store::role_of(&mut tx, id).await?.flatten(),
+        };
+        let stepping_down = actor.user_id == Some(user_id) && actor_role.is_some() && role < actor_role;
+        if !stepping_down {
+            match actor_role {
+                Some(current) => Actor { role: current, ..actor.clone() }.require_admin("change console roles")?,
+                None => return Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+            }
+        }
         match store::set_role(&mut tx, user_id, role).await? {
             Ok(()) => tx.commit().await?,
             Err(RoleRefusal::NoSuchUser) => return Err(ApiError::NotFound(format!("no user {user_id}"))),
@@ -369,6 +533,11 @@ impl Core {
         actor.require_operator("confirm links")?;
         let mut tx = begin_write(self.database()).await?;
         let user_id = if accept {
+            store::lock_staff(&mut tx).await?;
+            let target = store::link_request_user(&mut tx, id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no link request {id}")))?;
+            check_right_over(&mut tx, actor, target, "confirm links").await?;
             match store::accept_link_request(&mut tx, id, Utc::now()).await {
                 Ok(Some(user_id)) => Some(user_id),
                 Ok(None) => return Err(ApiError::NotFound(format!("no link request {id}"))),

@@ -10,7 +10,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounts::AccountsShared;
-use crate::accounts::crypto::{TokenCipher, load_or_create_key_file};
 use crate::accounts::providers::Providers;
 use crate::audit::{self, AuditPage, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
@@ -133,7 +132,6 @@ impl Core {
         let ocr = OcrShared::new(redis.clone(), db.clone(), &instance_id, baidu);
         let accounts = AccountsShared {
             providers: Providers::from_config(&config)?,
-            cipher: token_cipher(&config)?,
             attempts: crate::accounts::Attempts::new(redis.clone(), config.oauth_state_ttl),
         };
         let core = Core {
@@ -335,22 +333,6 @@ impl Core {
         self.inner.db.close().await;
         tracing::info!("core stopped");
     }
-}
-
-/// The key that encrypts provider tokens: `token_key` when configured, else the key file in the
-/// data dir (created on first use, readable by the owner only).
-fn token_cipher(config: &Config) -> anyhow::Result<TokenCipher> {
-    use secrecy::ExposeSecret;
-    let key = match &config.token_key {
-        Some(key) => key.clone(),
-        None => {
-            let path = config.data_dir.join("token.key");
-            tracing::info!(path = %path.display(), "no token_key configured: provider tokens are encrypted with the key file");
-            load_or_create_key_file(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read or create {}: {e}", path.display()))?
-        }
-    };
-    TokenCipher::from_base64(key.expose_secret()).map_err(|reason| anyhow::anyhow!("the token key {reason}"))
 }
 
 /// Names this instance in claims, heartbeats and logs: host, process and start time.

@@ -3,6 +3,7 @@
 //! `OPSDECK_TEST_REDIS_URL`; see `helpers.rs`.
 
 mod accounts;
+mod accounts_roles;
 mod alipay;
 mod api;
 mod audit;

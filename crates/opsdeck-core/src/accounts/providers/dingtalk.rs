@@ -2,13 +2,13 @@
 //! (`clientId`, `clientSecret`, `code`, `grantType`), the answer camelCase too (`accessToken`,
 //! `expireIn`); the user call takes the token in the `x-acs-dingtalk-access-token` header; errors
 //! are HTTP 400/401 with `{"code","message","requestid"}`. The callback brings `authCode` and/or
-//! `code` (the flow accepts both). The stable id is `unionId`.
+//! `code` (the flow accepts both). The stable id is `unionId`. The `mobile` answered is the
+//! account's login number, which DingTalk verified by SMS, so it may match an existing user.
 
 use futures_util::future::BoxFuture;
-use secrecy::SecretString;
 
-use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, expiry, json, required, text};
-use crate::accounts::model::{Gender, Identity, ProviderKey, Tokens};
+use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, json, required, text};
+use crate::accounts::model::{Gender, Identity, ProviderKey};
 
 const NAME: &str = "DingTalk";
 
@@ -85,15 +85,11 @@ impl OAuthProvider for Dingtalk {
                 nickname: text(&user, "nick"),
                 avatar: text(&user, "avatarUrl"),
                 email: text(&user, "email"),
+                email_verified: false,
+                // DingTalk accounts are registered and signed into with their mobile number, which
+                // DingTalk verifies by SMS: `mobile` is that login number.
                 mobile: text(&user, "mobile"),
                 gender: Gender::Unknown,
-                tokens: Tokens {
-                    access_token: SecretString::from(access),
-                    refresh_token: text(&token, "refreshToken").map(SecretString::from),
-                    expires_at: expiry(&token, "expireIn"),
-                    scope: Some("openid".into()),
-                },
-                raw: user,
             })
         })
     }

@@ -31,7 +31,8 @@ pub mod wechat;
 pub mod weibo;
 
 /// One sign-in attempt, from the authorize URL to the callback (kept in Redis under its state).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Its `Debug` prints neither the state, the verifier, the nonce nor the binding.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Attempt {
     pub provider: ProviderKey,
     pub purpose: Purpose,
@@ -40,7 +41,21 @@ pub struct Attempt {
     pub pkce_verifier: Option<String>,
     /// OpenID Connect's nonce, checked in the ID token.
     pub nonce: Option<String>,
+    /// SHA-256 (hex) of the opaque value the front end bound the attempt to (the desktop's
+    /// window, the shop's customer session): the callback must bring the same value.
+    #[serde(default)]
+    pub binding: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("provider", &self.provider)
+            .field("purpose", &self.purpose)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a provider step failed. The message never holds a token or secret.
@@ -189,12 +204,6 @@ pub(crate) fn text(value: &serde_json::Value, field: &str) -> Option<String> {
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
-}
-
-/// `now + seconds`, for an `expires_in` given as a number or as text.
-pub(crate) fn expiry(value: &serde_json::Value, field: &str) -> Option<DateTime<Utc>> {
-    let seconds: i64 = text(value, field)?.parse().ok()?;
-    Some(Utc::now() + chrono::Duration::seconds(seconds))
 }
 
 /// The code of an answer that must be there.

@@ -2,7 +2,9 @@
 //! minutes, so rotated signing keys are picked up), the authorization-code flow with PKCE (S256)
 //! and a nonce, ID-token validation (signature, issuer, audience, expiry, nonce, access-token
 //! hash), then the user-info endpoint when the provider has one. The crate's HTTP goes through
-//! reqwest without following redirects.
+//! reqwest without following redirects. A phone number counts only with
+//! `phone_number_verified: true` (else it is dropped); the tokens are used for the user-info
+//! call and then forgotten.
 
 use std::time::{Duration, Instant};
 
@@ -14,11 +16,17 @@ use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
-use secrecy::{ExposeSecret, SecretString};
+
+/// A claim's value only when its `…_verified` companion is true: an unverified phone number
+/// or email is worth nothing for matching a user.
+fn verified<T>(value: Option<T>, verified: Option<bool>) -> Option<T> {
+    value.filter(|_| verified == Some(true))
+}
+use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
 
 use super::{Attempt, OAuthProvider, ProviderError};
-use crate::accounts::model::{Gender, Identity, ProviderKey, Tokens};
+use crate::accounts::model::{Gender, Identity, ProviderKey};
 use crate::config::OidcSettings;
 
 const NAME: &str = "OpenID Connect";
@@ -180,12 +188,12 @@ impl OAuthProvider for Oidc {
                 }
             }
             let subject = claims.subject().clone();
-            let mut raw = serde_json::to_value(claims).unwrap_or_default();
             let mut nickname = claims.nickname().and_then(|n| n.get(None)).map(|n| n.to_string());
             let mut name = claims.name().and_then(|n| n.get(None)).map(|n| n.to_string());
             let mut avatar = claims.picture().and_then(|p| p.get(None)).map(|p| p.to_string());
             let mut email = claims.email().map(|e| e.to_string());
-            let mut mobile = claims.phone_number().map(|p| p.to_string());
+            let mut email_verified = claims.email_verified();
+            let mut mobile = verified(claims.phone_number().map(|p| p.to_string()), claims.phone_number_verified());
             let mut gender = claims.gender().cloned();
             if let Ok(request) = client.user_info(token.access_token().clone(), Some(subject.clone())) {
                 let info: CoreUserInfoClaims =
@@ -193,10 +201,16 @@ impl OAuthProvider for Oidc {
                 nickname = info.nickname().and_then(|n| n.get(None)).map(|n| n.to_string()).or(nickname);
                 name = info.name().and_then(|n| n.get(None)).map(|n| n.to_string()).or(name);
                 avatar = info.picture().and_then(|p| p.get(None)).map(|p| p.to_string()).or(avatar);
-                email = info.email().map(|e| e.to_string()).or(email);
-                mobile = info.phone_number().map(|p| p.to_string()).or(mobile);
+                if let Some(e) = info.email() {
+                    email = Some(e.to_string());
+                    email_verified = info.email_verified();
+                }
+                // The user-info answer is the newer word on the phone: a number it gives
+                // unverified (or without saying) is not used, whatever the ID token said.
+                if info.phone_number().is_some() {
+                    mobile = verified(info.phone_number().map(|p| p.to_string()), info.phone_number_verified());
+                }
                 gender = info.gender().cloned().or(gender);
-                raw = serde_json::to_value(&info).unwrap_or(raw);
             }
             Ok(Identity {
                 provider: ProviderKey::Oidc,
@@ -204,6 +218,7 @@ impl OAuthProvider for Oidc {
                 unionid: None,
                 nickname: nickname.or(name),
                 avatar,
+                email_verified: email.is_some() && email_verified == Some(true),
                 email,
                 mobile,
                 gender: match gender.as_ref().map(|g: &CoreGenderClaim| g.as_str()) {
@@ -211,16 +226,6 @@ impl OAuthProvider for Oidc {
                     Some("female") => Gender::Female,
                     _ => Gender::Unknown,
                 },
-                tokens: Tokens {
-                    access_token: SecretString::from(token.access_token().secret().to_string()),
-                    refresh_token: token.refresh_token().map(|r| SecretString::from(r.secret().to_string())),
-                    expires_at: token
-                        .expires_in()
-                        .and_then(|d| chrono::Duration::from_std(d).ok())
-                        .map(|d| chrono::Utc::now() + d),
-                    scope: token.scopes().map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
-                },
-                raw,
             })
         })
     }

@@ -3,10 +3,9 @@
 //! (`callback( {…} );`); token and `me` errors are JSONP too, user-info errors are `ret` ≠ 0.
 
 use futures_util::future::BoxFuture;
-use secrecy::SecretString;
 
-use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, expiry, required, text};
-use crate::accounts::model::{Gender, Identity, ProviderKey, Tokens};
+use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, required, text};
+use crate::accounts::model::{Gender, Identity, ProviderKey};
 
 const NAME: &str = "QQ";
 
@@ -40,6 +39,21 @@ pub fn parse_answer(status: u16, body: &str) -> Result<serde_json::Value, Provid
 fn refused(value: &serde_json::Value) -> Option<ProviderError> {
     let code = text(value, "error")?;
     Some(ProviderError::Refused { provider: NAME, code, message: text(value, "error_description").unwrap_or_default() })
+}
+
+/// The openid of a `me` answer, provided the token it describes was issued to this app: a token
+/// QQ issued to another app (its `client_id`) is refused, so a code or token obtained for
+/// someone else's app cannot sign anyone in here.
+pub fn openid_for(me: &serde_json::Value, client_id: &str) -> Result<String, ProviderError> {
+    let issued_to = required(NAME, me, "client_id")?;
+    if issued_to != client_id {
+        return Err(ProviderError::Refused {
+            provider: NAME,
+            code: "client_id_mismatch".into(),
+            message: "the token was issued to another app".into(),
+        });
+    }
+    required(NAME, me, "openid")
 }
 
 impl OAuthProvider for Qq {
@@ -102,7 +116,7 @@ impl OAuthProvider for Qq {
             if let Some(e) = refused(&me) {
                 return Err(e);
             }
-            let openid = required(NAME, &me, "openid")?;
+            let openid = openid_for(&me, &b.client.client_id)?;
             let (status, body) = body_text(
                 NAME,
                 b.http
@@ -134,19 +148,13 @@ impl OAuthProvider for Qq {
                 nickname: text(&user, "nickname"),
                 avatar: text(&user, "figureurl_qq_2").or_else(|| text(&user, "figureurl_qq_1")),
                 email: None,
+                email_verified: false,
                 mobile: None,
                 gender: match text(&user, "gender").as_deref() {
                     Some("男") => Gender::Male,
                     Some("女") => Gender::Female,
                     _ => Gender::Unknown,
                 },
-                tokens: Tokens {
-                    access_token: SecretString::from(access),
-                    refresh_token: text(&token, "refresh_token").map(SecretString::from),
-                    expires_at: expiry(&token, "expires_in"),
-                    scope: Some("get_user_info".into()),
-                },
-                raw: user,
             })
         })
     }
@@ -169,5 +177,15 @@ mod tests {
         let json = parse_answer(200, "{\"access_token\":\"X\",\"expires_in\":\"7776000\"}").unwrap();
         assert_eq!(json["access_token"], "X");
         assert!(parse_answer(502, "").is_err());
+    }
+
+    #[test]
+    fn a_token_issued_to_another_app_is_refused() {
+        let me = parse_answer(200, "callback( {\"client_id\":\"101\",\"openid\":\"OPENID\"} );").unwrap();
+        assert_eq!(openid_for(&me, "101").unwrap(), "OPENID");
+        let other = openid_for(&me, "102").unwrap_err();
+        assert!(matches!(&other, ProviderError::Refused { code, .. } if code == "client_id_mismatch"), "{other}");
+        let without = parse_answer(200, "callback( {\"openid\":\"OPENID\"} );").unwrap();
+        assert!(openid_for(&without, "101").is_err(), "an answer without client_id is not trusted");
     }
 }

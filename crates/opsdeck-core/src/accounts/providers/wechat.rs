@@ -4,10 +4,9 @@
 //! only `state` (handled by the flow).
 
 use futures_util::future::BoxFuture;
-use secrecy::SecretString;
 
-use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, expiry, json, required, text};
-use crate::accounts::model::{Gender, Identity, ProviderKey, Tokens};
+use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, json, required, text};
+use crate::accounts::model::{Gender, Identity, ProviderKey};
 
 const NAME: &str = "WeChat";
 
@@ -86,19 +85,13 @@ impl OAuthProvider for Wechat {
                 nickname: text(&user, "nickname"),
                 avatar: text(&user, "headimgurl"),
                 email: None,
+                email_verified: false,
                 mobile: None,
                 gender: match text(&user, "sex").as_deref() {
                     Some("1") => Gender::Male,
                     Some("2") => Gender::Female,
                     _ => Gender::Unknown,
                 },
-                tokens: Tokens {
-                    access_token: SecretString::from(access),
-                    refresh_token: text(&token, "refresh_token").map(SecretString::from),
-                    expires_at: expiry(&token, "expires_in"),
-                    scope: text(&token, "scope"),
-                },
-                raw: user,
             })
         })
     }

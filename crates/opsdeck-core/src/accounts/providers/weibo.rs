@@ -2,10 +2,9 @@
 //! errors are JSON with a numeric `error_code` (21325 invalid_grant, 21327 expired_token, …).
 
 use futures_util::future::BoxFuture;
-use secrecy::SecretString;
 
-use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, expiry, json, required, text};
-use crate::accounts::model::{Gender, Identity, ProviderKey, Tokens};
+use super::{Attempt, Base, OAuthProvider, ProviderError, body_text, json, required, text};
+use crate::accounts::model::{Gender, Identity, ProviderKey};
 
 const NAME: &str = "Weibo";
 
@@ -83,21 +82,15 @@ impl OAuthProvider for Weibo {
                 nickname: text(&user, "screen_name").or_else(|| text(&user, "name")),
                 avatar: text(&user, "avatar_large").or_else(|| text(&user, "profile_image_url")),
                 email: None,
+                email_verified: false,
                 mobile: None,
                 gender: match text(&user, "gender").as_deref() {
                     Some("m") => Gender::Male,
                     Some("f") => Gender::Female,
                     _ => Gender::Unknown,
                 },
-                tokens: Tokens {
-                    access_token: SecretString::from(access),
-                    refresh_token: None,
-                    expires_at: expiry(&token, "expires_in"),
-                    scope: None,
-                },
                 uid,
                 unionid: None,
-                raw: user,
             })
         })
     }
