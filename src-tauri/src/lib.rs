@@ -104,71 +104,105 @@ fn keychain_token_key() -> anyhow::Result<secrecy::SecretString> {
     }
 }
 
+/// The app's commands, written once: the handler and [`COMMANDS`] (the names) both come from
+/// this list, so a test can invoke every registered command.
+macro_rules! commands {
+    ($($module:ident::$name:ident),+ $(,)?) => {
+        /// Every command's name, in the order registered.
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),+];
+
+        fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+            tauri::generate_handler![$($module::$name),+]
+        }
+    };
+}
+
+commands![
+    commands::health_report,
+    commands::app_info,
+    commands::audit_list,
+    commands::jobs_list,
+    commands::job_kinds,
+    commands::job_preview,
+    commands::job_create,
+    commands::job_update,
+    commands::job_pause,
+    commands::job_resume,
+    commands::job_run_now,
+    commands::job_delete,
+    commands::runs_list,
+    commands::scheduler_instances,
+    commands::ocr_submit,
+    commands::ocr_list,
+    commands::ocr_get,
+    commands::ocr_reveal,
+    commands::ocr_retry,
+    commands::ocr_purge_dead,
+    commands::ocr_set_cap,
+    commands::ocr_pause,
+    commands::ocr_resume,
+    commands::ocr_stats,
+    commands::orders_list,
+    commands::cancelled_list,
+    commands::order_timeline,
+    commands::orders_summary,
+    commands::overview,
+    commands::order_cancel,
+    commands::order_check_payment,
+    commands::goods_list,
+    commands::goods_create,
+    commands::order_place,
+    signin::auth_providers,
+    signin::auth_session,
+    signin::sign_in,
+    signin::sign_in_cancel,
+    signin::sign_out,
+    signin::users_list,
+    signin::link_start,
+    signin::unlink,
+    signin::staff_set_role,
+    signin::link_requests_list,
+    signin::link_request_resolve,
+];
+
+/// The commands a window may call before anyone signs in: the app's health and identity, and
+/// signing in (the providers, the session, the sign-in window) or out. Every other command is
+/// refused (`unauthenticated`) without a session before its arguments are read, and names its
+/// caller to the core, which checks it again.
+pub const OPEN_COMMANDS: &[&str] =
+    &["health_report", "app_info", "auth_providers", "auth_session", "sign_in", "sign_in_cancel", "sign_out"];
+
 /// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
 /// runtime so a test can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
+    let session = std::sync::Arc::new(signin::Session::default());
+    let commands = handler::<R>();
+    let gate = session.clone();
     builder
         .manage(core.clone())
-        .manage(std::sync::Arc::new(signin::Session::default()))
-        .invoke_handler(tauri::generate_handler![
-            commands::health_report,
-            commands::app_info,
-            commands::audit_list,
-            commands::jobs_list,
-            commands::job_kinds,
-            commands::job_preview,
-            commands::job_create,
-            commands::job_update,
-            commands::job_pause,
-            commands::job_resume,
-            commands::job_run_now,
-            commands::job_delete,
-            commands::runs_list,
-            commands::scheduler_instances,
-            commands::ocr_submit,
-            commands::ocr_list,
-            commands::ocr_get,
-            commands::ocr_reveal,
-            commands::ocr_retry,
-            commands::ocr_purge_dead,
-            commands::ocr_set_cap,
-            commands::ocr_pause,
-            commands::ocr_resume,
-            commands::ocr_stats,
-            commands::orders_list,
-            commands::cancelled_list,
-            commands::order_timeline,
-            commands::orders_summary,
-            commands::overview,
-            commands::order_cancel,
-            commands::order_check_payment,
-            commands::goods_list,
-            commands::goods_create,
-            commands::order_place,
-            signin::auth_providers,
-            signin::auth_session,
-            signin::sign_in,
-            signin::sign_in_cancel,
-            signin::sign_out,
-            signin::users_list,
-            signin::link_start,
-            signin::unlink,
-            signin::staff_set_role,
-            signin::link_requests_list,
-            signin::link_request_resolve
-        ])
+        .manage(session.clone())
+        .invoke_handler(move |invoke| {
+            if !OPEN_COMMANDS.contains(&invoke.message.command()) && gate.staff().is_none() {
+                let refused = opsdeck_core::ApiError::Unauthenticated("sign in first".into());
+                invoke.resolver.reject(opsdeck_core::ErrorBody::from(refused));
+                return true;
+            }
+            commands(invoke)
+        })
         .setup(move |app| {
-            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone()));
+            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone(), session));
             Ok(())
         })
 }
 
-/// Emits every core event to the window until the core stops.
-async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core) {
+/// Emits core events to the window until the core stops: health always (the sign-in screen
+/// shows it), everything else only while somebody is signed in.
+async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core, session: std::sync::Arc<signin::Session>) {
     let mut events = core.subscribe();
     loop {
         match events.recv().await {
-            Ok(event) => emit(&app, &event),
+            Ok(event) if matches!(event, Event::Health { .. }) || session.staff().is_some() => emit(&app, &event),
+            Ok(_) => {}
             // Events are snapshots (a health report replaces the last): skipping is harmless.
             Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "window lagged behind"),
             Err(RecvError::Closed) => break,

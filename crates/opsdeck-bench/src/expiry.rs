@@ -93,9 +93,9 @@ async fn one(dir: &Path, database_url: &str, redis: &Redis, name: &str) -> anyho
     tokio::time::sleep(Duration::from_millis(1_200)).await;
 
     let seed_per_s = seed_loop(&core, &alipay).await?;
-    let before = core.orders_summary().await?.pending;
+    let before = core.orders_summary(&Actor::system("bench")).await?.pending;
     let started = Instant::now();
-    while core.orders_summary().await?.pending > 0 {
+    while core.orders_summary(&Actor::system("bench")).await?.pending > 0 {
         core.orders_sweep(None).await?;
         anyhow::ensure!(started.elapsed() < Duration::from_secs(600), "the sweep did not finish within 10 minutes");
     }

@@ -178,7 +178,7 @@ async fn opsdeck(dir: &Path, redis: &Redis) -> anyhow::Result<Figures> {
 async fn wait_done(core: &Core, want: i64) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let counts = core.ocr_stats().await?.counts;
+        let counts = core.ocr_stats(&Actor::system("bench")).await?.counts;
         if counts.done + counts.dead >= want {
             return Ok(());
         }

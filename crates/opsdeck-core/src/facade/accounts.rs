@@ -439,8 +439,10 @@ impl Core {
         store::user(&mut conn, id).await?.ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
     }
 
-    /// Users newest first, with their links; `search` matches the mobile or the username.
-    pub async fn users_list(&self, query: UserQuery) -> Result<UserPage, ApiError> {
+    /// Users newest first, with their links; `search` matches the mobile or the username (any
+    /// staff member).
+    pub async fn users_list(&self, query: UserQuery, actor: &Actor) -> Result<UserPage, ApiError> {
+        self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
             return Err(ApiError::InvalidField {
                 field: "limit".into(),
@@ -517,8 +519,9 @@ impl Core {
         self.user_get(user_id).await
     }
 
-    /// Links waiting for staff to confirm them.
-    pub async fn link_requests_list(&self) -> Result<Vec<LinkRequest>, ApiError> {
+    /// Links waiting for staff to confirm them (any staff member).
+    pub async fn link_requests_list(&self, actor: &Actor) -> Result<Vec<LinkRequest>, ApiError> {
+        self.require_reader(actor).await?;
         let mut conn = self.database().pool().acquire().await?;
         Ok(store::link_requests(&mut conn).await?)
     }

@@ -91,16 +91,26 @@ impl Core {
         task.validate(args).map_err(|m| invalid("args", m))
     }
 
-    /// The next `count` fire times of a trigger, exactly as the scheduler would fire them.
-    pub fn job_preview(&self, trigger: &TriggerSpec, timezone: &str, count: usize) -> Result<Vec<FireTime>, ApiError> {
+    /// The next `count` fire times of a trigger, exactly as the scheduler would fire them (any
+    /// staff member).
+    pub async fn job_preview(
+        &self,
+        trigger: &TriggerSpec,
+        timezone: &str,
+        count: usize,
+        actor: &Actor,
+    ) -> Result<Vec<FireTime>, ApiError> {
+        self.require_reader(actor).await?;
         if count == 0 || count > MAX_PREVIEW {
             return Err(invalid("count", format!("count must be between 1 and {MAX_PREVIEW}")));
         }
         Ok(trigger::preview(trigger, timezone, self.now(), count)?)
     }
 
-    pub fn job_kinds(&self) -> Vec<TaskKindInfo> {
-        self.scheduler().registry.infos()
+    /// The task kinds a job may run (any staff member).
+    pub async fn job_kinds(&self, actor: &Actor) -> Result<Vec<TaskKindInfo>, ApiError> {
+        self.require_reader(actor).await?;
+        Ok(self.scheduler().registry.infos())
     }
 
     fn view(&self, record: JobRecord, last: Option<JobRun>) -> JobView {
@@ -129,8 +139,9 @@ impl Core {
         }
     }
 
-    /// Every job with its next fire times and last run.
-    pub async fn jobs_list(&self) -> Result<Vec<JobView>, ApiError> {
+    /// Every job with its next fire times and last run (any staff member).
+    pub async fn jobs_list(&self, actor: &Actor) -> Result<Vec<JobView>, ApiError> {
+        self.require_reader(actor).await?;
         let pool = self.database().pool();
         let records = store::load_jobs(pool).await?;
         let mut last: HashMap<i64, JobRun> = store::last_runs(pool).await?.into_iter().map(|r| (r.job_id, r)).collect();
@@ -274,8 +285,9 @@ impl Core {
         Ok(())
     }
 
-    /// A page of the run history, newest first.
-    pub async fn runs_list(&self, query: RunQuery) -> Result<RunPage, ApiError> {
+    /// A page of the run history, newest first (any staff member).
+    pub async fn runs_list(&self, query: RunQuery, actor: &Actor) -> Result<RunPage, ApiError> {
+        self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
             return Err(invalid("limit", format!("limit must be between 1 and {MAX_PAGE}")));
         }
@@ -287,8 +299,14 @@ impl Core {
         Ok(store::list_runs(self.database().pool(), &query).await?)
     }
 
-    /// The scheduler instances that beat recently.
-    pub async fn scheduler_instances(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
+    /// The scheduler instances that beat recently (any staff member).
+    pub async fn scheduler_instances(&self, actor: &Actor) -> Result<Vec<SchedulerInstance>, ApiError> {
+        self.require_reader(actor).await?;
+        self.instances_seen().await
+    }
+
+    /// [`Core::scheduler_instances`] for the core's own use (the Overview).
+    pub(crate) async fn instances_seen(&self) -> Result<Vec<SchedulerInstance>, ApiError> {
         let me = self.instance_id().to_string();
         let instant = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
         let seen = self.scheduler().claims.instances().await?;

@@ -9,8 +9,8 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::AccountsShared;
 use crate::accounts::providers::Providers;
+use crate::accounts::{AccountsShared, Actor};
 use crate::audit::{self, AuditPage, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
@@ -32,6 +32,7 @@ mod metrics;
 mod ocr;
 mod orders;
 mod overview;
+mod session;
 
 pub use crate::scheduler::trigger::FireTime;
 pub use jobs::{JobEdit, JobView, SchedulerInstance};
@@ -313,8 +314,9 @@ impl Core {
         Ok(audit::record(&self.inner.db, &entry, chrono::Utc::now()).await?)
     }
 
-    /// A page of the audit log, newest first.
-    pub async fn audit_list(&self, limit: u32, before_id: Option<i64>) -> Result<AuditPage, ApiError> {
+    /// A page of the audit log, newest first (any staff member).
+    pub async fn audit_list(&self, limit: u32, before_id: Option<i64>, actor: &Actor) -> Result<AuditPage, ApiError> {
+        self.require_reader(actor).await?;
         if limit == 0 || limit > MAX_PAGE {
             return Err(ApiError::InvalidInput(format!("limit must be between 1 and {MAX_PAGE}")));
         }

@@ -11,7 +11,7 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::ocr::baidu::{IdCardFields, Side};
+use crate::ocr::baidu::{IdCardFields, IdCardFront, Side};
 use crate::ocr::model::{
     OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
     result_json,
@@ -109,8 +109,9 @@ impl Core {
         Ok(Some(OcrLookup { request_id: request.id, url, status: request.status, result, error: request.error }))
     }
 
-    /// A page of requests, newest first; ID numbers masked.
-    pub async fn ocr_list(&self, query: OcrQuery) -> Result<OcrPage, ApiError> {
+    /// A page of requests, newest first; card data masked (any staff member).
+    pub async fn ocr_list(&self, query: OcrQuery, actor: &Actor) -> Result<OcrPage, ApiError> {
+        self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
             return Err(ApiError::InvalidField {
                 field: "limit".into(),
@@ -124,8 +125,9 @@ impl Core {
         Ok(OcrPage { requests: requests.into_iter().map(OcrRequest::masked).collect(), total })
     }
 
-    /// One request; its ID number masked.
-    pub async fn ocr_get(&self, id: i64) -> Result<OcrRequest, ApiError> {
+    /// One request; its card data masked (any staff member).
+    pub async fn ocr_get(&self, id: i64, actor: &Actor) -> Result<OcrRequest, ApiError> {
+        self.require_reader(actor).await?;
         Ok(self.request(id).await?.masked())
     }
 
@@ -133,14 +135,16 @@ impl Core {
         store::get(self.database().pool(), id).await?.ok_or_else(|| ApiError::NotFound(format!("no OCR request {id}")))
     }
 
-    /// The full ID number of a recognised front side, for a staff member who asked to see it
-    /// (audited; the number itself never goes to the audit log or the logs).
-    pub async fn ocr_reveal(&self, id: i64, actor: &Actor) -> Result<String, ApiError> {
-        actor.require_operator("reveal ID numbers")?;
+    /// The portrait side's fields in full (name, ID number, birth date, address), for an
+    /// operator who asked to see them (the role as it is now; audited; the data itself never
+    /// goes to the audit log or the logs).
+    pub async fn ocr_reveal(&self, id: i64, actor: &Actor) -> Result<IdCardFront, ApiError> {
+        let actor = self.current_actor(actor).await?;
+        actor.require_operator("reveal ID card data")?;
         let who = actor.name.as_str();
         let request = self.request(id).await?;
-        let number = match request.result.map(|card| card.fields) {
-            Some(IdCardFields::Front(front)) => front.id_number,
+        let front = match request.result.map(|card| card.fields) {
+            Some(IdCardFields::Front(front)) => front,
             Some(IdCardFields::Back(_)) => {
                 return Err(ApiError::InvalidInput("the back side of an ID card carries no ID number".into()));
             }
@@ -150,10 +154,10 @@ impl Core {
             who,
             action: "ocr.reveal",
             target: &format!("ocr:{id}"),
-            detail: Some(json!({ "url": request.url })),
+            detail: Some(json!({ "url": request.url, "fields": ["name", "id_number", "birth_date", "address"] })),
         })
         .await?;
-        Ok(number)
+        Ok(front)
     }
 
     /// Sends dead requests back to the queue with a fresh count of attempts. Requests that are
@@ -228,7 +232,7 @@ impl Core {
         })
         .await?;
         self.publish_ocr_stats().await;
-        self.ocr_stats().await
+        self.ocr_figures().await
     }
 
     /// Stops calling Baidu until resumed (requests keep waiting).
@@ -241,7 +245,7 @@ impl Core {
         self.ocr().queue.set_pause(&pause).await?;
         self.record_audit(NewAuditEntry { who, action: "ocr.pause", target: "ocr", detail: Some(json!({})) }).await?;
         self.publish_ocr_stats().await;
-        self.ocr_stats().await
+        self.ocr_figures().await
     }
 
     /// Calls Baidu again (after any pause: staff, quota, configuration).
@@ -261,11 +265,17 @@ impl Core {
         })
         .await?;
         self.publish_ocr_stats().await;
-        self.ocr_stats().await
+        self.ocr_figures().await
     }
 
-    /// The live figures: counts, cap, calls per second, time to drain, pause.
-    pub async fn ocr_stats(&self) -> Result<OcrStats, ApiError> {
+    /// The live figures: counts, cap, calls per second, time to drain, pause (any staff member).
+    pub async fn ocr_stats(&self, actor: &Actor) -> Result<OcrStats, ApiError> {
+        self.require_reader(actor).await?;
+        self.ocr_figures().await
+    }
+
+    /// [`Core::ocr_stats`] for the core's own use (the pushed figures, the Overview).
+    pub(crate) async fn ocr_figures(&self) -> Result<OcrStats, ApiError> {
         let queue = &self.ocr().queue;
         let counts = store::counts(self.database().pool()).await?;
         let (override_cap, calls, pause) = tokio::try_join!(queue.cap(), queue.calls(60), queue.pause())?;
@@ -378,7 +388,7 @@ impl Core {
 
     /// Publishes the live figures now (after a change).
     pub(crate) async fn publish_ocr_stats(&self) {
-        match self.ocr_stats().await {
+        match self.ocr_figures().await {
             Ok(stats) => self.publish(Event::OcrStats { stats }),
             Err(e) => tracing::debug!(error = %e, "cannot compute the OCR figures"),
         }

@@ -113,10 +113,16 @@ impl Core {
             detail: Some(json!({ "sku": clean.sku, "stock": clean.stock })),
         })
         .await?;
-        self.goods_list().await?.into_iter().find(|g| g.id == id).ok_or_else(|| ApiError::NotFound("goods".into()))
+        store::list_goods(self.database().pool())
+            .await?
+            .into_iter()
+            .find(|g| g.id == id)
+            .ok_or_else(|| ApiError::NotFound("goods".into()))
     }
 
-    pub async fn goods_list(&self) -> Result<Vec<Goods>, ApiError> {
+    /// Every good with its stock (any staff member).
+    pub async fn goods_list(&self, actor: &Actor) -> Result<Vec<Goods>, ApiError> {
+        self.require_reader(actor).await?;
         Ok(store::list_goods(self.database().pool()).await?)
     }
 
@@ -358,23 +364,36 @@ impl Core {
             .ok_or_else(|| ApiError::NotFound(format!("no pending or paid order {order_no}")))
     }
 
-    pub async fn orders_list(&self, query: OrderQuery) -> Result<OrderPage, ApiError> {
+    /// A page of pending and paid orders (any staff member).
+    pub async fn orders_list(&self, query: OrderQuery, actor: &Actor) -> Result<OrderPage, ApiError> {
+        self.require_reader(actor).await?;
         check_page(query.limit)?;
         let (orders, total) = store::list_orders(self.database().pool(), &query).await?;
         Ok(OrderPage { orders, total })
     }
 
-    pub async fn cancelled_list(&self, query: OrderQuery) -> Result<CancelledPage, ApiError> {
+    /// A page of cancelled orders (any staff member).
+    pub async fn cancelled_list(&self, query: OrderQuery, actor: &Actor) -> Result<CancelledPage, ApiError> {
+        self.require_reader(actor).await?;
         check_page(query.limit)?;
         let (orders, total) = store::list_cancelled(self.database().pool(), &query).await?;
         Ok(CancelledPage { orders, total })
     }
 
-    pub async fn order_timeline(&self, order_no: &str) -> Result<Vec<OrderEvent>, ApiError> {
+    /// An order's timeline (any staff member).
+    pub async fn order_timeline(&self, order_no: &str, actor: &Actor) -> Result<Vec<OrderEvent>, ApiError> {
+        self.require_reader(actor).await?;
         Ok(store::timeline(self.database().pool(), order_no).await?)
     }
 
-    pub async fn orders_summary(&self) -> Result<OrdersSummary, ApiError> {
+    /// Pending orders and how many expire in the next 5 minutes (any staff member).
+    pub async fn orders_summary(&self, actor: &Actor) -> Result<OrdersSummary, ApiError> {
+        self.require_reader(actor).await?;
+        self.pending_summary().await
+    }
+
+    /// [`Core::orders_summary`] for the core's own use (the Overview).
+    pub(crate) async fn pending_summary(&self) -> Result<OrdersSummary, ApiError> {
         let now = Utc::now();
         let (pending, expiring_soon) =
             store::pending_counts(self.database().pool(), now, now + chrono::Duration::minutes(5)).await?;

@@ -5,19 +5,27 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use super::Core;
+use crate::accounts::Actor;
 use crate::error::ApiError;
 use crate::events::Event;
 use crate::ocr::store as ocr_store;
 use crate::overview::{self, InstanceOverview, OcrOverview, OrdersOverview, Overview};
 
 impl Core {
-    /// Everything the Overview page shows (health comes with the health events).
-    pub async fn overview(&self) -> Result<Overview, ApiError> {
+    /// Everything the Overview page shows (health comes with the health events); any staff
+    /// member.
+    pub async fn overview(&self, actor: &Actor) -> Result<Overview, ApiError> {
+        self.require_reader(actor).await?;
+        self.overview_now().await
+    }
+
+    /// [`Core::overview`] for the core's own use (the push every few seconds).
+    async fn overview_now(&self) -> Result<Overview, ApiError> {
         let now = Utc::now();
         let hour_ago = now - chrono::Duration::hours(1);
         let pool = self.database().pool();
         let (stats, orders, instances) =
-            tokio::try_join!(self.ocr_stats(), self.orders_summary(), self.scheduler_instances())?;
+            tokio::try_join!(self.ocr_figures(), self.pending_summary(), self.instances_seen())?;
         let (history, (done, dead), recent, (cancelled, paid, paid_late), recent_cancelled, failures, running) = tokio::try_join!(
             async { self.overview_history().read(now).await.map_err(ApiError::from) },
             async { Ok::<_, ApiError>(overview::ocr_finished_since(pool, hour_ago).await?) },
@@ -102,7 +110,7 @@ impl Core {
                     if !self.has_listeners() {
                         continue;
                     }
-                    match self.overview().await {
+                    match self.overview_now().await {
                         Ok(overview) => self.publish(Event::Overview { overview: Box::new(overview) }),
                         Err(e) => tracing::debug!(error = %e, "cannot gather the overview"),
                     }

@@ -3,7 +3,7 @@
 //! the `idcard` call by `url` or base64 `image`, and its answer parsed into typed fields.
 //!
 //! What a failure means for the caller is [`BaiduError::action`], following the spec's table.
-//! ID numbers never print: [`IdCardFront`]'s `Debug` masks them.
+//! Card data never prints: [`IdCardFront`]'s `Debug` shows none of its fields.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -54,16 +54,10 @@ pub struct IdCardFront {
     pub address: String,
 }
 
+/// Redacted: a card's fields are personal data, and a `Debug` print ends up in logs.
 impl fmt::Debug for IdCardFront {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdCardFront")
-            .field("name", &self.name)
-            .field("id_number", &mask_id_number(&self.id_number))
-            .field("gender", &self.gender)
-            .field("nation", &self.nation)
-            .field("birth_date", &self.birth_date)
-            .field("address", &self.address)
-            .finish()
+        f.debug_struct("IdCardFront").finish_non_exhaustive()
     }
 }
 

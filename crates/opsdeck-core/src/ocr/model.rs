@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::baidu::{IdCard, IdCardFields, Side, mask_id_number};
+use super::baidu::{IdCard, IdCardFields, IdCardFront, Side, mask_id_number};
 
 /// Where a request is in its life (diagram in ARCHITECTURE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -40,8 +40,9 @@ impl OcrStatus {
     }
 }
 
-/// One request as the console shows it. The ID number in `result` is masked; staff reveal it
-/// with `ocr_reveal` (audited).
+/// One request as the console shows it. What leaves the core is [`OcrRequest::masked`]: the
+/// card's name, ID number, birth date and address masked; an operator reveals them with
+/// `ocr_reveal` (audited).
 #[derive(Debug, Clone, Serialize)]
 pub struct OcrRequest {
     pub id: i64,
@@ -64,12 +65,74 @@ pub struct OcrRequest {
 }
 
 impl OcrRequest {
-    /// The same request with the ID number masked (what leaves the core for the console).
+    /// The same request with the portrait side's personal data masked as a whole (what leaves the
+    /// core for the console): the ID number keeps its first and last four characters (digits
+    /// 5-14, the county and the birth date, are hidden), the birth date is hidden entirely, the
+    /// address keeps at most its province and city, the name its first character.
     pub fn masked(mut self) -> OcrRequest {
         if let Some(IdCard { fields: IdCardFields::Front(front), .. }) = &mut self.result {
-            front.id_number = mask_id_number(&front.id_number);
+            *front = masked_front(front);
         }
         self
+    }
+}
+
+/// The portrait side with its personal data masked (see [`OcrRequest::masked`]).
+pub fn masked_front(front: &IdCardFront) -> IdCardFront {
+    IdCardFront {
+        name: mask_name(&front.name),
+        id_number: mask_id_number(&front.id_number),
+        gender: front.gender.clone(),
+        nation: front.nation.clone(),
+        birth_date: "*".repeat(front.birth_date.chars().count().clamp(1, 8)),
+        address: mask_address(&front.address),
+    }
+}
+
+/// `张三丰` → `张**`: the first character only.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        Some(first) => std::iter::once(first).chain(chars.map(|_| '*')).collect(),
+        None => String::new(),
+    }
+}
+
+/// Provinces that end in one of these (the longest first where one contains another).
+const PROVINCE_ENDS: [&str; 3] = ["特别行政区", "自治区", "省"];
+/// The municipalities: province and city at once.
+const MUNICIPALITIES: [&str; 4] = ["北京市", "天津市", "上海市", "重庆市"];
+/// Prefecture-level divisions end in one of these.
+const CITY_ENDS: [&str; 5] = ["自治州", "地区", "市", "州", "盟"];
+/// The longest province or city name kept (in characters); longer means the address does not
+/// start with one, and nothing is kept.
+const MAX_DIVISION_CHARS: usize = 12;
+
+/// `江苏省南京市玄武区中山路1号` → `江苏省南京市****`: the province and the city at most; an
+/// address that does not start with a recognisable province is masked entirely. No digit is
+/// ever kept.
+pub fn mask_address(address: &str) -> String {
+    let kept = region_prefix(address.trim());
+    if kept.is_empty() || kept.chars().any(|c| c.is_ascii_digit() || ('０'..='９').contains(&c)) {
+        "****".to_string()
+    } else {
+        format!("{kept}****")
+    }
+}
+
+/// The province-and-city prefix of a Chinese address ("" when none is recognised).
+fn region_prefix(address: &str) -> &str {
+    if let Some(city) = MUNICIPALITIES.iter().find(|m| address.starts_with(*m)) {
+        return &address[..city.len()];
+    }
+    let end_of = |text: &str, ends: &[&str]| ends.iter().filter_map(|e| text.find(e).map(|at| at + e.len())).min();
+    let short = |text: &str| text.chars().count() <= MAX_DIVISION_CHARS;
+    let Some(province) = end_of(address, &PROVINCE_ENDS).filter(|at| short(&address[..*at])) else {
+        return "";
+    };
+    match end_of(&address[province..], &CITY_ENDS) {
+        Some(city) if short(&address[province..province + city]) => &address[..province + city],
+        _ => &address[..province],
     }
 }
 

@@ -117,7 +117,7 @@ async fn stock_shelves(core: &Core, actor: &Actor) -> Vec<(i64, i64)> {
 }
 
 async fn ensure_catalogue(core: &Core, actor: &Actor) -> Result<Vec<(i64, i64)>, crate::ApiError> {
-    let existing = core.goods_list().await?;
+    let existing = core.goods_list(actor).await?;
     let mut ids = Vec::new();
     for (sku, name, price) in CATALOGUE {
         let goods = match existing.iter().find(|g| g.sku == *sku) {

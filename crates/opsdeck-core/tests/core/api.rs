@@ -57,7 +57,7 @@ fn set(form: &mut [(String, String)], name: &str, value: &str) {
 }
 
 async fn paid_events(core: &Core, order_no: &str) -> usize {
-    core.order_timeline(order_no).await.unwrap().iter().filter(|e| e.event == "paid").count()
+    core.order_timeline(order_no, &Actor::system("tester")).await.unwrap().iter().filter(|e| e.event == "paid").count()
 }
 
 #[tokio::test]
@@ -89,9 +89,9 @@ async fn a_verified_notify_pays_the_order_once_however_often_it_comes() {
     assert!(paid.paid_at.is_some());
     assert_eq!(paid.trade_no.as_deref(), form.iter().find(|(k, _)| k == "trade_no").map(|(_, v)| v.as_str()));
     assert_eq!(paid_events(&core, &order.order_no).await, 1);
-    let g = core.goods_list().await.unwrap().into_iter().find(|g| g.id == goods.id).unwrap();
+    let g = core.goods_list(&Actor::system("tester")).await.unwrap().into_iter().find(|g| g.id == goods.id).unwrap();
     assert_eq!((g.stock_available, g.stock_locked, g.stock_sold), (1, 0, 1), "sold once");
-    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
     assert_eq!(timeline.iter().find(|e| e.event == "paid").unwrap().who, "notify", "the source is recorded");
     core.shutdown().await;
 }
@@ -106,8 +106,13 @@ async fn a_notify_is_applied_once_on_mariadb() {
     let wrong = alipay.signed_notify(&order.order_no, "43.20", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
     assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
-    let conflicts =
-        core.order_timeline(&order.order_no).await.unwrap().iter().filter(|e| e.event == "conflict").count();
+    let conflicts = core
+        .order_timeline(&order.order_no, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event == "conflict")
+        .count();
     assert_eq!(conflicts, 1, "recorded once per trade");
     let form = alipay.signed_notify(&order.order_no, "43.21", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::Paid);
@@ -161,7 +166,13 @@ async fn refused_notifies_apply_nothing() {
     assert!(core.order_get(no).await.unwrap().paid_at.is_none(), "nothing was applied");
     assert_eq!(paid_events(&core, no).await, 0);
     // The genuine notify of another amount left its trace on the order.
-    let conflict = core.order_timeline(no).await.unwrap().into_iter().find(|e| e.event == "conflict").unwrap();
+    let conflict = core
+        .order_timeline(no, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event == "conflict")
+        .unwrap();
     assert_eq!(conflict.detail.unwrap()["paid_fen"], 1251);
     // Still payable by the genuine notify.
     assert_eq!(core.alipay_notify(&good).await.unwrap(), NotifyOutcome::Paid);
@@ -185,7 +196,7 @@ async fn waiting_closed_and_cancelled_orders() {
     let form = alipay.signed_notify(&cancelled.order_no, "8.00", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::Conflict);
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::Conflict, "acknowledged again");
-    let timeline = core.order_timeline(&cancelled.order_no).await.unwrap();
+    let timeline = core.order_timeline(&cancelled.order_no, &Actor::system("tester")).await.unwrap();
     assert_eq!(timeline.iter().filter(|e| e.event == "conflict").count(), 1, "recorded once");
     assert_eq!(core.metrics().await.unwrap().payment_conflicts, 1);
     core.shutdown().await;

@@ -42,16 +42,16 @@ pub(crate) async fn start(dir: &Path, redis: &str, prefix: &str, baidu: &FakeBai
 }
 
 pub(crate) async fn counts(core: &Core) -> OcrCounts {
-    core.ocr_stats().await.unwrap().counts
+    core.ocr_stats(&Actor::system("tester")).await.unwrap().counts
 }
 
 async fn status_of(core: &Core, id: i64) -> OcrStatus {
-    core.ocr_get(id).await.unwrap().status
+    core.ocr_get(id, &Actor::system("tester")).await.unwrap().status
 }
 
 async fn until_status(core: &Core, id: i64, want: OcrStatus) -> opsdeck_core::ocr::model::OcrRequest {
     until(&format!("request {id} becomes {want:?}"), || async {
-        let request = core.ocr_get(id).await.unwrap();
+        let request = core.ocr_get(id, &Actor::system("tester")).await.unwrap();
         (request.status == want).then_some(request)
     })
     .await
@@ -153,9 +153,9 @@ async fn requests_are_recognised_and_results_kept_by_url() {
     assert_eq!(baidu.arrivals().len(), calls);
     assert_eq!(calls, images.len(), "one call per image");
     // The full number only by revealing (audited).
-    let number = core.ocr_reveal(ids[0], &Actor::system("tester")).await.unwrap();
-    assert_eq!(number.len(), 18);
-    assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "ocr.reveal");
+    let card = core.ocr_reveal(ids[0], &Actor::system("tester")).await.unwrap();
+    assert_eq!(card.id_number.len(), 18);
+    assert_eq!(core.audit_list(1, None, &Actor::system("tester")).await.unwrap().entries[0].action, "ocr.reveal");
     core.shutdown().await;
 }
 
@@ -188,7 +188,8 @@ async fn each_baidu_error_takes_its_path() {
 
     // The daily quota: the whole queue pauses until midnight in Shanghai.
     let quota = submit("quota", "fail=17&times=1").await;
-    let pause = until("the quota pause", || async { core.ocr_stats().await.unwrap().pause }).await;
+    let pause =
+        until("the quota pause", || async { core.ocr_stats(&Actor::system("tester")).await.unwrap().pause }).await;
     assert_eq!(pause.kind, PauseKind::Quota);
     let until_at = pause.until.expect("resumes by itself");
     let local = until_at.with_timezone(&chrono_tz::Asia::Shanghai);
@@ -205,7 +206,9 @@ async fn each_baidu_error_takes_its_path() {
 
     // A configuration error: paused until staff resume.
     let denied = submit("denied", "fail=6&times=1").await;
-    let pause = until("the configuration pause", || async { core.ocr_stats().await.unwrap().pause }).await;
+    let pause =
+        until("the configuration pause", || async { core.ocr_stats(&Actor::system("tester")).await.unwrap().pause })
+            .await;
     assert_eq!((pause.kind, pause.until), (PauseKind::Misconfigured, None));
     assert!(pause.reason.contains("No permission"), "{}", pause.reason);
     until_status(&core, denied, OcrStatus::Pending).await;
@@ -286,7 +289,7 @@ async fn three_instances_never_exceed_the_cap_and_a_cap_change_applies_at_once()
     let instances: std::collections::HashSet<String> = {
         let mut seen = std::collections::HashSet::new();
         for id in &ids {
-            seen.insert(cores[0].ocr_get(*id).await.unwrap().instance.unwrap());
+            seen.insert(cores[0].ocr_get(*id, &Actor::system("tester")).await.unwrap().instance.unwrap());
         }
         seen
     };
@@ -331,7 +334,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and
     for id in &waiting {
         assert_eq!(status_of(&core, *id).await, OcrStatus::Pending);
     }
-    let kept = core.ocr_get(done).await.unwrap();
+    let kept = core.ocr_get(done, &Actor::system("tester")).await.unwrap();
     // Requests touched in the last seconds are left alone (their submission may be on its way),
     // so each becomes visible to reconcile at its own moment: passes repeat, and their repairs
     // add up to exactly what Redis lost.
@@ -356,7 +359,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and
         "the lost requests, the kept result, and the cap and the pause"
     );
     // The queue is still paused (a flush must not resume it) and the cap is the staff's.
-    let stats = core.ocr_stats().await.unwrap();
+    let stats = core.ocr_stats(&Actor::system("tester")).await.unwrap();
     assert_eq!(stats.pause.map(|p| p.kind), Some(PauseKind::Manual));
     assert_eq!((stats.cap, stats.cap_source.as_str()), (7.0, "console"));
     let raw_pause: Option<String> = redis::cmd("GET")
@@ -390,11 +393,15 @@ async fn the_ocr_tables_work_on_mariadb_too() {
     assert_eq!(ids.len(), 1, "one row for one URL");
     let done = until_status(&core, ids[0], OcrStatus::Done).await;
     assert!(done.result.is_some());
-    let page =
-        core.ocr_list(OcrQuery { search: Some("maria".into()), limit: 10, ..OcrQuery::default() }).await.unwrap();
+    let page = core
+        .ocr_list(OcrQuery { search: Some("maria".into()), limit: 10, ..OcrQuery::default() }, &Actor::system("tester"))
+        .await
+        .unwrap();
     assert_eq!(page.total, 1);
-    let none =
-        core.ocr_list(OcrQuery { search: Some("100%_".into()), limit: 10, ..OcrQuery::default() }).await.unwrap();
+    let none = core
+        .ocr_list(OcrQuery { search: Some("100%_".into()), limit: 10, ..OcrQuery::default() }, &Actor::system("tester"))
+        .await
+        .unwrap();
     assert_eq!(none.total, 0, "LIKE wildcards in a search are literal");
     core.shutdown().await;
 }

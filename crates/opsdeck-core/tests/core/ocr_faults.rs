@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use opsdeck_core::Core;
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrQuery, OcrRequest};
+use opsdeck_core::{Actor, Core};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use crate::helpers::{fresh_mysql_url, redis_url, toml_string, unique, until_within};
@@ -16,7 +16,7 @@ use crate::proxy::{FaultProxy, server_of};
 
 /// Every request of the core (at most 500).
 async fn all_requests(core: &Core) -> Vec<OcrRequest> {
-    core.ocr_list(OcrQuery { limit: 500, ..OcrQuery::default() }).await.unwrap().requests
+    core.ocr_list(OcrQuery { limit: 500, ..OcrQuery::default() }, &Actor::system("tester")).await.unwrap().requests
 }
 
 /// Calls the fake saw per image URL.
@@ -60,7 +60,7 @@ async fn a_five_second_database_outage_under_fifty_requests_loses_none_and_calls
     proxy.restore();
 
     let counts = until_within("all 50 requests done after the outage", Duration::from_secs(60), || async {
-        let counts = core.ocr_stats().await.ok()?.counts;
+        let counts = core.ocr_stats(&Actor::system("tester")).await.ok()?.counts;
         (counts.done + counts.dead == total).then_some(counts)
     })
     .await;

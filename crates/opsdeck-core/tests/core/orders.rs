@@ -47,7 +47,7 @@ async fn goods(core: &Core, stock: i64) -> Goods {
 }
 
 async fn stock(core: &Core, id: i64) -> (i64, i64, i64) {
-    let g = core.goods_list().await.unwrap().into_iter().find(|g| g.id == id).unwrap();
+    let g = core.goods_list(&Actor::system("tester")).await.unwrap().into_iter().find(|g| g.id == id).unwrap();
     (g.stock_available, g.stock_locked, g.stock_sold)
 }
 
@@ -73,7 +73,10 @@ async fn sweep_until_gone(core: &Core, order_no: &str) {
 
 async fn cancelled_by(core: &Core, order_no: &str) -> Option<(String, String)> {
     let page = core
-        .cancelled_list(OrderQuery { search: Some(order_no.into()), limit: 10, ..OrderQuery::default() })
+        .cancelled_list(
+            OrderQuery { search: Some(order_no.into()), limit: 10, ..OrderQuery::default() },
+            &Actor::system("tester"),
+        )
         .await
         .unwrap();
     page.orders.first().map(|o| (o.cancelled_by.clone(), o.reason.clone()))
@@ -152,15 +155,23 @@ async fn the_sweep_asks_alipay_then_cancels_or_marks_paid() {
     assert_eq!(cancelled_by(&core, &never_opened.order_no).await.unwrap().0, "sweep");
     // Paid after all (the notification was lost): marked paid, not cancelled.
     assert!(cancelled_by(&core, &paid_late.order_no).await.is_none());
-    let paid =
-        core.orders_list(OrderQuery { search: Some(paid_late.order_no.clone()), limit: 5, ..OrderQuery::default() });
+    let tester = Actor::system("tester");
+    let paid = core.orders_list(
+        OrderQuery { search: Some(paid_late.order_no.clone()), limit: 5, ..OrderQuery::default() },
+        &tester,
+    );
     assert!(paid.await.unwrap().orders[0].paid_at.is_some());
     // Provider trouble: still pending and due.
     assert!(core.order_get(&flaky.order_no).await.is_ok());
     assert_eq!(stock(&core, tea.id).await, (100 - 4 - 5, 5, 4));
     // The timeline tells the story, linked to nothing here (a direct sweep has no run).
-    let events: Vec<String> =
-        core.order_timeline(&waiting.order_no).await.unwrap().into_iter().map(|e| e.event).collect();
+    let events: Vec<String> = core
+        .order_timeline(&waiting.order_no, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
     assert_eq!(events, ["placed", "queried", "closed", "cancelled", "stock_restored"]);
     let methods: Vec<String> =
         alipay.calls().into_iter().filter(|c| c.out_trade_no == waiting.order_no).map(|c| c.method).collect();
@@ -170,7 +181,7 @@ async fn the_sweep_asks_alipay_then_cancels_or_marks_paid() {
     let conflict = core.order_mark_paid(&waiting.order_no, "T9", "notify").await.unwrap();
     assert_eq!(conflict, PaidOutcome::Conflict);
     assert_eq!(core.order_mark_paid(&waiting.order_no, "T9", "notify").await.unwrap(), PaidOutcome::Conflict);
-    let conflicts = core.order_timeline(&waiting.order_no).await.unwrap();
+    let conflicts = core.order_timeline(&waiting.order_no, &Actor::system("tester")).await.unwrap();
     assert_eq!(conflicts.iter().filter(|e| e.event == "conflict").count(), 1);
     assert_eq!(stock(&core, tea.id).await, (91, 5, 4), "a conflict moves no stock");
     core.shutdown().await;
@@ -189,7 +200,7 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
     core.order_cancel(&order.order_no, "customer asked", &Actor::system("alice")).await.unwrap();
     assert_eq!(cancelled_by(&core, &order.order_no).await.unwrap(), ("alice".into(), "customer asked".into()));
     assert_eq!(stock(&core, tea.id).await, (10, 0, 0));
-    assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "order.cancel");
+    assert_eq!(core.audit_list(1, None, &Actor::system("tester")).await.unwrap().entries[0].action, "order.cancel");
     // Again: it is no longer pending.
     assert!(core.order_cancel(&order.order_no, "again", &Actor::system("alice")).await.is_err());
 
@@ -209,9 +220,9 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
 
     // Placed from the console: audited, and the timeline names the staff member.
     let by_staff = core.order_place_by(buy(3, tea.id, 1), &Actor::system("alice")).await.unwrap();
-    assert_eq!(core.audit_list(1, None).await.unwrap().entries[0].action, "order.place");
-    assert_eq!(core.order_timeline(&by_staff.order_no).await.unwrap()[0].who, "alice");
-    let summary = core.orders_summary().await.unwrap();
+    assert_eq!(core.audit_list(1, None, &Actor::system("tester")).await.unwrap().entries[0].action, "order.place");
+    assert_eq!(core.order_timeline(&by_staff.order_no, &Actor::system("tester")).await.unwrap()[0].who, "alice");
+    let summary = core.orders_summary(&Actor::system("tester")).await.unwrap();
     assert_eq!((summary.pending, summary.expiring_soon), (1, 0), "expiring in 10 minutes is not soon");
     core.shutdown().await;
 }
@@ -271,7 +282,7 @@ async fn one_order_the_database_refuses_holds_back_no_other_cancellation() {
     assert_eq!(summary.failed, vec![poison.clone()], "{summary:?}");
     assert_eq!(summary.cancelled.len(), 4, "{summary:?}");
     assert_eq!(stock(&core, tea.id).await, (48, 2, 0), "only the poison order's stock still locked");
-    assert_eq!(core.orders_summary().await.unwrap().pending, 1);
+    assert_eq!(core.orders_summary(&Actor::system("tester")).await.unwrap().pending, 1);
     let mut redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
     let key = format!("{prefix}:orders:due");
     let due: Option<f64> = redis::cmd("ZSCORE").arg(&key).arg(&poison).query_async(&mut redis).await.unwrap();
@@ -311,7 +322,7 @@ async fn a_payment_of_another_amount_is_never_applied(database: Option<String>) 
         .await
         .unwrap();
     assert_eq!(balance.unwrap_or(0), 0, "nothing credited");
-    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
     let conflicts: Vec<_> = timeline.iter().filter(|e| e.event == "conflict").collect();
     assert_eq!(conflicts.len(), 1, "{timeline:?}");
     let detail = conflicts[0].detail.as_ref().unwrap();
@@ -337,8 +348,13 @@ async fn a_payment_of_another_amount_is_never_applied(database: Option<String>) 
     let refused: ErrorBody = core.alipay_notify(&form).await.unwrap_err().into();
     assert_eq!(refused.field.as_deref(), Some("total_amount"), "{}", refused.message);
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none());
-    let conflicts =
-        core.order_timeline(&order.order_no).await.unwrap().iter().filter(|e| e.event == "conflict").count();
+    let conflicts = core
+        .order_timeline(&order.order_no, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event == "conflict")
+        .count();
     assert_eq!(conflicts, 1, "one conflict per trade");
     core.shutdown().await;
 }
@@ -373,7 +389,7 @@ async fn an_order_before_its_deadline_is_not_cancelled_though_redis_says_it_is_d
     assert!(summary.cancelled.is_empty() && summary.found_paid.is_empty(), "{summary:?}");
     assert_eq!(core.order_get(&order.order_no).await.unwrap().order_no, order.order_no, "still pending");
     assert_eq!(stock(&core, tea.id).await, (8, 2, 0), "stock still locked");
-    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
     assert_eq!(timeline.iter().map(|e| e.event.as_str()).collect::<Vec<_>>(), ["placed"], "Alipay not asked");
     let score: Option<i64> = redis::cmd("ZSCORE").arg(&due).arg(&order.order_no).query_async(&mut redis).await.unwrap();
     assert_eq!(score, Some(order.expires_at.timestamp_millis()), "back at its deadline");
@@ -405,14 +421,14 @@ async fn a_refund_of_a_paid_order_is_recorded_not_passed_silently() {
         core.alipay_notify(&closed).await.unwrap();
     }
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_some(), "still paid");
-    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
     let refunds: Vec<_> = timeline.iter().filter(|e| e.event == "refunded").collect();
     assert_eq!(refunds.len(), 1, "{timeline:?}");
     assert_eq!(refunds[0].who, "notify");
     // A closed notify for an unpaid order is no refund.
     let waiting = core.order_place(OrderDraft { amount_fen: Some(900), ..top_up_draft(44) }).await.unwrap();
     core.alipay_notify(&alipay.signed_notify(&waiting.order_no, "9.00", "TRADE_CLOSED")).await.unwrap();
-    let timeline = core.order_timeline(&waiting.order_no).await.unwrap();
+    let timeline = core.order_timeline(&waiting.order_no, &Actor::system("tester")).await.unwrap();
     assert!(timeline.iter().all(|e| e.event != "refunded"), "{timeline:?}");
     core.shutdown().await;
 }
@@ -468,7 +484,7 @@ async fn a_refused_notify_leaves_its_trace_on_the_order() {
         let refused: ErrorBody = core.alipay_notify(&unreadable).await.unwrap_err().into();
         assert_eq!(refused.field.as_deref(), Some("total_amount"), "{}", refused.message);
     }
-    let timeline = core.order_timeline(&order.order_no).await.unwrap();
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
     let refusals: Vec<_> = timeline.iter().filter(|e| e.event == "notify_refused").collect();
     assert_eq!(refusals.len(), 1, "{timeline:?}");
     let reason = refusals[0].detail.as_ref().unwrap()["reason"].as_str().unwrap().to_string();

@@ -52,7 +52,7 @@ async fn the_overview_counts_payments_cancellations_and_failures() {
         .await
         .unwrap();
 
-    let before = core.overview().await.unwrap();
+    let before = core.overview(&Actor::system("tester")).await.unwrap();
     assert_eq!(
         (before.orders.pending, before.orders.cancelled_last_hour, before.orders.paid_last_hour),
         (0, 0, 0),
@@ -64,7 +64,7 @@ async fn the_overview_counts_payments_cancellations_and_failures() {
     let notified = core.order_place(one_item(1, goods.id)).await.unwrap();
     let late = core.order_place(one_item(2, goods.id)).await.unwrap();
     let unpaid = core.order_place(one_item(3, goods.id)).await.unwrap();
-    let soon = core.overview().await.unwrap();
+    let soon = core.overview(&Actor::system("tester")).await.unwrap();
     assert_eq!(soon.orders.pending, 3);
     assert_eq!(soon.orders.expiring_soon, 3, "a 1-second deadline falls within the next 5 minutes");
 
@@ -72,12 +72,12 @@ async fn the_overview_counts_payments_cancellations_and_failures() {
     alipay.set(&late.order_no, Outcome::Paid { total_amount: "12.50".into() });
     until("both remaining orders are swept", || async {
         core.orders_sweep(None).await.unwrap();
-        let o = core.overview().await.unwrap();
+        let o = core.overview(&Actor::system("tester")).await.unwrap();
         (o.orders.pending == 0).then_some(())
     })
     .await;
 
-    let after = core.overview().await.unwrap();
+    let after = core.overview(&Actor::system("tester")).await.unwrap();
     assert_eq!(after.orders.cancelled_last_hour, 1);
     assert_eq!(after.orders.paid_last_hour, 2);
     assert_eq!(after.orders.paid_late_last_hour, 1, "the sweep found one payment whose notify was lost");
@@ -102,7 +102,7 @@ async fn the_overview_counts_payments_cancellations_and_failures() {
         .unwrap();
     core.job_run_now(failing.id, &tester).await.unwrap();
     let failure = until("the failing run is in the overview", || async {
-        core.overview().await.unwrap().failures.into_iter().find(|f| f.job_id == failing.id)
+        core.overview(&Actor::system("tester")).await.unwrap().failures.into_iter().find(|f| f.job_id == failing.id)
     })
     .await;
     assert_eq!(failure.job_name, "ping-nowhere");
@@ -145,7 +145,7 @@ async fn the_depth_history_keeps_one_sample_per_bucket_for_an_hour() {
 
     // The core's own sampler writes the current bucket.
     core.overview_sample().await.unwrap();
-    let samples = core.overview().await.unwrap().ocr.history;
+    let samples = core.overview(&Actor::system("tester")).await.unwrap().ocr.history;
     assert!(samples.iter().any(|s| s.at.timestamp() == opsdeck_core::overview::bucket_of(Utc::now())
         || s.at.timestamp() == opsdeck_core::overview::bucket_of(now)));
     core.shutdown().await;
@@ -231,19 +231,19 @@ async fn the_sandbox_shop_places_orders_pays_most_and_lets_the_rest_expire() {
     // cancelled; ID cards are read.
     let figures = until("orders paid and cancelled, and ID cards read", || async {
         core.orders_sweep(None).await.unwrap();
-        let o = core.overview().await.unwrap();
+        let o = core.overview(&Actor::system("tester")).await.unwrap();
         let done = o.ocr.counts.done > 0;
         (o.orders.paid_last_hour > 0 && o.orders.cancelled_last_hour > 0 && done).then_some(o)
     })
     .await;
     shop.stop().await;
     assert!(figures.orders.recent_cancelled.iter().all(|c| c.cancelled_by == "sweep"), "{:?}", figures.orders);
-    let audit = core.audit_list(50, None).await.unwrap();
+    let audit = core.audit_list(50, None, &Actor::system("tester")).await.unwrap();
     assert!(
         audit.entries.iter().any(|e| e.who == "sandbox shop" && e.action.contains("goods")),
         "the shop's catalogue is created by the sandbox shop, audited: {:?}",
         audit.entries.iter().map(|e| (&e.who, &e.action)).collect::<Vec<_>>()
     );
-    assert_eq!(core.goods_list().await.unwrap().len(), 4, "the catalogue");
+    assert_eq!(core.goods_list(&Actor::system("tester")).await.unwrap().len(), 4, "the catalogue");
     core.shutdown().await;
 }

@@ -55,7 +55,10 @@ async fn finished_runs(events: &mut Receiver<Event>, n: usize, want: impl Fn(&Jo
 }
 
 async fn runs_of(core: &Core, job_id: i64) -> Vec<JobRun> {
-    core.runs_list(RunQuery { job_id: Some(job_id), limit: 500, ..RunQuery::default() }).await.unwrap().runs
+    core.runs_list(RunQuery { job_id: Some(job_id), limit: 500, ..RunQuery::default() }, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .runs
 }
 
 #[tokio::test]
@@ -77,9 +80,9 @@ async fn a_staff_job_fires_on_time_and_is_recorded() {
     assert!(history.len() >= 2);
     assert!(history.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 
-    let audit = core.audit_list(10, None).await.unwrap();
+    let audit = core.audit_list(10, None, &Actor::system("tester")).await.unwrap();
     assert!(audit.entries.iter().any(|e| e.action == "job.create" && e.target == "job:tick" && e.who == WHO));
-    let listed = core.jobs_list().await.unwrap();
+    let listed = core.jobs_list(&Actor::system("tester")).await.unwrap();
     let tick = listed.iter().find(|j| j.name == "tick").unwrap();
     assert!(tick.last_run.is_some());
     core.shutdown().await;
@@ -142,7 +145,7 @@ async fn instances_sharing_redis_run_each_instant_exactly_once() {
     assert_eq!(before, instants.len(), "no instant recorded twice");
     assert!(instants.windows(2).all(|w| w[1] - w[0] == chrono::Duration::seconds(1)), "none lost: {instants:?}");
     assert!(history.iter().all(|r| matches!(r.outcome, RunOutcome::Ok | RunOutcome::Running)), "{history:?}");
-    let instances = a.scheduler_instances().await.unwrap();
+    let instances = a.scheduler_instances(&Actor::system("tester")).await.unwrap();
     assert!(instances.len() >= 2, "both instances beat: {instances:?}");
     assert!(instances.iter().any(|i| i.is_self));
     b.shutdown().await;
@@ -210,7 +213,14 @@ async fn pause_stops_runs_and_resume_restarts_them() {
     let resumed_at = Utc::now();
     let after = finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
     assert!(after[0].scheduled_at >= resumed_at - chrono::Duration::seconds(1), "the paused period is not replayed");
-    let actions: Vec<String> = core.audit_list(20, None).await.unwrap().entries.into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = core
+        .audit_list(20, None, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert_eq!(actions.iter().filter(|a| *a == "job.pause").count(), 1, "a repeated pause is not audited twice");
     assert!(actions.contains(&"job.resume".to_string()));
     core.shutdown().await;
@@ -257,8 +267,13 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
     let panicked = finished_runs(&mut events, 2, |r| r.job_id == panicky.id).await;
     assert!(panicked.iter().all(|r| r.outcome == RunOutcome::Failed));
     assert_eq!(panicked[0].error.as_deref(), Some("the task panicked: panicked on purpose (panic: true)"));
-    let only_failed =
-        core.runs_list(RunQuery { outcome: Some(RunOutcome::Failed), limit: 50, ..RunQuery::default() }).await.unwrap();
+    let only_failed = core
+        .runs_list(
+            RunQuery { outcome: Some(RunOutcome::Failed), limit: 50, ..RunQuery::default() },
+            &Actor::system("tester"),
+        )
+        .await
+        .unwrap();
     assert!(!only_failed.runs.is_empty() && only_failed.runs.iter().all(|r| r.outcome == RunOutcome::Failed));
     core.shutdown().await;
 }
@@ -272,7 +287,7 @@ async fn run_now_starts_a_manual_run_and_is_audited() {
     let run = finished_runs(&mut events, 1, |r| r.job_id == job.id).await.remove(0);
     assert!(run.manual);
     assert_eq!(run.outcome, RunOutcome::Ok);
-    let audit = core.audit_list(5, None).await.unwrap();
+    let audit = core.audit_list(5, None, &Actor::system("tester")).await.unwrap();
     assert_eq!(audit.entries[0].action, "job.run_now");
     core.shutdown().await;
 }
@@ -315,8 +330,11 @@ async fn bad_input_is_refused_and_nothing_is_saved() {
     let mut kind = draft("x", every(5), json!({}), JobPolicy::default());
     kind.kind = "rm_rf".into();
     assert_eq!(refuse(core.job_create(kind, &who()).await.unwrap_err()).0, "kind");
-    assert!(core.jobs_list().await.unwrap().iter().all(|j| j.name != "x"), "nothing was saved");
-    assert!(core.audit_list(10, None).await.unwrap().entries.is_empty(), "nothing was audited");
+    assert!(core.jobs_list(&Actor::system("tester")).await.unwrap().iter().all(|j| j.name != "x"), "nothing was saved");
+    assert!(
+        core.audit_list(10, None, &Actor::system("tester")).await.unwrap().entries.is_empty(),
+        "nothing was audited"
+    );
 
     let job = core.job_create(draft("editable", every(60), json!({}), JobPolicy::default()), &who()).await.unwrap();
     let edit = opsdeck_core::facade::JobEdit {
@@ -360,7 +378,16 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     assert_eq!(after.trigger, cron("5 4 * * *"));
     assert_eq!(after.timezone, "Europe/London");
     assert!(after.paused, "the pause survived the restart");
-    assert_eq!(restarted.jobs_list().await.unwrap().iter().filter(|j| j.name == "prune-run-history").count(), 1);
+    assert_eq!(
+        restarted
+            .jobs_list(&Actor::system("tester"))
+            .await
+            .unwrap()
+            .iter()
+            .filter(|j| j.name == "prune-run-history")
+            .count(),
+        1
+    );
     restarted.shutdown().await;
 }
 
@@ -368,7 +395,8 @@ async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut events = core.subscribe();
     loop {
-        if let Some(job) = core.jobs_list().await.unwrap().into_iter().find(|j| j.name == name) {
+        if let Some(job) = core.jobs_list(&Actor::system("tester")).await.unwrap().into_iter().find(|j| j.name == name)
+        {
             return job;
         }
         tokio::select! {
@@ -384,7 +412,7 @@ async fn staff_jobs_can_be_deleted_and_their_history_stays() {
     let job = core.job_create(draft("temporary", every(1), json!({}), JobPolicy::default()), &who()).await.unwrap();
     finished_runs(&mut events, 1, |r| r.job_id == job.id).await;
     core.job_delete(job.id, &who()).await.unwrap();
-    assert!(core.jobs_list().await.unwrap().iter().all(|j| j.id != job.id));
+    assert!(core.jobs_list(&Actor::system("tester")).await.unwrap().iter().all(|j| j.id != job.id));
     assert!(!runs_of(&core, job.id).await.is_empty(), "the history stays");
     assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
     core.shutdown().await;

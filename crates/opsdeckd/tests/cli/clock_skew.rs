@@ -115,7 +115,7 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     // The fault is real: the skewed daemon records runs that end in this process's future.
     let query = || RunQuery { job_id: Some(job.id), limit: 500, ..RunQuery::default() };
     until_within("the daemon with the clock 2 s ahead records runs", Duration::from_secs(40), || async {
-        let runs = watcher.runs_list(query()).await.unwrap().runs;
+        let runs = watcher.runs_list(query(), &Actor::system("tester")).await.unwrap().runs;
         let now = chrono::Utc::now();
         runs.iter().any(|r| r.finished_at.is_some_and(|f| f - now > chrono::Duration::milliseconds(1000))).then_some(())
     })
@@ -125,7 +125,7 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     })
     .await;
 
-    let runs = watcher.runs_list(query()).await.unwrap().runs;
+    let runs = watcher.runs_list(query(), &Actor::system("tester")).await.unwrap().runs;
     let instances: std::collections::HashSet<&str> = runs.iter().map(|r| r.instance.as_str()).collect();
     assert!(instances.len() >= 2, "both daemons handled instants: {instances:?}");
     assert!(runs.iter().any(|r| r.outcome == RunOutcome::SkippedOverlap), "the slot refused some: {runs:?}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrQuery, OcrStatus};
-use opsdeck_core::{Config, Core};
+use opsdeck_core::{Actor, Config, Core};
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use super::poll::until_within;
@@ -129,7 +129,10 @@ async fn a_dispatcher_killed_mid_call_loses_nothing() {
     let marker = format!("-{}-", victim.0.id());
     let held: Vec<i64> = until_within("the victim took a request", Duration::from_secs(30), || async {
         let page = core
-            .ocr_list(OcrQuery { status: Some(OcrStatus::InFlight), limit: 100, ..OcrQuery::default() })
+            .ocr_list(
+                OcrQuery { status: Some(OcrStatus::InFlight), limit: 100, ..OcrQuery::default() },
+                &Actor::system("tester"),
+            )
             .await
             .unwrap();
         let held: Vec<i64> = page
@@ -145,18 +148,18 @@ async fn a_dispatcher_killed_mid_call_loses_nothing() {
     let _ = victim.0.wait();
 
     let counts = until_within("every request done or dead", Duration::from_secs(60), || async {
-        let counts = core.ocr_stats().await.unwrap().counts;
+        let counts = core.ocr_stats(&Actor::system("tester")).await.unwrap().counts;
         (counts.done + counts.dead == total).then_some(counts)
     })
     .await;
     assert_eq!(counts.dead, 0, "nothing needed the dead letters");
     // The requests the victim held were finished by another instance, each with one result.
     for id in held {
-        let request = core.ocr_get(id).await.unwrap();
+        let request = core.ocr_get(id, &Actor::system("tester")).await.unwrap();
         assert_eq!(request.status, OcrStatus::Done);
         assert!(!request.instance.unwrap().contains(&marker), "finished by a survivor");
     }
-    let page = core.ocr_list(OcrQuery { limit: 100, ..OcrQuery::default() }).await.unwrap();
+    let page = core.ocr_list(OcrQuery { limit: 100, ..OcrQuery::default() }, &Actor::system("tester")).await.unwrap();
     assert_eq!(page.total, total);
     for request in &page.requests {
         let lookup = core.ocr_lookup(&request.url).await.unwrap().unwrap();
@@ -205,7 +208,7 @@ async fn an_idle_instance_takes_over_what_a_killed_one_held() {
     // Within the lease, a take-over scan and one slow call (3 s), with room to spare.
     let bound = Duration::from_millis(lease_ms) + Duration::from_secs(12);
     let counts = until_within("every request done after the kill", bound, || async {
-        let counts = b.ocr_stats().await.ok()?.counts;
+        let counts = b.ocr_stats(&Actor::system("tester")).await.ok()?.counts;
         (counts.done + counts.dead == 4).then_some(counts)
     })
     .await;
@@ -215,7 +218,7 @@ async fn an_idle_instance_takes_over_what_a_killed_one_held() {
     for url in &urls {
         let calls = arrivals.iter().filter(|a| a.url.as_deref() == Some(url.as_str())).count() as i64;
         let lookup = b.ocr_lookup(url).await.unwrap().unwrap();
-        let request = b.ocr_get(lookup.request_id).await.unwrap();
+        let request = b.ocr_get(lookup.request_id, &Actor::system("tester")).await.unwrap();
         assert_eq!(request.attempts, calls, "attempts in SQL equal the calls Baidu saw for {url}");
         assert!(lookup.result.is_some(), "a kept result for {url}");
     }

@@ -74,22 +74,32 @@ async fn a_sweeper_killed_mid_sweep_restores_each_order_once() {
     .await;
     let _ = victim.0.kill();
     let _ = victim.0.wait();
-    assert_eq!(watcher.orders_summary().await.unwrap().pending, 20, "nothing was applied before the kill");
+    assert_eq!(
+        watcher.orders_summary(&Actor::system("tester")).await.unwrap().pending,
+        20,
+        "nothing was applied before the kill"
+    );
 
     let _survivor = spawn();
     until_within("the orders were taken over", Duration::from_secs(60), || async {
-        (watcher.orders_summary().await.unwrap().pending == 0).then_some(())
+        (watcher.orders_summary(&Actor::system("tester")).await.unwrap().pending == 0).then_some(())
     })
     .await;
-    let goods = watcher.goods_list().await.unwrap().into_iter().find(|g| g.id == tea.id).unwrap();
+    let goods =
+        watcher.goods_list(&Actor::system("tester")).await.unwrap().into_iter().find(|g| g.id == tea.id).unwrap();
     assert_eq!(
         (goods.stock_available, goods.stock_locked, goods.stock_sold),
         (1000, 0, 0),
         "each order's stock back once"
     );
     for no in &orders {
-        let restored =
-            watcher.order_timeline(no).await.unwrap().into_iter().filter(|e| e.event == "stock_restored").count();
+        let restored = watcher
+            .order_timeline(no, &Actor::system("tester"))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == "stock_restored")
+            .count();
         assert_eq!(restored, 1, "{no}: stock restored {restored} times");
     }
     watcher.shutdown().await;

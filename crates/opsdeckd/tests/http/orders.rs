@@ -37,11 +37,18 @@ fn error_code(answer: &(u16, String, String)) -> serde_json::Value {
 }
 
 async fn events(world: &World, order_no: &str, event: &str) -> usize {
-    world.core.order_timeline(order_no).await.unwrap().iter().filter(|e| e.event == event).count()
+    world
+        .core
+        .order_timeline(order_no, &Actor::system("tester"))
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event == event)
+        .count()
 }
 
 async fn stock(world: &World, id: i64) -> (i64, i64, i64) {
-    let g = world.core.goods_list().await.unwrap().into_iter().find(|g| g.id == id).unwrap();
+    let g = world.core.goods_list(&Actor::system("tester")).await.unwrap().into_iter().find(|g| g.id == id).unwrap();
     (g.stock_available, g.stock_locked, g.stock_sold)
 }
 
@@ -144,7 +151,7 @@ async fn a_notify_is_verified_checked_and_applied_once() {
     assert_eq!(paid.trade_no.as_deref(), Some(trade_no.as_str()));
     assert_eq!(stock(&world, goods.id).await, (4, 0, 1), "sold once");
     assert_eq!(events(&world, &order_no, "paid").await, 1);
-    let timeline = world.core.order_timeline(&order_no).await.unwrap();
+    let timeline = world.core.order_timeline(&order_no, &Actor::system("tester")).await.unwrap();
     assert_eq!(timeline.iter().find(|e| e.event == "paid").unwrap().who, "notify");
     world.stop().await;
 }
@@ -157,7 +164,7 @@ async fn waiting_and_closed_notifies_change_nothing_and_a_late_payment_is_a_conf
         assert_success(&notify(&world, &world.alipay.signed_notify(&waiting, "9.90", status)).await);
     }
     assert!(world.core.order_get(&waiting).await.unwrap().paid_at.is_none());
-    assert_eq!(world.core.order_timeline(&waiting).await.unwrap().len(), 1, "only `placed`");
+    assert_eq!(world.core.order_timeline(&waiting, &Actor::system("tester")).await.unwrap().len(), 1, "only `placed`");
 
     // Cancelled by staff (Alipay does not know the trade), then Alipay reports a payment.
     let cancelled = top_up(&world, 1000).await;
