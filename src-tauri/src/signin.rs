@@ -7,15 +7,20 @@
 //! `state` handed to the core, the outcome sent to the console as `signin-result`, and the
 //! window closed from a spawned task. Closing the window first cancels the attempt (its state
 //! can no longer be used) and sends `{status: "cancelled"}`.
+//!
+//! Each attempt is bound to its window: the core keeps it under a random binding that only this
+//! process knows, and the redirect's `state` must be the one this window started. A redirect
+//! carrying another attempt's state (login CSRF: someone else's sign-in planted in this window)
+//! is refused without touching that attempt.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use opsdeck_core::accounts::Callback;
 use opsdeck_core::accounts::model::{
     Authorization, LinkRequest, ProviderInfo, ProviderKey, Purpose, Role, SignInOutcome, Staff, UserPage, UserQuery,
     UserView,
 };
+use opsdeck_core::accounts::{Callback, random_token};
 use opsdeck_core::{ApiError, Core, ErrorBody};
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder, WindowEvent};
@@ -28,7 +33,29 @@ const WINDOW: &str = "oauth";
 #[derive(Default)]
 pub struct Session {
     staff: Mutex<Option<Staff>>,
-    attempt: Mutex<Option<String>>,
+    attempt: Mutex<Option<WindowAttempt>>,
+}
+
+/// The attempt a sign-in window started: its state, and the secret binding the core keeps it
+/// under (never leaves this process).
+#[derive(Clone)]
+struct WindowAttempt {
+    state: String,
+    binding: String,
+}
+
+/// Refuses a redirect whose state is not the one this window's attempt started (or has none).
+fn own_state(expected: &str, callback: &Callback) -> Result<(), ApiError> {
+    if callback.state.as_deref() == Some(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidField {
+            field: "state".into(),
+            message: "the provider came back with another sign-in's state (not the one this window started); \
+                      refused: start again"
+                .into(),
+        })
+    }
 }
 
 impl Session {
@@ -60,8 +87,11 @@ impl SignInResult {
             Ok(SignInOutcome::SignedIn { user, staff: None, .. }) => SignInResult::NotStaff {
                 user_id: user.id,
                 message: format!(
-                    "Signed in as {} but you have no console role yet; an admin must grant one",
-                    user.nickname.unwrap_or(user.username)
+                    "Signed in as {} (user #{}) but you have no console role yet; an admin must grant one \
+                     (on a new installation the first admin is made with `opsdeckd staff grant-admin --user-id {}`)",
+                    user.nickname.unwrap_or(user.username),
+                    user.id,
+                    user.id
                 ),
             },
             Ok(SignInOutcome::Linked { user }) => SignInResult::Linked { user },
@@ -71,14 +101,21 @@ impl SignInResult {
     }
 }
 
-/// Opens the sign-in window on `auth.url`; the outcome arrives as [`SIGNIN_EVENT`].
-fn open_window<R: Runtime>(app: &AppHandle<R>, provider: ProviderKey, auth: Authorization) -> Result<(), ErrorBody> {
+/// Opens the sign-in window on `auth.url` (an attempt bound to `binding`); the outcome arrives
+/// as [`SIGNIN_EVENT`].
+fn open_window<R: Runtime>(
+    app: &AppHandle<R>,
+    provider: ProviderKey,
+    auth: Authorization,
+    binding: String,
+) -> Result<(), ErrorBody> {
     if let Some(old) = app.get_webview_window(WINDOW) {
         let _ = old.destroy();
     }
     let core = app.state::<Core>().inner().clone();
     let session = app.state::<Arc<Session>>().inner().clone();
-    *session.attempt.lock().expect("session lock") = Some(auth.state.clone());
+    let own = WindowAttempt { state: auth.state.clone(), binding };
+    *session.attempt.lock().expect("session lock") = Some(own.clone());
     let url: tauri::Url = auth.url.parse().map_err(|_| {
         ErrorBody::from(ApiError::Internal(anyhow::anyhow!("the provider gave an invalid authorize URL")))
     })?;
@@ -91,9 +128,19 @@ fn open_window<R: Runtime>(app: &AppHandle<R>, provider: ProviderKey, auth: Auth
             }
             if !done.swap(true, Ordering::SeqCst) {
                 let callback = Callback::from_url(target);
-                let (app, core, session) = (app.clone(), core.clone(), session.clone());
+                let (app, core, session, own) = (app.clone(), core.clone(), session.clone(), own.clone());
                 tauri::async_runtime::spawn(async move {
-                    let result = SignInResult::from_outcome(core.oauth_callback(provider, callback).await);
+                    let outcome = match own_state(&own.state, &callback) {
+                        Ok(()) => core.oauth_callback(provider, callback, &own.binding).await,
+                        Err(e) => {
+                            // The other attempt is left alone; this window's own is dropped.
+                            if let Err(e) = core.oauth_cancel(&own.state).await {
+                                tracing::warn!(error = %e, "cannot drop a refused sign-in attempt");
+                            }
+                            Err(e)
+                        }
+                    };
+                    let result = SignInResult::from_outcome(outcome);
                     finish(&app, &session, result);
                     if let Some(window) = app.get_webview_window(WINDOW) {
                         let _ = window.close();
@@ -211,8 +258,9 @@ pub async fn sign_in<R: Runtime>(
     core: State<'_, Core>,
     provider: ProviderKey,
 ) -> Result<(), ErrorBody> {
-    let auth = core.oauth_authorize(provider, Purpose::Console).await?;
-    open_window(&app, provider, auth)
+    let binding = random_token();
+    let auth = core.oauth_authorize(provider, Purpose::Console, &binding).await?;
+    open_window(&app, provider, auth, binding)
 }
 
 #[tauri::command]
@@ -242,7 +290,8 @@ pub async fn users_list(
     session: State<'_, Arc<Session>>,
     query: UserQuery,
 ) -> Result<UserPage, ErrorBody> {
-    Ok(core.users_list(query, &actor(&core, &session).await?).await?)
+    actor(&core, &session).await?;
+    Ok(core.users_list(query).await?)
 }
 
 #[tauri::command]
@@ -253,8 +302,9 @@ pub async fn link_start<R: Runtime>(
     user_id: i64,
     provider: ProviderKey,
 ) -> Result<(), ErrorBody> {
-    let auth = core.link_start(user_id, provider, &actor(&core, &session).await?).await?;
-    open_window(&app, provider, auth)
+    let binding = random_token();
+    let auth = core.link_start(user_id, provider, &actor(&core, &session).await?, &binding).await?;
+    open_window(&app, provider, auth, binding)
 }
 
 #[tauri::command]
@@ -281,7 +331,8 @@ pub async fn link_requests_list(
     core: State<'_, Core>,
     session: State<'_, Arc<Session>>,
 ) -> Result<Vec<LinkRequest>, ErrorBody> {
-    Ok(core.link_requests_list(&actor(&core, &session).await?).await?)
+    actor(&core, &session).await?;
+    Ok(core.link_requests_list().await?)
 }
 
 #[tauri::command]
@@ -292,4 +343,21 @@ pub async fn link_request_resolve(
     accept: bool,
 ) -> Result<Option<UserView>, ErrorBody> {
     Ok(core.link_request_resolve(id, accept, &actor(&core, &session).await?).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_with_another_attempts_state_is_refused() {
+        let url = |s: &str| tauri::Url::parse(s).unwrap();
+        let own = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=MINE"));
+        assert!(own_state("MINE", &own).is_ok());
+        let planted = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=THEIRS"));
+        let e = own_state("MINE", &planted).unwrap_err();
+        assert_eq!(ErrorBody::from(e).field.as_deref(), Some("state"));
+        let without = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C"));
+        assert!(own_state("MINE", &without).is_err());
+    }
 }

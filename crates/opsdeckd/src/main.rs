@@ -4,6 +4,7 @@
 //!   `--listen ADDR` it also serves the HTTP API (`opsdeckd::http`).
 //! - `opsdeckd check-config` validates the configuration and prints the effective values, with
 //!   secrets masked and where each value came from.
+//! - `opsdeckd staff grant-admin` names the first admin of a shared database (`staff.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +48,11 @@ enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Console staff: name the first admin of a shared database (`staff grant-admin`).
+    Staff {
+        #[command(subcommand)]
+        command: staff::StaffCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -58,6 +64,7 @@ enum ScheduleCommand {
 
 mod api;
 mod preview;
+mod staff;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -79,6 +86,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run { listen, sandbox } => run(config, listen, sandbox),
+        Command::Staff { command } => staff::run(&command, &config),
         Command::Schedule { .. } => unreachable!("handled before loading the configuration"),
     }
 }

@@ -989,6 +989,7 @@ export function linkRequest(overrides: Partial<LinkRequest> = {}): LinkRequest {
     uid_masked: 'B7****1C',
     nickname: 'bob_qq',
     mobile_masked: '139****0002',
+    verified: ['mobile'],
     created_at: '2026-01-10T01:30:00Z',
     ...overrides,
   }

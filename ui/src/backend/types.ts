@@ -490,6 +490,8 @@ export interface LinkRequest {
   uid_masked: string
   nickname: string | null
   mobile_masked: string
+  /** What the provider verified about this login (`mobile`, `email`): shown before confirming. */
+  verified: string[]
   /** RFC 3339 */
   created_at: string
 }

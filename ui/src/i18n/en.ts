@@ -587,6 +587,8 @@ const en = {
       user: 'User',
       login: 'Login',
       mobile: 'Mobile',
+      verified: 'Verified by {provider}: {what}',
+      verifiedWhat: { mobile: 'mobile', email: 'email' },
       asked: 'Asked',
       accept: 'Accept',
       reject: 'Reject',

@@ -573,6 +573,8 @@ const zhCN: Messages = {
       user: '用户',
       login: '第三方账号',
       mobile: '手机号',
+      verified: '{provider}已验证：{what}',
+      verifiedWhat: { mobile: '手机号', email: '邮箱' },
       asked: '申请时间',
       accept: '通过',
       reject: '拒绝',

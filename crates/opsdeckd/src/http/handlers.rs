@@ -120,15 +120,36 @@ pub async fn alipay_notify(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "success").into_response())
 }
 
-/// `GET /api/oauth/{provider}/authorize`: a fresh sign-in for a shop customer: `{url, state}`.
+/// The query of `GET /api/oauth/{provider}/authorize`.
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    /// An opaque value secret to the customer's browser session (e.g. a hash of the shop's
+    /// session id); the callback must bring it again. Checked by the core.
+    #[serde(default)]
+    binding: String,
+}
+
+/// `GET /api/oauth/{provider}/authorize?binding=…`: a fresh sign-in for a shop customer:
+/// `{url, state}`, bound to `binding`.
 pub async fn oauth_authorize(
     _: Authorized,
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
+    ApiQuery(query): ApiQuery<AuthorizeQuery>,
 ) -> Answer<Response> {
     let provider: ProviderKey = provider.parse()?;
-    let authorization = state.core.oauth_authorize(provider, Purpose::Shop).await?;
+    let authorization = state.core.oauth_authorize(provider, Purpose::Shop, &query.binding).await?;
     Ok(Json(authorization).into_response())
+}
+
+/// The body of `POST /api/oauth/{provider}/callback`: the provider's redirect parameters and
+/// the binding given at authorize.
+#[derive(Debug, Deserialize)]
+pub struct CallbackRequest {
+    #[serde(flatten)]
+    callback: Callback,
+    #[serde(default)]
+    binding: Option<String>,
 }
 
 /// What the callback answers.
@@ -143,15 +164,17 @@ pub enum CallbackAnswer {
     PendingLink { link_request_id: i64, message: String },
 }
 
-/// `POST /api/oauth/{provider}/callback` with `{code, state}` (or the provider's `error`).
+/// `POST /api/oauth/{provider}/callback` with `{code, state, binding}` (or the provider's
+/// `error`).
 pub async fn oauth_callback(
     _: Authorized,
     State(state): State<AppState>,
     ApiPath(provider): ApiPath<String>,
-    ApiJson(callback): ApiJson<Callback>,
+    ApiJson(request): ApiJson<CallbackRequest>,
 ) -> Answer<Response> {
     let provider: ProviderKey = provider.parse()?;
-    let (status, answer) = match state.core.shop_oauth_callback(provider, callback).await? {
+    let binding = request.binding.unwrap_or_default();
+    let (status, answer) = match state.core.shop_oauth_callback(provider, request.callback, &binding).await? {
         SignInOutcome::SignedIn { user, new_user, linked, .. } => {
             (StatusCode::OK, CallbackAnswer::SignedIn { user_id: user.id, new_user, linked })
         }

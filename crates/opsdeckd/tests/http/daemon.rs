@@ -205,7 +205,7 @@ async fn with_nothing_configured_the_daemon_runs_the_sandbox_shop_and_the_fake_s
     let base = daemon.api_base();
     // The shop's login page can use the fake sign-in providers.
     let authorize = until("the fake Weibo's authorize URL", || async {
-        let answer = http.get(format!("{base}/api/oauth/weibo/authorize")).bearer_auth(token).send().await.ok()?;
+        let answer = http.get(format!("{base}/api/oauth/weibo/authorize?binding=customer-session-hash")).bearer_auth(token).send().await.ok()?;
         (answer.status() == 200).then_some(())?;
         answer.json::<serde_json::Value>().await.ok()
     })

@@ -1,16 +1,22 @@
-//! The shop's sign-in: `GET /api/oauth/{provider}/authorize` then
-//! `POST /api/oauth/{provider}/callback`, against the sandbox's fake Weibo and DingTalk
-//! (auto-approving).
+//! The shop's sign-in: `GET /api/oauth/{provider}/authorize?binding=…` then
+//! `POST /api/oauth/{provider}/callback` with the same binding, against the sandbox's fake Weibo
+//! and DingTalk (auto-approving).
 
-use opsdeck_core::Actor;
 use reqwest::Method;
 use serde_json::json;
 
 use crate::{World, expect_error, json};
 
+/// The binding a shop derives from its customer's browser session.
+const BINDING: &str = "customer-session-hash-0001";
+
 async fn authorize(world: &World, provider: &str) -> (String, String) {
-    let (status, body) =
-        json(world.authed(Method::GET, &format!("/api/oauth/{provider}/authorize")).send().await.unwrap()).await;
+    authorize_bound(world, provider, BINDING).await
+}
+
+async fn authorize_bound(world: &World, provider: &str, binding: &str) -> (String, String) {
+    let path = format!("/api/oauth/{provider}/authorize?binding={binding}");
+    let (status, body) = json(world.authed(Method::GET, &path).send().await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     (body["url"].as_str().unwrap().to_string(), body["state"].as_str().unwrap().to_string())
 }
@@ -30,7 +36,11 @@ async fn approve(world: &World, start: &str, redirect_uri: &str) -> (String, Str
     panic!("no redirect to {redirect_uri}")
 }
 
-async fn callback(world: &World, provider: &str, body: serde_json::Value) -> reqwest::Response {
+/// The callback with `body`, given [`BINDING`] unless it names one.
+async fn callback(world: &World, provider: &str, mut body: serde_json::Value) -> reqwest::Response {
+    if body.get("binding").is_none() {
+        body["binding"] = json!(BINDING);
+    }
     world.authed(Method::POST, &format!("/api/oauth/{provider}/callback")).json(&body).send().await.unwrap()
 }
 
@@ -86,7 +96,7 @@ async fn a_matching_mobile_waits_for_staff_with_202() {
     assert_eq!(pending["status"], "pending_link");
     assert!(pending.get("user_id").is_none(), "nobody is signed in: {pending}");
     let id = pending["link_request_id"].as_i64().unwrap();
-    let requests = world.core.link_requests_list(&Actor::system("tester")).await.unwrap();
+    let requests = world.core.link_requests_list().await.unwrap();
     let request = requests.iter().find(|r| r.id == id).expect("the link request waits for staff");
     assert_eq!(request.user_id, first["user_id"].as_i64().unwrap());
     world.stop().await;
@@ -96,7 +106,8 @@ async fn a_matching_mobile_waits_for_staff_with_202() {
 async fn unknown_unconfigured_mismatched_and_refused_sign_ins_are_errors() {
     let world = World::start().await;
     for provider in ["github", "qq", "WEIBO"] {
-        let response = world.authed(Method::GET, &format!("/api/oauth/{provider}/authorize")).send().await.unwrap();
+        let path = format!("/api/oauth/{provider}/authorize?binding={BINDING}");
+        let response = world.authed(Method::GET, &path).send().await.unwrap();
         let body = expect_error(response, 400, "invalid_input").await;
         assert_eq!(body["field"], "provider", "{provider}: {body}");
         // At the callback an unknown name is refused as such; for a known one the state decides
@@ -125,5 +136,33 @@ async fn unknown_unconfigured_mismatched_and_refused_sign_ins_are_errors() {
     let refused = callback(&world, "weibo", json!({ "state": state, "error": "access_denied" })).await;
     let body = expect_error(refused, 400, "sign_in_refused").await;
     assert!(body["message"].as_str().unwrap().contains("access_denied"), "{body}");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn a_state_from_another_customers_session_is_refused_and_stays_theirs() {
+    let world = World::start().await;
+    let redirect = world.weibo.config().redirect_uri.clone();
+    // No binding, or one too short to be secret: refused at authorize.
+    for path in ["/api/oauth/weibo/authorize", "/api/oauth/weibo/authorize?binding=short"] {
+        let body = expect_error(world.authed(Method::GET, path).send().await.unwrap(), 400, "invalid_input").await;
+        assert_eq!(body["field"], "binding", "{path}: {body}");
+    }
+    // The attacker's own attempt, planted in the victim's browser: the victim's session has
+    // another binding, so the callback is refused...
+    let attacker = "attacker-session-hash-0002";
+    let (url, state) = authorize_bound(&world, "weibo", attacker).await;
+    let (code, _) = approve(&world, &url, &redirect).await;
+    let planted = callback(&world, "weibo", json!({ "code": code, "state": state })).await;
+    let body = expect_error(planted, 400, "invalid_input").await;
+    assert_eq!(body["field"], "state", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("started elsewhere"), "{body}");
+    // ... without a binding too...
+    let unbound = callback(&world, "weibo", json!({ "code": code, "state": state, "binding": null })).await;
+    assert_eq!(expect_error(unbound, 400, "invalid_input").await["field"], "binding");
+    // ... and the attempt stays good for the session it belongs to.
+    let (status, own) =
+        json(callback(&world, "weibo", json!({ "code": code, "state": state, "binding": attacker })).await).await;
+    assert_eq!((status, own["status"].as_str()), (200, Some("signed_in")), "{own}");
     world.stop().await;
 }
