@@ -290,8 +290,7 @@ pub async fn users_list(
     session: State<'_, Arc<Session>>,
     query: UserQuery,
 ) -> Result<UserPage, ErrorBody> {
-    actor(&core, &session).await?;
-    Ok(core.users_list(query).await?)
+    Ok(core.users_list(query, &actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]
@@ -331,8 +330,7 @@ pub async fn link_requests_list(
     core: State<'_, Core>,
     session: State<'_, Arc<Session>>,
 ) -> Result<Vec<LinkRequest>, ErrorBody> {
-    actor(&core, &session).await?;
-    Ok(core.link_requests_list().await?)
+    Ok(core.link_requests_list(&actor(&core, &session).await?).await?)
 }
 
 #[tauri::command]

@@ -2,6 +2,7 @@
 //! `POST /api/oauth/{provider}/callback` with the same binding, against the sandbox's fake Weibo
 //! and DingTalk (auto-approving).
 
+use opsdeck_core::Actor;
 use reqwest::Method;
 use serde_json::json;
 
@@ -96,7 +97,7 @@ async fn a_matching_mobile_waits_for_staff_with_202() {
     assert_eq!(pending["status"], "pending_link");
     assert!(pending.get("user_id").is_none(), "nobody is signed in: {pending}");
     let id = pending["link_request_id"].as_i64().unwrap();
-    let requests = world.core.link_requests_list().await.unwrap();
+    let requests = world.core.link_requests_list(&Actor::system("tester")).await.unwrap();
     let request = requests.iter().find(|r| r.id == id).expect("the link request waits for staff");
     assert_eq!(request.user_id, first["user_id"].as_i64().unwrap());
     world.stop().await;
