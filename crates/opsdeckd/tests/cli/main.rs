@@ -191,4 +191,5 @@ mod poll;
 
 mod clock_skew;
 mod ocr_kill;
+mod staff;
 mod sweep_kill;
