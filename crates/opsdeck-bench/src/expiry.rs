@@ -118,6 +118,7 @@ async fn seed_loop(core: &Core, alipay: &FakeAlipay) -> anyhow::Result<f64> {
             app_id: FakeAlipayConfig::default().app_id,
             app_private_key: SANDBOX_APP_PRIVATE_KEY.to_string().into(),
             alipay_public_key: SANDBOX_ALIPAY_PUBLIC_KEY.to_string(),
+            seller_id: None,
         },
     )?;
     let mut redis = redis::Client::open(core.config().redis_url.expose())?.get_multiplexed_async_connection().await?;

@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private, Public};
 use openssl::sign::{Signer, Verifier};
@@ -119,6 +119,9 @@ wrrR6lSYMbxS7O5UslnD6RNTJXr02BgOF9St4dJY8hkHuht/Anw46+rYoiLs4qJ1
 -----END PRIVATE KEY-----
 ";
 
+/// The sandbox shop's Alipay account, named in the fake's notifies.
+pub const SANDBOX_SELLER_ID: &str = "2088101117955611";
+
 /// How far a request's `timestamp` may be from the fake's clock.
 const TIMESTAMP_WINDOW: Duration = Duration::from_secs(15 * 60);
 const QUERY: &str = "alipay.trade.query";
@@ -129,13 +132,19 @@ const CLOSE: &str = "alipay.trade.close";
 pub struct FakeAlipayConfig {
     /// The one app it knows.
     pub app_id: String,
+    /// The seller its notifies name ([`SANDBOX_SELLER_ID`] unless a test wants another).
+    pub seller_id: String,
     /// Added before each answer.
     pub latency: Duration,
 }
 
 impl Default for FakeAlipayConfig {
     fn default() -> FakeAlipayConfig {
-        FakeAlipayConfig { app_id: "2021000000000001".into(), latency: Duration::from_millis(20) }
+        FakeAlipayConfig {
+            app_id: "2021000000000001".into(),
+            seller_id: SANDBOX_SELLER_ID.into(),
+            latency: Duration::from_millis(20),
+        }
     }
 }
 
@@ -182,6 +191,21 @@ enum TradeState {
 struct Trade {
     state: TradeState,
     system_errors: u32,
+    /// The absolute `time_expire` it was created with: waiting past it, Alipay closes it.
+    time_expire: Option<DateTime<FixedOffset>>,
+}
+
+impl Trade {
+    fn new() -> Trade {
+        Trade { state: TradeState::NotExist, system_errors: 0, time_expire: None }
+    }
+
+    /// Alipay closes a trade still waiting at its `time_expire`.
+    fn lapse(&mut self) {
+        if matches!(self.state, TradeState::Waiting) && self.time_expire.is_some_and(|at| Utc::now() >= at) {
+            self.state = TradeState::Closed;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -248,10 +272,7 @@ impl FakeAlipay {
     /// What `out_trade_no` answers from now on.
     pub fn set(&self, out_trade_no: &str, outcome: Outcome) {
         let mut inner = self.shared.lock();
-        let trade = inner
-            .trades
-            .entry(out_trade_no.to_string())
-            .or_insert(Trade { state: TradeState::NotExist, system_errors: 0 });
+        let trade = inner.trades.entry(out_trade_no.to_string()).or_insert_with(Trade::new);
         trade.state = match outcome {
             Outcome::SystemError { times } => {
                 trade.system_errors = times;
@@ -265,9 +286,35 @@ impl FakeAlipay {
         };
     }
 
-    /// The buyer paid: `set(out_trade_no, Outcome::Paid { total_amount })`.
-    pub fn pay(&self, out_trade_no: &str, total_amount: &str) {
+    /// The shop created the trade with an absolute `time_expire` (`yyyy-MM-dd HH:mm:ss`, GMT+8)
+    /// and the buyer opened its payment page: it waits for payment until then, and is closed
+    /// after (as Alipay does). An unreadable `time_expire` is refused, as Alipay refuses it.
+    pub fn open_trade(&self, out_trade_no: &str, time_expire: &str) -> Result<(), String> {
+        let local = NaiveDateTime::parse_from_str(time_expire, "%Y-%m-%d %H:%M:%S")
+            .map_err(|e| format!("time_expire {time_expire:?}: {e}"))?;
+        let at = gmt8().from_local_datetime(&local).single().ok_or("time_expire: no such time in GMT+8")?;
+        let mut inner = self.shared.lock();
+        let trade = inner.trades.entry(out_trade_no.to_string()).or_insert_with(Trade::new);
+        trade.state = TradeState::Waiting;
+        trade.time_expire = Some(at);
+        Ok(())
+    }
+
+    /// The buyer paid: `set(out_trade_no, Outcome::Paid { total_amount })`, unless the trade was
+    /// opened with a `time_expire` that has passed (Alipay closed it: the buyer cannot pay);
+    /// whether the payment went through.
+    pub fn pay(&self, out_trade_no: &str, total_amount: &str) -> bool {
+        {
+            let mut inner = self.shared.lock();
+            if let Some(trade) = inner.trades.get_mut(out_trade_no) {
+                trade.lapse();
+                if trade.time_expire.is_some() && matches!(trade.state, TradeState::Closed) {
+                    return false;
+                }
+            }
+        }
         self.set(out_trade_no, Outcome::Paid { total_amount: total_amount.to_string() });
+        true
     }
 
     /// Every gateway request so far, in arrival order.
@@ -286,7 +333,10 @@ impl FakeAlipay {
             inner.notifies
         };
         let now = now_gmt8();
-        let notify_id = format!("{:032x}", fnv(&format!("{out_trade_no}/{serial}/{now}")));
+        // Unique like Alipay's: the fake's own serial, and a process-wide one for several fakes.
+        static NOTIFIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let global = NOTIFIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let notify_id = format!("{:032x}", fnv(&format!("{out_trade_no}/{serial}/{global}/{now}/{trade_status}")));
         let mut form: Vec<(String, String)> = [
             ("notify_time", now.as_str()),
             ("notify_type", "trade_status_sync"),
@@ -298,7 +348,7 @@ impl FakeAlipay {
             ("trade_no", &trade_no_of(out_trade_no)),
             ("out_trade_no", out_trade_no),
             ("buyer_id", "2088102177846880"),
-            ("seller_id", "2088101117955611"),
+            ("seller_id", &self.shared.config.seller_id),
             ("trade_status", trade_status),
             ("total_amount", total_amount),
             ("receipt_amount", total_amount),
@@ -534,6 +584,7 @@ fn business(shared: &Shared, method: &str, biz: &Value) -> Reply {
     let Some(trade) = inner.trades.get_mut(&out_trade_no) else {
         return Reply::failed(method, &out_trade_no, "ACQ.TRADE_NOT_EXIST", "交易不存在");
     };
+    trade.lapse();
     if trade.system_errors > 0 {
         trade.system_errors -= 1;
         return Reply::failed(method, &out_trade_no, "ACQ.SYSTEM_ERROR", "系统错误");

@@ -327,6 +327,8 @@ export interface Order {
   trade_no: string | null
   /** Empty for a top-up. */
   items: OrderItem[]
+  /** Alipay's `time_expire` for this order's trade (`yyyy-MM-dd HH:mm:ss`, GMT+8): before the deadline. */
+  alipay_time_expire: string
 }
 
 export interface CancelledOrder {

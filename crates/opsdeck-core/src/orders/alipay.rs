@@ -39,6 +39,8 @@ pub struct AlipayConfig {
     pub app_private_key: SecretString,
     /// RSA, PEM (`PUBLIC KEY` or `RSA PUBLIC KEY`) or bare base64 as Alipay's console shows it.
     pub alipay_public_key: String,
+    /// The shop's Alipay account (`2088…`); when set, a notify for another seller is refused.
+    pub seller_id: Option<String>,
 }
 
 impl fmt::Debug for AlipayConfig {
@@ -46,6 +48,7 @@ impl fmt::Debug for AlipayConfig {
         f.debug_struct("AlipayConfig")
             .field("gateway_url", &self.gateway_url)
             .field("app_id", &self.app_id)
+            .field("seller_id", &self.seller_id)
             .field("app_private_key", &"[REDACTED]")
             .field("alipay_public_key", &format_args!("<{} characters>", self.alipay_public_key.len()))
             .finish()
@@ -153,16 +156,26 @@ pub struct Notify {
     pub notify_id: String,
 }
 
+/// What a notify whose signature verified is about (each may be empty when it lacks the field).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signed {
+    pub out_trade_no: String,
+    pub trade_no: String,
+    pub notify_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotifyError {
     #[error("the notify's signature does not verify with Alipay's public key")]
     BadSignature,
     #[error("the notify has no {0}")]
     MissingField(&'static str),
-    #[error("the notify is for another app: {0}")]
-    WrongApp(String),
     #[error("malformed notify: {0}")]
     Malformed(String),
+    /// Signed by Alipay, yet not acceptable: for another app or seller, or a status we do not
+    /// know. `about` says which order it concerns, so the refusal can leave a trace there.
+    #[error("{reason}")]
+    Refused { about: Signed, field: &'static str, reason: String },
 }
 
 /// The Alipay client: keys parsed once; cheap to share behind an `Arc`.
@@ -174,6 +187,7 @@ pub struct AlipayClient {
     /// was 85 % of a sweep's CPU).
     signing_key: PKey<Private>,
     verifying_key: PKey<Public>,
+    seller_id: Option<String>,
 }
 
 impl fmt::Debug for AlipayClient {
@@ -227,6 +241,7 @@ impl AlipayClient {
             app_id: config.app_id,
             signing_key: private,
             verifying_key: public,
+            seller_id: config.seller_id,
         })
     }
 
@@ -274,8 +289,9 @@ impl AlipayClient {
     }
 
     /// Verifies an async notify: `form` is the POSTed form, URL-decoded, as received. Checks the
-    /// signature (over every non-empty parameter but `sign` and `sign_type`) and that it is for
-    /// this app; comparing `out_trade_no` and `total_amount` with the order is the caller's.
+    /// signature (over every non-empty parameter but `sign` and `sign_type`), that it is for
+    /// this app (and this seller, when one is configured) and that its status is one we know;
+    /// comparing `out_trade_no` and `total_amount` with the order is the caller's.
     pub fn verify_notify(&self, form: &[(String, String)]) -> Result<Notify, NotifyError> {
         for (i, (key, _)) in form.iter().enumerate() {
             if form[..i].iter().any(|(seen, _)| seen == key) {
@@ -299,13 +315,26 @@ impl AlipayClient {
         if !self.verifies(signing_content(form, true).as_bytes(), &sign) {
             return Err(NotifyError::BadSignature);
         }
+        let about = Signed {
+            out_trade_no: get("out_trade_no").unwrap_or_default().to_string(),
+            trade_no: get("trade_no").unwrap_or_default().to_string(),
+            notify_id: get("notify_id").unwrap_or_default().to_string(),
+        };
+        let refused =
+            |field: &'static str, reason: String| NotifyError::Refused { about: about.clone(), field, reason };
         let app_id = get("app_id")?;
         if app_id != self.app_id {
-            return Err(NotifyError::WrongApp(app_id.to_string()));
+            return Err(refused("app_id", format!("the notify is for another app: {app_id}")));
+        }
+        if let Some(ours) = &self.seller_id {
+            let seller_id = get("seller_id").unwrap_or_default();
+            if seller_id != ours {
+                return Err(refused("seller_id", format!("the notify is for another seller: {seller_id:?}")));
+            }
         }
         let status = get("trade_status")?;
         let trade_status = TradeStatus::from_trade_status(status)
-            .ok_or_else(|| NotifyError::Malformed(format!("trade_status {status}")))?;
+            .ok_or_else(|| refused("trade_status", format!("unknown trade_status {status:?}")))?;
         Ok(Notify {
             out_trade_no: get("out_trade_no")?.to_string(),
             trade_no: get("trade_no")?.to_string(),

@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::Utc;
 use futures_util::StreamExt;
 
-use super::alipay::{AlipayClient, CloseOutcome, TradeStatus, amount_in_fen};
-use super::due::DueIndex;
+use super::alipay::{AlipayClient, AlipayError, CloseOutcome, TradeStatus, amount_in_fen};
+use super::due::{Claim, DueIndex};
 use super::model::{PaidOutcome, Payment, SweepSummary};
 use super::store::{self, NewEvent};
 use crate::Core;
@@ -46,6 +46,11 @@ pub enum Verdict {
     Cancel,
     /// Keep it due; the reason.
     Later(String),
+    /// Alipay refused the call itself (40001 missing, 40002 invalid parameters such as an
+    /// unknown app id or a key that does not match, 40006 no permission), or it is not
+    /// configured: asking again will not help until someone changes the configuration. The
+    /// order stays due, and the sweep's run fails so that staff see it.
+    Refused(String),
 }
 
 /// Asks Alipay about one order and closes it there when unpaid; the answers are written to the
@@ -63,7 +68,7 @@ pub async fn verdict(core: &Core, order_no: &str, who: &str, run_key: Option<&st
 pub async fn ask(core: &Core, order_no: &str) -> (Verdict, Vec<NewEvent>) {
     let mut events = Vec::new();
     let Some(alipay) = &core.orders().alipay else {
-        return (Verdict::Later("Alipay is not configured".into()), events);
+        return (Verdict::Refused("Alipay is not configured: no order can be checked".into()), events);
     };
     let line = |event: &'static str, detail: Option<serde_json::Value>| NewEvent {
         order_no: order_no.to_string(),
@@ -85,7 +90,7 @@ pub async fn ask(core: &Core, order_no: &str) -> (Verdict, Vec<NewEvent>) {
                 }
                 answer.status
             }
-            Err(e) => return (Verdict::Later(format!("trade.query: {e}")), events),
+            Err(e) => return (failed("trade.query", &e), events),
         };
         if status == TradeStatus::Closed {
             return (Verdict::Cancel, events);
@@ -97,13 +102,21 @@ pub async fn ask(core: &Core, order_no: &str) -> (Verdict, Vec<NewEvent>) {
             }
             // The buyer may just have paid: ask again (once).
             Ok(CloseOutcome::StatusError) => continue,
-            Err(e) => return (Verdict::Later(format!("trade.close: {e}")), events),
+            Err(e) => return (failed("trade.close", &e), events),
         }
     }
     (Verdict::Later("the trade's status kept changing".into()), events)
 }
 
-async fn close(alipay: &AlipayClient, order_no: &str) -> Result<CloseOutcome, super::alipay::AlipayError> {
+/// A failed call's verdict: later when it may succeed then, refused when it cannot.
+fn failed(call: &str, error: &AlipayError) -> Verdict {
+    match error.is_retryable() {
+        true => Verdict::Later(format!("{call}: {error}")),
+        false => Verdict::Refused(format!("{call}: {error}")),
+    }
+}
+
+async fn close(alipay: &AlipayClient, order_no: &str) -> Result<CloseOutcome, AlipayError> {
     alipay.close(order_no).await
 }
 
@@ -112,125 +125,161 @@ pub async fn sweep(core: &Core, run_key: Option<&str>) -> Result<SweepSummary, c
     let shared = core.orders();
     let mut summary = SweepSummary::default();
     shared.due.reap().await?;
-    let concurrency = core.config().expiry_concurrency as usize;
+    let lease = core.config().expiry_lease;
     for _ in 0..MAX_ROUNDS {
-        let claimed = shared.due.claim(CLAIM_BATCH, core.config().expiry_lease).await?;
-        if claimed.is_empty() {
+        let claim = shared.due.claim(CLAIM_BATCH, lease).await?;
+        if claim.orders.is_empty() {
             break;
         }
-        // Redis's clock decides what is due; SQL's `expires_at` is the deadline. An order
-        // claimed before its SQL deadline (an index entry scored early, by hand or by an older
-        // instance's clock) goes back at its deadline, and Alipay is not asked (nor its trade
-        // closed).
-        let clock = shared.due.now().await?;
-        let early = store::not_due(core.database().pool(), &claimed, clock).await?;
-        if !early.is_empty() {
-            tracing::warn!(orders = early.len(), "claimed before their deadline; back in the index");
-            shared.due.back_at(&early).await?;
-        }
-        let claimed: Vec<String> = claimed.into_iter().filter(|no| !early.iter().any(|(e, _)| e == no)).collect();
-        let answers: Vec<(String, (Verdict, Vec<NewEvent>))> = futures_util::stream::iter(claimed)
-            .map(|no| async move {
-                let answer = ask(core, &no).await;
-                (no, answer)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        // The answers' timeline lines, in few statements (before the transitions they explain).
-        let lines: Vec<NewEvent> = answers.iter().flat_map(|(_, (_, lines))| lines.iter().cloned()).collect();
-        if let Err(e) = store::insert_events(core.database(), &lines, "sweep", run_key).await {
-            tracing::warn!(error = %e, "cannot record the sweep's Alipay answers in the timelines");
-        }
-        let verdicts = answers.into_iter().map(|(no, (verdict, _))| (no, verdict));
-        let mut done = Vec::new();
-        let mut later = Vec::new();
-        let mut cancel = Vec::new();
-        let now = Utc::now();
-        for (no, v) in verdicts {
-            match v {
-                Verdict::Paid { trade_no, amount_fen } => {
-                    let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
-                    let paid =
-                        store::retrying(|| store::mark_paid(core.database(), &no, payment, "sweep", run_key, now));
-                    match paid.await {
-                        Ok(Some(PaidOutcome::AmountMismatch)) => {
-                            // Recorded for staff; no longer due (neither paid nor cancelled).
-                            summary.conflicts.push(no.clone());
-                            done.push(no);
-                        }
-                        Ok(_) => {
-                            summary.found_paid.push(no.clone());
-                            done.push(no);
-                        }
-                        Err(e) => {
-                            tracing::warn!(order = %no, error = %e, "cannot mark an order paid; it stays due");
-                            summary.failed.push(no.clone());
-                            later.push(no);
-                        }
-                    }
-                }
-                Verdict::Cancel => cancel.push(no),
-                Verdict::Later(reason) => {
-                    tracing::info!(order = %no, %reason, "order stays due");
-                    summary.retried.push(no.clone());
-                    later.push(no);
-                }
-            }
-        }
-        for chunk in cancel.chunks(CANCEL_BATCH) {
-            let batch: Vec<(String, String)> = chunk.iter().map(|no| (no.clone(), expired_reason(core))).collect();
-            let cancelled = store::retrying(|| {
-                store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now(), Some(clock))
-            })
-            .await;
-            match cancelled {
-                Ok(cancelled) => {
-                    summary.cancelled.extend(cancelled);
-                    // Cancelled now, or paid/cancelled meanwhile by someone else: done either way.
-                    done.extend(chunk.iter().cloned());
-                }
-                Err(e) if batch.len() > 1 => {
-                    // Nothing of the batch was applied. One bad order must not hold the others
-                    // back forever: each on its own, in its own transaction.
-                    tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel a batch; one order at a time");
-                    for one in batch.chunks(1) {
-                        let no = one[0].0.clone();
-                        let cancelled = store::retrying(|| {
-                            store::cancel_batch(core.database(), one, "sweep", run_key, Utc::now(), Some(clock))
-                        });
-                        match cancelled.await {
-                            Ok(cancelled) => {
-                                summary.cancelled.extend(cancelled);
-                                done.push(no);
-                            }
-                            Err(e) => {
-                                tracing::warn!(order = %no, error = %e, "cannot cancel an order; it stays due");
-                                summary.failed.push(no.clone());
-                                later.push(no);
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    // Nothing was applied; it stays due.
-                    tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel orders; they stay due");
-                    summary.failed.extend(chunk.iter().cloned());
-                    later.extend(chunk.iter().cloned());
-                }
-            }
-        }
-        if let Err(e) = shared.due.remove(&done).await {
-            tracing::warn!(error = %e, "cannot remove settled orders from the due index; reconcile will");
-        }
-        if let Err(e) = shared.due.later(&later, RETRY_DELAY).await {
-            tracing::warn!(error = %e, "cannot reschedule orders; their lease returns them");
+        // The leases are renewed while the round works: a round slower than the lease (a slow
+        // Alipay, a slow database) keeps its orders, and no other instance asks about them too.
+        tokio::select! {
+            done = round(core, &claim, run_key, &mut summary) => done?,
+            _ = shared.due.keep_leased(&claim, lease) => {}
         }
     }
     if !(summary.cancelled.is_empty() && summary.found_paid.is_empty()) {
         core.publish(Event::OrdersChanged);
     }
     Ok(summary)
+}
+
+/// One round: the claimed orders asked about, and settled or put back.
+async fn round(
+    core: &Core,
+    claim: &Claim,
+    run_key: Option<&str>,
+    summary: &mut SweepSummary,
+) -> Result<(), crate::ApiError> {
+    let shared = core.orders();
+    let concurrency = core.config().expiry_concurrency as usize;
+    // Redis's clock decides what is due; SQL's `expires_at` is the deadline. An order
+    // claimed before its SQL deadline (an index entry scored early, by hand or by an older
+    // instance's clock) goes back at its deadline, and Alipay is not asked (nor its trade
+    // closed).
+    let clock = shared.due.now().await?;
+    let early = store::not_due(core.database().pool(), &claim.orders, clock).await?;
+    if !early.is_empty() {
+        tracing::warn!(orders = early.len(), "claimed before their deadline; back in the index");
+        shared.due.back_at(&early).await?;
+    }
+    let claimed: Vec<String> = claim.orders.iter().cloned().filter(|no| !early.iter().any(|(e, _)| e == no)).collect();
+    let answers: Vec<(String, (Verdict, Vec<NewEvent>))> = futures_util::stream::iter(claimed)
+        .map(|no| async move {
+            let answer = ask(core, &no).await;
+            (no, answer)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    // The answers' timeline lines, in few statements (before the transitions they explain).
+    let lines: Vec<NewEvent> = answers.iter().flat_map(|(_, (_, lines))| lines.iter().cloned()).collect();
+    if let Err(e) = store::insert_events(core.database(), &lines, "sweep", run_key).await {
+        tracing::warn!(error = %e, "cannot record the sweep's Alipay answers in the timelines");
+    }
+    let verdicts = answers.into_iter().map(|(no, (verdict, _))| (no, verdict));
+    let mut done = Vec::new();
+    let mut later = Vec::new();
+    let mut cancel = Vec::new();
+    let now = Utc::now();
+    for (no, v) in verdicts {
+        match v {
+            Verdict::Paid { trade_no, amount_fen } => {
+                let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
+                let paid = store::retrying(|| store::mark_paid(core.database(), &no, payment, "sweep", run_key, now));
+                match paid.await {
+                    Ok(Some(PaidOutcome::AmountMismatch)) => {
+                        // Recorded for staff; no longer due (neither paid nor cancelled).
+                        summary.conflicts.push(no.clone());
+                        done.push(no);
+                    }
+                    Ok(_) => {
+                        summary.found_paid.push(no.clone());
+                        done.push(no);
+                    }
+                    Err(e) => {
+                        tracing::warn!(order = %no, error = %e, "cannot mark an order paid; it stays due");
+                        summary.failed.push(no.clone());
+                        later.push(no);
+                    }
+                }
+            }
+            Verdict::Cancel => cancel.push(no),
+            Verdict::Later(reason) => {
+                tracing::info!(order = %no, %reason, "order stays due");
+                summary.retried.push(no.clone());
+                later.push(no);
+            }
+            Verdict::Refused(reason) => {
+                tracing::error!(order = %no, %reason, "Alipay refused the call: the order stays due");
+                summary.refusal.get_or_insert(reason);
+                summary.refused.push(no.clone());
+                later.push(no);
+            }
+        }
+    }
+    for chunk in cancel.chunks(CANCEL_BATCH) {
+        let batch: Vec<(String, String)> = chunk.iter().map(|no| (no.clone(), expired_reason(core))).collect();
+        let cancelled =
+            store::retrying(|| store::cancel_batch(core.database(), &batch, "sweep", run_key, Utc::now(), Some(clock)))
+                .await;
+        match cancelled {
+            Ok(cancelled) => {
+                summary.cancelled.extend(cancelled);
+                // Cancelled now, or paid/cancelled meanwhile by someone else: done either way.
+                done.extend(chunk.iter().cloned());
+            }
+            Err(e) if batch.len() > 1 => {
+                // Nothing of the batch was applied. One bad order must not hold the others
+                // back forever: each on its own, in its own transaction.
+                tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel a batch; one order at a time");
+                for one in batch.chunks(1) {
+                    let no = one[0].0.clone();
+                    let cancelled = store::retrying(|| {
+                        store::cancel_batch(core.database(), one, "sweep", run_key, Utc::now(), Some(clock))
+                    });
+                    match cancelled.await {
+                        Ok(cancelled) => {
+                            summary.cancelled.extend(cancelled);
+                            done.push(no);
+                        }
+                        Err(e) => {
+                            tracing::warn!(order = %no, error = %e, "cannot cancel an order; it stays due");
+                            summary.failed.push(no.clone());
+                            later.push(no);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                // Nothing was applied; it stays due.
+                tracing::warn!(orders = chunk.len(), error = %e, "cannot cancel orders; they stay due");
+                summary.failed.extend(chunk.iter().cloned());
+                later.extend(chunk.iter().cloned());
+            }
+        }
+    }
+    if let Err(e) = shared.due.remove(&done).await {
+        tracing::warn!(error = %e, "cannot remove settled orders from the due index; reconcile will");
+    }
+    if let Err(e) = shared.due.later(claim, &later, RETRY_DELAY).await {
+        tracing::warn!(error = %e, "cannot reschedule orders; their lease returns them");
+    }
+    Ok(())
+}
+
+/// The run's outcome: failed when Alipay refused calls (its message names the refusal and the
+/// counts; the orders stay pending), otherwise the summary.
+pub fn outcome(summary: &SweepSummary) -> Result<serde_json::Value, String> {
+    match &summary.refusal {
+        Some(refusal) => Err(format!(
+            "Alipay refused the sweep's calls for {} orders, which stay pending until the Alipay configuration \
+             (app id, keys, permissions) is fixed: {refusal}; summary: {}",
+            summary.refused.len(),
+            summary_json(summary)
+        )),
+        None => Ok(summary_json(summary)),
+    }
 }
 
 fn expired_reason(core: &Core) -> String {
@@ -252,12 +301,15 @@ pub fn summary_json(summary: &SweepSummary) -> serde_json::Value {
         "retried": summary.retried.len(),
         "failed": summary.failed.len(),
         "conflicts": summary.conflicts.len(),
+        "refused": summary.refused.len(),
+        "refusal": summary.refusal,
         "orders": {
             "cancelled": list(&summary.cancelled),
             "found_paid": list(&summary.found_paid),
             "retried": list(&summary.retried),
             "failed": list(&summary.failed),
             "conflicts": list(&summary.conflicts),
+            "refused": list(&summary.refused),
         },
     })
 }

@@ -85,6 +85,20 @@ pub struct Order {
     pub paid_at: Option<DateTime<Utc>>,
     pub trade_no: Option<String>,
     pub items: Vec<OrderItem>,
+    /// What the shop passes to Alipay as `time_expire` when it creates this order's trade
+    /// (`yyyy-MM-dd HH:mm:ss`, GMT+8): see [`alipay_time_expire`].
+    pub alipay_time_expire: String,
+}
+
+/// The absolute `time_expire` for an order's Alipay trade (`yyyy-MM-dd HH:mm:ss`, GMT+8, to the
+/// second, rounded down): a minute before the local deadline (half the order's life when that
+/// is shorter). Alipay closes the trade by then, so the buyer cannot pay after the sweep has
+/// found the order unpaid and cancelled it, even when no trade existed yet at that moment (a
+/// relative `timeout_express` would count from the trade's creation, which may come late).
+pub fn alipay_time_expire(created_at: DateTime<Utc>, expires_at: DateTime<Utc>) -> String {
+    let margin = chrono::Duration::seconds(60).min((expires_at - created_at) / 2);
+    let gmt8 = chrono::FixedOffset::east_opt(8 * 3600).expect("GMT+8 is a valid offset");
+    (expires_at - margin).with_timezone(&gmt8).format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,4 +185,8 @@ pub struct SweepSummary {
     pub failed: Vec<String>,
     /// Found paid with another amount than the order's: left to staff.
     pub conflicts: Vec<String>,
+    /// Alipay refused the calls about these (or is not configured): they stay pending.
+    pub refused: Vec<String>,
+    /// The first refusal's message.
+    pub refusal: Option<String>,
 }

@@ -178,6 +178,7 @@ pub async fn place(
         paid_at: None,
         trade_no: None,
         items: priced,
+        alipay_time_expire: super::model::alipay_time_expire(instant(ms(now)), instant(ms(expires_at))),
     })
 }
 
@@ -255,6 +256,7 @@ const ORDER_COLUMNS: &str =
 
 fn order_from(row: &AnyRow) -> sqlx::Result<Order> {
     let status: String = row.try_get("status")?;
+    let (created_at, expires_at) = (instant(row.try_get("created_at")?), instant(row.try_get("expires_at")?));
     Ok(Order {
         id: row.try_get("id")?,
         order_no: row.try_get("order_no")?,
@@ -262,11 +264,12 @@ fn order_from(row: &AnyRow) -> sqlx::Result<Order> {
         kind: OrderKind::parse(&row.try_get::<String, _>("kind")?),
         amount_fen: row.try_get("amount_fen")?,
         status: if status == "paid" { OrderStatus::Paid } else { OrderStatus::Pending },
-        created_at: instant(row.try_get("created_at")?),
-        expires_at: instant(row.try_get("expires_at")?),
+        created_at,
+        expires_at,
         paid_at: row.try_get::<Option<i64>, _>("paid_at")?.map(instant),
         trade_no: row.try_get("trade_no")?,
         items: Vec::new(),
+        alipay_time_expire: super::model::alipay_time_expire(created_at, expires_at),
     })
 }
 

@@ -294,7 +294,7 @@ fn order_expiry_sweep() -> TaskKind {
             Box::pin(async move {
                 let summary =
                     ctx.core.orders_sweep(Some(&ctx.run_key)).await.map_err(|e| format!("sweep failed: {e}"))?;
-                Ok(crate::orders::expiry::summary_json(&summary))
+                crate::orders::expiry::outcome(&summary)
             })
         },
     )

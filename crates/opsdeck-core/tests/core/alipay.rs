@@ -57,6 +57,7 @@ fn config(gateway_url: &str, app_private_key: &str, alipay_public_key: &str) -> 
         app_id: APP_ID.to_string(),
         app_private_key: SecretString::from(app_private_key.to_string()),
         alipay_public_key: alipay_public_key.to_string(),
+        seller_id: None,
     }
 }
 
@@ -327,14 +328,30 @@ async fn notifies_are_verified_and_tampering_is_caught() {
         app_id: "2021000000009999".into(),
         ..config(&alipay.gateway_url, SANDBOX_APP_PRIVATE_KEY, SANDBOX_ALIPAY_PUBLIC_KEY)
     });
-    assert_eq!(other_app.verify_notify(&form), Err(NotifyError::WrongApp(APP_ID.into())));
+    let refused = other_app.verify_notify(&form);
+    assert!(
+        matches!(&refused, Err(NotifyError::Refused { field: "app_id", about, .. }) if about.out_trade_no == "o1"),
+        "{refused:?}"
+    );
+    // The seller, when configured, is compared too (the fake signs as seller 2088101117955611).
+    let our_seller = client_with(AlipayConfig {
+        seller_id: Some("2088101117955611".into()),
+        ..config(&alipay.gateway_url, SANDBOX_APP_PRIVATE_KEY, SANDBOX_ALIPAY_PUBLIC_KEY)
+    });
+    assert_eq!(our_seller.verify_notify(&form).as_ref(), Ok(&notify));
+    let other_seller = client_with(AlipayConfig {
+        seller_id: Some("2088000000000001".into()),
+        ..config(&alipay.gateway_url, SANDBOX_APP_PRIVATE_KEY, SANDBOX_ALIPAY_PUBLIC_KEY)
+    });
+    let refused = other_seller.verify_notify(&form);
+    assert!(matches!(&refused, Err(NotifyError::Refused { field: "seller_id", .. })), "{refused:?}");
     let wrong_key = client_with(config(&alipay.gateway_url, SANDBOX_APP_PRIVATE_KEY, SANDBOX_APP_PUBLIC_KEY));
     assert_eq!(wrong_key.verify_notify(&form), Err(NotifyError::BadSignature));
 
     let closed = client.verify_notify(&alipay.signed_notify("o3", "1.00", "TRADE_CLOSED")).unwrap();
     assert_eq!(closed.trade_status, TradeStatus::Closed);
     let odd = client.verify_notify(&alipay.signed_notify("o3", "1.00", "TRADE_NOT_EXIST"));
-    assert!(matches!(odd, Err(NotifyError::Malformed(_))), "{odd:?}");
+    assert!(matches!(odd, Err(NotifyError::Refused { field: "trade_status", .. })), "{odd:?}");
 }
 
 #[test]

@@ -13,7 +13,8 @@ use secrecy::ExposeSecret;
 use crate::helpers::{config_with, fresh_mysql_url, redis_url, toml_string, unique, until};
 
 async fn fake(app_id: &str) -> FakeAlipay {
-    let config = FakeAlipayConfig { app_id: app_id.into(), latency: std::time::Duration::ZERO };
+    let config =
+        FakeAlipayConfig { app_id: app_id.into(), latency: std::time::Duration::ZERO, ..FakeAlipayConfig::default() };
     FakeAlipay::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
 use opsdeck_core::{Actor, Config, Core, ErrorBody};
 use opsdeck_sandbox::alipay::{
-    FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY,
+    FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY, SANDBOX_SELLER_ID,
 };
 
 use crate::helpers::{config_with, redis_url, toml_string, unique, until};
@@ -505,5 +505,191 @@ async fn a_payment_without_a_trade_number_stores_none_not_an_empty_one() {
     let paid = core.order_get(&order.order_no).await.unwrap();
     assert!(paid.paid_at.is_some());
     assert_eq!(paid.trade_no, None);
+    core.shutdown().await;
+}
+/// Every notify Alipay signed but we refuse leaves its trace on the order it names: for another
+/// app, for another seller (when `alipay_seller_id` is set), with a status we do not know.
+#[tokio::test]
+async fn notifies_for_another_app_or_seller_or_status_are_refused_with_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let extra = [("order_expiry_seconds", "600".into()), ("alipay_seller_id", toml_string(SANDBOX_SELLER_ID))];
+    let core = start(dir.path(), &unique("t"), &alipay, &extra).await;
+    let order = core.order_place(top_up_draft(47)).await.unwrap();
+    let amount = format!("{}.{:02}", order.amount_fen / 100, order.amount_fen % 100);
+    let signing_as = |config: FakeAlipayConfig| async move {
+        FakeAlipay::start("127.0.0.1:0".parse().unwrap(), config).await.unwrap()
+    };
+    let other_seller = signing_as(FakeAlipayConfig { seller_id: "2088000000000001".into(), ..Default::default() })
+        .await
+        .signed_notify(&order.order_no, &amount, "TRADE_SUCCESS");
+    let other_app = signing_as(FakeAlipayConfig { app_id: "2021000000009999".into(), ..Default::default() })
+        .await
+        .signed_notify(&order.order_no, &amount, "TRADE_SUCCESS");
+    let odd_status = alipay.signed_notify(&order.order_no, &amount, "TRADE_PENDING");
+    for (form, name) in [(&other_seller, "seller_id"), (&other_app, "app_id"), (&odd_status, "trade_status")] {
+        for _ in 0..2 {
+            let refused: ErrorBody = core.alipay_notify(form).await.unwrap_err().into();
+            assert_eq!(refused.field.as_deref(), Some(name), "{}", refused.message);
+        }
+    }
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
+    let fields: Vec<&str> = timeline
+        .iter()
+        .filter(|e| e.event == "notify_refused")
+        .map(|e| e.detail.as_ref().unwrap()["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["seller_id", "app_id", "trade_status"], "one trace per notify: {timeline:?}");
+    assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none(), "nothing applied");
+    core.shutdown().await;
+}
+
+/// Alipay refusing the calls themselves (here 40002 `isv.invalid-app-id`: the configured app id
+/// is not the one Alipay knows) is no passing trouble: the orders stay pending (never cancelled
+/// without an answer), and the sweep's run fails with the refusal, so staff see it at once;
+/// staff cancel says to check the configuration.
+#[tokio::test]
+async fn a_permanent_alipay_refusal_fails_the_sweep_run_and_cancels_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("alipay_app_id", toml_string("2021000000009999"))]).await;
+    let order = core.order_place(top_up_draft(48)).await.unwrap();
+    alipay.set(&order.order_no, Outcome::Waiting);
+    let summary = until("the sweep reaches the due order", || async {
+        let summary = core.orders_sweep(None).await.unwrap();
+        (!summary.refused.is_empty()).then_some(summary)
+    })
+    .await;
+    assert_eq!(summary.refused, [order.order_no.clone()]);
+    assert!(summary.cancelled.is_empty() && summary.retried.is_empty(), "{summary:?}");
+    let failure = opsdeck_core::orders::expiry::outcome(&summary).unwrap_err();
+    assert!(failure.contains("40002") && failure.contains("isv.invalid-app-id"), "{failure}");
+    assert!(failure.contains("Alipay configuration"), "{failure}");
+    assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none(), "still pending");
+    assert!(cancelled_by(&core, &order.order_no).await.is_none(), "never cancelled without an answer");
+
+    let refused: ErrorBody =
+        core.order_cancel(&order.order_no, "customer asked", &Actor::system("alice")).await.unwrap_err().into();
+    assert_eq!(refused.code, "provider_error", "{}", refused.message);
+    assert!(refused.message.contains("check the Alipay configuration"), "{}", refused.message);
+    assert!(cancelled_by(&core, &order.order_no).await.is_none());
+    core.shutdown().await;
+}
+
+/// A sweep round slower than the due-order lease (Alipay 1.2 s away per call, lease 1 s) keeps
+/// its orders: it renews their leases while it works, so another instance sweeping all the
+/// while never takes them over, and Alipay is asked about each order once (one query, one
+/// close), not once per instance.
+#[tokio::test]
+async fn a_round_slower_than_the_lease_keeps_its_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dir_a, dir_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&dir_a).unwrap();
+    std::fs::create_dir_all(&dir_b).unwrap();
+    let database = format!("sqlite://{}/orders.db?mode=rwc", dir.path().display());
+    let alipay = fake().await;
+    let slow = crate::proxy::FaultProxy::start(crate::proxy::server_of(&alipay.gateway_url)).await;
+    let delay = std::time::Duration::from_millis(1200);
+    slow.set_latency(delay, delay);
+    let prefix = unique("t");
+    let shared = [("database_url", toml_string(&database)), ("expiry_lease_seconds", "1".into())];
+    let mut through_slow = shared.to_vec();
+    through_slow.push(("alipay_gateway_url", toml_string(&slow.url_through(&alipay.gateway_url))));
+    let a = start(&dir_a, &prefix, &alipay, &through_slow).await;
+    let b = start(&dir_b, &prefix, &alipay, &shared).await;
+    let mut orders = Vec::new();
+    for user in 0..4 {
+        let order = a.order_place(top_up_draft(60 + user)).await.unwrap();
+        alipay.set(&order.order_no, Outcome::Waiting);
+        orders.push(order.order_no);
+    }
+    let redis = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let (due, inflight) = (format!("{prefix}:orders:due"), format!("{prefix}:orders:inflight"));
+    until("every order is due by Redis's clock", || {
+        let (mut redis, due) = (redis.clone(), due.clone());
+        async move {
+            let (secs, _): (i64, i64) = redis::cmd("TIME").query_async(&mut redis).await.unwrap();
+            let due_now: usize =
+                redis::cmd("ZCOUNT").arg(&due).arg("-inf").arg(secs * 1000).query_async(&mut redis).await.unwrap();
+            (due_now == 4).then_some(())
+        }
+    })
+    .await;
+    // A claims them all, then works through the slow link for about 2.4 s.
+    let sweep_a = tokio::spawn({
+        let a = a.clone();
+        async move { a.orders_sweep(None).await.unwrap() }
+    });
+    until("A claims the four orders", || {
+        let (mut redis, inflight) = (redis.clone(), inflight.clone());
+        async move {
+            let claimed: usize = redis::cmd("ZCARD").arg(&inflight).query_async(&mut redis).await.unwrap();
+            (claimed == 4).then_some(())
+        }
+    })
+    .await;
+    // B sweeps all the while A works: it must find nothing to take.
+    let mut b_found = Vec::new();
+    while !sweep_a.is_finished() {
+        let summary = b.orders_sweep(None).await.unwrap();
+        b_found.extend(summary.cancelled.into_iter().chain(summary.retried).chain(summary.found_paid));
+    }
+    let summary_a = sweep_a.await.unwrap();
+    assert!(b_found.is_empty(), "B took over orders A was still working on: {b_found:?}");
+    let mut cancelled = summary_a.cancelled.clone();
+    cancelled.sort();
+    orders.sort();
+    assert_eq!(cancelled, orders, "A settled all four: {summary_a:?}");
+    for order_no in &orders {
+        let methods: Vec<String> =
+            alipay.calls().into_iter().filter(|c| &c.out_trade_no == order_no).map(|c| c.method).collect();
+        assert_eq!(methods, ["alipay.trade.query", "alipay.trade.close"], "{order_no}: asked once");
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// An order tells the shop the absolute `time_expire` to create its Alipay trade with: before
+/// the local deadline, so that Alipay has closed the trade when the sweep cancels the order. The
+/// fake Alipay closes a trade at its `time_expire` as Alipay does: a buyer past it cannot pay.
+#[tokio::test]
+async fn the_trade_expires_at_alipay_before_the_order_expires_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "1800".into())]).await;
+    let order = core.order_place(top_up_draft(49)).await.unwrap();
+    let gmt8 = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let time_expire = chrono::NaiveDateTime::parse_from_str(&order.alipay_time_expire, "%Y-%m-%d %H:%M:%S")
+        .unwrap()
+        .and_local_timezone(gmt8)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert!(time_expire < order.expires_at, "{time_expire} is before {}", order.expires_at);
+    let before = order.expires_at - time_expire;
+    assert!(before >= chrono::Duration::seconds(59) && before <= chrono::Duration::seconds(61), "{before}");
+    // The same value whenever the order is read.
+    assert_eq!(core.order_get(&order.order_no).await.unwrap().alipay_time_expire, order.alipay_time_expire);
+    // A short-lived order: half its life before the deadline.
+    let half = opsdeck_core::orders::model::alipay_time_expire(
+        order.created_at,
+        order.created_at + chrono::Duration::seconds(10),
+    );
+    let expected = (order.created_at + chrono::Duration::seconds(5)).with_timezone(&gmt8).format("%Y-%m-%d %H:%M:%S");
+    assert_eq!(half, expected.to_string());
+
+    // At the fake: a trade opened with a time_expire already past cannot be paid, and is closed.
+    let past = (chrono::Utc::now() - chrono::Duration::seconds(1)).with_timezone(&gmt8).format("%Y-%m-%d %H:%M:%S");
+    alipay.open_trade(&order.order_no, &past.to_string()).unwrap();
+    assert!(!alipay.pay(&order.order_no, "50.00"), "paid after time_expire");
+    let paid = core.order_check_payment(&order.order_no, &Actor::system("alice")).await.unwrap();
+    assert!(!paid, "Alipay closed the trade: not paid");
+    let timeline = core.order_timeline(&order.order_no, &Actor::system("tester")).await.unwrap();
+    let queried = timeline.iter().find(|e| e.event == "queried").expect("the check is on the timeline");
+    assert_eq!(queried.detail.as_ref().unwrap()["trade_status"], "TRADE_CLOSED");
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(600)).with_timezone(&gmt8).format("%Y-%m-%d %H:%M:%S");
+    let other = core.order_place(top_up_draft(50)).await.unwrap();
+    alipay.open_trade(&other.order_no, &later.to_string()).unwrap();
+    assert!(alipay.pay(&other.order_no, "50.00"), "paid before time_expire");
+    assert!(alipay.open_trade(&other.order_no, "tomorrow").is_err());
     core.shutdown().await;
 }

@@ -2,8 +2,9 @@
 //! MariaDB: goods orders and top-ups; payments through signed notifies (the real verification
 //! path), payments whose notify was lost (only a query finds them), payments of a different
 //! amount whose notify was lost; sweeps on either instance, one of which reaches Alipay through a
-//! slow link (a TCP proxy adding up to 1.5 s per request) so that its due-order leases lapse
-//! mid-sweep and the other instance claims the same orders; staff cancellations.
+//! slow link (a TCP proxy adding up to 1.5 s per request) and Redis through a link that holds
+//! back each of its lease renewals for 1.2 s (past the 1 s lease), so that its due-order
+//! leases lapse mid-sweep and the other instance claims the same orders; staff cancellations.
 //!
 //! What must hold at the end: every order is in `orders` or `cancelled_orders`, exactly once; an
 //! order a notify paid is paid; an order paid with another amount is never paid; a conflict is
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opsdeck_core::facade::NotifyOutcome;
+use opsdeck_core::orders::due::renew_script_hash;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::{Actor, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
@@ -49,21 +51,29 @@ fn yuan(fen: i64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
-fn instance_config(dir: &Path, prefix: &str, database: &str, gateway: &str, scheduled: bool) -> opsdeck_core::Config {
+fn instance_config(
+    dir: &Path,
+    prefix: &str,
+    database: &str,
+    (gateway, redis): (&str, &str),
+    scheduled: bool,
+) -> opsdeck_core::Config {
     config_with(
         dir,
         &[
             ("data_dir", toml_string(&dir.display().to_string())),
             ("database_url", toml_string(database)),
-            ("redis_url", toml_string(&redis_url())),
+            ("redis_url", toml_string(redis)),
             ("redis_prefix", toml_string(prefix)),
             ("health_interval_ms", "200".into()),
+            // Redis answers wait behind a held-back renewal: no timeout for that.
+            ("health_timeout_ms", "5000".into()),
             ("alipay_gateway_url", toml_string(gateway)),
             ("alipay_app_id", toml_string(&FakeAlipayConfig::default().app_id)),
             ("alipay_private_key", format!("'''{SANDBOX_APP_PRIVATE_KEY}'''")),
             ("alipay_public_key", format!("'''{SANDBOX_ALIPAY_PUBLIC_KEY}'''")),
             ("order_expiry_seconds", "1".into()),
-            // Shorter than the slow instance's sweep rounds: its leases lapse mid-sweep.
+            // Shorter than the slow instance's held-back renewals: its leases lapse mid-sweep.
             ("expiry_lease_seconds", "1".into()),
             ("scheduler_enabled", scheduled.to_string()),
         ],
@@ -80,12 +90,15 @@ async fn interleavings_keep_every_invariant(database: Option<String>) {
     let alipay = FakeAlipay::start("127.0.0.1:0".parse().unwrap(), FakeAlipayConfig::default()).await.unwrap();
     let slow = FaultProxy::start(server_of(&alipay.gateway_url)).await;
     slow.set_latency(Duration::ZERO, Duration::from_millis(1500));
+    let stalled_renewals = FaultProxy::start(server_of(&redis_url())).await;
+    stalled_renewals.delay_matching(renew_script_hash().as_bytes(), Duration::from_millis(1200));
     let prefix = unique("t");
-    // A sweeps when the test says; B also runs the scheduled sweep, through the slow link.
-    let a = Core::start(instance_config(&dir_a, &prefix, &database, &alipay.gateway_url, false)).await.unwrap();
-    let b = Core::start(instance_config(&dir_b, &prefix, &database, &slow.url_through(&alipay.gateway_url), true))
+    // A sweeps when the test says; B also runs the scheduled sweep, through the slow links.
+    let a = Core::start(instance_config(&dir_a, &prefix, &database, (&alipay.gateway_url, &redis_url()), false))
         .await
         .unwrap();
+    let b_links = (slow.url_through(&alipay.gateway_url), stalled_renewals.url_through(&redis_url()));
+    let b = Core::start(instance_config(&dir_b, &prefix, &database, (&b_links.0, &b_links.1), true)).await.unwrap();
     let instances = [a.clone(), b.clone()];
     let mut all_goods = Vec::new();
     for _ in 0..4 {
