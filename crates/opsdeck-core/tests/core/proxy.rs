@@ -152,9 +152,11 @@ async fn forward(client: TcpStream, state: Arc<State>) {
                 .filter(|(pattern, _)| buf[..n].windows(pattern.len()).any(|w| w == pattern.as_slice()))
                 .map(|(_, delay)| *delay);
             let (min, max) = *state.latency.lock().unwrap();
+            // The injected latency (the fault itself), not a wait.
             if let Some(delay) = matched {
                 tokio::time::sleep(delay).await;
             } else if max > 0 {
+                // Latency in the configured range (the fault).
                 tokio::time::sleep(Duration::from_micros(fastrand::u64(min..=max))).await;
             }
             let cut_here = {

@@ -16,6 +16,7 @@ pub async fn until_within<T, F: Future<Output = Option<T>>>(
             return value;
         }
         assert!(tokio::time::Instant::now() < deadline, "not within {} s: {what}", within.as_secs());
+        // Bounded polling: look again in 25 ms (the deadline above fails the test).
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
