@@ -1,7 +1,7 @@
 // The OCR queue page in the real desktop window, in sandbox mode (no Baidu credentials: the app
 // starts its built-in fake Baidu). Staff queue an image the fake refuses once (216201, dead at
-// once), retry it, and it is recognised; the ID number shows masked until revealed. A bad URL is
-// refused in the form, and so is an out-of-range cap.
+// once), retry it, and it is recognised; the ID card shows masked (number, birth date, address)
+// until revealed. A bad URL is refused in the form, and so is an out-of-range cap.
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -84,6 +84,9 @@ test('an image Baidu refuses dies at once; a retry recognises it, and the ID num
   await waitFor('the detail panel of the request', async () => (await app.attribute('[data-testid="ocr-detail"]', 'data-request-id')) === id)
   const masked = await waitFor('the masked ID number', () => app.text('[data-testid="ocr-detail-id-number"]'))
   assert.match(masked, /^\d{4}\*{10}[\dX]{4}$/, `masked: ${masked}`)
+  // The rest of the card is masked too: no birth date, the address at most to the city.
+  assert.equal(await app.text('[data-testid="ocr-detail-birth-date"]'), '********')
+  assert.match((await app.text('[data-testid="ocr-detail-address"]')) ?? '', /^[^\d]*\*{4}$/)
 
   await app.click('[data-testid="ocr-reveal"]')
   const revealed = await waitFor('the revealed ID number', async () => {
@@ -93,6 +96,9 @@ test('an image Baidu refuses dies at once; a retry recognises it, and the ID num
   assert.match(revealed, /^\d{17}[\dX]$/, `revealed: ${revealed}`)
   assert.equal(revealed.slice(0, 4), masked.slice(0, 4))
   assert.equal(revealed.slice(-4), masked.slice(-4))
+  // Revealed as a whole: the birth date is the number's digits 7-14.
+  const born = revealed.slice(6, 14)
+  assert.equal(await app.text('[data-testid="ocr-detail-birth-date"]'), `${born.slice(0, 4)}-${born.slice(4, 6)}-${born.slice(6)}`)
   await app.screenshot('ocr-detail-revealed')
 
   await app.click('[data-testid="ocr-detail-close"]')

@@ -45,7 +45,16 @@ beforeEach(() => {
     ocrRequest({ id: 3, url: 'https://img.example.com/c.jpg', status: 'pending' }),
     ocrRequest({ id: 4, url: 'https://img.example.com/d.jpg', status: 'dead', attempts: 5, error: 'timed out' }),
   ]
-  backend.idNumbers = { 1: '320102199001011234' }
+  backend.revealedCards = {
+    1: {
+      name: '张三',
+      id_number: '320102199001011234',
+      gender: '男',
+      nation: '汉',
+      birth_date: '19900101',
+      address: '江苏省南京市玄武区中山路18号',
+    },
+  }
   backend.ocrFigures = ocrStats({
     counts: { pending: 7, in_flight: 2, done: 40, dead: 3 },
     cap: 2,
@@ -229,7 +238,7 @@ describe('OcrView', () => {
     expect(rowIds(w)).toEqual([3, 1])
   })
 
-  it('opens a row in the detail panel with the ID number masked; Reveal shows it until closed', async () => {
+  it('opens a row in the detail panel with the card masked as a whole; Reveal shows it until closed', async () => {
     const w = await mountView()
     await row(w, 1).trigger('click')
     await flushPromises()
@@ -237,28 +246,32 @@ describe('OcrView', () => {
     expect(detail.attributes('data-request-id')).toBe('1')
     expect(backend.callsTo('ocr_get')).toEqual([{ id: 1 }])
     expect(detail.get('[data-testid="ocr-detail-url"]').text()).toBe('https://img.example.com/a.jpg')
-    expect(detail.text()).toContain('张三')
-    expect(detail.text()).toContain('1990-01-01')
-    expect(testid(w, 'ocr-detail-id-number').text()).toBe('3201**********1234')
+    const masked = () =>
+      ['name', 'id-number', 'birth-date', 'address'].map((f) => testid(w, `ocr-detail-${f}`).text())
+    expect(masked()).toEqual(['张*', '3201**********1234', '********', '江苏省南京市****'])
+    expect(testid(w, 'ocr-detail-card').text()).toContain('name, number, birth date and address masked')
+    // Nothing of the card in the clear anywhere in the panel.
+    for (const clear of ['张三', '1990', '19900101', '玄武区', '中山路']) expect(detail.text()).not.toContain(clear)
     expect(backend.callsTo('ocr_reveal')).toEqual([])
 
     await testid(w, 'ocr-reveal').trigger('click')
     await flushPromises()
     expect(backend.callsTo('ocr_reveal')).toEqual([{ id: 1 }])
-    expect(testid(w, 'ocr-detail-id-number').text()).toBe('320102199001011234')
+    expect(masked()).toEqual(['张三', '320102199001011234', '1990-01-01', '江苏省南京市玄武区中山路18号'])
+    expect(testid(w, 'ocr-detail-card').text()).toContain('the reveal is audited')
     expect(w.find('[data-testid="ocr-reveal"]').exists()).toBe(false)
 
     // A live update of the open request keeps the revealed number while the panel stays open.
     backend.push({ kind: 'ocr_updated', request: { ...backend.ocrRequests[0]!, attempts: 2 } })
     await flushPromises()
     expect(testid(w, 'ocr-detail-attempts').text()).toBe('2')
-    expect(testid(w, 'ocr-detail-id-number').text()).toBe('320102199001011234')
+    expect(masked()).toEqual(['张三', '320102199001011234', '1990-01-01', '江苏省南京市玄武区中山路18号'])
 
     await testid(w, 'ocr-detail-close').trigger('click')
     expect(w.find('[data-testid="ocr-detail"]').exists()).toBe(false)
     await row(w, 1).trigger('click')
     await flushPromises()
-    expect(testid(w, 'ocr-detail-id-number').text()).toBe('3201**********1234')
+    expect(masked()).toEqual(['张*', '3201**********1234', '********', '江苏省南京市****'])
   })
 
   it('shows the error and Baidu code of a dead request in its detail', async () => {

@@ -39,6 +39,7 @@ import {
   type ProviderInfo,
   type ProviderKey,
   type RetryOutcome,
+  type RevealedIdCard,
   type Role,
   type RunPage,
   type RunQuery,
@@ -169,8 +170,8 @@ export class FakeBackend implements Backend {
   ocrRequests: OcrRequest[] = []
   /** The live figures ocrStats() answers; the cap and pause actions change them. */
   ocrFigures: OcrStats = ocrStats()
-  /** The full ID numbers ocrReveal() answers, by request id. */
-  idNumbers: Record<number, string> = {}
+  /** The cards in full ocrReveal() answers, by request id. */
+  revealedCards: Record<number, RevealedIdCard> = {}
 
   // ---- orders ----
   /** Pending and paid orders; the order actions change them as the core would. */
@@ -381,14 +382,14 @@ export class FakeBackend implements Backend {
     return clone(this.ocrFind(id))
   }
 
-  async ocrReveal(id: number): Promise<string> {
+  async ocrReveal(id: number): Promise<RevealedIdCard> {
     this.record('ocr_reveal', { id })
     const r = this.ocrFind(id)
-    const number = this.idNumbers[id]
-    if (r.result?.fields.side !== 'front' || number === undefined) {
+    const card = this.revealedCards[id]
+    if (r.result?.fields.side !== 'front' || card === undefined) {
       throw { code: 'invalid_input', message: `request ${id} has no result yet` }
     }
-    return number
+    return clone(card)
   }
 
   async ocrRetry(ids: number[]): Promise<RetryOutcome> {
@@ -812,16 +813,17 @@ export function schedulerInstance(overrides: Partial<SchedulerInstance> = {}): S
   }
 }
 
+/** A recognised portrait side as the core hands it out: masked as a whole. */
 export function idCardFront(idNumber = '3201**********1234'): IdCard {
   return {
     fields: {
       side: 'front',
-      name: '张三',
+      name: '张*',
       id_number: idNumber,
       gender: '男',
       nation: '汉',
-      birth_date: '19900101',
-      address: '江苏省南京市玄武区某某路1号',
+      birth_date: '********',
+      address: '江苏省南京市****',
     },
     image_status: 'normal',
     risk_type: 'normal',

@@ -33,6 +33,7 @@ import type {
   ProviderInfo,
   ProviderKey,
   RetryOutcome,
+  RevealedIdCard,
   Role,
   RunPage,
   RunQuery,
@@ -74,12 +75,12 @@ export interface Backend {
   // ---- OCR queue ----
   /** Queues an image URL; rejects with `field: 'url'` on a bad URL. */
   ocrSubmit(url: string, side: Side): Promise<OcrSubmitted>
-  /** Requests newest first; ID numbers masked. */
+  /** Requests newest first; card data masked. */
   ocrList(q: OcrQuery): Promise<OcrPage>
-  /** One request; its ID number masked. */
+  /** One request; its card data masked. */
   ocrGet(id: number): Promise<OcrRequest>
-  /** The full ID number of a recognised front side (audited). */
-  ocrReveal(id: number): Promise<string>
+  /** A recognised portrait side in full: name, ID number, birth date, address (operators; audited). */
+  ocrReveal(id: number): Promise<RevealedIdCard>
   /** Sends dead requests back to the queue; others are skipped. */
   ocrRetry(ids: number[]): Promise<RetryOutcome>
   /** Deletes every dead request; resolves to how many. */

@@ -174,7 +174,12 @@ export type OcrStatus = 'pending' | 'in_flight' | 'done' | 'dead'
 /** Which side of the ID card the image shows. */
 export type Side = 'front' | 'back'
 
-/** The portrait side's fields. `id_number` is masked (3201**********1234) unless revealed. */
+/**
+ * The portrait side's fields, as the core hands them out: masked as a whole. `name` keeps its first
+ * character (张**), `id_number` its first and last four (3201**********1234), `birth_date` is all
+ * stars (********), `address` keeps at most its province and city (江苏省南京市****). An operator
+ * reveals them with `ocrReveal` (audited).
+ */
 export interface IdCardFront {
   side: 'front'
   name: string
@@ -185,6 +190,9 @@ export interface IdCardFront {
   birth_date: string
   address: string
 }
+
+/** The portrait side in full, as `ocrReveal` answers it. */
+export type RevealedIdCard = Omit<IdCardFront, 'side'>
 
 /** The emblem side's fields. */
 export interface IdCardBack {
