@@ -102,9 +102,15 @@ pub struct Config {
     /// The bearer token the daemon's HTTP API (`opsdeckd run --listen`) requires of the shop's
     /// backend. Unset: the daemon generates one and keeps it in `<data_dir>/api-token`.
     pub api_token: Option<SecretString>,
+    /// The bearer token of the daemon's `/metrics` (a Prometheus scraper's). Unset: `/metrics`
+    /// takes the API token.
+    pub metrics_token: Option<SecretString>,
     /// The console role a user gets on their first console sign-in, when there already is an
     /// admin (the very first user to sign in becomes admin). `None`: an admin must grant one.
     pub staff_default_role: Option<crate::accounts::Role>,
+    /// The staff allow-list (`staff_allow = "weibo:5678001, oidc:alice"`): when not empty, only
+    /// these sign-ins (provider and the provider's uid) open the console or may hold a role.
+    pub staff_allow: Vec<(crate::accounts::model::ProviderKey, String)>,
     /// How long a sign-in attempt (its `state`) stays valid.
     pub oauth_state_ttl: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
@@ -124,6 +130,36 @@ pub struct ShopSettings {
     /// The order deadline in sandbox mode (unless `order_expiry_seconds` is set), so orders
     /// expire within minutes.
     pub order_expiry: Duration,
+}
+
+/// How one provider is set up (see [`Config::providers`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderStatus {
+    /// `baidu`, `alipay`, `weibo`, `qq`, `wechat`, `dingtalk`, `oidc`.
+    pub name: &'static str,
+    pub state: ProviderState,
+    /// The keys that configure it (each also `OPSDECK_<KEY>`).
+    pub keys: &'static [&'static str],
+}
+
+impl ProviderStatus {
+    /// How to configure it, in words: `set alipay_app_id, … (or OPSDECK_ALIPAY_APP_ID, …)`.
+    pub fn how_to_configure(&self) -> String {
+        let vars: Vec<String> = self.keys.iter().map(|k| env_var(k)).collect();
+        format!("set {} in the configuration file (or {})", self.keys.join(", "), vars.join(", "))
+    }
+}
+
+/// Whether a provider is there, and which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderState {
+    /// Real credentials configured.
+    Configured,
+    /// The built-in fake (sandbox mode proper only).
+    Sandbox,
+    /// Not configured: what needs it is refused or idle.
+    Absent,
 }
 
 /// The backend a database URL selects.
@@ -197,7 +233,11 @@ struct RawConfig {
     // A token of digits only would reach us from the environment as a number.
     #[serde(default, deserialize_with = "text_or_number")]
     api_token: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    metrics_token: Option<String>,
     staff_default_role: String,
+    #[serde(default, deserialize_with = "text_or_number")]
+    staff_allow: Option<String>,
     oauth_state_ttl_seconds: u64,
 }
 
@@ -274,7 +314,9 @@ pub const KEYS: &[&str] = &[
     "oidc_redirect_uri",
     "token_key",
     "api_token",
+    "metrics_token",
     "staff_default_role",
+    "staff_allow",
     "oauth_state_ttl_seconds",
 ];
 
@@ -403,7 +445,9 @@ impl RawConfig {
             oidc_redirect_uri: None,
             token_key: None,
             api_token: None,
+            metrics_token: None,
             staff_default_role: "none".into(),
+            staff_allow: None,
             oauth_state_ttl_seconds: 600,
         }
     }
@@ -515,6 +559,47 @@ impl Config {
         }
     }
 
+    /// Every provider and how it is set up: configured with real credentials, the built-in fake
+    /// (sandbox mode), or absent (with the keys that would configure it). What the start-up log,
+    /// the daemon's `/healthz` (with a token) and `check-config` say.
+    pub fn providers(&self) -> Vec<ProviderStatus> {
+        let state = |configured: bool, sandbox: bool| match (configured, sandbox) {
+            (true, true) => ProviderState::Sandbox,
+            (true, false) => ProviderState::Configured,
+            (false, _) => ProviderState::Absent,
+        };
+        let oauth = |name: &'static str, settings: &ProviderSettings, keys: &'static [&'static str]| ProviderStatus {
+            name,
+            state: state(settings.client.is_some(), settings.sandbox),
+            keys,
+        };
+        vec![
+            ProviderStatus {
+                name: "baidu",
+                state: state(self.baidu_configured(), self.baidu_sandbox),
+                keys: &["baidu_api_key", "baidu_secret_key"],
+            },
+            ProviderStatus {
+                name: "alipay",
+                state: state(self.alipay_configured(), self.alipay_sandbox),
+                keys: &["alipay_app_id", "alipay_private_key", "alipay_public_key"],
+            },
+            oauth("weibo", &self.oauth.weibo, &["weibo_client_id", "weibo_client_secret", "weibo_redirect_uri"]),
+            oauth("qq", &self.oauth.qq, &["qq_client_id", "qq_client_secret", "qq_redirect_uri"]),
+            oauth("wechat", &self.oauth.wechat, &["wechat_app_id", "wechat_app_secret", "wechat_redirect_uri"]),
+            oauth(
+                "dingtalk",
+                &self.oauth.dingtalk,
+                &["dingtalk_client_id", "dingtalk_client_secret", "dingtalk_redirect_uri"],
+            ),
+            ProviderStatus {
+                name: "oidc",
+                state: state(self.oauth.oidc.is_some(), false),
+                keys: &["oidc_issuer_url", "oidc_client_id", "oidc_redirect_uri"],
+            },
+        ]
+    }
+
     pub fn database_backend(&self) -> DatabaseBackend {
         if self.database_url.scheme() == "sqlite" { DatabaseBackend::Sqlite } else { DatabaseBackend::Mysql }
     }
@@ -588,7 +673,9 @@ impl Config {
                 }
                 "token_key" => masked(self.token_key.is_some(), false),
                 "api_token" => masked(self.api_token.is_some(), false),
+                "metrics_token" => masked(self.metrics_token.is_some(), false),
                 "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
+                "staff_allow" => self.staff_allow.iter().map(|(p, uid)| format!("{p}:{uid}")).collect::<Vec<_>>().join(", "),
                 "oauth_state_ttl_seconds" => self.oauth_state_ttl.as_secs().to_string(),
                 other => self.provider_value(other).unwrap_or_default(),
             }
@@ -834,16 +921,21 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
             .map_err(|reason| invalid("token_key", reason))?;
     }
     let api_token = secret("api_token", raw.api_token.clone())?;
-    if api_token.as_ref().is_some_and(|token| token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS) {
-        return Err(invalid(
-            "api_token",
-            format!("is too short: use at least {MIN_API_TOKEN_CHARS} characters (`openssl rand -base64 32`)"),
-        ));
+    let metrics_token = secret("metrics_token", raw.metrics_token.clone())?;
+    for (key, token) in [("api_token", &api_token), ("metrics_token", &metrics_token)] {
+        if token.as_ref().is_some_and(|token| token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS) {
+            return Err(invalid(
+                key,
+                format!("is too short: use at least {MIN_API_TOKEN_CHARS} characters (`openssl rand -base64 32`)"),
+            ));
+        }
     }
     let staff_default_role = match raw.staff_default_role.trim() {
         "" | "none" => None,
         role => Some(role.parse::<crate::accounts::Role>().map_err(|reason| invalid("staff_default_role", reason))?),
     };
+    let staff_allow = crate::accounts::model::parse_staff_allow(raw.staff_allow.as_deref().unwrap_or_default())
+        .map_err(|reason| invalid("staff_allow", reason))?;
     if !(30..=3600).contains(&raw.oauth_state_ttl_seconds) {
         return Err(invalid(
             "oauth_state_ttl_seconds",
@@ -854,7 +946,9 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         oauth,
         token_key,
         api_token,
+        metrics_token,
         staff_default_role,
+        staff_allow,
         oauth_state_ttl: Duration::from_secs(raw.oauth_state_ttl_seconds),
         alipay_gateway_url: alipay_gateway_url.to_string(),
         alipay_app_id,

@@ -9,6 +9,7 @@ use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::Database;
+use crate::db_mode::ModeGuard;
 use crate::events::{Event, EventBus};
 use crate::redis_conn::RedisConn;
 
@@ -85,11 +86,37 @@ impl HealthReport {
     pub fn all_ok(&self) -> bool {
         self.database.is_ok() && self.redis.is_ok()
     }
+
+    /// The report's open form (the daemon's unauthenticated `/healthz`): up or down per
+    /// component, nothing else (no target, user, URL or driver text).
+    pub fn summary(&self) -> HealthSummary {
+        let up = |ok: bool| if ok { UpDown::Up } else { UpDown::Down };
+        HealthSummary { status: up(self.all_ok()), database: up(self.database.is_ok()), redis: up(self.redis.is_ok()) }
+    }
+}
+
+/// Up (the last probe answered) or down (it failed, timed out, or has not run yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpDown {
+    Up,
+    Down,
+}
+
+/// [`HealthReport::summary`]: `{"status", "database", "redis"}`, each `up` or `down`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthSummary {
+    /// Up when every component is.
+    pub status: UpDown,
+    pub database: UpDown,
+    pub redis: UpDown,
 }
 
 /// What the probe needs to know about each component.
 pub(crate) struct Probe<'a> {
     pub db: &'a Database,
+    /// The database's sandbox/live mark, checked once the database answers.
+    pub mode: &'a ModeGuard,
     pub db_target: &'a str,
     pub redis: &'a RedisConn,
     pub redis_target: &'a str,
@@ -98,12 +125,14 @@ pub(crate) struct Probe<'a> {
 
 impl Probe<'_> {
     /// Probes both components concurrently. A database that has not been migrated yet (it was
-    /// down at start-up) is migrated first: it is not healthy until its schema is current.
+    /// down at start-up) is migrated first, and its mode mark checked: it is not healthy until
+    /// its schema is current and its mark is this instance's mode.
     pub async fn run(&self) -> HealthReport {
         let database = async {
             let started = Instant::now();
             let result = async {
                 self.db.migrate().await?;
+                self.mode.ensure(self.db).await.map_err(anyhow::Error::msg)?;
                 self.db.ping(self.timeout).await
             };
             let result = match tokio::time::timeout(self.timeout * 4, result).await {
@@ -158,6 +187,13 @@ pub(crate) async fn monitor(
         }
         latest.send_replace(report.clone());
         events.publish(Event::Health { report });
+        if let Some(why) = probe.mode.refused() {
+            // Found when the database came back after a start without it: this instance must
+            // not work on it. Its background work stops; the report says why.
+            tracing::error!(reason = %why, "the database is marked for the other mode: stopping the background work");
+            cancel.cancel();
+            break;
+        }
         // The core keeps one receiver of its own; more means somebody waits for a report.
         let watched = events.has_subscribers() || latest.receiver_count() > 1;
         next = tokio::time::Instant::now() + if watched { period } else { period.max(UNWATCHED_PERIOD) };

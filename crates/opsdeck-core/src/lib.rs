@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: layered configuration (defaults → TOML file → `OPSDECK_…` env), validated once.
 //! - [`db`]: the SQL pool over SQLite or MySQL/MariaDB and the per-backend migrations.
+//! - [`db_mode`]: the database's sandbox/live mark; an instance of the other mode refuses it.
 //! - [`redis_conn`]: the reconnecting Redis connection and key prefixing.
 //! - [`ratelimit`]: a global GCRA rate limit in Redis (Redis `TIME` as the clock).
 //! - [`events`]: the event stream front ends subscribe to.
@@ -19,6 +20,7 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod db_mode;
 pub mod error;
 pub mod events;
 pub mod facade;

@@ -22,7 +22,8 @@ pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
             token
         }
     };
-    let server = Server::start(addr, core.clone(), ApiSettings::new(token))
+    let settings = ApiSettings { metrics_token: core.config().metrics_token.clone(), ..ApiSettings::new(token) };
+    let server = Server::start(addr, core.clone(), settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(addr = %server.local_addr, "HTTP API listening (description at /openapi.yaml)");

@@ -14,6 +14,7 @@ use crate::accounts::{AccountsShared, Actor};
 use crate::audit::{self, AuditPage, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
+use crate::db_mode::{DatabaseMode, ModeGuard};
 use crate::error::ApiError;
 use crate::events::{Event, EventBus};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
@@ -53,6 +54,8 @@ struct Inner {
     config: Config,
     instance_id: String,
     db: Database,
+    /// The database's sandbox/live mark, checked once (see `db_mode`).
+    mode: ModeGuard,
     redis: RedisConn,
     events: EventBus,
     health: watch::Receiver<HealthReport>,
@@ -91,8 +94,20 @@ impl Core {
     /// Like [`Core::start`], with the task kinds given (tests and benchmarks add their own).
     pub async fn start_with(config: Config, registry: Registry) -> anyhow::Result<Core> {
         let db = Database::open(&config)?;
-        if let Err(e) = db.migrate().await {
-            tracing::warn!(error = %e, "database not ready at start-up; will retry");
+        let instance_id = new_instance_id();
+        // A database marked for the other mode (sandbox / live) refuses the start; one that is
+        // down is checked by the health monitor once it answers.
+        let mode = ModeGuard::new(DatabaseMode::of(&config), &instance_id);
+        match db.migrate().await {
+            Ok(()) => {
+                if let Err(why) = mode.ensure(&db).await {
+                    if mode.refused().is_some() {
+                        anyhow::bail!("{why}");
+                    }
+                    tracing::warn!(error = %why, "database mode not checked at start-up; will retry");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "database not ready at start-up; will retry"),
         }
         let redis = RedisConn::open(&config)?;
         let events = EventBus::new(256);
@@ -129,7 +144,6 @@ impl Core {
             _ => None,
         };
         let orders = OrdersShared { due: DueIndex::new(redis.clone()), alipay };
-        let instance_id = new_instance_id();
         let ocr = OcrShared::new(redis.clone(), db.clone(), &instance_id, baidu);
         let accounts = AccountsShared {
             providers: Providers::from_config(&config)?,
@@ -143,6 +157,7 @@ impl Core {
                 instance_id,
                 config,
                 db,
+                mode,
                 redis,
                 events,
                 health: health_rx,
@@ -173,6 +188,7 @@ impl Core {
             let redis_target = inner.config.redis_url.to_string();
             let probe = Probe {
                 db: &inner.db,
+                mode: &inner.mode,
                 db_target: &db_target,
                 redis: &inner.redis,
                 redis_target: &redis_target,

@@ -285,7 +285,22 @@ impl Core {
     /// the order paid (source `notify`) through [`Core::order_mark_paid`], so repeats of one
     /// notify (Alipay retries with the same `notify_id`) change nothing; other statuses are only
     /// acknowledged.
+    ///
+    /// Refused (`forbidden`) while Alipay is the built-in fake (sandbox mode): its keys are
+    /// published, so a notify from outside proves nothing. The simulated shop's own notifies go
+    /// through [`Core::sandbox_notify`].
     pub async fn alipay_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
+        if self.config().alipay_sandbox {
+            return Err(ApiError::Forbidden(
+                "Alipay is the built-in fake (sandbox mode): notifies from outside are refused".into(),
+            ));
+        }
+        self.sandbox_notify(form).await
+    }
+
+    /// [`Core::alipay_notify`] without the sandbox check: the simulated shop's notifies, and the
+    /// one verification of every notify.
+    pub(crate) async fn sandbox_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
         let Some(alipay) = &self.orders().alipay else {
             return Err(ApiError::Forbidden("Alipay is not configured: notifies cannot be verified".into()));
         };

@@ -13,7 +13,9 @@
 //! Sandbox mode proper (`full`) is the default when no provider credentials are configured at
 //! all: every provider is a fake, the console says so, and the simulated shop runs (unless
 //! `sandbox_shop = false`), with orders expiring after `sandbox_order_expiry_seconds`. With some
-//! credentials configured, only the providers left without any get a fake, and no shop runs.
+//! credentials configured, no fake starts at all: the providers left without credentials are
+//! absent (logged at start with the keys that configure them), so nothing outside sandbox mode
+//! ever trusts a fake's published keys or its passwordless sign-in pages.
 
 pub mod shop;
 
@@ -23,7 +25,7 @@ use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLI
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
 
-use crate::config::{Config, OAuthClient, ShopSettings};
+use crate::config::{Config, OAuthClient, ProviderState, ProviderStatus, ShopSettings};
 use crate::facade::Core;
 pub use shop::Shop;
 
@@ -51,45 +53,42 @@ impl Sandbox {
         asked || !(config.baidu_configured() || config.alipay_configured() || any_sign_in)
     }
 
-    /// Starts a fake for each provider without credentials (for every provider when `full`) on
-    /// loopback and points `config` at them. A fake that cannot start is logged and left out:
-    /// that part then stays unconfigured and says so.
+    /// In sandbox mode proper (`full`), starts a fake of every provider on loopback and points
+    /// `config` at them; a fake that cannot start is logged and left out (that part then stays
+    /// unconfigured and says so). Otherwise starts nothing and logs each provider left without
+    /// credentials, and how to configure it.
     pub async fn start(config: &mut Config, full: bool) -> Sandbox {
         let mut sandbox = Sandbox { baidu: None, alipay: None, oauth: Vec::new(), full };
-        if full || !config.baidu_configured() {
-            let fake = BaiduConfig::default();
-            match FakeBaidu::start(loopback(), fake.clone()).await {
-                Ok(baidu) => {
-                    config.use_sandbox_baidu(&baidu.base_url, &fake.api_key, &fake.secret_key);
-                    tracing::warn!(url = %baidu.base_url, "sandbox: OCR calls go to the built-in fake Baidu");
-                    sandbox.baidu = Some(baidu);
-                }
-                Err(e) => tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured"),
-            }
+        if !full {
+            log_absent(config);
+            return sandbox;
         }
-        if full || !config.alipay_configured() {
-            let fake = FakeAlipayConfig::default();
-            match FakeAlipay::start(loopback(), fake.clone()).await {
-                Ok(alipay) => {
-                    config.use_sandbox_alipay(
-                        &alipay.gateway_url,
-                        &fake.app_id,
-                        SANDBOX_APP_PRIVATE_KEY,
-                        SANDBOX_ALIPAY_PUBLIC_KEY,
-                    );
-                    tracing::warn!(url = %alipay.gateway_url, "sandbox: payment queries go to the built-in fake Alipay");
-                    sandbox.alipay = Some(alipay);
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured")
-                }
+        let fake = BaiduConfig::default();
+        match FakeBaidu::start(loopback(), fake.clone()).await {
+            Ok(baidu) => {
+                config.use_sandbox_baidu(&baidu.base_url, &fake.api_key, &fake.secret_key);
+                tracing::warn!(url = %baidu.base_url, "sandbox: OCR calls go to the built-in fake Baidu");
+                sandbox.baidu = Some(baidu);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start the built-in fake Baidu; OCR stays unconfigured"),
+        }
+        let fake = FakeAlipayConfig::default();
+        match FakeAlipay::start(loopback(), fake.clone()).await {
+            Ok(alipay) => {
+                config.use_sandbox_alipay(
+                    &alipay.gateway_url,
+                    &fake.app_id,
+                    SANDBOX_APP_PRIVATE_KEY,
+                    SANDBOX_ALIPAY_PUBLIC_KEY,
+                );
+                tracing::warn!(url = %alipay.gateway_url, "sandbox: payment queries go to the built-in fake Alipay");
+                sandbox.alipay = Some(alipay);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the built-in fake Alipay; order expiry stays unconfigured")
             }
         }
         for provider in Provider::ALL {
-            let configured = config.oauth.provider_mut(provider.key()).is_some_and(|p| p.client.is_some());
-            if configured && !full {
-                continue;
-            }
             let fake = FakeOAuthConfig::sandbox(provider);
             match FakeOAuth::start(loopback(), fake.clone()).await {
                 Ok(server) => {
@@ -110,20 +109,24 @@ impl Sandbox {
                 }
             }
         }
-        if full {
-            config.sandbox_mode = true;
-            let configured = config.sources.get("order_expiry_seconds").is_some_and(|origin| origin != "default");
-            if config.shop.enabled && !configured {
-                config.order_expiry = config.shop.order_expiry;
-                config.sources.insert("order_expiry_seconds", "sandbox".into());
-            }
-            tracing::warn!(
-                shop = config.shop.enabled,
-                order_expiry_s = config.order_expiry.as_secs(),
-                "sandbox mode: every provider is a built-in fake"
-            );
+        config.sandbox_mode = true;
+        let configured = config.sources.get("order_expiry_seconds").is_some_and(|origin| origin != "default");
+        if config.shop.enabled && !configured {
+            config.order_expiry = config.shop.order_expiry;
+            config.sources.insert("order_expiry_seconds", "sandbox".into());
         }
+        tracing::warn!(
+            shop = config.shop.enabled,
+            order_expiry_s = config.order_expiry.as_secs(),
+            "sandbox mode: every provider is a built-in fake"
+        );
         sandbox
+    }
+
+    /// The providers `config` leaves absent (no credentials, no fake), each with the keys that
+    /// configure it.
+    pub fn absent(config: &Config) -> Vec<ProviderStatus> {
+        config.providers().into_iter().filter(|p| p.state == ProviderState::Absent).collect()
     }
 
     /// Starts the simulated shop, in sandbox mode proper when `sandbox_shop` is on (it pays
@@ -136,5 +139,28 @@ impl Sandbox {
         }
         let alipay = self.alipay.clone()?;
         Some(Shop::start(core.clone(), alipay, settings))
+    }
+}
+
+/// One line per provider left without credentials outside sandbox mode: what is off and how to
+/// configure it. Baidu and Alipay are warnings (the OCR queue waits; payments cannot be checked
+/// and Alipay's notifies are refused); a sign-in provider is information (its button is absent).
+fn log_absent(config: &Config) {
+    for provider in Sandbox::absent(config) {
+        let how = provider.how_to_configure();
+        match provider.name {
+            "baidu" => tracing::warn!(
+                provider = provider.name,
+                "Baidu OCR is not configured: OCR requests wait unanswered; {how}"
+            ),
+            "alipay" => tracing::warn!(
+                provider = provider.name,
+                "Alipay is not configured: payments cannot be checked or closed and Alipay's notifies are refused; {how}"
+            ),
+            "oidc" => tracing::info!(provider = provider.name, "OpenID Connect sign-in is not configured; {how}"),
+            name => {
+                tracing::info!(provider = name, "sign-in with {name} is not configured (no button, no fake); {how}")
+            }
+        }
     }
 }

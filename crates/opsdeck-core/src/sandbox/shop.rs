@@ -1,7 +1,9 @@
 //! The simulated shop of sandbox mode: buyers place orders at `sandbox_orders_per_minute`; most
 //! pay (`sandbox_pay_ratio`) a little later at the fake Alipay, whose signed notify then goes
-//! through the same verification as a real one ([`Core::alipay_notify`]); one notify in eight is
-//! "lost", so the expiry sweep finds those payments by asking Alipay. The rest are left unpaid
+//! through the same verification as a real one, in-process (`Core::sandbox_notify`:
+//! [`Core::alipay_notify`], the daemon's route, refuses every notify while Alipay is the fake,
+//! whose keys are published); one notify in eight is "lost", so the expiry sweep finds those
+//! payments by asking Alipay. The rest are left unpaid
 //! and expire. Customers' ID-card images arrive at `sandbox_ocr_per_minute`; a few are scripted
 //! to fail once (retried) or for good (dead-letter list), so every path of the queue shows.
 //!
@@ -187,7 +189,7 @@ async fn place_order(
             return;
         }
         let form = alipay.signed_notify(&order.order_no, &amount, "TRADE_SUCCESS");
-        if let Err(e) = core.alipay_notify(&form).await {
+        if let Err(e) = core.sandbox_notify(&form).await {
             tracing::warn!(order = %order.order_no, error = %e, "sandbox shop: the notify was refused");
         }
     });

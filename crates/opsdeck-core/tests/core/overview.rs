@@ -183,8 +183,8 @@ async fn sandbox_mode_is_the_default_without_credentials_and_shortens_the_deadli
     assert_eq!(sandbox.oauth.len(), 4);
     assert_eq!(config.order_expiry, Duration::from_secs(120), "orders expire within minutes in sandbox mode");
 
-    // With Baidu keys configured, sandbox mode is only on when asked for; the missing ones
-    // still get their fakes, and a configured deadline is kept even in sandbox mode.
+    // With Baidu keys configured, sandbox mode is only on when asked for; the missing ones are
+    // absent (no fake), and a configured deadline is kept even in sandbox mode.
     let dir = tempfile::tempdir().unwrap();
     let mut config = config_with(
         dir.path(),
@@ -199,7 +199,10 @@ async fn sandbox_mode_is_the_default_without_credentials_and_shortens_the_deadli
     assert!(Sandbox::wanted(&config, true), "--sandbox asks for it");
     let partial = Sandbox::start(&mut config, false).await;
     assert!(partial.baidu.is_none() && !config.baidu_sandbox, "configured Baidu is kept");
-    assert!(config.alipay_sandbox && !config.sandbox_mode);
+    assert!(partial.alipay.is_none() && partial.oauth.is_empty(), "no fake outside sandbox mode");
+    assert!(!config.alipay_sandbox && !config.alipay_configured() && !config.sandbox_mode);
+    let absent: Vec<&str> = Sandbox::absent(&config).iter().map(|p| p.name).collect();
+    assert_eq!(absent, ["alipay", "weibo", "qq", "wechat", "dingtalk", "oidc"]);
     let mut forced = config.clone();
     let _full = Sandbox::start(&mut forced, true).await;
     assert!(forced.baidu_sandbox && forced.sandbox_mode);

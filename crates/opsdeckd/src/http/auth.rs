@@ -27,14 +27,7 @@ impl FromRequestParts<AppState> for Authorized {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Authorized, HttpError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let Some(presented) = presented else {
+        let Some(presented) = bearer(parts) else {
             return Err(HttpError::unauthenticated("this endpoint needs `Authorization: Bearer <api_token>`"));
         };
         if token_matches(presented, &state.settings.token) {
@@ -44,6 +37,55 @@ impl FromRequestParts<AppState> for Authorized {
             Err(HttpError::unauthenticated("the bearer token is not the API token"))
         }
     }
+}
+
+/// Proof that the request may read `/metrics`: it carried the `metrics_token`, or the API token
+/// when no `metrics_token` is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsReader;
+
+impl FromRequestParts<AppState> for MetricsReader {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<MetricsReader, HttpError> {
+        let expected = state.settings.metrics_token.as_ref().unwrap_or(&state.settings.token);
+        match bearer(parts) {
+            Some(presented) if token_matches(presented, expected) => Ok(MetricsReader),
+            Some(_) => Err(HttpError::unauthenticated("the bearer token is not the metrics token")),
+            None => Err(HttpError::unauthenticated(
+                "/metrics needs `Authorization: Bearer <metrics_token>` (the API token when no metrics_token is configured)",
+            )),
+        }
+    }
+}
+
+/// Whether the request carried the API token or the metrics token; never refuses (an open
+/// route that tells more to a caller with a token: `/healthz`).
+#[derive(Debug, Clone, Copy)]
+pub struct WithToken(pub bool);
+
+impl FromRequestParts<AppState> for WithToken {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<WithToken, Self::Rejection> {
+        let settings = &state.settings;
+        let valid = bearer(parts).is_some_and(|presented| {
+            token_matches(presented, &settings.token)
+                | settings.metrics_token.as_ref().is_some_and(|token| token_matches(presented, token))
+        });
+        Ok(WithToken(valid))
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if the request has one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// Constant time in the token's content (a length mismatch fails at once; the length is no

@@ -7,30 +7,46 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opsdeck_core::accounts::Callback;
 use opsdeck_core::accounts::model::{ProviderKey, Purpose, SignInOutcome};
+use opsdeck_core::config::ProviderStatus;
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::orders::idempotency::Keyed;
 use opsdeck_core::orders::model::OrderDraft;
 use opsdeck_core::{ApiError, HealthReport};
 use serde::{Deserialize, Serialize};
 
-use super::auth::Authorized;
+use super::auth::{Authorized, MetricsReader, WithToken};
 use super::error::HttpError;
 use super::extract::{ApiForm, ApiJson, ApiPath, ApiQuery};
 use super::{AppState, OPENAPI, metrics};
 
 type Answer<T> = Result<T, HttpError>;
 
-/// `GET /healthz`: the latest health report; 200 when the database and Redis are up, else 503.
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
+/// `GET /healthz`: 200 when the database and Redis are up, else 503. Without a token: up or
+/// down per component, nothing else; with the API (or metrics) token: the latest health report
+/// (masked targets, reasons) and each provider's state.
+pub async fn healthz(WithToken(detailed): WithToken, State(state): State<AppState>) -> Response {
     let report = state.core.health();
     let status = if report.all_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(report))
+    if detailed {
+        let providers = state.core.config().providers();
+        (status, Json(DetailedHealth { report, providers })).into_response()
+    } else {
+        (status, Json(report.summary())).into_response()
+    }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Answer<Response> {
-    let figures = state.core.metrics().await?;
-    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], metrics::encode(&figures)).into_response())
+/// `/healthz` with a token.
+#[derive(Serialize)]
+pub struct DetailedHealth {
+    #[serde(flatten)]
+    report: HealthReport,
+    providers: Vec<ProviderStatus>,
+}
+
+/// `GET /metrics`: Prometheus text exposition (read at most once per cache window).
+pub async fn metrics(_: MetricsReader, State(state): State<AppState>) -> Answer<Response> {
+    let text = state.metrics.text(&state.core).await?;
+    Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text.to_string()).into_response())
 }
 
 /// `GET /openapi.yaml`: this API's description.

@@ -1,15 +1,64 @@
 //! `/metrics`: the core's figures ([`Metrics`]) in the Prometheus text exposition format
 //! (version 0.0.4), encoded by the official client (`prometheus-client`). The figures live in SQL
-//! and Redis, shared by every instance, so each scrape reads them afresh into a new registry.
+//! and Redis, shared by every instance; they are read at most once per [`MetricsCache`] window
+//! (a few seconds), however many scrapes arrive: concurrent scrapes share one read.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use opsdeck_core::facade::Metrics;
+use opsdeck_core::{ApiError, Core};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use tokio::time::Instant;
+
+/// How long one read of the figures serves every scrape.
+pub const MAX_AGE: Duration = Duration::from_secs(5);
+
+/// A read taking longer than this is given up (the scrape answers 503; the next one tries again).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The exposition text of the last read, and when it was read. A scrape takes the lock: the
+/// first after the window reads the figures while the others wait for its text, so the database
+/// sees one set of queries per window at most (a failed read is not kept).
+pub struct MetricsCache {
+    max_age: Duration,
+    last: tokio::sync::Mutex<Option<(Instant, Arc<str>)>>,
+    reads: AtomicU64,
+}
+
+impl MetricsCache {
+    pub fn new(max_age: Duration) -> MetricsCache {
+        MetricsCache { max_age, last: tokio::sync::Mutex::new(None), reads: AtomicU64::new(0) }
+    }
+
+    /// The exposition text, read now if the last read is older than the window.
+    pub async fn text(&self, core: &Core) -> Result<Arc<str>, ApiError> {
+        let mut last = self.last.lock().await;
+        if let Some((at, text)) = last.as_ref()
+            && at.elapsed() < self.max_age
+        {
+            return Ok(text.clone());
+        }
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let figures = tokio::time::timeout(READ_TIMEOUT, core.metrics()).await.map_err(|_| {
+            ApiError::DatabaseUnavailable(format!("the figures were not read within {} s", READ_TIMEOUT.as_secs()))
+        })??;
+        let text: Arc<str> = encode(&figures).into();
+        *last = Some((Instant::now(), text.clone()));
+        Ok(text)
+    }
+
+    /// How many times the figures were read from the database and Redis (one set of queries
+    /// each), for the tests.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
 
 /// The `Content-Type` of the answer.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;

@@ -5,9 +5,14 @@
 //!   `POST /api/orders`, `GET /api/oauth/{provider}/authorize`,
 //!   `POST /api/oauth/{provider}/callback`.
 //! - Alipay's async notify, `POST /api/payments/alipay/notify`: authenticated by its signature.
-//! - Open: `GET /healthz`, `GET /metrics` (Prometheus), `GET /openapi.yaml`.
+//! - `GET /metrics` (Prometheus), behind `Authorization: Bearer <metrics_token>` (the API token
+//!   when no `metrics_token` is configured), read at most once per [`metrics::MAX_AGE`].
+//! - Open: `GET /healthz` (up/down per component; the full report with a token),
+//!   `GET /openapi.yaml`; these and the notify are limited per peer address ([`per_ip`]).
 //!
-//! Bodies are limited to [`BODY_LIMIT`]; every error is JSON `{code, message, field?}`
+//! Bodies are limited to [`BODY_LIMIT`] and must arrive within [`Limits::body_timeout`]; a
+//! request head within [`Limits::header_read_timeout`]; at most [`Limits::max_connections`]
+//! connections are served at once ([`serve`]). Every error is JSON `{code, message, field?}`
 //! ([`error`]). Handlers only map: the facade ([`Core`]) validates and decides.
 
 use std::future::Future;
@@ -19,12 +24,17 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
 use opsdeck_core::Core;
 use secrecy::SecretString;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub mod auth;
 pub mod error;
 mod extract;
 mod handlers;
 pub mod metrics;
+pub mod per_ip;
+mod serve;
+
+pub use serve::Limits;
 
 /// The OpenAPI 3 description of this API.
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
@@ -33,10 +43,12 @@ pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route the router serves: (method, path, bearer token required). The router is built
-/// from this list (see [`router`]), and the tests check it against `openapi.yaml`.
+/// from this list (see [`router`]), and the tests check it against `openapi.yaml`. The routes
+/// without a token are limited per peer address. (`/metrics` takes the metrics token, or the
+/// API token when none is configured.)
 pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/healthz", false),
-    ("GET", "/metrics", false),
+    ("GET", "/metrics", true),
     ("GET", "/openapi.yaml", false),
     ("POST", "/api/ocr", true),
     ("GET", "/api/ocr", true),
@@ -51,13 +63,25 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
 pub struct ApiSettings {
     /// The bearer token of the intake endpoints.
     pub token: SecretString,
+    /// The bearer token of `/metrics`; `None`: the API token.
+    pub metrics_token: Option<SecretString>,
+    /// How long one read of the figures serves `/metrics`.
+    pub metrics_max_age: std::time::Duration,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// Timeouts, the connection cap and the per-IP limits.
+    pub limits: Limits,
 }
 
 impl ApiSettings {
     pub fn new(token: SecretString) -> ApiSettings {
-        ApiSettings { token, body_limit: BODY_LIMIT }
+        ApiSettings {
+            token,
+            metrics_token: None,
+            metrics_max_age: metrics::MAX_AGE,
+            body_limit: BODY_LIMIT,
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -66,6 +90,7 @@ impl ApiSettings {
 pub struct AppState {
     pub core: Core,
     pub settings: Arc<ApiSettings>,
+    pub metrics: Arc<metrics::MetricsCache>,
 }
 
 /// The handler of one entry of [`ROUTES`]. (The token requirement is the handler's own: those
@@ -87,33 +112,50 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
 
 /// The API over `core`.
 pub fn router(core: Core, api: ApiSettings) -> Router {
-    let limit = api.body_limit;
-    let state = AppState { core, settings: Arc::new(api) };
+    router_with(AppState {
+        core,
+        metrics: Arc::new(metrics::MetricsCache::new(api.metrics_max_age)),
+        settings: Arc::new(api),
+    })
+}
+
+fn router_with(state: AppState) -> Router {
+    let settings = state.settings.clone();
+    let per_ip = Arc::new(per_ip::PerIp::new(settings.limits.open_per_second, settings.limits.open_burst));
     let mut router = Router::new();
-    for (method, path, _) in ROUTES {
-        router = router.route(path, handler(method, path));
+    for (method, path, token) in ROUTES {
+        let route = handler(method, path);
+        let route = if *token {
+            route
+        } else {
+            route.layer(axum::middleware::from_fn_with_state(per_ip.clone(), per_ip::limit))
+        };
+        router = router.route(path, route);
     }
     router
         // After the routes: it applies to those present.
         .method_not_allowed_fallback(error::wrong_method)
         .fallback(error::no_route)
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyTimeoutLayer::new(settings.limits.body_timeout))
         .with_state(state)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets the
-/// requests in progress finish.
+/// requests in progress finish; with `limits`' timeouts and connection cap.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    serve::serve(listener, router, limits, shutdown).await
 }
 
 /// A running API server (what `opsdeckd run --listen` starts).
 pub struct Server {
     pub local_addr: SocketAddr,
+    metrics: Arc<metrics::MetricsCache>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -124,10 +166,21 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, router(core, api), async {
-            let _ = stopped.await;
-        }));
-        Ok(Server { local_addr, stop, task })
+        let limits = api.limits.clone();
+        let metrics = Arc::new(metrics::MetricsCache::new(api.metrics_max_age));
+        let router = router_with(AppState { core, metrics: metrics.clone(), settings: Arc::new(api) });
+        let task = tokio::spawn(async move {
+            serve(listener, router, &limits, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Ok(Server { local_addr, metrics, stop, task })
+    }
+
+    /// How many times `/metrics` read the figures (one set of database queries each).
+    pub fn metrics_reads(&self) -> u64 {
+        self.metrics.reads()
     }
 
     /// Stops accepting connections and waits for the requests in progress.

@@ -84,6 +84,27 @@ impl Daemon {
         format!("http://{addr}")
     }
 
+    /// Waits (bounded) for the process to exit by itself; its status and every log line.
+    fn exits(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The reader thread ends at EOF: the channel then disconnects.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+                    self.seen.push(line);
+                }
+                return (status, std::mem::take(&mut self.seen));
+            }
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => self.seen.push(line),
+                // Its stderr is closed: the exit is a moment away (poll it, bounded).
+                Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_millis(20)),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        panic!("opsdeckd did not exit within 30 s; log so far: {:#?}", self.seen);
+    }
+
     /// SIGTERM, then the rest of the log until it exits; asserts a clean stop.
     fn terminate(mut self) -> Vec<String> {
         let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
@@ -205,7 +226,12 @@ async fn with_nothing_configured_the_daemon_runs_the_sandbox_shop_and_the_fake_s
     let base = daemon.api_base();
     // The shop's login page can use the fake sign-in providers.
     let authorize = until("the fake Weibo's authorize URL", || async {
-        let answer = http.get(format!("{base}/api/oauth/weibo/authorize?binding=customer-session-hash")).bearer_auth(token).send().await.ok()?;
+        let answer = http
+            .get(format!("{base}/api/oauth/weibo/authorize?binding=customer-session-hash"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .ok()?;
         (answer.status() == 200).then_some(())?;
         answer.json::<serde_json::Value>().await.ok()
     })
@@ -214,11 +240,132 @@ async fn with_nothing_configured_the_daemon_runs_the_sandbox_shop_and_the_fake_s
     assert!(url.starts_with("http://127.0.0.1:") && url.contains("/oauth2/authorize"), "{url}");
     // The simulated shop places orders and sends ID cards, read by the fake Baidu.
     until("orders placed and ID cards read by the simulated shop", || async {
-        let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+        let text = http.get(format!("{base}/metrics")).bearer_auth(token).send().await.ok()?.text().await.ok()?;
         let pending = metric(&text, "opsdeck_orders_pending")?;
         let done = metric(&text, "opsdeck_ocr_requests{state=\"done\"}")?;
         (pending > 0.0 && done > 0.0).then_some(())
     })
     .await;
     daemon.terminate();
+}
+
+/// A notify signed with the sandbox's published Alipay key pair, for `order_no` (the fake only
+/// signs here: it is no provider of the daemon).
+async fn sandbox_signed_notify(order_no: &str, amount: &str) -> Vec<(String, String)> {
+    let config = opsdeck_sandbox::alipay::FakeAlipayConfig::default();
+    let fake = opsdeck_sandbox::alipay::FakeAlipay::start(([127, 0, 0, 1], 0).into(), config).await.unwrap();
+    fake.signed_notify(order_no, amount, "TRADE_SUCCESS")
+}
+
+#[tokio::test]
+async fn with_baidu_keys_only_no_fake_starts_and_a_notify_signed_with_the_sandbox_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "partial-token-0123456789";
+    let http = reqwest::Client::new();
+    let mut daemon = Daemon::start_with(
+        dir.path(),
+        &crate::unique("partial"),
+        Some(token),
+        &[("OPSDECK_BAIDU_API_KEY", "real-looking-key"), ("OPSDECK_BAIDU_SECRET_KEY", "real-looking-secret")],
+    );
+    // Each provider without credentials is named at start, with how to configure it.
+    let alipay = daemon.wait_for("Alipay is not configured");
+    assert!(alipay.contains("alipay_private_key") && alipay.contains("OPSDECK_ALIPAY_APP_ID"), "{alipay}");
+    let base = daemon.api_base();
+    daemon.wait_for("opsdeckd running");
+    let started: Vec<String> = daemon.seen.clone();
+    assert!(started.iter().any(|l| l.contains("sign-in with weibo is not configured")), "{started:#?}");
+    for line in &started {
+        assert!(!line.contains("built-in fake"), "a fake started: {line}");
+    }
+    assert!(started.iter().any(|l| l.contains("opsdeckd running") && l.contains("sandbox=false")), "{started:#?}");
+
+    // No fake sign-in page: the providers are absent.
+    let authorize = http.get(format!("{base}/api/oauth/weibo/authorize")).bearer_auth(token).send().await.unwrap();
+    let status = authorize.status().as_u16();
+    assert!((400..500).contains(&status), "Weibo is not configured: {status} {}", authorize.text().await.unwrap());
+
+    // A pending 50.00 top-up, and a notify signed with the key pair published in the sandbox
+    // crate: refused, and the order stays pending.
+    let placed = http
+        .post(format!("{base}/api/orders"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "user_id": 7, "kind": "top_up", "amount_fen": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status().as_u16(), 201);
+    let order: serde_json::Value = placed.json().await.unwrap();
+    let order_no = order["order_no"].as_str().unwrap();
+    let form = sandbox_signed_notify(order_no, "50.00").await;
+    let answer = http.post(format!("{base}/api/payments/alipay/notify")).form(&form).send().await.unwrap();
+    let status = answer.status().as_u16();
+    let text = answer.text().await.unwrap();
+    assert!((400..500).contains(&status) && text != "success", "the notify was not refused: {status} {text}");
+    let text = http.get(format!("{base}/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
+    assert_eq!(metric(&text, "opsdeck_orders_pending"), Some(1.0), "the order stays pending: {text}");
+    daemon.terminate();
+}
+
+#[tokio::test]
+async fn in_sandbox_mode_a_notify_from_outside_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "sandbox-token-0123456789";
+    let http = reqwest::Client::new();
+    let mut daemon = Daemon::start_with(
+        dir.path(),
+        &crate::unique("sandbox-notify"),
+        Some(token),
+        &[("OPSDECK_SANDBOX_SHOP", "false")],
+    );
+    daemon.wait_for("sandbox mode: every provider is a built-in fake");
+    let base = daemon.api_base();
+    let placed = http
+        .post(format!("{base}/api/orders"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "user_id": 7, "kind": "top_up", "amount_fen": 5000 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status().as_u16(), 201);
+    let order: serde_json::Value = placed.json().await.unwrap();
+    let form = sandbox_signed_notify(order["order_no"].as_str().unwrap(), "50.00").await;
+    let answer = http.post(format!("{base}/api/payments/alipay/notify")).form(&form).send().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 403, "the fake's key is published: {}", answer.text().await.unwrap());
+    let text = http.get(format!("{base}/metrics")).bearer_auth(token).send().await.unwrap().text().await.unwrap();
+    assert_eq!(metric(&text, "opsdeck_orders_pending"), Some(1.0), "the order stays pending: {text}");
+    daemon.terminate();
+}
+
+#[tokio::test]
+async fn a_sandbox_database_refuses_a_live_start_and_a_live_one_a_sandbox_start() {
+    let baidu = [("OPSDECK_BAIDU_API_KEY", "real-looking-key"), ("OPSDECK_BAIDU_SECRET_KEY", "real-looking-secret")];
+    // Sandbox first (nothing configured), then a start with real credentials on its data.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = crate::unique("mode");
+    let mut sandbox =
+        Daemon::start_with(dir.path(), &prefix, Some("mode-token-0123456789"), &[("OPSDECK_SANDBOX_SHOP", "false")]);
+    sandbox.wait_for("opsdeckd running");
+    sandbox.terminate();
+    let (status, log) = Daemon::start_with(dir.path(), &prefix, Some("mode-token-0123456789"), &baidu).exits();
+    assert!(!status.success(), "a live start on a sandbox database must fail: {log:#?}");
+    let refusal = log.iter().find(|l| l.contains("start-up failed")).unwrap_or_else(|| panic!("{log:#?}"));
+    assert!(refusal.contains("used in sandbox mode") && refusal.contains("--sandbox"), "{refusal}");
+    assert!(log.iter().all(|l| !l.contains("opsdeckd running")), "{log:#?}");
+
+    // Live first, then sandbox mode on its data.
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = crate::unique("mode");
+    let mut live = Daemon::start_with(dir.path(), &prefix, Some("mode-token-0123456789"), &baidu);
+    live.wait_for("opsdeckd running");
+    live.terminate();
+    let (status, log) = Daemon::start_with(dir.path(), &prefix, Some("mode-token-0123456789"), &[]).exits();
+    assert!(!status.success(), "a sandbox start on a live database must fail: {log:#?}");
+    let refusal = log.iter().find(|l| l.contains("start-up failed")).unwrap_or_else(|| panic!("{log:#?}"));
+    assert!(refusal.contains("a live one") && refusal.contains("sandbox mode"), "{refusal}");
+
+    // The same mode starts again on its own database.
+    let mut again = Daemon::start_with(dir.path(), &prefix, Some("mode-token-0123456789"), &baidu);
+    again.wait_for("opsdeckd running");
+    again.terminate();
 }

@@ -7,6 +7,7 @@
 
 mod daemon;
 mod errors;
+mod limits;
 mod oauth;
 mod ocr;
 mod ops;
@@ -82,6 +83,11 @@ impl World {
 
     /// `extra` configuration lines replace or add to the defaults.
     pub async fn start_with(extra: &[(&'static str, String)]) -> World {
+        World::start_with_api(extra, |_| {}).await
+    }
+
+    /// Like [`World::start_with`], with the API's settings changed by `api` (limits, timeouts).
+    pub async fn start_with_api(extra: &[(&'static str, String)], api: impl FnOnce(&mut ApiSettings)) -> World {
         let dir = tempfile::tempdir().unwrap();
         let baidu_config = BaiduConfig { qps: 1000, latency: Duration::from_millis(5), ..BaiduConfig::default() };
         let baidu = FakeBaidu::start(([127, 0, 0, 1], 0).into(), baidu_config).await.unwrap();
@@ -125,7 +131,8 @@ impl World {
         lines.retain(|(key, _)| !extra.iter().any(|(k, _)| k == key));
         lines.extend(extra.iter().cloned());
         let core = Core::start(config_with(dir.path(), &lines)).await.unwrap();
-        let settings = ApiSettings::new(SecretString::from(TOKEN));
+        let mut settings = ApiSettings::new(SecretString::from(TOKEN));
+        api(&mut settings);
         let server = Server::start(([127, 0, 0, 1], 0).into(), core.clone(), settings).await.unwrap();
         let base = format!("http://{}", server.local_addr);
         World {
@@ -138,6 +145,11 @@ impl World {
             server: Some(server),
             _dir: dir,
         }
+    }
+
+    /// How many times `/metrics` read the figures from the database and Redis.
+    pub fn metrics_reads(&self) -> u64 {
+        self.server.as_ref().expect("serving").metrics_reads()
     }
 
     pub fn url(&self, path: &str) -> String {

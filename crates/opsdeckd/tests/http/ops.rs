@@ -1,6 +1,7 @@
 //! `/healthz`, `/metrics` and `/openapi.yaml`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use opsdeck_core::scheduler::{JobDraft, JobPolicy, TriggerSpec};
 use opsdeck_core::{Actor, ComponentStatus};
@@ -15,7 +16,10 @@ async fn healthz_is_200_when_the_database_and_redis_are_up() {
     let world = World::start().await;
     let core = world.core.clone();
     tokio::time::timeout(std::time::Duration::from_secs(15), core.wait_for_health(|r| r.all_ok())).await.unwrap();
-    let (status, body) = json(world.http.get(world.url("/healthz")).send().await.unwrap()).await;
+    let (status, open) = json(world.http.get(world.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{open}");
+    assert_eq!(open, json!({ "status": "up", "database": "up", "redis": "up" }), "only up/down without a token");
+    let (status, body) = json(world.authed(Method::GET, "/healthz").send().await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["database"]["status"], "ok");
     assert_eq!(body["redis"]["status"], "ok");
@@ -30,19 +34,19 @@ async fn healthz_is_503_when_redis_is_down_and_says_why() {
     let core = world.core.clone();
     let wait = core.wait_for_health(|r| r.redis.status == ComponentStatus::Unreachable && r.database.is_ok());
     tokio::time::timeout(std::time::Duration::from_secs(15), wait).await.unwrap();
-    let (status, body) = json(world.http.get(world.url("/healthz")).send().await.unwrap()).await;
+    let (status, body) = json(world.authed(Method::GET, "/healthz").send().await.unwrap()).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["redis"]["status"], "unreachable");
     assert!(body["redis"]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{body}");
     assert_eq!(body["database"]["status"], "ok");
     // The metrics need Redis too: a JSON error, not half the figures.
-    expect_error(world.http.get(world.url("/metrics")).send().await.unwrap(), 503, "redis_unavailable").await;
+    expect_error(world.authed(Method::GET, "/metrics").send().await.unwrap(), 503, "redis_unavailable").await;
     world.stop().await;
 }
 
 /// The samples of an exposition: `name{labels}` → value.
 async fn scrape(world: &World) -> BTreeMap<String, f64> {
-    let response = world.http.get(world.url("/metrics")).send().await.unwrap();
+    let response = world.authed(Method::GET, "/metrics").send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_string();
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -79,7 +83,10 @@ fn ocr_total(samples: &BTreeMap<String, f64>) -> f64 {
 
 #[tokio::test]
 async fn metrics_follow_what_happens() {
-    let world = World::start_with(&[("order_expiry_seconds", "1".into())]).await;
+    // Every scrape reads the figures afresh (no cache window).
+    let world =
+        World::start_with_api(&[("order_expiry_seconds", "1".into())], |api| api.metrics_max_age = Duration::ZERO)
+            .await;
     let before = scrape(&world).await;
     assert_eq!(ocr_total(&before), 0.0);
     assert_eq!(get(&before, "opsdeck_ocr_cap_calls_per_second"), 100.0, "ocr_qps");
