@@ -675,7 +675,9 @@ impl Config {
                 "api_token" => masked(self.api_token.is_some(), false),
                 "metrics_token" => masked(self.metrics_token.is_some(), false),
                 "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
-                "staff_allow" => self.staff_allow.iter().map(|(p, uid)| format!("{p}:{uid}")).collect::<Vec<_>>().join(", "),
+                "staff_allow" => {
+                    self.staff_allow.iter().map(|(p, uid)| format!("{p}:{uid}")).collect::<Vec<_>>().join(", ")
+                }
                 "oauth_state_ttl_seconds" => self.oauth_state_ttl.as_secs().to_string(),
                 other => self.provider_value(other).unwrap_or_default(),
             }

@@ -37,17 +37,22 @@ pub struct Granted {
 /// Who the audit log names for a grant from the command line.
 pub const GRANT_ADMIN_ACTOR: &str = "command line (opsdeckd staff grant-admin)";
 
-/// Makes `target` an admin on the configured database (migrated first if needed).
+/// Makes `target` an admin on the configured database (migrated first if needed); with a staff
+/// allow-list, only a user with a listed sign-in.
 pub async fn grant_admin(config: &Config, target: &GrantTarget) -> Result<Granted, ApiError> {
     let db = Database::open(config).map_err(ApiError::Internal)?;
     db.migrate().await.map_err(|e| ApiError::Internal(anyhow::anyhow!("cannot migrate the database: {e}")))?;
-    let granted = grant_admin_on(&db, target).await;
+    let granted = grant_admin_on(&db, target, &config.staff_allow).await;
     db.pool().close().await;
     granted
 }
 
-/// [`grant_admin`] on an open database.
-pub async fn grant_admin_on(db: &Database, target: &GrantTarget) -> Result<Granted, ApiError> {
+/// [`grant_admin`] on an open database, with the staff allow-list `allow` (empty: none).
+pub async fn grant_admin_on(
+    db: &Database,
+    target: &GrantTarget,
+    allow: &[(ProviderKey, String)],
+) -> Result<Granted, ApiError> {
     let mut tx = begin_write(db).await?;
     store::lock_staff(&mut tx).await?;
     let user_id = match target {
@@ -66,6 +71,11 @@ pub async fn grant_admin_on(db: &Database, target: &GrantTarget) -> Result<Grant
     let Some(previous) = store::role_of(&mut tx, user_id).await? else {
         return Err(ApiError::NotFound(format!("no user {user_id}")));
     };
+    if !store::allowed_staff(allow, &store::identities_of(&mut tx, user_id).await?) {
+        return Err(ApiError::InvalidInput(format!(
+            "user {user_id} has no sign-in on the staff allow-list (`staff_allow`): add one there first"
+        )));
+    }
     if previous != Some(Role::Admin) {
         store::set_role(&mut tx, user_id, Some(Role::Admin)).await?.ok();
     }

@@ -250,6 +250,23 @@ mod tests {
     }
 
     #[test]
+    fn staff_allow_lists() {
+        let list = model::parse_staff_allow("weibo:5678001, oidc:alice\nqq:5A1C").unwrap();
+        assert_eq!(
+            list,
+            vec![
+                (model::ProviderKey::Weibo, "5678001".to_string()),
+                (model::ProviderKey::Oidc, "alice".to_string()),
+                (model::ProviderKey::Qq, "5A1C".to_string()),
+            ]
+        );
+        assert_eq!(model::parse_staff_allow("  ").unwrap(), vec![]);
+        assert!(model::parse_staff_allow("weibo").unwrap_err().contains("provider:uid"));
+        assert!(model::parse_staff_allow("github:1").unwrap_err().contains("unknown provider"));
+        assert!(model::parse_staff_allow("weibo:").unwrap_err().contains("no uid"));
+    }
+
+    #[test]
     fn masks() {
         assert_eq!(model::mask_middle("13800000001"), "138****0001");
         assert_eq!(model::mask_middle("5678001"), "56***01");

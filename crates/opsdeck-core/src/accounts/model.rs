@@ -316,6 +316,25 @@ pub enum SignInOutcome {
     PendingLink { request: LinkRequest },
 }
 
+/// Reads the staff allow-list: `provider:uid` entries separated by commas (or spaces);
+/// empty: no list.
+pub fn parse_staff_allow(text: &str) -> Result<Vec<(ProviderKey, String)>, String> {
+    text.split([',', ' ', '\n', '\t'])
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (provider, uid) = entry
+                .split_once(':')
+                .ok_or_else(|| format!("{entry:?} is not `provider:uid` (e.g. `weibo:5678001`)"))?;
+            let provider = provider.parse::<ProviderKey>().map_err(|e| e.to_string())?;
+            if uid.is_empty() {
+                return Err(format!("{entry:?} has no uid"));
+            }
+            Ok((provider, uid.to_string()))
+        })
+        .collect()
+}
+
 /// Masks the middle of an identifier: `5678001` → `56***01`, a mobile `13800000001` → `138****0001`,
 /// a long openid to its ends and four stars.
 pub fn mask_middle(value: &str) -> String {

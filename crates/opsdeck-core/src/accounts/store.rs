@@ -248,6 +248,27 @@ pub async fn user_of_identity(conn: &mut AnyConnection, provider: ProviderKey, u
     Ok(find_link(conn, provider, uid).await?.map(|(_, user_id)| user_id))
 }
 
+/// The sign-ins (provider, uid) linked to a user.
+pub async fn identities_of(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<Vec<(ProviderKey, String)>> {
+    let rows = sqlx::query("SELECT provider, uid FROM oauth_accounts WHERE user_id = ? ORDER BY id")
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut identities = Vec::with_capacity(rows.len());
+    for row in rows {
+        let provider: String = row.try_get("provider")?;
+        if let Ok(provider) = provider.parse() {
+            identities.push((provider, row.try_get("uid")?));
+        }
+    }
+    Ok(identities)
+}
+
+/// True when the allow-list is empty (anyone may be staff) or names one of `identities`.
+pub fn allowed_staff(allow: &[(ProviderKey, String)], identities: &[(ProviderKey, String)]) -> bool {
+    allow.is_empty() || identities.iter().any(|identity| allow.contains(identity))
+}
+
 /// Is there any admin yet? (The first console sign-in becomes one when not.)
 pub async fn any_admin(conn: &mut AnyConnection) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'").fetch_one(&mut *conn).await?;

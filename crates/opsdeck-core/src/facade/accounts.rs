@@ -267,8 +267,10 @@ impl Core {
                 Ok(resolved) => break resolved,
             }
         };
+        // With a staff allow-list, only a listed sign-in opens the console (and gets a role).
+        let listed = store::allowed_staff(&self.config().staff_allow, &[(identity.provider, identity.uid.clone())]);
         let staff_role = match (&resolved, purpose) {
-            (Resolved::Existing { user_id } | Resolved::Created { user_id }, Purpose::Console) => {
+            (Resolved::Existing { user_id } | Resolved::Created { user_id }, Purpose::Console) if listed => {
                 crate::db::retrying(|| self.console_role(*user_id)).await?
             }
             _ => None,
@@ -506,6 +508,13 @@ impl Core {
                 Some(current) => Actor { role: current, ..actor.clone() }.require_admin("change console roles")?,
                 None => return Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
             }
+        }
+        if role.is_some()
+            && !store::allowed_staff(&self.config().staff_allow, &store::identities_of(&mut tx, user_id).await?)
+        {
+            return Err(ApiError::InvalidInput(format!(
+                "user {user_id} has no sign-in on the staff allow-list (`staff_allow`): add one there first"
+            )));
         }
         match store::set_role(&mut tx, user_id, role).await? {
             Ok(()) => tx.commit().await?,

@@ -465,7 +465,7 @@ async fn sign_in_and_links_on_mariadb() {
     // A shared database: the first sign-in gets no role until the first admin is granted.
     let (id, new_user, staff) = signed_in(world.sign_in(Provider::Qq).await.unwrap());
     assert!(new_user && staff.is_none());
-    grant_admin_on(world.core.database(), &GrantTarget::User(id)).await.unwrap();
+    grant_admin_on(world.core.database(), &GrantTarget::User(id), &[]).await.unwrap();
     let (again, _, staff) = signed_in(world.sign_in(Provider::Qq).await.unwrap());
     assert_eq!((again, staff.map(|s| s.role)), (id, Some(Role::Admin)));
     let (other, ..) = signed_in(world.sign_in(Provider::Dingtalk).await.unwrap());

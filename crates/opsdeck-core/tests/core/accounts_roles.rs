@@ -186,8 +186,8 @@ async fn admins_demoting_each_other(database_url: String) {
     let (b, ..) = signed_in(world.sign_in(Provider::Qq).await.unwrap());
     let db = world.core.database();
     for round in 0..12 {
-        grant_admin_on(db, &GrantTarget::User(a)).await.unwrap();
-        grant_admin_on(db, &GrantTarget::User(b)).await.unwrap();
+        grant_admin_on(db, &GrantTarget::User(a), &[]).await.unwrap();
+        grant_admin_on(db, &GrantTarget::User(b), &[]).await.unwrap();
         let demote = |target: i64, by: i64| {
             let core = world.core.clone();
             tokio::spawn(
@@ -273,5 +273,30 @@ async fn an_unverified_oidc_phone_number_makes_no_link_request() {
         }
         other => panic!("alice's verified number waits for staff: {other:?}"),
     }
+    world.core.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_a_staff_allow_list_only_listed_sign_ins_open_the_console() {
+    let probe = World::start(None, &[]).await;
+    let weibo_uid = probe.fake(Provider::Weibo).config().users[0].uid.clone();
+    probe.core.shutdown().await;
+    let allow = format!("weibo:{weibo_uid}, oidc:someone-else");
+    let world =
+        World::start(None, &[("staff_allow", toml_string(&allow)), ("staff_default_role", toml_string("viewer"))])
+            .await;
+    // A sign-in not on the list first: it takes neither the first-admin place nor the default role.
+    let (qq_user, _, staff) = signed_in(world.sign_in(Provider::Qq).await.unwrap());
+    assert_eq!(staff, None, "not on the list: no console");
+    assert_eq!(world.core.user_get(qq_user).await.unwrap().role, None);
+    let (admin_id, _, staff) = signed_in(world.sign_in(Provider::Weibo).await.unwrap());
+    assert_eq!(staff.map(|s| s.role), Some(Role::Admin), "the first listed sign-in on one's own database");
+    let admin = staff_actor(admin_id, Role::Admin);
+    // An admin cannot make an unlisted user staff, nor can the command line.
+    let e = world.core.staff_set_role(qq_user, Some(Role::Operator), &admin).await.unwrap_err();
+    assert!(matches!(&e, ApiError::InvalidInput(m) if m.contains("allow-list")), "{e}");
+    let e = grant_admin(world.core.config(), &GrantTarget::User(qq_user)).await.unwrap_err();
+    assert!(matches!(&e, ApiError::InvalidInput(m) if m.contains("allow-list")), "{e}");
+    assert_eq!(world.core.user_get(qq_user).await.unwrap().role, None);
     world.core.shutdown().await;
 }
