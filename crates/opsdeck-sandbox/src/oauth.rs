@@ -286,6 +286,9 @@ struct Issued {
 struct Inner {
     selected: usize,
     auto_approve: bool,
+    /// QQ: the `client_id` the `me` answer names instead of the configured one (a token issued
+    /// to another app).
+    me_client_id: Option<String>,
     codes: HashMap<String, Grant>,
     tokens: HashMap<String, Issued>,
     calls: Vec<OAuthCall>,
@@ -405,6 +408,7 @@ impl FakeOAuth {
         let inner = Inner {
             selected: 0,
             auto_approve: config.auto_approve,
+            me_client_id: None,
             codes: HashMap::new(),
             tokens: HashMap::new(),
             calls: Vec::new(),
@@ -449,6 +453,12 @@ impl FakeOAuth {
 
     pub fn set_auto_approve(&self, on: bool) {
         self.shared.lock().auto_approve = on;
+    }
+
+    /// QQ: `me` answers that the token belongs to the app `client_id` (as it would for a token
+    /// issued to another app); `None` restores the configured one.
+    pub fn answer_me_client_id(&self, client_id: Option<&str>) {
+        self.shared.lock().me_client_id = client_id.map(str::to_string);
     }
 
     /// Every access token issued so far is expired from now on (tokens issued later are not).
@@ -913,7 +923,8 @@ async fn qq_me(State(shared): State<Shared>, RawQuery(query): RawQuery) -> Respo
         Err(TokenProblem::Unknown) => return qq_error(json_format, 100013, "access token is illegal"),
         Err(TokenProblem::Expired) => return qq_error(json_format, 100014, "access token expired"),
     };
-    let mut body = json!({ "client_id": shared.config.client_id, "openid": user.uid });
+    let client_id = shared.lock().me_client_id.clone().unwrap_or_else(|| shared.config.client_id.clone());
+    let mut body = json!({ "client_id": client_id, "openid": user.uid });
     if let (Some("1"), Some(unionid)) = (params.get("unionid"), &user.unionid) {
         body["unionid"] = json!(unionid);
     }

@@ -300,3 +300,17 @@ async fn with_a_staff_allow_list_only_listed_sign_ins_open_the_console() {
     assert_eq!(world.core.user_get(qq_user).await.unwrap().role, None);
     world.core.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_qq_token_issued_to_another_app_signs_nobody_in() {
+    let world = World::start(None, &[]).await;
+    world.fake(Provider::Qq).answer_me_client_id(Some("another-app-101"));
+    let e = world.sign_in(Provider::Qq).await.unwrap_err();
+    assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains("client_id_mismatch")), "{e}");
+    let users: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(world.core.database().pool()).await.unwrap();
+    assert_eq!(users, 0, "nobody was created");
+    world.fake(Provider::Qq).answer_me_client_id(None);
+    assert!(world.sign_in(Provider::Qq).await.is_ok(), "the app's own token signs in");
+    world.core.shutdown().await;
+}
