@@ -240,6 +240,8 @@ describe('AccountsView', () => {
     expect(requests.get('[data-testid="link-request-5"]').text()).toContain('bob')
     expect(requests.get('[data-testid="link-request-5"]').text()).toContain('B7****1C')
     expect(requests.get('[data-testid="link-request-5"]').text()).toContain('139****0002')
+    // What the provider verified, for staff to weigh before accepting.
+    expect(testid(w, 'link-request-verified-5').text()).toBe('Verified by QQ: mobile')
 
     await testid(w, 'link-request-accept-5').trigger('click')
     await flushPromises()
