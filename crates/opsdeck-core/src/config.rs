@@ -111,6 +111,9 @@ pub struct Config {
     /// The staff allow-list (`staff_allow = "weibo:5678001, oidc:alice"`): when not empty, only
     /// these sign-ins (provider and the provider's uid) open the console or may hold a role.
     pub staff_allow: Vec<(crate::accounts::model::ProviderKey, String)>,
+    /// The first admin of a shared database named in the configuration
+    /// (`bootstrap_admin = "weibo:5678001"`): that sign-in becomes admin while there is none.
+    pub bootstrap_admin: Option<(crate::accounts::model::ProviderKey, String)>,
     /// How long a sign-in attempt (its `state`) stays valid.
     pub oauth_state_ttl: Duration,
     /// Which layer each key's value came from (`default`, the file path, or the variable).
@@ -238,6 +241,8 @@ struct RawConfig {
     staff_default_role: String,
     #[serde(default, deserialize_with = "text_or_number")]
     staff_allow: Option<String>,
+    #[serde(default, deserialize_with = "text_or_number")]
+    bootstrap_admin: Option<String>,
     oauth_state_ttl_seconds: u64,
 }
 
@@ -317,6 +322,7 @@ pub const KEYS: &[&str] = &[
     "metrics_token",
     "staff_default_role",
     "staff_allow",
+    "bootstrap_admin",
     "oauth_state_ttl_seconds",
 ];
 
@@ -448,6 +454,7 @@ impl RawConfig {
             metrics_token: None,
             staff_default_role: "none".into(),
             staff_allow: None,
+            bootstrap_admin: None,
             oauth_state_ttl_seconds: 600,
         }
     }
@@ -677,6 +684,9 @@ impl Config {
                 "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
                 "staff_allow" => {
                     self.staff_allow.iter().map(|(p, uid)| format!("{p}:{uid}")).collect::<Vec<_>>().join(", ")
+                }
+                "bootstrap_admin" => {
+                    self.bootstrap_admin.as_ref().map(|(p, uid)| format!("{p}:{uid}")).unwrap_or_default()
                 }
                 "oauth_state_ttl_seconds" => self.oauth_state_ttl.as_secs().to_string(),
                 other => self.provider_value(other).unwrap_or_default(),
@@ -938,6 +948,15 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     };
     let staff_allow = crate::accounts::model::parse_staff_allow(raw.staff_allow.as_deref().unwrap_or_default())
         .map_err(|reason| invalid("staff_allow", reason))?;
+    let bootstrap_admin =
+        match crate::accounts::model::parse_staff_allow(raw.bootstrap_admin.as_deref().unwrap_or_default())
+            .map_err(|reason| invalid("bootstrap_admin", reason))?
+            .as_slice()
+        {
+            [] => None,
+            [one] => Some(one.clone()),
+            _ => return Err(invalid("bootstrap_admin", "names one sign-in (`provider:uid`), not several".into())),
+        };
     if !(30..=3600).contains(&raw.oauth_state_ttl_seconds) {
         return Err(invalid(
             "oauth_state_ttl_seconds",
@@ -951,6 +970,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         metrics_token,
         staff_default_role,
         staff_allow,
+        bootstrap_admin,
         oauth_state_ttl: Duration::from_secs(raw.oauth_state_ttl_seconds),
         alipay_gateway_url: alipay_gateway_url.to_string(),
         alipay_app_id,

@@ -271,7 +271,12 @@ impl Core {
         let listed = store::allowed_staff(&self.config().staff_allow, &[(identity.provider, identity.uid.clone())]);
         let staff_role = match (&resolved, purpose) {
             (Resolved::Existing { user_id } | Resolved::Created { user_id }, Purpose::Console) if listed => {
-                crate::db::retrying(|| self.console_role(*user_id)).await?
+                let bootstrap = self
+                    .config()
+                    .bootstrap_admin
+                    .as_ref()
+                    .is_some_and(|(provider, uid)| *provider == identity.provider && *uid == identity.uid);
+                crate::db::retrying(|| self.console_role(*user_id, bootstrap)).await?
             }
             _ => None,
         };
@@ -385,16 +390,18 @@ impl Core {
 
     /// The console role of a user who just signed into the console, settled under
     /// [`store::lock_staff`]: their role if they have one; else admin when there is no admin yet
-    /// and this start is one person's own (sandbox mode, or the embedded database in the data
-    /// dir that the run command uses when nothing is configured); else `staff_default_role`. On
-    /// a shared database the first admin is made explicitly (`opsdeckd staff grant-admin`).
-    async fn console_role(&self, user_id: i64) -> sqlx::Result<Option<Role>> {
+    /// and either this start is one person's own (sandbox mode, or the embedded database in the
+    /// data dir that the run command uses when nothing is configured) or the sign-in is the
+    /// configured `bootstrap_admin` (`bootstrap`); else `staff_default_role`. On a shared
+    /// database the first admin is made explicitly (`bootstrap_admin`, or `opsdeckd staff
+    /// grant-admin`).
+    async fn console_role(&self, user_id: i64, bootstrap: bool) -> sqlx::Result<Option<Role>> {
         let mut tx = begin_write(self.database()).await?;
         store::lock_staff(&mut tx).await?;
         let role = match store::role_of(&mut tx, user_id).await?.flatten() {
             Some(role) => Some(role),
             None => {
-                let granted = if self.first_sign_in_is_admin() && !store::any_admin(&mut tx).await? {
+                let granted = if (bootstrap || self.first_sign_in_is_admin()) && !store::any_admin(&mut tx).await? {
                     Some(Role::Admin)
                 } else {
                     self.config().staff_default_role

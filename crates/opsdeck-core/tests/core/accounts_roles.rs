@@ -167,6 +167,26 @@ async fn first_sign_in_has_no_role_until_the_first_admin_is_granted(database_url
 }
 
 #[tokio::test]
+async fn bootstrap_admin_names_the_first_admin_of_a_shared_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = World::start(None, &[]).await;
+    let qq_uid = probe.fake(Provider::Qq).config().users[0].uid.clone();
+    probe.core.shutdown().await;
+    let bootstrap = ("bootstrap_admin", toml_string(&format!("qq:{qq_uid}")));
+    let world = World::start(Some(explicit_sqlite(&dir)), &[bootstrap]).await;
+    // Anyone else first: no role (a shared database); then the named sign-in: admin.
+    assert_eq!(signed_in(world.sign_in(Provider::Weibo).await.unwrap()).2, None);
+    let (admin_id, _, staff) = signed_in(world.sign_in(Provider::Qq).await.unwrap());
+    assert_eq!(staff.map(|s| s.role), Some(Role::Admin));
+    // Only while there is no admin: demoted by another admin, it stays demoted.
+    let (other, ..) = signed_in(world.sign_in(Provider::Wechat).await.unwrap());
+    grant_admin_on(world.core.database(), &GrantTarget::User(other), &[]).await.unwrap();
+    world.core.staff_set_role(admin_id, None, &staff_actor(other, Role::Admin)).await.unwrap();
+    assert_eq!(signed_in(world.sign_in(Provider::Qq).await.unwrap()).2, None);
+    world.core.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_fresh_shared_sqlite_database_gives_the_first_sign_in_no_role_until_grant_admin() {
     let dir = tempfile::tempdir().unwrap();
     first_sign_in_has_no_role_until_the_first_admin_is_granted(explicit_sqlite(&dir)).await;
