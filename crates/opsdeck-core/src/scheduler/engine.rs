@@ -521,7 +521,7 @@ async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced:
     let work = async {
         let leases = Leases { job_id: job.id, max_instances: job.policy.max_instances, claim, slot: run.run_key };
         let (result, lost) = keep_leases(core, leases, execute(core, job, run, coalesced)).await;
-        lost.noted_in(result)
+        lost.noted_in(result.unwrap_or_else(|| (RunOutcome::Failed, None, Some(lost.why_stopped()))))
     };
     let mut work = std::pin::pin!(work);
     // Biased, the work first: a run that ends at its first poll never arms the timer (an armed
@@ -688,6 +688,16 @@ struct Lost {
 }
 
 impl Lost {
+    /// Why a run was stopped midway.
+    fn why_stopped(self) -> String {
+        match self.claim {
+            true => {
+                "stopped: another instance took over this instant's claim (this one could not renew it in time)".into()
+            }
+            false => "stopped: its running slot lapsed and another run took it; max_instances holds".into(),
+        }
+    }
+
     /// The run's result with the losses noted in its summary (`claim_lost`, `slot_lost`), so that
     /// the history shows a run that may have overlapped another.
     fn noted_in(
@@ -712,9 +722,12 @@ impl Lost {
 
 /// Drives `work` while renewing the running slot every [`SLOT_RENEW`] and the claim every third
 /// of a lease. A run that ends sooner touches Redis for neither. A renewal that finds the claim
-/// held by another instance, or the slot gone and taken, is logged and reported (the work goes
-/// on: stopping a task midway is no safer than finishing it).
-async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Output = T>) -> (T, Lost) {
+/// held by another instance, or the slot lapsed and taken by another run, stops the work there
+/// (`None`: the future is dropped at its next await, as River and Temporal cancel a job whose
+/// lease was lost): the other holder runs it now, and two at once is what the lease and
+/// `max_instances` exist to prevent. A renewal that fails (Redis unreachable) stops nothing:
+/// nobody else can take the lease then either.
+async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Output = T>) -> (Option<T>, Lost) {
     let shared = core.scheduler();
     let mut work = std::pin::pin!(work);
     let start = tokio::time::Instant::now();
@@ -725,13 +738,14 @@ async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Outpu
         tokio::select! {
             // The work first, so that a run ending at its first poll arms neither timer.
             biased;
-            result = &mut work => return (result, lost),
+            result = &mut work => return (Some(result), lost),
             _ = slot_ticks.tick(), if !lost.slot => {
                 match shared.claims.renew_slot(leases.job_id, leases.slot, leases.max_instances).await {
                     Ok(true) => {}
                     Ok(false) => {
                         lost.slot = true;
-                        tracing::warn!(run = leases.slot, "a run's slot lapsed and was taken: it may overlap another");
+                        tracing::warn!(run = leases.slot, "a run's slot lapsed and was taken: the run stops");
+                        return (None, lost);
                     }
                     Err(e) => tracing::warn!(run = leases.slot, error = %e, "cannot renew a run's slot"),
                 }
@@ -742,7 +756,8 @@ async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Outpu
                     Ok(true) => {}
                     Ok(false) => {
                         lost.claim = true;
-                        tracing::warn!(claim, "a run's claim is held by another instance: the instant may run twice");
+                        tracing::warn!(claim, "a run's claim is held by another instance: the run stops");
+                        return (None, lost);
                     }
                     Err(e) => tracing::warn!(claim, error = %e, "cannot renew a run's claim"),
                 }

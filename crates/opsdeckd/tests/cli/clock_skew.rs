@@ -28,11 +28,15 @@ fn libfaketime() -> String {
 }
 
 /// An HTTP server on loopback that holds each request for `hold` before answering 200, and
-/// counts the requests in flight at once (the most it saw) and in all.
+/// counts the requests in flight at once (the most it saw) and in all. A request whose client
+/// goes away (a run aborted because its instance lost the claim) stops counting at once: the
+/// run it belonged to is over, even if a server that did not notice would still be working.
 struct SlowServer {
     url: String,
     most_at_once: Arc<AtomicUsize>,
     served: Arc<AtomicUsize>,
+    /// Requests whose client hung up before the answer.
+    abandoned: Arc<AtomicUsize>,
 }
 
 impl SlowServer {
@@ -43,10 +47,11 @@ impl SlowServer {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let most_at_once = Arc::new(AtomicUsize::new(0));
         let served = Arc::new(AtomicUsize::new(0));
-        let (most, done) = (most_at_once.clone(), served.clone());
+        let abandoned = Arc::new(AtomicUsize::new(0));
+        let (most, done, gone) = (most_at_once.clone(), served.clone(), abandoned.clone());
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
-                let (in_flight, most, done) = (in_flight.clone(), most.clone(), done.clone());
+                let (in_flight, most, done, abandoned) = (in_flight.clone(), most.clone(), done.clone(), gone.clone());
                 tokio::spawn(async move {
                     let mut request = Vec::new();
                     let mut chunk = [0u8; 2048];
@@ -58,16 +63,24 @@ impl SlowServer {
                     }
                     let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    // The run's work: it lasts `hold`, so that the next instant comes while it runs.
-                    tokio::time::sleep(hold).await;
+                    // The run's work: it lasts `hold`, so that the next instant comes while it runs,
+                    // unless the client hangs up first (its run was aborted).
+                    let finished = tokio::select! {
+                        _ = tokio::time::sleep(hold) => true,
+                        _ = socket.read(&mut chunk) => false,
+                    };
                     in_flight.fetch_sub(1, Ordering::SeqCst);
-                    done.fetch_add(1, Ordering::SeqCst);
-                    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
-                    let _ = socket.write_all(answer.as_bytes()).await;
+                    if finished {
+                        done.fetch_add(1, Ordering::SeqCst);
+                        let answer = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                        let _ = socket.write_all(answer.as_bytes()).await;
+                    } else {
+                        abandoned.fetch_add(1, Ordering::SeqCst);
+                    }
                 });
             }
         });
-        SlowServer { url, most_at_once, served }
+        SlowServer { url, most_at_once, served, abandoned }
     }
 }
 
@@ -132,7 +145,8 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     assert_eq!(
         server.most_at_once.load(Ordering::SeqCst),
         1,
-        "two runs of a max_instances = 1 job were in progress at once; runs: {runs:#?}"
+        "two runs of a max_instances = 1 job were in progress at once ({} requests abandoned by their client); runs: {runs:#?}",
+        server.abandoned.load(Ordering::SeqCst)
     );
     watcher.shutdown().await;
 }
