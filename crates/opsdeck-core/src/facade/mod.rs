@@ -137,6 +137,7 @@ impl Core {
                         app_id: app_id.clone(),
                         app_private_key: private.clone(),
                         alipay_public_key: public.clone(),
+                        seller_id: config.alipay_seller_id.clone(),
                     },
                 )
                 .map_err(|e| anyhow::anyhow!("invalid Alipay configuration: {e}"))?,

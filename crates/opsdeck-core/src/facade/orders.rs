@@ -11,7 +11,7 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
-use crate::orders::alipay::{NotifyError, TradeStatus, amount_in_fen};
+use crate::orders::alipay::{NotifyError, Signed, TradeStatus, amount_in_fen};
 use crate::orders::expiry::{self, Verdict};
 use crate::orders::idempotency::{self, Keyed};
 use crate::orders::model::{
@@ -304,16 +304,21 @@ impl Core {
         let Some(alipay) = &self.orders().alipay else {
             return Err(ApiError::Forbidden("Alipay is not configured: notifies cannot be verified".into()));
         };
-        let notify = alipay.verify_notify(form).map_err(|e| {
-            let out_trade_no = form.iter().find(|(k, _)| k == "out_trade_no").map(|(_, v)| v.as_str());
-            tracing::warn!(out_trade_no, reason = %e, "Alipay notify rejected");
-            match e {
-                NotifyError::BadSignature => ApiError::Unauthenticated(e.to_string()),
-                NotifyError::WrongApp(_) => field("app_id", e.to_string()),
-                NotifyError::MissingField(name) => field(name, e.to_string()),
-                NotifyError::Malformed(_) => ApiError::InvalidInput(e.to_string()),
+        let notify = match alipay.verify_notify(form) {
+            Ok(notify) => notify,
+            Err(NotifyError::Refused { about, field: name, reason }) => {
+                return Err(self.refuse_signed_notify(&about, name, reason).await);
             }
-        })?;
+            Err(e) => {
+                let out_trade_no = form.iter().find(|(k, _)| k == "out_trade_no").map(|(_, v)| v.as_str());
+                tracing::warn!(out_trade_no, reason = %e, "Alipay notify rejected");
+                return Err(match e {
+                    NotifyError::BadSignature => ApiError::Unauthenticated(e.to_string()),
+                    NotifyError::MissingField(name) => field(name, e.to_string()),
+                    NotifyError::Malformed(_) | NotifyError::Refused { .. } => ApiError::InvalidInput(e.to_string()),
+                });
+            }
+        };
         let order_no = notify.out_trade_no.as_str();
         match store::amount_of(self.database().pool(), order_no).await? {
             Some(_) => {}
@@ -323,19 +328,13 @@ impl Core {
             }
         };
         let Some(notified_fen) = amount_in_fen(&notify.total_amount) else {
-            tracing::warn!(order = %order_no, total_amount = %notify.total_amount, "Alipay notify with an unreadable amount");
+            let about = Signed {
+                out_trade_no: notify.out_trade_no.clone(),
+                trade_no: notify.trade_no.clone(),
+                notify_id: notify.notify_id.clone(),
+            };
             let message = format!("{:?} is not an amount in yuan", notify.total_amount);
-            // Signed by Alipay and for one of ours: refused, and the order's timeline says so
-            // (once per notify_id: Alipay repeats a refused notify).
-            let known = store::timeline(self.database().pool(), order_no).await?.iter().any(|e| {
-                e.event == "notify_refused"
-                    && e.detail.as_ref().is_some_and(|d| d["notify_id"] == json!(notify.notify_id))
-            });
-            if !known {
-                let detail = json!({ "notify_id": notify.notify_id, "trade_no": notify.trade_no, "reason": message });
-                store::record_event(self.database(), order_no, "notify_refused", Some(detail), "notify", None).await?;
-            }
-            return Err(field("total_amount", message));
+            return Err(self.refuse_signed_notify(&about, "total_amount", message).await);
         };
         let outcome = if notify.trade_status.is_paid() {
             // Another amount than the order's is a conflict for staff, decided with the payment
@@ -440,9 +439,15 @@ impl Core {
             Verdict::Later(why) => {
                 Err(ApiError::Forbidden(format!("cannot cancel {order_no} now ({why}); nothing was changed")))
             }
+            Verdict::Refused(why) => Err(ApiError::Provider(format!(
+                "Alipay refused the call ({why}): check the Alipay configuration (app id, keys, permissions); \
+                 {order_no} was not changed"
+            ))),
             Verdict::Cancel => {
                 let batch = [(order_no.to_string(), reason.to_string())];
-                let cancelled = store::cancel_batch(self.database(), &batch, who, None, Utc::now(), None).await?;
+                let cancelled =
+                    store::retrying(|| store::cancel_batch(self.database(), &batch, who, None, Utc::now(), None))
+                        .await?;
                 let _ = self.orders().due.remove(&[order_no.to_string()]).await;
                 self.publish(Event::OrdersChanged);
                 if cancelled.is_empty() {
@@ -481,7 +486,8 @@ impl Core {
         };
         let answer = alipay.query(order_no).await.map_err(|e| ApiError::Forbidden(format!("Alipay: {e}")))?;
         let detail = json!({ "trade_status": answer.status.as_str() });
-        store::record_event(self.database(), order_no, "queried", Some(detail.clone()), who, None).await?;
+        store::retrying(|| store::record_event(self.database(), order_no, "queried", Some(detail.clone()), who, None))
+            .await?;
         let outcome = match answer.status.is_paid() {
             true => {
                 // A payment is applied only with the amount Alipay says was paid.
@@ -558,6 +564,40 @@ fn check_page(limit: u32) -> Result<(), ApiError> {
 }
 
 impl Core {
+    /// A notify Alipay signed that we refuse (another app or seller, an unknown status, an
+    /// unreadable amount): logged, and, when it is about one of our orders, written on that
+    /// order's timeline (`notify_refused`, once per `notify_id`: Alipay repeats a refused
+    /// notify for a day). The answer is the refusal itself, as a field error; a database that
+    /// cannot record the trace turns it into that error instead (Alipay retries either way).
+    async fn refuse_signed_notify(&self, about: &Signed, name: &'static str, reason: String) -> ApiError {
+        let order_no = about.out_trade_no.as_str();
+        tracing::warn!(order = %order_no, notify_id = %about.notify_id, field = name, %reason, "Alipay notify refused");
+        let traced = async {
+            if order_no.is_empty() || store::amount_of(self.database().pool(), order_no).await?.is_none() {
+                return Ok::<(), ApiError>(());
+            }
+            let known = store::timeline(self.database().pool(), order_no).await?.iter().any(|e| {
+                e.event == "notify_refused"
+                    && e.detail.as_ref().is_some_and(|d| d["notify_id"] == json!(about.notify_id))
+            });
+            if !known {
+                let detail = json!({
+                    "notify_id": about.notify_id,
+                    "trade_no": about.trade_no,
+                    "field": name,
+                    "reason": reason,
+                });
+                store::record_event(self.database(), order_no, "notify_refused", Some(detail), "notify", None).await?;
+                self.publish(Event::OrdersChanged);
+            }
+            Ok(())
+        };
+        match traced.await {
+            Ok(()) => field(name, reason),
+            Err(e) => e,
+        }
+    }
+
     /// `TRADE_CLOSED` for an order we hold paid: Alipay closes a paid trade when it is refunded
     /// in full. The order stays paid (the goods or the balance are staff's to settle), but the
     /// refund is recorded on its timeline once (`refunded`) and logged, never passed silently.

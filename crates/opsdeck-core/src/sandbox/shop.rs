@@ -183,7 +183,16 @@ async fn place_order(
             _ = tokio::time::sleep(delay) => {}
         }
         let amount = yuan(order.amount_fen);
-        alipay.pay(&order.order_no, &amount);
+        // The shop creates the trade with the order's absolute time_expire, as a real shop
+        // must; a buyer later than that finds the trade closed.
+        if let Err(e) = alipay.open_trade(&order.order_no, &order.alipay_time_expire) {
+            tracing::warn!(order = %order.order_no, error = %e, "sandbox shop: cannot create the trade");
+            return;
+        }
+        if !alipay.pay(&order.order_no, &amount) {
+            tracing::debug!(order = %order.order_no, "sandbox shop: too late, Alipay closed the trade");
+            return;
+        }
         if fastrand::f64() < LOST_NOTIFY {
             tracing::debug!(order = %order.order_no, "sandbox shop: paid, and the notify is lost");
             return;

@@ -493,20 +493,6 @@ async fn a_refused_notify_leaves_its_trace_on_the_order() {
     core.shutdown().await;
 }
 
-/// A payment reported without Alipay's trade number (a query's answer may lack it) is stored
-/// with none, not with an empty one.
-#[tokio::test]
-async fn a_payment_without_a_trade_number_stores_none_not_an_empty_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let alipay = fake().await;
-    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
-    let order = core.order_place(top_up_draft(46)).await.unwrap();
-    assert_eq!(core.order_mark_paid(&order.order_no, "", "tester").await.unwrap(), PaidOutcome::Applied);
-    let paid = core.order_get(&order.order_no).await.unwrap();
-    assert!(paid.paid_at.is_some());
-    assert_eq!(paid.trade_no, None);
-    core.shutdown().await;
-}
 /// Every notify Alipay signed but we refuse leaves its trace on the order it names: for another
 /// app, for another seller (when `alipay_seller_id` is set), with a status we do not know.
 #[tokio::test]
@@ -541,6 +527,21 @@ async fn notifies_for_another_app_or_seller_or_status_are_refused_with_a_trace()
         .collect();
     assert_eq!(fields, ["seller_id", "app_id", "trade_status"], "one trace per notify: {timeline:?}");
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none(), "nothing applied");
+    core.shutdown().await;
+}
+
+/// A payment reported without Alipay's trade number (a query's answer may lack it) is stored
+/// with none, not with an empty one.
+#[tokio::test]
+async fn a_payment_without_a_trade_number_stores_none_not_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let alipay = fake().await;
+    let core = start(dir.path(), &unique("t"), &alipay, &[("order_expiry_seconds", "600".into())]).await;
+    let order = core.order_place(top_up_draft(46)).await.unwrap();
+    assert_eq!(core.order_mark_paid(&order.order_no, "", "tester").await.unwrap(), PaidOutcome::Applied);
+    let paid = core.order_get(&order.order_no).await.unwrap();
+    assert!(paid.paid_at.is_some());
+    assert_eq!(paid.trade_no, None);
     core.shutdown().await;
 }
 
