@@ -99,7 +99,11 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     let file = dir.path().join("watcher.toml");
     let body: String = settings.iter().map(|(k, v)| format!("{k} = '''{v}'''\n")).collect();
     std::fs::write(&file, format!("{body}scheduler_enabled = false\n")).unwrap();
-    let watcher = Core::start(Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap()).await.unwrap();
+    let mut watcher_config = Config::from_layers(dir.path().to_path_buf(), Some(&file)).unwrap();
+    // The daemons have no provider configured: sandbox mode, and the database marked so. The
+    // watcher shares their database, so it runs in the same mode (it starts no fake).
+    watcher_config.sandbox_mode = true;
+    let watcher = Core::start(watcher_config).await.unwrap();
     let server = SlowServer::start(Duration::from_millis(1500)).await;
     let draft = JobDraft {
         name: "skewed".into(),
