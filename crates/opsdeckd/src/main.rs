@@ -93,16 +93,29 @@ fn main() -> ExitCode {
 
 fn print_config(config: &Config, json: bool) {
     let effective = config.effective();
+    // What `run` would do with the providers: all fakes in sandbox mode, else the absent ones.
+    let sandbox = Sandbox::wanted(config, false);
+    let absent = if sandbox { Vec::new() } else { Sandbox::absent(config) };
     if json {
         let values: serde_json::Map<String, serde_json::Value> =
             effective.iter().map(|(key, value, _)| (key.to_string(), value.clone().into())).collect();
         let origins: serde_json::Map<String, serde_json::Value> =
             effective.iter().map(|(key, _, origin)| (key.to_string(), origin.clone().into())).collect();
-        println!("{}", serde_json::json!({ "values": values, "origins": origins }));
+        let absent: Vec<&str> = absent.iter().map(|p| p.name).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "values": values, "origins": origins, "sandbox": sandbox, "absent": absent })
+        );
     } else {
         println!("configuration is valid");
         for (key, value, origin) in effective {
             println!("{key} = {value:?}  # {origin}");
+        }
+        if sandbox {
+            println!("# sandbox mode: no provider credentials, every provider is a built-in fake");
+        }
+        for provider in absent {
+            println!("# {} is absent: {}", provider.name, provider.how_to_configure());
         }
     }
 }

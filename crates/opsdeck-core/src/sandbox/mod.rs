@@ -61,6 +61,16 @@ impl Sandbox {
         let mut sandbox = Sandbox { baidu: None, alipay: None, oauth: Vec::new(), full };
         if !full {
             log_absent(config);
+            if config
+                .alipay_public_key
+                .as_deref()
+                .is_some_and(|key| key_body(key) == key_body(SANDBOX_ALIPAY_PUBLIC_KEY))
+            {
+                tracing::error!(
+                    "alipay_public_key is the built-in fake's, whose private half is published: anyone can sign \
+                     a notify this instance accepts. Configure Alipay's real public key"
+                );
+            }
             return sandbox;
         }
         let fake = BaiduConfig::default();
@@ -140,6 +150,14 @@ impl Sandbox {
         let alipay = self.alipay.clone()?;
         Some(Shop::start(core.clone(), alipay, settings))
     }
+}
+
+/// A key's base64 body, without its PEM lines and whitespace.
+fn key_body(key: &str) -> String {
+    key.lines()
+        .filter(|line| !line.trim_start().starts_with("-----"))
+        .flat_map(|line| line.split_whitespace())
+        .collect()
 }
 
 /// One line per provider left without credentials outside sandbox mode: what is off and how to

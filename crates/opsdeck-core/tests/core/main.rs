@@ -9,6 +9,7 @@ mod api;
 mod audit;
 mod baidu;
 mod config;
+mod db_mode;
 mod conventions;
 mod health;
 mod helpers;

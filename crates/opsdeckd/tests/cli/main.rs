@@ -65,6 +65,30 @@ fn check_config_json_reports_values_and_origins() {
 }
 
 #[test]
+fn check_config_names_the_absent_providers_and_how_to_configure_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = opsdeckd(dir.path())
+        .env("OPSDECK_BAIDU_API_KEY", "key")
+        .env("OPSDECK_BAIDU_SECRET_KEY", "secret")
+        .arg("check-config")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("# alipay is absent: set alipay_app_id, alipay_private_key, alipay_public_key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OPSDECK_WEIBO_CLIENT_ID"), "{stdout}");
+    assert!(!stdout.contains("baidu is absent") && !stdout.contains("sandbox mode"), "{stdout}");
+
+    let json = opsdeckd(dir.path()).args(["check-config", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json["sandbox"], true, "nothing configured: sandbox mode");
+    assert_eq!(json["absent"], serde_json::json!([]));
+}
+
+#[test]
 fn a_bad_value_exits_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = opsdeckd(dir.path()).env("OPSDECK_TIMEZONE", "Mars/Base").arg("check-config").output().unwrap();
