@@ -109,12 +109,12 @@ async fn check_right_over(
         },
     };
     Actor { role: actor_role, ..actor.clone() }.require_operator(what)?;
-    if actor.user_id == Some(target) || actor_role == Role::Admin {
-        return Ok(());
-    }
     let Some(target_role) = store::role_of(conn, target).await? else {
         return Err(ApiError::NotFound(format!("no user {target}")));
     };
+    if actor.user_id == Some(target) || actor_role == Role::Admin {
+        return Ok(());
+    }
     match target_role {
         Some(role) if role >= actor_role => Err(ApiError::Forbidden(format!(
             "only an admin can {what} for a user who is {} (you are {})",

@@ -51,6 +51,8 @@ async fn an_operator_cannot_link_unlink_or_accept_for_an_admin_but_can_for_thems
     world.core.staff_set_role(operator_id, Some(Role::Operator), &admin).await.unwrap();
     let operator = staff_actor(operator_id, Role::Operator);
 
+    // Nobody links to a user that does not exist.
+    assert_eq!(code_of(world.core.link_start(9999, ProviderKey::Qq, &admin, BINDING).await.unwrap_err()), "not_found");
     // Linking: not to the admin, but to themselves.
     let e = world.core.link_start(admin_id, ProviderKey::Qq, &operator, BINDING).await.unwrap_err();
     assert!(matches!(&e, ApiError::Forbidden(m) if m.contains("admin")), "{e}");
