@@ -517,6 +517,7 @@ impl Core {
             }
         }
         if role.is_some()
+            && store::role_of(&mut tx, user_id).await?.is_some()
             && !store::allowed_staff(&self.config().staff_allow, &store::identities_of(&mut tx, user_id).await?)
         {
             return Err(ApiError::InvalidInput(format!(
