@@ -886,6 +886,7 @@ export function order(overrides: Partial<Order> = {}): Order {
     paid_at: null,
     trade_no: null,
     items: [{ goods_id: 1, quantity: 3, price_fen: 1250 }],
+    alipay_time_expire: '2026-01-10 10:29:00',
     ...overrides,
   }
 }
