@@ -14,7 +14,7 @@ use crate::events::Event;
 use crate::ocr::baidu::{IdCardFields, IdCardFront, Side};
 use crate::ocr::model::{
     OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
-    result_json,
+    masked_result_json, result_json,
 };
 use crate::ocr::store::{self, NewRequest};
 
@@ -76,11 +76,13 @@ impl Core {
         Ok(submitted)
     }
 
-    /// [`Core::ocr_submit`] by a staff member from the console (audited).
+    /// [`Core::ocr_submit`] by a staff member from the console (audited); a kept result comes
+    /// back masked like every card the console sees.
     pub async fn ocr_submit_by(&self, url: &str, side: Side, actor: &Actor) -> Result<OcrSubmitted, ApiError> {
         actor.require_operator("submit OCR requests")?;
         let who = actor.name.as_str();
-        let submitted = self.ocr_submit(url, side).await?;
+        let mut submitted = self.ocr_submit(url, side).await?;
+        submitted.result = submitted.result.map(masked_result_json);
         let details = json!({ "url": url.trim(), "side": side, "existing": submitted.existing });
         self.record_audit(NewAuditEntry {
             who,

@@ -188,6 +188,30 @@ pub fn result_json(request_id: i64, card: &IdCard) -> serde_json::Value {
     value
 }
 
+/// [`result_json`] with the portrait side's personal data masked as [`OcrRequest::masked`]
+/// does (what a staff member's submission gets back; the shop's lookup by URL gets it whole).
+pub fn masked_result_json(mut value: serde_json::Value) -> serde_json::Value {
+    let Some(map) = value.as_object_mut().filter(|m| m.get("side").and_then(|s| s.as_str()) == Some("front")) else {
+        return value;
+    };
+    let text = |map: &serde_json::Map<String, serde_json::Value>, key: &str| {
+        map.get(key).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    };
+    let masked = masked_front(&IdCardFront {
+        name: text(map, "name"),
+        id_number: text(map, "code"),
+        gender: text(map, "gender"),
+        nation: text(map, "nation"),
+        birth_date: text(map, "birth_date"),
+        address: text(map, "address"),
+    });
+    map.insert("name".into(), masked.name.into());
+    map.insert("code".into(), masked.id_number.into());
+    map.insert("birth_date".into(), masked.birth_date.into());
+    map.insert("address".into(), masked.address.into());
+    value
+}
+
 /// A page of the list.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -157,6 +157,10 @@ async fn the_console_gets_the_card_masked_and_only_an_operator_reveals_it_audite
     let got = core.ocr_get(id, &viewer).await.unwrap();
     let listed = core.ocr_list(OcrQuery { limit: 10, ..OcrQuery::default() }, &viewer).await.unwrap();
 
+    // Submitted again from the console: the kept result comes back masked too.
+    let again = core.ocr_submit_by(&image, Side::Front, &operator).await.unwrap();
+    let again = serde_json::to_string(&again.result.expect("the kept result")).unwrap();
+
     // A viewer may not reveal; nothing is audited.
     let refused = core.ocr_reveal(id, &viewer).await.unwrap_err();
     assert_eq!(ErrorBody::from(refused).code, "forbidden");
@@ -182,6 +186,7 @@ async fn the_console_gets_the_card_masked_and_only_an_operator_reveals_it_audite
         ("ocr_get", serde_json::to_string(&got).unwrap()),
         ("ocr_list", serde_json::to_string(&listed).unwrap()),
         ("the pushed event", serde_json::to_string(&pushed).unwrap()),
+        ("ocr_submit_by", again),
     ] {
         assert!(json.contains(&card.id_number[..4]), "{what}: {json}");
         assert_masked(&json, &card);
