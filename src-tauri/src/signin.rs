@@ -121,7 +121,7 @@ fn open_window<R: Runtime>(
     })?;
     let done = Arc::new(AtomicBool::new(false));
     let navigation = {
-        let (app, core, session, done) = (app.clone(), core.clone(), session.clone(), done.clone());
+        let (app, core, session, done, own) = (app.clone(), core.clone(), session.clone(), done.clone(), own.clone());
         move |target: &tauri::Url| {
             if !core.oauth_is_redirect(provider, target) {
                 return true;
@@ -134,7 +134,7 @@ fn open_window<R: Runtime>(
                         Ok(()) => core.oauth_callback(provider, callback, &own.binding).await,
                         Err(e) => {
                             // The other attempt is left alone; this window's own is dropped.
-                            if let Err(e) = core.oauth_cancel(&own.state).await {
+                            if let Err(e) = core.oauth_cancel(&own.state, &own.binding).await {
                                 tracing::warn!(error = %e, "cannot drop a refused sign-in attempt");
                             }
                             Err(e)
@@ -161,14 +161,14 @@ fn open_window<R: Runtime>(
     // Cancelled once, whichever comes first: the window destroyed (a user's close, Cancel) or the
     // page closing itself.
     let cancel: Arc<dyn Fn() + Send + Sync> = {
-        let (app, state) = (app.clone(), auth.state);
+        let app = app.clone();
         Arc::new(move || {
             if done.swap(true, Ordering::SeqCst) {
                 return;
             }
-            let (app, core, session, state) = (app.clone(), core.clone(), session.clone(), state.clone());
+            let (app, core, session, own) = (app.clone(), core.clone(), session.clone(), own.clone());
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = core.oauth_cancel(&state).await {
+                if let Err(e) = core.oauth_cancel(&own.state, &own.binding).await {
                     tracing::warn!(error = %e, "cannot drop a cancelled sign-in attempt");
                 }
                 finish(&app, &session, SignInResult::Cancelled);

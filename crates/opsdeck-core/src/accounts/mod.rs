@@ -94,12 +94,6 @@ impl Attempts {
             None => Taken::Unknown,
         })
     }
-
-    pub async fn cancel(&self, state: &str) -> redis::RedisResult<bool> {
-        let mut conn = self.redis.manager();
-        let removed: i64 = conn.del(self.key(state)).await?;
-        Ok(removed > 0)
-    }
 }
 
 /// What [`Attempts::take`] found.

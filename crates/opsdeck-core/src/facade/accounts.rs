@@ -183,9 +183,10 @@ impl Core {
         self.oauth_authorize(provider, Purpose::Link { user_id, by: actor.user_id }, binding).await
     }
 
-    /// Drops a sign-in attempt (the window was closed); its state can no longer be used.
-    pub async fn oauth_cancel(&self, state: &str) -> Result<bool, ApiError> {
-        Ok(self.accounts().attempts.cancel(state).await?)
+    /// Drops a sign-in attempt (the window was closed); its state can no longer be used. Only
+    /// with the attempt's binding: nobody else's attempt can be cancelled. True when it was there.
+    pub async fn oauth_cancel(&self, state: &str, binding: &str) -> Result<bool, ApiError> {
+        Ok(matches!(self.accounts().attempts.take(state, binding).await?, Taken::Attempt(_)))
     }
 
     /// Completes a console sign-in or a staff link from the provider's redirect (the desktop's

@@ -340,7 +340,9 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
     assert_eq!(ErrorBody::from(e).field.as_deref(), Some("state"));
     // Cancelled (the window was closed): the state is dead.
     let redirect = Callback::from_url(&world.redirect(Provider::Qq, Purpose::Console).await);
-    assert!(world.core.oauth_cancel(redirect.state.as_deref().unwrap()).await.unwrap());
+    let state = redirect.state.as_deref().unwrap();
+    assert!(!world.core.oauth_cancel(state, "another-window-binding").await.unwrap(), "not another's to cancel");
+    assert!(world.core.oauth_cancel(state, BINDING).await.unwrap());
     assert!(world.core.oauth_callback(ProviderKey::Qq, redirect, BINDING).await.is_err());
     // The user refused at the provider (WeChat brings back only the state).
     let auth = world.core.oauth_authorize(ProviderKey::Wechat, Purpose::Console, BINDING).await.unwrap();
