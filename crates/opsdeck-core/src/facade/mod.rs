@@ -81,6 +81,9 @@ pub struct AppInfo {
     pub data_dir: String,
     /// Every provider is a built-in fake (sandbox mode): the console says so.
     pub sandbox: bool,
+    /// Each provider `configured`, `sandbox` or `absent`, with the keys that configure it (what
+    /// the Settings page can show; absent ones are also logged at start).
+    pub providers: Vec<crate::config::ProviderStatus>,
 }
 
 impl Core {
@@ -292,6 +295,7 @@ impl Core {
             database_backend: config.database_backend(),
             data_dir: config.data_dir.display().to_string(),
             sandbox: config.sandbox_mode,
+            providers: config.providers(),
         }
     }
 
