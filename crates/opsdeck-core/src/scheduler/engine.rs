@@ -284,6 +284,8 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat
             max_instances: matches!(decision, Decision::Run { .. }).then_some(job.policy.max_instances),
         })
         .collect();
+    // The leases (claim and slot) run from here at the latest.
+    let leased_from = tokio::time::Instant::now();
     let admissions = match shared.claims.claim_many(&requests, beat, core.instance_id()).await {
         Ok(claimed) => {
             shared.saw_jobs_version(claimed.jobs_version);
@@ -318,7 +320,7 @@ async fn handle(core: Core, batch: Vec<(JobRecord, Decision)>, beat: Option<Beat
     let runs: FuturesUnordered<_> = won
         .iter()
         .map(|(job, decision, request, admission)| {
-            carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission)
+            carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission, leased_from)
         })
         .collect();
     tokio::join!(runs.collect::<()>(), async { while watches.join_next().await.is_some() {} });
@@ -345,6 +347,7 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                 let grace = chrono::Duration::seconds(job.policy.misfire_grace_seconds as i64);
                 let late = Utc::now() - scheduled > grace;
                 let token = run_key(job.id, scheduled);
+                let leased_from = tokio::time::Instant::now();
                 let claimed = if ours && late {
                     Ok(Admission::Admitted)
                 } else if ours {
@@ -380,7 +383,7 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                         }
                         // A claim that failed on the way out is free at once: never before the instant.
                         not_before(scheduled).await;
-                        carry_out(&core, &job, decision, Some(&key), token, admission).await;
+                        carry_out(&core, &job, decision, Some(&key), token, admission, leased_from).await;
                         return;
                     }
                     Err(_) => Duration::from_secs(1),
@@ -405,7 +408,8 @@ type Carried = Option<Option<JobRun>>;
 
 /// Carries out a decision this instance owns (`claim` is None for a manual run). `key` is the
 /// run's key, which is also its running-slot token. Whoever writes the final row settles the
-/// claim and the slot.
+/// claim and the slot. `leased_from`: when the claim and slot were asked for, the latest their
+/// leases can have started (a run may start well after it: it waits for its instant).
 pub(crate) async fn carry_out(
     core: &Core,
     job: &JobRecord,
@@ -413,6 +417,7 @@ pub(crate) async fn carry_out(
     claim: Option<&str>,
     key: String,
     admission: Admission,
+    leased_from: tokio::time::Instant,
 ) {
     let shared = core.scheduler();
     let instance = core.instance_id();
@@ -436,7 +441,7 @@ pub(crate) async fn carry_out(
             let summary = json!({ "max_instances": job.policy.max_instances });
             record_non_run(core, &new_run, RunOutcome::SkippedOverlap, summary, settle).await
         }
-        (Decision::Run { coalesced, .. }, _) => run_admitted(core, job, &new_run, coalesced, settle).await,
+        (Decision::Run { coalesced, .. }, _) => run_admitted(core, job, &new_run, coalesced, settle, leased_from).await,
     };
     if claim.is_some() && outcome.is_some() {
         shared.handled(job.id, scheduled);
@@ -512,14 +517,22 @@ async fn record_non_run(
 
 /// Runs an admitted run. The task starts at once; a short run is recorded once, when it ends,
 /// and a long one also gets a `running` row after [`RUNNING_ROW_AFTER`].
-async fn run_admitted(core: &Core, job: &JobRecord, run: &NewRun<'_>, coalesced: u64, settle: Settle) -> Carried {
+async fn run_admitted(
+    core: &Core,
+    job: &JobRecord,
+    run: &NewRun<'_>,
+    coalesced: u64,
+    settle: Settle,
+    leased_from: tokio::time::Instant,
+) -> Carried {
     let shared = core.scheduler();
     let claim_key = settle.claim.clone();
     let claim = claim_key.as_deref();
     let started = Utc::now();
     shared.running.fetch_add(1, Ordering::Relaxed);
     let work = async {
-        let leases = Leases { job_id: job.id, max_instances: job.policy.max_instances, claim, slot: run.run_key };
+        let leases =
+            Leases { job_id: job.id, max_instances: job.policy.max_instances, claim, slot: run.run_key, leased_from };
         let (result, lost) = keep_leases(core, leases, execute(core, job, run, coalesced)).await;
         lost.noted_in(result.unwrap_or_else(|| (RunOutcome::Failed, None, Some(lost.why_stopped()))))
     };
@@ -677,6 +690,9 @@ struct Leases<'a> {
     max_instances: u32,
     claim: Option<&'a str>,
     slot: &'a str,
+    /// When they were asked for: renewals are timed from here, not from the run's start (a run
+    /// that waited for its instant must not let its slot lapse before its first renewal).
+    leased_from: tokio::time::Instant,
 }
 
 /// What a run lost while it went on: its claim (another instance holds it, and may run the
@@ -730,9 +746,12 @@ impl Lost {
 async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Output = T>) -> (Option<T>, Lost) {
     let shared = core.scheduler();
     let mut work = std::pin::pin!(work);
-    let start = tokio::time::Instant::now();
+    let start = leases.leased_from;
     let mut slot_ticks = tokio::time::interval_at(start + SLOT_RENEW, SLOT_RENEW);
     let mut claim_ticks = tokio::time::interval_at(start + LEASE / 3, LEASE / 3);
+    // Ticks missed while the run waited for its instant come as one renewal, not a burst.
+    slot_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    claim_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut lost = Lost::default();
     loop {
         tokio::select! {
@@ -771,6 +790,7 @@ pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
     let core = core.clone();
     tokio::spawn(async move {
         let scheduled = Utc::now();
+        let leased_from = tokio::time::Instant::now();
         let token = format!("m:{}:{}:{:08x}", job.id, scheduled.timestamp_millis(), fastrand::u32(..));
         let claims = &core.scheduler().claims;
         let admission = match claims.acquire_slot(job.id, &token, job.policy.max_instances).await {
@@ -781,7 +801,7 @@ pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
                 Admission::Admitted
             }
         };
-        carry_out(&core, &job, Decision::Run { scheduled, coalesced: 0 }, None, token, admission).await;
+        carry_out(&core, &job, Decision::Run { scheduled, coalesced: 0 }, None, token, admission, leased_from).await;
     });
 }
 

@@ -121,7 +121,10 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
             cmd.env(format!("OPSDECK_{}", key.to_ascii_uppercase()), value);
         }
         if let Some(offset) = skew {
-            // The wall clock moves 2 s ahead; the monotonic clock (tokio's timers) does not.
+            // The wall clock moves 2 s ahead; the monotonic clock (tokio's timers) does not, nor
+            // does the kernel's: a wall-clock timer (timerfd, a raw syscall libfaketime cannot
+            // see) fires by the real clock, so this instance's runs wait 2 s for their instants
+            // after claiming them.
             cmd.env("LD_PRELOAD", &library).env("FAKETIME", offset).env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
         Daemon(cmd.env("OPSDECK_LOG", "warn").arg("run").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
@@ -146,6 +149,11 @@ async fn with_one_clock_2_s_ahead_max_instances_1_never_overlaps() {
     let instances: std::collections::HashSet<&str> = runs.iter().map(|r| r.instance.as_str()).collect();
     assert!(instances.len() >= 2, "both daemons handled instants: {instances:?}");
     assert!(runs.iter().any(|r| r.outcome == RunOutcome::SkippedOverlap), "the slot refused some: {runs:?}");
+    // A slot lapses only when its holder fails to renew it for 3 s: never here. (It did when the
+    // renewals were timed from the run's start rather than from the claim: the instance whose
+    // timers fire by the real clock waited 2 s for its instant with the slot already taken.)
+    let lost: Vec<_> = runs.iter().filter(|r| r.summary.as_ref().is_some_and(|s| s["slot_lost"] == true)).collect();
+    assert!(lost.is_empty(), "runs lost their running slot: {lost:#?}");
     assert_eq!(
         server.most_at_once.load(Ordering::SeqCst),
         1,
