@@ -1,5 +1,7 @@
 //! The OCR queue's types, as the facade hands them to front ends.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -136,8 +138,8 @@ fn region_prefix(address: &str) -> &str {
     }
 }
 
-/// What a submission got.
-#[derive(Debug, Clone, Serialize)]
+/// What a submission got. `Debug` leaves the result out (card data).
+#[derive(Clone, Serialize)]
 pub struct OcrSubmitted {
     pub request_id: i64,
     pub status: OcrStatus,
@@ -147,14 +149,38 @@ pub struct OcrSubmitted {
     pub result: Option<serde_json::Value>,
 }
 
-/// What the shop's poll by URL gets: status and, once done, the result JSON.
-#[derive(Debug, Clone, Serialize)]
+/// What the shop's poll by URL gets: status and, once done, the result JSON. `Debug` leaves the
+/// result out (card data).
+#[derive(Clone, Serialize)]
 pub struct OcrLookup {
     pub request_id: i64,
     pub url: String,
     pub status: OcrStatus,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
+}
+
+impl fmt::Debug for OcrSubmitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OcrSubmitted")
+            .field("request_id", &self.request_id)
+            .field("status", &self.status)
+            .field("existing", &self.existing)
+            .field("result", &self.result.as_ref().map(|_| ".."))
+            .finish()
+    }
+}
+
+impl fmt::Debug for OcrLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OcrLookup")
+            .field("request_id", &self.request_id)
+            .field("url", &self.url)
+            .field("status", &self.status)
+            .field("result", &self.result.as_ref().map(|_| ".."))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// The result as kept in Redis under the image URL and returned to the shop: the original
