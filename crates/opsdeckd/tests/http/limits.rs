@@ -85,6 +85,25 @@ async fn a_client_that_sends_half_a_request_head_is_dropped_after_the_timeout() 
 }
 
 #[tokio::test]
+async fn a_body_that_stops_arriving_is_refused_after_the_body_timeout() {
+    let world = World::start_with_api(&[], |api| api.limits.body_timeout = Duration::from_millis(300)).await;
+    let addr = world.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = "POST /api/payments/alipay/notify HTTP/1.1\r\nHost: opsdeck\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(b"out_trade_no=OD1&").await.unwrap();
+    // The answer comes (and the connection ends) without the rest of the body: bounded wait.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer within 15 s to a body that stopped arriving");
+    let text = String::from_utf8_lossy(&answer);
+    let status = text.split_whitespace().nth(1).unwrap_or_default();
+    assert!(status.starts_with('4'), "a 4xx for the unfinished body: {text}");
+    world.stop().await;
+}
+
+#[tokio::test]
 async fn the_open_routes_are_limited_per_address_and_the_intake_is_not() {
     let world = World::start_with_api(&[], |api| {
         api.limits.open_per_second = 1;
