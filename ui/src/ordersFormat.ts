@@ -71,7 +71,17 @@ export function itemsSummary(kind: OrderKind, items: OrderItem[], goods: readonl
     .join(t('orders.itemSeparator'))
 }
 
-const EVENTS: readonly string[] = ['placed', 'queried', 'closed', 'cancelled', 'stock_restored', 'paid', 'conflict']
+const EVENTS: readonly string[] = [
+  'placed',
+  'queried',
+  'closed',
+  'cancelled',
+  'stock_restored',
+  'paid',
+  'conflict',
+  'notify_refused',
+  'refunded',
+]
 
 /** What happened to an order, in words; an event this console does not know, as the core names it. */
 export function eventWord(event: OrderEventKind | string): string {
@@ -103,6 +113,27 @@ export function eventDetail(event: OrderEventKind | string, detail: unknown, goo
         isRecord(i) && typeof i.goods_id === 'number' && typeof i.quantity === 'number',
     )
     if (items.length === detail.length) return itemsSummary('goods', items.map((i) => ({ ...i, price_fen: 0 })), goods)
+  }
+  if (
+    event === 'conflict' &&
+    isRecord(detail) &&
+    typeof detail.paid_fen === 'number' &&
+    typeof detail.amount_fen === 'number' &&
+    detail.paid_fen !== detail.amount_fen
+  ) {
+    return t('orders.amountConflict', {
+      paid: formatFen(detail.paid_fen),
+      amount: formatFen(detail.amount_fen),
+      tradeNo: typeof detail.trade_no === 'string' ? detail.trade_no : '—',
+    })
+  }
+  if (event === 'notify_refused' && isRecord(detail) && typeof detail.reason === 'string') {
+    return typeof detail.field === 'string'
+      ? t('orders.notifyRefused', { field: detail.field, reason: detail.reason })
+      : detail.reason
+  }
+  if (event === 'refunded' && isRecord(detail) && typeof detail.trade_no === 'string') {
+    return t('orders.refunded', { tradeNo: detail.trade_no })
   }
   if ((event === 'paid' || event === 'conflict') && isRecord(detail) && typeof detail.trade_no === 'string') {
     return typeof detail.note === 'string'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { countdown, eventDetail, formatFen, itemsSummary, parseYuan } from '../ordersFormat'
+import { countdown, eventDetail, eventWord, formatFen, itemsSummary, parseYuan } from '../ordersFormat'
 import { goods } from './fakeBackend'
 
 describe('orders formatting', () => {
@@ -47,5 +47,18 @@ describe('orders formatting', () => {
     expect(eventDetail('conflict', { trade_no: 'T', note: 'for staff' })).toBe('trade T (for staff)')
     expect(eventDetail('closed', null)).toBe('')
     expect(eventDetail('queried', { something: 1 })).toBe('{"something":1}')
+  })
+
+  it('says what a payment conflict, a refused notice and a refund mean for staff', () => {
+    expect(eventWord('conflict')).toBe('payment conflict')
+    expect(eventDetail('conflict', { trade_no: 'T7', paid_fen: 5001, amount_fen: 5000, note: 'x' })).toBe(
+      'Alipay took ¥50.01, the order is ¥50.00 (trade T7): not applied; refund it at Alipay',
+    )
+    expect(eventWord('notify_refused')).toBe('payment notice refused')
+    expect(eventDetail('notify_refused', { field: 'seller_id', reason: 'the notify is for another seller', notify_id: 'n' })).toBe(
+      'seller_id: the notify is for another seller',
+    )
+    expect(eventWord('refunded')).toBe('refunded at Alipay')
+    expect(eventDetail('refunded', { trade_no: 'T8', notify_id: 'n', note: 'x' })).toContain('trade T8 closed after payment')
   })
 })

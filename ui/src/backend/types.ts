@@ -374,7 +374,16 @@ export interface CancelledPage {
   total: number
 }
 
-export type OrderEventKind = 'placed' | 'queried' | 'closed' | 'cancelled' | 'stock_restored' | 'paid' | 'conflict'
+export type OrderEventKind =
+  | 'placed'
+  | 'queried'
+  | 'closed'
+  | 'cancelled'
+  | 'stock_restored'
+  | 'paid'
+  | 'conflict'
+  | 'notify_refused'
+  | 'refunded'
 
 /** One line of an order's timeline. */
 export interface OrderEvent {
