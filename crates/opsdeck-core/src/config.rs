@@ -108,6 +108,8 @@ pub struct Config {
     /// The bearer token of the daemon's `/metrics` (a Prometheus scraper's). Unset: `/metrics`
     /// takes the API token.
     pub metrics_token: Option<SecretString>,
+    /// The daemon's HTTP transport: timeouts, the connection cap, the open routes' per-IP rate.
+    pub http: HttpLimits,
     /// The console role a user gets on their first console sign-in, when there already is an
     /// admin (the very first user to sign in becomes admin). `None`: an admin must grant one.
     pub staff_default_role: Option<crate::accounts::Role>,
@@ -136,6 +138,20 @@ pub struct ShopSettings {
     /// The order deadline in sandbox mode (unless `order_expiry_seconds` is set), so orders
     /// expire within minutes.
     pub order_expiry: Duration,
+}
+
+/// The daemon's HTTP transport limits (`opsdeckd run --listen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request head (line and headers) must arrive within this.
+    pub header_timeout: Duration,
+    /// A request body must arrive within this once its handler reads it.
+    pub body_timeout: Duration,
+    /// Connections served at once (more wait in the listen backlog).
+    pub max_connections: u32,
+    /// Requests per second per client address on the routes without a token (`/healthz`,
+    /// `/openapi.yaml`, Alipay's notify); bursts of five times as many.
+    pub open_per_ip_per_second: u32,
 }
 
 /// How one provider is set up (see [`Config::providers`]).
@@ -243,6 +259,10 @@ struct RawConfig {
     api_token: Option<String>,
     #[serde(default, deserialize_with = "text_or_number")]
     metrics_token: Option<String>,
+    http_header_timeout_ms: u64,
+    http_body_timeout_ms: u64,
+    http_max_connections: u32,
+    http_open_per_ip_per_second: u32,
     staff_default_role: String,
     #[serde(default, deserialize_with = "text_or_number")]
     staff_allow: Option<String>,
@@ -326,6 +346,10 @@ pub const KEYS: &[&str] = &[
     "token_key",
     "api_token",
     "metrics_token",
+    "http_header_timeout_ms",
+    "http_body_timeout_ms",
+    "http_max_connections",
+    "http_open_per_ip_per_second",
     "staff_default_role",
     "staff_allow",
     "bootstrap_admin",
@@ -459,6 +483,10 @@ impl RawConfig {
             token_key: None,
             api_token: None,
             metrics_token: None,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 30_000,
+            http_max_connections: 1024,
+            http_open_per_ip_per_second: 20,
             staff_default_role: "none".into(),
             staff_allow: None,
             bootstrap_admin: None,
@@ -689,6 +717,10 @@ impl Config {
                 "token_key" => masked(self.token_key.is_some(), false),
                 "api_token" => masked(self.api_token.is_some(), false),
                 "metrics_token" => masked(self.metrics_token.is_some(), false),
+                "http_header_timeout_ms" => self.http.header_timeout.as_millis().to_string(),
+                "http_body_timeout_ms" => self.http.body_timeout.as_millis().to_string(),
+                "http_max_connections" => self.http.max_connections.to_string(),
+                "http_open_per_ip_per_second" => self.http.open_per_ip_per_second.to_string(),
                 "staff_default_role" => self.staff_default_role.map(|r| r.as_str()).unwrap_or("none").to_string(),
                 "staff_allow" => {
                     self.staff_allow.iter().map(|(p, uid)| format!("{p}:{uid}")).collect::<Vec<_>>().join(", ")
@@ -949,6 +981,23 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
     }
     let api_token = secret("api_token", raw.api_token.clone())?;
     let metrics_token = secret("metrics_token", raw.metrics_token.clone())?;
+    let http_ranges: [(&str, u64, std::ops::RangeInclusive<u64>); 4] = [
+        ("http_header_timeout_ms", raw.http_header_timeout_ms, 100..=600_000),
+        ("http_body_timeout_ms", raw.http_body_timeout_ms, 100..=600_000),
+        ("http_max_connections", raw.http_max_connections.into(), 1..=100_000),
+        ("http_open_per_ip_per_second", raw.http_open_per_ip_per_second.into(), 1..=100_000),
+    ];
+    for (key, value, range) in http_ranges {
+        if !range.contains(&value) {
+            return Err(invalid(key, format!("{value} is out of range ({}–{})", range.start(), range.end())));
+        }
+    }
+    let http = HttpLimits {
+        header_timeout: Duration::from_millis(raw.http_header_timeout_ms),
+        body_timeout: Duration::from_millis(raw.http_body_timeout_ms),
+        max_connections: raw.http_max_connections,
+        open_per_ip_per_second: raw.http_open_per_ip_per_second,
+    };
     for (key, token) in [("api_token", &api_token), ("metrics_token", &metrics_token)] {
         if token.as_ref().is_some_and(|token| token.expose_secret().chars().count() < MIN_API_TOKEN_CHARS) {
             return Err(invalid(
@@ -983,6 +1032,7 @@ fn validate(raw: RawConfig, sources: BTreeMap<&'static str, String>) -> Result<C
         token_key,
         api_token,
         metrics_token,
+        http,
         staff_default_role,
         staff_allow,
         bootstrap_admin,

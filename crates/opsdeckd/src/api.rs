@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use opsdeck_core::Core;
-use opsdeckd::http::{ApiSettings, Server, auth};
+use opsdeckd::http::{ApiSettings, Limits, Server, auth};
 
 /// How long requests in progress may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -22,7 +22,15 @@ pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
             token
         }
     };
-    let settings = ApiSettings { metrics_token: core.config().metrics_token.clone(), ..ApiSettings::new(token) };
+    let config = core.config();
+    let limits = Limits {
+        header_read_timeout: config.http.header_timeout,
+        body_timeout: config.http.body_timeout,
+        max_connections: usize::try_from(config.http.max_connections).unwrap_or(usize::MAX),
+        open_per_second: config.http.open_per_ip_per_second,
+        open_burst: config.http.open_per_ip_per_second.saturating_mul(5),
+    };
+    let settings = ApiSettings { metrics_token: config.metrics_token.clone(), limits, ..ApiSettings::new(token) };
     let server = Server::start(addr, core.clone(), settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;

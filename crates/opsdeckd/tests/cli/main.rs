@@ -89,6 +89,27 @@ fn check_config_names_the_absent_providers_and_how_to_configure_them() {
 }
 
 #[test]
+fn the_http_limits_are_configurable_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = opsdeckd(dir.path())
+        .env("OPSDECK_HTTP_HEADER_TIMEOUT_MS", "2500")
+        .env("OPSDECK_HTTP_OPEN_PER_IP_PER_SECOND", "200")
+        .args(["check-config", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["values"]["http_header_timeout_ms"], "2500");
+    assert_eq!(json["values"]["http_body_timeout_ms"], "30000");
+    assert_eq!(json["values"]["http_max_connections"], "1024");
+    assert_eq!(json["values"]["http_open_per_ip_per_second"], "200");
+    let out = opsdeckd(dir.path()).env("OPSDECK_HTTP_MAX_CONNECTIONS", "0").arg("check-config").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("`http_max_connections`") && stderr.contains("out of range"), "{stderr}");
+}
+
+#[test]
 fn a_bad_value_exits_non_zero_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let out = opsdeckd(dir.path()).env("OPSDECK_TIMEZONE", "Mars/Base").arg("check-config").output().unwrap();
