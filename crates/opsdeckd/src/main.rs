@@ -159,7 +159,15 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         };
         let shop = fakes.start_shop(&core);
         tracing::info!(instance = %core.info().instance_id, sandbox = full, "opsdeckd running; Ctrl-C or SIGTERM stops it");
-        let signal = signals.recv().await;
+        // A signal, or the core halting by itself (the database proved to be marked for the
+        // other mode once it answered): then the daemon stops too, and fails.
+        let (signal, halted) = tokio::select! {
+            signal = signals.recv() => (signal, None),
+            why = core.halted() => ("none", why),
+        };
+        if let Some(why) = &halted {
+            tracing::error!(reason = %why, "the core halted");
+        }
         tracing::info!(signal, "stopping");
         if let Some(server) = api {
             api::stop(server).await;
@@ -169,7 +177,7 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         }
         core.shutdown().await;
         drop(fakes);
-        ExitCode::SUCCESS
+        if halted.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
     })
 }
 

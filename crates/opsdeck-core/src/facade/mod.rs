@@ -253,6 +253,14 @@ impl Core {
         self.inner.cancel.cancelled().await
     }
 
+    /// Completes when the core stops its background work: at shutdown (`None`), or by itself
+    /// because the database, down at start-up, turned out to be marked for the other mode
+    /// (`Some(why)`; see `db_mode`). A front end then stops too.
+    pub async fn halted(&self) -> Option<String> {
+        self.inner.cancel.cancelled().await;
+        self.inner.mode.refused()
+    }
+
     /// True when somebody listens to the events (a console is open).
     pub(crate) fn has_listeners(&self) -> bool {
         self.inner.events.has_subscribers()

@@ -52,6 +52,10 @@ async fn a_live_core_refuses_a_sandbox_database_at_start_and_once_it_answers() {
     })
     .await;
     assert_eq!(report.database.status, ComponentStatus::Unreachable);
+    let halted = tokio::time::timeout(std::time::Duration::from_secs(15), live.halted())
+        .await
+        .expect("the core halts its background work");
+    assert!(halted.is_some_and(|why| why.contains("used in sandbox mode")), "halted, saying why");
     live.shutdown().await;
 
     // The same mode starts on it again.
