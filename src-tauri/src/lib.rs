@@ -77,6 +77,15 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The core halts by itself when its database, down at start-up, proves to be marked for
+    // the other mode (sandbox / live): the console closes, saying why.
+    let (handle, watched) = (app.handle().clone(), core.clone());
+    tauri::async_runtime::spawn(async move {
+        if let Some(why) = watched.halted().await {
+            eprintln!("opsdeck: {why}");
+            handle.exit(1);
+        }
+    });
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
             if let Some(shop) = shop.take() {
