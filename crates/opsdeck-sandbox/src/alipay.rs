@@ -4,6 +4,8 @@
 //! It holds fixed sandbox key pairs (below): it verifies requests with the app's public key and
 //! signs answers and notifies with its own private key, over the exact text it sends. Its
 //! signing is written apart from the core's client, so that neither can hide the other's mistake.
+//! Both private keys are published here: anyone can sign as this fake, so OpsDeck starts it only
+//! in sandbox mode proper and then refuses every notify from outside (`Core::alipay_notify`).
 //!
 //! What each order answers is scripted with [`FakeAlipay::set`]; an order never set does not
 //! exist (`ACQ.TRADE_NOT_EXIST`). Gateway checks, each an `error_response`: `app_id` (unknown:
