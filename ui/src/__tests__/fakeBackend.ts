@@ -4,10 +4,12 @@ import type { App } from 'vue'
 import { createPinia, type Pinia } from 'pinia'
 import {
   provideBackend,
+  toBackendError,
   type AppInfo,
   type AuditPage,
   type AuditQuery,
   type Backend,
+  type BackendError,
   type CancelledOrder,
   type CancelledPage,
   type ComponentHealth,
@@ -206,6 +208,7 @@ export class FakeBackend implements Backend {
   unlistenCalls = 0
   private readonly listeners = new Set<Listener>()
   private readonly signInListeners = new Set<SignInListener>()
+  private readonly refusedListeners = new Set<(e: BackendError) => void>()
 
   get listenerCount(): number {
     return this.listeners.size
@@ -249,8 +252,15 @@ export class FakeBackend implements Backend {
 
   private record(cmd: Command, args?: unknown): void {
     this.calls.push(args === undefined ? { cmd } : { cmd, args: clone(args) })
-    if (cmd in this.failures) throw this.failures[cmd]
-    this.authorise(cmd)
+    try {
+      if (cmd in this.failures) throw this.failures[cmd]
+      this.authorise(cmd)
+    } catch (e) {
+      // As the Tauri backend does: a refusal for who is asking is told to onRefused's listeners.
+      const error = toBackendError(e)
+      if (error.code === 'unauthenticated' || error.code === 'forbidden') this.refusedListeners.forEach((cb) => cb(error))
+      throw e
+    }
   }
 
   /** Refuses actions as the core does: without a session, and to viewers (roles to non-admins). */
@@ -690,6 +700,13 @@ export class FakeBackend implements Backend {
       }),
     )
     return clone(user)
+  }
+
+  onRefused(cb: (e: BackendError) => void): () => void {
+    this.refusedListeners.add(cb)
+    return () => {
+      this.refusedListeners.delete(cb)
+    }
   }
 
   async onSignInResult(cb: SignInListener): Promise<() => void> {

@@ -50,6 +50,33 @@ describe('Session store', () => {
     expect(session.cannot('changeRoles', 'admin')).toBe('Your role (viewer) cannot change roles')
   })
 
+  it('asks the core who is signed in again when a command is refused for who is asking', async () => {
+    backend.session = staffMember({ role: 'operator' })
+    const session = store()
+    await session.start()
+    expect(session.role).toBe('operator')
+    expect(backend.callsTo('auth_session')).toHaveLength(1)
+
+    // An admin made them a viewer meanwhile: the next action is refused, and the buttons follow.
+    backend.session = staffMember({ role: 'viewer' })
+    await expect(backend.ocrPause()).rejects.toMatchObject({ code: 'forbidden' })
+    await flushPromises()
+    expect(backend.callsTo('auth_session')).toHaveLength(2)
+    expect(session.role).toBe('viewer')
+
+    // Then removed the role (the shell ends the session): the console shows the sign-in screen.
+    backend.session = null
+    await expect(backend.ocrPause()).rejects.toMatchObject({ code: 'unauthenticated' })
+    await flushPromises()
+    expect(session.staff).toBeNull()
+
+    // Stopped: no more asking.
+    session.stop()
+    await expect(backend.ocrPause()).rejects.toMatchObject({ code: 'unauthenticated' })
+    await flushPromises()
+    expect(backend.callsTo('auth_session')).toHaveLength(3)
+  })
+
   it('allows nothing before anyone signs in', async () => {
     backend.session = null
     const session = store()

@@ -210,6 +210,23 @@ describe('Tauri backend', () => {
     await expect(b.unlink(1)).rejects.toEqual({ code: 'unauthenticated', message: 'sign in first' })
   })
 
+  it('tells onRefused of refusals for who is asking, and of nothing else', async () => {
+    const b = createTauriBackend()
+    const refused: string[] = []
+    const stop = b.onRefused((e) => refused.push(e.code))
+    invoke.mockRejectedValueOnce({ code: 'unauthenticated', message: 'sign in first' })
+    await expect(b.ocrList({ offset: 0, limit: 10 })).rejects.toMatchObject({ code: 'unauthenticated' })
+    invoke.mockRejectedValueOnce({ code: 'forbidden', message: 'your console role was removed; ask an admin' })
+    await expect(b.overview()).rejects.toMatchObject({ code: 'forbidden' })
+    invoke.mockRejectedValueOnce({ code: 'invalid_input', message: 'limit must be between 1 and 500' })
+    await expect(b.ocrList({ offset: 0, limit: 0 })).rejects.toMatchObject({ code: 'invalid_input' })
+    expect(refused).toEqual(['unauthenticated', 'forbidden'])
+    stop()
+    invoke.mockRejectedValueOnce({ code: 'unauthenticated', message: 'sign in first' })
+    await expect(b.overview()).rejects.toMatchObject({ code: 'unauthenticated' })
+    expect(refused).toHaveLength(2)
+  })
+
   it('listens on signin-result and passes the outcomes through', async () => {
     const unlisten = vi.fn()
     let handler: ((e: { payload: unknown }) => void) | undefined

@@ -140,6 +140,12 @@ export interface Backend {
 
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>
+  /**
+   * Told whenever the core refuses a command for who is asking (`unauthenticated`: nobody or a
+   * user no longer there; `forbidden`: the role, which may have changed since the sign-in), so the
+   * session can be asked again. Returns the unsubscribe function.
+   */
+  onRefused(cb: (e: BackendError) => void): () => void
 }
 
 export const BackendKey: InjectionKey<Backend> = Symbol('opsdeck.backend')

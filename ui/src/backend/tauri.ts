@@ -2,7 +2,7 @@
 // imports @tauri-apps/api.
 import { invoke } from '@tauri-apps/api/core'
 import { listen } from '@tauri-apps/api/event'
-import { toBackendError, type Backend } from './index'
+import { toBackendError, type Backend, type BackendError } from './index'
 import type {
   AppInfo,
   AuditPage,
@@ -56,11 +56,19 @@ export function isTauriRuntime(): boolean {
   return typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window
 }
 
+/** Who hears of refusals for who is asking (see `Backend.onRefused`). */
+const refusedListeners = new Set<(e: BackendError) => void>()
+
+/** The codes of a refusal for who is asking, as opposed to what was asked. */
+export const REFUSED_CODES: readonly string[] = ['unauthenticated', 'forbidden']
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args)
   } catch (e) {
-    throw toBackendError(e)
+    const error = toBackendError(e)
+    if (REFUSED_CODES.includes(error.code)) refusedListeners.forEach((cb) => cb(error))
+    throw error
   }
 }
 
@@ -165,5 +173,11 @@ export function createTauriBackend(): Backend {
     onSignInResult: (cb: (r: SignInResult) => void) => subscribe(SIGNIN_RESULT_EVENT, cb),
 
     onCoreEvent: (cb: (e: CoreEvent) => void) => subscribe(CORE_EVENT, cb),
+    onRefused: (cb: (e: BackendError) => void) => {
+      refusedListeners.add(cb)
+      return () => {
+        refusedListeners.delete(cb)
+      }
+    },
   }
 }

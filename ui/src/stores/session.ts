@@ -166,6 +166,7 @@ export const useSessionStore = defineStore('session', () => {
   }
 
   let running = false
+  let stopRefused: (() => void) | null = null
   const events = coreSubscription(backend)
   const results = subscription<SignInResult>((cb) => backend.onSignInResult(cb))
 
@@ -173,6 +174,9 @@ export const useSessionStore = defineStore('session', () => {
   async function start(): Promise<void> {
     if (running) return
     running = true
+    // A command refused for who is asking (signed out elsewhere, the user gone, the role changed
+    // since): ask the core who is signed in now; the gate and the buttons follow.
+    stopRefused = backend.onRefused(() => void load(true))
     const isCurrent = events.begin()
     const resultsCurrent = results.begin()
     try {
@@ -186,6 +190,8 @@ export const useSessionStore = defineStore('session', () => {
 
   function stop(): void {
     running = false
+    stopRefused?.()
+    stopRefused = null
     events.end()
     results.end()
   }
