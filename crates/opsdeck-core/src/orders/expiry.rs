@@ -163,7 +163,7 @@ async fn round(
         tracing::warn!(orders = early.len(), "claimed before their deadline; back in the index");
         shared.due.back_at(&early).await?;
     }
-    let claimed: Vec<String> = claim.orders.iter().cloned().filter(|no| !early.iter().any(|(e, _)| e == no)).collect();
+    let claimed: Vec<String> = claim.orders.iter().filter(|&no| !early.iter().any(|(e, _)| e == no)).cloned().collect();
     let answers: Vec<(String, (Verdict, Vec<NewEvent>))> = futures_util::stream::iter(claimed)
         .map(|no| async move {
             let answer = ask(core, &no).await;

@@ -561,7 +561,7 @@ async fn a_permanent_alipay_refusal_fails_the_sweep_run_and_cancels_nothing() {
         (!summary.refused.is_empty()).then_some(summary)
     })
     .await;
-    assert_eq!(summary.refused, [order.order_no.clone()]);
+    assert_eq!(summary.refused, std::slice::from_ref(&order.order_no));
     assert!(summary.cancelled.is_empty() && summary.retried.is_empty(), "{summary:?}");
     let failure = opsdeck_core::orders::expiry::outcome(&summary).unwrap_err();
     assert!(failure.contains("40002") && failure.contains("isv.invalid-app-id"), "{failure}");
