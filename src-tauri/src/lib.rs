@@ -53,15 +53,6 @@ pub fn run() -> ExitCode {
     // credentials get their fake. The fakes serve for as long as the app runs.
     let full = Sandbox::wanted(&config, cli.sandbox);
     let sandbox = tauri::async_runtime::block_on(Sandbox::start(&mut config, full));
-    // Provider tokens are encrypted with a key from the OS keychain unless one is configured.
-    if config.token_key.is_none() {
-        match keychain_token_key() {
-            Ok(key) => config.token_key = Some(key),
-            Err(e) => {
-                tracing::warn!(error = %e, "no OS keychain: provider tokens are encrypted with a key file in the data dir")
-            }
-        }
-    }
     let core = match tauri::async_runtime::block_on(Core::start(config)) {
         Ok(core) => core,
         Err(e) => {
@@ -96,21 +87,6 @@ pub fn run() -> ExitCode {
         }
     });
     ExitCode::SUCCESS
-}
-
-/// The token key from the OS keychain (Secret Service), created there on first use.
-fn keychain_token_key() -> anyhow::Result<secrecy::SecretString> {
-    let entry = keyring::Entry::new("opsdeck", "provider-token-key")?;
-    match entry.get_password() {
-        Ok(key) => Ok(key.into()),
-        Err(keyring::Error::NoEntry) => {
-            let key = opsdeck_core::accounts::crypto::TokenCipher::generate_key();
-            use secrecy::ExposeSecret;
-            entry.set_password(key.expose_secret())?;
-            Ok(key)
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// The app's commands, written once: the handler and [`COMMANDS`] (the names) both come from
