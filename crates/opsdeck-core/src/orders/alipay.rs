@@ -23,6 +23,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+/// SHA-256 of the DER form of the built-in fake's Alipay public key, which is published in this
+/// repository (`opsdeck-sandbox`): anyone can sign an answer or a notify that verifies with it.
+/// A client with this key is refused unless its gateway is on this machine (the fake's).
+const PUBLISHED_SANDBOX_KEY_SHA256: &str = "933f3e17ad636bcf9b4ba988d11754a88eea8b63c585bb592379eec33dc02845";
+
 /// Every call gives up after this long (a retry later is the caller's).
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const QUERY: &str = "alipay.trade.query";
@@ -235,6 +240,14 @@ impl AlipayClient {
             .map_err(|e| AlipayError::Config(format!("app_private_key: {e}")))?;
         let public = public_key(&config.alipay_public_key)
             .map_err(|e| AlipayError::Config(format!("alipay_public_key: {e}")))?;
+        if is_published_sandbox_key(&public) && !on_this_machine(&config.gateway_url) {
+            return Err(AlipayError::Config(
+                "alipay_public_key is the built-in fake's, whose private half is published with OpsDeck: anyone \
+                 could sign a payment notify with it. Configure Alipay's public key from the Alipay console, or \
+                 run in sandbox mode (--sandbox)"
+                    .into(),
+            ));
+        }
         Ok(AlipayClient {
             http,
             gateway_url: config.gateway_url,
@@ -243,6 +256,11 @@ impl AlipayClient {
             verifying_key: public,
             seller_id: config.seller_id,
         })
+    }
+
+    /// Whether answers and notifies are verified with the built-in fake's published key.
+    pub fn trusts_published_sandbox_key(&self) -> bool {
+        is_published_sandbox_key(&self.verifying_key)
     }
 
     pub fn app_id(&self) -> &str {
@@ -581,4 +599,21 @@ fn public_key(text: &str) -> Result<PKey<Public>, String> {
     let key = parsed.map_err(|e| format!("not an RSA public key (SPKI or PKCS#1, PEM or bare base64): {e}"))?;
     key.rsa().map_err(|_| "not an RSA key (SPKI or PKCS#1, PEM or bare base64)".to_string())?;
     Ok(key)
+}
+
+fn is_published_sandbox_key(key: &PKey<Public>) -> bool {
+    key.public_key_to_der().is_ok_and(|der| {
+        let digest = openssl::sha::sha256(&der);
+        digest.iter().map(|b| format!("{b:02x}")).collect::<String>() == PUBLISHED_SANDBOX_KEY_SHA256
+    })
+}
+
+/// A gateway on loopback (the built-in fake's, or a test's).
+fn on_this_machine(gateway_url: &str) -> bool {
+    match url::Url::parse(gateway_url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name == "localhost",
+        None => false,
+    }
 }

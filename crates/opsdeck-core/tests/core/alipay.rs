@@ -463,3 +463,24 @@ fn amounts_read_in_fen() {
         assert_eq!(amount_in_fen(text), None, "{text:?}");
     }
 }
+
+/// The built-in fake's Alipay key is published with OpsDeck: a client that would verify with it
+/// is refused unless its gateway is on this machine (the fake's). Any other key is fine anywhere.
+#[test]
+fn the_fakes_published_key_is_refused_for_a_gateway_elsewhere() {
+    let at = |gateway: &str, alipay_public_key: &str| {
+        AlipayClient::new(reqwest::Client::new(), config(gateway, SANDBOX_APP_PRIVATE_KEY, alipay_public_key))
+    };
+    let real_gateway = "https://openapi.alipay.com/gateway.do";
+    match at(real_gateway, SANDBOX_ALIPAY_PUBLIC_KEY) {
+        Err(AlipayError::Config(why)) => assert!(why.contains("published"), "{why}"),
+        other => panic!("the published key was accepted for Alipay's own gateway: {other:?}"),
+    }
+    for local in ["http://127.0.0.1:9/gateway.do", "http://localhost:9/gateway.do", "http://[::1]:9/gateway.do"] {
+        let client = at(local, SANDBOX_ALIPAY_PUBLIC_KEY).unwrap();
+        assert!(client.trusts_published_sandbox_key());
+    }
+    // Another key (here the fake's app key, standing in for Alipay's real one): fine anywhere.
+    let other = at(real_gateway, SANDBOX_APP_PUBLIC_KEY).unwrap();
+    assert!(!other.trusts_published_sandbox_key());
+}
