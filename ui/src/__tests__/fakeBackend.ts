@@ -756,6 +756,10 @@ export function appInfo(overrides: Partial<AppInfo> = {}): AppInfo {
     database_backend: 'sqlite',
     data_dir: '/var/lib/opsdeck',
     sandbox: false,
+    providers: [
+      { name: 'baidu', state: 'configured', keys: ['baidu_api_key', 'baidu_secret_key'] },
+      { name: 'alipay', state: 'absent', keys: ['alipay_app_id', 'alipay_private_key', 'alipay_public_key'] },
+    ],
     ...overrides,
   }
 }

@@ -29,6 +29,19 @@ export interface AppInfo {
   data_dir: string
   /** Every provider is a built-in fake (sandbox mode): the console says so. */
   sandbox: boolean
+  /** Each provider and how it is set up, with the keys that configure it. */
+  providers: ProviderStatus[]
+}
+
+/** `configured`: real credentials; `sandbox`: the built-in fake; `absent`: not configured. */
+export type ProviderState = 'configured' | 'sandbox' | 'absent'
+
+export interface ProviderStatus {
+  /** `baidu`, `alipay`, `weibo`, `qq`, `wechat`, `dingtalk`, `oidc`. */
+  name: string
+  state: ProviderState
+  /** The configuration keys that set it up (each also `OPSDECK_<KEY>`). */
+  keys: string[]
 }
 
 export interface AuditEntry {

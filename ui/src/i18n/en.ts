@@ -58,6 +58,21 @@ const en = {
       'Dates and times throughout the console are shown in this zone, the one OpsDeck is configured with, whatever the zone of this computer.',
     timezoneLoading: 'Loading the configured time zone…',
     timezoneUnavailable: 'Could not load the configured time zone:',
+    providers: 'Providers',
+    providersNote:
+      'The services OpsDeck calls. A provider that is not configured is absent: what needs it waits (OCR, order expiry) or is not offered (sign-in). Configure it on the machine that runs the core, then restart it.',
+    providerName: {
+      baidu: 'Baidu ID-card OCR',
+      alipay: 'Alipay (payments)',
+      weibo: 'Weibo sign-in',
+      qq: 'QQ sign-in',
+      wechat: 'WeChat sign-in',
+      dingtalk: 'DingTalk sign-in',
+      oidc: 'OpenID Connect sign-in',
+    },
+    providerState: { configured: 'configured', sandbox: 'built-in fake', absent: 'not configured' },
+    /** How to configure an absent provider: keys and environment variables. */
+    providerHow: 'Set {keys} in the configuration file, or {vars}.',
   },
 
   errors: {

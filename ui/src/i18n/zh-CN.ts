@@ -55,6 +55,20 @@ const zhCN: Messages = {
     timezoneNote: '控制台中的所有日期和时间均按此时区（OpsDeck 配置的时区）显示，与本机所在时区无关。',
     timezoneLoading: '正在加载配置的时区…',
     timezoneUnavailable: '无法获取配置的时区：',
+    providers: '外部服务',
+    providersNote:
+      'OpsDeck 调用的外部服务。未配置的服务视为缺失：依赖它的功能会等待（OCR、订单超时）或不提供（登录）。请在运行核心的机器上配置，然后重启。',
+    providerName: {
+      baidu: '百度身份证识别',
+      alipay: '支付宝（支付）',
+      weibo: '微博登录',
+      qq: 'QQ 登录',
+      wechat: '微信登录',
+      dingtalk: '钉钉登录',
+      oidc: 'OpenID Connect 登录',
+    },
+    providerState: { configured: '已配置', sandbox: '内置模拟', absent: '未配置' },
+    providerHow: '在配置文件中设置 {keys}，或设置环境变量 {vars}。',
   },
 
   errors: {
