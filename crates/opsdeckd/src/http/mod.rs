@@ -10,9 +10,11 @@
 //! - Open: `GET /healthz` (up/down per component; the full report with a token),
 //!   `GET /openapi.yaml`; these and the notify are limited per peer address ([`per_ip`]).
 //!
-//! Bodies are limited to [`BODY_LIMIT`] and must arrive within [`Limits::body_timeout`]; a
-//! request head within [`Limits::header_read_timeout`]; at most [`Limits::max_connections`]
-//! connections are served at once ([`serve`]). Every error is JSON `{code, message, field?}`
+//! Bodies are limited to [`BODY_LIMIT`]; a body may not pause longer than
+//! [`Limits::body_timeout`], and a request is answered (or 408) within twice that; a request head
+//! must arrive within [`Limits::header_read_timeout`]; at most [`Limits::max_connections`]
+//! connections are served at once, a quarter of them per peer, each for at most 10 minutes
+//! ([`serve`]). Every error is JSON `{code, message, field?}`
 //! ([`error`]). Handlers only map: the facade ([`Core`]) validates and decides.
 
 use std::future::Future;

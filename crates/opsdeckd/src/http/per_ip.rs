@@ -1,6 +1,6 @@
 //! Per-IP limits on the open routes (those without a bearer token: `/healthz`,
-//! `/openapi.yaml`, Alipay's notify): GCRA by `governor`, keyed by the peer's address, in this
-//! process's memory. Over the limit: 429 `rate_limited` with `Retry-After`. Behind a reverse
+//! `/openapi.yaml`, Alipay's notify): GCRA by `governor`, keyed by the peer (an IPv4 address, or
+//! an IPv6 /64: one host may use any address of its /64), in this process's memory. Over the limit: 429 `rate_limited` with `Retry-After`. Behind a reverse
 //! proxy every request has the proxy's address: limit there too.
 
 use std::net::{IpAddr, SocketAddr};
@@ -23,6 +23,8 @@ const FORGET_ABOVE: usize = 10_000;
 pub struct PerIp {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    /// When idle addresses were last forgotten (at most once a second: it scans them all).
+    forgotten: std::sync::Mutex<std::time::Instant>,
 }
 
 impl PerIp {
@@ -33,15 +35,20 @@ impl PerIp {
         PerIp {
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
+            forgotten: std::sync::Mutex::new(std::time::Instant::now()),
         }
     }
 
     /// `Ok` when `ip` may make a request now, else how many whole seconds to wait.
     fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        if self.limiter.len() > FORGET_ABOVE {
+        if self.limiter.len() > FORGET_ABOVE
+            && let Ok(mut last) = self.forgotten.try_lock()
+            && last.elapsed() >= std::time::Duration::from_secs(1)
+        {
             self.limiter.retain_recent();
+            *last = std::time::Instant::now();
         }
-        self.limiter.check_key(&ip).map_err(|not_until| {
+        self.limiter.check_key(&super::serve::peer_key(ip)).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
         })

@@ -1,20 +1,28 @@
 //! The connection loop: HTTP/1 by hyper with a header-read timeout (a client that sends half a
 //! request head is dropped), at most [`Limits::max_connections`] connections at once (the next
-//! waits in the listen backlog), the peer's address handed to the routes (per-IP limits), and a
-//! graceful shutdown (no new connections; requests in progress finish). `axum::serve` offers no
-//! header-read timeout or connection cap, hence this loop.
+//! waits in the listen backlog) and a quarter of them per peer (an IPv4 address, an IPv6 /64),
+//! every request answered or dropped within twice the body timeout (a body trickled a byte at a
+//! time holds nothing for long), every connection closed gracefully after
+//! [`CONNECTION_LIFETIME`] (and dropped if it cannot finish within the body timeout: a client
+//! that never reads its answers), the peer's address handed to the routes (per-IP limits), and
+//! a graceful shutdown (no new connections; requests in progress finish). `axum::serve` offers
+//! none of these limits, hence this loop.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+
+use super::error::HttpError;
 
 /// The transport's limits.
 #[derive(Debug, Clone)]
@@ -45,6 +53,13 @@ impl Default for Limits {
     }
 }
 
+/// How long one connection is served before it is asked to close (after the request in
+/// progress); keep-alive clients reconnect.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The part of [`Limits::max_connections`] one peer may hold at once.
+const PER_PEER_SHARE: usize = 4;
+
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets the
 /// connections in progress finish their requests.
 pub async fn serve(
@@ -53,10 +68,14 @@ pub async fn serve(
     limits: &Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = GracefulShutdown::new();
+    let max = limits.max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
+    let per_peer = Arc::new(PeerCount::new((max / PER_PEER_SHARE).max(1)));
+    let (close_all, closing) = watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
+    let deadline = limits.body_timeout * 2;
+    let grace = limits.body_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -68,7 +87,8 @@ pub async fn serve(
                 Ok(accepted) => accepted,
                 Err(e) => {
                     // Per-connection failures (reset before accept) and resource exhaustion
-                    // (EMFILE): keep serving; a short pause lets descriptors free up.
+                    // (EMFILE): keep serving; a short pause lets descriptors free up (the
+                    // pause is the remedy, not a wait for an event).
                     tracing::warn!(error = %e, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
@@ -76,21 +96,136 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let Some(held) = per_peer.take(peer.ip()) else {
+            tracing::debug!(%peer, "too many connections from this peer: closed");
+            drop(stream);
+            continue;
+        };
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let mut router = router.clone();
-            async move { tower_service::Service::call(&mut router, request).await }
+            async move {
+                let answer = tower_service::Service::call(&mut router, request);
+                match tokio::time::timeout(deadline, answer).await {
+                    Ok(answered) => answered,
+                    Err(_) => Ok(HttpError::new(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        format!("the request was not received and answered within {} s", deadline.as_secs()),
+                    )
+                    .into_response()),
+                }
+            }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let mut closing = closing.clone();
+        let mut connection = Box::pin(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let ended = tokio::select! {
+                ended = connection.as_mut() => Some(ended),
+                () = tokio::time::sleep(CONNECTION_LIFETIME) => None,
+                _ = closing.wait_for(|closing| *closing) => None,
+            };
+            let ended = match ended {
+                Some(ended) => ended,
+                None => {
+                    // Finish the request in progress, then close; a connection that cannot
+                    // (its client does not read) is dropped after the grace.
+                    connection.as_mut().graceful_shutdown();
+                    tokio::time::timeout(grace, connection.as_mut()).await.unwrap_or(Ok(()))
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            drop(held);
             drop(slot);
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let _ = close_all.send(true);
+    // Every connection gives its slot back when it ends.
+    let _all = slots.acquire_many(u32::try_from(max).unwrap_or(u32::MAX)).await;
     Ok(())
+}
+
+/// Connections held per peer: an IPv4 address, or an IPv6 /64 (one host's usual allotment).
+struct PeerCount {
+    max: usize,
+    held: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl PeerCount {
+    fn new(max: usize) -> PeerCount {
+        PeerCount { max, held: Mutex::new(HashMap::new()) }
+    }
+
+    /// One more connection of `ip`'s peer, unless it holds its share already.
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<PeerHeld> {
+        let key = peer_key(ip);
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let count = held.entry(key).or_insert(0);
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(PeerHeld { count: self.clone(), key })
+    }
+}
+
+/// A connection counted for its peer until dropped.
+struct PeerHeld {
+    count: Arc<PeerCount>,
+    key: IpAddr,
+}
+
+impl Drop for PeerHeld {
+    fn drop(&mut self) {
+        let mut held = self.count.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = held.get_mut(&self.key) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// The key a peer is counted and limited under: IPv4 (also IPv4-mapped IPv6) as it is, IPv6 by
+/// its /64 (one host can use any address of its /64).
+pub(super) fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(Ipv6Addr::from(bits))
+        }
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_are_keyed_by_ipv4_address_and_ipv6_slash_64() {
+        let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(peer_key(v6("2001:db8:1:2:aaaa::1")), peer_key(v6("2001:db8:1:2:bbbb::9")));
+        assert_ne!(peer_key(v6("2001:db8:1:2::1")), peer_key(v6("2001:db8:1:3::1")));
+        assert_eq!(peer_key(v6("::ffff:10.0.0.7")), v6("10.0.0.7"));
+        assert_ne!(peer_key(v6("10.0.0.7")), peer_key(v6("10.0.0.8")));
+    }
+
+    #[test]
+    fn a_peer_holds_its_share_of_connections_and_gets_them_back() {
+        let count = Arc::new(PeerCount::new(2));
+        let ip: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_host: IpAddr = "2001:db8::2".parse().unwrap();
+        let (a, b) = (count.take(ip).unwrap(), count.take(same_host).unwrap());
+        assert!(count.take(ip).is_none(), "a third connection of the same /64");
+        assert!(count.take("192.0.2.1".parse().unwrap()).is_some(), "another peer is not held back");
+        drop(a);
+        assert!(count.take(ip).is_some(), "a slot given back is usable again");
+        drop(b);
+    }
 }

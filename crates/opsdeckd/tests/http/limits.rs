@@ -103,6 +103,80 @@ async fn a_body_that_stops_arriving_is_refused_after_the_body_timeout() {
     world.stop().await;
 }
 
+/// A body trickled a byte at a time, each within the body timeout of the last, still ends: the
+/// whole request is answered or dropped within twice the body timeout.
+#[tokio::test]
+async fn a_body_trickled_a_byte_at_a_time_is_cut_off() {
+    let world = World::start_with_api(&[], |api| api.limits.body_timeout = Duration::from_millis(400)).await;
+    let addr = world.base.trim_start_matches("http://").to_string();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = "POST /api/payments/alipay/notify HTTP/1.1\r\nHost: opsdeck\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 60000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // The fault: one byte every 100 ms, never a gap as long as the body timeout.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..600 {
+            if writer.write_all(b"a").await.is_err() {
+                return;
+            }
+            // The trickle's pace (the fault itself), not a wait.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), reader.read_to_end(&mut answer)).await;
+    trickle.abort();
+    assert!(read.is_ok(), "a trickled body held its connection for 15 s (the trickle lasts 60 s)");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "a 408 for the request that took too long: {text}");
+    assert!(text.contains("request_timeout"), "{text}");
+    world.stop().await;
+}
+
+/// One peer holds at most a quarter of the connections: its next one is closed at once, unserved,
+/// and one it gives back is usable again.
+#[tokio::test]
+async fn one_peer_cannot_hold_every_connection() {
+    let world = World::start_with_api(&[], |api| api.limits.max_connections = 8).await;
+    let addr = world.base.trim_start_matches("http://").to_string();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // A request head in progress: the connection is the server's to hold.
+        stream.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+        held.push(stream);
+    }
+    // The server has counted both once it closes the third (a bounded wait for that).
+    let refused = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: opsdeck\r\nConnection: close\r\n\r\n").await;
+            let mut answer = Vec::new();
+            let _ = third.read_to_end(&mut answer).await;
+            if answer.is_empty() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "a third connection of the same peer was served for 15 s");
+    drop(held);
+    // Given back: served again (bounded polling until the server has seen the two close).
+    let served = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if world.http.get(world.url("/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            // Bounded polling: look again in 25 ms.
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await;
+    assert!(served.is_ok(), "the peer's connections, given back, were not usable again within 15 s");
+    world.stop().await;
+}
+
 #[tokio::test]
 async fn the_open_routes_are_limited_per_address_and_the_intake_is_not() {
     let world = World::start_with_api(&[], |api| {
