@@ -243,7 +243,7 @@ pub async fn auth_session(core: State<'_, Core>, session: State<'_, Arc<Session>
     let Some(staff) = session.staff() else { return Ok(None) };
     // The role as it is now; a removed role or user ends the session.
     match core.staff_actor(&staff).await {
-        Ok(actor) => Ok(Some(Staff { role: actor.role, ..staff })),
+        Ok(actor) => Ok(Some(Staff { role: actor.role(), ..staff })),
         Err(ApiError::Forbidden(_) | ApiError::Unauthenticated(_)) => {
             session.set_staff(None);
             Ok(None)

@@ -159,6 +159,11 @@ impl ModeGuard {
         }
     }
 
+    /// Whether the mark was checked and matches.
+    pub fn checked(&self) -> bool {
+        matches!(&*self.state.lock().expect("not poisoned"), GuardState::Checked)
+    }
+
     /// The refusal, once the mark was found to be the other mode's.
     pub fn refused(&self) -> Option<String> {
         match &*self.state.lock().expect("not poisoned") {

@@ -162,13 +162,28 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// What the audit log shows.
-    pub name: String,
-    pub role: Role,
+    pub(crate) name: String,
+    pub(crate) role: Role,
     /// The staff member's user, when signed in.
-    pub user_id: Option<i64>,
+    pub(crate) user_id: Option<i64>,
 }
 
 impl Actor {
+    /// What the audit log shows.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The role the actor acts with.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The staff member's user, when signed in.
+    pub fn user_id(&self) -> Option<i64> {
+        self.user_id
+    }
+
     /// A trusted caller with every right, inside the core (the sandbox's simulated shop). Not
     /// public: a front end has no way to act without a signed-in staff member.
     #[cfg(not(feature = "test-actor"))]

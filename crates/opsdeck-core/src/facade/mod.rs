@@ -261,6 +261,12 @@ impl Core {
         self.inner.mode.refused()
     }
 
+    /// Whether the database's mode mark was checked and matches this instance's mode (the
+    /// simulated shop writes nothing before).
+    pub(crate) fn mode_checked(&self) -> bool {
+        self.inner.mode.checked()
+    }
+
     /// True when somebody listens to the events (a console is open).
     pub(crate) fn has_listeners(&self) -> bool {
         self.inner.events.has_subscribers()

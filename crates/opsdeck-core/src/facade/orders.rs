@@ -237,9 +237,11 @@ impl Core {
         Ok(Some(order))
     }
 
-    /// A payment of the order's own amount reported (the simulated shop, tests): pending → paid
+    /// A payment of the order's own amount reported without proof (tests and benchmarks only:
+    /// public with the `test-actor` feature, which no front end enables): pending → paid
     /// exactly once, however often it is repeated; for a cancelled order it is recorded as a
     /// conflict for staff.
+    #[cfg(feature = "test-actor")]
     pub async fn order_mark_paid(&self, order_no: &str, trade_no: &str, source: &str) -> Result<PaidOutcome, ApiError> {
         self.settle_payment(order_no, Payment { trade_no, amount_fen: None }, source).await
     }
@@ -282,7 +284,7 @@ impl Core {
     /// Its signature is verified with Alipay's public key (a forged one is refused and logged,
     /// nothing applied); then the app id, the order (`out_trade_no`, pending, paid or
     /// cancelled) and the amount (exactly, in fen) are checked against ours. A paid status marks
-    /// the order paid (source `notify`) through [`Core::order_mark_paid`], so repeats of one
+    /// the order paid (source `notify`) through [`Core::settle_payment`], so repeats of one
     /// notify (Alipay retries with the same `notify_id`) change nothing; other statuses are only
     /// acknowledged.
     ///

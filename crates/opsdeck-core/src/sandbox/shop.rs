@@ -103,10 +103,17 @@ async fn run(core: Core, alipay: FakeAlipay, settings: ShopSettings, cancel: Can
 }
 
 /// The shop's goods ids: its catalogue, created on first start (retried until the database
-/// answers).
+/// answers). Nothing is written, and so the shop does not start, until the database's mark is
+/// confirmed to be sandbox (a database down at start-up may yet prove to be a live one).
 async fn stock_shelves(core: &Core, actor: &Actor) -> Vec<(i64, i64)> {
     let mut wait = Duration::from_millis(500);
     loop {
+        if !core.mode_checked() {
+            // The database's mark is not confirmed yet (the health probe checks it once the
+            // database answers): write nothing until it is.
+            tokio::time::sleep(wait).await;
+            continue;
+        }
         match ensure_catalogue(core, actor).await {
             Ok(goods) => return goods,
             Err(e) => {

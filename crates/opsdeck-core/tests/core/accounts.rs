@@ -362,7 +362,7 @@ async fn linking_unlinking_and_roles() {
     let world = World::start(None, &[("staff_default_role", toml_string("viewer"))]).await;
     let (admin_id, _, admin) = signed_in(world.sign_in(Provider::Weibo).await.unwrap());
     let admin = Actor::staff(&admin.unwrap());
-    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(admin.role(), Role::Admin);
     // Link QQ to the admin's user: staff start it, the provider redirects, the core links.
     let auth = world.core.link_start(admin_id, ProviderKey::Qq, &admin, BINDING).await.unwrap();
     let redirect = follow_to_redirect(&auth.url, &world.fake(Provider::Qq).config().redirect_uri).await;
@@ -375,7 +375,7 @@ async fn linking_unlinking_and_roles() {
     // A second staff member: a viewer by the configured default.
     let (viewer_id, _, viewer) = signed_in(world.sign_in(Provider::Wechat).await.unwrap());
     let viewer = Actor::staff(&viewer.unwrap());
-    assert_eq!(viewer.role, Role::Viewer);
+    assert_eq!(viewer.role(), Role::Viewer);
     // The WeChat identity cannot be linked to the admin as well: it belongs to the viewer.
     let auth = world.core.link_start(admin_id, ProviderKey::Wechat, &admin, BINDING).await.unwrap();
     let redirect = follow_to_redirect(&auth.url, &world.fake(Provider::Wechat).config().redirect_uri).await;
@@ -412,13 +412,13 @@ async fn linking_unlinking_and_roles() {
         avatar: None,
         signed_in_at: chrono::Utc::now(),
     };
-    assert_eq!(world.core.staff_actor(&viewer_staff).await.unwrap().role, Role::Operator, "roles apply at once");
+    assert_eq!(world.core.staff_actor(&viewer_staff).await.unwrap().role(), Role::Operator, "roles apply at once");
     world.core.staff_set_role(viewer_id, None, &admin).await.unwrap();
     assert_eq!(code_of(world.core.staff_actor(&viewer_staff).await.unwrap_err()), "forbidden");
     // Every action named its actor in the audit log.
     let audit = world.core.audit_list(100, None, &Actor::system("tester")).await.unwrap();
     let actions: Vec<(&str, &str)> = audit.entries.iter().map(|e| (e.action.as_str(), e.who.as_str())).collect();
-    assert!(actions.contains(&("account.unlink", admin.name.as_str())), "{actions:?}");
+    assert!(actions.contains(&("account.unlink", admin.name())), "{actions:?}");
     assert!(actions.iter().filter(|(a, _)| *a == "staff.set_role").count() >= 2);
     assert!(actions.iter().any(|(a, _)| *a == "staff.sign_in"));
     world.core.shutdown().await;

@@ -45,7 +45,7 @@ async fn an_operator_cannot_link_unlink_or_accept_for_an_admin_but_can_for_thems
     let world = World::start(None, &[]).await;
     let (admin_id, _, admin) = signed_in(world.sign_in(Provider::Weibo).await.unwrap());
     let admin = Actor::staff(&admin.unwrap());
-    assert_eq!(admin.role, Role::Admin, "the embedded default database: one person's own");
+    assert_eq!(admin.role(), Role::Admin, "the embedded default database: one person's own");
     let (operator_id, _, none) = signed_in(world.sign_in(Provider::Wechat).await.unwrap());
     assert!(none.is_none());
     world.core.staff_set_role(operator_id, Some(Role::Operator), &admin).await.unwrap();

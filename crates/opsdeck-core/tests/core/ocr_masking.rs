@@ -214,7 +214,7 @@ async fn the_console_gets_the_card_masked_and_only_an_operator_reveals_it_audite
     assert_eq!(card.address, shop["address"].as_str().unwrap());
     let entries = audited(core.clone()).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!((entries[0].who.as_str(), entries[0].target.as_str()), (operator.name.as_str(), &*format!("ocr:{id}")));
+    assert_eq!((entries[0].who.as_str(), entries[0].target.as_str()), (operator.name(), &*format!("ocr:{id}")));
     assert_masked(&card_parts(&entries[0]), &card);
 
     // Everything the console was given before is masked.
