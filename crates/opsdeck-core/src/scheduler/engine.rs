@@ -749,9 +749,10 @@ async fn keep_leases<T>(core: &Core, leases: Leases<'_>, work: impl Future<Outpu
     let start = leases.leased_from;
     let mut slot_ticks = tokio::time::interval_at(start + SLOT_RENEW, SLOT_RENEW);
     let mut claim_ticks = tokio::time::interval_at(start + LEASE / 3, LEASE / 3);
-    // Ticks missed while the run waited for its instant come as one renewal, not a burst.
-    slot_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    claim_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Missed ticks (a renewal slow to answer, or a run that waited for its instant) come at once,
+    // one after the other (tokio's default, `Burst`): renewals then follow each other as closely
+    // as Redis answers. Spacing them a period after a late one (`Delay`) left a slot whose every
+    // renewal took 1.5 s lapsing under a live run.
     let mut lost = Lost::default();
     loop {
         tokio::select! {

@@ -1,7 +1,7 @@
 //! A TCP proxy between the code under test and a real server (MariaDB, Redis), for injecting
-//! network faults for real: latency on what the client sends (each chunk waits a random time in
-//! a range before it is passed on, in order), or the server made unreachable (every open
-//! connection cut, new ones closed at once) until it is restored.
+//! network faults for real: latency on what the client sends (each chunk is passed on a random
+//! time in a range after it arrived, in order: a slow link, not a narrow one), or the server
+//! made unreachable (every open connection cut, new ones closed at once) until it is restored.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -137,47 +137,75 @@ async fn forward(client: TcpStream, state: Arc<State>) {
     let mut cut = state.cuts.subscribe();
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
-    let upstream = async {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match client_read.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            let matched = state
-                .matching
-                .lock()
-                .unwrap()
-                .as_ref()
-                .filter(|(pattern, _)| buf[..n].windows(pattern.len()).any(|w| w == pattern.as_slice()))
-                .map(|(_, delay)| *delay);
-            let (min, max) = *state.latency.lock().unwrap();
-            // The injected latency (the fault itself), not a wait.
-            if let Some(delay) = matched {
-                tokio::time::sleep(delay).await;
-            } else if max > 0 {
-                // Latency in the configured range (the fault).
-                tokio::time::sleep(Duration::from_micros(fastrand::u64(min..=max))).await;
+    // What the client sends is read at once and stamped with when it may go on: its arrival
+    // plus its delay, and never before the chunk ahead of it (a link's latency, in order; not a
+    // throughput of one chunk per delay, which would stall a busy connection without bound).
+    let (chunks, mut pending) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = {
+        let state = state.clone();
+        async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut last = tokio::time::Instant::now();
+            loop {
+                let n = match client_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let matched = state
+                    .matching
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .filter(|(pattern, _)| buf[..n].windows(pattern.len()).any(|w| w == pattern.as_slice()))
+                    .map(|(_, delay)| *delay);
+                let (min, max) = *state.latency.lock().unwrap();
+                let delay = match matched {
+                    Some(delay) => delay,
+                    None if max > 0 => Duration::from_micros(fastrand::u64(min..=max)),
+                    None => Duration::ZERO,
+                };
+                last = last.max(tokio::time::Instant::now() + delay);
+                if chunks.send((last, buf[..n].to_vec())).is_err() {
+                    return;
+                }
             }
+        }
+    };
+    let upstream = async {
+        while let Some((release, chunk)) = pending.recv().await {
+            // The injected latency (the fault itself), not a wait.
+            tokio::time::sleep_until(release).await;
             let cut_here = {
                 let mut cut_after = state.cut_after.lock().unwrap();
-                let hit = cut_after.as_ref().is_some_and(|patterns| {
-                    patterns.iter().all(|p| buf[..n].windows(p.len()).any(|w| w == p.as_slice()))
-                });
+                let hit = cut_after
+                    .as_ref()
+                    .is_some_and(|patterns| patterns.iter().all(|p| chunk.windows(p.len()).any(|w| w == p.as_slice())));
                 if hit {
                     *cut_after = None;
-                    *state.cut_chunk.lock().unwrap() = Some(buf[..n].to_vec());
+                    *state.cut_chunk.lock().unwrap() = Some(chunk.clone());
                 }
                 hit
             };
-            if server_write.write_all(&buf[..n]).await.is_err() || cut_here {
+            if server_write.write_all(&chunk).await.is_err() || cut_here {
                 return;
             }
         }
     };
     let downstream = tokio::io::copy(&mut server_read, &mut client_write);
+    // Forwarding ends when the upstream does: after the last chunk once the client stopped
+    // sending (the reader ends and drops its sender), or at once after a cut.
+    let forwarding = async {
+        tokio::pin!(reader, upstream);
+        let mut reading = true;
+        loop {
+            tokio::select! {
+                () = &mut upstream => return,
+                () = &mut reader, if reading => reading = false,
+            }
+        }
+    };
     tokio::select! {
-        _ = upstream => {}
+        () = forwarding => {}
         _ = downstream => {}
         _ = cut.changed() => {}
     }
