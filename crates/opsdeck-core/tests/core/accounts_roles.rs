@@ -4,7 +4,7 @@
 //! provider verified them. SQLite and MariaDB.
 
 use opsdeck_core::accounts::bootstrap::{GRANT_ADMIN_ACTOR, GrantTarget, grant_admin, grant_admin_on};
-use opsdeck_core::accounts::model::{ProviderKey, Purpose, Role, SignInOutcome, Staff};
+use opsdeck_core::accounts::model::{ProviderKey, Purpose, Role, SignInOutcome};
 use opsdeck_core::accounts::{Actor, Callback};
 use opsdeck_core::{ApiError, Core, ErrorBody};
 use opsdeck_sandbox::oauth::Provider;
@@ -14,14 +14,7 @@ use crate::helpers::{fresh_mysql_url, toml_string};
 
 /// A staff member as the console's session holds them.
 fn staff_actor(user_id: i64, role: Role) -> Actor {
-    Actor::staff(&Staff {
-        user_id,
-        name: format!("staff {user_id}"),
-        role,
-        provider: ProviderKey::Weibo,
-        avatar: None,
-        signed_in_at: chrono::Utc::now(),
-    })
+    Actor::staff(&crate::session::staff(user_id, role))
 }
 
 async fn set_mobile(core: &Core, user_id: i64, mobile: Option<&str>) {

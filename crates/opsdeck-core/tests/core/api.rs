@@ -58,7 +58,7 @@ fn set(form: &mut [(String, String)], name: &str, value: &str) {
 }
 
 async fn paid_events(core: &Core, order_no: &str) -> usize {
-    core.order_timeline(order_no, &Actor::system("tester")).await.unwrap().iter().filter(|e| e.event == "paid").count()
+    crate::helpers::timeline_events(core, order_no, "paid").await
 }
 
 #[tokio::test]
@@ -107,13 +107,7 @@ async fn a_notify_is_applied_once_on_mariadb() {
     let wrong = alipay.signed_notify(&order.order_no, "43.20", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
     assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
-    let conflicts = core
-        .order_timeline(&order.order_no, &Actor::system("tester"))
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e.event == "conflict")
-        .count();
+    let conflicts = crate::helpers::timeline_events(&core, &order.order_no, "conflict").await;
     assert_eq!(conflicts, 1, "recorded once per trade");
     let form = alipay.signed_notify(&order.order_no, "43.21", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&form).await.unwrap(), NotifyOutcome::Paid);

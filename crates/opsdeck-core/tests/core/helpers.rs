@@ -148,3 +148,9 @@ pub async fn until_within<T, F: std::future::Future<Output = Option<T>>>(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// How many lines named `event` an order's timeline has.
+pub async fn timeline_events(core: &Core, order_no: &str, event: &str) -> usize {
+    let timeline = core.order_timeline(order_no, &opsdeck_core::Actor::system("tester")).await.unwrap();
+    timeline.iter().filter(|e| e.event == event).count()
+}

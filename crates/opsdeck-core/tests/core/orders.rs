@@ -348,13 +348,7 @@ async fn a_payment_of_another_amount_is_never_applied(database: Option<String>) 
     let refused: ErrorBody = core.alipay_notify(&form).await.unwrap_err().into();
     assert_eq!(refused.field.as_deref(), Some("total_amount"), "{}", refused.message);
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none());
-    let conflicts = core
-        .order_timeline(&order.order_no, &Actor::system("tester"))
-        .await
-        .unwrap()
-        .iter()
-        .filter(|e| e.event == "conflict")
-        .count();
+    let conflicts = crate::helpers::timeline_events(&core, &order.order_no, "conflict").await;
     assert_eq!(conflicts, 1, "one conflict per trade");
     core.shutdown().await;
 }
