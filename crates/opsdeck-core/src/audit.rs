@@ -1,21 +1,11 @@
 //! The audit log: every manual action, naming who did what to which target. Append-only.
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
 use crate::db::Database;
 
-/// One recorded action.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub who: String,
-    pub action: String,
-    pub target: String,
-    pub detail: Option<serde_json::Value>,
-    pub at: DateTime<Utc>,
-}
+pub use opsdeck_api::audit::{AuditEntry, AuditPage};
 
 /// An action to record.
 #[derive(Debug, Clone)]
@@ -24,13 +14,6 @@ pub struct NewAuditEntry<'a> {
     pub action: &'a str,
     pub target: &'a str,
     pub detail: Option<serde_json::Value>,
-}
-
-/// A page of entries, newest first; `next_before_id` continues with older ones.
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditPage {
-    pub entries: Vec<AuditEntry>,
-    pub next_before_id: Option<i64>,
 }
 
 pub async fn record(db: &Database, entry: &NewAuditEntry<'_>, at: DateTime<Utc>) -> sqlx::Result<i64> {

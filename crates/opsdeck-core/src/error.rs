@@ -2,7 +2,7 @@
 //! `code`. The UI and the HTTP API receive [`ErrorBody`] (`{code, message}`); an internal cause
 //! chain goes to the log, never to the user.
 
-use serde::Serialize;
+pub use opsdeck_api::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -39,17 +39,17 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::InvalidInput(_) | ApiError::InvalidField { .. } => "invalid_input",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::Provider(_) => "provider_error",
-            ApiError::SignInRefused(_) => "sign_in_refused",
-            ApiError::DatabaseUnavailable(_) => "database_unavailable",
-            ApiError::RedisUnavailable(_) => "redis_unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::InvalidInput(_) | ApiError::InvalidField { .. } => ErrorCode::InvalidInput,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::Provider(_) => ErrorCode::ProviderError,
+            ApiError::SignInRefused(_) => ErrorCode::SignInRefused,
+            ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
+            ApiError::RedisUnavailable(_) => ErrorCode::RedisUnavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -75,16 +75,6 @@ impl From<redis::RedisError> for ApiError {
     }
 }
 
-/// What a front end receives for a failed call.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub code: String,
-    pub message: String,
-    /// The form field at fault, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
 impl From<ApiError> for ErrorBody {
     fn from(e: ApiError) -> ErrorBody {
         if let ApiError::Internal(cause) = &e {
@@ -94,6 +84,6 @@ impl From<ApiError> for ErrorBody {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
             _ => None,
         };
-        ErrorBody { code: e.code().to_string(), message: e.to_string(), field }
+        ErrorBody { field, ..ErrorBody::new(e.code(), e.to_string()) }
     }
 }

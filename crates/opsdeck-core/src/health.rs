@@ -3,8 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -13,48 +12,19 @@ use crate::db_mode::ModeGuard;
 use crate::events::{Event, EventBus};
 use crate::redis_conn::RedisConn;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ComponentStatus {
-    Ok,
-    Unreachable,
-    /// Not probed yet.
-    Unknown,
-}
+pub use opsdeck_api::health::{ComponentHealth, ComponentStatus, HealthReport};
 
-/// One component's state as last probed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ComponentHealth {
-    pub status: ComponentStatus,
-    /// Why it is not ok, in words (never a secret: URLs in errors are the masked ones).
-    pub reason: Option<String>,
-    pub latency_ms: Option<f64>,
-    /// What was probed (masked URL).
-    pub target: String,
-}
-
-impl ComponentHealth {
-    pub fn unknown(target: String) -> ComponentHealth {
-        ComponentHealth { status: ComponentStatus::Unknown, reason: None, latency_ms: None, target }
-    }
-
-    fn from_result(target: &str, started: Instant, result: anyhow::Result<()>) -> ComponentHealth {
-        let latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-        match result {
-            Ok(()) => {
-                ComponentHealth { status: ComponentStatus::Ok, reason: None, latency_ms, target: target.to_string() }
-            }
-            Err(e) => ComponentHealth {
-                status: ComponentStatus::Unreachable,
-                reason: Some(describe_error(e.as_ref())),
-                latency_ms: None,
-                target: target.to_string(),
-            },
-        }
-    }
-
-    pub fn is_ok(&self) -> bool {
-        self.status == ComponentStatus::Ok
+/// One component's state after a probe that took since `started`.
+fn probed(target: &str, started: Instant, result: anyhow::Result<()>) -> ComponentHealth {
+    let latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    match result {
+        Ok(()) => ComponentHealth { status: ComponentStatus::Ok, reason: None, latency_ms, target: target.to_string() },
+        Err(e) => ComponentHealth {
+            status: ComponentStatus::Unreachable,
+            reason: Some(describe_error(e.as_ref())),
+            latency_ms: None,
+            target: target.to_string(),
+        },
     }
 }
 
@@ -73,43 +43,6 @@ pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
         }
     }
     parts.join(": ")
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HealthReport {
-    pub database: ComponentHealth,
-    pub redis: ComponentHealth,
-    pub checked_at: DateTime<Utc>,
-}
-
-impl HealthReport {
-    pub fn all_ok(&self) -> bool {
-        self.database.is_ok() && self.redis.is_ok()
-    }
-
-    /// The report's open form (the daemon's unauthenticated `/healthz`): up or down per
-    /// component, nothing else (no target, user, URL or driver text).
-    pub fn summary(&self) -> HealthSummary {
-        let up = |ok: bool| if ok { UpDown::Up } else { UpDown::Down };
-        HealthSummary { status: up(self.all_ok()), database: up(self.database.is_ok()), redis: up(self.redis.is_ok()) }
-    }
-}
-
-/// Up (the last probe answered) or down (it failed, timed out, or has not run yet).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UpDown {
-    Up,
-    Down,
-}
-
-/// [`HealthReport::summary`]: `{"status", "database", "redis"}`, each `up` or `down`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HealthSummary {
-    /// Up when every component is.
-    pub status: UpDown,
-    pub database: UpDown,
-    pub redis: UpDown,
 }
 
 /// What the probe needs to know about each component.
@@ -139,12 +72,12 @@ impl Probe<'_> {
                 Ok(result) => result,
                 Err(_) => Err(anyhow::anyhow!("no answer within {} ms", (self.timeout * 4).as_millis())),
             };
-            ComponentHealth::from_result(self.db_target, started, result)
+            probed(self.db_target, started, result)
         };
         let redis = async {
             let started = Instant::now();
             let result = self.redis.ping(self.timeout).await;
-            ComponentHealth::from_result(self.redis_target, started, result)
+            probed(self.redis_target, started, result)
         };
         let (database, redis) = tokio::join!(database, redis);
         HealthReport { database, redis, checked_at: Utc::now() }

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::Script;
-use serde::Serialize;
 use sqlx::{AnyPool, Row};
 
 use crate::db::{instant, ms};
-use crate::ocr::model::{CallSample, OcrCounts, OcrPause};
 use crate::redis_conn::RedisConn;
 use crate::scheduler::RunOutcome;
+
+pub use opsdeck_api::overview::{
+    DepthSample, HeldClaim, InstanceOverview, JobFailure, OcrOverview, OrdersOverview, Overview, RecentCancel, RecentOcr,
+};
 
 /// One point of the depth chart per bucket.
 pub const BUCKET: Duration = Duration::from_secs(30);
@@ -23,108 +25,11 @@ pub const BUCKET: Duration = Duration::from_secs(30);
 pub const HISTORY: Duration = Duration::from_secs(3600);
 /// How often a listening console gets a fresh overview.
 pub const PUSH_EVERY: Duration = Duration::from_secs(5);
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
 /// "Expiring soon" on the Overview: within this many minutes.
 pub const SOON_MINUTES: i64 = 5;
 /// How many recent items the lists show.
 const RECENT: i64 = 6;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Overview {
-    pub at: DateTime<Utc>,
-    /// Every provider is a built-in fake (sandbox mode).
-    pub sandbox: bool,
-    pub ocr: OcrOverview,
-    pub orders: OrdersOverview,
-    /// The latest failed, timed-out or missed run of each job that has one, newest first.
-    pub failures: Vec<JobFailure>,
-    /// The scheduler instances online, with the runs they hold claims for.
-    pub instances: Vec<InstanceOverview>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OcrOverview {
-    pub counts: OcrCounts,
-    pub cap: f64,
-    /// Achieved calls per second over the last minute, across all instances.
-    pub calls_per_second: f64,
-    /// The last 60 seconds, oldest first.
-    pub calls: Vec<CallSample>,
-    /// The last hour, oldest first, one sample per [`BUCKET`].
-    pub history: Vec<DepthSample>,
-    pub pause: Option<OcrPause>,
-    pub done_last_hour: i64,
-    pub dead_last_hour: i64,
-    /// The latest finished requests, newest first.
-    pub recent: Vec<RecentOcr>,
-    pub sandbox: bool,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct DepthSample {
-    pub at: DateTime<Utc>,
-    /// Pending and in-flight requests.
-    pub depth: i64,
-    /// Calls per second achieved over the bucket.
-    pub calls_per_second: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RecentOcr {
-    pub id: i64,
-    pub side: String,
-    pub status: String,
-    pub finished_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OrdersOverview {
-    pub pending: i64,
-    /// Pending orders whose deadline falls within the next [`SOON_MINUTES`].
-    pub expiring_soon: i64,
-    pub cancelled_last_hour: i64,
-    pub paid_last_hour: i64,
-    /// Payments found by the expiry sweep's query (the notify never came) in the last hour.
-    pub paid_late_last_hour: i64,
-    /// The latest cancelled orders, newest first.
-    pub recent_cancelled: Vec<RecentCancel>,
-    pub sandbox: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RecentCancel {
-    pub order_no: String,
-    pub amount_fen: i64,
-    pub cancelled_at: DateTime<Utc>,
-    pub reason: String,
-    pub cancelled_by: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct JobFailure {
-    pub job_id: i64,
-    pub job_name: String,
-    pub run_id: i64,
-    pub outcome: RunOutcome,
-    pub scheduled_at: DateTime<Utc>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct InstanceOverview {
-    pub id: String,
-    pub is_self: bool,
-    pub started_at: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    /// Runs in progress under this instance's claims.
-    pub claims: Vec<HeldClaim>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HeldClaim {
-    pub job_id: i64,
-    pub job_name: String,
-    pub scheduled_at: DateTime<Utc>,
-}
 
 /// The start of the bucket `at` falls in, in Unix seconds.
 pub fn bucket_of(at: DateTime<Utc>) -> i64 {

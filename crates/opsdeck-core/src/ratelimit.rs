@@ -108,6 +108,7 @@ pub struct Limit<'a> {
 }
 
 impl Limit<'_> {
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// A plain `per_second` limit.
     pub fn per_second(rate: f64, burst: u32) -> Limit<'static> {
         Limit { rate, period: Duration::from_secs(1), burst, rate_override: None, gate: None, counters: None }
@@ -120,11 +121,13 @@ impl RateLimit {
         RateLimit { redis, key }
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Takes a slot of a limit of `per_second` calls (burst `burst`, at least 1) if one is free.
     pub async fn try_acquire(&self, per_second: f64, burst: u32) -> redis::RedisResult<Slot> {
         self.try_take(&Limit::per_second(per_second, burst)).await
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Takes a slot of `limit` if one is free.
     pub async fn try_take(&self, limit: &Limit<'_>) -> redis::RedisResult<Slot> {
         self.take(limit, None).await
@@ -164,6 +167,7 @@ impl RateLimit {
         Ok(())
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Waits until a slot is granted: each refusal says exactly how long to sleep.
     pub async fn acquire(&self, per_second: f64, burst: u32) -> redis::RedisResult<()> {
         loop {

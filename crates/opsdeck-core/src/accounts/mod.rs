@@ -16,6 +16,7 @@ pub mod bootstrap;
 pub mod crypto;
 pub mod model;
 pub mod providers;
+pub mod sessions;
 pub mod store;
 
 use std::time::Duration;

@@ -2,74 +2,14 @@
 //! roles, and the actor every manual action names.
 
 use std::fmt;
-use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// A sign-in provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKey {
-    Weibo,
-    Qq,
-    Wechat,
-    Dingtalk,
-    Oidc,
-}
-
-impl ProviderKey {
-    pub const ALL: [ProviderKey; 5] =
-        [ProviderKey::Weibo, ProviderKey::Qq, ProviderKey::Wechat, ProviderKey::Dingtalk, ProviderKey::Oidc];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKey::Weibo => "weibo",
-            ProviderKey::Qq => "qq",
-            ProviderKey::Wechat => "wechat",
-            ProviderKey::Dingtalk => "dingtalk",
-            ProviderKey::Oidc => "oidc",
-        }
-    }
-
-    /// The provider's name as users know it.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            ProviderKey::Weibo => "Weibo",
-            ProviderKey::Qq => "QQ",
-            ProviderKey::Wechat => "WeChat",
-            ProviderKey::Dingtalk => "DingTalk",
-            ProviderKey::Oidc => "OpenID Connect",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ProviderKey {
-    type Err = ApiError;
-    fn from_str(s: &str) -> Result<ProviderKey, ApiError> {
-        ProviderKey::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| ApiError::InvalidField {
-            field: "provider".into(),
-            message: format!("unknown provider {s:?} (known: weibo, qq, wechat, dingtalk, oidc)"),
-        })
-    }
-}
-
-/// A configured provider, as the sign-in screen lists it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct ProviderInfo {
-    pub key: ProviderKey,
-    pub name: String,
-    /// True when it is OpsDeck's built-in fake (sandbox mode).
-    pub sandbox: bool,
-}
+pub use opsdeck_api::accounts::{
+    Authorization, LinkRequest, LinkView, ProviderInfo, ProviderKey, Role, SignInOutcome, Staff, UserPage, UserQuery, UserView,
+};
 
 /// The gender a provider reports, normalised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,6 +40,7 @@ pub struct Identity {
     /// `phone_number_verified: true`; DingTalk: the account's login number). An unverified number
     /// is dropped by the adapter: it never matches a user nor lands on one.
     pub mobile: Option<String>,
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     pub gender: Gender,
 }
 
@@ -123,37 +64,6 @@ impl Identity {
             verified.push("email".to_string());
         }
         verified
-    }
-}
-
-/// A console role. Admins also manage roles; operators act; viewers only look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Viewer,
-    Operator,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
-        match s {
-            "viewer" => Ok(Role::Viewer),
-            "operator" => Ok(Role::Operator),
-            "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role {other:?} (use admin, operator or viewer)")),
-        }
     }
 }
 
@@ -186,15 +96,15 @@ impl Actor {
 
     /// A trusted caller with every right, inside the core (the sandbox's simulated shop). Not
     /// public: a front end has no way to act without a signed-in staff member.
-    #[cfg(not(feature = "test-actor"))]
+    #[cfg(not(feature = "internals"))]
     #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
     pub(crate) fn system(name: &str) -> Actor {
         Actor { name: name.to_string(), role: Role::Admin, user_id: None }
     }
 
     /// A trusted caller with every right, for tests and benchmarks only: public only with the
-    /// `test-actor` feature, which no front end enables.
-    #[cfg(feature = "test-actor")]
+    /// `internals` feature, which no front end enables.
+    #[cfg(feature = "internals")]
     pub fn system(name: &str) -> Actor {
         Actor { name: name.to_string(), role: Role::Admin, user_id: None }
     }
@@ -223,76 +133,6 @@ impl Actor {
     }
 }
 
-/// A signed-in staff member, as the console's frame shows them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Staff {
-    pub user_id: i64,
-    pub name: String,
-    pub role: Role,
-    pub provider: ProviderKey,
-    pub avatar: Option<String>,
-    pub signed_in_at: DateTime<Utc>,
-}
-
-/// One linked sign-in, as the console shows it (uid masked, no tokens).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LinkView {
-    pub id: i64,
-    pub provider: ProviderKey,
-    pub uid_masked: String,
-    pub nickname: Option<String>,
-    pub avatar: Option<String>,
-    pub linked_at: DateTime<Utc>,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
-}
-
-/// A user with their links (mobile masked).
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct UserView {
-    pub id: i64,
-    pub username: String,
-    pub nickname: Option<String>,
-    pub mobile_masked: Option<String>,
-    pub avatar: Option<String>,
-    pub role: Option<Role>,
-    pub created_at: DateTime<Utc>,
-    pub last_sign_in_at: Option<DateTime<Utc>>,
-    pub links: Vec<LinkView>,
-}
-
-/// A page of users, newest first.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserPage {
-    pub users: Vec<UserView>,
-    pub total: i64,
-}
-
-/// Which users to list: `search` matches the mobile or the username.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct UserQuery {
-    #[serde(default)]
-    pub search: Option<String>,
-    #[serde(default)]
-    pub offset: u32,
-    pub limit: u32,
-}
-
-/// A new identity whose mobile matches an existing user: it is linked only once staff confirm.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LinkRequest {
-    pub id: i64,
-    pub user_id: i64,
-    pub username: String,
-    pub provider: ProviderKey,
-    pub uid_masked: String,
-    pub nickname: Option<String>,
-    pub mobile_masked: String,
-    /// What the provider verified about this identity (`mobile`, `email`): staff see it before
-    /// confirming.
-    pub verified: Vec<String>,
-    pub created_at: DateTime<Utc>,
-}
-
 /// Why a sign-in attempt was started; the callback acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -308,27 +148,6 @@ pub enum Purpose {
         #[serde(default)]
         by: Option<i64>,
     },
-}
-
-/// A fresh sign-in attempt: open `url`; the callback must bring `state` back.
-#[derive(Debug, Clone, Serialize)]
-pub struct Authorization {
-    pub url: String,
-    pub state: String,
-}
-
-/// What a completed sign-in did.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum SignInOutcome {
-    /// The identity is (now) linked to `user`: an existing link (`linked` false) or a new user
-    /// created with it (`new_user`, `linked` true). `staff` is set when the user has a console
-    /// role and the attempt was a console sign-in.
-    SignedIn { user: UserView, new_user: bool, linked: bool, staff: Option<Staff> },
-    /// A link attempt linked the identity to `user`.
-    Linked { user: UserView },
-    /// The identity's mobile matches an existing user: staff must confirm the link.
-    PendingLink { request: LinkRequest },
 }
 
 /// Reads the staff allow-list: `provider:uid` entries separated by commas (or spaces);

@@ -211,7 +211,7 @@ pub async fn link_requests(conn: &mut AnyConnection) -> sqlx::Result<Vec<LinkReq
                 id: r.try_get("id")?,
                 user_id: r.try_get("user_id")?,
                 username: r.try_get("username")?,
-                provider: provider.parse().map_err(|e: crate::ApiError| sqlx::Error::Decode(e.to_string().into()))?,
+                provider: provider.parse().map_err(|e: String| sqlx::Error::Decode(e.into()))?,
                 uid_masked: mask_middle(&uid),
                 nickname: r.try_get("nickname")?,
                 mobile_masked: mask_middle(&mobile),

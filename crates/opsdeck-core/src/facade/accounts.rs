@@ -162,7 +162,7 @@ impl Core {
         };
         let url = adapter.authorize_url(&attempt).await?;
         self.accounts().attempts.put(&attempt).await?;
-        Ok(Authorization { url, state: attempt.state })
+        Ok(Authorization { url, state: attempt.state, redirect_uri: adapter.redirect_uri().to_string() })
     }
 
     /// Staff start linking another provider to a user: an operator may for themselves and for
@@ -435,12 +435,6 @@ impl Core {
             Some(None) => Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
             None => Err(ApiError::Unauthenticated("your user no longer exists; sign in again".into())),
         }
-    }
-
-    /// Audits a staff member's sign-out.
-    pub async fn staff_signed_out(&self, staff: &Staff) {
-        self.audit_accounts(&Actor::staff(staff), "staff.sign_out", &format!("user:{}", staff.user_id), json!({}))
-            .await;
     }
 
     /// One user with their links.

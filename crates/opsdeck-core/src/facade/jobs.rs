@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Core, MAX_PAGE};
@@ -14,52 +13,18 @@ use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
 use crate::scheduler::engine;
+use crate::scheduler::policy::PolicyExt;
 use crate::scheduler::store::{self, JobRecord};
 use crate::scheduler::tasks::TaskKindInfo;
 use crate::scheduler::trigger::{self, FireTime, TriggerError, parse_timezone};
-use crate::scheduler::{JobDraft, JobOrigin, JobPolicy, JobRun, RunPage, RunQuery, Schedule, TriggerSpec};
+use crate::scheduler::{JobDraft, JobOrigin, JobRun, RunPage, RunQuery, Schedule, TriggerSpec};
+
+pub use opsdeck_api::jobs::{JobEdit, JobView, SchedulerInstance};
 
 /// How many upcoming fire times the list shows.
 const PREVIEW_COUNT: usize = 5;
 /// The most fire times a preview computes.
 const MAX_PREVIEW: usize = 100;
-
-/// A job as the console shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobView {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub trigger: TriggerSpec,
-    pub trigger_text: String,
-    pub timezone: String,
-    pub args: serde_json::Value,
-    pub policy: JobPolicy,
-    pub paused: bool,
-    pub origin: JobOrigin,
-    pub next_fires: Vec<FireTime>,
-    pub last_run: Option<JobRun>,
-}
-
-/// What staff may change on a job.
-#[derive(Debug, Clone, Deserialize)]
-pub struct JobEdit {
-    pub trigger: TriggerSpec,
-    pub timezone: String,
-    pub policy: JobPolicy,
-    #[serde(default)]
-    pub args: serde_json::Value,
-}
-
-/// A scheduler instance seen recently.
-#[derive(Debug, Clone, Serialize)]
-pub struct SchedulerInstance {
-    pub id: String,
-    pub started_at: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub is_self: bool,
-    pub runs_in_progress: i64,
-}
 
 impl From<TriggerError> for ApiError {
     fn from(e: TriggerError) -> ApiError {

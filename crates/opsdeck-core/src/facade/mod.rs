@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -32,14 +31,13 @@ mod jobs;
 mod metrics;
 mod ocr;
 mod orders;
+mod ops;
 mod overview;
 mod session;
 
-pub use crate::scheduler::trigger::FireTime;
-pub use jobs::{JobEdit, JobView, SchedulerInstance};
 pub use metrics::Metrics;
-pub use ocr::ReconcileReport;
-pub use orders::{NotifyOutcome, OrdersReconcileReport, OrdersSummary};
+
+pub use opsdeck_api::app::AppInfo;
 
 /// The largest page a list call returns.
 pub const MAX_PAGE: u32 = 500;
@@ -68,22 +66,6 @@ struct Inner {
     http: reqwest::Client,
     cancel: CancellationToken,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
-}
-
-/// Facts about this instance, for the console's frame and overview.
-#[derive(Debug, Clone, Serialize)]
-pub struct AppInfo {
-    pub version: String,
-    pub instance_id: String,
-    pub timezone: String,
-    pub redis_prefix: String,
-    pub database_backend: DatabaseBackend,
-    pub data_dir: String,
-    /// Every provider is a built-in fake (sandbox mode): the console says so.
-    pub sandbox: bool,
-    /// Each provider `configured`, `sandbox` or `absent`, with the keys that configure it (what
-    /// the Settings page can show; absent ones are also logged at start).
-    pub providers: Vec<crate::config::ProviderStatus>,
 }
 
 impl Core {
@@ -261,6 +243,7 @@ impl Core {
         self.inner.mode.refused()
     }
 
+    #[cfg_attr(not(any(feature = "internals", feature = "sandbox")), allow(dead_code))] // the simulated shop and the tests
     /// Whether the database's mode mark was checked and matches this instance's mode (the
     /// simulated shop writes nothing before).
     pub(crate) fn mode_checked(&self) -> bool {
@@ -306,10 +289,25 @@ impl Core {
             instance_id: self.inner.instance_id.clone(),
             timezone: config.timezone.name().to_string(),
             redis_prefix: config.redis_prefix.clone(),
-            database_backend: config.database_backend(),
+            database_backend: match config.database_backend() {
+                DatabaseBackend::Sqlite => opsdeck_api::app::DatabaseBackend::Sqlite,
+                DatabaseBackend::Mysql => opsdeck_api::app::DatabaseBackend::Mysql,
+            },
             data_dir: config.data_dir.display().to_string(),
             sandbox: config.sandbox_mode,
-            providers: config.providers(),
+            providers: config
+                .providers()
+                .into_iter()
+                .map(|p| opsdeck_api::app::ProviderStatus {
+                    name: p.name.to_string(),
+                    state: match p.state {
+                        crate::config::ProviderState::Configured => opsdeck_api::app::ProviderState::Configured,
+                        crate::config::ProviderState::Sandbox => opsdeck_api::app::ProviderState::Sandbox,
+                        crate::config::ProviderState::Absent => opsdeck_api::app::ProviderState::Absent,
+                    },
+                    keys: p.keys.iter().map(|k| k.to_string()).collect(),
+                })
+                .collect(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::ApiError;
 use crate::events::Event;
+use crate::ocr::model::Masked;
 use crate::ocr::baidu::{IdCardFields, IdCardFront, Side};
 use crate::ocr::model::{
     OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,

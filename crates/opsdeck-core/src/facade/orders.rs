@@ -20,6 +20,9 @@ use crate::orders::model::{
 };
 use crate::orders::store::{self, PlaceError};
 
+pub use opsdeck_api::intake::NotifyOutcome;
+pub use opsdeck_api::orders::OrdersSummary;
+
 /// Items in one order at most, and of one good.
 const MAX_ITEMS: usize = 100;
 const MAX_QUANTITY: i64 = 10_000;
@@ -33,31 +36,6 @@ pub struct OrdersReconcileReport {
     pub added: u64,
     /// Index entries whose order is no longer pending, removed.
     pub removed: u64,
-}
-
-/// The Orders page's header figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrdersSummary {
-    pub pending: i64,
-    /// Pending orders that expire within five minutes.
-    pub expiring_soon: i64,
-    pub sandbox: bool,
-}
-
-/// What an accepted Alipay async notify did. Every outcome is acknowledged to Alipay with
-/// `success` (so it stops retrying); a refused notify is an [`ApiError`] instead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NotifyOutcome {
-    /// `TRADE_SUCCESS`/`TRADE_FINISHED` for a pending order: it is paid now.
-    Paid,
-    /// The order was paid before (a repeated notify, or the sweep found the payment first):
-    /// nothing changed.
-    AlreadyPaid,
-    /// A payment for an order cancelled already: recorded as a conflict for staff, not applied.
-    Conflict,
-    /// `WAIT_BUYER_PAY` or `TRADE_CLOSED`: nothing to do.
-    Acknowledged,
 }
 
 fn amount_conflict(order_no: &str) -> ApiError {
@@ -238,10 +216,10 @@ impl Core {
     }
 
     /// A payment of the order's own amount reported without proof (tests and benchmarks only:
-    /// public with the `test-actor` feature, which no front end enables): pending → paid
+    /// public with the `internals` feature, which no front end enables): pending → paid
     /// exactly once, however often it is repeated; for a cancelled order it is recorded as a
     /// conflict for staff.
-    #[cfg(feature = "test-actor")]
+    #[cfg(feature = "internals")]
     pub async fn order_mark_paid(&self, order_no: &str, trade_no: &str, source: &str) -> Result<PaidOutcome, ApiError> {
         self.settle_payment(order_no, Payment { trade_no, amount_fen: None }, source).await
     }

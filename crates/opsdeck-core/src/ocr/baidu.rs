@@ -5,60 +5,25 @@
 //! What a failure means for the caller is [`BaiduError::action`], following the spec's table.
 //! Card data never prints: [`IdCardFront`]'s `Debug` shows none of its fields.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+pub use opsdeck_api::ocr::{IdCard, IdCardBack, IdCardFields, IdCardFront, Side};
+
 /// Refresh a token this long before it expires.
 const REFRESH_BEFORE: Duration = Duration::from_secs(24 * 3600);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// The portrait side.
-    Front,
-    /// The emblem side.
-    Back,
-}
-
-impl Side {
-    fn as_str(self) -> &'static str {
-        match self {
-            Side::Front => "front",
-            Side::Back => "back",
-        }
-    }
-}
 
 /// Where the image is.
 #[derive(Debug, Clone, Copy)]
 pub enum Image<'a> {
     Url(&'a str),
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Base64 without a `data:` prefix.
     Base64(&'a str),
-}
-
-/// The portrait side's fields.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdCardFront {
-    pub name: String,
-    pub id_number: String,
-    pub gender: String,
-    pub nation: String,
-    /// yyyyMMdd
-    pub birth_date: String,
-    pub address: String,
-}
-
-/// Redacted: a card's fields are personal data, and a `Debug` print ends up in logs.
-impl fmt::Debug for IdCardFront {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdCardFront").finish_non_exhaustive()
-    }
 }
 
 /// `320102199001011234` → `3201**********1234`.
@@ -70,63 +35,6 @@ pub fn mask_id_number(number: &str) -> String {
     let head: String = chars[..4].iter().collect();
     let tail: String = chars[chars.len() - 4..].iter().collect();
     format!("{head}{}{tail}", "*".repeat(chars.len() - 8))
-}
-
-/// The emblem side's fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdCardBack {
-    pub issuing_authority: String,
-    /// yyyyMMdd
-    pub issue_date: String,
-    /// yyyyMMdd, or 长期 for a long-term card.
-    pub expiry_date: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "side", rename_all = "snake_case")]
-pub enum IdCardFields {
-    Front(IdCardFront),
-    Back(IdCardBack),
-}
-
-/// A recognised card with Baidu's verdicts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IdCard {
-    pub fields: IdCardFields,
-    pub image_status: String,
-    pub risk_type: Option<String>,
-    pub idcard_number_type: Option<i64>,
-    /// Baidu's id of the call (for its support). A string on the wire: it is larger than a
-    /// JavaScript number holds exactly.
-    #[serde(default, with = "log_id_text")]
-    pub log_id: Option<u64>,
-}
-
-/// `log_id` written as a string, read from a string or a number (rows stored before).
-mod log_id_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(id) => s.serialize_str(&id.to_string()),
-            None => s.serialize_none(),
-        }
-    }
-
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        Number(u64),
-        Text(String),
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        match Option::<Either>::deserialize(d)? {
-            None => Ok(None),
-            Some(Either::Number(n)) => Ok(Some(n)),
-            Some(Either::Text(t)) => t.parse().map(Some).map_err(serde::de::Error::custom),
-        }
-    }
 }
 
 /// What the caller should do after a failure.
@@ -264,6 +172,7 @@ impl BaiduOcr {
         Ok(value)
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Recognises one side of an ID card; on 110/111 fetches a new token and retries once.
     /// (The dispatcher does not use this: it takes a limiter slot for each call, see
     /// [`BaiduOcr::token`] and [`BaiduOcr::call`].)

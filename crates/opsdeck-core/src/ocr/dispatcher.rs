@@ -33,6 +33,7 @@ use super::store::{self, Holder};
 use super::submit::Submitter;
 use crate::Core;
 use crate::events::Event;
+use crate::ocr::model::Masked;
 use crate::ratelimit::{Limit, RateLimit, Slot};
 
 /// How long one blocking read waits for new messages (an idle instance costs one Redis call per

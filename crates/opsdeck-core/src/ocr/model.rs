@@ -1,77 +1,26 @@
 //! The OCR queue's types, as the facade hands them to front ends.
 
-use std::fmt;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::baidu::{IdCard, IdCardFields, IdCardFront, Side, mask_id_number};
 
-/// Where a request is in its life (diagram in ARCHITECTURE.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OcrStatus {
-    /// Waiting in the Redis stream (or for its retry time).
-    Pending,
-    /// An instance holds it: waiting for its slot of the cap, or calling Baidu.
-    InFlight,
-    /// Recognised; the result is kept.
-    Done,
-    /// Given up: Baidu refused the image, or retries/deliveries ran out. Staff may retry it.
-    Dead,
+use super::baidu::{IdCard, IdCardFields, IdCardFront, mask_id_number};
+
+pub use opsdeck_api::ocr::{
+    CallSample, OcrCounts, OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind,
+    RetryOutcome,
+};
+
+/// What leaves the core for the console.
+pub trait Masked {
+    fn masked(self) -> Self;
 }
 
-impl OcrStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OcrStatus::Pending => "pending",
-            OcrStatus::InFlight => "in_flight",
-            OcrStatus::Done => "done",
-            OcrStatus::Dead => "dead",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<OcrStatus> {
-        Some(match text {
-            "pending" => OcrStatus::Pending,
-            "in_flight" => OcrStatus::InFlight,
-            "done" => OcrStatus::Done,
-            "dead" => OcrStatus::Dead,
-            _ => return None,
-        })
-    }
-}
-
-/// One request as the console shows it. What leaves the core is [`OcrRequest::masked`]: the
-/// card's name, ID number, birth date and address masked; an operator reveals them with
-/// `ocr_reveal` (audited).
-#[derive(Debug, Clone, Serialize)]
-pub struct OcrRequest {
-    pub id: i64,
-    pub url: String,
-    pub side: Side,
-    pub status: OcrStatus,
-    /// Calls made to Baidu for it (a call refused by Baidu's QPS cap does not count).
-    pub attempts: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// When a retry is due (after a transient failure).
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-    /// Baidu's error code, when the failure was Baidu's answer.
-    pub error_code: Option<i64>,
-    pub result: Option<IdCard>,
-    /// The instance that made the last call.
-    pub instance: Option<String>,
-}
-
-impl OcrRequest {
+impl Masked for OcrRequest {
     /// The same request with the portrait side's personal data masked as a whole (what leaves the
     /// core for the console): the ID number keeps its first and last four characters (digits
     /// 5-14, the county and the birth date, are hidden), the birth date is hidden entirely, the
     /// address keeps at most its province and city, the name its first character.
-    pub fn masked(mut self) -> OcrRequest {
+    fn masked(mut self) -> OcrRequest {
         if let Some(IdCard { fields: IdCardFields::Front(front), .. }) = &mut self.result {
             *front = masked_front(front);
         }
@@ -138,51 +87,6 @@ fn region_prefix(address: &str) -> &str {
     }
 }
 
-/// What a submission got. `Debug` leaves the result out (card data).
-#[derive(Clone, Serialize)]
-pub struct OcrSubmitted {
-    pub request_id: i64,
-    pub status: OcrStatus,
-    /// True when the URL was known already (no second call is made).
-    pub existing: bool,
-    /// The kept result when the URL was recognised already (the shop's JSON, see [`result_json`]).
-    pub result: Option<serde_json::Value>,
-}
-
-/// What the shop's poll by URL gets: status and, once done, the result JSON. `Debug` leaves the
-/// result out (card data).
-#[derive(Clone, Serialize)]
-pub struct OcrLookup {
-    pub request_id: i64,
-    pub url: String,
-    pub status: OcrStatus,
-    pub result: Option<serde_json::Value>,
-    pub error: Option<String>,
-}
-
-impl fmt::Debug for OcrSubmitted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OcrSubmitted")
-            .field("request_id", &self.request_id)
-            .field("status", &self.status)
-            .field("existing", &self.existing)
-            .field("result", &self.result.as_ref().map(|_| ".."))
-            .finish()
-    }
-}
-
-impl fmt::Debug for OcrLookup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OcrLookup")
-            .field("request_id", &self.request_id)
-            .field("url", &self.url)
-            .field("status", &self.status)
-            .field("result", &self.result.as_ref().map(|_| ".."))
-            .field("error", &self.error)
-            .finish()
-    }
-}
-
 /// The result as kept in Redis under the image URL and returned to the shop: the original
 /// design's `{"name": …, "code": …}` plus every other field.
 pub fn result_json(request_id: i64, card: &IdCard) -> serde_json::Value {
@@ -236,84 +140,4 @@ pub fn masked_result_json(mut value: serde_json::Value) -> serde_json::Value {
     map.insert("birth_date".into(), masked.birth_date.into());
     map.insert("address".into(), masked.address.into());
     value
-}
-
-/// A page of the list.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct OcrQuery {
-    pub status: Option<OcrStatus>,
-    /// A part of the URL.
-    pub search: Option<String>,
-    pub offset: u32,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct OcrPage {
-    pub requests: Vec<OcrRequest>,
-    /// How many match the query in all.
-    pub total: i64,
-}
-
-/// Requests by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct OcrCounts {
-    pub pending: i64,
-    pub in_flight: i64,
-    pub done: i64,
-    pub dead: i64,
-}
-
-/// Why the queue is not calling Baidu.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PauseKind {
-    /// Baidu's daily quota is used up (error 17): resumes at midnight, Asia/Shanghai.
-    Quota,
-    /// Credentials, permission or billing (6, 14, 19, bad keys): resumes when staff say so.
-    Misconfigured,
-    /// Staff paused it.
-    Manual,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OcrPause {
-    pub kind: PauseKind,
-    pub reason: String,
-    pub since: DateTime<Utc>,
-    /// When it resumes by itself (None: only by hand).
-    pub until: Option<DateTime<Utc>>,
-}
-
-/// Calls that reached Baidu in one second (all instances).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct CallSample {
-    pub at: DateTime<Utc>,
-    pub calls: u32,
-}
-
-/// The live figures of the OCR view.
-#[derive(Debug, Clone, Serialize)]
-pub struct OcrStats {
-    pub counts: OcrCounts,
-    /// Calls per second allowed across all instances.
-    pub cap: f64,
-    /// `config` (ocr_qps) or `console` (changed at run time).
-    pub cap_source: String,
-    /// The last 60 seconds, oldest first.
-    pub calls: Vec<CallSample>,
-    /// Seconds to work off the pending requests at the cap (None when nothing waits).
-    pub drain_seconds: Option<f64>,
-    pub pause: Option<OcrPause>,
-    /// True when OpsDeck talks to its built-in fake Baidu (no credentials configured).
-    pub sandbox: bool,
-}
-
-/// What a retry of dead requests did.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct RetryOutcome {
-    pub retried: u64,
-    /// Not dead (any more): left as they are.
-    pub skipped: u64,
 }

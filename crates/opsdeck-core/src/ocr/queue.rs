@@ -331,6 +331,7 @@ impl Queue {
         Ok(flags.into_iter().map(|f| f == 1).collect())
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Messages in the stream (waiting or held by an instance).
     pub async fn depth(&self) -> redis::RedisResult<u64> {
         redis::cmd("XLEN").arg(self.key(STREAM)).query_async(&mut self.redis.manager()).await

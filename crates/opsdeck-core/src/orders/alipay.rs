@@ -258,11 +258,13 @@ impl AlipayClient {
         })
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// Whether answers and notifies are verified with the built-in fake's published key.
     pub fn trusts_published_sandbox_key(&self) -> bool {
         is_published_sandbox_key(&self.verifying_key)
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     pub fn app_id(&self) -> &str {
         &self.app_id
     }

@@ -81,6 +81,7 @@ static REAP_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Sc
 static RENEW_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(RENEW));
 static LATER_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(LATER));
 
+#[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
 /// The renewal script's SHA1 (as sent with EVALSHA), for tests that delay renewals on the wire.
 pub fn renew_script_hash() -> &'static str {
     RENEW_SCRIPT.get_hash()
@@ -247,6 +248,7 @@ impl DueIndex {
             .await
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))] // used by the tests (feature `internals`)
     /// How many are due now or later, and in flight.
     pub async fn sizes(&self) -> redis::RedisResult<(u64, u64)> {
         redis::pipe()

@@ -23,6 +23,5 @@ pub mod tasks;
 pub mod trigger;
 pub mod wall_timer;
 
-pub use policy::JobPolicy;
 pub use store::{JobDraft, JobOrigin, JobRun, RunOutcome, RunPage, RunQuery};
-pub use trigger::{DstNote, Fire, FireTime, Schedule, TriggerSpec};
+pub use trigger::{Schedule, TriggerSpec};

@@ -2,7 +2,7 @@
 //! and `job_runs` (one row per scheduled instant or manual run).
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
@@ -10,23 +10,7 @@ use super::policy::JobPolicy;
 use super::trigger::TriggerSpec;
 use crate::db::{Database, instant, ms};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobOrigin {
-    /// Provided by code on first start; staff may edit or pause it but not delete it.
-    Default,
-    /// Added by staff.
-    Staff,
-}
-
-impl JobOrigin {
-    fn as_str(self) -> &'static str {
-        match self {
-            JobOrigin::Default => "default",
-            JobOrigin::Staff => "staff",
-        }
-    }
-}
+pub use opsdeck_api::jobs::{JobDraft, JobOrigin, JobRun, RunOutcome, RunPage, RunQuery};
 
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,92 +30,6 @@ pub struct JobRecord {
     pub cursor_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// The definition of a job, as code or staff give it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobDraft {
-    pub name: String,
-    pub kind: String,
-    pub trigger: TriggerSpec,
-    pub timezone: String,
-    #[serde(default)]
-    pub args: serde_json::Value,
-    #[serde(default)]
-    pub policy: JobPolicy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunOutcome {
-    Running,
-    Ok,
-    Failed,
-    TimedOut,
-    Missed,
-    SkippedOverlap,
-}
-
-impl RunOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunOutcome::Running => "running",
-            RunOutcome::Ok => "ok",
-            RunOutcome::Failed => "failed",
-            RunOutcome::TimedOut => "timed_out",
-            RunOutcome::Missed => "missed",
-            RunOutcome::SkippedOverlap => "skipped_overlap",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<RunOutcome> {
-        [
-            RunOutcome::Running,
-            RunOutcome::Ok,
-            RunOutcome::Failed,
-            RunOutcome::TimedOut,
-            RunOutcome::Missed,
-            RunOutcome::SkippedOverlap,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
-    }
-}
-
-/// One run (or non-run: missed, skipped) of a job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct JobRun {
-    pub id: i64,
-    pub job_id: i64,
-    pub job_name: String,
-    pub scheduled_at: DateTime<Utc>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub duration_ms: Option<i64>,
-    pub outcome: RunOutcome,
-    pub instance: String,
-    pub manual: bool,
-    pub attempts: i64,
-    pub summary: Option<serde_json::Value>,
-    pub error: Option<String>,
-}
-
-/// A filter over the run history.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct RunQuery {
-    pub job_id: Option<i64>,
-    pub outcome: Option<RunOutcome>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-    pub limit: u32,
-    pub before_id: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RunPage {
-    pub runs: Vec<JobRun>,
-    pub next_before_id: Option<i64>,
 }
 
 fn json_column<T: serde::de::DeserializeOwned>(row: &AnyRow, column: &str) -> sqlx::Result<T> {

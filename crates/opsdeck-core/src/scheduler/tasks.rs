@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Core;
+
+pub use opsdeck_api::jobs::TaskKindInfo;
 
 /// What a run produced: a summary for the history, or an error text.
 pub type TaskResult = Result<Value, String>;
@@ -38,14 +39,6 @@ pub struct TaskKind {
     pub args_example: Value,
     validate: fn(&Value) -> Result<(), String>,
     run: Arc<RunFn>,
-}
-
-/// What the console shows about a kind.
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskKindInfo {
-    pub name: String,
-    pub description: String,
-    pub args_example: Value,
 }
 
 impl TaskKind {

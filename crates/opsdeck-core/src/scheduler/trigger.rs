@@ -19,25 +19,9 @@ use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, T
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
-use serde::{Deserialize, Serialize};
 
-/// A trigger as staff write it and as it is stored (JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum TriggerSpec {
-    /// Every `every_seconds`, from `start` (local, inclusive) or else from the job's creation.
-    Interval {
-        every_seconds: i64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        start: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        end: Option<String>,
-    },
-    /// Once, at a local date-time (`2023-12-05T08:00` or `2023-12-05 08:00[:ss]`).
-    Date { at: String },
-    /// A cron expression.
-    Cron { expr: String },
-}
+
+pub use opsdeck_api::jobs::{DstNote, FireTime, TriggerSpec};
 
 /// Why a trigger was refused; `field` names the form field (`trigger`, `timezone`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,29 +35,10 @@ fn trigger_error(message: impl Into<String>) -> TriggerError {
     TriggerError { field: "trigger", message: message.into() }
 }
 
-/// A fire time flagged when a daylight-saving change touches it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DstNote {
-    /// The scheduled local time does not exist that day; it runs at the first instant after.
-    GapShifted,
-    /// The scheduled local time happens twice that day; it runs at the first.
-    OverlapFirst,
-    /// The zone's UTC offset differs from the previous fire's.
-    OffsetChanged,
-}
-
 /// One instant a schedule fires at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fire {
     pub at: DateTime<Utc>,
-    pub dst: Option<DstNote>,
-}
-
-/// A fire time in the schedule's zone (with its UTC offset), as shown to staff.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FireTime {
-    pub at: DateTime<chrono::FixedOffset>,
     pub dst: Option<DstNote>,
 }
 

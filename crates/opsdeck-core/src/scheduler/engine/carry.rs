@@ -14,6 +14,7 @@ use crate::events::Event;
 use crate::scheduler::claims::{Admission, Settle};
 use crate::scheduler::history::{self, FinalRow};
 use crate::scheduler::plan::Decision;
+use crate::scheduler::policy::PolicyExt;
 use crate::scheduler::store::{self, Begun, JobRecord, JobRun, NewRun, RunEnd, RunOutcome};
 use crate::scheduler::tasks::TaskContext;
 

@@ -1,0 +1,44 @@
+//! What the core pushes to every console live.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use crate::health::HealthReport;
+use crate::jobs::JobRun;
+use crate::ocr::{OcrRequest, OcrStats};
+use crate::overview::Overview;
+
+/// Something that happened in the core, tagged by `kind` on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A fresh health report (published after every probe).
+    Health {
+        report: HealthReport,
+    },
+    /// A job was added, edited, paused, resumed or deleted (on any instance of this console).
+    JobsChanged,
+    RunStarted {
+        run: JobRun,
+    },
+    RunFinished {
+        run: JobRun,
+    },
+    /// An OCR request changed state (a result landed, it died, it was retried); ID number masked.
+    OcrUpdated {
+        request: OcrRequest,
+    },
+    /// Orders changed (placed, paid, cancelled): the Orders page reloads.
+    OrdersChanged,
+    /// Users, links, link requests or roles changed: the Accounts page reloads.
+    AccountsChanged,
+    /// The OCR queue's live figures (every second while a console listens, and on a change).
+    OcrStats {
+        stats: OcrStats,
+    },
+    /// The Overview page's figures (every few seconds while a console listens).
+    Overview {
+        overview: Box<Overview>,
+    },
+}

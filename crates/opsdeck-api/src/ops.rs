@@ -1,0 +1,226 @@
+//! [`Ops`]: every operation the console performs, as one trait. The core implements it in
+//! process; an HTTP client of the server (`opsdeckd`) can implement it too, so nothing here
+//! borrows a handle or takes a closure: every argument and answer crosses a wire.
+//!
+//! Every operation but [`Ops::health`], [`Ops::auth_providers`] and the sign-in steps takes the
+//! caller's session and is refused (`unauthenticated`) without a valid one; the core alone
+//! decides what the session's role may do (`forbidden`). [`Operation`] names each operation and
+//! says whether it changes state (the role tests iterate over it).
+
+use async_trait::async_trait;
+
+use crate::accounts::{
+    Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
+};
+use crate::app::AppInfo;
+use crate::audit::AuditPage;
+use crate::error::ErrorBody;
+use crate::health::HealthReport;
+use crate::jobs::{FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec};
+use crate::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use crate::orders::{
+    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+};
+use crate::overview::Overview;
+use crate::session::{SessionToken, SessionView, SignInResult};
+
+/// What every operation answers.
+pub type OpResult<T> = Result<T, ErrorBody>;
+
+/// Every console operation. `s` is the caller's session.
+#[async_trait]
+pub trait Ops: Send + Sync {
+    // ---- open: no session
+    /// The latest probe of the database and Redis.
+    async fn health(&self) -> OpResult<HealthReport>;
+    /// The sign-in providers configured.
+    async fn auth_providers(&self) -> OpResult<Vec<ProviderInfo>>;
+    /// Starts a console sign-in at `provider`. `binding` is a secret only the caller knows (its
+    /// sign-in window's); completing the sign-in needs it again.
+    async fn sign_in_start(&self, provider: ProviderKey, binding: String) -> OpResult<Authorization>;
+    /// Completes a sign-in (or a link) from the provider's redirect URL, with the attempt's
+    /// binding. A staff member signing in gets a new session.
+    async fn sign_in_complete(&self, provider: ProviderKey, redirect_url: String, binding: String)
+    -> OpResult<SignInResult>;
+    /// Drops an attempt (its window was closed); true when it was there.
+    async fn sign_in_cancel(&self, state: String, binding: String) -> OpResult<bool>;
+
+    // ---- the session
+    /// The session's staff member with their role as it is now.
+    async fn session_staff(&self, s: &SessionToken) -> OpResult<Staff>;
+    /// Ends this session.
+    async fn sign_out(&self, s: &SessionToken) -> OpResult<()>;
+    /// Every live staff session (admins).
+    async fn sessions_list(&self, s: &SessionToken) -> OpResult<Vec<SessionView>>;
+    /// Ends a session (admins).
+    async fn session_revoke(&self, s: &SessionToken, id: i64) -> OpResult<()>;
+
+    // ---- overview, settings, audit
+    async fn app_info(&self, s: &SessionToken) -> OpResult<AppInfo>;
+    async fn overview(&self, s: &SessionToken) -> OpResult<Overview>;
+    async fn audit_list(&self, s: &SessionToken, limit: u32, before_id: Option<i64>) -> OpResult<AuditPage>;
+
+    // ---- jobs
+    async fn jobs_list(&self, s: &SessionToken) -> OpResult<Vec<JobView>>;
+    async fn job_get(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
+    async fn job_kinds(&self, s: &SessionToken) -> OpResult<Vec<TaskKindInfo>>;
+    /// The next `count` fire times of a trigger in a zone (nothing is saved).
+    async fn job_preview(&self, s: &SessionToken, trigger: TriggerSpec, timezone: String, count: u32)
+    -> OpResult<Vec<FireTime>>;
+    async fn job_create(&self, s: &SessionToken, draft: JobDraft) -> OpResult<JobView>;
+    async fn job_update(&self, s: &SessionToken, id: i64, edit: JobEdit) -> OpResult<JobView>;
+    async fn job_pause(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
+    async fn job_resume(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
+    async fn job_run_now(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
+    async fn job_delete(&self, s: &SessionToken, id: i64) -> OpResult<()>;
+    async fn runs_list(&self, s: &SessionToken, query: RunQuery) -> OpResult<RunPage>;
+    async fn scheduler_instances(&self, s: &SessionToken) -> OpResult<Vec<SchedulerInstance>>;
+
+    // ---- OCR
+    async fn ocr_list(&self, s: &SessionToken, query: OcrQuery) -> OpResult<OcrPage>;
+    /// One request, its card data masked.
+    async fn ocr_get(&self, s: &SessionToken, id: i64) -> OpResult<OcrRequest>;
+    /// A request's portrait side unmasked (audited).
+    async fn ocr_reveal(&self, s: &SessionToken, id: i64) -> OpResult<IdCardFront>;
+    async fn ocr_submit(&self, s: &SessionToken, url: String, side: Side) -> OpResult<OcrSubmitted>;
+    async fn ocr_retry(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<RetryOutcome>;
+    async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64>;
+    async fn ocr_set_cap(&self, s: &SessionToken, cap: f64) -> OpResult<OcrStats>;
+    async fn ocr_pause(&self, s: &SessionToken) -> OpResult<OcrStats>;
+    async fn ocr_resume(&self, s: &SessionToken) -> OpResult<OcrStats>;
+    async fn ocr_stats(&self, s: &SessionToken) -> OpResult<OcrStats>;
+
+    // ---- orders
+    async fn orders_list(&self, s: &SessionToken, query: OrderQuery) -> OpResult<OrderPage>;
+    async fn order_get(&self, s: &SessionToken, order_no: String) -> OpResult<Order>;
+    async fn order_timeline(&self, s: &SessionToken, order_no: String) -> OpResult<Vec<OrderEvent>>;
+    async fn orders_summary(&self, s: &SessionToken) -> OpResult<OrdersSummary>;
+    async fn cancelled_list(&self, s: &SessionToken, query: OrderQuery) -> OpResult<CancelledPage>;
+    async fn order_place(&self, s: &SessionToken, draft: OrderDraft) -> OpResult<Order>;
+    /// Asks Alipay whether a pending order was paid; true when it was (and is now marked paid).
+    async fn order_check_payment(&self, s: &SessionToken, order_no: String) -> OpResult<bool>;
+    async fn order_cancel(&self, s: &SessionToken, order_no: String, reason: String) -> OpResult<()>;
+    async fn goods_list(&self, s: &SessionToken) -> OpResult<Vec<Goods>>;
+    async fn goods_create(&self, s: &SessionToken, goods: NewGoods) -> OpResult<Goods>;
+
+    // ---- accounts
+    async fn users_list(&self, s: &SessionToken, query: UserQuery) -> OpResult<UserPage>;
+    async fn user_get(&self, s: &SessionToken, id: i64) -> OpResult<UserView>;
+    /// Starts linking another provider to a user (see [`Ops::sign_in_start`] for `binding`).
+    async fn link_start(&self, s: &SessionToken, user_id: i64, provider: ProviderKey, binding: String)
+    -> OpResult<Authorization>;
+    async fn unlink(&self, s: &SessionToken, link_id: i64) -> OpResult<UserView>;
+    async fn staff_set_role(&self, s: &SessionToken, user_id: i64, role: Option<Role>) -> OpResult<UserView>;
+    async fn link_requests_list(&self, s: &SessionToken) -> OpResult<Vec<LinkRequest>>;
+    /// Accepts (links) or rejects a pending link; the user when accepted.
+    async fn link_request_resolve(&self, s: &SessionToken, id: i64, accept: bool) -> OpResult<Option<UserView>>;
+}
+
+macro_rules! operations {
+    ($($name:ident = $wire:literal, $access:ident;)*) => {
+        /// Each operation of [`Ops`] by name, with what it needs of the caller.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Operation { $($name,)* }
+
+        impl Operation {
+            /// Every operation, in the order of [`Ops`].
+            pub const ALL: &'static [Operation] = &[$(Operation::$name,)*];
+
+            /// The method's name in [`Ops`] (and the command's in the desktop shell).
+            pub fn name(self) -> &'static str {
+                match self { $(Operation::$name => $wire,)* }
+            }
+
+            /// What the caller needs.
+            pub fn access(self) -> Access {
+                match self { $(Operation::$name => Access::$access,)* }
+            }
+        }
+    };
+}
+
+/// What an operation needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Nothing: health and the sign-in steps.
+    Open,
+    /// A session of any console role; changes nothing.
+    Read,
+    /// A session whose role may change state (operator or admin; some need admin).
+    Write,
+}
+
+operations! {
+    Health = "health", Open;
+    AuthProviders = "auth_providers", Open;
+    SignInStart = "sign_in_start", Open;
+    SignInComplete = "sign_in_complete", Open;
+    SignInCancel = "sign_in_cancel", Open;
+    SessionStaff = "session_staff", Read;
+    SignOut = "sign_out", Read;
+    SessionsList = "sessions_list", Read;
+    SessionRevoke = "session_revoke", Write;
+    AppInfo = "app_info", Read;
+    Overview = "overview", Read;
+    AuditList = "audit_list", Read;
+    JobsList = "jobs_list", Read;
+    JobGet = "job_get", Read;
+    JobKinds = "job_kinds", Read;
+    JobPreview = "job_preview", Read;
+    JobCreate = "job_create", Write;
+    JobUpdate = "job_update", Write;
+    JobPause = "job_pause", Write;
+    JobResume = "job_resume", Write;
+    JobRunNow = "job_run_now", Write;
+    JobDelete = "job_delete", Write;
+    RunsList = "runs_list", Read;
+    SchedulerInstances = "scheduler_instances", Read;
+    OcrList = "ocr_list", Read;
+    OcrGet = "ocr_get", Read;
+    OcrReveal = "ocr_reveal", Write;
+    OcrSubmit = "ocr_submit", Write;
+    OcrRetry = "ocr_retry", Write;
+    OcrPurgeDead = "ocr_purge_dead", Write;
+    OcrSetCap = "ocr_set_cap", Write;
+    OcrPause = "ocr_pause", Write;
+    OcrResume = "ocr_resume", Write;
+    OcrStats = "ocr_stats", Read;
+    OrdersList = "orders_list", Read;
+    OrderGet = "order_get", Read;
+    OrderTimeline = "order_timeline", Read;
+    OrdersSummary = "orders_summary", Read;
+    CancelledList = "cancelled_list", Read;
+    OrderPlace = "order_place", Write;
+    OrderCheckPayment = "order_check_payment", Write;
+    OrderCancel = "order_cancel", Write;
+    GoodsList = "goods_list", Read;
+    GoodsCreate = "goods_create", Write;
+    UsersList = "users_list", Read;
+    UserGet = "user_get", Read;
+    LinkStart = "link_start", Write;
+    Unlink = "unlink", Write;
+    StaffSetRole = "staff_set_role", Write;
+    LinkRequestsList = "link_requests_list", Read;
+    LinkRequestResolve = "link_request_resolve", Write;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each method of `Ops` has its `Operation`, and no other: read from this file's source.
+    #[test]
+    fn every_method_of_ops_is_an_operation() {
+        let source = include_str!("ops.rs");
+        let trait_body = &source[source.find("pub trait Ops").unwrap()..source.find("macro_rules!").unwrap()];
+        let mut methods: Vec<&str> = trait_body
+            .split("async fn ")
+            .skip(1)
+            .map(|rest| rest.split('(').next().unwrap())
+            .collect();
+        let mut names: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
+        methods.sort();
+        names.sort();
+        assert_eq!(methods, names);
+    }
+}
