@@ -18,7 +18,7 @@ import {
   waitFor,
 } from './harness.mjs'
 
-// The built-in fakes' users (FakeOAuthConfig::sandbox in crates/opsdeck-sandbox/src/oauth.rs).
+// The built-in fakes' users (FakeOAuthConfig::sandbox in crates/opsdeck-sandbox/src/oauth/mod.rs).
 const WEIBO_ONE = '5678001'
 const WEIBO_TWO = '5678002'
 const QQ_ONE = '5A1C0E0D3B9F4C2A8E6D7F1B2C3D4E01'

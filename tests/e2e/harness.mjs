@@ -1,5 +1,6 @@
-// End-to-end harness: drives the REAL desktop window through WebKitWebDriver (directly, without
-// tauri-driver; see ../shared/specs/desktop.md) and starts the services a test owns.
+// End-to-end harness: drives the REAL desktop window through WebKitWebDriver (directly: on Linux
+// tauri-driver only translates capabilities, and through it about one run in four failed with a
+// connection reset) and starts the services a test owns.
 // No dependencies beyond Node's standard library.
 
 import assert from 'node:assert/strict'

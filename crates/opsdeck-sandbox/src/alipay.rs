@@ -325,7 +325,8 @@ impl FakeAlipay {
     }
 
     /// The form Alipay would POST to the notify URL about this trade (values not URL-encoded),
-    /// signed as the spec says (every non-empty parameter but `sign` and `sign_type`, sorted).
+    /// signed as Alipay documents (docs/providers.md §3: every non-empty parameter but `sign` and
+    /// `sign_type`, sorted).
     /// Each call has a new `notify_id`. It does not change what the order answers: `pay` first
     /// for a consistent picture.
     pub fn signed_notify(&self, out_trade_no: &str, total_amount: &str, trade_status: &str) -> Vec<(String, String)> {

@@ -1,8 +1,9 @@
-//! Baidu AI Cloud's ID-card OCR (shared/specs/providers.md §1): the access token (fetched,
+//! Baidu AI Cloud's ID-card OCR (docs/providers.md §1): the access token (fetched,
 //! kept, refreshed a day before its 30-day expiry, and again on error 110/111 with one retry),
 //! the `idcard` call by `url` or base64 `image`, and its answer parsed into typed fields.
 //!
-//! What a failure means for the caller is [`BaiduError::action`], following the spec's table.
+//! What a failure means for the caller is [`BaiduError::action`], following the table of errors
+//! in docs/providers.md §1.
 //! Card data never prints: [`IdCardFront`]'s `Debug` shows none of its fields.
 
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The dispatcher of one instance: reads requests from the stream as fast as it has room for
 //! them (not in once-per-second batches), takes a slot of the global rate limit right before
 //! each call, calls Baidu, and settles the request by what Baidu answered (the table in
-//! shared/specs/providers.md §1). The reader also takes over messages an instance took but never
+//! docs/providers.md §1). The reader also takes over messages an instance took but never
 //! finished once their lease lapsed, with its own call permits, so an idle instance does it too.
 //! Alongside: retries whose time has come are moved back into the stream.
 //!

@@ -1,7 +1,7 @@
-//! The Redis side of the OCR queue (shared/specs/providers.md §4): a stream with one consumer
-//! group as the dispatch queue, a set of the request ids Redis knows about (so enqueueing is
-//! idempotent and reconcile can tell what Redis lost), a sorted set of retries waiting for
-//! their time, the pause gate, the run-time cap, per-second call counters and the kept results.
+//! The Redis side of the OCR queue: a stream with one consumer group as the dispatch queue, a set
+//! of the request ids Redis knows about (so enqueueing is idempotent and reconcile can tell what
+//! Redis lost), a sorted set of retries waiting for their time, the pause gate, the run-time cap,
+//! per-second call counters and the kept results.
 //!
 //! Every multi-step change is one Lua script, so a crash between steps cannot half-apply it.
 

@@ -1,4 +1,4 @@
-//! Alipay's open API (shared/specs/providers.md §3), what order expiry needs of it:
+//! Alipay's open API (docs/providers.md §3), what order expiry needs of it:
 //! `alipay.trade.query`, `alipay.trade.close` and the verification of the async notify.
 //!
 //! Requests are signed RSA2 (SHA256withRSA, PKCS#1 v1.5) with the app's private key over

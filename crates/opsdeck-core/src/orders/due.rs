@@ -1,13 +1,12 @@
-//! The due index in Redis (shared/specs/providers.md §4): `orders:due` scores each pending
-//! order by its deadline; a sweep claims due orders atomically by moving them into
-//! `orders:inflight`, scored by lease expiry; acknowledging removes them; a reaper returns
-//! lapsed leases. Claiming with a plain ZREM would lose an order whose sweeper dies after it.
-//! Each claim has an owner (`orders:owner`, order → the claiming round's token): the owner
-//! renews its lease while it works ([`DueIndex::renew`]), so a round slower than the lease keeps
-//! its orders, and only the owner puts them back ([`DueIndex::later`]); a round whose lease
-//! lapsed anyway (a stalled instance, a lost link) finds its renewal refused and touches
-//! nothing of the new owner's. Redis `TIME` is the clock. The SQL database stays the truth:
-//! reconcile repairs this index.
+//! The due index in Redis: `orders:due` scores each pending order by its deadline; a sweep claims
+//! due orders atomically by moving them into `orders:inflight`, scored by lease expiry;
+//! acknowledging removes them; a reaper returns lapsed leases. Claiming with a plain ZREM would
+//! lose an order whose sweeper dies after it. Each claim has an owner (`orders:owner`, order → the
+//! claiming round's token): the owner renews its lease while it works ([`DueIndex::renew`]), so a
+//! round slower than the lease keeps its orders, and only the owner puts them back
+//! ([`DueIndex::later`]); a round whose lease lapsed anyway (a stalled instance, a lost link) finds
+//! its renewal refused and touches nothing of the new owner's. Redis `TIME` is the clock. The SQL
+//! database stays the truth: reconcile repairs this index.
 
 use std::time::Duration;
 

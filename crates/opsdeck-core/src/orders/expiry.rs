@@ -3,7 +3,7 @@
 //! unpaid ones are closed at Alipay and cancelled locally, many per transaction. Provider
 //! trouble leaves an order due, to be tried again.
 //!
-//! For one order (shared/specs/providers.md §3): query → paid: mark paid (the notification was
+//! For one order (docs/providers.md §3): query → paid: mark paid (the notification was
 //! lost); waiting, closed or unknown to Alipay: close, then cancel; close says the status
 //! changed: query again; system error: later.
 

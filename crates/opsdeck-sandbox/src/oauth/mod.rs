@@ -1,5 +1,5 @@
 //! Fake Weibo, QQ (QQ互联), WeChat (open platform, website login) and DingTalk (new style) web
-//! logins, faithful to `shared/specs/providers.md` §2: one server per provider, on the real paths
+//! logins, faithful to `docs/providers.md` §2: one server per provider, on the real paths
 //! (a provider's two hosts share the server), with each provider's own parameter names, answer
 //! formats, content types and error codes.
 //!
@@ -44,7 +44,7 @@
 //!   invalid credential (unknown token), 42001 access_token expired, 40003 invalid openid. The real
 //!   one checks only the redirect URI's domain; the fake wants the registered URI exactly. Since
 //!   2021 WeChat answers empty `province`/`city`/`country`; the fake does too. Deny redirects with
-//!   only `state`, as the spec says.
+//!   only `state`, as WeChat documents.
 //! - **DingTalk** (`login.dingtalk.com`, `api.dingtalk.com`): `GET /oauth2/auth` (approval sends
 //!   both `authCode` and `code`); `POST /v1.0/oauth2/userAccessToken` (JSON, camelCase);
 //!   `GET /v1.0/contact/users/me` with `x-acs-dingtalk-access-token`. Errors

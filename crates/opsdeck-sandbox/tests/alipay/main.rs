@@ -1,5 +1,5 @@
-//! The fake Alipay against its spec (shared/specs/providers.md §3), through real HTTP. Requests
-//! are signed here, by hand from the spec, not by the core's client.
+//! The fake Alipay against docs/providers.md §3, through real HTTP. Requests
+//! are signed here, by hand from that page, not by the core's client.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The fake Baidu against its spec (shared/specs/providers.md §1), through real HTTP.
+//! The fake Baidu against docs/providers.md §1, through real HTTP.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! The fake Weibo, QQ, WeChat and DingTalk against their spec (shared/specs/providers.md §2),
+//! The fake Weibo, QQ, WeChat and DingTalk against docs/providers.md §2,
 //! through real HTTP on loopback, redirects never followed.
 
 mod authorize;

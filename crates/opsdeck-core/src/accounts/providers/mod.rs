@@ -1,6 +1,6 @@
 //! One provider interface, five adapters. Each adapter builds its provider's authorize URL and
 //! turns a callback's code into one normalised [`Identity`], handling its provider's quirks
-//! (`shared/specs/providers.md` §2):
+//! (`docs/providers.md` §2):
 //!
 //! - [`weibo`]: the uid arrives in the token answer;
 //! - [`qq`]: a form-encoded token answer, a JSONP `me` call for the openid, `ret` ≠ 0 errors;
