@@ -29,6 +29,8 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     RedisUnavailable,
     Internal,
+    /// The daemon's order intake: this `Idempotency-Key` placed another order (nothing placed).
+    IdempotencyKeyReused,
     // The HTTP transport's own.
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -46,6 +48,26 @@ impl ErrorCode {
     /// The wire name (`invalid_input`).
     pub fn as_str(self) -> &'static str {
         self.into()
+    }
+
+    /// The HTTP status of an answer with this code (the daemon's API; one place for every
+    /// code: a new code must be given its status here).
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidInput | ErrorCode::SignInRefused => 400,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::RequestTimeout => 408,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::IdempotencyKeyReused => 422,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::Internal => 500,
+            ErrorCode::ProviderError => 502,
+            ErrorCode::DatabaseUnavailable | ErrorCode::RedisUnavailable => 503,
+        }
     }
 }
 
