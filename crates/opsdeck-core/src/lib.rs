@@ -48,7 +48,7 @@ pub use accounts::bootstrap::{GrantTarget, Granted, grant_admin};
 pub use accounts::{Callback, random_token};
 pub use config::{Config, ConfigError, ConfigSource};
 pub use error::ApiError;
-pub use facade::{Core, Metrics};
+pub use facade::{Core, Metrics, OcrReconcileReport, OrdersReconcileReport};
 pub use orders::idempotency::Keyed;
 pub use scheduler::trigger::preview as schedule_preview;
 

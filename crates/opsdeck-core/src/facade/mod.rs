@@ -36,6 +36,8 @@ mod overview;
 mod session;
 
 pub use metrics::Metrics;
+pub use ocr::ReconcileReport as OcrReconcileReport;
+pub use orders::OrdersReconcileReport;
 
 pub use opsdeck_api::app::AppInfo;
 
@@ -351,7 +353,7 @@ impl Core {
     pub async fn audit_list(&self, limit: u32, before_id: Option<i64>, actor: &Actor) -> Result<AuditPage, ApiError> {
         self.require_reader(actor).await?;
         if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::InvalidInput(format!("limit must be between 1 and {MAX_PAGE}")));
+            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
         }
         Ok(audit::list(self.inner.db.pool(), limit, before_id).await?)
     }

@@ -37,7 +37,7 @@ impl Core {
         let user = store::user(&mut conn, session.user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("your user no longer exists; sign in again".into()))?;
-        let role = user.role.ok_or_else(|| ApiError::Forbidden("your console role was removed; ask an admin".into()))?;
+        let role = user.role.ok_or_else(|| ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin"))?;
         let staff = Staff {
             user_id: user.id,
             name: user.nickname.clone().unwrap_or_else(|| user.username.clone()),
@@ -55,6 +55,18 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         let token = sessions::create(&mut conn, staff.user_id, staff.provider, Utc::now()).await?;
         Ok(SessionToken::new(token))
+    }
+
+    /// A session for a user, as a console sign-in would open it: for the tests, which sign in
+    /// without a provider.
+    #[cfg(feature = "internals")]
+    pub async fn open_session_for(
+        &self,
+        user_id: i64,
+        provider: crate::accounts::model::ProviderKey,
+    ) -> Result<SessionToken, ApiError> {
+        let mut conn = self.database().pool().acquire().await?;
+        Ok(SessionToken::new(sessions::create(&mut conn, user_id, provider, Utc::now()).await?))
     }
 
     /// Ends the caller's own session (audited).
@@ -134,7 +146,7 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         match store::role_of(&mut conn, user_id).await? {
             Some(Some(role)) => Ok(Actor { role, ..actor.clone() }),
-            Some(None) => Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+            Some(None) => Err(ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin")),
             None => Err(ApiError::Unauthenticated("your user no longer exists; sign in again".into())),
         }
     }

@@ -6,7 +6,8 @@
 use opsdeck_core::accounts::bootstrap::{GrantTarget, grant_admin_on};
 use opsdeck_core::accounts::model::{ProviderKey, Purpose, Role, SignInOutcome, Staff, UserQuery};
 use opsdeck_core::accounts::{Actor, Callback};
-use opsdeck_core::{ApiError, Config, Core, ErrorBody};
+use opsdeck_core::{ApiError, Config, Core};
+use opsdeck_api::ErrorBody;
 use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
 
 use crate::helpers::{config_with, fresh_mysql_url, redis_url, toml_string, unique};
@@ -178,7 +179,7 @@ pub fn signed_in(outcome: SignInOutcome) -> (i64, bool, Option<Staff>) {
 }
 
 pub fn code_of(e: ApiError) -> String {
-    ErrorBody::from(e).code
+    ErrorBody::from(e).code.to_string()
 }
 
 #[tokio::test]

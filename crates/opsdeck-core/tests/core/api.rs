@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use figment::Jail;
-use opsdeck_core::facade::NotifyOutcome;
+use opsdeck_api::intake::NotifyOutcome;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::{Actor, ApiError, Config, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};

@@ -1,7 +1,8 @@
 //! The audit log through the facade: recorded, listed newest first, paged, validated.
 
 use opsdeck_core::audit::NewAuditEntry;
-use opsdeck_core::{Actor, Core, ErrorBody};
+use opsdeck_core::{Actor, Core};
+use opsdeck_api::ErrorBody;
 
 use crate::helpers::{redis_url, sqlite_config};
 

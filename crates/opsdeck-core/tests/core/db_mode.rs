@@ -3,7 +3,8 @@
 //! instances of different modes marking a fresh database at once: one mark wins.
 
 use opsdeck_core::db_mode::{self, DatabaseMode, ModeError};
-use opsdeck_core::{ComponentStatus, Config, Core};
+use opsdeck_core::{Config, Core};
+use opsdeck_api::health::ComponentStatus;
 
 use crate::helpers::{fresh_mysql_url, health_until, redis_url, toml_string, unique};
 use crate::proxy::{FaultProxy, server_of};

@@ -1,6 +1,8 @@
 //! Health probes against real services, published live on the event stream.
 
-use opsdeck_core::{ComponentStatus, Core, Event};
+use opsdeck_core::Core;
+use opsdeck_api::health::ComponentStatus;
+use opsdeck_api::Event;
 
 use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config};
 
@@ -8,7 +10,7 @@ use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config
 async fn next_health_event(
     events: &mut tokio::sync::broadcast::Receiver<Event>,
     within_s: u64,
-) -> opsdeck_core::HealthReport {
+) -> opsdeck_api::health::HealthReport {
     let next = async {
         loop {
             if let Event::Health { report } = events.recv().await.unwrap() {

@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use opsdeck_core::facade::ReconcileReport;
+use opsdeck_core::OcrReconcileReport;
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrCounts, OcrQuery, OcrStatus, PauseKind};
-use opsdeck_core::{Actor, Config, Core, ErrorBody};
+use opsdeck_core::{Actor, Config, Core};
+use opsdeck_api::ErrorBody;
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique, until};
@@ -123,7 +124,7 @@ async fn requests_are_recognised_and_results_kept_by_url() {
     // A result landing is pushed, with the number masked.
     let landed = until("an ocr_updated event for a done request", || {
         let got = match events.try_recv() {
-            Ok(opsdeck_core::Event::OcrUpdated { request }) if request.status == OcrStatus::Done => Some(request),
+            Ok(opsdeck_api::Event::OcrUpdated { request }) if request.status == OcrStatus::Done => Some(request),
             _ => None,
         };
         std::future::ready(got)
@@ -338,7 +339,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and
     // Requests touched in the last seconds are left alone (their submission may be on its way),
     // so each becomes visible to reconcile at its own moment: passes repeat, and their repairs
     // add up to exactly what Redis lost.
-    let totals = std::sync::Arc::new(std::sync::Mutex::new(ReconcileReport::default()));
+    let totals = std::sync::Arc::new(std::sync::Mutex::new(OcrReconcileReport::default()));
     until("reconcile finds all five lost requests", || {
         let core = core.clone();
         let totals = totals.clone();
@@ -355,7 +356,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and
     let totals = *totals.lock().unwrap();
     assert_eq!(
         totals,
-        ReconcileReport { requeued: 5, results_restored: 1, controls_restored: 2 },
+        OcrReconcileReport { requeued: 5, results_restored: 1, controls_restored: 2 },
         "the lost requests, the kept result, and the cap and the pause"
     );
     // The queue is still paused (a flush must not resume it) and the cap is the staff's.
@@ -376,7 +377,7 @@ async fn after_redis_loses_everything_reconcile_restores_the_queue_the_pause_and
     let lookup = core.ocr_lookup(&kept.url).await.unwrap().unwrap();
     assert!(lookup.result.is_some());
     // A second pass finds nothing to repair, and each image was called once.
-    assert_eq!(core.ocr_reconcile().await.unwrap(), ReconcileReport::default());
+    assert_eq!(core.ocr_reconcile().await.unwrap(), OcrReconcileReport::default());
     assert_eq!(baidu.arrivals().len(), 6);
     core.shutdown().await;
 }

@@ -7,7 +7,10 @@ use chrono::{TimeZone, Utc};
 use opsdeck_core::accounts::model::Role;
 use opsdeck_core::ocr::baidu::{IdCard, IdCardFields, IdCardFront, Side};
 use opsdeck_core::ocr::model::{OcrQuery, OcrRequest, OcrStatus, mask_address};
-use opsdeck_core::{Actor, ErrorBody, Event};
+use opsdeck_core::ocr::model::Masked;
+use opsdeck_core::Actor;
+use opsdeck_api::ErrorBody;
+use opsdeck_api::Event;
 use opsdeck_sandbox::baidu::BaiduConfig;
 
 use crate::helpers::{redis_url, unique, until};
@@ -169,10 +172,9 @@ async fn the_console_gets_the_card_masked_and_only_an_operator_reveals_it_audite
     let dir = tempfile::tempdir().unwrap();
     let baidu = fake(BaiduConfig { qps: 1000, latency: Duration::from_millis(5), ..BaiduConfig::default() }).await;
     let core = start(dir.path(), &redis_url(), &unique("t"), &baidu, &[]).await;
-    let viewer = core.session_actor(Some(&staff(user(&core, "vera", Some(Role::Viewer)).await, Role::Viewer))).await;
-    let viewer = viewer.unwrap();
+    let viewer = Actor::staff(&staff(user(&core, "vera", Some(Role::Viewer)).await, Role::Viewer));
     let operator_id = user(&core, "otto", Some(Role::Operator)).await;
-    let operator = core.session_actor(Some(&staff(operator_id, Role::Operator))).await.unwrap();
+    let operator = Actor::staff(&staff(operator_id, Role::Operator));
     let mut events = core.subscribe();
 
     let image = url("masked");

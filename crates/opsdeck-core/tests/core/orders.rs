@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
-use opsdeck_core::{Actor, Config, Core, ErrorBody};
+use opsdeck_core::{Actor, Config, Core};
+use opsdeck_api::ErrorBody;
 use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY, SANDBOX_SELLER_ID,
 };

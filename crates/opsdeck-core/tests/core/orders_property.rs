@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use opsdeck_core::facade::NotifyOutcome;
+use opsdeck_api::intake::NotifyOutcome;
 use opsdeck_core::orders::due::renew_script_hash;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::{Actor, Core};

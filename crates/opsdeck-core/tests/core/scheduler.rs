@@ -4,8 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use opsdeck_core::scheduler::{JobDraft, JobPolicy, JobRun, RunOutcome, RunQuery, TriggerSpec};
-use opsdeck_core::{Actor, Config, Core, Event};
+use opsdeck_core::scheduler::{JobDraft, JobRun, RunOutcome, RunQuery, TriggerSpec};
+use opsdeck_api::jobs::JobPolicy;
+use opsdeck_core::{Actor, Config, Core};
+use opsdeck_api::Event;
 use serde_json::json;
 use tokio::sync::broadcast::Receiver;
 
@@ -297,7 +299,7 @@ async fn bad_input_is_refused_and_nothing_is_saved() {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let refuse = |e: opsdeck_core::ApiError| -> (String, String) {
-        let body: opsdeck_core::ErrorBody = e.into();
+        let body: opsdeck_api::ErrorBody = e.into();
         assert_eq!(body.code, "invalid_input");
         (body.field.unwrap_or_default(), body.message)
     };
@@ -337,7 +339,7 @@ async fn bad_input_is_refused_and_nothing_is_saved() {
     );
 
     let job = core.job_create(draft("editable", every(60), json!({}), JobPolicy::default()), &who()).await.unwrap();
-    let edit = opsdeck_core::facade::JobEdit {
+    let edit = opsdeck_api::jobs::JobEdit {
         trigger: cron("0 8 * * FUNDAY"),
         timezone: "Europe/London".into(),
         policy: JobPolicy::default(),
@@ -363,7 +365,7 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     assert_eq!(prune.kind, "prune_history");
     let delete = core.job_delete(prune.id, &who()).await.unwrap_err();
     assert_eq!(delete.code(), "forbidden", "a default job cannot be deleted");
-    let edit = opsdeck_core::facade::JobEdit {
+    let edit = opsdeck_api::jobs::JobEdit {
         trigger: cron("5 4 * * *"),
         timezone: "Europe/London".into(),
         policy: prune.policy.clone(),
@@ -391,7 +393,7 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     restarted.shutdown().await;
 }
 
-async fn wait_for_job(core: &Core, name: &str) -> opsdeck_core::facade::JobView {
+async fn wait_for_job(core: &Core, name: &str) -> opsdeck_api::jobs::JobView {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut events = core.subscribe();
     loop {
@@ -464,7 +466,7 @@ async fn http_get_records_the_status_and_fails_on_errors() {
 
     let mut ftp = draft("ping-ftp", cron("0 3 * * *"), json!({ "url": "ftp://example.com/" }), JobPolicy::default());
     ftp.kind = "http_get".into();
-    let refused: opsdeck_core::ErrorBody = core.job_create(ftp, &who()).await.unwrap_err().into();
+    let refused: opsdeck_api::ErrorBody = core.job_create(ftp, &who()).await.unwrap_err().into();
     assert_eq!(refused.field.as_deref(), Some("args"));
     assert!(refused.message.contains("http"), "{}", refused.message);
     core.shutdown().await;
