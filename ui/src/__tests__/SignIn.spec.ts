@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { createMemoryHistory } from 'vue-router'
 import App from '../App.vue'
+import { applyLocale, LOCALE_STORAGE_KEY } from '../i18n'
 import { createAppRouter } from '../router'
 import { backendPlugins, FakeBackend, linkRequest, providerInfo, staffMember } from './fakeBackend'
 
@@ -128,13 +129,34 @@ describe('sign-in gate', () => {
   it('says a user without a console role needs an admin to grant one', async () => {
     const w = await mountApp()
     await testid(w, 'signin-oidc').trigger('click')
-    backend.pushSignIn({ status: 'not_staff', user_id: 42, message: 'carol has no console role' })
+    backend.pushSignIn({ status: 'not_staff', user_id: 42, name: 'carol' })
     await flushPromises()
     const message = testid(w, 'signin-message')
     expect(message.attributes('data-status')).toBe('not_staff')
-    expect(message.text()).toContain('Signed in as user #42, but you have no console role yet; an admin must grant one.')
-    expect(message.text()).toContain('carol has no console role')
+    expect(message.text()).toContain(
+      'Signed in as carol (user #42), but you have no console role yet; an admin must grant one.',
+    )
+    expect(testid(w, 'signin-grant-hint').text()).toBe(
+      'On a new installation, the first admin is made on the server with opsdeckd staff grant-admin --user-id 42.',
+    )
     expect(has(w, 'nav-overview')).toBe(false)
+  })
+
+  it('says so in Chinese, the command left as it is', async () => {
+    localStorage.setItem(LOCALE_STORAGE_KEY, 'zh-CN')
+    try {
+      const w = await mountApp()
+      await testid(w, 'signin-oidc').trigger('click')
+      backend.pushSignIn({ status: 'not_staff', user_id: 42, name: 'carol' })
+      await flushPromises()
+      expect(testid(w, 'signin-message').text()).toContain('已作为 carol（用户 #42）登录，但你还没有控制台角色，需由管理员授予。')
+      expect(testid(w, 'signin-grant-hint').text()).toBe(
+        '新安装时，第一个管理员需在服务器上用 opsdeckd staff grant-admin --user-id 42 设置。',
+      )
+    } finally {
+      localStorage.removeItem(LOCALE_STORAGE_KEY)
+      applyLocale('en')
+    }
   })
 
   it('says a login matching an existing user by mobile waits for staff to confirm the link', async () => {

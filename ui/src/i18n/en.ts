@@ -150,7 +150,9 @@ const en = {
     checking: 'Checking who is signed in…',
     providersFailed: 'Could not load the sign-in providers:',
     failed: 'Could not sign in:',
-    notStaff: 'Signed in as user #{userId}, but you have no console role yet; an admin must grant one.',
+    notStaff: 'Signed in as {name} (user #{userId}), but you have no console role yet; an admin must grant one.',
+    /** `{command}` is the server command that makes the first admin (not translated). */
+    notStaffHint: 'On a new installation, the first admin is made on the server with {command}.',
     pendingLink:
       "This {provider} login's mobile number ({mobile}) belongs to the user {username}: staff must confirm the link on the Accounts page before you can sign in with it.",
     waiting: 'Waiting for the sign-in window…',

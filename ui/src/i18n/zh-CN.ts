@@ -145,7 +145,8 @@ const zhCN: Messages = {
     checking: '正在确认登录状态…',
     providersFailed: '无法加载登录方式：',
     failed: '登录失败：',
-    notStaff: '已作为用户 #{userId} 登录，但你还没有控制台角色，需由管理员授予。',
+    notStaff: '已作为 {name}（用户 #{userId}）登录，但你还没有控制台角色，需由管理员授予。',
+    notStaffHint: '新安装时，第一个管理员需在服务器上用 {command} 设置。',
     pendingLink:
       '该{provider}账号的手机号（{mobile}）属于用户 {username}：需工作人员在“账号”页面确认绑定后，才能用它登录。',
     waiting: '正在等待登录窗口…',
