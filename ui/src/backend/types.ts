@@ -536,7 +536,7 @@ export type SignInResult =
   /** The identity's mobile matches an existing user: staff must confirm the link first. */
   | { status: 'pending_link'; request: LinkRequest }
   /** Signed in fine, but this user has no console role: an admin must grant one. */
-  | { status: 'not_staff'; user_id: number; message: string }
+  | { status: 'not_staff'; user_id: number; name: string }
   | { status: 'cancelled' }
   | { status: 'error'; error: BackendError }
 
