@@ -4,6 +4,8 @@ const COMMANDS: &[&str] = &[
     "health_report",
     "app_info",
     "audit_list",
+    "sessions_list",
+    "session_revoke",
     "jobs_list",
     "job_kinds",
     "job_preview",

@@ -1,293 +1,236 @@
-//! The desktop commands: each takes the core from Tauri's state, calls the facade, and maps the
-//! error to `{code, message}`. Nothing else lives here. Every command but health and app info
-//! names its caller (the window's signed-in staff member), and the facade checks it: nothing is
-//! read or done without a session.
-
-use opsdeck_core::audit::AuditPage;
-use opsdeck_core::facade::{FireTime, JobEdit, JobView, OrdersSummary, SchedulerInstance};
-use opsdeck_core::ocr::baidu::{IdCardFront, Side};
-use opsdeck_core::ocr::model::{OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome};
-use opsdeck_core::orders::model::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery,
-};
-use opsdeck_core::overview::Overview;
-use opsdeck_core::scheduler::tasks::TaskKindInfo;
-use opsdeck_core::scheduler::{JobDraft, RunPage, RunQuery, TriggerSpec};
-use opsdeck_core::{Actor, AppInfo, Core, ErrorBody, HealthReport};
+//! The desktop commands: each takes the core as `Arc<dyn Ops>` and the window's session token
+//! from Tauri's state, calls the operation, and hands back its answer or its `ErrorBody`. Nothing
+//! else lives here: the core checks the session, the role and the arguments.
 
 use std::sync::Arc;
 
-use crate::signin::Session;
+use opsdeck_api::app::AppInfo;
+use opsdeck_api::audit::AuditPage;
+use opsdeck_api::health::HealthReport;
+use opsdeck_api::jobs::{
+    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+};
+use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use opsdeck_api::orders::{
+    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+};
+use opsdeck_api::overview::Overview;
+use opsdeck_api::{ErrorBody, Ops, SessionView};
 use tauri::State;
 
-/// The window's signed-in staff member as the caller, with the role as it is now; refused
-/// (`unauthenticated`) when nobody is signed in.
-async fn caller(core: &Core, session: &Session) -> Result<Actor, ErrorBody> {
-    Ok(core.session_actor(session.staff().as_ref()).await?)
+use crate::session::SessionStore;
+
+/// The core, as every command reaches it.
+pub(crate) type OpsState<'a> = State<'a, Arc<dyn Ops>>;
+/// The window's session token.
+pub(crate) type Session<'a> = State<'a, Arc<SessionStore>>;
+
+#[tauri::command]
+pub async fn health_report(ops: OpsState<'_>) -> Result<HealthReport, ErrorBody> {
+    ops.health().await
 }
 
 #[tauri::command]
-pub fn health_report(core: State<'_, Core>) -> HealthReport {
-    core.health()
-}
-
-#[tauri::command]
-pub fn app_info(core: State<'_, Core>) -> AppInfo {
-    core.info()
+pub async fn app_info(ops: OpsState<'_>, session: Session<'_>) -> Result<AppInfo, ErrorBody> {
+    ops.app_info(&session.token()).await
 }
 
 #[tauri::command]
 pub async fn audit_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     limit: u32,
     before_id: Option<i64>,
 ) -> Result<AuditPage, ErrorBody> {
-    Ok(core.audit_list(limit, before_id, &caller(&core, &session).await?).await?)
+    ops.audit_list(&session.token(), limit, before_id).await
 }
 
 #[tauri::command]
-pub async fn jobs_list(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<Vec<JobView>, ErrorBody> {
-    Ok(core.jobs_list(&caller(&core, &session).await?).await?)
+pub async fn sessions_list(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<SessionView>, ErrorBody> {
+    ops.sessions_list(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn job_kinds(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-) -> Result<Vec<TaskKindInfo>, ErrorBody> {
-    Ok(core.job_kinds(&caller(&core, &session).await?).await?)
+pub async fn session_revoke(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<(), ErrorBody> {
+    ops.session_revoke(&session.token(), id).await
+}
+
+#[tauri::command]
+pub async fn jobs_list(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<JobView>, ErrorBody> {
+    ops.jobs_list(&session.token()).await
+}
+
+#[tauri::command]
+pub async fn job_kinds(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<TaskKindInfo>, ErrorBody> {
+    ops.job_kinds(&session.token()).await
 }
 
 #[tauri::command]
 pub async fn job_preview(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     trigger: TriggerSpec,
     timezone: String,
-    count: usize,
+    count: u32,
 ) -> Result<Vec<FireTime>, ErrorBody> {
-    Ok(core.job_preview(&trigger, &timezone, count, &caller(&core, &session).await?).await?)
+    ops.job_preview(&session.token(), trigger, timezone, count).await
 }
 
 #[tauri::command]
-pub async fn job_create(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    draft: JobDraft,
-) -> Result<JobView, ErrorBody> {
-    Ok(core.job_create(draft, &caller(&core, &session).await?).await?)
+pub async fn job_create(ops: OpsState<'_>, session: Session<'_>, draft: JobDraft) -> Result<JobView, ErrorBody> {
+    ops.job_create(&session.token(), draft).await
 }
 
 #[tauri::command]
-pub async fn job_update(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    id: i64,
-    edit: JobEdit,
-) -> Result<JobView, ErrorBody> {
-    Ok(core.job_update(id, edit, &caller(&core, &session).await?).await?)
+pub async fn job_update(ops: OpsState<'_>, session: Session<'_>, id: i64, edit: JobEdit) -> Result<JobView, ErrorBody> {
+    ops.job_update(&session.token(), id, edit).await
 }
 
 #[tauri::command]
-pub async fn job_pause(core: State<'_, Core>, session: State<'_, Arc<Session>>, id: i64) -> Result<JobView, ErrorBody> {
-    Ok(core.job_set_paused(id, true, &caller(&core, &session).await?).await?)
+pub async fn job_pause(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<JobView, ErrorBody> {
+    ops.job_pause(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn job_resume(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    id: i64,
-) -> Result<JobView, ErrorBody> {
-    Ok(core.job_set_paused(id, false, &caller(&core, &session).await?).await?)
+pub async fn job_resume(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<JobView, ErrorBody> {
+    ops.job_resume(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn job_run_now(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    id: i64,
-) -> Result<JobView, ErrorBody> {
-    Ok(core.job_run_now(id, &caller(&core, &session).await?).await?)
+pub async fn job_run_now(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<JobView, ErrorBody> {
+    ops.job_run_now(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn job_delete(core: State<'_, Core>, session: State<'_, Arc<Session>>, id: i64) -> Result<(), ErrorBody> {
-    Ok(core.job_delete(id, &caller(&core, &session).await?).await?)
+pub async fn job_delete(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<(), ErrorBody> {
+    ops.job_delete(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn runs_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    query: RunQuery,
-) -> Result<RunPage, ErrorBody> {
-    Ok(core.runs_list(query, &caller(&core, &session).await?).await?)
+pub async fn runs_list(ops: OpsState<'_>, session: Session<'_>, query: RunQuery) -> Result<RunPage, ErrorBody> {
+    ops.runs_list(&session.token(), query).await
 }
 
 #[tauri::command]
-pub async fn scheduler_instances(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-) -> Result<Vec<SchedulerInstance>, ErrorBody> {
-    Ok(core.scheduler_instances(&caller(&core, &session).await?).await?)
+pub async fn scheduler_instances(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<SchedulerInstance>, ErrorBody> {
+    ops.scheduler_instances(&session.token()).await
 }
 
 #[tauri::command]
 pub async fn ocr_submit(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     url: String,
     side: Side,
 ) -> Result<OcrSubmitted, ErrorBody> {
-    Ok(core.ocr_submit_by(&url, side, &caller(&core, &session).await?).await?)
+    ops.ocr_submit(&session.token(), url, side).await
 }
 
 #[tauri::command]
-pub async fn ocr_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    query: OcrQuery,
-) -> Result<OcrPage, ErrorBody> {
-    Ok(core.ocr_list(query, &caller(&core, &session).await?).await?)
+pub async fn ocr_list(ops: OpsState<'_>, session: Session<'_>, query: OcrQuery) -> Result<OcrPage, ErrorBody> {
+    ops.ocr_list(&session.token(), query).await
 }
 
 #[tauri::command]
-pub async fn ocr_get(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    id: i64,
-) -> Result<OcrRequest, ErrorBody> {
-    Ok(core.ocr_get(id, &caller(&core, &session).await?).await?)
+pub async fn ocr_get(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<OcrRequest, ErrorBody> {
+    ops.ocr_get(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn ocr_reveal(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    id: i64,
-) -> Result<IdCardFront, ErrorBody> {
-    Ok(core.ocr_reveal(id, &caller(&core, &session).await?).await?)
+pub async fn ocr_reveal(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<IdCardFront, ErrorBody> {
+    ops.ocr_reveal(&session.token(), id).await
 }
 
 #[tauri::command]
-pub async fn ocr_retry(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    ids: Vec<i64>,
-) -> Result<RetryOutcome, ErrorBody> {
-    Ok(core.ocr_retry(&ids, &caller(&core, &session).await?).await?)
+pub async fn ocr_retry(ops: OpsState<'_>, session: Session<'_>, ids: Vec<i64>) -> Result<RetryOutcome, ErrorBody> {
+    ops.ocr_retry(&session.token(), ids).await
 }
 
 #[tauri::command]
-pub async fn ocr_purge_dead(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<u64, ErrorBody> {
-    Ok(core.ocr_purge_dead(&caller(&core, &session).await?).await?)
+pub async fn ocr_purge_dead(ops: OpsState<'_>, session: Session<'_>) -> Result<u64, ErrorBody> {
+    ops.ocr_purge_dead(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn ocr_set_cap(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    cap: f64,
-) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_set_cap(cap, &caller(&core, &session).await?).await?)
+pub async fn ocr_set_cap(ops: OpsState<'_>, session: Session<'_>, cap: f64) -> Result<OcrStats, ErrorBody> {
+    ops.ocr_set_cap(&session.token(), cap).await
 }
 
 #[tauri::command]
-pub async fn ocr_pause(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_pause(&caller(&core, &session).await?).await?)
+pub async fn ocr_pause(ops: OpsState<'_>, session: Session<'_>) -> Result<OcrStats, ErrorBody> {
+    ops.ocr_pause(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn ocr_resume(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_resume(&caller(&core, &session).await?).await?)
+pub async fn ocr_resume(ops: OpsState<'_>, session: Session<'_>) -> Result<OcrStats, ErrorBody> {
+    ops.ocr_resume(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn ocr_stats(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<OcrStats, ErrorBody> {
-    Ok(core.ocr_stats(&caller(&core, &session).await?).await?)
+pub async fn ocr_stats(ops: OpsState<'_>, session: Session<'_>) -> Result<OcrStats, ErrorBody> {
+    ops.ocr_stats(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn orders_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    query: OrderQuery,
-) -> Result<OrderPage, ErrorBody> {
-    Ok(core.orders_list(query, &caller(&core, &session).await?).await?)
+pub async fn orders_list(ops: OpsState<'_>, session: Session<'_>, query: OrderQuery) -> Result<OrderPage, ErrorBody> {
+    ops.orders_list(&session.token(), query).await
 }
 
 #[tauri::command]
 pub async fn cancelled_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     query: OrderQuery,
 ) -> Result<CancelledPage, ErrorBody> {
-    Ok(core.cancelled_list(query, &caller(&core, &session).await?).await?)
+    ops.cancelled_list(&session.token(), query).await
 }
 
 #[tauri::command]
 pub async fn order_timeline(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     order_no: String,
 ) -> Result<Vec<OrderEvent>, ErrorBody> {
-    Ok(core.order_timeline(&order_no, &caller(&core, &session).await?).await?)
+    ops.order_timeline(&session.token(), order_no).await
 }
 
 /// The Overview page's figures (then pushed as `overview` events while the window listens).
 #[tauri::command]
-pub async fn overview(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<Overview, ErrorBody> {
-    Ok(core.overview(&caller(&core, &session).await?).await?)
+pub async fn overview(ops: OpsState<'_>, session: Session<'_>) -> Result<Overview, ErrorBody> {
+    ops.overview(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn orders_summary(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-) -> Result<OrdersSummary, ErrorBody> {
-    Ok(core.orders_summary(&caller(&core, &session).await?).await?)
+pub async fn orders_summary(ops: OpsState<'_>, session: Session<'_>) -> Result<OrdersSummary, ErrorBody> {
+    ops.orders_summary(&session.token()).await
 }
 
 #[tauri::command]
 pub async fn order_cancel(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     order_no: String,
     reason: String,
 ) -> Result<(), ErrorBody> {
-    Ok(core.order_cancel(&order_no, &reason, &caller(&core, &session).await?).await?)
+    ops.order_cancel(&session.token(), order_no, reason).await
 }
 
 #[tauri::command]
-pub async fn order_check_payment(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    order_no: String,
-) -> Result<bool, ErrorBody> {
-    Ok(core.order_check_payment(&order_no, &caller(&core, &session).await?).await?)
+pub async fn order_check_payment(ops: OpsState<'_>, session: Session<'_>, order_no: String) -> Result<bool, ErrorBody> {
+    ops.order_check_payment(&session.token(), order_no).await
 }
 
 #[tauri::command]
-pub async fn goods_list(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<Vec<Goods>, ErrorBody> {
-    Ok(core.goods_list(&caller(&core, &session).await?).await?)
+pub async fn goods_list(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<Goods>, ErrorBody> {
+    ops.goods_list(&session.token()).await
 }
 
 #[tauri::command]
-pub async fn goods_create(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    goods: NewGoods,
-) -> Result<Goods, ErrorBody> {
-    Ok(core.goods_create(goods, &caller(&core, &session).await?).await?)
+pub async fn goods_create(ops: OpsState<'_>, session: Session<'_>, goods: NewGoods) -> Result<Goods, ErrorBody> {
+    ops.goods_create(&session.token(), goods).await
 }
 
 #[tauri::command]
-pub async fn order_place(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    draft: OrderDraft,
-) -> Result<Order, ErrorBody> {
-    Ok(core.order_place_by(draft, &caller(&core, &session).await?).await?)
+pub async fn order_place(ops: OpsState<'_>, session: Session<'_>, draft: OrderDraft) -> Result<Order, ErrorBody> {
+    ops.order_place(&session.token(), draft).await
 }

@@ -2,21 +2,31 @@
 //! sandbox's fakes where credentials are missing (`opsdeck_core::sandbox`: all of them, and the
 //! simulated shop, when none are configured), starts the core, registers the commands, and
 //! forwards the core's events to the window as `core-event`.
+//!
+//! The commands reach the core only as `opsdeck_api::Ops` (`Arc<dyn Ops>` in Tauri's state),
+//! naming the window's session token (see `session.rs`); the core alone decides who is signed in
+//! and what they may do.
 
 mod commands;
+mod session;
 mod signin;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use opsdeck_api::{ErrorBody, ErrorCode, Event, Ops};
 use opsdeck_core::sandbox::Sandbox;
-use opsdeck_core::{Config, ConfigSource, Core, Event};
+use opsdeck_core::{Config, ConfigSource, Core};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
 /// The name of the event the window listens to.
 pub const CORE_EVENT: &str = "core-event";
+
+pub use session::{SessionStore, TOKEN_FILE};
+pub use signin::{SIGNIN_EVENT, WindowResult, is_redirect};
 
 #[derive(Parser)]
 #[command(name = "opsdeck", version, about = "The OpsDeck desktop console")]
@@ -106,6 +116,8 @@ commands![
     commands::health_report,
     commands::app_info,
     commands::audit_list,
+    commands::sessions_list,
+    commands::session_revoke,
     commands::jobs_list,
     commands::job_kinds,
     commands::job_preview,
@@ -150,43 +162,45 @@ commands![
     signin::link_request_resolve,
 ];
 
-/// The commands a window may call before anyone signs in: the app's health and identity, and
-/// signing in (the providers, the session, the sign-in window) or out. Every other command is
-/// refused (`unauthenticated`) without a session before its arguments are read, and names its
-/// caller to the core, which checks it again.
+/// The commands a window may call without a session: the core's health, and signing in (the
+/// providers, the session, the sign-in window) or out. Every other command is refused
+/// (`unauthenticated`) before its arguments are read while the window holds no session token, and
+/// names the token to the core otherwise, which decides.
 pub const OPEN_COMMANDS: &[&str] =
-    &["health_report", "app_info", "auth_providers", "auth_session", "sign_in", "sign_in_cancel", "sign_out"];
+    &["health_report", "auth_providers", "auth_session", "sign_in", "sign_in_cancel", "sign_out"];
 
-/// Wires the core into a Tauri builder: state, commands, and the event bridge. Generic over the
-/// runtime so a test can pass a mock builder.
+/// Wires the core into a Tauri builder: the core as `Arc<dyn Ops>`, the window's session (kept
+/// in the core's data dir), the commands, and the event bridge. Generic over the runtime so a
+/// test can pass a mock builder.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
-    let session = std::sync::Arc::new(signin::Session::default());
+    let session = Arc::new(SessionStore::open(&core.config().data_dir));
+    let ops: Arc<dyn Ops> = Arc::new(core.clone());
     let commands = handler::<R>();
     let gate = session.clone();
     builder
-        .manage(core.clone())
+        .manage(ops)
         .manage(session.clone())
         .invoke_handler(move |invoke| {
-            if !OPEN_COMMANDS.contains(&invoke.message.command()) && gate.staff().is_none() {
-                let refused = opsdeck_core::ApiError::Unauthenticated("sign in first".into());
-                invoke.resolver.reject(opsdeck_core::ErrorBody::from(refused));
+            if !OPEN_COMMANDS.contains(&invoke.message.command()) && !gate.holds() {
+                invoke.resolver.reject(ErrorBody::new(ErrorCode::Unauthenticated, "sign in first"));
                 return true;
             }
             commands(invoke)
         })
         .setup(move |app| {
-            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core.clone(), session));
+            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core, session));
             Ok(())
         })
 }
 
 /// Emits core events to the window until the core stops: health always (the sign-in screen
-/// shows it), everything else only while somebody is signed in.
-async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core, session: std::sync::Arc<signin::Session>) {
+/// shows it), everything else only while the window holds a session (the start-up surface's
+/// event stream: `Core::subscribe`).
+async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core, session: Arc<SessionStore>) {
     let mut events = core.subscribe();
     loop {
         match events.recv().await {
-            Ok(event) if matches!(event, Event::Health { .. }) || session.staff().is_some() => emit(&app, &event),
+            Ok(event) if matches!(event, Event::Health { .. }) || session.holds() => emit(&app, &event),
             Ok(_) => {}
             // Events are snapshots (a health report replaces the last): skipping is harmless.
             Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "window lagged behind"),

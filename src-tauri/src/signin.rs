@@ -1,104 +1,88 @@
-//! Staff sign-in on the desktop: the signed-in staff member of this window (the session), the
-//! sign-in window, and the accounts commands.
+//! Staff sign-in on the desktop: the sign-in window, signing out, and the accounts commands.
 //!
 //! The sign-in window opens the provider's authorize page (a remote page with no capabilities:
-//! only `main` has any). Every navigation passes `on_navigation`; the one to the provider's
-//! registered redirect URI is stopped there (the page is never requested), its `code` and
-//! `state` handed to the core, the outcome sent to the console as `signin-result`, and the
-//! window closed from a spawned task. Closing the window first cancels the attempt (its state
-//! can no longer be used) and sends `{status: "cancelled"}`.
+//! only `main` has any). Every navigation passes `on_navigation`; the one to the attempt's
+//! redirect URI (`Authorization::redirect_uri`) is stopped there (the page is never requested),
+//! the whole URL handed to the core (`Ops::sign_in_complete`), the outcome sent to the console
+//! as `signin-result`, and the window closed from a spawned task. Closing the window first
+//! cancels the attempt (`Ops::sign_in_cancel`: its state can no longer be used) and sends
+//! `{status: "cancelled"}`.
 //!
 //! Each attempt is bound to its window: the core keeps it under a random binding that only this
 //! process knows, and the redirect's `state` must be the one this window started. A redirect
 //! carrying another attempt's state (login CSRF: someone else's sign-in planted in this window)
-//! is refused without touching that attempt.
+//! is refused without touching that attempt, and this window's own attempt is dropped.
+//!
+//! A staff sign-in's session token is kept by [`SessionStore`]; the console never receives it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
-use opsdeck_core::accounts::model::{
-    Authorization, LinkRequest, ProviderInfo, ProviderKey, Purpose, Role, SignInOutcome, Staff, UserPage, UserQuery,
-    UserView,
+use opsdeck_api::accounts::{
+    Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
 };
-use opsdeck_core::accounts::{Callback, random_token};
-use opsdeck_core::{ApiError, Core, ErrorBody};
+use opsdeck_api::{ErrorBody, ErrorCode, Ops, SignInResult};
+use opsdeck_core::random_token;
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager, Runtime, State, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder, WindowEvent};
+
+use crate::commands::{OpsState, Session};
+use crate::session::SessionStore;
 
 /// The event the console listens to for a sign-in's outcome.
 pub const SIGNIN_EVENT: &str = "signin-result";
 const WINDOW: &str = "oauth";
 
-/// This window's signed-in staff member, and the sign-in attempt in progress.
-#[derive(Default)]
-pub struct Session {
-    staff: Mutex<Option<Staff>>,
-    attempt: Mutex<Option<WindowAttempt>>,
-}
-
-/// The attempt a sign-in window started: its state, and the secret binding the core keeps it
-/// under (never leaves this process).
-#[derive(Clone)]
-struct WindowAttempt {
-    state: String,
-    binding: String,
-}
-
-/// Refuses a redirect whose state is not the one this window's attempt started (or has none).
-fn own_state(expected: &str, callback: &Callback) -> Result<(), ApiError> {
-    if callback.state.as_deref() == Some(expected) {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidField {
-            field: "state".into(),
-            message: "the provider came back with another sign-in's state (not the one this window started); \
-                      refused: start again"
-                .into(),
-        })
-    }
-}
-
-impl Session {
-    pub fn staff(&self) -> Option<Staff> {
-        self.staff.lock().expect("session lock").clone()
-    }
-
-    fn set_staff(&self, staff: Option<Staff>) {
-        *self.staff.lock().expect("session lock") = staff;
-    }
-}
-
-/// A sign-in's outcome, as the console receives it.
+/// A sign-in's outcome, as the console receives it: the core's [`SignInResult`] without the
+/// session token (which stays in the shell).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum SignInResult {
+pub enum WindowResult {
     SignedIn { staff: Staff },
     Linked { user: UserView },
     PendingLink { request: LinkRequest },
-    NotStaff { user_id: i64, message: String },
+    NotStaff { user_id: i64, name: String },
     Cancelled,
     Error { error: ErrorBody },
 }
 
-impl SignInResult {
-    fn from_outcome(outcome: Result<SignInOutcome, ApiError>) -> SignInResult {
-        match outcome {
-            Ok(SignInOutcome::SignedIn { staff: Some(staff), .. }) => SignInResult::SignedIn { staff },
-            Ok(SignInOutcome::SignedIn { user, staff: None, .. }) => SignInResult::NotStaff {
-                user_id: user.id,
-                message: format!(
-                    "Signed in as {} (user #{}) but you have no console role yet; an admin must grant one \
-                     (on a new installation the first admin is made with `opsdeckd staff grant-admin --user-id {}`)",
-                    user.nickname.unwrap_or(user.username),
-                    user.id,
-                    user.id
-                ),
-            },
-            Ok(SignInOutcome::Linked { user }) => SignInResult::Linked { user },
-            Ok(SignInOutcome::PendingLink { request }) => SignInResult::PendingLink { request },
-            Err(e) => SignInResult::Error { error: e.into() },
-        }
+/// The attempt a sign-in window started: its state, the secret binding the core keeps it under
+/// (never leaves this process), and where the provider sends the browser back.
+#[derive(Clone)]
+struct WindowAttempt {
+    provider: ProviderKey,
+    state: String,
+    binding: String,
+    redirect: tauri::Url,
+}
+
+/// True when `target` is the redirect URI: same scheme, host, port and path (the query carries
+/// the provider's answer).
+pub fn is_redirect(redirect: &tauri::Url, target: &tauri::Url) -> bool {
+    target.scheme() == redirect.scheme()
+        && target.host_str() == redirect.host_str()
+        && target.port_or_known_default() == redirect.port_or_known_default()
+        && target.path() == redirect.path()
+}
+
+/// Refuses a redirect whose `state` is not the one this window's attempt started (or has none).
+fn own_state(expected: &str, target: &tauri::Url) -> Result<(), ErrorBody> {
+    let state = target.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned());
+    if state.as_deref() == Some(expected) {
+        return Ok(());
     }
+    Err(ErrorBody {
+        field: Some("state".into()),
+        ..ErrorBody::new(
+            ErrorCode::InvalidInput,
+            "the provider came back with another sign-in's state (not the one this window started); refused: \
+             start again",
+        )
+    })
+}
+
+fn internal(message: String) -> ErrorBody {
+    ErrorBody::new(ErrorCode::Internal, message)
 }
 
 /// Opens the sign-in window on `auth.url` (an attempt bound to `binding`); the outcome arrives
@@ -112,36 +96,24 @@ fn open_window<R: Runtime>(
     if let Some(old) = app.get_webview_window(WINDOW) {
         let _ = old.destroy();
     }
-    let core = app.state::<Core>().inner().clone();
-    let session = app.state::<Arc<Session>>().inner().clone();
-    let own = WindowAttempt { state: auth.state.clone(), binding };
-    *session.attempt.lock().expect("session lock") = Some(own.clone());
-    let url: tauri::Url = auth.url.parse().map_err(|_| {
-        ErrorBody::from(ApiError::Internal(anyhow::anyhow!("the provider gave an invalid authorize URL")))
-    })?;
+    let ops = app.state::<Arc<dyn Ops>>().inner().clone();
+    let url: tauri::Url =
+        auth.url.parse().map_err(|_| internal("the provider gave an invalid authorize URL".into()))?;
+    let redirect: tauri::Url =
+        auth.redirect_uri.parse().map_err(|_| internal("the provider gave an invalid redirect URI".into()))?;
+    let own = WindowAttempt { provider, state: auth.state, binding, redirect };
     let done = Arc::new(AtomicBool::new(false));
     let navigation = {
-        let (app, core, session, done, own) = (app.clone(), core.clone(), session.clone(), done.clone(), own.clone());
+        let (app, ops, done, own) = (app.clone(), ops.clone(), done.clone(), own.clone());
         move |target: &tauri::Url| {
-            if !core.oauth_is_redirect(provider, target) {
+            if !is_redirect(&own.redirect, target) {
                 return true;
             }
             if !done.swap(true, Ordering::SeqCst) {
-                let callback = Callback::from_url(target);
-                let (app, core, session, own) = (app.clone(), core.clone(), session.clone(), own.clone());
+                let (app, ops, own, target) = (app.clone(), ops.clone(), own.clone(), target.clone());
                 tauri::async_runtime::spawn(async move {
-                    let outcome = match own_state(&own.state, &callback) {
-                        Ok(()) => core.oauth_callback(provider, callback, &own.binding).await,
-                        Err(e) => {
-                            // The other attempt is left alone; this window's own is dropped.
-                            if let Err(e) = core.oauth_cancel(&own.state, &own.binding).await {
-                                tracing::warn!(error = %e, "cannot drop a refused sign-in attempt");
-                            }
-                            Err(e)
-                        }
-                    };
-                    let result = SignInResult::from_outcome(outcome);
-                    finish(&app, &session, result);
+                    let result = complete(ops.as_ref(), &own, &target).await;
+                    finish(&app, result);
                     if let Some(window) = app.get_webview_window(WINDOW) {
                         let _ = window.close();
                     }
@@ -157,7 +129,7 @@ fn open_window<R: Runtime>(
         .inner_size(560.0, 680.0)
         .on_navigation(navigation)
         .build()
-        .map_err(|e| ErrorBody::from(ApiError::Internal(anyhow::anyhow!("cannot open the sign-in window: {e}"))))?;
+        .map_err(|e| internal(format!("cannot open the sign-in window: {e}")))?;
     // Cancelled once, whichever comes first: the window destroyed (a user's close, Cancel) or the
     // page closing itself.
     let cancel: Arc<dyn Fn() + Send + Sync> = {
@@ -166,12 +138,12 @@ fn open_window<R: Runtime>(
             if done.swap(true, Ordering::SeqCst) {
                 return;
             }
-            let (app, core, session, own) = (app.clone(), core.clone(), session.clone(), own.clone());
+            let (app, ops, own) = (app.clone(), ops.clone(), own.clone());
             tauri::async_runtime::spawn(async move {
-                if let Err(e) = core.oauth_cancel(&own.state, &own.binding).await {
+                if let Err(e) = ops.sign_in_cancel(own.state, own.binding).await {
                     tracing::warn!(error = %e, "cannot drop a cancelled sign-in attempt");
                 }
-                finish(&app, &session, SignInResult::Cancelled);
+                finish(&app, SignInResult::Cancelled);
             });
         })
     };
@@ -182,6 +154,21 @@ fn open_window<R: Runtime>(
         }
     });
     Ok(())
+}
+
+/// Completes this window's attempt from the redirect `target`, or refuses a redirect carrying
+/// another attempt's state (that attempt is left alone; this window's own is dropped).
+async fn complete(ops: &dyn Ops, own: &WindowAttempt, target: &tauri::Url) -> SignInResult {
+    let outcome = match own_state(&own.state, target) {
+        Ok(()) => ops.sign_in_complete(own.provider, target.to_string(), own.binding.clone()).await,
+        Err(refused) => {
+            if let Err(e) = ops.sign_in_cancel(own.state.clone(), own.binding.clone()).await {
+                tracing::warn!(error = %e, "cannot drop a refused sign-in attempt");
+            }
+            Err(refused)
+        }
+    };
+    outcome.unwrap_or_else(|error| SignInResult::Error { error })
 }
 
 /// When the page closes itself (`window.close()`, or WebDriver's close), wry destroys only the
@@ -209,57 +196,50 @@ fn close_with_page<R: Runtime>(window: &tauri::WebviewWindow<R>, cancel: Arc<dyn
     let _ = (window, cancel);
 }
 
-/// Records the outcome in the session and tells the console.
-fn finish<R: Runtime>(app: &AppHandle<R>, session: &Session, result: SignInResult) {
-    *session.attempt.lock().expect("session lock") = None;
-    if let SignInResult::SignedIn { staff } = &result {
-        session.set_staff(Some(staff.clone()));
-        emit_session(app, Some(staff.clone()));
-    }
+/// Keeps a new session's token and tells the console the outcome (without the token).
+fn finish<R: Runtime>(app: &AppHandle<R>, result: SignInResult) {
+    let result = match result {
+        SignInResult::SignedIn { staff, token } => {
+            let session = app.state::<Arc<SessionStore>>();
+            if let Err(e) = session.keep(token) {
+                tracing::warn!(error = %e, path = %session.path().display(),
+                    "cannot keep the session on disk: it ends with the app");
+            }
+            emit_session(app, Some(&staff));
+            WindowResult::SignedIn { staff }
+        }
+        SignInResult::Linked { user } => WindowResult::Linked { user },
+        SignInResult::PendingLink { request } => WindowResult::PendingLink { request },
+        SignInResult::NotStaff { user_id, name } => WindowResult::NotStaff { user_id, name },
+        SignInResult::Cancelled => WindowResult::Cancelled,
+        SignInResult::Error { error } => WindowResult::Error { error },
+    };
     if let Err(e) = app.emit_to("main", SIGNIN_EVENT, &result) {
         tracing::warn!(error = %e, "cannot send the sign-in outcome to the console");
     }
 }
 
-fn emit_session<R: Runtime>(app: &AppHandle<R>, staff: Option<Staff>) {
+fn emit_session<R: Runtime>(app: &AppHandle<R>, staff: Option<&Staff>) {
     let event = serde_json::json!({ "kind": "session_changed", "staff": staff });
     let _ = app.emit_to("main", crate::CORE_EVENT, event);
 }
 
-/// The signed-in staff member as the actor of an action (the role as it is now); refused when
-/// nobody is signed in.
-pub(crate) async fn actor(core: &Core, session: &Session) -> Result<opsdeck_core::Actor, ErrorBody> {
-    let staff = session.staff().ok_or_else(|| ErrorBody::from(ApiError::Unauthenticated("sign in first".into())))?;
-    Ok(core.staff_actor(&staff).await?)
+#[tauri::command]
+pub async fn auth_providers(ops: OpsState<'_>) -> Result<Vec<ProviderInfo>, ErrorBody> {
+    ops.auth_providers().await
+}
+
+/// Who is signed in, as the core answers for the token held (none when it holds none, or no
+/// longer honours it: the token is then forgotten).
+#[tauri::command]
+pub async fn auth_session(ops: OpsState<'_>, session: Session<'_>) -> Result<Option<Staff>, ErrorBody> {
+    session.staff(ops.as_ref()).await
 }
 
 #[tauri::command]
-pub fn auth_providers(core: State<'_, Core>) -> Vec<ProviderInfo> {
-    core.auth_providers()
-}
-
-#[tauri::command]
-pub async fn auth_session(core: State<'_, Core>, session: State<'_, Arc<Session>>) -> Result<Option<Staff>, ErrorBody> {
-    let Some(staff) = session.staff() else { return Ok(None) };
-    // The role as it is now; a removed role or user ends the session.
-    match core.staff_actor(&staff).await {
-        Ok(actor) => Ok(Some(Staff { role: actor.role(), ..staff })),
-        Err(ApiError::Forbidden(_) | ApiError::Unauthenticated(_)) => {
-            session.set_staff(None);
-            Ok(None)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-#[tauri::command]
-pub async fn sign_in<R: Runtime>(
-    app: AppHandle<R>,
-    core: State<'_, Core>,
-    provider: ProviderKey,
-) -> Result<(), ErrorBody> {
+pub async fn sign_in<R: Runtime>(app: AppHandle<R>, ops: OpsState<'_>, provider: ProviderKey) -> Result<(), ErrorBody> {
     let binding = random_token();
-    let auth = core.oauth_authorize(provider, Purpose::Console, &binding).await?;
+    let auth = ops.sign_in_start(provider, binding.clone()).await?;
     open_window(&app, provider, auth, binding)
 }
 
@@ -271,91 +251,90 @@ pub fn sign_in_cancel<R: Runtime>(app: AppHandle<R>) {
 }
 
 #[tauri::command]
-pub async fn sign_out<R: Runtime>(
-    app: AppHandle<R>,
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-) -> Result<(), ErrorBody> {
-    if let Some(staff) = session.staff() {
-        core.staff_signed_out(&staff).await;
-    }
-    session.set_staff(None);
+pub async fn sign_out<R: Runtime>(app: AppHandle<R>, ops: OpsState<'_>, session: Session<'_>) -> Result<(), ErrorBody> {
+    session.sign_out(ops.as_ref()).await?;
     emit_session(&app, None);
     Ok(())
 }
 
 #[tauri::command]
-pub async fn users_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    query: UserQuery,
-) -> Result<UserPage, ErrorBody> {
-    Ok(core.users_list(query, &actor(&core, &session).await?).await?)
+pub async fn users_list(ops: OpsState<'_>, session: Session<'_>, query: UserQuery) -> Result<UserPage, ErrorBody> {
+    ops.users_list(&session.token(), query).await
 }
 
 #[tauri::command]
 pub async fn link_start<R: Runtime>(
     app: AppHandle<R>,
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     user_id: i64,
     provider: ProviderKey,
 ) -> Result<(), ErrorBody> {
     let binding = random_token();
-    let auth = core.link_start(user_id, provider, &actor(&core, &session).await?, &binding).await?;
+    let auth = ops.link_start(&session.token(), user_id, provider, binding.clone()).await?;
     open_window(&app, provider, auth, binding)
 }
 
 #[tauri::command]
-pub async fn unlink(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-    link_id: i64,
-) -> Result<UserView, ErrorBody> {
-    Ok(core.unlink(link_id, &actor(&core, &session).await?).await?)
+pub async fn unlink(ops: OpsState<'_>, session: Session<'_>, link_id: i64) -> Result<UserView, ErrorBody> {
+    ops.unlink(&session.token(), link_id).await
 }
 
 #[tauri::command]
 pub async fn staff_set_role(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     user_id: i64,
     role: Option<Role>,
 ) -> Result<UserView, ErrorBody> {
-    Ok(core.staff_set_role(user_id, role, &actor(&core, &session).await?).await?)
+    ops.staff_set_role(&session.token(), user_id, role).await
 }
 
 #[tauri::command]
-pub async fn link_requests_list(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
-) -> Result<Vec<LinkRequest>, ErrorBody> {
-    Ok(core.link_requests_list(&actor(&core, &session).await?).await?)
+pub async fn link_requests_list(ops: OpsState<'_>, session: Session<'_>) -> Result<Vec<LinkRequest>, ErrorBody> {
+    ops.link_requests_list(&session.token()).await
 }
 
 #[tauri::command]
 pub async fn link_request_resolve(
-    core: State<'_, Core>,
-    session: State<'_, Arc<Session>>,
+    ops: OpsState<'_>,
+    session: Session<'_>,
     id: i64,
     accept: bool,
 ) -> Result<Option<UserView>, ErrorBody> {
-    Ok(core.link_request_resolve(id, accept, &actor(&core, &session).await?).await?)
+    ops.link_request_resolve(&session.token(), id, accept).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn url(s: &str) -> tauri::Url {
+        tauri::Url::parse(s).unwrap()
+    }
+
     #[test]
     fn a_redirect_with_another_attempts_state_is_refused() {
-        let url = |s: &str| tauri::Url::parse(s).unwrap();
-        let own = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=MINE"));
-        assert!(own_state("MINE", &own).is_ok());
-        let planted = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=THEIRS"));
-        let e = own_state("MINE", &planted).unwrap_err();
-        assert_eq!(ErrorBody::from(e).field.as_deref(), Some("state"));
-        let without = Callback::from_url(&url("https://opsdeck.invalid/oauth/callback/weibo?code=C"));
-        assert!(own_state("MINE", &without).is_err());
+        assert!(own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=MINE")).is_ok());
+        let planted = own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=THEIRS"));
+        let e = planted.unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidInput, Some("state")));
+        assert!(own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C")).is_err());
+    }
+
+    #[test]
+    fn only_the_redirect_uri_itself_stops_the_window() {
+        let redirect = url("https://opsdeck.invalid/oauth/callback/weibo");
+        assert!(is_redirect(&redirect, &url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=S")));
+        assert!(is_redirect(&redirect, &url("https://opsdeck.invalid:443/oauth/callback/weibo?code=C")));
+        for other in [
+            "http://opsdeck.invalid/oauth/callback/weibo?code=C",
+            "https://opsdeck.invalid:8443/oauth/callback/weibo?code=C",
+            "https://evil.invalid/oauth/callback/weibo?code=C",
+            "https://opsdeck.invalid/oauth/callback/qq?code=C",
+            "https://api.weibo.com/oauth2/authorize?redirect_uri=https://opsdeck.invalid/oauth/callback/weibo",
+        ] {
+            assert!(!is_redirect(&redirect, &url(other)), "{other}");
+        }
     }
 }
