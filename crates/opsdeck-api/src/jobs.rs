@@ -160,6 +160,7 @@ pub struct JobRun {
 /// A filter over the run history.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, TS, ToSchema)]
 #[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct RunQuery {
     pub job_id: Option<i64>,
     pub outcome: Option<RunOutcome>,

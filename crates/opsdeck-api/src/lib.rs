@@ -18,6 +18,7 @@ pub mod ops;
 pub mod orders;
 pub mod overview;
 pub mod session;
+pub mod typescript;
 
 pub use error::{ErrorBody, ErrorCode};
 pub use events::Event;

@@ -183,6 +183,7 @@ impl fmt::Debug for OcrLookup {
 /// A page of the list.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, TS, ToSchema)]
 #[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct OcrQuery {
     pub status: Option<OcrStatus>,
     /// A part of the URL.

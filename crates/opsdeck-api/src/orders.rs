@@ -80,6 +80,7 @@ pub struct OrderDraft {
     pub items: Vec<OrderItem>,
     /// Top-up orders: the amount to credit.
     #[serde(default)]
+    #[ts(optional = nullable)]
     pub amount_fen: Option<i64>,
 }
 
@@ -130,6 +131,7 @@ pub struct OrderEvent {
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, TS, ToSchema)]
 #[serde(default)]
+#[ts(optional_fields = nullable)]
 pub struct OrderQuery {
     /// An order number or a user id.
     pub search: Option<String>,
