@@ -227,7 +227,7 @@ describe('AccountsView', () => {
     await testid(w, 'link-1').trigger('click')
     await testid(w, 'link-1-qq').trigger('click')
     await flushPromises()
-    backend.pushSignIn({ status: 'error', error: { code: 'conflict', message: 'this QQ login belongs to bob' } })
+    backend.pushSignIn({ status: 'error', error: { code: 'sign_in_refused', message: 'this QQ login belongs to bob' } })
     await flushPromises()
     expect(testid(w, 'error-banner').text()).toContain('Could not link QQ to alice:')
     expect(testid(w, 'error-message').text()).toBe('this QQ login belongs to bob')

@@ -68,7 +68,7 @@ describe('AuditView', () => {
   })
 
   it('shows the backend error’s message in a banner, and retries', async () => {
-    backend.audit = () => ({ reject: { code: 'db_unavailable', message: 'The database is not reachable.' } })
+    backend.audit = () => ({ reject: { code: 'database_unavailable', message: 'The database is not reachable.' } })
     const w = await mountView()
 
     const banner = w.get('[data-testid="error-banner"]')

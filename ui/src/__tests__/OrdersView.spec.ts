@@ -343,7 +343,7 @@ describe('OrdersView', () => {
     await testid(w, 'new-order-submit').trigger('click')
     await flushPromises()
     expect(backend.callsTo('order_place')).toEqual([
-      { draft: { user_id: 10086, kind: 'goods', items: [{ goods_id: 1, quantity: 5 }] } },
+      { draft: { user_id: 10086, kind: 'goods', items: [{ goods_id: 1, quantity: 5, price_fen: 1250 }] } },
     ])
     expect(fieldError(w, 'items').text()).toBe('not enough Tea mug (goods 1): 5 wanted, 4 available')
     expect(fieldError(w, 'user_id').exists()).toBe(false)

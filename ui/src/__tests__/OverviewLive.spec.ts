@@ -72,9 +72,9 @@ describe('Overview figures', () => {
   })
 
   it('says when the figures cannot be had, and retries', async () => {
-    backend.overviewData = { reject: { code: 'unavailable', message: 'database unreachable' } }
+    backend.overviewData = { reject: { code: 'database_unavailable', message: 'database unreachable' } }
     const w = await mountView()
-    expect(w.get('[data-testid="error-message"]').text()).toContain('database unreachable')
+    expect(w.get('[data-testid="error-message"]').text()).toContain('The database is not reachable.')
     backend.overviewData = overview()
     await w.get('[data-testid="error-retry"]').trigger('click')
     await flushPromises()

@@ -104,7 +104,7 @@ describe('sign-in gate', () => {
   it('shows an error the sign-in ended with, and the buttons again', async () => {
     const w = await mountApp()
     await testid(w, 'signin-weibo').trigger('click')
-    backend.pushSignIn({ status: 'error', error: { code: 'provider', message: 'Weibo said: invalid_grant' } })
+    backend.pushSignIn({ status: 'error', error: { code: 'provider_error', message: 'Weibo said: invalid_grant' } })
     await flushPromises()
     expect(testid(w, 'error-banner').text()).toContain('Could not sign in:')
     expect(testid(w, 'error-message').text()).toBe('Weibo said: invalid_grant')
@@ -118,7 +118,7 @@ describe('sign-in gate', () => {
   })
 
   it('shows the error when the window cannot be opened', async () => {
-    backend.failures.sign_in = { code: 'unavailable', message: 'WeChat is not configured' }
+    backend.failures.sign_in = { code: 'provider_error', message: 'WeChat is not configured' }
     const w = await mountApp()
     await testid(w, 'signin-wechat').trigger('click')
     await flushPromises()
@@ -183,9 +183,9 @@ describe('sign-in gate', () => {
   })
 
   it('offers a retry when the session cannot be read', async () => {
-    backend.failures.auth_session = { code: 'db_unavailable', message: 'database is down' }
+    backend.failures.auth_session = { code: 'database_unavailable', message: 'database is down' }
     const w = await mountApp()
-    expect(testid(w, 'error-message').text()).toBe('database is down')
+    expect(testid(w, 'error-message').text()).toBe('The database is not reachable.')
     expect(has(w, 'signin-weibo')).toBe(false)
     delete backend.failures.auth_session
     backend.session = staffMember()

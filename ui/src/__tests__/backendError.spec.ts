@@ -3,8 +3,8 @@ import { toBackendError } from '../backend'
 
 describe('toBackendError', () => {
   it('keeps the core’s { code, message } as is', () => {
-    expect(toBackendError({ code: 'db_unavailable', message: 'database is locked' })).toEqual({
-      code: 'db_unavailable',
+    expect(toBackendError({ code: 'database_unavailable', message: 'database is locked' })).toEqual({
+      code: 'database_unavailable',
       message: 'database is locked',
     })
   })
@@ -17,8 +17,8 @@ describe('toBackendError', () => {
     })
     // No `field` key at all when there is none (or it is not a name).
     for (const field of [undefined, null, '', 42]) {
-      expect(toBackendError({ code: 'bad_input', message: 'no', field })).toStrictEqual({
-        code: 'bad_input',
+      expect(toBackendError({ code: 'invalid_input', message: 'no', field })).toStrictEqual({
+        code: 'invalid_input',
         message: 'no',
       })
     }
@@ -41,9 +41,9 @@ describe('toBackendError', () => {
   })
 
   it('copes with a code but no message, and with nothing useful at all', () => {
-    expect(toBackendError({ code: 'timeout' })).toEqual({
-      code: 'timeout',
-      message: 'The core reported an error (timeout).',
+    expect(toBackendError({ code: 'request_timeout' })).toEqual({
+      code: 'request_timeout',
+      message: 'The core reported an error (request_timeout).',
     })
     for (const e of [undefined, null, 42, '', {}]) {
       const out = toBackendError(e)

@@ -46,10 +46,10 @@ describe('jobs store', () => {
   })
 
   it('keeps a failed load as a BackendError', async () => {
-    backend.failures.jobs_list = { code: 'db_unavailable', message: 'database is locked' }
+    backend.failures.jobs_list = { code: 'database_unavailable', message: 'database is locked' }
     const jobs = await started()
     expect(jobs.jobsLoaded).toBe(false)
-    expect(jobs.jobsError).toEqual({ code: 'db_unavailable', message: 'database is locked' })
+    expect(jobs.jobsError).toEqual({ code: 'database_unavailable', message: 'database is locked' })
   })
 
   it('refetches the jobs on a jobs_changed event', async () => {

@@ -155,7 +155,7 @@ describe('Orders store', () => {
 
   it('rejects a refused order or good with the core’s field error', async () => {
     const orders = await started()
-    await expect(orders.placeOrder({ user_id: 1, kind: 'goods', items: [{ goods_id: 1, quantity: 5 }] })).rejects.toEqual({
+    await expect(orders.placeOrder({ user_id: 1, kind: 'goods', items: [{ goods_id: 1, quantity: 5, price_fen: 1250 }] })).rejects.toEqual({
       code: 'invalid_input',
       field: 'items',
       message: 'not enough Tea mug (goods 1): 5 wanted, 4 available',
@@ -163,7 +163,7 @@ describe('Orders store', () => {
     await expect(orders.createGoods({ sku: 'MUG-1', name: 'Mug', price_fen: 100, stock: 1 })).rejects.toMatchObject({
       field: 'sku',
     })
-    const placed = await orders.placeOrder({ user_id: 1, kind: 'goods', items: [{ goods_id: 1, quantity: 4 }] })
+    const placed = await orders.placeOrder({ user_id: 1, kind: 'goods', items: [{ goods_id: 1, quantity: 4, price_fen: 1250 }] })
     expect(placed.amount_fen).toBe(5000)
     await flushPromises()
     expect(orders.orders.rows.map((o) => o.order_no)).toContain(placed.order_no)

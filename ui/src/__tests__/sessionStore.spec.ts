@@ -120,7 +120,7 @@ describe('Session store', () => {
     const session = store()
     await session.start()
     await flushPromises()
-    backend.pushSignIn({ status: 'error', error: { code: 'provider', message: 'nope' } })
+    backend.pushSignIn({ status: 'error', error: { code: 'provider_error', message: 'nope' } })
     expect(session.notice).toBeNull()
     expect(session.staff?.name).toBe('Alice Admin')
   })

@@ -141,7 +141,7 @@ describe('Tauri backend', () => {
   it('invokes the orders commands with their names and argument shapes', async () => {
     invoke.mockResolvedValue(null)
     const b = createTauriBackend()
-    const draft: OrderDraft = { user_id: 10086, kind: 'goods', items: [{ goods_id: 3, quantity: 2 }] }
+    const draft: OrderDraft = { user_id: 10086, kind: 'goods', items: [{ goods_id: 3, quantity: 2, price_fen: 1250 }] }
     const goods = { sku: 'MUG-1', name: 'Tea mug', price_fen: 1250, stock: 10 }
     await b.ordersList({ offset: 0, limit: 50 })
     await b.ordersList({ offset: 50, limit: 50, status: 'pending', search: '10086' })
@@ -258,8 +258,8 @@ describe('Tauri backend', () => {
 
   it('rejects with a BackendError whatever the command threw', async () => {
     const b = createTauriBackend()
-    invoke.mockRejectedValueOnce({ code: 'db_unavailable', message: 'down' })
-    await expect(b.healthReport()).rejects.toEqual({ code: 'db_unavailable', message: 'down' })
+    invoke.mockRejectedValueOnce({ code: 'database_unavailable', message: 'down' })
+    await expect(b.healthReport()).rejects.toEqual({ code: 'database_unavailable', message: 'down' })
     invoke.mockRejectedValueOnce('plain failure')
     await expect(b.appInfo()).rejects.toEqual({ code: 'unknown', message: 'plain failure' })
   })

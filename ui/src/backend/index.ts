@@ -3,6 +3,7 @@
 // it with `provideBackend(app, backend)`. Only `./tauri.ts` knows about Tauri.
 import { hasInjectionContext, inject, type App, type InjectionKey } from 'vue'
 import { t } from '../i18n'
+import { ERROR_CODES, type ErrorCode } from './api.generated'
 import type {
   AppInfo,
   AuditPage,
@@ -166,28 +167,37 @@ export function useBackend(): Backend {
   return backend
 }
 
-export const UNKNOWN_ERROR_CODE = 'unknown'
+export const UNKNOWN_ERROR_CODE = 'unknown' as const
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null
 }
 
+function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v)
+}
+
 /**
- * Normalises anything a command or listener may throw into a BackendError:
- * the core's own `{ code, message, field? }`, a JS Error, a bare string (what
- * Tauri rejects with for `Result<_, String>`), or anything else. `field` is
- * kept only when it is a non-empty string; other extra fields are dropped.
+ * Normalises anything a command or listener may throw into a BackendError: the core's own
+ * `{ code, message, field?, params? }`, a JS Error, a bare string (what Tauri rejects with for
+ * `Result<_, String>`), or anything else. A code the console does not know becomes `unknown`
+ * (its message kept); `field` is kept only when it is a non-empty string, `params` only when
+ * they are strings; other extra fields are dropped. Show one with `errorText` (../errorText.ts).
  */
 export function toBackendError(e: unknown): BackendError {
   if (isRecord(e)) {
     const message = typeof e.message === 'string' && e.message !== '' ? e.message : null
-    const code = typeof e.code === 'string' && e.code !== '' ? e.code : null
+    const code = isErrorCode(e.code) ? e.code : null
     const field = typeof e.field === 'string' && e.field !== '' ? { field: e.field } : {}
-    if (message !== null) {
-      return { code: code ?? UNKNOWN_ERROR_CODE, message, ...field }
-    }
+    const params = stringParams(e.params)
     if (code !== null) {
-      return { code, message: t('errors.coreCode', { code }), ...field }
+      return { code, message: message ?? t('errors.coreCode', { code }), ...field, ...params }
+    }
+    if (message !== null) {
+      return { code: UNKNOWN_ERROR_CODE, message, ...field }
+    }
+    if (typeof e.code === 'string' && e.code !== '') {
+      return { code: UNKNOWN_ERROR_CODE, message: t('errors.coreCode', { code: e.code }), ...field }
     }
   }
   if (typeof e === 'string' && e.trim() !== '') {
@@ -197,4 +207,10 @@ export function toBackendError(e: unknown): BackendError {
     return { code: UNKNOWN_ERROR_CODE, message: e.name || 'Error' }
   }
   return { code: UNKNOWN_ERROR_CODE, message: t('errors.unknown') }
+}
+
+function stringParams(v: unknown): { params?: Record<string, string> } {
+  if (!isRecord(v) || Array.isArray(v)) return {}
+  const entries = Object.entries(v).filter((e): e is [string, string] => typeof e[1] === 'string')
+  return entries.length > 0 ? { params: Object.fromEntries(entries) } : {}
 }

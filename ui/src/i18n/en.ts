@@ -1,6 +1,8 @@
 // English messages. zh-CN.ts must have exactly the same keys (its type is this file's).
 // vue-i18n syntax: {name} interpolates, "a | b" separates plural forms (with two forms, the first
 // is for exactly 1), and @ { } | are escaped as {'@'} {'{'} {'}'} {'|'}.
+import type { ErrorCode } from '../backend/api.generated'
+
 const en = {
   app: {
     name: 'OpsDeck',
@@ -78,6 +80,29 @@ const en = {
   errors: {
     coreCode: 'The core reported an error ({code}).',
     unknown: 'An unknown error occurred.',
+    /**
+     * Every `ErrorCode` of the core (backend/api.generated.ts), one line each, rendered with the
+     * error's `params` (and `{message}`, the core's English text: only an English entry may use
+     * it, where the code alone says too little). A test fails when a code has no entry here or
+     * in zh-CN.ts.
+     */
+    codes: {
+      invalid_input: '{message}',
+      not_found: '{message}',
+      forbidden: '{message}',
+      unauthenticated: 'You are not signed in, or your session has ended: sign in again.',
+      provider_error: '{message}',
+      sign_in_refused: '{message}',
+      database_unavailable: 'The database is not reachable.',
+      redis_unavailable: 'Redis is not reachable.',
+      internal: '{message}',
+      idempotency_key_reused: 'This request key was already used for a different request.',
+      payload_too_large: 'The request is too large.',
+      unsupported_media_type: 'The request is not JSON.',
+      method_not_allowed: 'The server does not take this method here.',
+      rate_limited: 'Too many requests: try again in a moment.',
+      request_timeout: 'The request took too long.',
+    } satisfies Record<ErrorCode, string>,
   },
 
   units: {

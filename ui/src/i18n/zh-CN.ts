@@ -74,6 +74,23 @@ const zhCN: Messages = {
   errors: {
     coreCode: '核心服务返回错误（{code}）。',
     unknown: '发生未知错误。',
+    codes: {
+      invalid_input: '输入的值无效。',
+      not_found: '找不到该对象（可能已被删除）。',
+      forbidden: '你的控制台角色不允许此操作。',
+      unauthenticated: '你尚未登录或登录已过期，请重新登录。',
+      provider_error: '服务商出错。',
+      sign_in_refused: '登录被拒绝。',
+      database_unavailable: '无法连接数据库。',
+      redis_unavailable: '无法连接 Redis。',
+      internal: 'OpsDeck 内部出错，详情见日志。',
+      idempotency_key_reused: '该请求键已用于另一个请求。',
+      payload_too_large: '请求过大。',
+      unsupported_media_type: '请求不是 JSON。',
+      method_not_allowed: '服务器不接受在此使用该方法。',
+      rate_limited: '请求过多，请稍后再试。',
+      request_timeout: '请求超时。',
+    },
   },
 
   units: {

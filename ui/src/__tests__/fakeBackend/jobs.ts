@@ -147,6 +147,8 @@ export function jobRun(overrides: Partial<JobRun> = {}): JobRun {
     duration_ms: 1250,
     outcome: 'ok',
     instance: 'inst-7f3a',
+    manual: false,
+    attempts: 1,
     summary: null,
     error: null,
     ...overrides,
