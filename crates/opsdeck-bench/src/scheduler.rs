@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
 use opsdeck_core::Core;
 use opsdeck_core::scheduler::tasks::{Registry, TaskKind};
-use opsdeck_core::scheduler::{JobDraft, JobPolicy, TriggerSpec};
+use opsdeck_api::jobs::{JobDraft, JobPolicy, TriggerSpec};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};

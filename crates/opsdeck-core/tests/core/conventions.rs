@@ -1,6 +1,7 @@
 //! Rules of the code base that ARCHITECTURE.md states as invariants, checked over the sources:
-//! front ends reach storage only through the core, and tests wait by signals or bounded polling,
-//! never by fixed sleeps.
+//! front ends reach storage only through the core and the core only through its API, the API
+//! crate does no I/O, nothing refers to documents outside the repository, and tests wait by
+//! signals or bounded polling, never by fixed sleeps.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +41,85 @@ fn offending(files: &[PathBuf], bad: impl Fn(&str, &[&str], usize) -> bool) -> V
     found
 }
 
+/// The `[dependencies]` table's keys of a manifest (the manifests keep one dependency per line).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(manifest)).unwrap();
+    text.lines()
+        .skip_while(|l| l.trim() != "[dependencies]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split_once('=').map(|(key, _)| key.trim().to_string()))
+        .filter(|key| !key.starts_with('#'))
+        .collect()
+}
+
+/// The core's domain modules, which no front end may name (ARCHITECTURE.md: one door).
+const DOMAIN_MODULES: [&str; 13] = [
+    "scheduler", "ocr", "orders", "accounts", "audit", "overview", "health", "events", "db", "redis_conn", "ratelimit",
+    "facade", "sandbox",
+];
+
+/// The shell and the daemon reach the core through `opsdeck_api::Ops` and the core's small
+/// root surface: no `opsdeck_core::<domain module>` path in their sources, and neither enables
+/// the core's `internals` feature (which opens those modules to the core's tests and the bench).
+#[test]
+fn front_ends_name_no_domain_module_of_the_core() {
+    let root = root();
+    let mut files = rust_files(&root.join("src-tauri/src"));
+    files.extend(rust_files(&root.join("crates/opsdeckd/src")));
+    let found = offending(&files, |line, _, _| {
+        let code = line.split("//").next().unwrap_or_default();
+        DOMAIN_MODULES.iter().any(|module| code.contains(&format!("opsdeck_core::{module}")))
+    });
+    assert!(found.is_empty(), "front-end code naming the core's internals:\n{}", found.join("\n"));
+    for manifest in ["src-tauri/Cargo.toml", "crates/opsdeckd/Cargo.toml"] {
+        let text = std::fs::read_to_string(root.join(manifest)).unwrap();
+        let normal = text.split("[dev-dependencies]").next().unwrap();
+        assert!(!normal.contains("internals"), "{manifest} enables the core's internals outside its tests");
+    }
+}
+
+/// The API crate is types and one trait: nothing that does I/O (so it crosses to any front end
+/// and to an HTTP client of the server).
+#[test]
+fn the_api_crate_does_no_io() {
+    let deps = dependencies("crates/opsdeck-api/Cargo.toml");
+    assert!(deps.iter().any(|d| d == "serde"), "no [dependencies] found: {deps:?}");
+    for io in ["tokio", "sqlx", "redis", "reqwest", "axum", "hyper", "tauri", "opsdeck-core"] {
+        assert!(!deps.iter().any(|d| d == io), "opsdeck-api depends on {io}");
+    }
+}
+
+/// Every document a file points at is in the repository: no path into a sibling checkout.
+#[test]
+fn nothing_refers_to_documents_outside_the_repository() {
+    let root = root();
+    let mut files = Vec::new();
+    let mut pending = vec![root.clone()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_string();
+            if path.is_dir() {
+                if !["target", "node_modules", ".git", "dist", "gen"].contains(&name.as_str()) {
+                    pending.push(path);
+                }
+            } else if ["rs", "md", "toml", "ts", "vue", "mjs", "sh", "yaml", "json"]
+                .iter()
+                .any(|ext| name.ends_with(&format!(".{ext}")))
+            {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 100, "the repository's files were not found: {}", files.len());
+    let outside = ["../shared/", "shared/specs/", "shared/seed/", "STYLE.md", "notes.en.md", "notes.zh.md"];
+    let this_file = file!().rsplit('/').next().unwrap();
+    let found = offending(&files, |line, _, _| outside.iter().any(|o| line.contains(o)));
+    let found: Vec<String> = found.into_iter().filter(|f| !f.contains(this_file)).collect();
+    assert!(found.is_empty(), "references to documents outside the repository:\n{}", found.join("\n"));
+}
+
 /// The desktop shell and the daemon hold no database or Redis code: they depend on neither
 /// driver, and no source of theirs names one. Everything they store or read goes through the
 /// core's API.
@@ -47,18 +127,10 @@ fn offending(files: &[PathBuf], bad: impl Fn(&str, &[&str], usize) -> bool) -> V
 fn front_ends_reach_the_database_and_redis_only_through_the_core() {
     let root = root();
     for manifest in ["src-tauri/Cargo.toml", "crates/opsdeckd/Cargo.toml"] {
-        let text = std::fs::read_to_string(root.join(manifest)).unwrap();
-        // The `[dependencies]` table's keys (the manifests keep one dependency per line).
-        let deps: Vec<&str> = text
-            .lines()
-            .skip_while(|l| l.trim() != "[dependencies]")
-            .skip(1)
-            .take_while(|l| !l.trim_start().starts_with('['))
-            .filter_map(|l| l.split_once('=').map(|(key, _)| key.trim()))
-            .collect();
-        assert!(deps.contains(&"opsdeck-core"), "{manifest}: no [dependencies] with opsdeck-core found: {deps:?}");
+        let deps = dependencies(manifest);
+        assert!(deps.iter().any(|d| d == "opsdeck-core"), "{manifest}: no [dependencies] with opsdeck-core: {deps:?}");
         for driver in ["sqlx", "redis"] {
-            assert!(!deps.contains(&driver), "{manifest} depends on {driver} directly");
+            assert!(!deps.iter().any(|d| d == driver), "{manifest} depends on {driver} directly");
         }
     }
     let mut files = rust_files(&root.join("src-tauri/src"));
