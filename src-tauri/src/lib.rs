@@ -1,7 +1,7 @@
 //! The OpsDeck desktop shell: a window over the core. It loads the configuration, starts the
-//! sandbox's fakes where credentials are missing (`opsdeck_core::sandbox`: all of them, and the
-//! simulated shop, when none are configured), starts the core, registers the commands, and
-//! forwards the core's events to the window as `core-event`.
+//! core as the daemon does (`opsdeck_sandbox::launch`: in sandbox mode, when no provider
+//! credentials are configured, with the built-in fakes and the simulated shop), registers the
+//! commands, and forwards the core's events to the window as `core-event`.
 //!
 //! The commands reach the core only as `opsdeck_api::Ops` (`Arc<dyn Ops>` in Tauri's state),
 //! naming the window's session token (see `session.rs`); the core alone decides who is signed in
@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use clap::Parser;
 use opsdeck_api::{ErrorBody, ErrorCode, Event, Ops};
-use opsdeck_core::sandbox::Sandbox;
 use opsdeck_core::{Config, ConfigSource, Core};
 use tauri::{AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
@@ -42,7 +41,7 @@ struct Cli {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let mut config = match Config::load(&ConfigSource { file: cli.config }) {
+    let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("opsdeck: {e}");
@@ -58,19 +57,18 @@ pub fn run() -> ExitCode {
         return ExitCode::from(3);
     }
     init_logging(&config.log);
-    // Sandbox mode: with no provider credentials configured (or `--sandbox`), every provider is
-    // a built-in fake and the simulated shop runs; otherwise only the providers left without
-    // credentials get their fake. The fakes serve for as long as the app runs.
-    let full = Sandbox::wanted(&config, cli.sandbox);
-    let sandbox = tauri::async_runtime::block_on(Sandbox::start(&mut config, full));
-    let core = match tauri::async_runtime::block_on(Core::start(config)) {
-        Ok(core) => core,
+    // The daemon's start-up too: in sandbox mode (no provider credentials configured, or
+    // `--sandbox`) every provider is a built-in fake and the simulated shop runs; otherwise the
+    // providers left without credentials are absent (logged). The fakes serve until the app exits.
+    let running = match tauri::async_runtime::block_on(opsdeck_sandbox::launch(config, cli.sandbox)) {
+        Ok(running) => running,
         Err(e) => {
             eprintln!("opsdeck: start-up failed: {e:#}");
             return ExitCode::FAILURE;
         }
     };
-    let mut shop = tauri::async_runtime::block_on(async { sandbox.start_shop(&core) });
+    let core = running.core().clone();
+    let mut running = Some(running);
     let app = match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
@@ -89,11 +87,9 @@ pub fn run() -> ExitCode {
     });
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event {
-            if let Some(shop) = shop.take() {
-                tauri::async_runtime::block_on(shop.stop());
+            if let Some(running) = running.take() {
+                tauri::async_runtime::block_on(running.shutdown());
             }
-            let _ = &sandbox;
-            tauri::async_runtime::block_on(core.shutdown());
         }
     });
     ExitCode::SUCCESS

@@ -159,7 +159,6 @@ impl ModeGuard {
         }
     }
 
-    #[cfg_attr(not(any(feature = "internals", feature = "sandbox")), allow(dead_code))] // the simulated shop and the tests
     /// Whether the mark was checked and matches.
     pub fn checked(&self) -> bool {
         matches!(&*self.state.lock().expect("not poisoned"), GuardState::Checked)

@@ -12,7 +12,21 @@
 //!   paths: an authorize page (a user picker, Authorize and Deny) or auto-approve, single-use
 //!   codes that expire, tokens that can be expired, each provider's own answer formats and error
 //!   codes, and a log of every request.
+//!
+//! With the feature `start`, sandbox mode itself, over the core's public API:
+//! - [`launch`]: the one start-up of the desktop and the daemon: the fakes where sandbox mode
+//!   applies, the core's configuration pointed at them, the core, and the simulated shop.
+//! - `shop`: the simulated shop, which drives the core as a shop's backend and staff would.
 
 pub mod alipay;
 pub mod baidu;
 pub mod oauth;
+#[cfg(feature = "start")]
+mod shop;
+#[cfg(feature = "start")]
+mod start;
+
+#[cfg(feature = "start")]
+pub use shop::Shop;
+#[cfg(feature = "start")]
+pub use start::{Running, Sandbox, launch};

@@ -94,14 +94,6 @@ impl Actor {
         self.user_id
     }
 
-    /// A trusted caller with every right, inside the core (the sandbox's simulated shop). Not
-    /// public: a front end has no way to act without a signed-in staff member.
-    #[cfg(not(feature = "internals"))]
-    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
-    pub(crate) fn system(name: &str) -> Actor {
-        Actor { name: name.to_string(), role: Role::Admin, user_id: None }
-    }
-
     /// A trusted caller with every right, for tests and benchmarks only: public only with the
     /// `internals` feature, which no front end enables.
     #[cfg(feature = "internals")]

@@ -33,6 +33,7 @@ mod ocr;
 mod orders;
 mod ops;
 mod overview;
+mod sandbox;
 mod session;
 
 pub use metrics::Metrics;
@@ -245,7 +246,6 @@ impl Core {
         self.inner.mode.refused()
     }
 
-    #[cfg_attr(not(any(feature = "internals", feature = "sandbox")), allow(dead_code))] // the simulated shop and the tests
     /// Whether the database's mode mark was checked and matches this instance's mode (the
     /// simulated shop writes nothing before).
     pub(crate) fn mode_checked(&self) -> bool {

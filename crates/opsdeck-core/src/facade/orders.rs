@@ -275,12 +275,12 @@ impl Core {
                 "Alipay is the built-in fake (sandbox mode): notifies from outside are refused".into(),
             ));
         }
-        self.sandbox_notify(form).await
+        self.verified_notify(form).await
     }
 
-    /// [`Core::alipay_notify`] without the sandbox check: the simulated shop's notifies, and the
-    /// one verification of every notify.
-    pub(crate) async fn sandbox_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
+    /// [`Core::alipay_notify`] without the sandbox check: the one verification of every notify
+    /// (the simulated shop's come through [`Core::sandbox_notify`]).
+    pub(crate) async fn verified_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
         let Some(alipay) = &self.orders().alipay else {
             return Err(ApiError::Forbidden("Alipay is not configured: notifies cannot be verified".into()));
         };

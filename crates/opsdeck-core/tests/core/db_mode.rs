@@ -22,7 +22,7 @@ fn config_on(dir: &std::path::Path, database_url: &str, sandbox: bool) -> Config
             ("health_timeout_ms", "500".into()),
         ],
     );
-    // What `Sandbox::start` sets in sandbox mode proper.
+    // What the sandbox's start-up (`opsdeck_sandbox::launch`) sets in sandbox mode proper.
     config.sandbox_mode = sandbox;
     config
 }

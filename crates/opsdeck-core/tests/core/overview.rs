@@ -1,5 +1,6 @@
-//! The Overview's figures, its shared depth history, its push to a listening console, and
-//! sandbox mode (the fakes wired in, and the simulated shop) against the real Redis and SQLite.
+//! The Overview's figures, its shared depth history and its push to a listening console, against
+//! the real Redis and SQLite. (Sandbox mode, its start-up and simulated shop, is the
+//! opsdeck-sandbox crate's and is tested there.)
 
 use std::path::Path;
 use std::time::Duration;
@@ -7,7 +8,6 @@ use std::time::Duration;
 use chrono::Utc;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::overview::{BUCKET, DepthHistory, HISTORY};
-use opsdeck_core::sandbox::Sandbox;
 use opsdeck_core::scheduler::{JobDraft, RunOutcome, TriggerSpec};
 use opsdeck_core::{Actor, Config, Core};
 use opsdeck_api::Event;
@@ -170,84 +170,5 @@ async fn a_listening_console_gets_the_overview_pushed_with_the_instances_online(
     .expect("an overview with this instance online is pushed within 20 s");
     let me = pushed.instances.iter().find(|i| i.is_self).expect("this instance is listed");
     assert_eq!(me.id, core.instance_id());
-    core.shutdown().await;
-}
-
-#[tokio::test]
-async fn sandbox_mode_is_the_default_without_credentials_and_shortens_the_deadline() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = sqlite_config(dir.path(), &redis_url());
-    assert!(Sandbox::wanted(&config, false), "nothing configured: sandbox mode");
-    let sandbox = Sandbox::start(&mut config, true).await;
-    assert!(config.sandbox_mode && config.baidu_sandbox && config.alipay_sandbox);
-    assert!(config.oauth.weibo.sandbox && config.oauth.dingtalk.sandbox);
-    assert_eq!(sandbox.oauth.len(), 4);
-    assert_eq!(config.order_expiry, Duration::from_secs(120), "orders expire within minutes in sandbox mode");
-
-    // With Baidu keys configured, sandbox mode is only on when asked for; the missing ones are
-    // absent (no fake), and a configured deadline is kept even in sandbox mode.
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config_with(
-        dir.path(),
-        &[
-            ("data_dir", toml_string(&dir.path().display().to_string())),
-            ("baidu_api_key", toml_string("key")),
-            ("baidu_secret_key", toml_string("secret")),
-            ("order_expiry_seconds", "900".into()),
-        ],
-    );
-    assert!(!Sandbox::wanted(&config, false));
-    assert!(Sandbox::wanted(&config, true), "--sandbox asks for it");
-    let partial = Sandbox::start(&mut config, false).await;
-    assert!(partial.baidu.is_none() && !config.baidu_sandbox, "configured Baidu is kept");
-    assert!(partial.alipay.is_none() && partial.oauth.is_empty(), "no fake outside sandbox mode");
-    assert!(!config.alipay_sandbox && !config.alipay_configured() && !config.sandbox_mode);
-    let absent: Vec<&str> = Sandbox::absent(&config).iter().map(|p| p.name).collect();
-    assert_eq!(absent, ["alipay", "weibo", "qq", "wechat", "dingtalk", "oidc"]);
-    let mut forced = config.clone();
-    let _full = Sandbox::start(&mut forced, true).await;
-    assert!(forced.baidu_sandbox && forced.sandbox_mode);
-    assert_eq!(forced.order_expiry, Duration::from_secs(900), "a configured deadline stands");
-}
-
-#[tokio::test]
-async fn the_sandbox_shop_places_orders_pays_most_and_lets_the_rest_expire() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config_with(
-        dir.path(),
-        &[
-            ("data_dir", toml_string(&dir.path().display().to_string())),
-            ("redis_url", toml_string(&redis_url())),
-            ("redis_prefix", toml_string(&unique("shop"))),
-            ("sandbox_orders_per_minute", "600".into()),
-            ("sandbox_ocr_per_minute", "300".into()),
-            ("sandbox_pay_ratio", "0.5".into()),
-            ("order_expiry_seconds", "2".into()),
-            ("ocr_qps", "50".into()),
-            ("scheduler_enabled", "false".into()),
-        ],
-    );
-    let sandbox = Sandbox::start(&mut config, true).await;
-    let core = Core::start(config).await.unwrap();
-    let shop = sandbox.start_shop(&core).expect("the shop runs in sandbox mode");
-
-    // Orders arrive, some are paid through a verified notify, the rest expire and are
-    // cancelled; ID cards are read.
-    let figures = until("orders paid and cancelled, and ID cards read", || async {
-        core.orders_sweep(None).await.unwrap();
-        let o = core.overview(&Actor::system("tester")).await.unwrap();
-        let done = o.ocr.counts.done > 0;
-        (o.orders.paid_last_hour > 0 && o.orders.cancelled_last_hour > 0 && done).then_some(o)
-    })
-    .await;
-    shop.stop().await;
-    assert!(figures.orders.recent_cancelled.iter().all(|c| c.cancelled_by == "sweep"), "{:?}", figures.orders);
-    let audit = core.audit_list(50, None, &Actor::system("tester")).await.unwrap();
-    assert!(
-        audit.entries.iter().any(|e| e.who == "sandbox shop" && e.action.contains("goods")),
-        "the shop's catalogue is created by the sandbox shop, audited: {:?}",
-        audit.entries.iter().map(|e| (&e.who, &e.action)).collect::<Vec<_>>()
-    );
-    assert_eq!(core.goods_list(&Actor::system("tester")).await.unwrap().len(), 4, "the catalogue");
     core.shutdown().await;
 }

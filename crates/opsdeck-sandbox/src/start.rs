@@ -1,36 +1,78 @@
-//! Sandbox mode (feature `sandbox`): the built-in fakes of the providers no machine here can
-//! reach (Baidu OCR, Alipay, and the Weibo, QQ, WeChat and DingTalk sign-ins; the fakes live in
-//! the `opsdeck-sandbox` crate), started in-process and wired into the configuration, and the
-//! simulated shop ([`shop`]). The desktop and the daemon both start it the same way:
+//! Sandbox mode's start-up (feature `start`): the one start-up of the desktop and the daemon,
+//! [`launch`]. It starts the fakes this crate serves on loopback where sandbox mode applies,
+//! points the core's configuration at them (the core reaches them over HTTP, as it does the real
+//! providers), starts the core, and then the simulated shop ([`crate::shop`]):
 //!
 //! ```ignore
-//! let full = Sandbox::wanted(&config, cli_asked_for_sandbox);
-//! let sandbox = Sandbox::start(&mut config, full).await;
-//! let core = Core::start(config).await?;
-//! let _shop = sandbox.start_shop(&core);
+//! let running = opsdeck_sandbox::launch(config, cli_asked_for_sandbox).await?;
+//! serve(running.core());
+//! running.shutdown().await;
 //! ```
 //!
-//! Sandbox mode proper (`full`) is the default when no provider credentials are configured at
-//! all: every provider is a fake, the console says so, and the simulated shop runs (unless
+//! Sandbox mode proper is the default when no provider credentials are configured at all: every
+//! provider is a fake, the console says so, and the simulated shop runs (unless
 //! `sandbox_shop = false`), with orders expiring after `sandbox_order_expiry_seconds`. With some
 //! credentials configured, no fake starts at all: the providers left without credentials are
 //! absent (logged at start with the keys that configure them), so nothing outside sandbox mode
 //! ever trusts a fake's published keys or its passwordless sign-in pages.
 
-pub mod shop;
-
 use std::net::{Ipv4Addr, SocketAddr};
 
-use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
-use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
-use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
+use opsdeck_core::{Config, Core, OAuthClient, ProviderState, ProviderStatus, ShopSettings};
 
-use crate::config::{Config, OAuthClient, ProviderState, ProviderStatus, ShopSettings};
-use crate::facade::Core;
-pub use shop::Shop;
+use crate::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
+use crate::baidu::{BaiduConfig, FakeBaidu};
+use crate::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
+use crate::shop::Shop;
 
-/// The fakes started for this process. Keep it alive for as long as the core runs (the sign-in
-/// fakes stop when dropped).
+/// Starts what the desktop and the daemon run on: the fakes (in sandbox mode proper, which is
+/// `asked` for, `--sandbox`, or applies when no provider credentials are configured at all; see
+/// [`Sandbox::wanted`]), the core on `config` pointed at them, then the simulated shop. Fails as
+/// [`Core::start`] fails (the fakes started stop).
+pub async fn launch(mut config: Config, asked: bool) -> anyhow::Result<Running> {
+    let full = Sandbox::wanted(&config, asked);
+    let sandbox = Sandbox::start(&mut config, full).await;
+    let core = Core::start(config).await?;
+    let shop = sandbox.start_shop(&core);
+    Ok(Running { core, sandbox, shop })
+}
+
+/// The core started by [`launch`], with the fakes and the simulated shop it runs with. Stop it
+/// with [`Running::shutdown`].
+pub struct Running {
+    core: Core,
+    sandbox: Sandbox,
+    shop: Option<Shop>,
+}
+
+impl Running {
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// The fakes started (none outside sandbox mode proper).
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// Whether the simulated shop runs.
+    pub fn shop_runs(&self) -> bool {
+        self.shop.is_some()
+    }
+
+    /// Stops the simulated shop (payments not yet made are dropped), then the core, then the
+    /// fakes.
+    pub async fn shutdown(self) {
+        if let Some(shop) = self.shop {
+            shop.stop().await;
+        }
+        self.core.shutdown().await;
+        drop(self.sandbox);
+    }
+}
+
+/// The fakes started for this process. They serve for as long as it is kept (the sign-in fakes
+/// stop when dropped).
 pub struct Sandbox {
     pub baidu: Option<FakeBaidu>,
     pub alipay: Option<FakeAlipay>,
@@ -53,11 +95,17 @@ impl Sandbox {
         asked || !(config.baidu_configured() || config.alipay_configured() || any_sign_in)
     }
 
+    /// The providers `config` leaves absent (no credentials, no fake), each with the keys that
+    /// configure it.
+    pub fn absent(config: &Config) -> Vec<ProviderStatus> {
+        config.providers().into_iter().filter(|p| p.state == ProviderState::Absent).collect()
+    }
+
     /// In sandbox mode proper (`full`), starts a fake of every provider on loopback and points
     /// `config` at them; a fake that cannot start is logged and left out (that part then stays
     /// unconfigured and says so). Otherwise starts nothing and logs each provider left without
     /// credentials, and how to configure it.
-    pub async fn start(config: &mut Config, full: bool) -> Sandbox {
+    async fn start(config: &mut Config, full: bool) -> Sandbox {
         let mut sandbox = Sandbox { baidu: None, alipay: None, oauth: Vec::new(), full };
         if !full {
             log_absent(config);
@@ -133,15 +181,9 @@ impl Sandbox {
         sandbox
     }
 
-    /// The providers `config` leaves absent (no credentials, no fake), each with the keys that
-    /// configure it.
-    pub fn absent(config: &Config) -> Vec<ProviderStatus> {
-        config.providers().into_iter().filter(|p| p.state == ProviderState::Absent).collect()
-    }
-
     /// Starts the simulated shop, in sandbox mode proper when `sandbox_shop` is on (it pays
     /// through the fake Alipay, so it needs that one).
-    pub fn start_shop(&self, core: &Core) -> Option<Shop> {
+    fn start_shop(&self, core: &Core) -> Option<Shop> {
         // The buyers pay within the deadline the core applies (configured or the sandbox's).
         let settings = ShopSettings { order_expiry: core.config().order_expiry, ..core.config().shop.clone() };
         if !self.full || !settings.enabled {

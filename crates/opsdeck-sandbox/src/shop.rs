@@ -7,20 +7,22 @@
 //! and expire. Customers' ID-card images arrive at `sandbox_ocr_per_minute`; a few are scripted
 //! to fail once (retried) or for good (dead-letter list), so every path of the queue shows.
 //!
-//! Everything goes through the facade, as the shop's backend would, and is attributed to the
-//! actor "sandbox shop".
+//! Everything goes through the core's public API, as the shop's backend and its staff would: the
+//! catalogue through [`Ops`] with the session of the shop's own staff member ("sandbox shop", an
+//! operator: [`Core::sandbox_shop_session`], sandbox mode only), the orders and ID cards through
+//! the core's intake (`order_place`, `ocr_submit`, what the daemon's HTTP API serves the shop).
 
 use std::time::Duration;
 
-use opsdeck_sandbox::alipay::FakeAlipay;
+use opsdeck_api::Ops;
+use opsdeck_api::SessionToken;
+use opsdeck_api::ocr::Side;
+use opsdeck_api::orders::{NewGoods, OrderDraft, OrderItem, OrderKind};
+use opsdeck_core::{Core, ShopSettings};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::accounts::Actor;
-use crate::config::ShopSettings;
-use crate::facade::Core;
-use crate::ocr::baidu::Side;
-use crate::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
+use crate::alipay::FakeAlipay;
 
 /// The share of paid orders whose notify never arrives.
 const LOST_NOTIFY: f64 = 0.125;
@@ -81,10 +83,9 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
 }
 
 async fn run(core: Core, alipay: FakeAlipay, settings: ShopSettings, cancel: CancellationToken) {
-    let actor = Actor::system("sandbox shop");
     let goods = tokio::select! {
         _ = cancel.cancelled() => return,
-        goods = stock_shelves(&core, &actor) => goods,
+        goods = stock_shelves(&core) => goods,
     };
     let mut orders = every(settings.orders_per_minute);
     let mut images = every(settings.ocr_per_minute);
@@ -104,17 +105,12 @@ async fn run(core: Core, alipay: FakeAlipay, settings: ShopSettings, cancel: Can
 
 /// The shop's goods ids: its catalogue, created on first start (retried until the database
 /// answers). Nothing is written, and so the shop does not start, until the database's mark is
-/// confirmed to be sandbox (a database down at start-up may yet prove to be a live one).
-async fn stock_shelves(core: &Core, actor: &Actor) -> Vec<(i64, i64)> {
+/// confirmed to be sandbox (a database down at start-up may yet prove to be a live one): the
+/// core refuses the shop's session until then.
+async fn stock_shelves(core: &Core) -> Vec<(i64, i64)> {
     let mut wait = Duration::from_millis(500);
     loop {
-        if !core.mode_checked() {
-            // The database's mark is not confirmed yet (the health probe checks it once the
-            // database answers): write nothing until it is.
-            tokio::time::sleep(wait).await;
-            continue;
-        }
-        match ensure_catalogue(core, actor).await {
+        match sign_in_and_stock(core).await {
             Ok(goods) => return goods,
             Err(e) => {
                 tracing::warn!(error = %e, "sandbox shop: cannot stock the shelves yet; retrying");
@@ -125,15 +121,27 @@ async fn stock_shelves(core: &Core, actor: &Actor) -> Vec<(i64, i64)> {
     }
 }
 
-async fn ensure_catalogue(core: &Core, actor: &Actor) -> Result<Vec<(i64, i64)>, crate::ApiError> {
-    let existing = core.goods_list(actor).await?;
+/// Signs the shop's staff member in, stocks the shelves, and signs out again (the shop needs
+/// its session for nothing else).
+async fn sign_in_and_stock(core: &Core) -> Result<Vec<(i64, i64)>, String> {
+    let session = core.sandbox_shop_session().await.map_err(|e| e.to_string())?;
+    let goods = ensure_catalogue(core, &session).await;
+    if let Err(e) = Ops::sign_out(core, &session).await {
+        tracing::debug!(error = %e, "sandbox shop: cannot end its session");
+    }
+    goods
+}
+
+/// The catalogue's goods (id, price), each created by the shop's staff member when missing.
+async fn ensure_catalogue(core: &Core, session: &SessionToken) -> Result<Vec<(i64, i64)>, String> {
+    let existing = Ops::goods_list(core, session).await.map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
     for (sku, name, price) in CATALOGUE {
         let goods = match existing.iter().find(|g| g.sku == *sku) {
             Some(goods) => goods.clone(),
             None => {
                 let new = NewGoods { sku: sku.to_string(), name: name.to_string(), price_fen: *price, stock: 100_000 };
-                core.goods_create(new, actor).await?
+                Ops::goods_create(core, session, new).await.map_err(|e| e.to_string())?
             }
         };
         ids.push((goods.id, goods.price_fen));
