@@ -3,7 +3,8 @@
 //! - `opsdeckd run` starts the core and runs until Ctrl-C or SIGTERM, then stops cleanly; with
 //!   `--listen ADDR` it also serves the HTTP API (`opsdeckd::http`).
 //! - `opsdeckd check-config` validates the configuration and prints the effective values, with
-//!   secrets masked and where each value came from.
+//!   secrets masked and where each value came from; `opsdeckd config-docs` prints every key's
+//!   documentation (`docs/configuration.md`). Both come from the core's declaration of the keys.
 //! - `opsdeckd staff grant-admin` names the first admin of a shared database (`staff.rs`).
 
 use std::net::SocketAddr;
@@ -11,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use opsdeck_core::{Config, ConfigSource};
-use opsdeck_sandbox::Sandbox;
+use opsdeck_core::sandbox::Sandbox;
+use opsdeck_core::{Config, ConfigSource, Core};
 
 #[derive(Parser)]
 #[command(name = "opsdeckd", version, about = "OpsDeck without a window, for servers")]
@@ -43,6 +44,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the documentation of every configuration key (Markdown: `docs/configuration.md`).
+    ConfigDocs,
     /// Scheduler tools.
     Schedule {
         #[command(subcommand)]
@@ -73,6 +76,11 @@ fn main() -> ExitCode {
         // one only when the configuration loads).
         return preview::run(args, cli.config.clone());
     }
+    if let Command::ConfigDocs = cli.command {
+        // The declarations alone: no configuration is loaded.
+        print!("{}", Config::docs_markdown());
+        return ExitCode::SUCCESS;
+    }
     let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
         Err(e) => {
@@ -87,7 +95,7 @@ fn main() -> ExitCode {
         }
         Command::Run { listen, sandbox } => run(config, listen, sandbox),
         Command::Staff { command } => staff::run(&command, &config),
-        Command::Schedule { .. } => unreachable!("handled before loading the configuration"),
+        Command::Schedule { .. } | Command::ConfigDocs => unreachable!("handled before loading the configuration"),
     }
 }
 
@@ -120,7 +128,7 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
+fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
     init_logging(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -134,30 +142,31 @@ fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
         // right after the "running" line, which is what a supervisor waits for) must stop the
         // daemon cleanly, not kill it by the default action.
         let mut signals = ShutdownSignals::listen();
-        // The desktop's start-up too: in sandbox mode proper (`--sandbox`, or no provider
-        // credentials at all) every provider is a built-in fake and the simulated shop runs;
-        // otherwise the providers left without credentials are absent (logged).
-        let running = match opsdeck_sandbox::launch(config, sandbox).await {
-            Ok(running) => running,
+        // Sandbox mode proper (`--sandbox`, or no provider credentials at all): every provider is
+        // a built-in fake and the simulated shop runs. Otherwise only the providers left without
+        // credentials get their fake. The fakes serve for as long as the daemon runs.
+        let full = Sandbox::wanted(&config, sandbox);
+        let fakes = Sandbox::start(&mut config, full).await;
+        let core = match Core::start(config).await {
+            Ok(core) => core,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "start-up failed");
                 return ExitCode::FAILURE;
             }
         };
-        let core = running.core().clone();
         let api = match listen {
             Some(addr) => match api::start(addr, &core).await {
                 Ok(server) => Some(server),
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "cannot start the HTTP API");
-                    running.shutdown().await;
+                    core.shutdown().await;
                     return ExitCode::FAILURE;
                 }
             },
             None => None,
         };
-        let sandbox = core.config().sandbox_mode;
-        tracing::info!(instance = %core.info().instance_id, sandbox, "opsdeckd running; Ctrl-C or SIGTERM stops it");
+        let shop = fakes.start_shop(&core);
+        tracing::info!(instance = %core.info().instance_id, sandbox = full, "opsdeckd running; Ctrl-C or SIGTERM stops it");
         // A signal, or the core halting by itself (the database proved to be marked for the
         // other mode once it answered): then the daemon stops too, and fails.
         let (signal, halted) = tokio::select! {
@@ -171,7 +180,11 @@ fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
         if let Some(server) = api {
             api::stop(server).await;
         }
-        running.shutdown().await;
+        if let Some(shop) = shop {
+            shop.stop().await;
+        }
+        core.shutdown().await;
+        drop(fakes);
         if halted.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
     })
 }

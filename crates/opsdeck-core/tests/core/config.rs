@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use figment::Jail;
-use opsdeck_core::config::DatabaseBackend;
+use opsdeck_core::config::{DatabaseBackend, keys};
 use opsdeck_core::{Config, ConfigError};
 
 fn load(jail: &Jail, file: Option<&str>) -> Result<Config, ConfigError> {
@@ -123,7 +123,7 @@ fn a_bad_environment_value_is_refused_naming_key_and_reason() {
 #[test]
 fn bad_values_are_refused_with_a_clear_message() {
     let cases: &[(&str, &str, &str)] = &[
-        ("OPSDECK_HEALTH_INTERVAL_MS", "soon", "expected u64"),
+        ("OPSDECK_HEALTH_INTERVAL_MS", "soon", "\"soon\" is not a whole number; give milliseconds"),
         ("OPSDECK_HEALTH_INTERVAL_MS", "5", "out of range"),
         ("OPSDECK_DATABASE_URL", "postgres://x/y", "unsupported scheme `postgres:`"),
         ("OPSDECK_DATABASE_URL", "not a url", "not a URL"),
@@ -133,7 +133,7 @@ fn bad_values_are_refused_with_a_clear_message() {
         ("OPSDECK_BAIDU_URL", "ftp://aip.baidubce.com", "is not an http(s) URL"),
         ("OPSDECK_BAIDU_API_KEY", "only-one-key", "set both baidu_api_key and baidu_secret_key"),
         ("OPSDECK_OCR_QPS", "0", "out of range (0.1–1000"),
-        ("OPSDECK_OCR_QPS", "fast", "expected f64"),
+        ("OPSDECK_OCR_QPS", "fast", "\"fast\" is not a number; give calls per second"),
         ("OPSDECK_OCR_CONCURRENCY", "0", "out of range (1–256)"),
         ("OPSDECK_OCR_LEASE_MS", "10", "out of range"),
         ("OPSDECK_OCR_RESULT_TTL_SECONDS", "1", "out of range"),
@@ -174,4 +174,118 @@ fn an_explicit_config_path_must_exist() {
     let message = Config::load(&missing).unwrap_err().to_string();
     assert!(message.contains("/nonexistent/opsdeck.toml"), "{message}");
     assert!(message.contains("no such file"), "{message}");
+}
+
+#[test]
+fn a_value_that_is_not_a_number_is_refused_in_plain_words() {
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_OCR_QPS", "abc");
+        assert_eq!(
+            refusal(load(jail, None)),
+            "invalid configuration: `ocr_qps` (from OPSDECK_OCR_QPS): \"abc\" is not a number; \
+             give calls per second, e.g. 2 or 10"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_file_value_names_the_key_its_variable_and_a_good_value() {
+    Jail::expect_with(|jail| {
+        let message = refusal(load(jail, Some("health_timeout_ms = \"slow\"\n")));
+        let file = jail.directory().join("opsdeck.toml");
+        assert_eq!(
+            message,
+            format!(
+                "invalid configuration: `health_timeout_ms` (from {}; environment variable \
+                 OPSDECK_HEALTH_TIMEOUT_MS): \"slow\" is not a whole number; give milliseconds, e.g. 1500",
+                file.display()
+            )
+        );
+        let message = refusal(load(jail, Some("scheduler_enabled = \"sometimes\"\n")));
+        assert!(message.contains("`scheduler_enabled`") && message.contains("OPSDECK_SCHEDULER_ENABLED"), "{message}");
+        assert!(message.ends_with("\"sometimes\" is not true or false; give true or false"), "{message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_bad_secret_is_refused_without_its_value() {
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_METRICS_TOKEN", "s3cr3t with-space-0123456789");
+        let message = refusal(load(jail, None));
+        assert!(message.contains("`metrics_token` (from OPSDECK_METRICS_TOKEN)"), "{message}");
+        assert!(message.contains("must not contain spaces"), "{message}");
+        assert!(!message.contains("s3cr3t"), "the secret was printed: {message}");
+        Ok(())
+    });
+}
+
+#[test]
+fn an_out_of_range_value_says_the_range_and_a_good_value() {
+    Jail::expect_with(|jail| {
+        jail.set_env("OPSDECK_SANDBOX_PAY_RATIO", "1.5");
+        let message = refusal(load(jail, None));
+        assert!(
+            message.ends_with(
+                "`sandbox_pay_ratio` (from OPSDECK_SANDBOX_PAY_RATIO): 1.5 is out of range (0–1); \
+                 give a share between 0 and 1, e.g. 0.7"
+            ),
+            "{message}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn every_declared_key_is_read_from_the_file_and_the_environment() {
+    // Each key's own default, given back through the file and then the environment, loads and
+    // is attributed to that layer: the loader reads every declared key by its declaration.
+    Jail::expect_with(|jail| {
+        let with_value: Vec<(&str, String)> = keys::all()
+            .filter_map(|key| {
+                let value = match key.default {
+                    keys::Builtin::Text(text) => format!("{text:?}"),
+                    keys::Builtin::Int(n) => n.to_string(),
+                    keys::Builtin::Float(x) => format!("{x:?}"),
+                    keys::Builtin::Bool(b) => b.to_string(),
+                    keys::Builtin::Unset | keys::Builtin::Derived(_) => return None,
+                };
+                Some((key.name, value))
+            })
+            .collect();
+        assert!(with_value.len() > 30, "{with_value:?}");
+        let file: String = with_value.iter().map(|(name, value)| format!("{name} = {value}\n")).collect();
+        let config = load(jail, Some(&file)).unwrap();
+        for (name, _) in &with_value {
+            assert!(config.sources[name].ends_with("opsdeck.toml"), "{name}: {}", config.sources[name]);
+        }
+        for (name, value) in &with_value {
+            jail.set_env(keys::env_var(name), value.trim_matches('"'));
+        }
+        let config = load(jail, Some(&file)).unwrap();
+        for (name, _) in &with_value {
+            assert_eq!(config.sources[name], keys::env_var(name));
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn the_configuration_docs_are_generated_from_the_declarations() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = keys::docs_markdown();
+    if committed != generated {
+        let first_difference = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "its length".to_string(), |line| format!("line {}", line + 1));
+        panic!(
+            "docs/configuration.md differs from the declarations in crates/opsdeck-core/src/config/table.rs \
+             (first at {first_difference}); regenerate it: {}",
+            keys::DOCS_COMMAND
+        );
+    }
 }

@@ -121,6 +121,46 @@ fn a_bad_value_exits_non_zero_naming_the_key() {
 }
 
 #[test]
+fn check_config_shows_every_declared_key_and_secrets_only_as_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = opsdeckd(dir.path())
+        .env("OPSDECK_METRICS_TOKEN", "metrics-token-0123456789")
+        .args(["check-config", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("metrics-token-0123456789"), "a secret was printed: {stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in opsdeck_core::config::keys::all() {
+        assert!(json["values"][key.name].is_string(), "{} is missing from check-config", key.name);
+        assert!(json["origins"][key.name].is_string(), "{} has no origin", key.name);
+        if key.secret {
+            let shown = json["values"][key.name].as_str().unwrap();
+            assert!(["****", "(not set)", "(sandbox)"].contains(&shown), "{}: {shown}", key.name);
+        }
+    }
+    assert_eq!(json["values"]["metrics_token"], "****");
+    assert_eq!(json["origins"]["metrics_token"], "OPSDECK_METRICS_TOKEN");
+}
+
+#[test]
+fn config_docs_prints_the_committed_documentation_without_loading_a_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bad configuration does not matter: the documentation comes from the declarations alone.
+    let out = opsdeckd(dir.path()).env("OPSDECK_TIMEZONE", "Mars/Base").arg("config-docs").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let committed =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"))
+            .unwrap();
+    assert!(
+        String::from_utf8(out.stdout).unwrap() == committed,
+        "docs/configuration.md is out of date; regenerate it: {}",
+        opsdeck_core::Config::DOCS_COMMAND
+    );
+}
+
+#[test]
 fn run_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let redis = std::env::var("OPSDECK_TEST_REDIS_URL")
