@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use opsdeck_core::sandbox::Sandbox;
-use opsdeck_core::{Config, ConfigSource, Core};
+use opsdeck_core::{Config, ConfigSource};
+use opsdeck_sandbox::Sandbox;
 
 #[derive(Parser)]
 #[command(name = "opsdeckd", version, about = "OpsDeck without a window, for servers")]
@@ -128,7 +128,7 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
+fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
     init_logging(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -142,31 +142,30 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         // right after the "running" line, which is what a supervisor waits for) must stop the
         // daemon cleanly, not kill it by the default action.
         let mut signals = ShutdownSignals::listen();
-        // Sandbox mode proper (`--sandbox`, or no provider credentials at all): every provider is
-        // a built-in fake and the simulated shop runs. Otherwise only the providers left without
-        // credentials get their fake. The fakes serve for as long as the daemon runs.
-        let full = Sandbox::wanted(&config, sandbox);
-        let fakes = Sandbox::start(&mut config, full).await;
-        let core = match Core::start(config).await {
-            Ok(core) => core,
+        // The desktop's start-up too: in sandbox mode proper (`--sandbox`, or no provider
+        // credentials at all) every provider is a built-in fake and the simulated shop runs;
+        // otherwise the providers left without credentials are absent (logged).
+        let running = match opsdeck_sandbox::launch(config, sandbox).await {
+            Ok(running) => running,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "start-up failed");
                 return ExitCode::FAILURE;
             }
         };
+        let core = running.core().clone();
         let api = match listen {
             Some(addr) => match api::start(addr, &core).await {
                 Ok(server) => Some(server),
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "cannot start the HTTP API");
-                    core.shutdown().await;
+                    running.shutdown().await;
                     return ExitCode::FAILURE;
                 }
             },
             None => None,
         };
-        let shop = fakes.start_shop(&core);
-        tracing::info!(instance = %core.info().instance_id, sandbox = full, "opsdeckd running; Ctrl-C or SIGTERM stops it");
+        let sandbox = core.config().sandbox_mode;
+        tracing::info!(instance = %core.info().instance_id, sandbox, "opsdeckd running; Ctrl-C or SIGTERM stops it");
         // A signal, or the core halting by itself (the database proved to be marked for the
         // other mode once it answered): then the daemon stops too, and fails.
         let (signal, halted) = tokio::select! {
@@ -180,11 +179,7 @@ fn run(mut config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCod
         if let Some(server) = api {
             api::stop(server).await;
         }
-        if let Some(shop) = shop {
-            shop.stop().await;
-        }
-        core.shutdown().await;
-        drop(fakes);
+        running.shutdown().await;
         if halted.is_some() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
     })
 }
