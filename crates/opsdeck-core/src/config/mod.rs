@@ -119,8 +119,8 @@ pub struct Config {
     /// Whether this instance fires scheduled jobs (false: a console that only watches and acts
     /// by hand; the daemons do the scheduled work).
     pub scheduler_enabled: bool,
-    /// Every provider is a built-in fake (sandbox mode; set by the front end that started them,
-    /// see `opsdeck_core::sandbox`): the console says so, and the simulated shop may run.
+    /// Every provider is a built-in fake (sandbox mode; set by the sandbox's start-up,
+    /// `opsdeck_sandbox::launch`): the console says so, and the simulated shop may run.
     pub sandbox_mode: bool,
     /// The simulated shop of sandbox mode.
     pub shop: ShopSettings,
