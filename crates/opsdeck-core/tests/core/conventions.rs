@@ -48,8 +48,10 @@ fn dependencies(manifest: &str) -> Vec<String> {
         .skip_while(|l| l.trim() != "[dependencies]")
         .skip(1)
         .take_while(|l| !l.trim_start().starts_with('['))
-        .filter_map(|l| l.split_once('=').map(|(key, _)| key.trim().to_string()))
+        .filter_map(|l| l.split_once('=').map(|(key, _)| key.trim()))
         .filter(|key| !key.starts_with('#'))
+        // `tokio.workspace = true` names `tokio`.
+        .map(|key| key.split('.').next().unwrap_or(key).to_string())
         .collect()
 }
 
