@@ -52,6 +52,7 @@ async fn until<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnM
             return value;
         }
         assert!(tokio::time::Instant::now() < deadline, "not within 30 s: {what}");
+        // Bounded polling: look again in 25 ms (the deadline above fails the test).
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
