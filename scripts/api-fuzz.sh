@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the daemon's HTTP API with schemathesis against its own description
-# (crates/opsdeckd/openapi.yaml): builds opsdeckd, starts `opsdeckd run --listen` on a free port
+# Fuzzes the daemon's HTTP API with schemathesis against its own description (the OpenAPI
+# document generated from its code, fetched from the live daemon's /openapi.json): builds
+# opsdeckd, starts `opsdeckd run --listen` on a free port
 # with throwaway data (a temp data dir, the test Redis under a fresh prefix, a random API token,
 # sandbox Baidu and Alipay), waits for /healthz, runs schemathesis with a bounded number of
 # examples, stops the daemon, and exits non-zero if schemathesis found anything (or the daemon
@@ -83,7 +84,7 @@ done
 say "schemathesis $SCHEMATHESIS_VERSION: $EXAMPLES examples per operation"
 status=0
 # Run from the work dir: schemathesis and Hypothesis keep their files in the current directory.
-(cd "$WORK" && timeout 300 "$SCHEMATHESIS" run "$OPSDECK_ROOT/crates/opsdeckd/openapi.yaml" \
+(cd "$WORK" && timeout 300 "$SCHEMATHESIS" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,ignored_auth \

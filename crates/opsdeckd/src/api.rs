@@ -34,7 +34,7 @@ pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
     let server = Server::start(addr, core.clone(), settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(addr = %server.local_addr, "HTTP API listening (description at /openapi.yaml)");
+    tracing::info!(addr = %server.local_addr, "HTTP API listening (description at /openapi.json)");
     Ok(server)
 }
 

@@ -6,6 +6,7 @@
 //!   secrets masked and where each value came from; `opsdeckd config-docs` prints every key's
 //!   documentation (`docs/configuration.md`). Both come from the core's declaration of the keys.
 //! - `opsdeckd staff grant-admin` names the first admin of a shared database (`staff.rs`).
+//! - `opsdeckd openapi` prints the HTTP API's OpenAPI document (JSON), as `/openapi.json` serves it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ struct Cli {
 enum Command {
     /// Start the core and run until Ctrl-C or SIGTERM.
     Run {
-        /// Also serve the HTTP API (see openapi.yaml) on this address, e.g. 127.0.0.1:8080.
+        /// Also serve the HTTP API (described at /openapi.json) on this address, e.g. 127.0.0.1:8080.
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
         /// Sandbox mode even with credentials configured: every provider (Baidu, Alipay, the
@@ -56,6 +57,8 @@ enum Command {
         #[command(subcommand)]
         command: staff::StaffCommand,
     },
+    /// Print the HTTP API's OpenAPI document (JSON), as `run --listen` serves it at /openapi.json.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +74,11 @@ mod staff;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Openapi = &cli.command {
+        // Needs no configuration: the document is the code's.
+        println!("{}", opsdeckd::http::openapi::json());
+        return ExitCode::SUCCESS;
+    }
     if let Command::Schedule { command: ScheduleCommand::Preview(args) } = &cli.command {
         // A pure computation: it needs no configuration (the zone defaults to the configured
         // one only when the configuration loads).
@@ -95,7 +103,9 @@ fn main() -> ExitCode {
         }
         Command::Run { listen, sandbox } => run(config, listen, sandbox),
         Command::Staff { command } => staff::run(&command, &config),
-        Command::Schedule { .. } | Command::ConfigDocs => unreachable!("handled before loading the configuration"),
+        Command::Schedule { .. } | Command::ConfigDocs | Command::Openapi => {
+            unreachable!("handled before loading the configuration")
+        }
     }
 }
 

@@ -5,9 +5,8 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args};
-use opsdeck_core::scheduler::TriggerSpec;
-use opsdeck_core::scheduler::trigger::preview;
-use opsdeck_core::{Config, ConfigSource};
+use opsdeck_api::jobs::TriggerSpec;
+use opsdeck_core::{Config, ConfigSource, schedule_preview};
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("trigger").required(true).args(["cron", "interval", "date"])))]
@@ -88,6 +87,6 @@ fn preview_lines(args: &PreviewArgs, config: Option<PathBuf>) -> Result<Vec<Stri
     if args.count == 0 || args.count > 10_000 {
         return Err("--count must be between 1 and 10000".into());
     }
-    let fires = preview(&spec, &timezone, from, args.count).map_err(|e| e.to_string())?;
+    let fires = schedule_preview(&spec, &timezone, from, args.count).map_err(|e| e.to_string())?;
     Ok(fires.into_iter().map(|fire| fire.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)).collect())
 }

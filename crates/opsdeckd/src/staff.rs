@@ -6,9 +6,8 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use opsdeck_core::Config;
-use opsdeck_core::accounts::bootstrap::{GrantTarget, grant_admin};
-use opsdeck_core::accounts::model::{ProviderKey, Role};
+use opsdeck_api::accounts::{ProviderKey, Role};
+use opsdeck_core::{Config, GrantTarget, grant_admin};
 
 #[derive(Subcommand)]
 pub enum StaffCommand {

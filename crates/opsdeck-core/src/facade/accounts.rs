@@ -165,6 +165,13 @@ impl Core {
         Ok(Authorization { url, state: attempt.state, redirect_uri: adapter.redirect_uri().to_string() })
     }
 
+    /// Starts a shop customer's sign-in (the shop's login page, through the daemon's HTTP API):
+    /// [`Core::oauth_authorize`] for the shop, bound to `binding` (derived from the customer's
+    /// browser session); only [`Core::shop_oauth_callback`] completes it.
+    pub async fn shop_sign_in_start(&self, provider: ProviderKey, binding: &str) -> Result<Authorization, ApiError> {
+        self.oauth_authorize(provider, Purpose::Shop, binding).await
+    }
+
     /// Staff start linking another provider to a user: an operator may for themselves and for
     /// users below their role; a user at or above it needs an admin (checked again when the
     /// link is made).

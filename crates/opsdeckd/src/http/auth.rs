@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use opsdeck_core::accounts::random_token;
+use opsdeck_core::random_token;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 

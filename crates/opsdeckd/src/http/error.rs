@@ -1,40 +1,47 @@
-//! Every error the API answers is JSON: `{"code": "...", "message": "...", "field"?: "..."}`
-//! ([`ErrorBody`]). The core's errors keep their code ([`ApiError::code`]) and get the HTTP
-//! status their kind means; axum's own refusals (malformed JSON, a wrong content type, a body
-//! over the limit, an unknown route, a wrong method) are mapped to the same shape.
+//! Every error the API answers is JSON [`ErrorBody`]: `{"code": "...", "message": "...",
+//! "field"?: "...", "params"?: {...}}`. The status follows from the code, in one place
+//! ([`ErrorCode::http_status`]): the core's errors keep their code ([`ApiError::code`]), and axum's
+//! own refusals (malformed JSON, a wrong content type, a body over the limit, an unknown route, a
+//! wrong method) are mapped to the same shape with the transport's codes.
 
 use axum::Json;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use opsdeck_core::{ApiError, ErrorBody};
-
-/// Codes the transport adds to [`ApiError::code`]'s.
-pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+use opsdeck_api::{ErrorBody, ErrorCode};
+use opsdeck_core::ApiError;
 
 /// An error on its way to the client.
 #[derive(Debug)]
 pub struct HttpError {
-    pub status: StatusCode,
     pub body: ErrorBody,
     /// Adds `WWW-Authenticate: Bearer` (a refused bearer token).
     challenge: bool,
 }
 
 impl HttpError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> HttpError {
-        HttpError {
-            status,
-            body: ErrorBody { code: code.into(), message: message.into(), field: None },
-            challenge: false,
-        }
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> HttpError {
+        HttpError { body: ErrorBody::new(code, message), challenge: false }
+    }
+
+    /// 400 `invalid_input` naming the input `field` at fault.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> HttpError {
+        HttpError::new(ErrorCode::InvalidInput, message).with_field(field)
+    }
+
+    pub fn with_field(mut self, field: &str) -> HttpError {
+        self.body.field = Some(field.into());
+        self
+    }
+
+    /// The answer's status: the code's ([`ErrorCode::http_status`]).
+    pub fn status(&self) -> StatusCode {
+        status_of(self.body.code)
     }
 
     /// 401: a missing or wrong bearer token.
     pub fn unauthenticated(message: &str) -> HttpError {
-        HttpError { challenge: true, ..HttpError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message) }
+        HttpError { challenge: true, ..HttpError::new(ErrorCode::Unauthenticated, message) }
     }
 
     /// An extractor's refusal, by the status axum gives it: 413 and 415 keep theirs; a body or
@@ -42,16 +49,15 @@ impl HttpError {
     fn rejected(status: StatusCode, text: String, limit: usize) -> HttpError {
         match status {
             StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
-                status,
-                PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
                 format!("the request body is larger than {} KiB", limit / 1024),
             ),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpError::new(status, UNSUPPORTED_MEDIA_TYPE, text),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => HttpError::new(ErrorCode::UnsupportedMediaType, text),
             s if s.is_server_error() => {
                 tracing::error!(status = s.as_u16(), reason = %text, "a request could not be read");
-                HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                HttpError::new(ErrorCode::Internal, "internal error")
             }
-            _ => HttpError::new(StatusCode::BAD_REQUEST, "invalid_input", text),
+            _ => HttpError::new(ErrorCode::InvalidInput, text),
         }
     }
 
@@ -72,31 +78,21 @@ impl HttpError {
     }
 }
 
-/// The status each kind of core error means.
-pub fn status_of(code: &str) -> StatusCode {
-    match code {
-        "invalid_input" => StatusCode::BAD_REQUEST,
-        "not_found" => StatusCode::NOT_FOUND,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "unauthenticated" => StatusCode::UNAUTHORIZED,
-        "provider_error" => StatusCode::BAD_GATEWAY,
-        "sign_in_refused" => StatusCode::BAD_REQUEST,
-        "database_unavailable" | "redis_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+/// The status an answer with `code` has.
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> HttpError {
-        let status = status_of(e.code());
         // ErrorBody::from logs an internal cause; the client sees only "internal error".
-        HttpError { status, body: ErrorBody::from(e), challenge: false }
+        HttpError { body: ErrorBody::from(e), challenge: false }
     }
 }
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(self.body)).into_response();
+        let mut response = (self.status(), Json(self.body)).into_response();
         if self.challenge {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -106,10 +102,10 @@ impl IntoResponse for HttpError {
 
 /// The router's fallback: no such route.
 pub async fn no_route() -> HttpError {
-    HttpError::new(StatusCode::NOT_FOUND, "not_found", "no such route (the routes are in /openapi.yaml)")
+    HttpError::new(ErrorCode::NotFound, "no such route (the routes are in /openapi.json)")
 }
 
 /// A route that exists, asked with a method it does not answer (axum adds `Allow`).
 pub async fn wrong_method() -> HttpError {
-    HttpError::new(StatusCode::METHOD_NOT_ALLOWED, METHOD_NOT_ALLOWED, "this route does not answer that method")
+    HttpError::new(ErrorCode::MethodNotAllowed, "this route does not answer that method")
 }

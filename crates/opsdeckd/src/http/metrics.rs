@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use opsdeck_core::facade::Metrics;
-use opsdeck_core::{ApiError, Core};
+use opsdeck_core::{ApiError, Core, Metrics};
 use prometheus_client::encoding::prometheus_text;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

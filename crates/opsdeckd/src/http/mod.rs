@@ -1,5 +1,6 @@
 //! The daemon's HTTP API (`opsdeckd run --listen ADDR`), for the shop's backend; described by
-//! `crates/opsdeckd/openapi.yaml`, served at `/openapi.yaml`.
+//! an OpenAPI document generated from the handlers and the `opsdeck-api` types ([`openapi`]),
+//! served at `/openapi.json` (and `/openapi.yaml`).
 //!
 //! - Intake, behind `Authorization: Bearer <api_token>`: `POST /api/ocr`, `GET /api/ocr?url=`,
 //!   `POST /api/orders`, `GET /api/oauth/{provider}/authorize`,
@@ -8,13 +9,14 @@
 //! - `GET /metrics` (Prometheus), behind `Authorization: Bearer <metrics_token>` (the API token
 //!   when no `metrics_token` is configured), read at most once per [`metrics::MAX_AGE`].
 //! - Open: `GET /healthz` (up/down per component; the full report with a token),
-//!   `GET /openapi.yaml`; these and the notify are limited per peer address ([`per_ip`]).
+//!   `GET /openapi.json`, `GET /openapi.yaml`; these and the notify are limited per peer address
+//!   ([`per_ip`]).
 //!
 //! Bodies are limited to [`BODY_LIMIT`]; a body may not pause longer than
 //! [`Limits::body_timeout`], and a request is answered (or 408) within twice that; a request head
 //! must arrive within [`Limits::header_read_timeout`]; at most [`Limits::max_connections`]
 //! connections are served at once, a quarter of them per peer, each for at most 10 minutes
-//! ([`serve`]). Every error is JSON `{code, message, field?}`
+//! ([`serve`]). Every error is JSON `{code, message, field?, params?}`, its status the code's
 //! ([`error`]). Handlers only map: the facade ([`Core`]) validates and decides.
 
 use std::future::Future;
@@ -33,24 +35,23 @@ pub mod error;
 mod extract;
 mod handlers;
 pub mod metrics;
+pub mod openapi;
 pub mod per_ip;
 mod serve;
 
 pub use serve::Limits;
 
-/// The OpenAPI 3 description of this API.
-pub const OPENAPI: &str = include_str!("../../openapi.yaml");
-
 /// The largest request body accepted (larger: 413).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route the router serves: (method, path, bearer token required). The router is built
-/// from this list (see [`router`]), and the tests check it against `openapi.yaml`. The routes
+/// from this list (see [`router`]), and the tests check it against the OpenAPI document. The routes
 /// without a token are limited per peer address. (`/metrics` takes the metrics token, or the
 /// API token when none is configured.)
 pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/healthz", false),
     ("GET", "/metrics", true),
+    ("GET", "/openapi.json", false),
     ("GET", "/openapi.yaml", false),
     ("POST", "/api/ocr", true),
     ("GET", "/api/ocr", true),
@@ -101,7 +102,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
     match (method, path) {
         ("GET", "/healthz") => get(handlers::healthz),
         ("GET", "/metrics") => get(handlers::metrics),
-        ("GET", "/openapi.yaml") => get(handlers::openapi),
+        ("GET", "/openapi.json") => get(handlers::openapi_json),
+        ("GET", "/openapi.yaml") => get(handlers::openapi_yaml),
         ("POST", "/api/ocr") => post(handlers::ocr_submit),
         ("GET", "/api/ocr") => get(handlers::ocr_lookup),
         ("POST", "/api/orders") => post(handlers::order_place),

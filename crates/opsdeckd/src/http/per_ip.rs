@@ -1,18 +1,20 @@
 //! Per-IP limits on the open routes (those without a bearer token: `/healthz`,
-//! `/openapi.yaml`, Alipay's notify): GCRA by `governor`, keyed by the peer (an IPv4 address, or
-//! an IPv6 /64: one host may use any address of its /64), in this process's memory. Over the limit: 429 `rate_limited` with `Retry-After`. Behind a reverse
-//! proxy every request has the proxy's address: limit there too.
+//! `/openapi.json`, `/openapi.yaml`, Alipay's notify): GCRA by `governor`, keyed by the peer (an
+//! IPv4 address, or an IPv6 /64: one host may use any address of its /64), in this process's
+//! memory. Over the limit: 429 `rate_limited` with `Retry-After`. Behind a reverse proxy every
+//! request has the proxy's address: limit there too.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use opsdeck_api::ErrorCode;
 
 use super::error::HttpError;
 
@@ -63,12 +65,9 @@ pub async fn limit(State(per_ip): State<Arc<PerIp>>, request: Request, next: Nex
         && let Err(wait_s) = per_ip.check(ip)
     {
         tracing::debug!(%ip, path = %request.uri().path(), "rate limited");
-        let mut response = HttpError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests from this address: retry in {wait_s} s"),
-        )
-        .into_response();
+        let mut response =
+            HttpError::new(ErrorCode::RateLimited, format!("too many requests from this address: retry in {wait_s} s"))
+                .into_response();
         if let Ok(value) = HeaderValue::from_str(&wait_s.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use opsdeck_api::ErrorCode;
 use tokio::sync::{Semaphore, watch};
 
 use super::error::HttpError;
@@ -35,7 +35,7 @@ pub struct Limits {
     /// Connections served at once.
     pub max_connections: usize,
     /// Requests per second each peer address may make to the open routes (`/healthz`,
-    /// `/openapi.yaml`, Alipay's notify), on average…
+    /// `/openapi.json`, `/openapi.yaml`, Alipay's notify), on average…
     pub open_per_second: u32,
     /// …with bursts of this many.
     pub open_burst: u32,
@@ -110,8 +110,7 @@ pub async fn serve(
                 match tokio::time::timeout(deadline, answer).await {
                     Ok(answered) => answered,
                     Err(_) => Ok(HttpError::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "request_timeout",
+                        ErrorCode::RequestTimeout,
                         format!("the request was not received and answered within {} s", deadline.as_secs()),
                     )
                     .into_response()),

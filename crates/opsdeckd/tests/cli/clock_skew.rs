@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use opsdeck_core::scheduler::{JobDraft, JobPolicy, RunOutcome, RunQuery, TriggerSpec};
+use opsdeck_api::jobs::{JobDraft, JobPolicy, RunOutcome, RunQuery, TriggerSpec};
 use opsdeck_core::{Actor, Config, Core};
 use serde_json::json;
 

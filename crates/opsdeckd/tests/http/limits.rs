@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use opsdeck_core::ComponentStatus;
+use opsdeck_api::health::ComponentStatus;
 use reqwest::Method;
 use secrecy::SecretString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -186,7 +186,7 @@ async fn the_open_routes_are_limited_per_address_and_the_intake_is_not() {
     .await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(world.http.get(world.url("/openapi.yaml")).send().await.unwrap().status().as_u16());
+        statuses.push(world.http.get(world.url("/openapi.json")).send().await.unwrap().status().as_u16());
     }
     assert_eq!(&statuses[..3], [200, 200, 200], "the burst is served: {statuses:?}");
     assert!(statuses[3..].contains(&429), "the rest are limited: {statuses:?}");

@@ -1,11 +1,13 @@
-//! `/healthz`, `/metrics` and `/openapi.yaml`.
+//! `/healthz`, `/metrics` and the OpenAPI document (`/openapi.json`, `/openapi.yaml`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use opsdeck_core::scheduler::{JobDraft, JobPolicy, TriggerSpec};
-use opsdeck_core::{Actor, ComponentStatus};
-use opsdeckd::http::{OPENAPI, ROUTES};
+use opsdeck_api::ErrorCode;
+use opsdeck_api::health::ComponentStatus;
+use opsdeck_api::jobs::{JobDraft, JobPolicy, TriggerSpec};
+use opsdeck_core::Actor;
+use opsdeckd::http::ROUTES;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -187,16 +189,26 @@ fn check_refs(spec: &Value, value: &Value) {
     }
 }
 
-#[tokio::test]
-async fn the_openapi_file_is_served_and_lists_exactly_the_routes_served() {
-    let world = World::start().await;
+/// The document `/openapi.json` serves (checked to be the one `/openapi.yaml` serves).
+async fn served_document(world: &World) -> Value {
+    let response = world.http.get(world.url("/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers().get("content-type").unwrap(), "application/json");
+    let spec: Value = serde_json::from_str(&response.text().await.unwrap()).expect("the document is JSON");
     let response = world.http.get(world.url("/openapi.yaml")).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.headers().get("content-type").unwrap(), "application/yaml");
-    let text = response.text().await.unwrap();
-    assert_eq!(text, OPENAPI);
-    let spec: Value = serde_norway::from_str(&text).expect("the OpenAPI file is YAML");
+    let yaml: Value = serde_norway::from_str(&response.text().await.unwrap()).expect("the YAML form is YAML");
+    assert_eq!(yaml, spec, "/openapi.yaml is /openapi.json in YAML");
+    spec
+}
+
+#[tokio::test]
+async fn the_generated_document_is_served_and_lists_exactly_the_routes_served() {
+    let world = World::start().await;
+    let spec = served_document(&world).await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
     check_refs(&spec, &spec);
     assert_eq!(
         spec["components"]["securitySchemes"]["bearerAuth"],
@@ -218,6 +230,24 @@ async fn the_openapi_file_is_served_and_lists_exactly_the_routes_served() {
             assert!(responses.contains_key("200") || responses.contains_key("201"), "{method} {path}: a success");
             if *auth {
                 assert!(responses.contains_key("401"), "{method} {path}: 401 documented");
+            } else {
+                assert!(
+                    responses.contains_key("429") || path == "/metrics",
+                    "{method} {path}: an open route documents its per-address limit"
+                );
+            }
+            // Every error answer is an ErrorBody.
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let response = match response.get("$ref").and_then(Value::as_str) {
+                        Some(target) => spec.pointer(target.strip_prefix('#').unwrap()).unwrap(),
+                        None => response,
+                    };
+                    let schema = &response["content"]["application/json"]["schema"];
+                    let is_error = *schema == json!({ "$ref": "#/components/schemas/ErrorBody" });
+                    let health = path == "/healthz" && status == "503";
+                    assert!(is_error || health, "{method} {path} {status}: {response}");
+                }
             }
         }
     }
@@ -238,4 +268,37 @@ async fn the_openapi_file_is_served_and_lists_exactly_the_routes_served() {
     }
     assert_eq!(documented.len(), ROUTES.len());
     world.stop().await;
+}
+
+#[tokio::test]
+async fn error_code_is_a_string_enum_of_every_code_and_error_body_names_it() {
+    let world = World::start().await;
+    let spec = served_document(&world).await;
+    let schemas = &spec["components"]["schemas"];
+    let code = &schemas["ErrorCode"];
+    assert_eq!(code["type"], "string", "{code}");
+    let values: Vec<&str> = code["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let all: Vec<&str> = ErrorCode::all().map(ErrorCode::as_str).collect();
+    assert_eq!(values, all, "ErrorCode's values in the document");
+    let body = &schemas["ErrorBody"];
+    assert_eq!(body["properties"]["code"], json!({ "$ref": "#/components/schemas/ErrorCode" }), "{body}");
+    let required: Vec<&str> = body["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(required, ["code", "message"]);
+    // Each code's status, as the daemon answers it, is in the description.
+    let description = spec["info"]["description"].as_str().unwrap();
+    for code in ErrorCode::all() {
+        let named = format!("`{}` ({})", code.as_str(), code.http_status());
+        assert!(description.contains(&named), "{named} is not in the description");
+    }
+    world.stop().await;
+}
+
+#[test]
+fn opsdeckd_openapi_prints_the_served_document() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeckd")).arg("openapi").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let served: Value = serde_json::from_str(opsdeckd::http::openapi::json()).unwrap();
+    assert_eq!(printed, served);
+    assert!(printed["paths"]["/openapi.json"]["get"].is_object());
 }

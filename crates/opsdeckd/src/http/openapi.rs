@@ -1,0 +1,147 @@
+//! The API's OpenAPI 3.1 document, generated: the operations from the handlers'
+//! `#[utoipa::path]` (see [`super::handlers`]), the schemas from the `opsdeck-api` types they
+//! take and answer (every one derives `utoipa::ToSchema`), the bearer scheme of the API token,
+//! and the error codes with their statuses from [`ErrorCode`]. Served at `/openapi.json` (and
+//! `/openapi.yaml`); `opsdeckd openapi` prints it.
+
+use std::sync::LazyLock;
+
+use opsdeck_api::accounts::ProviderKey;
+use opsdeck_api::{ErrorBody, ErrorCode};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+use super::handlers;
+
+/// The name of the API token's security scheme.
+pub const BEARER: &str = "bearerAuth";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OpsDeck daemon API", description = include_str!("openapi.md")),
+    servers((url = "/")),
+    paths(
+        handlers::healthz,
+        handlers::metrics,
+        handlers::openapi_json,
+        handlers::openapi_yaml,
+        handlers::ocr_submit,
+        handlers::ocr_lookup,
+        handlers::order_place,
+        handlers::alipay_notify,
+        handlers::oauth_authorize,
+        handlers::oauth_callback,
+    ),
+    components(
+        schemas(ErrorBody, ErrorCode, ProviderKey),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            TooManyRequests,
+            Internal,
+            ProviderError,
+            Unavailable,
+        ),
+    ),
+    tags(
+        (name = "ocr", description = "ID-card recognition of the shop's images (Baidu OCR, under a global cap)."),
+        (name = "orders", description = "Orders and their payment deadline."),
+        (name = "payments", description = "Alipay's notifications."),
+        (name = "accounts", description = "Customers' sign-in with third-party providers."),
+        (name = "operations", description = "Health, metrics and this document."),
+    ),
+    modifiers(&Additions),
+)]
+struct ApiDoc;
+
+/// The bearer scheme, and the list of error codes with their statuses in the description.
+struct Additions;
+
+impl Modify for Additions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The daemon's `api_token`."))
+                    .build(),
+            ),
+        );
+        let codes: Vec<String> =
+            ErrorCode::all().map(|code| format!("`{}` ({})", code.as_str(), code.http_status())).collect();
+        let description = doc.info.description.get_or_insert_with(String::new);
+        description.push_str(&format!("\nThe codes and their HTTP statuses: {}.\n", codes.join(", ")));
+        doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    }
+}
+
+/// The document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+static JSON: LazyLock<String> =
+    LazyLock::new(|| document().to_pretty_json().expect("the OpenAPI document serialises to JSON"));
+static YAML: LazyLock<String> =
+    LazyLock::new(|| document().to_yaml().expect("the OpenAPI document serialises to YAML"));
+
+/// The document as JSON (built once).
+pub fn json() -> &'static str {
+    &JSON
+}
+
+/// The document as YAML (built once).
+pub fn yaml() -> &'static str {
+    &YAML
+}
+
+// The answers several operations share, referenced from `components.responses`.
+
+/// The input was refused (`field` names the field at fault, when one is).
+#[derive(ToResponse)]
+pub struct BadRequest(pub ErrorBody);
+
+/// The bearer token is missing or wrong (`unauthenticated`).
+#[derive(ToResponse)]
+#[response(headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
+pub struct Unauthorized(pub ErrorBody);
+
+/// Not possible here (e.g. Alipay is not configured).
+#[derive(ToResponse)]
+pub struct Forbidden(pub ErrorBody);
+
+/// No such thing.
+#[derive(ToResponse)]
+pub struct NotFound(pub ErrorBody);
+
+/// The body is larger than 64 KiB (`payload_too_large`).
+#[derive(ToResponse)]
+pub struct PayloadTooLarge(pub ErrorBody);
+
+/// The body is not of the content type the endpoint reads (`unsupported_media_type`).
+#[derive(ToResponse)]
+pub struct UnsupportedMediaType(pub ErrorBody);
+
+/// Too many requests from this address to the open routes (`rate_limited`).
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait.")))]
+pub struct TooManyRequests(pub ErrorBody);
+
+/// An internal error (details in the daemon's log).
+#[derive(ToResponse)]
+pub struct Internal(pub ErrorBody);
+
+/// The sign-in provider could not be reached or answered something unreadable; nothing was
+/// changed (`provider_error`).
+#[derive(ToResponse)]
+pub struct ProviderError(pub ErrorBody);
+
+/// The database or Redis is unavailable; nothing was changed.
+#[derive(ToResponse)]
+pub struct Unavailable(pub ErrorBody);
