@@ -66,7 +66,7 @@ async fn oversized_bodies_are_413_and_checked_after_the_token() {
     // Just under the limit is read (and refused for what it says, not for its size).
     let under = json!({ "url": format!("https://img.example.com/{}.jpg", "a".repeat(60 * 1024)), "side": "front" });
     let response = world.authed(Method::POST, "/api/ocr").json(&under).send().await.unwrap();
-    let body = expect_error(response, 400, "invalid_input").await;
+    let body = expect_error(response, 400, "image_url_invalid").await;
     assert_eq!(body["field"], "url", "{body}");
     world.stop().await;
 }

@@ -55,10 +55,10 @@ async fn unknown_urls_are_404_and_bad_ones_400() {
     let unknown = lookup(&world, &format!("https://img.example.com/{}.jpg", unique("never"))).await;
     expect_error(unknown, 404, "not_found").await;
     for bad in ["ftp://img.example.com/a.jpg", "not a url", "", "https://img.example.com/a b.jpg"] {
-        let body = expect_error(lookup(&world, bad).await, 400, "invalid_input").await;
+        let body = expect_error(lookup(&world, bad).await, 400, "image_url_invalid").await;
         assert_eq!(body["field"], "url", "{bad:?}: {body}");
         let submitted = world.authed(Method::POST, "/api/ocr").json(&json!({ "url": bad, "side": "back" })).send();
-        let body = expect_error(submitted.await.unwrap(), 400, "invalid_input").await;
+        let body = expect_error(submitted.await.unwrap(), 400, "image_url_invalid").await;
         assert_eq!(body["field"], "url", "{bad:?}: {body}");
     }
     let missing = world.authed(Method::GET, "/api/ocr").send().await.unwrap();

@@ -125,7 +125,7 @@ async fn a_notify_is_verified_checked_and_applied_once() {
     assert_eq!(error_code(&answer)["field"], "total_amount");
     let answer = notify(&world, &world.alipay.signed_notify("OD-NOT-OURS", "12.50", "TRADE_SUCCESS")).await;
     assert_eq!(answer.0, 404, "{answer:?}");
-    assert_eq!(error_code(&answer)["code"], "not_found");
+    assert_eq!(error_code(&answer)["code"], "order_not_found");
     assert!(world.core.order_get(&order_no).await.unwrap().paid_at.is_none(), "nothing was applied");
     assert_eq!(stock(&world, goods.id).await, (4, 1, 0));
 
