@@ -6,6 +6,7 @@
 // WebView threw), and through `{message}` where an English entry uses it.
 import type { BackendError } from './backend'
 import { i18n, t } from './i18n'
+import { paramWords } from './reasonText'
 
 /** The catalogue key of an error code. */
 export function errorKey(code: string): string {
@@ -16,7 +17,7 @@ export function errorKey(code: string): string {
 export function errorText(error: BackendError): string {
   const key = errorKey(error.code)
   if (error.code !== 'unknown' && (i18n.global.te(key) || i18n.global.te(key, 'en'))) {
-    return t(key, { ...error.params, message: error.message })
+    return t(key, { ...paramWords(error.params), message: error.message })
   }
   return error.message || t('errors.unknown')
 }

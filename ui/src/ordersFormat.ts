@@ -1,7 +1,9 @@
 // Words and numbers of the Orders view. Money travels in fen (1 yuan = 100 fen). Words come from
 // the global i18n instance.
 import type { Goods, OrderEventKind, OrderItem, OrderKind, OrderStatus } from './backend'
+import type { CancelReason } from './backend/api.generated'
 import { t } from './i18n'
+import { cancelReasonText } from './reasonText'
 
 export const ORDER_STATUSES: readonly OrderStatus[] = ['pending', 'paid']
 
@@ -104,8 +106,11 @@ export function eventDetail(event: OrderEventKind | string, detail: unknown, goo
   if (event === 'queried' && isRecord(detail) && typeof detail.trade_status === 'string') {
     return detail.trade_status
   }
-  if (event === 'cancelled' && isRecord(detail) && typeof detail.reason === 'string') {
-    return detail.reason
+  if (event === 'cancelled' && isRecord(detail)) {
+    // A code and its params (`CancelReason`); plain text in events recorded before that.
+    if (typeof detail.reason === 'string') return detail.reason
+    const reason = detail.reason
+    if (isRecord(reason) && typeof reason.code === 'string') return cancelReasonText(reason as CancelReason)
   }
   if (event === 'stock_restored' && Array.isArray(detail)) {
     const items = detail.filter(

@@ -10,8 +10,22 @@ use utoipa::ToSchema;
 
 /// What went wrong, as a front end branches on it. Each value has an entry in the console's en
 /// and zh-CN catalogues (`ui/src/i18n/*.ts`; the test command checks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, TS, ToSchema)]
-#[derive(strum::EnumIter, strum::IntoStaticStr)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    TS,
+    ToSchema,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum ErrorCode {
@@ -31,6 +45,102 @@ pub enum ErrorCode {
     Internal,
     /// The daemon's order intake: this `Idempotency-Key` placed another order (nothing placed).
     IdempotencyKeyReused,
+    // Specific refusals; `{name}` is a param the catalogues' text names.
+    /// A number outside `{min}`–`{max}` (`field` names it: `limit`, `count`, `cap`, …).
+    ValueOutOfRange,
+    /// A duration outside `{min}`–`{max}` seconds.
+    SecondsOutOfRange,
+    /// A text not `{min}` to `{max}` characters long.
+    LengthOutOfRange,
+    /// A text longer than `{max}` characters.
+    TextTooLong,
+    /// An end (or `to`) that does not come after its start (or `from`).
+    RangeReversed,
+    /// Cron: the expression is empty (`{example}` a valid one).
+    CronEmpty,
+    /// Cron: `{count}` fields where 5 or 6 are expected (`{example}`).
+    CronFieldCount,
+    /// Cron: `{value}` is not one of the macros (`{example}`).
+    CronMacroUnknown,
+    /// Cron: field number `{position}` (`{field}`: second, minute, hour, day_of_month, month,
+    /// day_of_week) is `{value}`, which is not valid there; `{example}` is.
+    CronInvalid,
+    /// Cron: every field is valid alone but `{value}` is not (`{example}`).
+    CronUnreadable,
+    /// Cron: `{value}` never fires (30 February).
+    CronNeverFires,
+    /// `{value}` is not a time zone of the IANA database (`{example}`).
+    TimezoneUnknown,
+    /// `{value}` is not a local date and time (`{example}`).
+    DateTimeInvalid,
+    /// A one-shot date, `{at}` in `{timezone}`, that has passed.
+    DateInPast,
+    /// No job with id `{id}`.
+    JobNotFound,
+    /// A job named `{name}` exists already.
+    JobNameTaken,
+    /// `{name}` is one of OpsDeck's own jobs: it can be paused, not deleted.
+    JobBuiltIn,
+    /// No task kind `{kind}` (in this build).
+    TaskKindUnknown,
+    /// Task args: not a JSON object (`{example}`).
+    ArgsNotObject,
+    /// Task args: `{key}` is not one of `{allowed}`.
+    ArgUnknown,
+    /// Task args: `{key}` is required.
+    ArgRequired,
+    /// Task args: `{key}` must be a whole number from `{min}` to `{max}`.
+    ArgNumber,
+    /// Task args: `{key}` must be true or false.
+    ArgBoolean,
+    /// Task args: `{key}` must be a text of 1 to `{max}` characters.
+    ArgText,
+    /// Task args: `{key}` must be an http:// or https:// URL.
+    ArgUrl,
+    /// An image URL refused: `{reason}` is empty, too_long, spaces, not_url, scheme or no_host
+    /// (`{example}` a valid one).
+    ImageUrlInvalid,
+    /// No OCR request `{id}`.
+    OcrRequestNotFound,
+    /// OCR request `{id}` has no result yet.
+    OcrNoResult,
+    /// The back side of an ID card carries no ID number.
+    OcrBackSide,
+    /// No order `{order_no}` (pending or paid).
+    OrderNotFound,
+    /// `{order_no}` is paid: only pending orders can be cancelled.
+    OrderPaid,
+    /// Alipay says `{order_no}` is paid: it was marked paid, not cancelled.
+    OrderFoundPaid,
+    /// `{order_no}` is no longer pending.
+    OrderNotPending,
+    /// `{order_no}` cannot be cancelled now (Alipay could not tell); nothing was changed.
+    OrderCancelLater,
+    /// Alipay refused the call for `{order_no}`: its configuration (app id, keys, permissions).
+    AlipayRefused,
+    /// Alipay could not be reached or answered something unreadable about `{order_no}`.
+    AlipayUnavailable,
+    /// Alipay is not configured.
+    AlipayNotConfigured,
+    // A run's failure, as its history keeps it.
+    /// The task failed on purpose (the `noop` task's `fail`).
+    TaskFailedOnPurpose,
+    /// The task panicked (its message is in the log).
+    TaskPanicked,
+    /// Stopped after the `{seconds}` s timeout.
+    TaskTimedOut,
+    /// Stopped: another instance took over this instant's claim.
+    RunClaimLost,
+    /// Stopped: its running slot lapsed and another run took it.
+    RunSlotLost,
+    /// GET `{url}` could not be completed (no answer, refused, timed out).
+    HttpGetFailed,
+    /// GET `{url}` answered `{status}`.
+    HttpGetStatus,
+    /// Alipay refused the expiry sweep's calls for `{count}` orders: they stay pending.
+    SweepRefused,
+    /// A reason stored before reasons had codes: `{text}`, as it was written (English).
+    LegacyText,
     // The HTTP transport's own.
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -54,20 +164,78 @@ impl ErrorCode {
     /// code: a new code must be given its status here).
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidInput | ErrorCode::SignInRefused => 400,
+            ErrorCode::InvalidInput
+            | ErrorCode::SignInRefused
+            | ErrorCode::ValueOutOfRange
+            | ErrorCode::SecondsOutOfRange
+            | ErrorCode::LengthOutOfRange
+            | ErrorCode::TextTooLong
+            | ErrorCode::RangeReversed
+            | ErrorCode::CronEmpty
+            | ErrorCode::CronFieldCount
+            | ErrorCode::CronMacroUnknown
+            | ErrorCode::CronInvalid
+            | ErrorCode::CronUnreadable
+            | ErrorCode::CronNeverFires
+            | ErrorCode::TimezoneUnknown
+            | ErrorCode::DateTimeInvalid
+            | ErrorCode::DateInPast
+            | ErrorCode::JobNameTaken
+            | ErrorCode::TaskKindUnknown
+            | ErrorCode::ArgsNotObject
+            | ErrorCode::ArgUnknown
+            | ErrorCode::ArgRequired
+            | ErrorCode::ArgNumber
+            | ErrorCode::ArgBoolean
+            | ErrorCode::ArgText
+            | ErrorCode::ArgUrl
+            | ErrorCode::ImageUrlInvalid
+            | ErrorCode::OcrNoResult
+            | ErrorCode::OcrBackSide => 400,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden => 403,
-            ErrorCode::NotFound => 404,
+            ErrorCode::Forbidden
+            | ErrorCode::JobBuiltIn
+            | ErrorCode::OrderPaid
+            | ErrorCode::OrderFoundPaid
+            | ErrorCode::OrderNotPending
+            | ErrorCode::OrderCancelLater
+            | ErrorCode::AlipayNotConfigured => 403,
+            ErrorCode::NotFound | ErrorCode::JobNotFound | ErrorCode::OcrRequestNotFound | ErrorCode::OrderNotFound => {
+                404
+            }
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::IdempotencyKeyReused => 422,
             ErrorCode::RateLimited => 429,
-            ErrorCode::Internal => 500,
-            ErrorCode::ProviderError => 502,
+            // Codes of a stored run's failure; an answer never carries them.
+            ErrorCode::Internal
+            | ErrorCode::TaskFailedOnPurpose
+            | ErrorCode::TaskPanicked
+            | ErrorCode::TaskTimedOut
+            | ErrorCode::RunClaimLost
+            | ErrorCode::RunSlotLost
+            | ErrorCode::HttpGetFailed
+            | ErrorCode::HttpGetStatus
+            | ErrorCode::SweepRefused
+            | ErrorCode::LegacyText => 500,
+            ErrorCode::ProviderError | ErrorCode::AlipayRefused | ErrorCode::AlipayUnavailable => 502,
             ErrorCode::DatabaseUnavailable | ErrorCode::RedisUnavailable => 503,
         }
+    }
+}
+
+/// `code == "forbidden"`: scripts and tests compare with the wire name.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
     }
 }
 
@@ -100,6 +268,45 @@ impl ErrorBody {
     }
 }
 
+/// An error kept with what it happened to (a run's failure): its code and the values its
+/// message names, rendered from the catalogues in the viewer's language. Stored as this JSON; a
+/// text stored before reasons had codes reads as `legacy_text` with the text as `{text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ErrorReason {
+    pub code: ErrorCode,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<BTreeMap<String, String>>", optional)]
+    pub params: BTreeMap<String, String>,
+}
+
+impl ErrorReason {
+    pub fn new(code: ErrorCode) -> ErrorReason {
+        ErrorReason { code, params: BTreeMap::new() }
+    }
+
+    /// Adds a value the message names.
+    pub fn param(mut self, key: &str, value: impl ToString) -> ErrorReason {
+        self.params.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// The stored text: this as JSON.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a stored text: JSON `{code, params}`, or plain text from before (`legacy_text`).
+    pub fn from_stored(text: &str) -> ErrorReason {
+        serde_json::from_str(text).unwrap_or_else(|_| ErrorReason::new(ErrorCode::LegacyText).param("text", text))
+    }
+}
+
+impl From<&ErrorBody> for ErrorReason {
+    fn from(body: &ErrorBody) -> ErrorReason {
+        ErrorReason { code: body.code, params: body.params.clone() }
+    }
+}
+
 impl std::fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.message, self.code)
@@ -111,6 +318,24 @@ impl std::error::Error for ErrorBody {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_reason_reads_back_and_plain_text_from_before_is_legacy_text() {
+        let reason = ErrorReason::new(ErrorCode::TaskTimedOut).param("seconds", 30);
+        assert_eq!(reason.to_stored(), r#"{"code":"task_timed_out","params":{"seconds":"30"}}"#);
+        assert_eq!(ErrorReason::from_stored(&reason.to_stored()), reason);
+        let old = ErrorReason::from_stored("stopped after the 30 s timeout");
+        assert_eq!(old, ErrorReason::new(ErrorCode::LegacyText).param("text", "stopped after the 30 s timeout"));
+
+        use crate::orders::{CancelCode, CancelReason};
+        let cancel = CancelReason::new(CancelCode::UnpaidMinutes).param("minutes", 2);
+        assert_eq!(CancelReason::from_stored(&cancel.to_stored()), cancel);
+        let old = CancelReason::from_stored("unpaid 2 minutes after it was placed");
+        assert_eq!(old.code, CancelCode::LegacyText);
+        assert_eq!(old.params["text"], "unpaid 2 minutes after it was placed");
+        // Text that happens to be JSON but not a reason is legacy text too.
+        assert_eq!(CancelReason::from_stored("{}").code, CancelCode::LegacyText);
+    }
 
     #[test]
     fn every_code_is_named_as_serde_names_it_and_once() {

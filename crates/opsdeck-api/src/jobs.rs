@@ -154,7 +154,8 @@ pub struct JobRun {
     pub manual: bool,
     pub attempts: i64,
     pub summary: Option<serde_json::Value>,
-    pub error: Option<String>,
+    /// Why it failed, timed out or was stopped.
+    pub error: Option<crate::error::ErrorReason>,
 }
 
 /// A filter over the run history.

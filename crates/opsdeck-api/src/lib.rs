@@ -20,7 +20,7 @@ pub mod overview;
 pub mod session;
 pub mod typescript;
 
-pub use error::{ErrorBody, ErrorCode};
+pub use error::{ErrorBody, ErrorCode, ErrorReason};
 pub use events::Event;
 pub use ops::{Access, OpResult, Operation, Ops};
 pub use session::{SessionToken, SessionView, SignInResult};

@@ -1,5 +1,7 @@
 //! Orders: goods, placed orders, cancelled orders, an order's timeline.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -112,9 +114,77 @@ pub struct CancelledOrder {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub cancelled_at: DateTime<Utc>,
-    pub reason: String,
+    pub reason: CancelReason,
     /// `sweep` or the staff member.
     pub cancelled_by: String,
+}
+
+/// Why an order was cancelled. Each value has an entry in the console's en and zh-CN
+/// catalogues (`ui/src/i18n/*.ts`; the test command checks).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS, ToSchema, strum::EnumIter, strum::IntoStaticStr,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CancelCode {
+    /// Unpaid `{minutes}` minutes after it was placed (the expiry sweep).
+    UnpaidMinutes,
+    /// Unpaid `{seconds}` seconds after it was placed (an expiry that is not whole minutes).
+    UnpaidSeconds,
+    /// Cancelled by staff, who said why: `{text}` (their own words).
+    Staff,
+    /// A reason stored before reasons had codes: `{text}`, as it was written (English).
+    LegacyText,
+}
+
+impl CancelCode {
+    /// Every value, in declaration order.
+    pub fn all() -> impl Iterator<Item = CancelCode> {
+        <CancelCode as strum::IntoEnumIterator>::iter()
+    }
+
+    /// The wire name (`unpaid_minutes`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// Why an order was cancelled, rendered from the catalogues in the viewer's language. Stored as
+/// this JSON in `cancelled_orders.reason`; a plain text stored before reasons had codes reads as
+/// `legacy_text` with the text as `{text}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct CancelReason {
+    pub code: CancelCode,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[ts(as = "Option<BTreeMap<String, String>>", optional)]
+    pub params: BTreeMap<String, String>,
+}
+
+impl CancelReason {
+    pub fn new(code: CancelCode) -> CancelReason {
+        CancelReason { code, params: BTreeMap::new() }
+    }
+
+    /// Adds a value the message names.
+    pub fn param(mut self, key: &str, value: impl ToString) -> CancelReason {
+        self.params.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Staff's cancel, in their own words.
+    pub fn staff(text: &str) -> CancelReason {
+        CancelReason::new(CancelCode::Staff).param("text", text)
+    }
+
+    /// The stored text: this as JSON.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a stored text: JSON `{code, params}`, or plain text from before (`legacy_text`).
+    pub fn from_stored(text: &str) -> CancelReason {
+        serde_json::from_str(text).unwrap_or_else(|_| CancelReason::new(CancelCode::LegacyText).param("text", text))
+    }
 }
 
 /// One line of an order's timeline.

@@ -75,7 +75,7 @@ pub struct RecentCancel {
     pub order_no: String,
     pub amount_fen: i64,
     pub cancelled_at: DateTime<Utc>,
-    pub reason: String,
+    pub reason: crate::orders::CancelReason,
     pub cancelled_by: String,
 }
 
@@ -86,7 +86,7 @@ pub struct JobFailure {
     pub run_id: i64,
     pub outcome: RunOutcome,
     pub scheduled_at: DateTime<Utc>,
-    pub error: Option<String>,
+    pub error: Option<crate::error::ErrorReason>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]

@@ -67,7 +67,7 @@ pub fn declarations() -> Vec<Declaration> {
         // audit
         AuditEntry, AuditPage,
         // error
-        ErrorCode, ErrorBody,
+        ErrorCode, ErrorBody, ErrorReason,
         // events
         Event,
         // health
@@ -82,7 +82,7 @@ pub fn declarations() -> Vec<Declaration> {
         OcrLookup, OcrQuery, OcrPage, OcrCounts, PauseKind, OcrPause, CallSample, OcrStats, RetryOutcome,
         // orders
         OrdersSummary, OrderKind, OrderStatus, Goods, NewGoods, OrderItem, OrderDraft, Order,
-        CancelledOrder, OrderEvent, OrderQuery, OrderPage, CancelledPage,
+        CancelledOrder, CancelCode, CancelReason, OrderEvent, OrderQuery, OrderPage, CancelledPage,
         // overview
         Overview, OcrOverview, DepthSample, RecentOcr, OrdersOverview, RecentCancel, JobFailure,
         InstanceOverview, HeldClaim,
@@ -117,6 +117,12 @@ pub fn typescript() -> String {
         out.push_str(&format!("  \"{}\",\n", code.as_str()));
     }
     out.push_str("] as const satisfies readonly ErrorCode[];\n");
+    out.push_str("\n/** Every `CancelCode`, in declaration order (the catalogues' test iterates over them). */\n");
+    out.push_str("export const CANCEL_CODES = [\n");
+    for code in CancelCode::all() {
+        out.push_str(&format!("  \"{}\",\n", code.as_str()));
+    }
+    out.push_str("] as const satisfies readonly CancelCode[];\n");
     out
 }
 

@@ -138,9 +138,12 @@ pub async fn worker(args: &[String]) -> anyhow::Result<Option<Value>> {
         |_| Ok(()),
         move |ctx, _| {
             let line = format!("{} {}\n", ctx.job_name, ctx.scheduled_at.timestamp_millis());
+            // A failure is an internal error (the bench reads the log, not the run's reason).
+            let internal =
+                || opsdeck_core::scheduler::tasks::ErrorReason::new(opsdeck_core::error::ErrorCode::Internal);
             let written = match log.lock() {
-                Ok(mut file) => file.write_all(line.as_bytes()).and_then(|_| file.flush()).map_err(|e| e.to_string()),
-                Err(_) => Err("the log lock is poisoned".to_string()),
+                Ok(mut file) => file.write_all(line.as_bytes()).and_then(|_| file.flush()).map_err(|_| internal()),
+                Err(_) => Err(internal()),
             };
             Box::pin(async move { written.map(|_| json!({})) })
         },

@@ -1,6 +1,14 @@
-//! Errors at the facade: a small set of kinds a front end can branch on, each with a stable
-//! `code`. The UI and the HTTP API receive [`ErrorBody`] (`{code, message}`); an internal cause
-//! chain goes to the log, never to the user.
+//! Errors at the facade: each with a stable [`ErrorCode`] a front end branches on and renders
+//! from its catalogues, the values its message names (`params`), the form field at fault, and an
+//! English message for logs and the command line. The UI and the HTTP API receive [`ErrorBody`];
+//! an internal cause chain goes to the log, never to the user, and no library's own text is a
+//! param.
+//!
+//! A site names a specific code: `ApiError::coded(ErrorCode::JobNotFound, format!("no job with id
+//! {id}")).param("id", id)`, `.field("trigger")` for the form field. The kinds below without a
+//! code of their own are for the rare rest.
+
+use std::collections::BTreeMap;
 
 pub use opsdeck_api::{ErrorBody, ErrorCode};
 
@@ -36,6 +44,19 @@ pub enum ApiError {
     RedisUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// A specific code with the values its message names (built by [`ApiError::coded`]).
+    #[error("{}", .0.message)]
+    Coded(Box<Coded>),
+}
+
+/// An error with its own code: see [`ApiError::coded`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coded {
+    pub code: ErrorCode,
+    /// In English, for logs and the command line.
+    pub message: String,
+    pub field: Option<String>,
+    pub params: BTreeMap<String, String>,
 }
 
 impl ApiError {
@@ -50,7 +71,75 @@ impl ApiError {
             ApiError::DatabaseUnavailable(_) => ErrorCode::DatabaseUnavailable,
             ApiError::RedisUnavailable(_) => ErrorCode::RedisUnavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Coded(coded) => coded.code,
         }
+    }
+
+    /// An error with a specific code; `message` says the same in English (logs, the command
+    /// line). Add what the catalogue's text names with [`ApiError::param`].
+    pub fn coded(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::Coded(Box::new(Coded { code, message: message.into(), field: None, params: BTreeMap::new() }))
+    }
+
+    /// A refusal for the caller's role: `forbidden`, naming the role and the action (a word the
+    /// catalogues translate, `cancel_orders`).
+    pub fn role_refused(role: &str, action: &str, message: impl Into<String>) -> ApiError {
+        ApiError::coded(ErrorCode::Forbidden, message).param("role", role).param("action", action)
+    }
+
+    /// A number outside `min..=max` in `field` (`limit`, `count`, `cap`): `value_out_of_range`.
+    pub fn out_of_range(field: &str, min: impl ToString, max: impl ToString) -> ApiError {
+        let (min, max) = (min.to_string(), max.to_string());
+        ApiError::coded(ErrorCode::ValueOutOfRange, format!("{field} must be between {min} and {max}"))
+            .field(field)
+            .param("min", min)
+            .param("max", max)
+    }
+
+    /// The form field at fault (`trigger`, `policy.max_instances`, `url`).
+    pub fn field(self, field: impl Into<String>) -> ApiError {
+        self.with(|coded| coded.field = Some(field.into()))
+    }
+
+    /// A value the message names, for the catalogue's `{key}` placeholder.
+    pub fn param(self, key: &str, value: impl ToString) -> ApiError {
+        self.with(|coded| {
+            coded.params.insert(key.to_string(), value.to_string());
+        })
+    }
+
+    /// The values the message names.
+    pub fn params(&self) -> BTreeMap<String, String> {
+        match self {
+            ApiError::Coded(coded) => coded.params.clone(),
+            _ => BTreeMap::new(),
+        }
+    }
+
+    /// The form field at fault, if any.
+    pub fn field_name(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidField { field, .. } => Some(field),
+            ApiError::Coded(coded) => coded.field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Applies `change` to this error as a coded one (an internal error stays as it is: its
+    /// cause is for the log).
+    fn with(self, change: impl FnOnce(&mut Coded)) -> ApiError {
+        let mut coded = match self {
+            ApiError::Coded(coded) => coded,
+            ApiError::Internal(_) => return self,
+            other => Box::new(Coded {
+                code: other.code(),
+                message: other.to_string(),
+                field: other.field_name().map(str::to_string),
+                params: BTreeMap::new(),
+            }),
+        };
+        change(&mut coded);
+        ApiError::Coded(coded)
     }
 }
 
@@ -80,10 +169,8 @@ impl From<ApiError> for ErrorBody {
         if let ApiError::Internal(cause) = &e {
             tracing::error!(error = format!("{cause:#}"), "internal error at the facade");
         }
-        let field = match &e {
-            ApiError::InvalidField { field, .. } => Some(field.clone()),
-            _ => None,
-        };
-        ErrorBody { field, ..ErrorBody::new(e.code(), e.to_string()) }
+        let field = e.field_name().map(str::to_string);
+        let params = e.params();
+        ErrorBody { field, params, ..ErrorBody::new(e.code(), e.to_string()) }
     }
 }

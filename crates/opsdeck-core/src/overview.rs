@@ -16,7 +16,8 @@ use crate::redis_conn::RedisConn;
 use crate::scheduler::RunOutcome;
 
 pub use opsdeck_api::overview::{
-    DepthSample, HeldClaim, InstanceOverview, JobFailure, OcrOverview, OrdersOverview, Overview, RecentCancel, RecentOcr,
+    DepthSample, HeldClaim, InstanceOverview, JobFailure, OcrOverview, OrdersOverview, Overview, RecentCancel,
+    RecentOcr,
 };
 
 /// One point of the depth chart per bucket.
@@ -160,7 +161,7 @@ pub async fn recent_cancelled(pool: &AnyPool) -> sqlx::Result<Vec<RecentCancel>>
                 order_no: row.try_get("order_no")?,
                 amount_fen: row.try_get("amount_fen")?,
                 cancelled_at: instant(row.try_get("cancelled_at")?),
-                reason: row.try_get("reason")?,
+                reason: opsdeck_api::orders::CancelReason::from_stored(&row.try_get::<String, _>("reason")?),
                 cancelled_by: row.try_get("cancelled_by")?,
             })
         })
@@ -187,7 +188,11 @@ pub async fn last_failures(pool: &AnyPool) -> sqlx::Result<Vec<JobFailure>> {
                 job_name: row.try_get("name").ok()?,
                 outcome,
                 scheduled_at: instant(row.try_get("scheduled_at").ok()?),
-                error: row.try_get("error").ok()?,
+                error: row
+                    .try_get::<Option<String>, _>("error")
+                    .ok()?
+                    .as_deref()
+                    .map(opsdeck_api::ErrorReason::from_stored),
             }))
         })
         .collect()

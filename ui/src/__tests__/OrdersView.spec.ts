@@ -74,7 +74,7 @@ beforeEach(() => {
       user_id: 42,
       amount_fen: 120050,
       cancelled_at: '2026-01-10T01:00:00Z',
-      reason: 'unpaid 30 minutes after it was placed',
+      reason: { code: 'unpaid_minutes', params: { minutes: '30' } },
       cancelled_by: 'sweep',
     }),
   ]
@@ -141,7 +141,7 @@ describe('OrdersView', () => {
     expect(rowNos(w, 'cancelled-row')).toEqual(['OD-B', 'OD-GONE'])
     const gone = w.get('[data-testid="cancelled-row"][data-order-no="OD-GONE"]')
     expect(gone.get('[data-testid="cancelled-amount"]').text()).toBe('¥1,200.50')
-    expect(gone.get('[data-testid="cancelled-reason"]').text()).toBe('unpaid 30 minutes after it was placed')
+    expect(gone.get('[data-testid="cancelled-reason"]').text()).toBe('Unpaid 30 min after it was placed')
     expect(gone.get('[data-testid="cancelled-by"]').text()).toBe('sweep')
     expect(w.find('[data-testid="order-row"]').exists()).toBe(false)
   })
@@ -171,7 +171,7 @@ describe('OrdersView', () => {
 
     await testid(w, 'orders-tab-cancelled').trigger('click')
     const cancelled = w.get('[data-testid="cancelled-row"][data-order-no="OD-A"]')
-    expect(cancelled.get('[data-testid="cancelled-reason"]').text()).toBe('customer called: wrong size')
+    expect(cancelled.get('[data-testid="cancelled-reason"]').text()).toBe('Cancelled by staff: customer called: wrong size')
     expect(cancelled.get('[data-testid="cancelled-by"]').text()).toBe(FAKE_ACTOR)
   })
 

@@ -48,7 +48,7 @@ describe('Overview figures', () => {
     expect(w.get('[data-testid="overview-cancelled"]').text()).toContain('O20261128-0001')
     const failures = w.get('[data-testid="overview-failures"]')
     expect(failures.text()).toContain('ping-shop')
-    expect(failures.text()).toContain('HTTP 503')
+    expect(failures.text()).toContain('GET https://shop.example/ping answered 503.')
     const instances = w.get('[data-testid="overview-instances"]')
     expect(instances.text()).toContain('Instances online (2)')
     expect(instances.get('[data-instance="inst-7f3a"]').text()).toContain('order-expiry-sweep')

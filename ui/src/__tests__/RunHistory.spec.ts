@@ -34,7 +34,7 @@ beforeEach(() => {
               duration_ms: 2500,
               instance: 'inst-b',
               summary: { sent: 0, recipients: ['ops@example.com'] },
-              error: 'SMTP 554: relay denied',
+              error: { code: 'http_get_status', params: { url: 'https://shop.example/ping', status: '554' } },
             }),
             jobRun({ id: 30, job_id: 1, job_name: 'cleanup', outcome: 'ok', scheduled_at: '2026-01-10T01:50:00Z' }),
           ],
@@ -120,7 +120,7 @@ describe('run history', () => {
       recipients: ['ops@example.com'],
     })
     expect(detail.get('[data-testid="run-summary"]').text()).toContain('\n  "sent": 0') // pretty-printed
-    expect(detail.get('[data-testid="run-error"]').text()).toBe('SMTP 554: relay denied')
+    expect(detail.get('[data-testid="run-error"]').text()).toBe('GET https://shop.example/ping answered 554.')
 
     // Another row shows that one instead; it has neither summary nor error.
     await w.get('[data-testid="run-row"][data-run-id="30"]').trigger('click')

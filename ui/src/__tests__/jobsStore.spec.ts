@@ -93,7 +93,7 @@ describe('jobs store', () => {
     // The core has moved the schedule on by the time the run finishes.
     backend.jobs[0]!.next_fires = [fireTime('2026-01-10T10:30:00+08:00')]
     backend.jobs[0]!.last_run = null // the list may lag behind the event
-    const finished = jobRun({ id: 11, job_id: 1, outcome: 'failed', error: 'boom', summary: { deleted: 0 } })
+    const finished = jobRun({ id: 11, job_id: 1, outcome: 'failed', error: { code: 'task_panicked' }, summary: { deleted: 0 } })
     backend.push({ kind: 'run_finished', run: finished })
     expect(jobs.jobs[0]?.last_run).toEqual(finished)
     expect(jobs.runs.map((r) => [r.id, r.outcome])).toEqual([

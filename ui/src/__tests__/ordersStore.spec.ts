@@ -130,7 +130,7 @@ describe('Orders store', () => {
     expect(backend.callsTo('order_cancel')).toEqual([{ orderNo: 'OD-A', reason: 'customer asked on the phone' }])
     await flushPromises()
     expect(orderNos(orders.orders.rows)).toEqual(['OD-B'])
-    expect(orders.cancelled.rows[0]).toMatchObject({ order_no: 'OD-A', reason: 'customer asked on the phone' })
+    expect(orders.cancelled.rows[0]).toMatchObject({ order_no: 'OD-A', reason: { code: 'staff', params: { text: 'customer asked on the phone' } } })
     expect(orders.goods[0]).toMatchObject({ stock_available: 7, stock_locked: 3 })
 
     backend.paidAtAlipay.add('OD-B')

@@ -197,6 +197,52 @@ export type ErrorCode =
   | "redis_unavailable"
   | "internal"
   | "idempotency_key_reused"
+  | "value_out_of_range"
+  | "seconds_out_of_range"
+  | "length_out_of_range"
+  | "text_too_long"
+  | "range_reversed"
+  | "cron_empty"
+  | "cron_field_count"
+  | "cron_macro_unknown"
+  | "cron_invalid"
+  | "cron_unreadable"
+  | "cron_never_fires"
+  | "timezone_unknown"
+  | "date_time_invalid"
+  | "date_in_past"
+  | "job_not_found"
+  | "job_name_taken"
+  | "job_built_in"
+  | "task_kind_unknown"
+  | "args_not_object"
+  | "arg_unknown"
+  | "arg_required"
+  | "arg_number"
+  | "arg_boolean"
+  | "arg_text"
+  | "arg_url"
+  | "image_url_invalid"
+  | "ocr_request_not_found"
+  | "ocr_no_result"
+  | "ocr_back_side"
+  | "order_not_found"
+  | "order_paid"
+  | "order_found_paid"
+  | "order_not_pending"
+  | "order_cancel_later"
+  | "alipay_refused"
+  | "alipay_unavailable"
+  | "alipay_not_configured"
+  | "task_failed_on_purpose"
+  | "task_panicked"
+  | "task_timed_out"
+  | "run_claim_lost"
+  | "run_slot_lost"
+  | "http_get_failed"
+  | "http_get_status"
+  | "sweep_refused"
+  | "legacy_text"
   | "payload_too_large"
   | "unsupported_media_type"
   | "method_not_allowed"
@@ -222,6 +268,13 @@ export type ErrorBody = {
    */
   params?: { [key in string]?: string },
 };
+
+/**
+ * An error kept with what it happened to (a run's failure): its code and the values its
+ * message names, rendered from the catalogues in the viewer's language. Stored as this JSON; a
+ * text stored before reasons had codes reads as `legacy_text` with the text as `{text}`.
+ */
+export type ErrorReason = { code: ErrorCode, params?: { [key in string]?: string } };
 
 /**
  * Something that happened in the core, tagged by `kind` on the wire.
@@ -361,7 +414,10 @@ export type JobRun = {
   manual: boolean,
   attempts: number,
   summary: JsonValue | null,
-  error: string | null,
+  /**
+   * Why it failed, timed out or was stopped.
+   */
+  error: ErrorReason | null,
 };
 
 /**
@@ -706,12 +762,25 @@ export type CancelledOrder = {
   created_at: string,
   expires_at: string,
   cancelled_at: string,
-  reason: string,
+  reason: CancelReason,
   /**
    * `sweep` or the staff member.
    */
   cancelled_by: string,
 };
+
+/**
+ * Why an order was cancelled. Each value has an entry in the console's en and zh-CN
+ * catalogues (`ui/src/i18n/*.ts`; the test command checks).
+ */
+export type CancelCode = "unpaid_minutes" | "unpaid_seconds" | "staff" | "legacy_text";
+
+/**
+ * Why an order was cancelled, rendered from the catalogues in the viewer's language. Stored as
+ * this JSON in `cancelled_orders.reason`; a plain text stored before reasons had codes reads as
+ * `legacy_text` with the text as `{text}`.
+ */
+export type CancelReason = { code: CancelCode, params?: { [key in string]?: string } };
 
 /**
  * One line of an order's timeline.
@@ -824,7 +893,7 @@ export type RecentCancel = {
   order_no: string,
   amount_fen: number,
   cancelled_at: string,
-  reason: string,
+  reason: CancelReason,
   cancelled_by: string,
 };
 
@@ -834,7 +903,7 @@ export type JobFailure = {
   run_id: number,
   outcome: RunOutcome,
   scheduled_at: string,
-  error: string | null,
+  error: ErrorReason | null,
 };
 
 export type InstanceOverview = {
@@ -898,9 +967,63 @@ export const ERROR_CODES = [
   "redis_unavailable",
   "internal",
   "idempotency_key_reused",
+  "value_out_of_range",
+  "seconds_out_of_range",
+  "length_out_of_range",
+  "text_too_long",
+  "range_reversed",
+  "cron_empty",
+  "cron_field_count",
+  "cron_macro_unknown",
+  "cron_invalid",
+  "cron_unreadable",
+  "cron_never_fires",
+  "timezone_unknown",
+  "date_time_invalid",
+  "date_in_past",
+  "job_not_found",
+  "job_name_taken",
+  "job_built_in",
+  "task_kind_unknown",
+  "args_not_object",
+  "arg_unknown",
+  "arg_required",
+  "arg_number",
+  "arg_boolean",
+  "arg_text",
+  "arg_url",
+  "image_url_invalid",
+  "ocr_request_not_found",
+  "ocr_no_result",
+  "ocr_back_side",
+  "order_not_found",
+  "order_paid",
+  "order_found_paid",
+  "order_not_pending",
+  "order_cancel_later",
+  "alipay_refused",
+  "alipay_unavailable",
+  "alipay_not_configured",
+  "task_failed_on_purpose",
+  "task_panicked",
+  "task_timed_out",
+  "run_claim_lost",
+  "run_slot_lost",
+  "http_get_failed",
+  "http_get_status",
+  "sweep_refused",
+  "legacy_text",
   "payload_too_large",
   "unsupported_media_type",
   "method_not_allowed",
   "rate_limited",
   "request_timeout",
 ] as const satisfies readonly ErrorCode[];
+
+/** Every `CancelCode`, in declaration order (the catalogues' test iterates over them). */
+export const CANCEL_CODES = [
+  "unpaid_minutes",
+  "unpaid_seconds",
+  "staff",
+  "legacy_text",
+] as const satisfies readonly CancelCode[];

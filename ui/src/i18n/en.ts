@@ -1,7 +1,7 @@
 // English messages. zh-CN.ts must have exactly the same keys (its type is this file's).
 // vue-i18n syntax: {name} interpolates, "a | b" separates plural forms (with two forms, the first
 // is for exactly 1), and @ { } | are escaped as {'@'} {'{'} {'}'} {'|'}.
-import type { ErrorCode } from '../backend/api.generated'
+import type { CancelCode, ErrorCode } from '../backend/api.generated'
 
 const en = {
   app: {
@@ -101,9 +101,82 @@ const en = {
       unsupported_media_type: 'The request is not JSON.',
       method_not_allowed: 'The server does not take this method here.',
       rate_limited: 'Too many requests: try again in a moment.',
+      value_out_of_range: 'Enter a number from {min} to {max}.',
+      seconds_out_of_range: 'Enter a number of seconds from {min} to {max}.',
+      length_out_of_range: 'Enter {min} to {max} characters.',
+      text_too_long: 'Too long: at most {max} characters.',
+      range_reversed: 'The end must come after the start.',
+      cron_empty: 'Enter a cron expression, e.g. {example}.',
+      cron_field_count: 'A cron expression has 5 fields (6 with seconds first), not {count}; e.g. {example}.',
+      cron_macro_unknown: '“{value}” is not a cron macro: use {\'@\'}yearly, {\'@\'}monthly, {\'@\'}weekly, {\'@\'}daily or {\'@\'}hourly, e.g. {example}.',
+      cron_invalid: 'Field {position} of the cron expression ({field}) is “{value}”, which is not valid there; e.g. {example}.',
+      cron_unreadable: '“{value}” is not a valid cron expression; e.g. {example}.',
+      cron_never_fires: '“{value}” never fires (like 30 February).',
+      timezone_unknown: 'Unknown time zone “{value}”: use an IANA name such as {example}.',
+      date_time_invalid: '“{value}” is not a date and time; e.g. {example}.',
+      date_in_past: '{at} ({timezone}) is in the past.',
+      job_not_found: 'There is no job #{id} (it may have been deleted).',
+      job_name_taken: 'A job named “{name}” exists already.',
+      job_built_in: '“{name}” is one of OpsDeck’s own jobs: it can be paused, not deleted.',
+      task_kind_unknown: 'There is no task kind “{kind}”.',
+      args_not_object: 'Args must be a JSON object, e.g. {example}.',
+      arg_unknown: 'Unknown argument “{key}” (allowed: {allowed}).',
+      arg_required: 'The argument “{key}” is required.',
+      arg_number: '“{key}” must be a whole number from {min} to {max}.',
+      arg_boolean: '“{key}” must be true or false.',
+      arg_text: '“{key}” must be a text of 1 to {max} characters.',
+      arg_url: '“{key}” must be an http:// or https:// URL.',
+      image_url_invalid: 'This image URL cannot be used: {reason}. A valid one looks like {example}',
+      ocr_request_not_found: 'There is no OCR request #{id}.',
+      ocr_no_result: 'OCR request #{id} has no result yet.',
+      ocr_back_side: 'The back side of an ID card carries no ID number.',
+      order_not_found: 'There is no pending or paid order {order_no}.',
+      order_paid: '{order_no} is paid: only pending orders can be cancelled.',
+      order_found_paid: 'Alipay says {order_no} is paid: it was marked paid, not cancelled.',
+      order_not_pending: '{order_no} is no longer pending.',
+      order_cancel_later: '{order_no} cannot be cancelled now (Alipay could not tell its state); nothing was changed. Try again later.',
+      alipay_refused: 'Alipay refused the call for {order_no}: check the Alipay configuration (app id, keys, permissions). Nothing was changed.',
+      alipay_unavailable: 'Alipay could not be asked about {order_no}; nothing was changed.',
+      alipay_not_configured: 'Alipay is not configured.',
+      task_failed_on_purpose: 'Failed on purpose (the task’s fail argument).',
+      task_panicked: 'The task crashed (details in the log).',
+      task_timed_out: 'Stopped after the {seconds} s timeout.',
+      run_claim_lost: 'Stopped: another instance took over this run (this one could not renew its claim in time).',
+      run_slot_lost: 'Stopped: its running slot lapsed and another run took it.',
+      http_get_failed: 'GET {url} got no answer (refused, unreachable or timed out).',
+      http_get_status: 'GET {url} answered {status}.',
+      sweep_refused: 'Alipay refused the expiry sweep’s calls for {count} orders: they stay pending until the Alipay configuration is fixed.',
+      legacy_text: '{text}',
       request_timeout: 'The request took too long.',
     } satisfies Record<ErrorCode, string>,
+    /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
+    values: {
+      field: {
+        second: 'second',
+        minute: 'minute',
+        hour: 'hour',
+        day_of_month: 'day of month',
+        month: 'month',
+        day_of_week: 'day of week',
+      },
+      reason: {
+        empty: 'it is empty',
+        too_long: 'it is too long',
+        spaces: 'it contains spaces or control characters',
+        not_url: 'it is not a URL',
+        scheme: 'only http and https images can be recognised',
+        no_host: 'it has no host',
+      },
+    },
   },
+
+  /** Why an order was cancelled: every `CancelCode` (backend/api.generated.ts), with its params. */
+  cancelReasons: {
+    unpaid_minutes: 'Unpaid {minutes} min after it was placed',
+    unpaid_seconds: 'Unpaid {seconds} s after it was placed',
+    staff: 'Cancelled by staff: {text}',
+    legacy_text: '{text}',
+  } satisfies Record<CancelCode, string>,
 
   units: {
     ms: '{n} ms',

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 
 pub use opsdeck_api::accounts::{
-    Authorization, LinkRequest, LinkView, ProviderInfo, ProviderKey, Role, SignInOutcome, Staff, UserPage, UserQuery, UserView,
+    Authorization, LinkRequest, LinkView, ProviderInfo, ProviderKey, Role, SignInOutcome, Staff, UserPage, UserQuery,
+    UserView,
 };
 
 /// The gender a provider reports, normalised.
@@ -111,7 +112,11 @@ impl Actor {
         if self.role >= Role::Operator {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("a {} cannot {what}", self.role.as_str())))
+            Err(ApiError::role_refused(
+                self.role.as_str(),
+                &action_word(what),
+                format!("a {} cannot {what}", self.role.as_str()),
+            ))
         }
     }
 
@@ -120,9 +125,19 @@ impl Actor {
         if self.role == Role::Admin {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("only an admin can {what}; you are {}", self.role.as_str())))
+            Err(ApiError::role_refused(
+                self.role.as_str(),
+                &action_word(what),
+                format!("only an admin can {what}; you are {}", self.role.as_str()),
+            ))
         }
     }
+}
+
+/// The action a refusal names, as the console's catalogues name it: "cancel orders" →
+/// `cancel_orders`.
+pub(crate) fn action_word(what: &str) -> String {
+    what.split_whitespace().map(str::to_ascii_lowercase).collect::<Vec<_>>().join("_")
 }
 
 /// Why a sign-in attempt was started; the callback acts on it.

@@ -105,7 +105,13 @@ async fn check_right_over(
         None => actor.role,
         Some(id) => match store::role_of(conn, id).await?.flatten() {
             Some(role) => role,
-            None => return Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+            None => {
+                return Err(ApiError::role_refused(
+                    "none",
+                    "use_the_console",
+                    "your console role was removed; ask an admin",
+                ));
+            }
         },
     };
     Actor { role: actor_role, ..actor.clone() }.require_operator(what)?;
@@ -116,11 +122,11 @@ async fn check_right_over(
         return Ok(());
     }
     match target_role {
-        Some(role) if role >= actor_role => Err(ApiError::Forbidden(format!(
-            "only an admin can {what} for a user who is {} (you are {})",
-            role.as_str(),
-            actor_role.as_str()
-        ))),
+        Some(role) if role >= actor_role => Err(ApiError::role_refused(
+            actor_role.as_str(),
+            &crate::accounts::model::action_word(what),
+            format!("only an admin can {what} for a user who is {} (you are {})", role.as_str(), actor_role.as_str()),
+        )),
         _ => Ok(()),
     }
 }
@@ -439,7 +445,9 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         match store::role_of(&mut conn, staff.user_id).await? {
             Some(Some(role)) => Ok(Actor::staff(&Staff { role, ..staff.clone() })),
-            Some(None) => Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+            Some(None) => {
+                Err(ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin"))
+            }
             None => Err(ApiError::Unauthenticated("your user no longer exists; sign in again".into())),
         }
     }
@@ -515,7 +523,13 @@ impl Core {
         if !stepping_down {
             match actor_role {
                 Some(current) => Actor { role: current, ..actor.clone() }.require_admin("change console roles")?,
-                None => return Err(ApiError::Forbidden("your console role was removed; ask an admin".into())),
+                None => {
+                    return Err(ApiError::role_refused(
+                        "none",
+                        "use_the_console",
+                        "your console role was removed; ask an admin",
+                    ));
+                }
             }
         }
         if role.is_some()

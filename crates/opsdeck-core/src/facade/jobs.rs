@@ -10,7 +10,7 @@ use serde_json::json;
 use super::{Core, MAX_PAGE};
 use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
 use crate::scheduler::engine;
 use crate::scheduler::policy::PolicyExt;
@@ -28,12 +28,11 @@ const MAX_PREVIEW: usize = 100;
 
 impl From<TriggerError> for ApiError {
     fn from(e: TriggerError) -> ApiError {
-        ApiError::InvalidField { field: e.field.to_string(), message: e.message }
+        let field = e.field;
+        e.params
+            .into_iter()
+            .fold(ApiError::coded(e.code, e.message).field(field), |error, (key, value)| error.param(&key, value))
     }
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidField { field: field.to_string(), message: message.into() }
 }
 
 impl Core {
@@ -48,12 +47,12 @@ impl Core {
     }
 
     fn check_args(&self, kind: &str, args: &serde_json::Value) -> Result<(), ApiError> {
-        let task = self
-            .scheduler()
-            .registry
-            .get(kind)
-            .ok_or_else(|| invalid("kind", format!("unknown task kind {kind:?}")))?;
-        task.validate(args).map_err(|m| invalid("args", m))
+        let task = self.scheduler().registry.get(kind).ok_or_else(|| {
+            ApiError::coded(ErrorCode::TaskKindUnknown, format!("unknown task kind {kind:?}"))
+                .field("kind")
+                .param("kind", kind)
+        })?;
+        task.validate(args).map_err(|e| e.field("args"))
     }
 
     /// The next `count` fire times of a trigger, exactly as the scheduler would fire them (any
@@ -67,7 +66,7 @@ impl Core {
     ) -> Result<Vec<FireTime>, ApiError> {
         self.require_reader(actor).await?;
         if count == 0 || count > MAX_PREVIEW {
-            return Err(invalid("count", format!("count must be between 1 and {MAX_PREVIEW}")));
+            return Err(ApiError::out_of_range("count", 1, MAX_PREVIEW));
         }
         Ok(trigger::preview(trigger, timezone, self.now(), count)?)
     }
@@ -132,7 +131,7 @@ impl Core {
     async fn job_record(&self, id: i64) -> Result<JobRecord, ApiError> {
         store::get_job(self.database().pool(), id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no job with id {id}")))
+            .ok_or_else(|| ApiError::coded(ErrorCode::JobNotFound, format!("no job with id {id}")).param("id", id))
     }
 
     /// Tells every instance and every window that jobs changed.
@@ -163,16 +162,24 @@ impl Core {
         let who = actor.name.as_str();
         let name = draft.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(invalid("name", "name must be 1 to 100 characters"));
+            return Err(ApiError::coded(ErrorCode::LengthOutOfRange, "name must be 1 to 100 characters")
+                .field("name")
+                .param("min", 1)
+                .param("max", 100));
         }
         self.check_args(&draft.kind, &draft.args)?;
         self.check_trigger(&draft.trigger, &draft.timezone)?;
-        draft.policy.validate().map_err(|(field, m)| invalid(field, m))?;
+        draft.policy.validate().map_err(|(_, e)| e)?;
         let draft = JobDraft { name, timezone: draft.timezone.trim().to_string(), ..draft };
         let id = match store::insert_job(self.database(), &draft, JobOrigin::Staff, self.now()).await {
             Ok(id) => id,
             Err(e) if store::is_unique_violation(&e) => {
-                return Err(invalid("name", format!("a job named {:?} exists already", draft.name)));
+                return Err(ApiError::coded(
+                    ErrorCode::JobNameTaken,
+                    format!("a job named {:?} exists already", draft.name),
+                )
+                .field("name")
+                .param("name", &draft.name));
             }
             Err(e) => return Err(e.into()),
         };
@@ -192,7 +199,7 @@ impl Core {
         let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         self.check_trigger(&edit.trigger, &edit.timezone)?;
-        edit.policy.validate().map_err(|(field, m)| invalid(field, m))?;
+        edit.policy.validate().map_err(|(_, e)| e)?;
         self.check_args(&record.kind, &edit.args)?;
         let timezone = edit.timezone.trim();
         store::update_job(self.database().pool(), id, &edit.trigger, timezone, &edit.args, &edit.policy, self.now())
@@ -233,10 +240,11 @@ impl Core {
         let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         if record.origin != JobOrigin::Staff {
-            return Err(ApiError::Forbidden(format!(
-                "{:?} is provided by OpsDeck and cannot be deleted (pause it instead)",
-                record.name
-            )));
+            return Err(ApiError::coded(
+                ErrorCode::JobBuiltIn,
+                format!("{:?} is provided by OpsDeck and cannot be deleted (pause it instead)", record.name),
+            )
+            .param("name", &record.name));
         }
         if store::delete_staff_job(self.database().pool(), id).await? {
             self.job_changed(
@@ -254,12 +262,12 @@ impl Core {
     pub async fn runs_list(&self, query: RunQuery, actor: &Actor) -> Result<RunPage, ApiError> {
         self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
-            return Err(invalid("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
         }
         if let (Some(from), Some(to)) = (query.from, query.to)
             && from > to
         {
-            return Err(invalid("from", "from must not be after to"));
+            return Err(ApiError::coded(ErrorCode::RangeReversed, "from must not be after to").field("from"));
         }
         Ok(store::list_runs(self.database().pool(), &query).await?)
     }

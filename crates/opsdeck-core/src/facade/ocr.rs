@@ -9,10 +9,10 @@ use serde_json::json;
 use super::{Core, MAX_PAGE};
 use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
-use crate::ocr::model::Masked;
 use crate::ocr::baidu::{IdCardFields, IdCardFront, Side};
+use crate::ocr::model::Masked;
 use crate::ocr::model::{
     OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
     masked_result_json, result_json,
@@ -43,23 +43,33 @@ pub struct ReconcileReport {
 
 /// Checks an image URL: http(s), with a host, no spaces, at most [`MAX_URL_LEN`].
 pub fn validate_image_url(url: &str) -> Result<String, ApiError> {
-    let bad = |message: String| ApiError::InvalidField { field: "url".into(), message };
+    // `reason` is a word the console's catalogues translate (`errors.values.reason`); the URL
+    // library's own text stays out of it.
+    let bad = |reason: &str, message: String| {
+        ApiError::coded(ErrorCode::ImageUrlInvalid, message)
+            .field("url")
+            .param("reason", reason)
+            .param("example", "https://shop.example.com/id/front.jpg")
+    };
     let trimmed = url.trim();
     if trimmed.is_empty() {
-        return Err(bad("the image URL is empty".into()));
+        return Err(bad("empty", "the image URL is empty".into()));
     }
     if trimmed.len() > MAX_URL_LEN {
-        return Err(bad(format!("the image URL is longer than {MAX_URL_LEN} characters")));
+        return Err(bad("too_long", format!("the image URL is longer than {MAX_URL_LEN} characters")));
     }
     if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad("the image URL contains spaces or control characters".into()));
+        return Err(bad("spaces", "the image URL contains spaces or control characters".into()));
     }
-    let parsed = url::Url::parse(trimmed).map_err(|e| bad(format!("not a URL: {e}")))?;
+    let parsed = url::Url::parse(trimmed).map_err(|e| bad("not_url", format!("not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(bad(format!("only http and https image URLs can be recognised, not {}:", parsed.scheme())));
+        return Err(bad(
+            "scheme",
+            format!("only http and https image URLs can be recognised, not {}:", parsed.scheme()),
+        ));
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(bad("the image URL has no host".into()));
+        return Err(bad("no_host", "the image URL has no host".into()));
     }
     Ok(trimmed.to_string())
 }
@@ -116,13 +126,12 @@ impl Core {
     pub async fn ocr_list(&self, query: OcrQuery, actor: &Actor) -> Result<OcrPage, ApiError> {
         self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
-            return Err(ApiError::InvalidField {
-                field: "limit".into(),
-                message: format!("limit must be between 1 and {MAX_PAGE}"),
-            });
+            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
         }
         if query.search.as_ref().is_some_and(|s| s.len() > MAX_URL_LEN) {
-            return Err(ApiError::InvalidField { field: "search".into(), message: "the search is too long".into() });
+            return Err(ApiError::coded(ErrorCode::TextTooLong, "the search is too long")
+                .field("search")
+                .param("max", MAX_URL_LEN));
         }
         let (requests, total) = store::list(self.database().pool(), &query).await?;
         Ok(OcrPage { requests: requests.into_iter().map(OcrRequest::masked).collect(), total })
@@ -135,7 +144,9 @@ impl Core {
     }
 
     async fn request(&self, id: i64) -> Result<OcrRequest, ApiError> {
-        store::get(self.database().pool(), id).await?.ok_or_else(|| ApiError::NotFound(format!("no OCR request {id}")))
+        store::get(self.database().pool(), id).await?.ok_or_else(|| {
+            ApiError::coded(ErrorCode::OcrRequestNotFound, format!("no OCR request {id}")).param("id", id)
+        })
     }
 
     /// The portrait side's fields in full (name, ID number, birth date, address), for an
@@ -149,9 +160,16 @@ impl Core {
         let front = match request.result.map(|card| card.fields) {
             Some(IdCardFields::Front(front)) => front,
             Some(IdCardFields::Back(_)) => {
-                return Err(ApiError::InvalidInput("the back side of an ID card carries no ID number".into()));
+                return Err(ApiError::coded(
+                    ErrorCode::OcrBackSide,
+                    "the back side of an ID card carries no ID number",
+                ));
             }
-            None => return Err(ApiError::InvalidInput(format!("request {id} has no result yet"))),
+            None => {
+                return Err(
+                    ApiError::coded(ErrorCode::OcrNoResult, format!("request {id} has no result yet")).param("id", id)
+                );
+            }
         };
         self.record_audit(NewAuditEntry {
             who,
@@ -169,7 +187,7 @@ impl Core {
         actor.require_operator("retry OCR requests")?;
         let who = actor.name.as_str();
         if ids.is_empty() || ids.len() > MAX_RETRY {
-            return Err(ApiError::InvalidInput(format!("name between 1 and {MAX_RETRY} requests to retry")));
+            return Err(ApiError::out_of_range("ids", 1, MAX_RETRY));
         }
         let mut unique = ids.to_vec();
         unique.sort_unstable();
@@ -218,10 +236,7 @@ impl Core {
         actor.require_operator("change the OCR cap")?;
         let who = actor.name.as_str();
         if !cap.is_finite() || !(0.1..=MAX_CAP).contains(&cap) {
-            return Err(ApiError::InvalidField {
-                field: "cap".into(),
-                message: format!("the cap must be between 0.1 and {MAX_CAP} calls per second"),
-            });
+            return Err(ApiError::out_of_range("cap", 0.1, MAX_CAP));
         }
         let before = store::controls(self.database().pool()).await?.cap;
         // The database first (the truth, which reconcile copies back after a flush).

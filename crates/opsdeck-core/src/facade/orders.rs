@@ -3,13 +3,14 @@
 //! are audited.
 
 use chrono::Utc;
+use opsdeck_api::orders::CancelReason;
 use serde::Serialize;
 use serde_json::json;
 
 use super::{Core, MAX_PAGE};
 use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
 use crate::orders::alipay::{NotifyError, Signed, TradeStatus, amount_in_fen};
 use crate::orders::expiry::{self, Verdict};
@@ -237,7 +238,9 @@ impl Core {
         let outcome =
             store::retrying(|| store::mark_paid(self.database(), order_no, payment, source, None, Utc::now()))
                 .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no order {order_no}")))?;
+                .ok_or_else(|| {
+                ApiError::coded(ErrorCode::OrderNotFound, format!("no order {order_no}")).param("order_no", order_no)
+            })?;
         if outcome != PaidOutcome::AlreadyPaid {
             if let Err(e) = self.orders().due.remove(&[order_no.to_string()]).await {
                 tracing::warn!(order = %order_no, error = %e, "cannot drop a settled order from the due index");
@@ -304,7 +307,8 @@ impl Core {
             Some(_) => {}
             None => {
                 tracing::warn!(order = %order_no, notify_id = %notify.notify_id, "Alipay notify for an unknown order");
-                return Err(ApiError::NotFound(format!("no order {order_no}")));
+                return Err(ApiError::coded(ErrorCode::OrderNotFound, format!("no order {order_no}"))
+                    .param("order_no", order_no));
             }
         };
         let Some(notified_fen) = amount_in_fen(&notify.total_amount) else {
@@ -353,9 +357,10 @@ impl Core {
     }
 
     pub async fn order_get(&self, order_no: &str) -> Result<Order, ApiError> {
-        store::get_order(self.database().pool(), order_no)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no pending or paid order {order_no}")))
+        store::get_order(self.database().pool(), order_no).await?.ok_or_else(|| {
+            ApiError::coded(ErrorCode::OrderNotFound, format!("no pending or paid order {order_no}"))
+                .param("order_no", order_no)
+        })
     }
 
     /// A page of pending and paid orders (any staff member).
@@ -401,37 +406,53 @@ impl Core {
         let who = actor.name.as_str();
         let reason = reason.trim();
         if reason.is_empty() || reason.len() > 500 {
-            return Err(field("reason", "say why (1–500 characters)"));
+            return Err(ApiError::coded(ErrorCode::LengthOutOfRange, "say why (1–500 characters)")
+                .field("reason")
+                .param("min", 1)
+                .param("max", 500));
         }
         if self.order_get(order_no).await?.paid_at.is_some() {
-            return Err(ApiError::Forbidden(format!("{order_no} is paid: only pending orders can be cancelled")));
+            return Err(ApiError::coded(
+                ErrorCode::OrderPaid,
+                format!("{order_no} is paid: only pending orders can be cancelled"),
+            )
+            .param("order_no", order_no));
         }
         let outcome = match expiry::verdict(self, order_no, who, None).await {
             Verdict::Paid { trade_no, amount_fen } => {
                 let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
                 match self.settle_payment(order_no, payment, who).await? {
                     PaidOutcome::AmountMismatch => Err(amount_conflict(order_no)),
-                    _ => Err(ApiError::Forbidden(format!(
-                        "Alipay says {order_no} is paid: it was marked paid, not cancelled"
-                    ))),
+                    _ => Err(ApiError::coded(
+                        ErrorCode::OrderFoundPaid,
+                        format!("Alipay says {order_no} is paid: it was marked paid, not cancelled"),
+                    )
+                    .param("order_no", order_no)),
                 }
             }
-            Verdict::Later(why) => {
-                Err(ApiError::Forbidden(format!("cannot cancel {order_no} now ({why}); nothing was changed")))
-            }
-            Verdict::Refused(why) => Err(ApiError::Provider(format!(
-                "Alipay refused the call ({why}): check the Alipay configuration (app id, keys, permissions); \
-                 {order_no} was not changed"
-            ))),
+            Verdict::Later(why) => Err(ApiError::coded(
+                ErrorCode::OrderCancelLater,
+                format!("cannot cancel {order_no} now ({why}); nothing was changed"),
+            )
+            .param("order_no", order_no)),
+            Verdict::Refused(why) => Err(ApiError::coded(
+                ErrorCode::AlipayRefused,
+                format!(
+                    "Alipay refused the call ({why}): check the Alipay configuration (app id, keys, permissions); \
+                     {order_no} was not changed"
+                ),
+            )
+            .param("order_no", order_no)),
             Verdict::Cancel => {
-                let batch = [(order_no.to_string(), reason.to_string())];
+                let batch = [(order_no.to_string(), CancelReason::staff(reason).to_stored())];
                 let cancelled =
                     store::retrying(|| store::cancel_batch(self.database(), &batch, who, None, Utc::now(), None))
                         .await?;
                 let _ = self.orders().due.remove(&[order_no.to_string()]).await;
                 self.publish(Event::OrdersChanged);
                 if cancelled.is_empty() {
-                    Err(ApiError::Forbidden(format!("{order_no} is no longer pending")))
+                    Err(ApiError::coded(ErrorCode::OrderNotPending, format!("{order_no} is no longer pending"))
+                        .param("order_no", order_no))
                 } else {
                     Ok(())
                 }
@@ -462,9 +483,11 @@ impl Core {
             return Ok(true);
         }
         let Some(alipay) = &self.orders().alipay else {
-            return Err(ApiError::Forbidden("Alipay is not configured".into()));
+            return Err(ApiError::coded(ErrorCode::AlipayNotConfigured, "Alipay is not configured"));
         };
-        let answer = alipay.query(order_no).await.map_err(|e| ApiError::Forbidden(format!("Alipay: {e}")))?;
+        let answer = alipay.query(order_no).await.map_err(|e| {
+            ApiError::coded(ErrorCode::AlipayUnavailable, format!("Alipay: {e}")).param("order_no", order_no)
+        })?;
         let detail = json!({ "trade_status": answer.status.as_str() });
         store::retrying(|| store::record_event(self.database(), order_no, "queried", Some(detail.clone()), who, None))
             .await?;
@@ -538,7 +561,7 @@ impl Core {
 
 fn check_page(limit: u32) -> Result<(), ApiError> {
     if limit == 0 || limit > MAX_PAGE {
-        return Err(field("limit", format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
     }
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! lost); waiting, closed or unknown to Alipay: close, then cancel; close says the status
 //! changed: query again; system error: later.
 
+use opsdeck_api::orders::{CancelCode, CancelReason};
+use opsdeck_api::{ErrorCode, ErrorReason};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -268,27 +270,33 @@ async fn round(
     Ok(())
 }
 
-/// The run's outcome: failed when Alipay refused calls (its message names the refusal and the
-/// counts; the orders stay pending), otherwise the summary.
-pub fn outcome(summary: &SweepSummary) -> Result<serde_json::Value, String> {
+/// The run's outcome: failed when Alipay refused calls (`sweep_refused` with the count; the
+/// orders stay pending, Alipay's own text goes to the log), otherwise the summary.
+pub fn outcome(summary: &SweepSummary) -> Result<serde_json::Value, ErrorReason> {
     match &summary.refusal {
-        Some(refusal) => Err(format!(
-            "Alipay refused the sweep's calls for {} orders, which stay pending until the Alipay configuration \
-             (app id, keys, permissions) is fixed: {refusal}; summary: {}",
-            summary.refused.len(),
-            summary_json(summary)
-        )),
+        Some(refusal) => {
+            tracing::error!(
+                refused = summary.refused.len(),
+                %refusal,
+                summary = %summary_json(summary),
+                "Alipay refused the sweep's calls; those orders stay pending until the Alipay configuration \
+                 (app id, keys, permissions) is fixed"
+            );
+            Err(ErrorReason::new(ErrorCode::SweepRefused).param("count", summary.refused.len()))
+        }
         None => Ok(summary_json(summary)),
     }
 }
 
+/// Why the sweep cancels an order, as stored: unpaid N minutes (or seconds) after it was placed.
 fn expired_reason(core: &Core) -> String {
     let secs = core.config().order_expiry.as_secs();
-    if secs.is_multiple_of(60) {
-        format!("unpaid {} minutes after it was placed", secs / 60)
+    let reason = if secs.is_multiple_of(60) {
+        CancelReason::new(CancelCode::UnpaidMinutes).param("minutes", secs / 60)
     } else {
-        format!("unpaid {secs} s after it was placed")
-    }
+        CancelReason::new(CancelCode::UnpaidSeconds).param("seconds", secs)
+    };
+    reason.to_stored()
 }
 
 /// A sweep's summary for the job history: counts, and the order numbers (at most

@@ -6,6 +6,7 @@
 //! that reads and then writes fails at once with SQLITE_BUSY when another writer came between.
 
 use chrono::{DateTime, Utc};
+use opsdeck_api::orders::CancelReason;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row, Transaction};
 
@@ -500,8 +501,19 @@ pub async fn cancel_batch(
         for item in &items {
             *restore.entry(item.goods_id).or_insert(0) += item.quantity;
         }
-        add_event(&mut tx, order_no, now, "cancelled", Some(serde_json::json!({ "reason": reason })), who, run_key)
-            .await?;
+        // The reason as the JSON it is stored as (`{code, params}`), not as a string of it.
+        let reason_json =
+            serde_json::from_str::<serde_json::Value>(reason).unwrap_or_else(|_| serde_json::json!(reason));
+        add_event(
+            &mut tx,
+            order_no,
+            now,
+            "cancelled",
+            Some(serde_json::json!({ "reason": reason_json })),
+            who,
+            run_key,
+        )
+        .await?;
         if !items.is_empty() {
             let restored: Vec<_> =
                 items.iter().map(|i| serde_json::json!({ "goods_id": i.goods_id, "quantity": i.quantity })).collect();
@@ -595,7 +607,7 @@ pub async fn list_cancelled(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<
                 created_at: instant(r.try_get("created_at")?),
                 expires_at: instant(r.try_get("expires_at")?),
                 cancelled_at: instant(r.try_get("cancelled_at")?),
-                reason: r.try_get("reason")?,
+                reason: CancelReason::from_stored(&r.try_get::<String, _>("reason")?),
                 cancelled_by: r.try_get("cancelled_by")?,
             })
         })

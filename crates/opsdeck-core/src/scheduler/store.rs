@@ -365,7 +365,7 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
         manual: manual != 0,
         attempts: row.try_get("attempts")?,
         summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
-        error: row.try_get("error")?,
+        error: row.try_get::<Option<String>, _>("error")?.as_deref().map(opsdeck_api::ErrorReason::from_stored),
     })
 }
 

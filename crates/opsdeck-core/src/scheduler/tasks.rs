@@ -11,11 +11,19 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::Core;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
 
+pub use opsdeck_api::ErrorReason;
 pub use opsdeck_api::jobs::TaskKindInfo;
 
-/// What a run produced: a summary for the history, or an error text.
-pub type TaskResult = Result<Value, String>;
+/// What a run produced: a summary for the history, or why it failed (a code and its params,
+/// which the console renders in the viewer's language).
+pub type TaskResult = Result<Value, ErrorReason>;
+
+/// A facade error as a run's failure (its code and params; an internal cause goes to the log).
+pub fn failure(error: ApiError) -> ErrorReason {
+    ErrorReason::from(&ErrorBody::from(error))
+}
 pub type TaskFuture = Pin<Box<dyn Future<Output = TaskResult> + Send>>;
 type RunFn = dyn Fn(TaskContext, Value) -> TaskFuture + Send + Sync;
 
@@ -37,7 +45,7 @@ pub struct TaskKind {
     pub name: &'static str,
     pub description: &'static str,
     pub args_example: Value,
-    validate: fn(&Value) -> Result<(), String>,
+    validate: fn(&Value) -> Result<(), ApiError>,
     run: Arc<RunFn>,
 }
 
@@ -46,13 +54,13 @@ impl TaskKind {
         name: &'static str,
         description: &'static str,
         args_example: Value,
-        validate: fn(&Value) -> Result<(), String>,
+        validate: fn(&Value) -> Result<(), ApiError>,
         run: impl Fn(TaskContext, Value) -> TaskFuture + Send + Sync + 'static,
     ) -> TaskKind {
         TaskKind { name, description, args_example, validate, run: Arc::new(run) }
     }
 
-    pub fn validate(&self, args: &Value) -> Result<(), String> {
+    pub fn validate(&self, args: &Value) -> Result<(), ApiError> {
         (self.validate)(args)
     }
 
@@ -102,27 +110,37 @@ impl Registry {
     }
 }
 
-fn object(args: &Value) -> Result<&serde_json::Map<String, Value>, String> {
+fn object(args: &Value) -> Result<&serde_json::Map<String, Value>, ApiError> {
     match args {
         Value::Object(map) => Ok(map),
-        Value::Null => Err("args must be a JSON object (use {})".into()),
-        _ => Err("args must be a JSON object".into()),
+        Value::Null => {
+            Err(ApiError::coded(ErrorCode::ArgsNotObject, "args must be a JSON object (use {})").param("example", "{}"))
+        }
+        _ => Err(ApiError::coded(ErrorCode::ArgsNotObject, "args must be a JSON object").param("example", "{}")),
     }
 }
 
-fn only_keys(map: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), String> {
+fn only_keys(map: &serde_json::Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(format!("unknown argument {key:?} (allowed: {})", allowed.join(", "))),
+        Some(key) => {
+            let allowed = if allowed.is_empty() { "—".to_string() } else { allowed.join(", ") };
+            Err(ApiError::coded(ErrorCode::ArgUnknown, format!("unknown argument {key:?} (allowed: {allowed})"))
+                .param("key", key)
+                .param("allowed", allowed))
+        }
         None => Ok(()),
     }
 }
 
-fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Result<Option<u64>, String> {
+fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Result<Option<u64>, ApiError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) if n <= max => Ok(Some(n)),
-            _ => Err(format!("{key} must be a whole number from 0 to {max}")),
+            _ => Err(ApiError::coded(ErrorCode::ArgNumber, format!("{key} must be a whole number from 0 to {max}"))
+                .param("key", key)
+                .param("min", 0)
+                .param("max", max)),
         },
     }
 }
@@ -130,13 +148,15 @@ fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Re
 /// `noop`: does nothing (optionally for `sleep_ms`, or failing or panicking on purpose): for
 /// testing the scheduler itself.
 fn noop() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         let map = object(args)?;
         only_keys(map, &["sleep_ms", "fail", "panic"])?;
         optional_u64(map, "sleep_ms", 3_600_000)?;
         for key in ["fail", "panic"] {
             if !matches!(map.get(key), None | Some(Value::Bool(_)) | Some(Value::Null)) {
-                return Err(format!("{key} must be true or false"));
+                return Err(
+                    ApiError::coded(ErrorCode::ArgBoolean, format!("{key} must be true or false")).param("key", key)
+                );
             }
         }
         Ok(())
@@ -154,7 +174,7 @@ fn noop() -> TaskKind {
                     tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
                 }
                 if args.get("fail").and_then(Value::as_bool).unwrap_or(false) {
-                    return Err("failed on purpose (fail: true)".into());
+                    return Err(ErrorReason::new(ErrorCode::TaskFailedOnPurpose));
                 }
                 if args.get("panic").and_then(Value::as_bool).unwrap_or(false) {
                     panic!("panicked on purpose (panic: true)");
@@ -167,12 +187,17 @@ fn noop() -> TaskKind {
 
 /// `log`: writes a message to the log.
 fn log() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         let map = object(args)?;
         only_keys(map, &["message"])?;
         match map.get("message") {
             Some(Value::String(m)) if !m.trim().is_empty() && m.len() <= 1000 => Ok(()),
-            _ => Err("message must be a non-empty string of at most 1000 characters".into()),
+            _ => Err(ApiError::coded(
+                ErrorCode::ArgText,
+                "message must be a non-empty string of at most 1000 characters",
+            )
+            .param("key", "message")
+            .param("max", 1000)),
         }
     }
     TaskKind::new("log", "Writes a message to the log.", json!({ "message": "hello" }), validate, |ctx, args| {
@@ -186,13 +211,17 @@ fn log() -> TaskKind {
 
 /// `http_get`: calls a URL and records the status; a non-2xx answer fails the run.
 fn http_get() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         let map = object(args)?;
         only_keys(map, &["url", "timeout_seconds"])?;
-        let url = map.get("url").and_then(Value::as_str).ok_or("url is required")?;
-        let parsed = url::Url::parse(url).map_err(|e| format!("url is not a URL: {e}"))?;
+        let url = map
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::coded(ErrorCode::ArgRequired, "url is required").param("key", "url"))?;
+        let not_http = |message: String| ApiError::coded(ErrorCode::ArgUrl, message).param("key", "url");
+        let parsed = url::Url::parse(url).map_err(|e| not_http(format!("url is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err("url must be http:// or https://".into());
+            return Err(not_http("url must be http:// or https://".into()));
         }
         optional_u64(map, "timeout_seconds", 600)?;
         Ok(())
@@ -216,7 +245,10 @@ fn http_get() -> TaskKind {
                     .timeout(Duration::from_secs(timeout))
                     .send()
                     .await
-                    .map_err(|e| format!("GET {url}: {}", crate::health::describe_error(&e)))?;
+                    .map_err(|e| {
+                        tracing::info!(%url, error = crate::health::describe_error(&e), "http_get failed");
+                        ErrorReason::new(ErrorCode::HttpGetFailed).param("url", &url)
+                    })?;
                 let status = response.status();
                 let bytes = response.bytes().await.map(|b| b.len()).unwrap_or(0);
                 let summary = json!({
@@ -225,7 +257,11 @@ fn http_get() -> TaskKind {
                     "bytes": bytes,
                     "elapsed_ms": started.elapsed().as_millis() as u64,
                 });
-                if status.is_success() { Ok(summary) } else { Err(format!("GET {url} answered {status}")) }
+                if status.is_success() {
+                    Ok(summary)
+                } else {
+                    Err(ErrorReason::new(ErrorCode::HttpGetStatus).param("url", &url).param("status", status.as_u16()))
+                }
             })
         },
     )
@@ -233,7 +269,7 @@ fn http_get() -> TaskKind {
 
 /// `prune_history`: deletes runs older than the configured retention.
 fn prune_history() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         only_keys(object(args)?, &[])
     }
     TaskKind::new(
@@ -247,7 +283,7 @@ fn prune_history() -> TaskKind {
                 let before = ctx.scheduled_at - chrono::Duration::from_std(retention).unwrap_or_default();
                 let deleted = super::store::prune_runs(ctx.core.database().pool(), before)
                     .await
-                    .map_err(|e| format!("pruning failed: {e}"))?;
+                    .map_err(|e| failure(e.into()))?;
                 Ok(json!({ "deleted": deleted, "before": before }))
             })
         },
@@ -256,7 +292,7 @@ fn prune_history() -> TaskKind {
 
 /// `ocr_reconcile`: puts back into Redis what it lost (unfinished requests, kept results).
 fn ocr_reconcile() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         only_keys(object(args)?, &[])
     }
     TaskKind::new(
@@ -266,7 +302,7 @@ fn ocr_reconcile() -> TaskKind {
         validate,
         |ctx, _args| {
             Box::pin(async move {
-                let done = ctx.core.ocr_reconcile().await.map_err(|e| format!("reconcile failed: {e}"))?;
+                let done = ctx.core.ocr_reconcile().await.map_err(failure)?;
                 Ok(serde_json::to_value(done).unwrap_or_default())
             })
         },
@@ -275,7 +311,7 @@ fn ocr_reconcile() -> TaskKind {
 
 /// `order_expiry_sweep`: cancels orders unpaid past their deadline (after asking Alipay).
 fn order_expiry_sweep() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         only_keys(object(args)?, &[])
     }
     TaskKind::new(
@@ -285,8 +321,7 @@ fn order_expiry_sweep() -> TaskKind {
         validate,
         |ctx, _args| {
             Box::pin(async move {
-                let summary =
-                    ctx.core.orders_sweep(Some(&ctx.run_key)).await.map_err(|e| format!("sweep failed: {e}"))?;
+                let summary = ctx.core.orders_sweep(Some(&ctx.run_key)).await.map_err(failure)?;
                 crate::orders::expiry::outcome(&summary)
             })
         },
@@ -295,7 +330,7 @@ fn order_expiry_sweep() -> TaskKind {
 
 /// `orders_reconcile`: repairs the due index in Redis from SQL.
 fn orders_reconcile() -> TaskKind {
-    fn validate(args: &Value) -> Result<(), String> {
+    fn validate(args: &Value) -> Result<(), ApiError> {
         only_keys(object(args)?, &[])
     }
     TaskKind::new(
@@ -305,7 +340,7 @@ fn orders_reconcile() -> TaskKind {
         validate,
         |ctx, _args| {
             Box::pin(async move {
-                let done = ctx.core.orders_reconcile().await.map_err(|e| format!("reconcile failed: {e}"))?;
+                let done = ctx.core.orders_reconcile().await.map_err(failure)?;
                 Ok(serde_json::to_value(done).unwrap_or_default())
             })
         },

@@ -13,26 +13,37 @@
 //!   transitions: every real instant that matches runs, once.
 //! - Intervals are elapsed time and ignore wall clocks entirely.
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
-
+use opsdeck_api::ErrorCode;
 
 pub use opsdeck_api::jobs::{DstNote, FireTime, TriggerSpec};
 
-/// Why a trigger was refused; `field` names the form field (`trigger`, `timezone`).
+/// Why a trigger was refused: `field` names the form field (`trigger`, `timezone`), `code` and
+/// `params` are what the console renders, `message` says the same in English (the command line).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct TriggerError {
     pub field: &'static str,
+    pub code: ErrorCode,
     pub message: String,
+    pub params: BTreeMap<String, String>,
 }
 
-fn trigger_error(message: impl Into<String>) -> TriggerError {
-    TriggerError { field: "trigger", message: message.into() }
+impl TriggerError {
+    fn param(mut self, key: &str, value: impl ToString) -> TriggerError {
+        self.params.insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+fn trigger_error(code: ErrorCode, message: impl Into<String>) -> TriggerError {
+    TriggerError { field: "trigger", code, message: message.into(), params: BTreeMap::new() }
 }
 
 /// One instant a schedule fires at.
@@ -73,15 +84,15 @@ impl Schedule {
     pub fn compile(spec: &TriggerSpec, tz: Tz, created: DateTime<Utc>) -> Result<Schedule, TriggerError> {
         let kind = match spec {
             TriggerSpec::Interval { every_seconds, start, end } => {
-                if *every_seconds <= 0 {
-                    return Err(trigger_error(format!(
-                        "interval: every_seconds must be greater than 0 (got {every_seconds})"
-                    )));
-                }
-                if *every_seconds > MAX_INTERVAL_SECONDS {
-                    return Err(trigger_error(format!(
-                        "interval: every_seconds must be at most {MAX_INTERVAL_SECONDS} (a year)"
-                    )));
+                if *every_seconds <= 0 || *every_seconds > MAX_INTERVAL_SECONDS {
+                    let message = if *every_seconds <= 0 {
+                        format!("interval: every_seconds must be greater than 0 (got {every_seconds})")
+                    } else {
+                        format!("interval: every_seconds must be at most {MAX_INTERVAL_SECONDS} (a year)")
+                    };
+                    return Err(trigger_error(ErrorCode::SecondsOutOfRange, message)
+                        .param("min", 1)
+                        .param("max", MAX_INTERVAL_SECONDS));
                 }
                 let every = Duration::seconds(*every_seconds);
                 let start = start.as_deref().map(|s| local_instant(s, tz, "interval start")).transpose()?;
@@ -89,7 +100,7 @@ impl Schedule {
                 if let (Some((start, _)), Some((end, _))) = (start, end)
                     && end <= start
                 {
-                    return Err(trigger_error("interval: end must be after start"));
+                    return Err(trigger_error(ErrorCode::RangeReversed, "interval: end must be after start"));
                 }
                 Kind::Interval {
                     every,
@@ -195,11 +206,10 @@ pub fn preview(
     if let Some(at) = schedule.one_shot_at()
         && at <= from
     {
-        return Err(trigger_error(format!(
-            "date: {} ({}) is in the past",
-            at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S"),
-            tz.name()
-        )));
+        let local = at.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        return Err(trigger_error(ErrorCode::DateInPast, format!("date: {local} ({}) is in the past", tz.name()))
+            .param("at", local)
+            .param("timezone", tz.name()));
     }
     Ok(schedule.local_fires(from, count))
 }
@@ -244,7 +254,12 @@ fn parse_local(text: &str, what: &str) -> Result<NaiveDateTime, TriggerError> {
             return Ok(at);
         }
     }
-    Err(trigger_error(format!("{what}: {text:?} is not a local date and time (use YYYY-MM-DD HH:MM[:SS])")))
+    Err(trigger_error(
+        ErrorCode::DateTimeInvalid,
+        format!("{what}: {text:?} is not a local date and time (use YYYY-MM-DD HH:MM[:SS])"),
+    )
+    .param("value", text)
+    .param("example", "2026-12-05 08:00"))
 }
 
 /// A local date-time in `tz` as an instant, applying the daylight-saving rules above.
@@ -274,83 +289,128 @@ fn resolve_local(local: NaiveDateTime, tz: Tz) -> (DateTime<Utc>, Option<DstNote
     }
 }
 
-const FIVE_FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
-const SIX_FIELDS: [&str; 6] = ["second", "minute", "hour", "day of month", "month", "day of week"];
+/// The fields of a cron expression, as the console's catalogues name them (`errors.values.field`),
+/// with an example of a valid value.
+const FIVE_FIELDS: [(&str, &str); 5] =
+    [("minute", "*/15"), ("hour", "9"), ("day_of_month", "1"), ("month", "JAN"), ("day_of_week", "MON-FRI")];
+const SIX_FIELDS: [(&str, &str); 6] = [
+    ("second", "0"),
+    ("minute", "*/15"),
+    ("hour", "9"),
+    ("day_of_month", "1"),
+    ("month", "JAN"),
+    ("day_of_week", "MON-FRI"),
+];
+/// An example of a whole valid expression.
+const CRON_EXAMPLE: &str = "0 9 * * MON-FRI";
 
 fn cron_parser() -> CronParser {
     CronParser::builder().seconds(Seconds::Optional).build()
 }
 
-/// Parses a cron expression; a refusal names the offending field.
+/// Parses a cron expression; a refusal names the offending field, its position and an example
+/// of a valid value (the cron library's own text goes to the log only).
 pub fn parse_cron(expr: &str) -> Result<Cron, TriggerError> {
     let expr = expr.trim();
     if expr.is_empty() {
-        return Err(trigger_error("cron: the expression is empty"));
+        return Err(trigger_error(ErrorCode::CronEmpty, "cron: the expression is empty").param("example", CRON_EXAMPLE));
     }
     match cron_parser().parse(expr) {
         Ok(cron) => {
             // Reject patterns that never fire (e.g. 30 February) now, not at run time.
             let probe = Utc::now().with_timezone(&chrono_tz::UTC);
-            cron.find_next_occurrence(&probe, false)
-                .map_err(|_| trigger_error(format!("cron: {expr:?} never fires")))?;
+            cron.find_next_occurrence(&probe, false).map_err(|_| {
+                trigger_error(ErrorCode::CronNeverFires, format!("cron: {expr:?} never fires")).param("value", expr)
+            })?;
             Ok(cron)
         }
-        Err(error) => Err(trigger_error(describe_cron_error(expr, &error))),
+        Err(error) => {
+            tracing::debug!(expr, error = %error, "cron expression refused");
+            Err(describe_cron_error(expr))
+        }
     }
 }
 
 /// Finds which field is at fault by parsing each alone among wildcards.
-fn describe_cron_error(expr: &str, error: &croner::errors::CronError) -> String {
+fn describe_cron_error(expr: &str) -> TriggerError {
     let fields: Vec<&str> = expr.split_whitespace().collect();
-    let names: &[&str] = match fields.len() {
+    let names: &[(&str, &str)] = match fields.len() {
         5 => &FIVE_FIELDS,
         6 => &SIX_FIELDS,
         _ if expr.starts_with('@') => {
-            return format!("cron: unknown macro {expr:?} (use @yearly, @monthly, @weekly, @daily or @hourly)");
+            return trigger_error(
+                ErrorCode::CronMacroUnknown,
+                format!("cron: unknown macro {expr:?} (use @yearly, @monthly, @weekly, @daily or @hourly)"),
+            )
+            .param("value", expr)
+            .param("example", "@daily");
         }
         n => {
-            return format!(
-                "cron: expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds first), got {n}"
-            );
+            return trigger_error(
+                ErrorCode::CronFieldCount,
+                format!(
+                    "cron: expected 5 fields (minute hour day-of-month month day-of-week) or 6 (with seconds \
+                     first), got {n}; e.g. {CRON_EXAMPLE}"
+                ),
+            )
+            .param("count", n)
+            .param("example", CRON_EXAMPLE);
         }
     };
-    for (index, field) in fields.iter().enumerate() {
-        let probe: Vec<&str> = (0..fields.len()).map(|i| if i == index { *field } else { "*" }).collect();
-        if let Err(e) = cron_parser().parse(&probe.join(" ")) {
-            return format!(
-                "cron: field '{}': {:?} is not valid ({}; allowed: {})",
-                names[index],
-                field,
-                plain(&e),
-                allowed(names[index])
-            );
+    let at_fault = fields.iter().enumerate().find(|(index, _)| {
+        let probe: Vec<&str> = (0..fields.len()).map(|i| if i == *index { fields[i] } else { "*" }).collect();
+        cron_parser().parse(&probe.join(" ")).is_err()
+    });
+    // When every field passes alone, the combination is at fault: name the whole expression.
+    let (index, value) = match at_fault {
+        Some((index, value)) => (index, *value),
+        None => {
+            return trigger_error(
+                ErrorCode::CronUnreadable,
+                format!("cron: {expr:?} is not a valid expression; e.g. {CRON_EXAMPLE}"),
+            )
+            .param("value", expr)
+            .param("example", CRON_EXAMPLE);
         }
-    }
-    format!("cron: {}", plain(error))
+    };
+    let (name, example) = names[index];
+    let words = name.replace('_', " ");
+    trigger_error(
+        ErrorCode::CronInvalid,
+        format!(
+            "cron: field '{words}' (field {} of {}): {value:?} is not valid (allowed: {}); e.g. {example}",
+            index + 1,
+            fields.len(),
+            allowed(name)
+        ),
+    )
+    .param("field", name)
+    .param("position", index + 1)
+    .param("value", value)
+    .param("example", example)
 }
 
 fn allowed(field: &str) -> &'static str {
     match field {
         "second" | "minute" => "0-59, * , - /",
         "hour" => "0-23, * , - /",
-        "day of month" => "1-31, L, W, * , - /",
+        "day_of_month" => "1-31, L, W, * , - /",
         "month" => "1-12 or JAN-DEC, * , - /",
         _ => "0-7 or SUN-SAT, L, #, * , - /",
     }
 }
 
-fn plain(error: &croner::errors::CronError) -> String {
-    let text = error.to_string();
-    text.trim_start_matches("Component error: ")
-        .trim_start_matches("Invalid pattern: ")
-        .trim_end_matches('.')
-        .to_string()
-}
-
 /// A zone name from the IANA database.
 pub fn parse_timezone(name: &str) -> Result<Tz, TriggerError> {
-    Tz::from_str(name.trim()).map_err(|_| TriggerError {
-        field: "timezone",
-        message: format!("unknown time zone {name:?} (use an IANA name such as Asia/Shanghai)"),
+    Tz::from_str(name.trim()).map_err(|_| {
+        TriggerError {
+            field: "timezone",
+            ..trigger_error(
+                ErrorCode::TimezoneUnknown,
+                format!("unknown time zone {name:?} (use an IANA name such as Asia/Shanghai)"),
+            )
+        }
+        .param("value", name)
+        .param("example", "Asia/Shanghai")
     })
 }

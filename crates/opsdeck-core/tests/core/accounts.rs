@@ -391,7 +391,8 @@ async fn linking_unlinking_and_roles() {
         "forbidden"
     );
     let e = world.core.order_cancel("NO-SUCH", "because", &viewer).await.unwrap_err();
-    assert!(matches!(&e, ApiError::Forbidden(m) if m.contains("viewer cannot cancel orders")), "{e}");
+    assert!(e.code() == "forbidden" && e.to_string().contains("viewer cannot cancel orders"), "{e}");
+    assert_eq!(e.params().get("action").map(String::as_str), Some("cancel_orders"), "{e}");
     assert_eq!(code_of(world.core.ocr_purge_dead(&viewer).await.unwrap_err()), "forbidden");
     // Unlink QQ; the last link (Weibo) stays.
     let user = world.core.unlink(qq_link, &admin).await.unwrap();

@@ -40,8 +40,9 @@ async fn bad_requests_get_a_code_and_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let body: ErrorBody = core.audit_list(0, None, &Actor::system("tester")).await.unwrap_err().into();
-    assert_eq!(body.code, "invalid_input");
+    assert_eq!(body.code, "value_out_of_range");
     assert!(body.message.contains("limit"), "{body:?}");
+    assert_eq!((body.params["min"].as_str(), body.params["max"].as_str()), ("1", "500"), "{body:?}");
     let anonymous =
         core.record_audit(NewAuditEntry { who: " ", action: "x", target: "y", detail: None }).await.unwrap_err();
     assert_eq!(anonymous.code(), "invalid_input");

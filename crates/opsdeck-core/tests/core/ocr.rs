@@ -71,7 +71,10 @@ async fn bad_urls_are_refused_and_the_same_url_is_one_request() {
     core.ocr_pause(&Actor::system("tester")).await.unwrap();
     for bad in ["", "ftp://img.example.com/a.jpg", "not a url", "https://", "javascript:alert(1)"] {
         let body: ErrorBody = core.ocr_submit(bad, Side::Front).await.unwrap_err().into();
-        assert_eq!((body.code.as_str(), body.field.as_deref()), ("invalid_input", Some("url")), "{bad:?}: {body:?}");
+        assert_eq!((body.code.as_str(), body.field.as_deref()), ("image_url_invalid", Some("url")), "{bad:?}: {body:?}");
+        // The reason is a word the catalogues translate, never the URL library's text.
+        let reason = body.params["reason"].as_str();
+        assert!(["empty", "not_url", "scheme", "no_host", "spaces"].contains(&reason), "{bad:?}: {body:?}");
     }
     let long = format!("https://img.example.com/{}", "a".repeat(2100));
     assert!(core.ocr_submit(&long, Side::Front).await.is_err());

@@ -5,6 +5,7 @@ use std::path::Path;
 use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
 use opsdeck_core::{Actor, Config, Core};
 use opsdeck_api::ErrorBody;
+use opsdeck_api::orders::{CancelCode, CancelReason};
 use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY, SANDBOX_SELLER_ID,
 };
@@ -72,7 +73,7 @@ async fn sweep_until_gone(core: &Core, order_no: &str) {
     .await;
 }
 
-async fn cancelled_by(core: &Core, order_no: &str) -> Option<(String, String)> {
+async fn cancelled_by(core: &Core, order_no: &str) -> Option<(String, CancelReason)> {
     let page = core
         .cancelled_list(
             OrderQuery { search: Some(order_no.into()), limit: 10, ..OrderQuery::default() },
@@ -151,8 +152,15 @@ async fn the_sweep_asks_alipay_then_cancels_or_marks_paid() {
     for order in [&never_opened, &paid_late, &top_up] {
         sweep_until_gone(&core, &order.order_no).await;
     }
-    // Waiting and never opened: closed at Alipay, cancelled, stock back.
-    assert_eq!(cancelled_by(&core, &waiting.order_no).await.unwrap().0, "sweep");
+    // Waiting and never opened: closed at Alipay, cancelled, stock back. The reason is kept as a
+    // code and its params (rendered in the viewer's language), not as English text.
+    let (by, reason) = cancelled_by(&core, &waiting.order_no).await.unwrap();
+    assert_eq!(by, "sweep");
+    assert_eq!(reason, CancelReason::new(CancelCode::UnpaidSeconds).param("seconds", 1));
+    assert_eq!(
+        serde_json::to_value(&reason).unwrap(),
+        serde_json::json!({ "code": "unpaid_seconds", "params": { "seconds": "1" } })
+    );
     assert_eq!(cancelled_by(&core, &never_opened.order_no).await.unwrap().0, "sweep");
     // Paid after all (the notification was lost): marked paid, not cancelled.
     assert!(cancelled_by(&core, &paid_late.order_no).await.is_none());
@@ -199,7 +207,10 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
     assert_eq!(blank.field.as_deref(), Some("reason"));
     alipay.set(&order.order_no, Outcome::Waiting);
     core.order_cancel(&order.order_no, "customer asked", &Actor::system("alice")).await.unwrap();
-    assert_eq!(cancelled_by(&core, &order.order_no).await.unwrap(), ("alice".into(), "customer asked".into()));
+    assert_eq!(
+        cancelled_by(&core, &order.order_no).await.unwrap(),
+        ("alice".into(), CancelReason::staff("customer asked"))
+    );
     assert_eq!(stock(&core, tea.id).await, (10, 0, 0));
     assert_eq!(core.audit_list(1, None, &Actor::system("tester")).await.unwrap().entries[0].action, "order.cancel");
     // Again: it is no longer pending.
@@ -216,7 +227,7 @@ async fn staff_cancel_asks_alipay_first_and_is_audited() {
     let calls = alipay.calls().len();
     let refused: ErrorBody =
         core.order_cancel(&paid.order_no, "again", &Actor::system("alice")).await.unwrap_err().into();
-    assert_eq!(refused.code, "forbidden");
+    assert_eq!(refused.code, "order_paid");
     assert_eq!(alipay.calls().len(), calls);
 
     // Placed from the console: audited, and the timeline names the staff member.
@@ -558,15 +569,16 @@ async fn a_permanent_alipay_refusal_fails_the_sweep_run_and_cancels_nothing() {
     .await;
     assert_eq!(summary.refused, std::slice::from_ref(&order.order_no));
     assert!(summary.cancelled.is_empty() && summary.retried.is_empty(), "{summary:?}");
+    // The run's failure is a code with the count (Alipay's own text goes to the log).
     let failure = opsdeck_core::orders::expiry::outcome(&summary).unwrap_err();
-    assert!(failure.contains("40002") && failure.contains("isv.invalid-app-id"), "{failure}");
-    assert!(failure.contains("Alipay configuration"), "{failure}");
+    assert_eq!(failure.code, "sweep_refused", "{failure:?}");
+    assert_eq!(failure.params.get("count").map(String::as_str), Some("1"), "{failure:?}");
     assert!(core.order_get(&order.order_no).await.unwrap().paid_at.is_none(), "still pending");
     assert!(cancelled_by(&core, &order.order_no).await.is_none(), "never cancelled without an answer");
 
     let refused: ErrorBody =
         core.order_cancel(&order.order_no, "customer asked", &Actor::system("alice")).await.unwrap_err().into();
-    assert_eq!(refused.code, "provider_error", "{}", refused.message);
+    assert_eq!(refused.code, "alipay_refused", "{}", refused.message);
     assert!(refused.message.contains("check the Alipay configuration"), "{}", refused.message);
     assert!(cancelled_by(&core, &order.order_no).await.is_none());
     core.shutdown().await;

@@ -261,14 +261,16 @@ async fn overlap_is_skipped_timeouts_stop_and_failures_keep_their_error() {
     assert_eq!(skipped[0].summary, Some(json!({ "max_instances": 1 })));
     let timed_out = finished_runs(&mut events, 1, |r| r.job_id == stuck.id).await;
     assert_eq!(timed_out[0].outcome, RunOutcome::TimedOut);
-    assert!(timed_out[0].error.as_deref().unwrap().contains("timeout"));
+    let error = timed_out[0].error.clone().unwrap();
+    assert_eq!(error.code, "task_timed_out");
+    assert!(error.params.contains_key("seconds"), "{error:?}");
     let failed = finished_runs(&mut events, 1, |r| r.job_id == broken.id).await;
     assert_eq!(failed[0].outcome, RunOutcome::Failed);
-    assert_eq!(failed[0].error.as_deref(), Some("failed on purpose (fail: true)"));
+    assert_eq!(failed[0].error.as_ref().map(|e| e.code.as_str()), Some("task_failed_on_purpose"));
     // A panicking task is recorded as a failed run, and the scheduler carries on.
     let panicked = finished_runs(&mut events, 2, |r| r.job_id == panicky.id).await;
     assert!(panicked.iter().all(|r| r.outcome == RunOutcome::Failed));
-    assert_eq!(panicked[0].error.as_deref(), Some("the task panicked: panicked on purpose (panic: true)"));
+    assert_eq!(panicked[0].error.as_ref().map(|e| e.code.as_str()), Some("task_panicked"));
     let only_failed = core
         .runs_list(
             RunQuery { outcome: Some(RunOutcome::Failed), limit: 50, ..RunQuery::default() },
@@ -300,7 +302,7 @@ async fn bad_input_is_refused_and_nothing_is_saved() {
     let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let refuse = |e: opsdeck_core::ApiError| -> (String, String) {
         let body: opsdeck_api::ErrorBody = e.into();
-        assert_eq!(body.code, "invalid_input");
+        assert_eq!(body.code.http_status(), 400, "{body:?}");
         (body.field.unwrap_or_default(), body.message)
     };
     let bad_cron = refuse(
@@ -364,7 +366,7 @@ async fn default_jobs_are_provided_once_and_staff_edits_survive_a_restart() {
     let prune = wait_for_job(&core, "prune-run-history").await;
     assert_eq!(prune.kind, "prune_history");
     let delete = core.job_delete(prune.id, &who()).await.unwrap_err();
-    assert_eq!(delete.code(), "forbidden", "a default job cannot be deleted");
+    assert_eq!(delete.code(), "job_built_in", "a default job cannot be deleted");
     let edit = opsdeck_api::jobs::JobEdit {
         trigger: cron("5 4 * * *"),
         timezone: "Europe/London".into(),
@@ -416,7 +418,7 @@ async fn staff_jobs_can_be_deleted_and_their_history_stays() {
     core.job_delete(job.id, &who()).await.unwrap();
     assert!(core.jobs_list(&Actor::system("tester")).await.unwrap().iter().all(|j| j.id != job.id));
     assert!(!runs_of(&core, job.id).await.is_empty(), "the history stays");
-    assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "not_found");
+    assert_eq!(core.job_get(job.id).await.unwrap_err().code(), "job_not_found");
     core.shutdown().await;
 }
 
@@ -462,7 +464,8 @@ async fn http_get_records_the_status_and_fails_on_errors() {
     assert_eq!(summary["bytes"], 2);
     let failed = both.into_iter().find(|r| r.job_id == bad.id).expect("the bad run");
     assert_eq!(failed.outcome, RunOutcome::Failed);
-    assert!(failed.error.unwrap().contains("503"));
+    let error = failed.error.unwrap();
+    assert_eq!((error.code.as_str(), error.params.get("status").map(String::as_str)), ("http_get_status", Some("503")));
 
     let mut ftp = draft("ping-ftp", cron("0 3 * * *"), json!({ "url": "ftp://example.com/" }), JobPolicy::default());
     ftp.kind = "http_get".into();
@@ -790,7 +793,7 @@ async fn a_run_that_loses(claim: bool, slot: bool) {
     let run =
         finished_runs(&mut events, 1, |r| r.job_id == job.id && r.scheduled_at == running.scheduled_at).await.remove(0);
     assert_eq!(run.outcome, RunOutcome::Failed, "{run:?}");
-    assert!(run.error.as_deref().is_some_and(|e| e.starts_with("stopped: ")), "{run:?}");
+    assert!(run.error.as_ref().is_some_and(|e| e.code == "run_claim_lost" || e.code == "run_slot_lost"), "{run:?}");
     let summary = run.summary.clone().expect("a summary");
     let noted = (summary["claim_lost"] == true, summary["slot_lost"] == true);
     assert!(noted.0 || noted.1, "the loss is on the run's record: {run:?}");

@@ -180,3 +180,45 @@ fn bad_triggers_are_refused_naming_the_field() {
     assert_eq!(zone.field, "timezone");
     assert!(zone.message.contains("unknown time zone"), "{}", zone.message);
 }
+
+/// A refused cron expression says, as params the console renders in the operator's language,
+/// which field is wrong (its name and position), the value found there and an example of a valid
+/// one; the cron library's own text ("illegal character 'D' in part '1DAY'") is in none of them.
+#[test]
+fn a_refused_cron_names_the_field_its_position_and_an_example() {
+    let refused = |expr: &str| preview(&cron(expr), "UTC", at("2026-06-01T00:00:00Z"), 5).unwrap_err();
+    let params = |e: &opsdeck_core::scheduler::trigger::TriggerError| {
+        let get = |key: &str| e.params.get(key).cloned().unwrap_or_default();
+        (get("field"), get("position"), get("value"), get("example"))
+    };
+
+    let day = refused("0 0 1DAY * *");
+    assert_eq!((day.field, day.code.as_str()), ("trigger", "cron_invalid"));
+    assert_eq!(params(&day), ("day_of_month".into(), "3".into(), "1DAY".into(), "1".into()));
+    let hour = refused("0 25 * * *");
+    assert_eq!(params(&hour), ("hour".into(), "2".into(), "25".into(), "9".into()));
+    let weekday = refused("0 8 * * FUNDAY");
+    assert_eq!(params(&weekday), ("day_of_week".into(), "5".into(), "FUNDAY".into(), "MON-FRI".into()));
+    let second = refused("61 0 8 * * *");
+    assert_eq!(params(&second), ("second".into(), "1".into(), "61".into(), "0".into()));
+    for e in [&day, &hour, &weekday, &second] {
+        let text = format!("{:?}", e.params);
+        assert!(!text.contains("illegal") && !text.contains("part"), "no library text in the params: {text}");
+        // Every example is itself valid in its place.
+        let (_, position, _, example) = params(e);
+        let n = if e.params["field"] == "second" { 6 } else { 5 };
+        let fields: Vec<&str> =
+            (1..=n).map(|i| if i.to_string() == position { example.as_str() } else { "*" }).collect();
+        assert!(parse_cron(&fields.join(" ")).is_ok(), "{example} is valid at {position}");
+    }
+
+    let count = refused("* * *");
+    assert_eq!(count.code.as_str(), "cron_field_count");
+    assert_eq!(count.params["count"], "3");
+    assert_eq!(count.params["example"], "0 9 * * MON-FRI");
+    assert_eq!(refused("@fortnightly").code.as_str(), "cron_macro_unknown");
+    assert_eq!(refused("0 0 30 2 *").code.as_str(), "cron_never_fires");
+    let zone = preview(&cron("* * * * *"), "Mars/Olympus", at("2026-06-01T00:00:00Z"), 5).unwrap_err();
+    assert_eq!((zone.field, zone.code.as_str()), ("timezone", "timezone_unknown"));
+    assert_eq!((zone.params["value"].as_str(), zone.params["example"].as_str()), ("Mars/Olympus", "Asia/Shanghai"));
+}

@@ -97,7 +97,7 @@ export class FakeOrders extends FakeOcr {
       if (g) Object.assign(g, { stock_locked: g.stock_locked - item.quantity, stock_available: g.stock_available + item.quantity })
     }
     this.cancelledOrders.push(
-      cancelledOrder({ ...order, order_id: order.id, cancelled_at: new Date().toISOString(), reason: reason.trim(), cancelled_by: FAKE_ACTOR }),
+      cancelledOrder({ ...order, order_id: order.id, cancelled_at: new Date().toISOString(), reason: { code: 'staff', params: { text: reason.trim() } }, cancelled_by: FAKE_ACTOR }),
     )
     this.event(orderNo, 'cancelled', { reason: reason.trim() }, FAKE_ACTOR)
   }
@@ -208,7 +208,7 @@ export function cancelledOrder(overrides: Partial<CancelledOrder> = {}): Cancell
     created_at: '2026-01-10T02:00:00Z',
     expires_at: '2026-01-10T02:30:00Z',
     cancelled_at: '2026-01-10T02:30:04Z',
-    reason: 'unpaid 30 minutes after it was placed',
+    reason: { code: 'unpaid_minutes', params: { minutes: '30' } },
     cancelled_by: 'sweep',
     ...rest,
   }

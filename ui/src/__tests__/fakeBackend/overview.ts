@@ -29,12 +29,12 @@ export function overview(overrides: Partial<Overview> = {}): Overview {
       paid_last_hour: 9,
       paid_late_last_hour: 1,
       recent_cancelled: [
-        { order_no: 'O20261128-0001', amount_fen: 12800, cancelled_at: at, reason: 'unpaid for 30 minutes', cancelled_by: 'sweep' },
+        { order_no: 'O20261128-0001', amount_fen: 12800, cancelled_at: at, reason: { code: 'unpaid_minutes', params: { minutes: '30' } }, cancelled_by: 'sweep' },
       ],
       sandbox: false,
     },
     failures: [
-      { job_id: 7, job_name: 'ping-shop', run_id: 88, outcome: 'failed', scheduled_at: at, error: 'HTTP 503 from https://shop.example/ping' },
+      { job_id: 7, job_name: 'ping-shop', run_id: 88, outcome: 'failed', scheduled_at: at, error: { code: 'http_get_status', params: { url: 'https://shop.example/ping', status: '503' } } },
     ],
     instances: [
       { id: 'inst-7f3a', is_self: true, started_at: at, last_seen: at, claims: [{ job_id: 2, job_name: 'order-expiry-sweep', scheduled_at: at }] },

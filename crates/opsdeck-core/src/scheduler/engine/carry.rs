@@ -1,6 +1,7 @@
 //! Carrying out a decision this instance owns: the task run (with jitter, timeout and its leases
 //! kept), or a missed or skipped instant recorded; the run's rows written and its claim settled.
 
+use opsdeck_api::{ErrorCode, ErrorReason};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -86,7 +87,7 @@ fn final_record(run: &NewRun<'_>, id: i64, end: RunEnd<'_>, attempts: i64) -> Jo
         manual: run.manual,
         attempts,
         summary: end.summary.cloned(),
-        error: end.error.map(str::to_string),
+        error: end.error.map(ErrorReason::from_stored),
     }
 }
 
@@ -259,7 +260,8 @@ async fn execute(
         tokio::time::sleep(Duration::from_millis(jitter)).await;
     }
     let Some(kind) = shared.registry.get(&job.kind) else {
-        return (RunOutcome::Failed, None, Some(format!("unknown task kind {:?} in this build", job.kind)));
+        let reason = ErrorReason::new(ErrorCode::TaskKindUnknown).param("kind", &job.kind);
+        return (RunOutcome::Failed, None, Some(reason.to_stored()));
     };
     let ctx = TaskContext {
         core: core.clone(),
@@ -275,14 +277,16 @@ async fn execute(
                 .map(|m| m.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "no message".into());
-            Err(format!("the task panicked: {message}"))
+            tracing::error!(job = %job.name, panic = %message, "the task panicked");
+            Err(ErrorReason::new(ErrorCode::TaskPanicked))
         })
     });
     let result = match job.policy.timeout() {
         Some(limit) => match tokio::time::timeout(limit, task).await {
             Ok(result) => result,
             Err(_) => {
-                return (RunOutcome::TimedOut, None, Some(format!("stopped after the {} s timeout", limit.as_secs())));
+                let reason = ErrorReason::new(ErrorCode::TaskTimedOut).param("seconds", limit.as_secs());
+                return (RunOutcome::TimedOut, None, Some(reason.to_stored()));
             }
         },
         None => task.await,
@@ -296,7 +300,7 @@ async fn execute(
             }
             (RunOutcome::Ok, Some(summary), None)
         }
-        Err(error) => (RunOutcome::Failed, None, Some(error)),
+        Err(reason) => (RunOutcome::Failed, None, Some(reason.to_stored())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! What a run holds in Redis while it goes on (its claim and its running slot), renewed on time;
 //! a run that loses either is stopped.
 
+use opsdeck_api::{ErrorCode, ErrorReason};
 use serde_json::json;
 
 use crate::Core;
@@ -29,12 +30,11 @@ pub(super) struct Lost {
 impl Lost {
     /// Why a run was stopped midway.
     pub(super) fn why_stopped(self) -> String {
-        match self.claim {
-            true => {
-                "stopped: another instance took over this instant's claim (this one could not renew it in time)".into()
-            }
-            false => "stopped: its running slot lapsed and another run took it; max_instances holds".into(),
-        }
+        // Stored as a code: RunClaimLost ("stopped: another instance took over this instant's
+        // claim; this one could not renew it in time"), RunSlotLost ("stopped: its running slot
+        // lapsed and another run took it; max_instances holds").
+        let code = if self.claim { ErrorCode::RunClaimLost } else { ErrorCode::RunSlotLost };
+        ErrorReason::new(code).to_stored()
     }
 
     /// The run's result with the losses noted in its summary (`claim_lost`, `slot_lost`), so that
