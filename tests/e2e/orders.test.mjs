@@ -105,7 +105,7 @@ test('flow A: an unpaid order locks its stock, and the sweep cancels it and puts
   await showTab('cancelled')
   await waitFor(`order ${no} in the Cancelled tab`, () => app.find(cancelledRow(no)))
   assert.equal(await app.text(`${cancelledRow(no)} [data-testid="cancelled-by"]`), 'sweep')
-  assert.match((await app.text(`${cancelledRow(no)} [data-testid="cancelled-reason"]`)) ?? '', /unpaid 5 s/)
+  assert.match((await app.text(`${cancelledRow(no)} [data-testid="cancelled-reason"]`)) ?? '', /Unpaid 5 s after it was placed/)
 
   // Its timeline: placed by the shop, then the sweep's steps under one job run.
   await app.click(`${cancelledRow(no)} [data-testid="order-no"]`)

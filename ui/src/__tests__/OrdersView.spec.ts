@@ -171,7 +171,7 @@ describe('OrdersView', () => {
 
     await testid(w, 'orders-tab-cancelled').trigger('click')
     const cancelled = w.get('[data-testid="cancelled-row"][data-order-no="OD-A"]')
-    expect(cancelled.get('[data-testid="cancelled-reason"]').text()).toBe('Cancelled by staff: customer called: wrong size')
+    expect(cancelled.get('[data-testid="cancelled-reason"]').text()).toBe('customer called: wrong size')
     expect(cancelled.get('[data-testid="cancelled-by"]').text()).toBe(FAKE_ACTOR)
   })
 

@@ -25,7 +25,7 @@ describe('stored reasons', () => {
     expect(cancelReasonText(expired)).not.toMatch(ENGLISH)
     expect(errorReasonText({ code: 'task_timed_out', params: { seconds: '30' } })).toBe('超过 30 秒的超时后被停止。')
     // Staff's own words are shown as they wrote them; text stored before codes, as it was.
-    expect(cancelReasonText({ code: 'staff', params: { text: 'customer asked' } })).toBe('员工取消：customer asked')
+    expect(cancelReasonText({ code: 'staff', params: { text: 'customer asked' } })).toBe('customer asked')
     expect(cancelReasonText({ code: 'legacy_text', params: { text: 'unpaid 2 minutes after it was placed' } })).toBe(
       'unpaid 2 minutes after it was placed',
     )

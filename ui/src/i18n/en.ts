@@ -101,7 +101,7 @@ const en = {
       unsupported_media_type: 'The request is not JSON.',
       method_not_allowed: 'The server does not take this method here.',
       rate_limited: 'Too many requests: try again in a moment.',
-      value_out_of_range: 'Enter a number from {min} to {max}.',
+      value_out_of_range: 'Must be between {min} and {max}.',
       seconds_out_of_range: 'Enter a number of seconds from {min} to {max}.',
       length_out_of_range: 'Enter {min} to {max} characters.',
       text_too_long: 'Too long: at most {max} characters.',
@@ -174,7 +174,8 @@ const en = {
   cancelReasons: {
     unpaid_minutes: 'Unpaid {minutes} min after it was placed',
     unpaid_seconds: 'Unpaid {seconds} s after it was placed',
-    staff: 'Cancelled by staff: {text}',
+    /** Staff's own words, as they wrote them (the list names who). */
+    staff: '{text}',
     legacy_text: '{text}',
   } satisfies Record<CancelCode, string>,
 

@@ -161,7 +161,7 @@ const zhCN: Messages = {
   cancelReasons: {
     unpaid_minutes: '下单后 {minutes} 分钟未支付',
     unpaid_seconds: '下单后 {seconds} 秒未支付',
-    staff: '员工取消：{text}',
+    staff: '{text}',
     legacy_text: '{text}',
   },
 
