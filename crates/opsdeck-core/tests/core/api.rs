@@ -118,7 +118,7 @@ async fn a_notify_is_applied_once_on_mariadb() {
     let late = alipay.signed_notify(&cancelled.order_no, "1.00", "TRADE_SUCCESS");
     assert_eq!(core.alipay_notify(&late).await.unwrap(), NotifyOutcome::Conflict);
     let unknown = alipay.signed_notify("OD-unknown", "1.00", "TRADE_SUCCESS");
-    assert_eq!(core.alipay_notify(&unknown).await.unwrap_err().code(), "not_found");
+    assert_eq!(core.alipay_notify(&unknown).await.unwrap_err().code(), "order_not_found");
     core.shutdown().await;
 }
 
@@ -149,7 +149,7 @@ async fn refused_notifies_apply_nothing() {
         ("not an amount", alipay.signed_notify(no, "12,50", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
         ("a float's idea", alipay.signed_notify(no, "1.25e1", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
         ("unknown status", alipay.signed_notify(no, "12.50", "TRADE_PAID"), "invalid_input", None),
-        ("unknown order", alipay.signed_notify("OD-unknown", "12.50", "TRADE_SUCCESS"), "not_found", None),
+        ("unknown order", alipay.signed_notify("OD-unknown", "12.50", "TRADE_SUCCESS"), "order_not_found", None),
     ];
     for (what, form, code, field) in cases {
         let e = core.alipay_notify(&form).await.expect_err(what);
