@@ -162,9 +162,16 @@ mod tests {
         for file in files.iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
             let text = std::fs::read_to_string(file).unwrap();
             let mut derives_ts = false;
+            // Inside a `#[derive(` that rustfmt spread over several lines.
+            let mut in_derive = false;
+            let names_ts = |text: &str| text.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "TS");
             for line in text.lines().map(str::trim) {
-                if let Some(derive) = line.strip_prefix("#[derive(") {
-                    derives_ts |= derive.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "TS");
+                if in_derive {
+                    derives_ts |= names_ts(line);
+                    in_derive = !line.ends_with(")]");
+                } else if let Some(derive) = line.strip_prefix("#[derive(") {
+                    derives_ts |= names_ts(derive);
+                    in_derive = !derive.ends_with(")]");
                 } else if let Some(item) = line.strip_prefix("pub struct ").or_else(|| line.strip_prefix("pub enum ")) {
                     if derives_ts {
                         names.push(item.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap().to_string());
