@@ -261,7 +261,7 @@ impl Core {
         Ok(outcome)
     }
 
-    /// Alipay's async notify (shared/specs/providers.md §3), the form as POSTed (URL-decoded).
+    /// Alipay's async notify (docs/providers.md §3), the form as POSTed (URL-decoded).
     /// Its signature is verified with Alipay's public key (a forged one is refused and logged,
     /// nothing applied); then the app id, the order (`out_trade_no`, pending, paid or
     /// cancelled) and the amount (exactly, in fen) are checked against ours. A paid status marks
