@@ -86,10 +86,10 @@ pub fn run() -> ExitCode {
         }
     });
     app.run(move |_, event| {
-        if let tauri::RunEvent::Exit = event {
-            if let Some(running) = running.take() {
-                tauri::async_runtime::block_on(running.shutdown());
-            }
+        if let tauri::RunEvent::Exit = event
+            && let Some(running) = running.take()
+        {
+            tauri::async_runtime::block_on(running.shutdown());
         }
     });
     ExitCode::SUCCESS

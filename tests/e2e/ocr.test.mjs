@@ -42,14 +42,14 @@ test('the page shows the live figures in sandbox mode', async () => {
   assert.notEqual(await app.find('[data-testid="ocr-chart"] canvas'), null, 'the calls chart is drawn')
 })
 
-test('a URL that is not http(s) is refused with the core’s message', async () => {
+test('a URL that is not http(s) is refused, saying why and what a valid one looks like', async () => {
   await app.type('[data-testid="ocr-submit-url"]', 'ftp://x')
   await app.click('[data-testid="ocr-submit"]')
   const error = await waitFor('the submit error', async () => {
     const text = await app.text('[data-testid="ocr-submit-error"]')
     return text && /http and https/.test(text) ? text : null
   })
-  assert.match(error, /ftp/)
+  assert.match(error, /https:\/\/\S+\.jpg/, 'a valid example is given')
 })
 
 test('an image Baidu refuses dies at once; a retry recognises it, and the ID number is revealed on demand', async () => {

@@ -191,10 +191,8 @@ async fn a_session_outlives_a_restart_and_ends_when_revoked_expired_or_its_role_
     let admin = core.open_session_for(admin_id, ProviderKey::Oidc).await.unwrap();
     let viewer = core.open_session_for(viewer_id, ProviderKey::Weibo).await.unwrap();
     // Only the token's hash is kept.
-    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM staff_sessions")
-        .fetch_all(core.database().pool())
-        .await
-        .unwrap();
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM staff_sessions").fetch_all(core.database().pool()).await.unwrap();
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(|h| h.len() == 64 && h != admin.expose() && h != viewer.expose()));
     core.shutdown().await;

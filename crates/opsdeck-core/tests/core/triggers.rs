@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use opsdeck_api::jobs::DstNote;
 use opsdeck_core::scheduler::trigger::{parse_cron, preview};
 use opsdeck_core::scheduler::{Schedule, TriggerSpec};
-use opsdeck_api::jobs::DstNote;
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
