@@ -122,6 +122,40 @@ pub enum ErrorCode {
     AlipayUnavailable,
     /// Alipay is not configured.
     AlipayNotConfigured,
+    /// An SKU that is not 1 to `{max}` letters, digits, `-`, `_` or `.`.
+    SkuInvalid,
+    /// Goods with SKU `{sku}` exist already.
+    SkuTaken,
+    /// An amount (a price, a top-up) outside `{min}`–`{max}` yuan.
+    AmountOutOfRange,
+    /// A user id that is not a positive whole number.
+    UserIdInvalid,
+    /// A goods order with fewer than `{min}` or more than `{max}` items.
+    ItemsCount,
+    /// A quantity outside `{min}`–`{max}`.
+    QuantityOutOfRange,
+    /// Goods `{goods_id}` appear in more than one item of an order.
+    ItemDuplicate,
+    /// A goods order given an amount (it follows from its items).
+    AmountFromItems,
+    /// A top-up order given items.
+    TopUpNoItems,
+    /// Not enough `{name}` (goods `{goods_id}`): `{wanted}` wanted, `{available}` in stock.
+    StockShort,
+    /// No goods `{goods_id}`.
+    GoodsUnknown,
+    /// Alipay reports `{order_no}` paid with another amount: a conflict for staff.
+    OrderAmountConflict,
+    /// Alipay says `{order_no}` is paid but gives no readable amount.
+    AlipayAmountUnreadable,
+    /// A notify from outside while Alipay is the built-in fake (sandbox mode).
+    NotifySandbox,
+    /// A notify refused for its `{field}` (missing, for another app, another amount, …).
+    NotifyFieldRefused,
+    /// A notify that is not a well-formed form (a parameter twice, another sign type).
+    NotifyMalformed,
+    /// An `Idempotency-Key` that is not 1 to `{max}` printable ASCII characters.
+    IdempotencyKeyInvalid,
     // A run's failure, as its history keeps it.
     /// The task failed on purpose (the `noop` task's `fail`).
     TaskFailedOnPurpose,
@@ -191,7 +225,21 @@ impl ErrorCode {
             | ErrorCode::ArgUrl
             | ErrorCode::ImageUrlInvalid
             | ErrorCode::OcrNoResult
-            | ErrorCode::OcrBackSide => 400,
+            | ErrorCode::OcrBackSide
+            | ErrorCode::SkuInvalid
+            | ErrorCode::SkuTaken
+            | ErrorCode::AmountOutOfRange
+            | ErrorCode::UserIdInvalid
+            | ErrorCode::ItemsCount
+            | ErrorCode::QuantityOutOfRange
+            | ErrorCode::ItemDuplicate
+            | ErrorCode::AmountFromItems
+            | ErrorCode::TopUpNoItems
+            | ErrorCode::StockShort
+            | ErrorCode::GoodsUnknown
+            | ErrorCode::NotifyFieldRefused
+            | ErrorCode::NotifyMalformed
+            | ErrorCode::IdempotencyKeyInvalid => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden
             | ErrorCode::JobBuiltIn
@@ -199,7 +247,9 @@ impl ErrorCode {
             | ErrorCode::OrderFoundPaid
             | ErrorCode::OrderNotPending
             | ErrorCode::OrderCancelLater
-            | ErrorCode::AlipayNotConfigured => 403,
+            | ErrorCode::AlipayNotConfigured
+            | ErrorCode::OrderAmountConflict
+            | ErrorCode::NotifySandbox => 403,
             ErrorCode::NotFound | ErrorCode::JobNotFound | ErrorCode::OcrRequestNotFound | ErrorCode::OrderNotFound => {
                 404
             }
@@ -220,7 +270,10 @@ impl ErrorCode {
             | ErrorCode::HttpGetStatus
             | ErrorCode::SweepRefused
             | ErrorCode::LegacyText => 500,
-            ErrorCode::ProviderError | ErrorCode::AlipayRefused | ErrorCode::AlipayUnavailable => 502,
+            ErrorCode::ProviderError
+            | ErrorCode::AlipayRefused
+            | ErrorCode::AlipayUnavailable
+            | ErrorCode::AlipayAmountUnreadable => 502,
             ErrorCode::DatabaseUnavailable | ErrorCode::RedisUnavailable => 503,
         }
     }

@@ -234,6 +234,23 @@ export type ErrorCode =
   | "alipay_refused"
   | "alipay_unavailable"
   | "alipay_not_configured"
+  | "sku_invalid"
+  | "sku_taken"
+  | "amount_out_of_range"
+  | "user_id_invalid"
+  | "items_count"
+  | "quantity_out_of_range"
+  | "item_duplicate"
+  | "amount_from_items"
+  | "top_up_no_items"
+  | "stock_short"
+  | "goods_unknown"
+  | "order_amount_conflict"
+  | "alipay_amount_unreadable"
+  | "notify_sandbox"
+  | "notify_field_refused"
+  | "notify_malformed"
+  | "idempotency_key_invalid"
   | "task_failed_on_purpose"
   | "task_panicked"
   | "task_timed_out"
@@ -1004,6 +1021,23 @@ export const ERROR_CODES = [
   "alipay_refused",
   "alipay_unavailable",
   "alipay_not_configured",
+  "sku_invalid",
+  "sku_taken",
+  "amount_out_of_range",
+  "user_id_invalid",
+  "items_count",
+  "quantity_out_of_range",
+  "item_duplicate",
+  "amount_from_items",
+  "top_up_no_items",
+  "stock_short",
+  "goods_unknown",
+  "order_amount_conflict",
+  "alipay_amount_unreadable",
+  "notify_sandbox",
+  "notify_field_refused",
+  "notify_malformed",
+  "idempotency_key_invalid",
   "task_failed_on_purpose",
   "task_panicked",
   "task_timed_out",

@@ -40,18 +40,36 @@ pub struct OrdersReconcileReport {
 }
 
 fn amount_conflict(order_no: &str) -> ApiError {
-    ApiError::Forbidden(format!(
-        "Alipay reports {order_no} paid with another amount than the order's: recorded as a conflict on its timeline, \
-         neither paid nor cancelled; settle it at Alipay (a refund) first"
-    ))
+    ApiError::coded(
+        ErrorCode::OrderAmountConflict,
+        format!(
+            "Alipay reports {order_no} paid with another amount than the order's: recorded as a conflict on its \
+             timeline, neither paid nor cancelled; settle it at Alipay (a refund) first"
+        ),
+    )
+    .param("order_no", order_no)
 }
 
 fn no_key() -> ApiError {
     ApiError::Internal(anyhow::anyhow!("an order placed without an idempotency key reported its key taken"))
 }
 
-fn field(name: &str, message: impl Into<String>) -> ApiError {
-    ApiError::InvalidField { field: name.into(), message: message.into() }
+/// `code` for the form field `name`, with its English `message`.
+fn field(code: ErrorCode, name: &str, message: impl Into<String>) -> ApiError {
+    ApiError::coded(code, message).field(name)
+}
+
+/// An amount (in fen) outside 0.01–1,000,000 yuan in `name`: `amount_out_of_range`, in yuan.
+fn amount_out_of_range(name: &str) -> ApiError {
+    let max = MAX_AMOUNT_FEN / 100;
+    field(ErrorCode::AmountOutOfRange, name, format!("the amount must be from 0.01 to {max} yuan"))
+        .param("min", "0.01")
+        .param("max", max)
+}
+
+/// A refused notify's answer: `notify_field_refused` naming the field, `message` the detail.
+fn notify_refused(name: &str, message: impl Into<String>) -> ApiError {
+    field(ErrorCode::NotifyFieldRefused, name, message).param("field", name)
 }
 
 /// `OD` + the time (UTC, to the second) + 8 random digits: unique in practice, and the unique
@@ -66,21 +84,25 @@ impl Core {
         let who = actor.name.as_str();
         let sku = goods.sku.trim();
         if sku.is_empty() || sku.len() > 64 || !sku.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(field("sku", "use 1–64 letters, digits, '-', '_' or '.'"));
+            return Err(field(ErrorCode::SkuInvalid, "sku", "an SKU is 1 to 64 letters, digits, '-', '_' or '.'")
+                .param("max", 64));
         }
-        if goods.name.trim().is_empty() || goods.name.len() > 191 {
-            return Err(field("name", "a name of 1–191 characters"));
+        // The column holds 191 characters (not bytes).
+        if goods.name.trim().is_empty() || goods.name.trim().chars().count() > 191 {
+            return Err(field(ErrorCode::LengthOutOfRange, "name", "the name must be 1 to 191 characters")
+                .param("min", 1)
+                .param("max", 191));
         }
         if !(1..=MAX_AMOUNT_FEN).contains(&goods.price_fen) {
-            return Err(field("price_fen", "the price must be positive (in fen)"));
+            return Err(amount_out_of_range("price_fen"));
         }
         if !(0..=1_000_000_000).contains(&goods.stock) {
-            return Err(field("stock", "the stock must be 0 or more"));
+            return Err(ApiError::out_of_range("stock", 0, 1_000_000_000));
         }
         let clean = NewGoods { sku: sku.to_string(), name: goods.name.trim().to_string(), ..goods };
         let id = store::insert_goods(self.database(), &clean, Utc::now()).await.map_err(|e| {
             if crate::db::is_unique_violation(&e) {
-                field("sku", format!("a good with sku {sku:?} exists"))
+                field(ErrorCode::SkuTaken, "sku", format!("goods with SKU {sku} exist already")).param("sku", sku)
             } else {
                 e.into()
             }
@@ -96,7 +118,7 @@ impl Core {
             .await?
             .into_iter()
             .find(|g| g.id == id)
-            .ok_or_else(|| ApiError::NotFound("goods".into()))
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("goods {id} stored, yet not listed")))
     }
 
     /// Every good with its stock (any staff member).
@@ -134,31 +156,53 @@ impl Core {
         key: Option<(&str, &str)>,
     ) -> Result<Option<Order>, ApiError> {
         if draft.user_id <= 0 {
-            return Err(field("user_id", "a user id is a positive number"));
+            return Err(field(ErrorCode::UserIdInvalid, "user_id", "a user id is a positive whole number"));
         }
         match draft.kind {
             OrderKind::Goods => {
                 if draft.items.is_empty() || draft.items.len() > MAX_ITEMS {
-                    return Err(field("items", format!("a goods order has 1–{MAX_ITEMS} items")));
+                    return Err(field(
+                        ErrorCode::ItemsCount,
+                        "items",
+                        format!("a goods order has 1 to {MAX_ITEMS} items"),
+                    )
+                    .param("min", 1)
+                    .param("max", MAX_ITEMS));
                 }
                 if draft.items.iter().any(|i| !(1..=MAX_QUANTITY).contains(&i.quantity)) {
-                    return Err(field("items", format!("each quantity is 1–{MAX_QUANTITY}")));
+                    return Err(field(
+                        ErrorCode::QuantityOutOfRange,
+                        "items",
+                        format!("each quantity must be from 1 to {MAX_QUANTITY}"),
+                    )
+                    .param("min", 1)
+                    .param("max", MAX_QUANTITY));
                 }
                 let mut ids: Vec<i64> = draft.items.iter().map(|i| i.goods_id).collect();
                 ids.sort_unstable();
-                if ids.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(field("items", "each good appears once (add up the quantities)"));
+                if let Some(twice) = ids.windows(2).find(|w| w[0] == w[1]) {
+                    let goods_id = twice[0];
+                    return Err(field(
+                        ErrorCode::ItemDuplicate,
+                        "items",
+                        format!("goods {goods_id} appear more than once: add up their quantities in one item"),
+                    )
+                    .param("goods_id", goods_id));
                 }
                 if draft.amount_fen.is_some() {
-                    return Err(field("amount_fen", "a goods order's amount follows from its items"));
+                    return Err(field(
+                        ErrorCode::AmountFromItems,
+                        "amount_fen",
+                        "a goods order's amount follows from its items: leave the amount out",
+                    ));
                 }
             }
             OrderKind::TopUp => {
                 if !draft.items.is_empty() {
-                    return Err(field("items", "a top-up order has no items"));
+                    return Err(field(ErrorCode::TopUpNoItems, "items", "a top-up order has no items"));
                 }
                 if !draft.amount_fen.is_some_and(|a| (1..=MAX_AMOUNT_FEN).contains(&a)) {
-                    return Err(field("amount_fen", "a top-up needs a positive amount (in fen)"));
+                    return Err(amount_out_of_range("amount_fen"));
                 }
             }
         }
@@ -189,14 +233,20 @@ impl Core {
             match placed {
                 Ok(order) => break order,
                 Err(PlaceError::Short { goods_id, name, available, wanted }) => {
-                    return Err(ApiError::InvalidField {
-                        field: "items".into(),
-                        message: format!(
-                            "not enough {name} (goods {goods_id}): {wanted} wanted, {available} available"
-                        ),
-                    });
+                    return Err(field(
+                        ErrorCode::StockShort,
+                        "items",
+                        format!("not enough {name} (goods {goods_id}): {wanted} wanted, {available} available"),
+                    )
+                    .param("name", name)
+                    .param("goods_id", goods_id)
+                    .param("wanted", wanted)
+                    .param("available", available));
                 }
-                Err(PlaceError::UnknownGoods(id)) => return Err(field("items", format!("no goods {id}"))),
+                Err(PlaceError::UnknownGoods(id)) => {
+                    return Err(field(ErrorCode::GoodsUnknown, "items", format!("there are no goods {id}"))
+                        .param("goods_id", id));
+                }
                 Err(PlaceError::KeyTaken) => return Ok(None),
                 // A taken order number, a deadlock or a busy database: again, with a new number.
                 Err(PlaceError::Db(e))
@@ -274,8 +324,9 @@ impl Core {
     /// through [`Core::sandbox_notify`].
     pub async fn alipay_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
         if self.config().alipay_sandbox {
-            return Err(ApiError::Forbidden(
-                "Alipay is the built-in fake (sandbox mode): notifies from outside are refused".into(),
+            return Err(ApiError::coded(
+                ErrorCode::NotifySandbox,
+                "Alipay is the built-in fake (sandbox mode): payment notifies from outside are refused",
             ));
         }
         self.verified_notify(form).await
@@ -285,7 +336,10 @@ impl Core {
     /// (the simulated shop's come through [`Core::sandbox_notify`]).
     pub(crate) async fn verified_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
         let Some(alipay) = &self.orders().alipay else {
-            return Err(ApiError::Forbidden("Alipay is not configured: notifies cannot be verified".into()));
+            return Err(ApiError::coded(
+                ErrorCode::AlipayNotConfigured,
+                "Alipay is not configured: notifies cannot be verified",
+            ));
         };
         let notify = match alipay.verify_notify(form) {
             Ok(notify) => notify,
@@ -297,8 +351,9 @@ impl Core {
                 tracing::warn!(out_trade_no, reason = %e, "Alipay notify rejected");
                 return Err(match e {
                     NotifyError::BadSignature => ApiError::Unauthenticated(e.to_string()),
-                    NotifyError::MissingField(name) => field(name, e.to_string()),
-                    NotifyError::Malformed(_) | NotifyError::Refused { .. } => ApiError::InvalidInput(e.to_string()),
+                    NotifyError::MissingField(name) => notify_refused(name, e.to_string()),
+                    NotifyError::Refused { field: name, .. } => notify_refused(name, e.to_string()),
+                    NotifyError::Malformed(_) => ApiError::coded(ErrorCode::NotifyMalformed, e.to_string()),
                 });
             }
         };
@@ -331,7 +386,7 @@ impl Core {
                 // Refused as before (Alipay retries; each retry finds the conflict recorded
                 // already), but now with a trace on the timeline and out of the sweep.
                 PaidOutcome::AmountMismatch => {
-                    return Err(field(
+                    return Err(notify_refused(
                         "total_amount",
                         format!(
                             "the notify says {notified_fen} fen, not order {order_no}'s amount: \
@@ -495,9 +550,11 @@ impl Core {
             true => {
                 // A payment is applied only with the amount Alipay says was paid.
                 let Some(amount_fen) = answer.total_amount.as_deref().and_then(amount_in_fen) else {
-                    return Err(ApiError::Provider(format!(
-                        "Alipay says {order_no} is paid but gives no readable amount; nothing was changed"
-                    )));
+                    return Err(ApiError::coded(
+                        ErrorCode::AlipayAmountUnreadable,
+                        format!("Alipay says {order_no} is paid but gives no readable amount; nothing was changed"),
+                    )
+                    .param("order_no", order_no));
                 };
                 let trade_no = answer.trade_no.unwrap_or_default();
                 let payment = Payment { trade_no: &trade_no, amount_fen: Some(amount_fen) };
@@ -596,7 +653,7 @@ impl Core {
             Ok(())
         };
         match traced.await {
-            Ok(()) => field(name, reason),
+            Ok(()) => notify_refused(name, reason),
             Err(e) => e,
         }
     }
@@ -627,7 +684,8 @@ impl Core {
     /// arrive at once; the key with another request is refused ([`Keyed::Reused`]).
     pub async fn order_place_keyed(&self, draft: OrderDraft, key: &str) -> Result<Keyed, ApiError> {
         if let Some(problem) = idempotency::key_problem(key) {
-            return Err(field("Idempotency-Key", problem));
+            return Err(field(ErrorCode::IdempotencyKeyInvalid, "Idempotency-Key", problem)
+                .param("max", idempotency::MAX_KEY_LEN));
         }
         let hash = idempotency::request_hash(&draft);
         // Twice at most: a key taken between the lookup and the insert is looked up again.

@@ -6,7 +6,7 @@ use std::path::Path;
 use figment::Jail;
 use opsdeck_api::intake::NotifyOutcome;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
-use opsdeck_core::{Actor, ApiError, Config, Core};
+use opsdeck_core::{Actor, Config, Core};
 use opsdeck_sandbox::alipay::{FakeAlipay, FakeAlipayConfig, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY};
 use secrecy::ExposeSecret;
 
@@ -105,8 +105,8 @@ async fn a_notify_is_applied_once_on_mariadb() {
     let order = core.order_place(top_up(4321)).await.unwrap();
     // Another amount: refused, and recorded once as a conflict for staff however often it comes.
     let wrong = alipay.signed_notify(&order.order_no, "43.20", "TRADE_SUCCESS");
-    assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
-    assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "invalid_input");
+    assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "notify_field_refused");
+    assert_eq!(core.alipay_notify(&wrong).await.unwrap_err().code(), "notify_field_refused");
     let conflicts = crate::helpers::timeline_events(&core, &order.order_no, "conflict").await;
     assert_eq!(conflicts, 1, "recorded once per trade");
     let form = alipay.signed_notify(&order.order_no, "43.21", "TRADE_SUCCESS");
@@ -141,21 +141,42 @@ async fn refused_notifies_apply_nothing() {
     type Form = Vec<(String, String)>;
     let cases: Vec<(&str, Form, &str, Option<&str>)> = vec![
         ("forged amount", tampered, "unauthenticated", None),
-        ("no signature", unsigned, "invalid_input", Some("sign")),
-        ("a parameter twice", twice, "invalid_input", None),
-        ("another app", other_app.signed_notify(no, "12.50", "TRADE_SUCCESS"), "invalid_input", Some("app_id")),
-        ("another amount", alipay.signed_notify(no, "12.51", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
-        ("more than fen", alipay.signed_notify(no, "12.500", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
-        ("not an amount", alipay.signed_notify(no, "12,50", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
-        ("a float's idea", alipay.signed_notify(no, "1.25e1", "TRADE_SUCCESS"), "invalid_input", Some("total_amount")),
-        ("unknown status", alipay.signed_notify(no, "12.50", "TRADE_PAID"), "invalid_input", None),
+        ("no signature", unsigned, "notify_field_refused", Some("sign")),
+        ("a parameter twice", twice, "notify_malformed", None),
+        ("another app", other_app.signed_notify(no, "12.50", "TRADE_SUCCESS"), "notify_field_refused", Some("app_id")),
+        (
+            "another amount",
+            alipay.signed_notify(no, "12.51", "TRADE_SUCCESS"),
+            "notify_field_refused",
+            Some("total_amount"),
+        ),
+        (
+            "more than fen",
+            alipay.signed_notify(no, "12.500", "TRADE_SUCCESS"),
+            "notify_field_refused",
+            Some("total_amount"),
+        ),
+        (
+            "not an amount",
+            alipay.signed_notify(no, "12,50", "TRADE_SUCCESS"),
+            "notify_field_refused",
+            Some("total_amount"),
+        ),
+        (
+            "a float's idea",
+            alipay.signed_notify(no, "1.25e1", "TRADE_SUCCESS"),
+            "notify_field_refused",
+            Some("total_amount"),
+        ),
+        ("unknown status", alipay.signed_notify(no, "12.50", "TRADE_PAID"), "notify_field_refused", None),
         ("unknown order", alipay.signed_notify("OD-unknown", "12.50", "TRADE_SUCCESS"), "order_not_found", None),
     ];
     for (what, form, code, field) in cases {
         let e = core.alipay_notify(&form).await.expect_err(what);
         assert_eq!(e.code(), code, "{what}: {e}");
         if let Some(field) = field {
-            assert!(matches!(&e, ApiError::InvalidField { field: f, .. } if f == field), "{what}: {e:?}");
+            assert_eq!(e.field_name(), Some(field), "{what}: {e:?}");
+            assert_eq!(e.params()["field"], field, "{what}: the catalogue names the field");
         }
     }
     assert!(core.order_get(no).await.unwrap().paid_at.is_none(), "nothing was applied");
@@ -203,7 +224,7 @@ async fn without_alipay_configured_a_notify_is_refused() {
     let alipay = fake(&app_id()).await;
     let core = Core::start(config(dir.path(), None)).await.unwrap();
     let form = alipay.signed_notify("OD1", "1.00", "TRADE_SUCCESS");
-    assert_eq!(core.alipay_notify(&form).await.unwrap_err().code(), "forbidden");
+    assert_eq!(core.alipay_notify(&form).await.unwrap_err().code(), "alipay_not_configured");
     core.shutdown().await;
 }
 

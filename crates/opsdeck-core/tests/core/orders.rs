@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
-use opsdeck_core::{Actor, Config, Core};
 use opsdeck_api::ErrorBody;
 use opsdeck_api::orders::{CancelCode, CancelReason};
+use opsdeck_core::orders::model::{Goods, NewGoods, OrderDraft, OrderItem, OrderKind, OrderQuery, PaidOutcome};
+use opsdeck_core::{Actor, Config, Core};
 use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY, SANDBOX_SELLER_ID,
 };
@@ -92,15 +92,24 @@ async fn placing_locks_stock_and_short_stock_changes_nothing(core: &Core) {
     let short: ErrorBody = core.order_place(buy(7, tea.id, 3)).await.unwrap_err().into();
     assert_eq!(short.field.as_deref(), Some("items"));
     assert!(short.message.contains("3 wanted, 2 available"), "{}", short.message);
+    assert_eq!(
+        (short.code.as_str(), short.params["wanted"].as_str(), short.params["available"].as_str()),
+        ("stock_short", "3", "2")
+    );
+    assert_eq!(short.params["name"], tea.name, "the catalogue names the goods");
     assert_eq!(stock(core, tea.id).await, (2, 3, 0), "a refused order changes nothing");
-    for (draft, field) in [
-        (buy(0, tea.id, 1), "user_id"),
-        (buy(7, tea.id, 0), "items"),
-        (buy(7, 999_999, 1), "items"),
-        (OrderDraft { user_id: 7, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(0) }, "amount_fen"),
+    for (draft, field, code) in [
+        (buy(0, tea.id, 1), "user_id", "user_id_invalid"),
+        (buy(7, tea.id, 0), "items", "quantity_out_of_range"),
+        (buy(7, 999_999, 1), "items", "goods_unknown"),
+        (
+            OrderDraft { user_id: 7, kind: OrderKind::TopUp, items: vec![], amount_fen: Some(0) },
+            "amount_fen",
+            "amount_out_of_range",
+        ),
     ] {
         let body: ErrorBody = core.order_place(draft).await.unwrap_err().into();
-        assert_eq!(body.field.as_deref(), Some(field), "{body:?}");
+        assert_eq!((body.field.as_deref(), body.code.as_str()), (Some(field), code), "{body:?}");
     }
     // Paid once, whatever the repeats: locked stock becomes sold.
     assert_eq!(core.order_mark_paid(&order.order_no, "T1", "notify").await.unwrap(), PaidOutcome::Applied);
@@ -352,8 +361,13 @@ async fn a_payment_of_another_amount_is_never_applied(database: Option<String>) 
     let staff = Actor::system("alice");
     let checked: ErrorBody = core.order_check_payment(&order.order_no, &staff).await.unwrap_err().into();
     assert!(checked.message.contains("another amount"), "{}", checked.message);
+    assert_eq!(
+        (checked.code.as_str(), checked.params["order_no"].as_str()),
+        ("order_amount_conflict", order.order_no.as_str())
+    );
     let refused: ErrorBody = core.order_cancel(&order.order_no, "stale", &staff).await.unwrap_err().into();
     assert!(refused.message.contains("another amount"), "{}", refused.message);
+    assert_eq!(refused.code, "order_amount_conflict");
     // The lost notify arrives after all: refused (field total_amount), the same conflict, not
     // applied, and not recorded twice.
     let form = alipay.signed_notify(&order.order_no, "0.01", "TRADE_SUCCESS");

@@ -73,19 +73,27 @@ async fn placing_an_order_locks_stock_and_short_stock_is_refused_changing_nothin
     assert_eq!(stored.amount_fen, 2500);
 
     let short = json!({ "user_id": 42, "kind": "goods", "items": [{ "goods_id": goods.id, "quantity": 2 }] });
-    let body = expect_error(place(&world, short).await, 400, "invalid_input").await;
+    let body = expect_error(place(&world, short).await, 400, "stock_short").await;
     assert_eq!(body["field"], "items", "{body}");
     assert!(body["message"].as_str().unwrap().contains("not enough"), "{body}");
     assert_eq!(stock(&world, goods.id).await, (1, 2, 0), "nothing changed");
 
-    for (bad, field) in [
-        (json!({ "user_id": 0, "kind": "top_up", "amount_fen": 100 }), "user_id"),
-        (json!({ "user_id": 1, "kind": "top_up" }), "amount_fen"),
-        (json!({ "user_id": 1, "kind": "goods", "items": [] }), "items"),
-        (json!({ "user_id": 1, "kind": "goods", "items": [{ "goods_id": 999999, "quantity": 1 }] }), "items"),
-        (json!({ "user_id": 1, "kind": "goods", "items": [{ "goods_id": goods.id, "quantity": 0 }] }), "items"),
+    for (bad, field, code) in [
+        (json!({ "user_id": 0, "kind": "top_up", "amount_fen": 100 }), "user_id", "user_id_invalid"),
+        (json!({ "user_id": 1, "kind": "top_up" }), "amount_fen", "amount_out_of_range"),
+        (json!({ "user_id": 1, "kind": "goods", "items": [] }), "items", "items_count"),
+        (
+            json!({ "user_id": 1, "kind": "goods", "items": [{ "goods_id": 999999, "quantity": 1 }] }),
+            "items",
+            "goods_unknown",
+        ),
+        (
+            json!({ "user_id": 1, "kind": "goods", "items": [{ "goods_id": goods.id, "quantity": 0 }] }),
+            "items",
+            "quantity_out_of_range",
+        ),
     ] {
-        let body = expect_error(place(&world, bad.clone()).await, 400, "invalid_input").await;
+        let body = expect_error(place(&world, bad.clone()).await, 400, code).await;
         assert_eq!(body["field"], field, "{bad}: {body}");
     }
     let unknown_kind = place(&world, json!({ "user_id": 1, "kind": "gift" })).await;
@@ -112,9 +120,11 @@ async fn a_notify_is_verified_checked_and_applied_once() {
     let flipped = if &sign[10..11] == "A" { "B" } else { "A" };
     sign.replace_range(10..11, flipped);
     let unsigned: Vec<(String, String)> = good.iter().filter(|(k, _)| k != "sign").cloned().collect();
-    for (form, status, code) in
-        [(&tampered, 401, "unauthenticated"), (&resigned, 401, "unauthenticated"), (&unsigned, 400, "invalid_input")]
-    {
+    for (form, status, code) in [
+        (&tampered, 401, "unauthenticated"),
+        (&resigned, 401, "unauthenticated"),
+        (&unsigned, 400, "notify_field_refused"),
+    ] {
         let answer = notify(&world, form).await;
         assert_eq!(answer.0, status, "{answer:?}");
         assert_eq!(error_code(&answer)["code"], code, "{answer:?}");
@@ -210,7 +220,7 @@ async fn an_idempotency_key_sent_twice_places_one_order_and_locks_stock_once() {
     assert!(body["message"].as_str().unwrap().contains(order["order_no"].as_str().unwrap()), "{body}");
     // Malformed keys: refused, nothing placed.
     for bad in ["x".repeat(256), "a\tb".to_string()] {
-        let body = expect_error(place_keyed(&world, &bad, &draft).await, 400, "invalid_input").await;
+        let body = expect_error(place_keyed(&world, &bad, &draft).await, 400, "idempotency_key_invalid").await;
         assert_eq!(body["field"], "Idempotency-Key", "{body}");
     }
     assert_eq!(stock(&world, goods.id).await, (8, 2, 0), "nothing changed");
