@@ -22,5 +22,5 @@ pub mod typescript;
 
 pub use error::{ErrorBody, ErrorCode, ErrorReason};
 pub use events::Event;
-pub use ops::{Access, OpResult, Operation, Ops};
+pub use ops::{Access, HttpMethod, OpResult, Operation, Ops};
 pub use session::{SessionToken, SessionView, SignInResult};

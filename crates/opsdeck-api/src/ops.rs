@@ -8,6 +8,8 @@
 //! says whether it changes state (the role tests iterate over it).
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::accounts::{
     Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
@@ -16,7 +18,9 @@ use crate::app::AppInfo;
 use crate::audit::AuditPage;
 use crate::error::ErrorBody;
 use crate::health::HealthReport;
-use crate::jobs::{FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec};
+use crate::jobs::{
+    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+};
 use crate::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
 use crate::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
@@ -40,8 +44,12 @@ pub trait Ops: Send + Sync {
     async fn sign_in_start(&self, provider: ProviderKey, binding: String) -> OpResult<Authorization>;
     /// Completes a sign-in (or a link) from the provider's redirect URL, with the attempt's
     /// binding. A staff member signing in gets a new session.
-    async fn sign_in_complete(&self, provider: ProviderKey, redirect_url: String, binding: String)
-    -> OpResult<SignInResult>;
+    async fn sign_in_complete(
+        &self,
+        provider: ProviderKey,
+        redirect_url: String,
+        binding: String,
+    ) -> OpResult<SignInResult>;
     /// Drops an attempt (its window was closed); true when it was there.
     async fn sign_in_cancel(&self, state: String, binding: String) -> OpResult<bool>;
 
@@ -65,8 +73,13 @@ pub trait Ops: Send + Sync {
     async fn job_get(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
     async fn job_kinds(&self, s: &SessionToken) -> OpResult<Vec<TaskKindInfo>>;
     /// The next `count` fire times of a trigger in a zone (nothing is saved).
-    async fn job_preview(&self, s: &SessionToken, trigger: TriggerSpec, timezone: String, count: u32)
-    -> OpResult<Vec<FireTime>>;
+    async fn job_preview(
+        &self,
+        s: &SessionToken,
+        trigger: TriggerSpec,
+        timezone: String,
+        count: u32,
+    ) -> OpResult<Vec<FireTime>>;
     async fn job_create(&self, s: &SessionToken, draft: JobDraft) -> OpResult<JobView>;
     async fn job_update(&self, s: &SessionToken, id: i64, edit: JobEdit) -> OpResult<JobView>;
     async fn job_pause(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
@@ -107,8 +120,13 @@ pub trait Ops: Send + Sync {
     async fn users_list(&self, s: &SessionToken, query: UserQuery) -> OpResult<UserPage>;
     async fn user_get(&self, s: &SessionToken, id: i64) -> OpResult<UserView>;
     /// Starts linking another provider to a user (see [`Ops::sign_in_start`] for `binding`).
-    async fn link_start(&self, s: &SessionToken, user_id: i64, provider: ProviderKey, binding: String)
-    -> OpResult<Authorization>;
+    async fn link_start(
+        &self,
+        s: &SessionToken,
+        user_id: i64,
+        provider: ProviderKey,
+        binding: String,
+    ) -> OpResult<Authorization>;
     async fn unlink(&self, s: &SessionToken, link_id: i64) -> OpResult<UserView>;
     async fn staff_set_role(&self, s: &SessionToken, user_id: i64, role: Option<Role>) -> OpResult<UserView>;
     async fn link_requests_list(&self, s: &SessionToken) -> OpResult<Vec<LinkRequest>>;
@@ -117,7 +135,7 @@ pub trait Ops: Send + Sync {
 }
 
 macro_rules! operations {
-    ($($name:ident = $wire:literal, $access:ident;)*) => {
+    ($($name:ident = $wire:literal, $access:ident, $method:ident $path:literal;)*) => {
         /// Each operation of [`Ops`] by name, with what it needs of the caller.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation { $($name,)* }
@@ -135,6 +153,16 @@ macro_rules! operations {
             pub fn access(self) -> Access {
                 match self { $(Operation::$name => Access::$access,)* }
             }
+
+            /// The operation's route on the server (`opsdeckd`): its method and path under
+            /// `/api/v1/`. Path parameters (`{id}`, `{order_no}`) carry the ids; a list's query
+            /// is the query string (a `GET`); every other argument is the JSON body (the
+            /// operation's draft type, or its `…Args` struct below); the answer is the
+            /// operation's JSON (`null` for none), an error an [`ErrorBody`] with the status of
+            /// its code. The caller's session is `Authorization: Bearer <session token>`.
+            pub fn http(self) -> (HttpMethod, &'static str) {
+                match self { $(Operation::$name => (HttpMethod::$method, $path),)* }
+            }
         }
     };
 }
@@ -150,58 +178,165 @@ pub enum Access {
     Write,
 }
 
+/// The HTTP methods of the routes ([`Operation::http`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
 operations! {
-    Health = "health", Open;
-    AuthProviders = "auth_providers", Open;
-    SignInStart = "sign_in_start", Open;
-    SignInComplete = "sign_in_complete", Open;
-    SignInCancel = "sign_in_cancel", Open;
-    SessionStaff = "session_staff", Read;
-    SignOut = "sign_out", Read;
-    SessionsList = "sessions_list", Read;
-    SessionRevoke = "session_revoke", Write;
-    AppInfo = "app_info", Read;
-    Overview = "overview", Read;
-    AuditList = "audit_list", Read;
-    JobsList = "jobs_list", Read;
-    JobGet = "job_get", Read;
-    JobKinds = "job_kinds", Read;
-    JobPreview = "job_preview", Read;
-    JobCreate = "job_create", Write;
-    JobUpdate = "job_update", Write;
-    JobPause = "job_pause", Write;
-    JobResume = "job_resume", Write;
-    JobRunNow = "job_run_now", Write;
-    JobDelete = "job_delete", Write;
-    RunsList = "runs_list", Read;
-    SchedulerInstances = "scheduler_instances", Read;
-    OcrList = "ocr_list", Read;
-    OcrGet = "ocr_get", Read;
-    OcrReveal = "ocr_reveal", Write;
-    OcrSubmit = "ocr_submit", Write;
-    OcrRetry = "ocr_retry", Write;
-    OcrPurgeDead = "ocr_purge_dead", Write;
-    OcrSetCap = "ocr_set_cap", Write;
-    OcrPause = "ocr_pause", Write;
-    OcrResume = "ocr_resume", Write;
-    OcrStats = "ocr_stats", Read;
-    OrdersList = "orders_list", Read;
-    OrderGet = "order_get", Read;
-    OrderTimeline = "order_timeline", Read;
-    OrdersSummary = "orders_summary", Read;
-    CancelledList = "cancelled_list", Read;
-    OrderPlace = "order_place", Write;
-    OrderCheckPayment = "order_check_payment", Write;
-    OrderCancel = "order_cancel", Write;
-    GoodsList = "goods_list", Read;
-    GoodsCreate = "goods_create", Write;
-    UsersList = "users_list", Read;
-    UserGet = "user_get", Read;
-    LinkStart = "link_start", Write;
-    Unlink = "unlink", Write;
-    StaffSetRole = "staff_set_role", Write;
-    LinkRequestsList = "link_requests_list", Read;
-    LinkRequestResolve = "link_request_resolve", Write;
+    Health = "health", Open, Get "/api/v1/health";
+    AuthProviders = "auth_providers", Open, Get "/api/v1/auth/providers";
+    SignInStart = "sign_in_start", Open, Post "/api/v1/sign-in/start";
+    SignInComplete = "sign_in_complete", Open, Post "/api/v1/sign-in/complete";
+    SignInCancel = "sign_in_cancel", Open, Post "/api/v1/sign-in/cancel";
+    SessionStaff = "session_staff", Read, Get "/api/v1/session";
+    SignOut = "sign_out", Read, Post "/api/v1/session/sign-out";
+    SessionsList = "sessions_list", Read, Get "/api/v1/sessions";
+    SessionRevoke = "session_revoke", Write, Delete "/api/v1/sessions/{id}";
+    AppInfo = "app_info", Read, Get "/api/v1/app";
+    Overview = "overview", Read, Get "/api/v1/overview";
+    AuditList = "audit_list", Read, Get "/api/v1/audit";
+    JobsList = "jobs_list", Read, Get "/api/v1/jobs";
+    JobGet = "job_get", Read, Get "/api/v1/jobs/{id}";
+    JobKinds = "job_kinds", Read, Get "/api/v1/job-kinds";
+    JobPreview = "job_preview", Read, Post "/api/v1/job-preview";
+    JobCreate = "job_create", Write, Post "/api/v1/jobs";
+    JobUpdate = "job_update", Write, Put "/api/v1/jobs/{id}";
+    JobPause = "job_pause", Write, Post "/api/v1/jobs/{id}/pause";
+    JobResume = "job_resume", Write, Post "/api/v1/jobs/{id}/resume";
+    JobRunNow = "job_run_now", Write, Post "/api/v1/jobs/{id}/run";
+    JobDelete = "job_delete", Write, Delete "/api/v1/jobs/{id}";
+    RunsList = "runs_list", Read, Get "/api/v1/runs";
+    SchedulerInstances = "scheduler_instances", Read, Get "/api/v1/scheduler-instances";
+    OcrList = "ocr_list", Read, Get "/api/v1/ocr-requests";
+    OcrGet = "ocr_get", Read, Get "/api/v1/ocr-requests/{id}";
+    OcrReveal = "ocr_reveal", Write, Post "/api/v1/ocr-requests/{id}/reveal";
+    OcrSubmit = "ocr_submit", Write, Post "/api/v1/ocr-requests";
+    OcrRetry = "ocr_retry", Write, Post "/api/v1/ocr/retry";
+    OcrPurgeDead = "ocr_purge_dead", Write, Post "/api/v1/ocr/purge-dead";
+    OcrSetCap = "ocr_set_cap", Write, Put "/api/v1/ocr/cap";
+    OcrPause = "ocr_pause", Write, Post "/api/v1/ocr/pause";
+    OcrResume = "ocr_resume", Write, Post "/api/v1/ocr/resume";
+    OcrStats = "ocr_stats", Read, Get "/api/v1/ocr/stats";
+    OrdersList = "orders_list", Read, Get "/api/v1/orders";
+    OrderGet = "order_get", Read, Get "/api/v1/orders/{order_no}";
+    OrderTimeline = "order_timeline", Read, Get "/api/v1/orders/{order_no}/timeline";
+    OrdersSummary = "orders_summary", Read, Get "/api/v1/orders-summary";
+    CancelledList = "cancelled_list", Read, Get "/api/v1/cancelled-orders";
+    OrderPlace = "order_place", Write, Post "/api/v1/orders";
+    OrderCheckPayment = "order_check_payment", Write, Post "/api/v1/orders/{order_no}/check-payment";
+    OrderCancel = "order_cancel", Write, Post "/api/v1/orders/{order_no}/cancel";
+    GoodsList = "goods_list", Read, Get "/api/v1/goods";
+    GoodsCreate = "goods_create", Write, Post "/api/v1/goods";
+    UsersList = "users_list", Read, Get "/api/v1/users";
+    UserGet = "user_get", Read, Get "/api/v1/users/{id}";
+    LinkStart = "link_start", Write, Post "/api/v1/users/{id}/links";
+    Unlink = "unlink", Write, Delete "/api/v1/links/{id}";
+    StaffSetRole = "staff_set_role", Write, Put "/api/v1/users/{id}/role";
+    LinkRequestsList = "link_requests_list", Read, Get "/api/v1/link-requests";
+    LinkRequestResolve = "link_request_resolve", Write, Post "/api/v1/link-requests/{id}/resolve";
+}
+
+// The JSON bodies (and the audit list's query) of the operations that take more than an id or a
+// draft: one struct per operation, named after it, its fields the method's arguments.
+
+/// `sign_in_start`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInStartArgs {
+    pub provider: ProviderKey,
+    pub binding: String,
+}
+
+/// `sign_in_complete`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInCompleteArgs {
+    pub provider: ProviderKey,
+    /// The URL the provider redirected the sign-in window to.
+    pub redirect_url: String,
+    pub binding: String,
+}
+
+/// `sign_in_cancel`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInCancelArgs {
+    pub state: String,
+    pub binding: String,
+}
+
+/// `audit_list`'s query.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditArgs {
+    pub limit: u32,
+    #[serde(default)]
+    pub before_id: Option<i64>,
+}
+
+/// `job_preview`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct JobPreviewArgs {
+    pub trigger: TriggerSpec,
+    pub timezone: String,
+    pub count: u32,
+}
+
+/// `ocr_submit`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OcrSubmitArgs {
+    pub url: String,
+    pub side: Side,
+}
+
+/// `ocr_retry`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OcrRetryArgs {
+    pub ids: Vec<i64>,
+}
+
+/// `ocr_set_cap`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OcrCapArgs {
+    /// Calls per second, all instances together.
+    pub cap: f64,
+}
+
+/// `order_cancel`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderCancelArgs {
+    pub reason: String,
+}
+
+/// `link_start`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LinkStartArgs {
+    pub provider: ProviderKey,
+    pub binding: String,
+}
+
+/// `staff_set_role`'s body: `role` null removes the console role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StaffRoleArgs {
+    pub role: Option<Role>,
+}
+
+/// `link_request_resolve`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LinkResolveArgs {
+    pub accept: bool,
 }
 
 #[cfg(test)]
@@ -213,14 +348,33 @@ mod tests {
     fn every_method_of_ops_is_an_operation() {
         let source = include_str!("ops.rs");
         let trait_body = &source[source.find("pub trait Ops").unwrap()..source.find("macro_rules!").unwrap()];
-        let mut methods: Vec<&str> = trait_body
-            .split("async fn ")
-            .skip(1)
-            .map(|rest| rest.split('(').next().unwrap())
-            .collect();
+        let mut methods: Vec<&str> =
+            trait_body.split("async fn ").skip(1).map(|rest| rest.split('(').next().unwrap()).collect();
         let mut names: Vec<&str> = Operation::ALL.iter().map(|o| o.name()).collect();
         methods.sort();
         names.sort();
         assert_eq!(methods, names);
+    }
+
+    /// Each operation has its own route, under `/api/v1/`, a path the router accepts.
+    #[test]
+    fn every_operation_has_a_distinct_route() {
+        let mut seen = std::collections::HashSet::new();
+        for &op in Operation::ALL {
+            let (method, path) = op.http();
+            assert!(path.starts_with("/api/v1/"), "{}: {path}", op.name());
+            assert!(seen.insert((method, path)), "{} shares {} {path}", op.name(), method.as_str());
+            for segment in path.split('/').skip(1) {
+                assert!(!segment.is_empty(), "{}: {path}", op.name());
+                if segment.starts_with('{') {
+                    assert!(matches!(segment, "{id}" | "{order_no}"), "{}: {path}", op.name());
+                }
+            }
+            // Reads that take no body are GETs; whatever changes state is not.
+            if op.access() == Access::Write {
+                assert_ne!(method, HttpMethod::Get, "{} changes state", op.name());
+            }
+        }
+        assert_eq!(seen.len(), Operation::ALL.len());
     }
 }
