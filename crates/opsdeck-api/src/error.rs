@@ -106,6 +106,12 @@ pub enum ErrorCode {
     OcrNoResult,
     /// The back side of an ID card carries no ID number.
     OcrBackSide,
+    /// This image URL was submitted as the `{side}` side (front, back) already, as request `{id}`.
+    OcrSideTaken,
+    /// A retry of fewer than `{min}` or more than `{max}` requests at once.
+    OcrRetryCount,
+    /// An OCR cap outside `{min}`–`{max}` calls per second.
+    OcrCapOutOfRange,
     /// No order `{order_no}` (pending or paid).
     OrderNotFound,
     /// `{order_no}` is paid: only pending orders can be cancelled.
@@ -226,6 +232,9 @@ impl ErrorCode {
             | ErrorCode::ImageUrlInvalid
             | ErrorCode::OcrNoResult
             | ErrorCode::OcrBackSide
+            | ErrorCode::OcrSideTaken
+            | ErrorCode::OcrRetryCount
+            | ErrorCode::OcrCapOutOfRange
             | ErrorCode::SkuInvalid
             | ErrorCode::SkuTaken
             | ErrorCode::AmountOutOfRange

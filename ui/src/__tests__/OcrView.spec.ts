@@ -293,7 +293,7 @@ describe('OcrView', () => {
     await testid(w, 'ocr-cap-apply').trigger('click')
     await flushPromises()
     expect(backend.callsTo('ocr_set_cap')).toEqual([{ cap: 5000 }])
-    expect(testid(w, 'ocr-cap-error').text()).toBe('the cap must be between 0.1 and 1000 calls per second')
+    expect(testid(w, 'ocr-cap-error').text()).toBe('The cap must be from 0.1 to 1000 calls per second.')
     expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
     expect(testid(w, 'ocr-cap').text()).toBe('2 calls/s')
 

@@ -135,9 +135,10 @@ describe('OCR store', () => {
   it('rejects a refused action with a BackendError', async () => {
     const ocr = await started()
     await expect(ocr.setCap(0)).rejects.toEqual({
-      code: 'invalid_input',
+      code: 'ocr_cap_out_of_range',
       field: 'cap',
-      message: 'the cap must be between 0.1 and 1000 calls per second',
+      message: 'the cap must be from 0.1 to 1000 calls per second',
+      params: { min: '0.1', max: '1000' },
     })
     backend.failures.ocr_retry = 'Redis is unavailable'
     await expect(ocr.retry([2])).rejects.toEqual({ code: 'unknown', message: 'Redis is unavailable' })

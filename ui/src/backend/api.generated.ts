@@ -226,6 +226,9 @@ export type ErrorCode =
   | "ocr_request_not_found"
   | "ocr_no_result"
   | "ocr_back_side"
+  | "ocr_side_taken"
+  | "ocr_retry_count"
+  | "ocr_cap_out_of_range"
   | "order_not_found"
   | "order_paid"
   | "order_found_paid"
@@ -1013,6 +1016,9 @@ export const ERROR_CODES = [
   "ocr_request_not_found",
   "ocr_no_result",
   "ocr_back_side",
+  "ocr_side_taken",
+  "ocr_retry_count",
+  "ocr_cap_out_of_range",
   "order_not_found",
   "order_paid",
   "order_found_paid",

@@ -130,6 +130,9 @@ const en = {
       ocr_request_not_found: 'There is no OCR request #{id}.',
       ocr_no_result: 'OCR request #{id} has no result yet.',
       ocr_back_side: 'The back side of an ID card carries no ID number.',
+      ocr_side_taken: 'This image URL was submitted as the {side} side already (request #{id}).',
+      ocr_retry_count: 'Retry {min} to {max} requests at a time.',
+      ocr_cap_out_of_range: 'The cap must be from {min} to {max} calls per second.',
       order_not_found: 'There is no pending or paid order {order_no}.',
       order_paid: '{order_no} is paid: only pending orders can be cancelled.',
       order_found_paid: 'Alipay says {order_no} is paid: it was marked paid, not cancelled.',
@@ -168,6 +171,7 @@ const en = {
     } satisfies Record<ErrorCode, string>,
     /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
     values: {
+      side: { front: 'front', back: 'back' },
       field: {
         second: 'second',
         minute: 'minute',

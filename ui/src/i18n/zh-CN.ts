@@ -118,6 +118,9 @@ const zhCN: Messages = {
       ocr_request_not_found: '找不到 OCR 请求 #{id}。',
       ocr_no_result: 'OCR 请求 #{id} 还没有结果。',
       ocr_back_side: '身份证背面没有身份证号码。',
+      ocr_side_taken: '该图片 URL 已作为{side}提交过（请求 #{id}）。',
+      ocr_retry_count: '每次可重试 {min} 到 {max} 个请求。',
+      ocr_cap_out_of_range: '上限须在每秒 {min} 到 {max} 次调用之间。',
       order_not_found: '找不到待支付或已支付的订单 {order_no}。',
       order_paid: '{order_no} 已支付：只能取消待支付的订单。',
       order_found_paid: '支付宝显示 {order_no} 已支付：已标记为已支付，未取消。',
@@ -156,6 +159,7 @@ const zhCN: Messages = {
     },
     /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
     values: {
+      side: { front: '正面', back: '反面' },
       field: {
         second: '秒',
         minute: '分钟',

@@ -187,7 +187,13 @@ impl Core {
         actor.require_operator("retry OCR requests")?;
         let who = actor.name.as_str();
         if ids.is_empty() || ids.len() > MAX_RETRY {
-            return Err(ApiError::out_of_range("ids", 1, MAX_RETRY));
+            return Err(ApiError::coded(
+                ErrorCode::OcrRetryCount,
+                format!("retry 1 to {MAX_RETRY} requests at a time"),
+            )
+            .field("ids")
+            .param("min", 1)
+            .param("max", MAX_RETRY));
         }
         let mut unique = ids.to_vec();
         unique.sort_unstable();
@@ -236,7 +242,13 @@ impl Core {
         actor.require_operator("change the OCR cap")?;
         let who = actor.name.as_str();
         if !cap.is_finite() || !(0.1..=MAX_CAP).contains(&cap) {
-            return Err(ApiError::out_of_range("cap", 0.1, MAX_CAP));
+            return Err(ApiError::coded(
+                ErrorCode::OcrCapOutOfRange,
+                format!("the cap must be from 0.1 to {MAX_CAP} calls per second"),
+            )
+            .field("cap")
+            .param("min", 0.1)
+            .param("max", MAX_CAP));
         }
         let before = store::controls(self.database().pool()).await?.cap;
         // The database first (the truth, which reconcile copies back after a flush).

@@ -13,7 +13,7 @@ use super::model::{OcrStatus, OcrSubmitted, result_json};
 use super::queue::Queue;
 use super::store::{self, NewRequest, Stored};
 use crate::db::Database;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const MAX_BATCH: usize = 500;
 
@@ -123,14 +123,14 @@ async fn write_batch(db: &Database, queue: &Queue, tag: &str, batch: &[Pending])
             };
             let request = &stored.request;
             if request.side != p.request.side {
-                return Err(ApiError::InvalidField {
-                    field: "side".into(),
-                    message: format!(
-                        "this URL was submitted as the {} side already (request {})",
-                        side_name(request.side),
-                        request.id
-                    ),
-                });
+                let side = side_name(request.side);
+                return Err(ApiError::coded(
+                    ErrorCode::OcrSideTaken,
+                    format!("this URL was submitted as the {side} side already (request {})", request.id),
+                )
+                .field("side")
+                .param("side", side)
+                .param("id", request.id));
             }
             // The first submission of a new URL in this batch created it; any other found it.
             let created = stored.batch == tag && answered_new.insert(request.id, ()).is_none();

@@ -3,11 +3,11 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use opsdeck_api::ErrorBody;
 use opsdeck_core::OcrReconcileReport;
 use opsdeck_core::ocr::baidu::Side;
 use opsdeck_core::ocr::model::{OcrCounts, OcrQuery, OcrStatus, PauseKind};
 use opsdeck_core::{Actor, Config, Core};
-use opsdeck_api::ErrorBody;
 use opsdeck_sandbox::baidu::{BaiduConfig, FakeBaidu};
 
 use crate::helpers::{OwnRedis, config_with, redis_url, toml_string, unique, until};
@@ -71,7 +71,11 @@ async fn bad_urls_are_refused_and_the_same_url_is_one_request() {
     core.ocr_pause(&Actor::system("tester")).await.unwrap();
     for bad in ["", "ftp://img.example.com/a.jpg", "not a url", "https://", "javascript:alert(1)"] {
         let body: ErrorBody = core.ocr_submit(bad, Side::Front).await.unwrap_err().into();
-        assert_eq!((body.code.as_str(), body.field.as_deref()), ("image_url_invalid", Some("url")), "{bad:?}: {body:?}");
+        assert_eq!(
+            (body.code.as_str(), body.field.as_deref()),
+            ("image_url_invalid", Some("url")),
+            "{bad:?}: {body:?}"
+        );
         // The reason is a word the catalogues translate, never the URL library's text.
         let reason = body.params["reason"].as_str();
         assert!(["empty", "not_url", "scheme", "no_host", "spaces"].contains(&reason), "{bad:?}: {body:?}");
@@ -87,6 +91,9 @@ async fn bad_urls_are_refused_and_the_same_url_is_one_request() {
     assert_eq!((again.request_id, again.existing, again.status), (first.request_id, true, OcrStatus::Pending));
     let other_side: ErrorBody = core.ocr_submit(&image, Side::Back).await.unwrap_err().into();
     assert_eq!(other_side.field.as_deref(), Some("side"));
+    assert_eq!(other_side.code, "ocr_side_taken");
+    assert_eq!(other_side.params["side"], "front", "the side it was submitted as, a word the catalogues name");
+    assert_eq!(other_side.params["id"], first.request_id.to_string());
     // Many at once (one batch): one row.
     let same = submit_concurrently(&core, &image, 20).await;
     assert!(same.iter().all(|id| *id == first.request_id));
@@ -220,6 +227,8 @@ async fn each_baidu_error_takes_its_path() {
     until_status(&core, denied, OcrStatus::Done).await;
 
     // Dead requests retried by staff (a double retry retries once), then purged.
+    let none: ErrorBody = core.ocr_retry(&[], &Actor::system("tester")).await.unwrap_err().into();
+    assert_eq!((none.code.as_str(), none.field.as_deref()), ("ocr_retry_count", Some("ids")));
     let outcome = core.ocr_retry(&[bad, bad, broken, flaky], &Actor::system("tester")).await.unwrap();
     assert_eq!((outcome.retried, outcome.skipped), (2, 1));
     let retried = until_status(&core, bad, OcrStatus::Done).await;
@@ -304,6 +313,10 @@ async fn three_instances_never_exceed_the_cap_and_a_cap_change_applies_at_once()
     assert_eq!((stats.cap, stats.cap_source.as_str()), (2.0, "console"));
     let body: ErrorBody = cores[1].ocr_set_cap(0.0, &Actor::system("tester")).await.unwrap_err().into();
     assert_eq!(body.field.as_deref(), Some("cap"));
+    assert_eq!(
+        (body.code.as_str(), body.params["min"].as_str(), body.params["max"].as_str()),
+        ("ocr_cap_out_of_range", "0.1", "1000")
+    );
     let before = baidu.arrivals().len();
     for i in 0..8 {
         cores[i % 3].ocr_submit(&url("slower"), Side::Front).await.unwrap();

@@ -96,7 +96,12 @@ export class FakeOcr extends FakeScheduler {
   async ocrSetCap(cap: number): Promise<OcrStats> {
     this.record('ocr_set_cap', { cap })
     if (!(cap >= 0.1 && cap <= 1000)) {
-      throw { code: 'invalid_input', field: 'cap', message: 'the cap must be between 0.1 and 1000 calls per second' }
+      throw {
+        code: 'ocr_cap_out_of_range',
+        field: 'cap',
+        message: 'the cap must be from 0.1 to 1000 calls per second',
+        params: { min: '0.1', max: '1000' },
+      }
     }
     Object.assign(this.ocrFigures, { cap, cap_source: 'console' })
     return clone(this.ocrFigures)
