@@ -3,7 +3,8 @@
 //! against the caller's session here), plus a small start-up surface: [`Core::start`] from a
 //! [`Config`], [`Core::subscribe`] to the events, [`Core::shutdown`]; and, for the daemon, the
 //! machine intake (the shop's OCR submissions and orders, Alipay's notify, the shop's sign-in)
-//! and the operator's command line (granting the first admin, ending a member's sessions).
+//! and the operator's command line (granting the first admin; a staff member's token, the staff
+//! list, ending a member's sessions).
 //!
 //! The domain modules are private to the crate. The feature `internals` opens them for the
 //! core's own integration tests and the benchmarks only (a conventions test fails when the
@@ -41,7 +42,9 @@ domain_modules!(
     redis_conn, scheduler,
 );
 
-pub use accounts::bootstrap::{GrantTarget, Granted, grant_admin};
+pub use accounts::bootstrap::{
+    GrantTarget, Granted, IssuedToken, RevokedSessions, StaffMember, grant_admin, staff_list, staff_revoke, staff_token,
+};
 pub use accounts::{Callback, random_token};
 pub use config::{Config, ConfigError, ConfigSource};
 // What the sandbox's start-up (the `opsdeck-sandbox` crate) reads and sets: the providers'

@@ -5,7 +5,8 @@
 //! - `opsdeckd check-config` validates the configuration and prints the effective values, with
 //!   secrets masked and where each value came from; `opsdeckd config-docs` prints every key's
 //!   documentation (`docs/configuration.md`). Both come from the core's declaration of the keys.
-//! - `opsdeckd staff grant-admin` names the first admin of a shared database (`staff.rs`).
+//! - `opsdeckd staff grant-admin` names the first admin of a shared database; `staff token`,
+//!   `staff list` and `staff revoke` manage staff members and their sessions (`staff.rs`).
 //! - `opsdeckd openapi` prints the HTTP API's OpenAPI document (JSON), as `/openapi.json` serves it.
 
 use std::net::SocketAddr;
@@ -52,7 +53,8 @@ enum Command {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
-    /// Console staff: name the first admin of a shared database (`staff grant-admin`).
+    /// Console staff: the first admin of a shared database (`staff grant-admin`), a member's
+    /// session token (`staff token`), the staff (`staff list`), ending sessions (`staff revoke`).
     Staff {
         #[command(subcommand)]
         command: staff::StaffCommand,
