@@ -78,7 +78,7 @@ impl FromRequestParts<AppState> for WithToken {
 }
 
 /// The token of `Authorization: Bearer <token>`, if the request has one.
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get(header::AUTHORIZATION)

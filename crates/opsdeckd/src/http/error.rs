@@ -44,6 +44,12 @@ impl HttpError {
         HttpError { challenge: true, ..HttpError::new(ErrorCode::Unauthenticated, message) }
     }
 
+    /// The core's error as `Ops` answers it; `unauthenticated` challenges for a bearer token.
+    pub fn from_body(body: ErrorBody) -> HttpError {
+        let challenge = body.code == ErrorCode::Unauthenticated;
+        HttpError { body, challenge }
+    }
+
     /// An extractor's refusal, by the status axum gives it: 413 and 415 keep theirs; a body or
     /// query that does not decode (axum's 422 included) is 400 `invalid_input`.
     fn rejected(status: StatusCode, text: String, limit: usize) -> HttpError {

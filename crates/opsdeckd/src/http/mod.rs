@@ -8,6 +8,9 @@
 //! - Alipay's async notify, `POST /api/payments/alipay/notify`: authenticated by its signature.
 //! - `GET /metrics` (Prometheus), behind `Authorization: Bearer <metrics_token>` (the API token
 //!   when no `metrics_token` is configured), read at most once per [`metrics::MAX_AGE`].
+//! - The console's operations, `/api/v1/…` (one route per operation of `opsdeck_api::Ops`, see
+//!   [`v1`]), behind `Authorization: Bearer <session token>` (a staff session, not the API
+//!   token); health and the sign-in steps take none (and are limited per peer address).
 //! - Open: `GET /healthz` (up/down per component; the full report with a token),
 //!   `GET /openapi.json`, `GET /openapi.yaml`; these and the notify are limited per peer address
 //!   ([`per_ip`]).
@@ -26,6 +29,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, get, post};
+use opsdeck_api::{Access, Operation, Ops};
 use opsdeck_core::Core;
 use secrecy::SecretString;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -38,6 +42,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod per_ip;
 mod serve;
+pub mod v1;
 
 pub use serve::Limits;
 
@@ -92,6 +97,8 @@ impl ApiSettings {
 #[derive(Clone)]
 pub struct AppState {
     pub core: Core,
+    /// The same core, as the console's operations (`/api/v1/`, [`v1`]).
+    pub ops: Arc<dyn Ops>,
     pub settings: Arc<ApiSettings>,
     pub metrics: Arc<metrics::MetricsCache>,
 }
@@ -117,6 +124,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
 /// The API over `core`.
 pub fn router(core: Core, api: ApiSettings) -> Router {
     router_with(AppState {
+        ops: Arc::new(core.clone()),
         core,
         metrics: Arc::new(metrics::MetricsCache::new(api.metrics_max_age)),
         settings: Arc::new(api),
@@ -133,6 +141,17 @@ fn router_with(state: AppState) -> Router {
             route
         } else {
             route.layer(axum::middleware::from_fn_with_state(per_ip.clone(), per_ip::limit))
+        };
+        router = router.route(path, route);
+    }
+    // The console's operations: one route each, from the table in opsdeck-api.
+    for &op in Operation::ALL {
+        let (method, path) = op.http();
+        let route = axum::routing::on(v1::method_filter(method), move |state, request| v1::handle(op, state, request));
+        let route = if op.access() == Access::Open {
+            route.layer(axum::middleware::from_fn_with_state(per_ip.clone(), per_ip::limit))
+        } else {
+            route
         };
         router = router.route(path, route);
     }
@@ -172,7 +191,12 @@ impl Server {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let limits = api.limits.clone();
         let metrics = Arc::new(metrics::MetricsCache::new(api.metrics_max_age));
-        let router = router_with(AppState { core, metrics: metrics.clone(), settings: Arc::new(api) });
+        let router = router_with(AppState {
+            ops: Arc::new(core.clone()),
+            core,
+            metrics: metrics.clone(),
+            settings: Arc::new(api),
+        });
         let task = tokio::spawn(async move {
             serve(listener, router, &limits, async {
                 let _ = stopped.await;

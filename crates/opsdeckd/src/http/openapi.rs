@@ -53,6 +53,7 @@ pub const BEARER: &str = "bearerAuth";
         (name = "payments", description = "Alipay's notifications."),
         (name = "accounts", description = "Customers' sign-in with third-party providers."),
         (name = "operations", description = "Health, metrics and this document."),
+        (name = "console", description = "The console's operations (`/api/v1/`), each a method of `opsdeck_api::Ops`, for staff with a session: `Authorization: Bearer <session token>`."),
     ),
     modifiers(&Additions),
 )]
@@ -73,6 +74,19 @@ impl Modify for Additions {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            super::v1::SESSION,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A staff session's token, issued by the core at sign-in (never the `api_token`); \
+                         `opsdeckd staff token` prints one.",
+                    ))
+                    .build(),
+            ),
+        );
+        super::v1::describe(doc);
         let codes: Vec<String> =
             ErrorCode::all().map(|code| format!("`{}` ({})", code.as_str(), code.http_status())).collect();
         let description = doc.info.description.get_or_insert_with(String::new);
@@ -107,12 +121,14 @@ pub fn yaml() -> &'static str {
 #[derive(ToResponse)]
 pub struct BadRequest(pub ErrorBody);
 
-/// The bearer token is missing or wrong (`unauthenticated`).
+/// The bearer token (the API token; on `/api/v1/`, a staff session) is missing, wrong, expired
+/// or revoked (`unauthenticated`).
 #[derive(ToResponse)]
 #[response(headers(("WWW-Authenticate" = String, description = "`Bearer`")))]
 pub struct Unauthorized(pub ErrorBody);
 
-/// Not possible here (e.g. Alipay is not configured).
+/// Refused: the session's role may not do this (`forbidden`), or not possible here (e.g. Alipay
+/// is not configured).
 #[derive(ToResponse)]
 pub struct Forbidden(pub ErrorBody);
 

@@ -5,6 +5,7 @@
 //! The README's test command starts Redis and sets `OPSDECK_TEST_REDIS_URL`; without it these
 //! tests fail (they skip nothing).
 
+mod console;
 mod daemon;
 mod errors;
 mod limits;

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use opsdeck_api::ErrorCode;
 use opsdeck_api::health::ComponentStatus;
 use opsdeck_api::jobs::{JobDraft, JobPolicy, TriggerSpec};
+use opsdeck_api::{Access, ErrorCode, Operation};
 use opsdeck_core::Actor;
 use opsdeckd::http::ROUTES;
 use reqwest::Method;
@@ -215,26 +215,49 @@ async fn the_generated_document_is_served_and_lists_exactly_the_routes_served() 
         json!({ "type": "http", "scheme": "bearer", "description": "The daemon's `api_token`." })
     );
 
+    assert_eq!(spec["components"]["securitySchemes"]["sessionAuth"]["scheme"], "bearer");
+
+    // Every route served: the intake's (ROUTES: API token or open) and the console's (one per
+    // operation, a staff session unless open).
+    #[derive(Clone, Copy, PartialEq, Debug)]
+    enum Guard {
+        Open,
+        ApiToken,
+        Session,
+    }
+    let mut served: Vec<(String, String, Guard)> = ROUTES
+        .iter()
+        .map(|(m, p, token)| (m.to_string(), p.to_string(), if *token { Guard::ApiToken } else { Guard::Open }))
+        .collect();
+    for &op in Operation::ALL {
+        let (method, path) = op.http();
+        let guard = if op.access() == Access::Open { Guard::Open } else { Guard::Session };
+        served.push((method.as_str().to_string(), path.to_string(), guard));
+    }
+
     let mut documented = Vec::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             documented.push((method.to_uppercase(), path.clone()));
-            let secured = operation.get("security").is_some();
-            let route = ROUTES.iter().find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path);
-            let (_, _, auth) = route.unwrap_or_else(|| panic!("{method} {path} is documented but not served"));
-            assert_eq!(secured, *auth, "{method} {path}: security as served");
-            if secured {
-                assert_eq!(operation["security"], json!([{ "bearerAuth": [] }]));
+            let route = served.iter().find(|(m, p, _)| m.eq_ignore_ascii_case(method) && p == path);
+            let (_, _, guard) = route.unwrap_or_else(|| panic!("{method} {path} is documented but not served"));
+            match guard {
+                Guard::Open => assert!(operation.get("security").is_none(), "{method} {path} is open"),
+                Guard::ApiToken => assert_eq!(operation["security"], json!([{ "bearerAuth": [] }]), "{method} {path}"),
+                Guard::Session => assert_eq!(operation["security"], json!([{ "sessionAuth": [] }]), "{method} {path}"),
             }
             let responses = operation["responses"].as_object().unwrap();
             assert!(responses.contains_key("200") || responses.contains_key("201"), "{method} {path}: a success");
-            if *auth {
-                assert!(responses.contains_key("401"), "{method} {path}: 401 documented");
-            } else {
+            if *guard == Guard::Open {
                 assert!(
                     responses.contains_key("429") || path == "/metrics",
                     "{method} {path}: an open route documents its per-address limit"
                 );
+            } else {
+                assert!(responses.contains_key("401"), "{method} {path}: 401 documented");
+            }
+            if *guard == Guard::Session {
+                assert!(responses.contains_key("403"), "{method} {path}: 403 documented");
             }
             // Every error answer is an ErrorBody.
             for (status, response) in responses {
@@ -251,13 +274,13 @@ async fn the_generated_document_is_served_and_lists_exactly_the_routes_served() 
             }
         }
     }
-    for (method, path, _) in ROUTES {
+    for (method, path, guard) in &served {
         assert!(
             documented.contains(&(method.to_string(), path.to_string())),
             "{method} {path} is served but not documented"
         );
         // Served indeed: neither the unknown-route fallback nor a wrong method.
-        let concrete = path.replace("{provider}", "weibo");
+        let concrete = path.replace("{provider}", "weibo").replace("{id}", "1").replace("{order_no}", "O1");
         let response = world.authed(method.parse().unwrap(), &concrete).send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
@@ -265,8 +288,12 @@ async fn the_generated_document_is_served_and_lists_exactly_the_routes_served() 
             status != 405 && !(status == 404 && text.contains("no such route")),
             "{method} {path}: {status} {text}"
         );
+        // The API token is no staff session.
+        if *guard == Guard::Session {
+            assert_eq!(status, 401, "{method} {path} with the API token: {text}");
+        }
     }
-    assert_eq!(documented.len(), ROUTES.len());
+    assert_eq!(documented.len(), served.len());
     world.stop().await;
 }
 
