@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 
-use super::CALL_TIMEOUT;
 use super::held::Held;
+use super::{CALL_TIMEOUT, backoff, next_midnight_shanghai};
 use crate::Core;
 use crate::events::Event;
 use crate::ocr::baidu::{BaiduError, ErrorAction, Image};
@@ -18,8 +18,6 @@ use crate::ratelimit::Slot;
 
 /// How long the limiter grants nothing after Baidu answered 18 (its own QPS cap).
 const SLOW_DOWN: Duration = Duration::from_secs(1);
-/// The longest wait between two retries.
-const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// Carries one delivered message to its end (or back to waiting).
 pub(super) async fn handle(core: &Core, delivery: Delivery) {
@@ -229,14 +227,6 @@ async fn failed(held: &mut Held<'_>, mut holder: Holder<'_>, error: BaiduError) 
     }
 }
 
-/// `base × 2^(attempt-1)`, at most [`MAX_BACKOFF`], with jitter: a random point in its upper half.
-pub fn backoff(base: Duration, attempt: u32) -> chrono::Duration {
-    let full = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(MAX_BACKOFF);
-    let half = full / 2;
-    let jitter = Duration::from_millis(fastrand::u64(..=half.as_millis() as u64));
-    chrono::Duration::from_std(half + jitter).unwrap_or_else(|_| chrono::Duration::seconds(1))
-}
-
 /// Back to waiting at once (the stream), not counted as a failure; only while still the holder.
 async fn requeue(held: &mut Held<'_>, holder: Holder<'_>) {
     let pool = held.core.database().pool();
@@ -282,16 +272,4 @@ async fn announce(core: &Core, id: i64) {
         core.publish(Event::OcrUpdated { request: request.masked() });
     }
     core.ocr().changed.notify_one();
-}
-
-/// The next midnight in Asia/Shanghai after `now` (when Baidu's daily quota resets).
-pub fn next_midnight_shanghai(now: DateTime<Utc>) -> DateTime<Utc> {
-    let tz = chrono_tz::Asia::Shanghai;
-    let local = now.with_timezone(&tz).date_naive();
-    let tomorrow = local.succ_opt().unwrap_or(local);
-    let midnight = tz
-        .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 0, 0, 0)
-        .single()
-        .expect("Shanghai has no DST");
-    midnight.with_timezone(&Utc)
 }

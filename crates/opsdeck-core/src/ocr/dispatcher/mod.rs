@@ -32,6 +32,7 @@ mod reader;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Datelike, TimeZone, Utc};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -41,13 +42,13 @@ use super::submit::Submitter;
 use crate::Core;
 use crate::ratelimit::{Limit, RateLimit};
 
-pub use handler::{backoff, next_midnight_shanghai};
-
 /// A call to Baidu that takes longer is abandoned and retried.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
 /// The limit is counted per this period rather than per second: the margin keeps calls that
 /// reach Baidu a little unevenly after their grant from ever putting `cap + 1` into one second.
 const CAP_PERIOD: Duration = Duration::from_millis(1_015);
+/// The longest wait between two retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 /// The OCR parts that live as long as the core.
 pub struct OcrShared {
@@ -111,4 +112,24 @@ pub async fn run(core: Core, cancel: CancellationToken) {
     // Calls in progress finish (each holds a permit); bounded by the call timeout.
     let all = core.config().ocr_concurrency;
     let _ = tokio::time::timeout(CALL_TIMEOUT, calls.acquire_many(all)).await;
+}
+
+/// `base × 2^(attempt-1)`, at most [`MAX_BACKOFF`], with jitter: a random point in its upper half.
+pub fn backoff(base: Duration, attempt: u32) -> chrono::Duration {
+    let full = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20)).min(MAX_BACKOFF);
+    let half = full / 2;
+    let jitter = Duration::from_millis(fastrand::u64(..=half.as_millis() as u64));
+    chrono::Duration::from_std(half + jitter).unwrap_or_else(|_| chrono::Duration::seconds(1))
+}
+
+/// The next midnight in Asia/Shanghai after `now` (when Baidu's daily quota resets).
+pub fn next_midnight_shanghai(now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = chrono_tz::Asia::Shanghai;
+    let local = now.with_timezone(&tz).date_naive();
+    let tomorrow = local.succ_opt().unwrap_or(local);
+    let midnight = tz
+        .with_ymd_and_hms(tomorrow.year(), tomorrow.month(), tomorrow.day(), 0, 0, 0)
+        .single()
+        .expect("Shanghai has no DST");
+    midnight.with_timezone(&Utc)
 }
