@@ -4,7 +4,8 @@
 # opsdeckd, starts `opsdeckd run --listen` on a free port
 # with throwaway data (a temp data dir, the test Redis under a fresh prefix, a random API token,
 # sandbox Baidu and Alipay), waits for /healthz, runs schemathesis with a bounded number of
-# examples, stops the daemon, and exits non-zero if schemathesis found anything (or the daemon
+# examples (every route with the API token; then the console's /api/v1/ routes with an
+# operator's staff session from `opsdeckd staff token`), stops the daemon, and exits non-zero if schemathesis found anything (or the daemon
 # did not stop cleanly).
 #
 # Needs OPSDECK_TEST_REDIS_URL (scripts/test.sh sets it). By hand, e.g.:
@@ -47,14 +48,14 @@ TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
 unset_opsdeck=()
 while IFS= read -r name; do unset_opsdeck+=(-u "$name"); done < <(compgen -e | grep '^OPSDECK_' || true)
 say "starting opsdeckd run --listen 127.0.0.1:$PORT (sandbox providers, throwaway data)"
-env "${unset_opsdeck[@]}" HOME="$WORK" XDG_CONFIG_HOME="$WORK/config" \
-  OPSDECK_DATA_DIR="$WORK/data" \
-  OPSDECK_REDIS_URL="$OPSDECK_TEST_REDIS_URL" \
-  OPSDECK_REDIS_PREFIX="fuzz-$$-$RANDOM" \
-  OPSDECK_API_TOKEN="$TOKEN" \
-  OPSDECK_LOG="warn,opsdeckd=info" \
-  NO_COLOR=1 \
-  "$OPSDECK_ROOT/target/debug/opsdeckd" run --listen "127.0.0.1:$PORT" >"$WORK/daemon.log" 2>&1 &
+daemon_env=("${unset_opsdeck[@]}" HOME="$WORK" XDG_CONFIG_HOME="$WORK/config"
+  OPSDECK_DATA_DIR="$WORK/data"
+  OPSDECK_REDIS_URL="$OPSDECK_TEST_REDIS_URL"
+  OPSDECK_REDIS_PREFIX="fuzz-$$-$RANDOM"
+  OPSDECK_API_TOKEN="$TOKEN"
+  OPSDECK_LOG="warn,opsdeckd=info"
+  NO_COLOR=1)
+env "${daemon_env[@]}" "$OPSDECK_ROOT/target/debug/opsdeckd" run --listen "127.0.0.1:$PORT" >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
 
 healthy() {
@@ -81,16 +82,38 @@ until healthy; do
   sleep 0.2
 done
 
-say "schemathesis $SCHEMATHESIS_VERSION: $EXAMPLES examples per operation"
+CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,ignored_auth
+say "schemathesis $SCHEMATHESIS_VERSION: $EXAMPLES examples per operation (with the API token: the console's /api/v1/ routes answer 401)"
 status=0
 # Run from the work dir: schemathesis and Hypothesis keep their files in the current directory.
 (cd "$WORK" && timeout 300 "$SCHEMATHESIS" run "$BASE/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,unsupported_method,allow_header_conformance,ignored_auth \
+  --checks "$CHECKS" \
   --max-examples "$EXAMPLES" \
   --request-timeout 10 \
   --no-color) || status=$?
+
+# The console's operations (/api/v1/) again with an operator's staff session, issued by
+# `opsdeckd staff token` on the daemon's database (the token is its last line of stdout). Sign-out
+# is left out: it would end the session the run uses.
+if issued="$(env "${daemon_env[@]}" "$OPSDECK_ROOT/target/debug/opsdeckd" staff token --name fuzz-operator --role operator 2>"$WORK/staff-token.log")"; then
+  SESSION="$(printf '%s\n' "$issued" | tail -n1)"
+  say "schemathesis over /api/v1/ with an operator's session: $EXAMPLES examples per operation"
+  (cd "$WORK" && timeout 300 "$SCHEMATHESIS" run "$BASE/openapi.json" \
+    --url "$BASE" \
+    --header "Authorization: Bearer $SESSION" \
+    --include-path-regex '^/api/v1/' \
+    --exclude-operation-id v1_sign_out \
+    --checks "$CHECKS" \
+    --max-examples "$EXAMPLES" \
+    --request-timeout 10 \
+    --no-color) || status=$?
+else
+  cat "$WORK/staff-token.log" >&2
+  echo "opsdeckd staff token failed (above): /api/v1/ could not be fuzzed with a session" >&2
+  status=1
+fi
 
 if ! stop_daemon; then
   tail -n 40 "$WORK/daemon.log" >&2
