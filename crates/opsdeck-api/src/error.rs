@@ -162,6 +162,38 @@ pub enum ErrorCode {
     NotifyMalformed,
     /// An `Idempotency-Key` that is not 1 to `{max}` printable ASCII characters.
     IdempotencyKeyInvalid,
+    /// This sign-in is unknown, expired or already used (its `state`).
+    SignInStateInvalid,
+    /// This sign-in was started in another window or browser session.
+    SignInElsewhere,
+    /// A sign-in `binding` that is not `{min}` to `{max}` printable characters.
+    BindingInvalid,
+    /// `{provider}` (a provider key) sign-in is not configured.
+    ProviderNotConfigured,
+    /// No user `{id}`.
+    UserNotFound,
+    /// Nobody has signed in with `{provider}` uid `{uid}` (masked) yet.
+    IdentityUnknown,
+    /// This `{provider}` account is linked to user `{user_id}` already.
+    IdentityLinkedElsewhere,
+    /// No linked sign-in `{id}`.
+    LinkNotFound,
+    /// No link request `{id}` (it may have been resolved meanwhile).
+    LinkRequestNotFound,
+    /// The user's last sign-in method: it cannot be unlinked.
+    LinkLast,
+    /// The sign-in was linked to a user meanwhile.
+    LinkedMeanwhile,
+    /// User `{user_id}` has no sign-in on the staff allow-list (`staff_allow`).
+    StaffNotAllowed,
+    /// The last admin cannot lose the role.
+    LastAdmin,
+    /// An audit entry without who or what was done.
+    AuditEntryIncomplete,
+    /// Only in sandbox mode (`{what}`: shop_session, shop_notify).
+    SandboxOnly,
+    /// The sign-in window came back with something that is not a URL.
+    RedirectUrlInvalid,
     // A run's failure, as its history keeps it.
     /// The task failed on purpose (the `noop` task's `fail`).
     TaskFailedOnPurpose,
@@ -248,7 +280,18 @@ impl ErrorCode {
             | ErrorCode::GoodsUnknown
             | ErrorCode::NotifyFieldRefused
             | ErrorCode::NotifyMalformed
-            | ErrorCode::IdempotencyKeyInvalid => 400,
+            | ErrorCode::IdempotencyKeyInvalid
+            | ErrorCode::SignInStateInvalid
+            | ErrorCode::SignInElsewhere
+            | ErrorCode::BindingInvalid
+            | ErrorCode::ProviderNotConfigured
+            | ErrorCode::IdentityLinkedElsewhere
+            | ErrorCode::LinkLast
+            | ErrorCode::LinkedMeanwhile
+            | ErrorCode::StaffNotAllowed
+            | ErrorCode::LastAdmin
+            | ErrorCode::AuditEntryIncomplete
+            | ErrorCode::RedirectUrlInvalid => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden
             | ErrorCode::JobBuiltIn
@@ -258,10 +301,16 @@ impl ErrorCode {
             | ErrorCode::OrderCancelLater
             | ErrorCode::AlipayNotConfigured
             | ErrorCode::OrderAmountConflict
-            | ErrorCode::NotifySandbox => 403,
-            ErrorCode::NotFound | ErrorCode::JobNotFound | ErrorCode::OcrRequestNotFound | ErrorCode::OrderNotFound => {
-                404
-            }
+            | ErrorCode::NotifySandbox
+            | ErrorCode::SandboxOnly => 403,
+            ErrorCode::NotFound
+            | ErrorCode::JobNotFound
+            | ErrorCode::OcrRequestNotFound
+            | ErrorCode::OrderNotFound
+            | ErrorCode::UserNotFound
+            | ErrorCode::IdentityUnknown
+            | ErrorCode::LinkNotFound
+            | ErrorCode::LinkRequestNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
             ErrorCode::PayloadTooLarge => 413,

@@ -96,6 +96,20 @@ impl ApiError {
             .param("max", max)
     }
 
+    /// No user `id`: `user_not_found`.
+    pub fn user_not_found(id: i64) -> ApiError {
+        ApiError::coded(ErrorCode::UserNotFound, format!("no user {id}")).param("id", id)
+    }
+
+    /// `user_id` has no sign-in on the staff allow-list: `staff_not_allowed`.
+    pub fn staff_not_allowed(user_id: i64) -> ApiError {
+        ApiError::coded(
+            ErrorCode::StaffNotAllowed,
+            format!("user {user_id} has no sign-in on the staff allow-list (`staff_allow`): add one there first"),
+        )
+        .param("user_id", user_id)
+    }
+
     /// The form field at fault (`trigger`, `policy.max_instances`, `url`).
     pub fn field(self, field: impl Into<String>) -> ApiError {
         self.with(|coded| coded.field = Some(field.into()))

@@ -61,6 +61,7 @@ describe('messages', () => {
         'app.name',
         'jobs.form.argsJson',
         'providers.oidc',
+        'errors.values.provider.oidc',
         'statusBar.redis',
         'accounts.links.details',
         'accounts.links.detailsNick',

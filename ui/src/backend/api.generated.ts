@@ -254,6 +254,22 @@ export type ErrorCode =
   | "notify_field_refused"
   | "notify_malformed"
   | "idempotency_key_invalid"
+  | "sign_in_state_invalid"
+  | "sign_in_elsewhere"
+  | "binding_invalid"
+  | "provider_not_configured"
+  | "user_not_found"
+  | "identity_unknown"
+  | "identity_linked_elsewhere"
+  | "link_not_found"
+  | "link_request_not_found"
+  | "link_last"
+  | "linked_meanwhile"
+  | "staff_not_allowed"
+  | "last_admin"
+  | "audit_entry_incomplete"
+  | "sandbox_only"
+  | "redirect_url_invalid"
   | "task_failed_on_purpose"
   | "task_panicked"
   | "task_timed_out"
@@ -1044,6 +1060,22 @@ export const ERROR_CODES = [
   "notify_field_refused",
   "notify_malformed",
   "idempotency_key_invalid",
+  "sign_in_state_invalid",
+  "sign_in_elsewhere",
+  "binding_invalid",
+  "provider_not_configured",
+  "user_not_found",
+  "identity_unknown",
+  "identity_linked_elsewhere",
+  "link_not_found",
+  "link_request_not_found",
+  "link_last",
+  "linked_meanwhile",
+  "staff_not_allowed",
+  "last_admin",
+  "audit_entry_incomplete",
+  "sandbox_only",
+  "redirect_url_invalid",
   "task_failed_on_purpose",
   "task_panicked",
   "task_timed_out",

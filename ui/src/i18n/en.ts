@@ -82,9 +82,8 @@ const en = {
     unknown: 'An unknown error occurred.',
     /**
      * Every `ErrorCode` of the core (backend/api.generated.ts), one line each, rendered with the
-     * error's `params` (and `{message}`, the core's English text: only an English entry may use
-     * it, where the code alone says too little). A test fails when a code has no entry here or
-     * in zh-CN.ts.
+     * error's `params` (never the core's English `message`: the console says it in its own words,
+     * in the viewer's language). A test fails when a code has no entry here or in zh-CN.ts.
      */
     codes: {
       invalid_input: '{message}',
@@ -158,6 +157,22 @@ const en = {
       notify_field_refused: 'An Alipay payment notify was refused for its {field} field; nothing was applied.',
       notify_malformed: 'An Alipay payment notify was malformed; nothing was applied.',
       idempotency_key_invalid: 'An Idempotency-Key is 1 to {max} printable ASCII characters, with no spaces at its ends.',
+      sign_in_state_invalid: 'This sign-in is unknown, expired or already used: start again.',
+      sign_in_elsewhere: 'This sign-in was started in another window or browser session: start again here.',
+      binding_invalid: 'The sign-in binding must be {min} to {max} printable characters.',
+      provider_not_configured: '{provider} sign-in is not configured.',
+      user_not_found: 'There is no user #{id}.',
+      identity_unknown: 'Nobody has signed in with {provider} uid {uid} yet: sign into the console once (you get no role), then run this again.',
+      identity_linked_elsewhere: 'This {provider} account is already linked to user #{user_id}: unlink it there first.',
+      link_not_found: 'There is no linked sign-in #{id}.',
+      link_request_not_found: 'There is no link request #{id} (it may have been resolved meanwhile).',
+      link_last: 'This is the user’s last sign-in method: it cannot be unlinked (link another first).',
+      linked_meanwhile: 'This sign-in was linked to a user meanwhile.',
+      staff_not_allowed: 'User #{user_id} has no sign-in on the staff allow-list (staff_allow): add one there first.',
+      last_admin: 'This is the last admin: make someone else admin first.',
+      audit_entry_incomplete: 'An audit entry needs who and what was done.',
+      sandbox_only: 'Only in sandbox mode: {what}.',
+      redirect_url_invalid: 'The sign-in window came back with something that is not a URL.',
       task_failed_on_purpose: 'Failed on purpose (the task’s fail argument).',
       task_panicked: 'The task crashed (details in the log).',
       task_timed_out: 'Stopped after the {seconds} s timeout.',
@@ -171,6 +186,51 @@ const en = {
     } satisfies Record<ErrorCode, string>,
     /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
     values: {
+      role: {
+        viewer: 'viewer',
+        operator: 'operator',
+        admin: 'admin',
+        none: 'none',
+      },
+      action: {
+        add_goods: 'add goods',
+        add_jobs: 'add jobs',
+        cancel_orders: 'cancel orders',
+        change_console_roles: 'change console roles',
+        change_the_ocr_cap: 'change the OCR cap',
+        check_payments: 'check payments',
+        confirm_links: 'confirm links',
+        delete_jobs: 'delete jobs',
+        edit_jobs: 'edit jobs',
+        end_staff_sessions: 'end staff sessions',
+        link_sign_ins: 'link sign-ins',
+        list_the_staff_sessions: 'list the staff sessions',
+        pause_or_resume_jobs: 'pause or resume jobs',
+        pause_jobs: 'pause jobs',
+        pause_the_ocr_queue: 'pause the OCR queue',
+        place_orders: 'place orders',
+        purge_dead_ocr_requests: 'purge dead OCR requests',
+        resolve_link_requests: 'resolve link requests',
+        resume_jobs: 'resume jobs',
+        resume_the_ocr_queue: 'resume the OCR queue',
+        retry_ocr_requests: 'retry OCR requests',
+        reveal_id_card_data: 'reveal ID card data',
+        run_jobs: 'run jobs',
+        submit_ocr_requests: 'submit OCR requests',
+        unlink_sign_ins: 'unlink sign-ins',
+        use_the_console: 'use the console',
+      },
+      provider: {
+        weibo: 'Weibo',
+        qq: 'QQ',
+        wechat: 'WeChat',
+        dingtalk: 'DingTalk',
+        oidc: 'OpenID Connect',
+      },
+      what: {
+        shop_session: 'the simulated shop’s session',
+        shop_notify: 'the simulated shop’s payment notifies',
+      },
       side: { front: 'front', back: 'back' },
       field: {
         second: 'second',

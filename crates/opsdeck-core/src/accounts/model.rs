@@ -137,7 +137,7 @@ impl Actor {
 /// The action a refusal names, as the console's catalogues name it: "cancel orders" →
 /// `cancel_orders`.
 pub(crate) fn action_word(what: &str) -> String {
-    what.split_whitespace().map(str::to_ascii_lowercase).collect::<Vec<_>>().join("_")
+    what.split_whitespace().map(|w| w.to_ascii_lowercase().replace('-', "_")).collect::<Vec<_>>().join("_")
 }
 
 /// Why a sign-in attempt was started; the callback acts on it.

@@ -15,7 +15,7 @@ use crate::accounts::{Actor, Callback, Taken, binding_hash, random_token};
 use crate::audit::NewAuditEntry;
 use crate::config::DatabaseBackend;
 use crate::db::{begin_write, is_retryable};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
 
 /// What the link step decided, inside its transaction.
@@ -57,19 +57,29 @@ impl From<ApiError> for ResolveError {
 }
 
 fn state_error() -> ApiError {
-    ApiError::InvalidField {
-        field: "state".into(),
-        message: "this sign-in is unknown, expired or already used (the state does not match); start again".into(),
-    }
+    ApiError::coded(
+        ErrorCode::SignInStateInvalid,
+        "this sign-in is unknown, expired or already used (the state does not match); start again",
+    )
+    .field("state")
 }
 
 /// A callback bringing the state of an attempt started elsewhere (another window, another
 /// customer's browser): refused, and that attempt is left for its own callback.
 fn bound_elsewhere() -> ApiError {
-    ApiError::InvalidField {
-        field: "state".into(),
-        message: "this sign-in was started elsewhere (another window or browser session); start again here".into(),
-    }
+    ApiError::coded(
+        ErrorCode::SignInElsewhere,
+        "this sign-in was started elsewhere (another window or browser session); start again here",
+    )
+    .field("state")
+}
+
+fn link_not_found(id: i64) -> ApiError {
+    ApiError::coded(ErrorCode::LinkNotFound, format!("no linked sign-in {id}")).param("id", id)
+}
+
+fn link_request_not_found(id: i64) -> ApiError {
+    ApiError::coded(ErrorCode::LinkRequestNotFound, format!("no link request {id}")).param("id", id)
 }
 
 /// The longest `binding` accepted, and the shortest (a guessable binding would bind nothing).
@@ -81,13 +91,16 @@ fn check_binding(binding: &str) -> Result<(), ApiError> {
     if (MIN_BINDING..=MAX_BINDING).contains(&n) && !binding.chars().any(char::is_control) {
         Ok(())
     } else {
-        Err(ApiError::InvalidField {
-            field: "binding".into(),
-            message: format!(
+        Err(ApiError::coded(
+            ErrorCode::BindingInvalid,
+            format!(
                 "the binding must be {MIN_BINDING}–{MAX_BINDING} printable characters, secret to the customer's \
                  browser session (e.g. a hash of its session id)"
             ),
-        })
+        )
+        .field("binding")
+        .param("min", MIN_BINDING)
+        .param("max", MAX_BINDING))
     }
 }
 
@@ -116,7 +129,7 @@ async fn check_right_over(
     };
     Actor { role: actor_role, ..actor.clone() }.require_operator(what)?;
     let Some(target_role) = store::role_of(conn, target).await? else {
-        return Err(ApiError::NotFound(format!("no user {target}")));
+        return Err(ApiError::user_not_found(target));
     };
     if actor.user_id == Some(target) || actor_role == Role::Admin {
         return Ok(());
@@ -252,7 +265,11 @@ impl Core {
         let adapter = self.accounts().providers.get(provider)?;
         let Some(code) = callback.code.as_deref().filter(|c| !c.is_empty()) else {
             let why = callback.error_description.or(callback.error).unwrap_or_else(|| "no code came back".into());
-            return Err(ApiError::SignInRefused(format!("the sign-in was refused at {}: {why}", adapter.name())));
+            return Err(ApiError::coded(
+                ErrorCode::SignInRefused,
+                format!("the sign-in was refused at {}: {why}", adapter.name()),
+            )
+            .param("provider", provider.as_str()));
         };
         let identity = adapter.exchange(code, &attempt).await?;
         tracing::info!(provider = %provider, purpose = ?attempt.purpose, "sign-in: identity received");
@@ -296,15 +313,24 @@ impl Core {
         };
         let now = Utc::now();
         match resolved {
-            Resolved::Conflict { owner } => Err(ApiError::InvalidInput(format!(
-                "this {} account is already linked to user {owner}; unlink it there first",
-                identity.provider.display_name()
-            ))),
+            Resolved::Conflict { owner } => Err(ApiError::coded(
+                ErrorCode::IdentityLinkedElsewhere,
+                format!(
+                    "this {} account is already linked to user {owner}; unlink it there first",
+                    identity.provider.display_name()
+                ),
+            )
+            .param("provider", identity.provider.as_str())
+            .param("user_id", owner)),
             Resolved::Pending { request_id } => {
                 let mut conn = self.database().pool().acquire().await?;
                 let requests = store::link_requests(&mut conn).await?;
                 let request = requests.into_iter().find(|r| r.id == request_id).ok_or_else(|| {
-                    ApiError::NotFound("the link request was resolved meanwhile; sign in again".into())
+                    ApiError::coded(
+                        ErrorCode::LinkRequestNotFound,
+                        "the link request was resolved meanwhile; sign in again",
+                    )
+                    .param("id", request_id)
                 })?;
                 Ok(SignInOutcome::PendingLink { request })
             }
@@ -354,8 +380,10 @@ impl Core {
             let starter = match store::role_of(&mut tx, by).await?.flatten() {
                 Some(role) => Actor { name: String::new(), role, user_id: Some(by) },
                 None => {
-                    return Err(ResolveError::Refused(ApiError::Forbidden(
-                        "the staff member who started this link has no console role any more".into(),
+                    return Err(ResolveError::Refused(ApiError::role_refused(
+                        "none",
+                        "link_sign_ins",
+                        "the staff member who started this link has no console role any more",
                     )));
                 }
             };
@@ -455,7 +483,7 @@ impl Core {
     /// One user with their links.
     pub async fn user_get(&self, id: i64) -> Result<UserView, ApiError> {
         let mut conn = self.database().pool().acquire().await?;
-        store::user(&mut conn, id).await?.ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
+        store::user(&mut conn, id).await?.ok_or_else(|| ApiError::user_not_found(id))
     }
 
     /// Users newest first, with their links; `search` matches the mobile or the username (any
@@ -463,13 +491,12 @@ impl Core {
     pub async fn users_list(&self, query: UserQuery, actor: &Actor) -> Result<UserPage, ApiError> {
         self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
-            return Err(ApiError::InvalidField {
-                field: "limit".into(),
-                message: format!("limit must be between 1 and {MAX_PAGE}"),
-            });
+            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
         }
         if query.search.as_ref().is_some_and(|s| s.len() > 100) {
-            return Err(ApiError::InvalidField { field: "search".into(), message: "the search is too long".into() });
+            return Err(ApiError::coded(ErrorCode::TextTooLong, "the search is too long")
+                .field("search")
+                .param("max", 100));
         }
         let mut conn = self.database().pool().acquire().await?;
         Ok(store::users_page(&mut conn, &query).await?)
@@ -480,17 +507,16 @@ impl Core {
         actor.require_operator("unlink sign-ins")?;
         let mut tx = begin_write(self.database()).await?;
         store::lock_staff(&mut tx).await?;
-        let owner = store::link_owner(&mut tx, link_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no linked sign-in {link_id}")))?;
+        let owner = store::link_owner(&mut tx, link_id).await?.ok_or_else(|| link_not_found(link_id))?;
         check_right_over(&mut tx, actor, owner, "unlink sign-ins").await?;
         let done = store::unlink(&mut tx, link_id).await?;
         let (user_id, provider, uid) = match done {
             Ok(done) => done,
-            Err(UnlinkRefusal::NoSuchLink) => return Err(ApiError::NotFound(format!("no linked sign-in {link_id}"))),
+            Err(UnlinkRefusal::NoSuchLink) => return Err(link_not_found(link_id)),
             Err(UnlinkRefusal::LastLink) => {
-                return Err(ApiError::InvalidInput(
-                    "this is the user's last sign-in method: it cannot be unlinked (link another first)".into(),
+                return Err(ApiError::coded(
+                    ErrorCode::LinkLast,
+                    "this is the user's last sign-in method: it cannot be unlinked (link another first)",
                 ));
             }
         };
@@ -536,15 +562,16 @@ impl Core {
             && store::role_of(&mut tx, user_id).await?.is_some()
             && !store::allowed_staff(&self.config().staff_allow, &store::identities_of(&mut tx, user_id).await?)
         {
-            return Err(ApiError::InvalidInput(format!(
-                "user {user_id} has no sign-in on the staff allow-list (`staff_allow`): add one there first"
-            )));
+            return Err(ApiError::staff_not_allowed(user_id));
         }
         match store::set_role(&mut tx, user_id, role).await? {
             Ok(()) => tx.commit().await?,
-            Err(RoleRefusal::NoSuchUser) => return Err(ApiError::NotFound(format!("no user {user_id}"))),
+            Err(RoleRefusal::NoSuchUser) => return Err(ApiError::user_not_found(user_id)),
             Err(RoleRefusal::LastAdmin) => {
-                return Err(ApiError::InvalidInput("this is the last admin: make someone else admin first".into()));
+                return Err(ApiError::coded(
+                    ErrorCode::LastAdmin,
+                    "this is the last admin: make someone else admin first",
+                ));
             }
         }
         self.audit_accounts(actor, "staff.set_role", &format!("user:{user_id}"), json!({ "role": role })).await;
@@ -570,21 +597,22 @@ impl Core {
         let mut tx = begin_write(self.database()).await?;
         let user_id = if accept {
             store::lock_staff(&mut tx).await?;
-            let target = store::link_request_user(&mut tx, id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no link request {id}")))?;
+            let target = store::link_request_user(&mut tx, id).await?.ok_or_else(|| link_request_not_found(id))?;
             check_right_over(&mut tx, actor, target, "confirm links").await?;
             match store::accept_link_request(&mut tx, id, Utc::now()).await {
                 Ok(Some(user_id)) => Some(user_id),
-                Ok(None) => return Err(ApiError::NotFound(format!("no link request {id}"))),
+                Ok(None) => return Err(link_request_not_found(id)),
                 Err(e) if store::is_unique_violation(&e) => {
-                    return Err(ApiError::InvalidInput("this sign-in was linked to a user meanwhile".into()));
+                    return Err(ApiError::coded(
+                        ErrorCode::LinkedMeanwhile,
+                        "this sign-in was linked to a user meanwhile",
+                    ));
                 }
                 Err(e) => return Err(e.into()),
             }
         } else {
             if !store::delete_link_request(&mut tx, id).await? {
-                return Err(ApiError::NotFound(format!("no link request {id}")));
+                return Err(link_request_not_found(id));
             }
             None
         };

@@ -14,7 +14,7 @@ use crate::audit::{self, AuditPage, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
 use crate::db_mode::{DatabaseMode, ModeGuard};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::events::{Event, EventBus};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
 use crate::ocr::baidu::BaiduOcr;
@@ -344,7 +344,7 @@ impl Core {
     /// Records a manual action.
     pub async fn record_audit(&self, entry: NewAuditEntry<'_>) -> Result<i64, ApiError> {
         if entry.who.trim().is_empty() || entry.action.trim().is_empty() {
-            return Err(ApiError::InvalidInput("an audit entry needs who and action".into()));
+            return Err(ApiError::coded(ErrorCode::AuditEntryIncomplete, "an audit entry needs who and what was done"));
         }
         Ok(audit::record(&self.inner.db, &entry, chrono::Utc::now()).await?)
     }

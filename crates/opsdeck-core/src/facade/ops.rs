@@ -10,7 +10,9 @@ use opsdeck_api::accounts::{
 use opsdeck_api::app::AppInfo;
 use opsdeck_api::audit::AuditPage;
 use opsdeck_api::health::HealthReport;
-use opsdeck_api::jobs::{FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec};
+use opsdeck_api::jobs::{
+    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+};
 use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
 use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
@@ -22,7 +24,7 @@ use super::Core;
 use super::session::Caller;
 use crate::accounts::Callback;
 use crate::accounts::model::{Purpose, SignInOutcome};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 impl Core {
     /// The caller of an operation that only reads.
@@ -45,9 +47,9 @@ async fn answer<T>(body: impl Future<Output = Result<T, ApiError>>) -> OpResult<
 }
 
 fn redirect_url(text: &str) -> Result<url::Url, ApiError> {
-    url::Url::parse(text).map_err(|_| ApiError::InvalidField {
-        field: "redirect_url".into(),
-        message: "the sign-in window came back with something that is not a URL".into(),
+    url::Url::parse(text).map_err(|_| {
+        ApiError::coded(ErrorCode::RedirectUrlInvalid, "the sign-in window came back with something that is not a URL")
+            .field("redirect_url")
     })
 }
 

@@ -16,7 +16,7 @@ use crate::accounts::model::{ProviderKey, Role};
 use crate::accounts::{sessions, store};
 use crate::audit::NewAuditEntry;
 use crate::db::{begin_write, ms};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// The simulated shop's staff member: its username (and nickname, what the console shows).
 pub const SANDBOX_SHOP_STAFF: &str = "sandbox shop";
@@ -34,7 +34,11 @@ impl Core {
     /// nothing is written before.
     pub async fn sandbox_shop_session(&self) -> Result<SessionToken, ApiError> {
         if !self.config().sandbox_mode {
-            return Err(ApiError::Forbidden("the simulated shop's session exists in sandbox mode only".into()));
+            return Err(ApiError::coded(
+                ErrorCode::SandboxOnly,
+                "the simulated shop's session exists in sandbox mode only",
+            )
+            .param("what", "shop_session"));
         }
         if !self.mode_checked() {
             return Err(ApiError::DatabaseUnavailable(
@@ -89,9 +93,11 @@ impl Core {
     pub async fn sandbox_notify(&self, form: &[(String, String)]) -> Result<NotifyOutcome, ApiError> {
         let config = self.config();
         if !(config.sandbox_mode && config.alipay_sandbox) {
-            return Err(ApiError::Forbidden(
-                "in-process notifies are the sandbox shop's, in sandbox mode only with the built-in fake Alipay".into(),
-            ));
+            return Err(ApiError::coded(
+                ErrorCode::SandboxOnly,
+                "in-process notifies are the sandbox shop's, in sandbox mode only with the built-in fake Alipay",
+            )
+            .param("what", "shop_notify"));
         }
         self.verified_notify(form).await
     }

@@ -3,11 +3,11 @@
 //! console roles; tokens encrypted at rest; the full authorization-code + PKCE flow against a real
 //! OpenID Connect provider (oidc-provider, started by the test command); SQLite and MariaDB.
 
+use opsdeck_api::ErrorBody;
 use opsdeck_core::accounts::bootstrap::{GrantTarget, grant_admin_on};
 use opsdeck_core::accounts::model::{ProviderKey, Purpose, Role, SignInOutcome, Staff, UserQuery};
 use opsdeck_core::accounts::{Actor, Callback};
 use opsdeck_core::{ApiError, Config, Core};
-use opsdeck_api::ErrorBody;
 use opsdeck_sandbox::oauth::{FakeOAuth, FakeOAuthConfig, Provider};
 
 use crate::helpers::{config_with, fresh_mysql_url, redis_url, toml_string, unique};
@@ -258,7 +258,8 @@ async fn bad_and_reused_codes_are_refused_with_the_providers_code() {
         let auth = world.core.oauth_authorize(key, Purpose::Console, BINDING).await.unwrap();
         let callback = Callback { code: Some("not-a-code".into()), state: Some(auth.state), ..Callback::default() };
         let e = world.core.oauth_callback(key, callback, BINDING).await.unwrap_err();
-        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(e.code() == "sign_in_refused" && e.to_string().contains(code), "{provider:?}: {e}");
+        assert_eq!(e.params()["provider"], key.as_str(), "the catalogues name the provider");
     }
     let expected_reused = [
         (Provider::Weibo, "21325"),
@@ -278,7 +279,7 @@ async fn bad_and_reused_codes_are_refused_with_the_providers_code() {
             .oauth_callback(key, Callback { code: used_code, state: Some(auth.state), ..Callback::default() }, BINDING)
             .await
             .unwrap_err();
-        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(e.code() == "sign_in_refused" && e.to_string().contains(code), "{provider:?}: {e}");
     }
     world.core.shutdown().await;
 }
@@ -295,7 +296,7 @@ async fn expired_tokens_are_refused_with_the_providers_code() {
     ];
     for (provider, code) in expected {
         let e = world.sign_in(provider).await.unwrap_err();
-        assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains(code)), "{provider:?}: {e}");
+        assert!(e.code() == "sign_in_refused" && e.to_string().contains(code), "{provider:?}: {e}");
     }
     let users =
         world.core.users_list(UserQuery { limit: 50, ..UserQuery::default() }, &Actor::system("tester")).await.unwrap();
@@ -315,7 +316,7 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
         .core
         .oauth_callback(ProviderKey::Weibo, Callback { code: Some("x".into()), ..Callback::default() }, BINDING)
         .await;
-    assert_eq!(code_of(e.unwrap_err()), "invalid_input");
+    assert_eq!(code_of(e.unwrap_err()), "sign_in_state_invalid");
     // A Weibo state used on the QQ callback, then (consumed) on its own.
     let redirect = Callback::from_url(&world.redirect(Provider::Weibo, Purpose::Console).await);
     assert!(world.core.oauth_callback(ProviderKey::Qq, redirect.clone(), BINDING).await.is_err());
@@ -349,7 +350,7 @@ async fn state_mismatch_replay_refusal_and_cancellation_are_rejected() {
     let auth = world.core.oauth_authorize(ProviderKey::Wechat, Purpose::Console, BINDING).await.unwrap();
     let refused = Callback { state: Some(auth.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Wechat, refused, BINDING).await.unwrap_err();
-    assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains("refused")), "{e}");
+    assert!(e.code() == "sign_in_refused" && e.to_string().contains("refused"), "{e}");
     // Nothing was created by any of these: one user from the two successful Weibo sign-ins,
     // and the shop's QQ customer.
     let users =
@@ -400,10 +401,11 @@ async fn linking_unlinking_and_roles() {
     let last = user.links[0].id;
     let e = world.core.unlink(last, &admin).await.unwrap_err();
     assert!(e.to_string().contains("last sign-in method"), "{e}");
+    assert_eq!(e.code(), "link_last");
     // Roles: the last admin cannot step down; an operator made by the admin can act.
     assert_eq!(
         code_of(world.core.staff_set_role(admin_id, Some(Role::Viewer), &admin).await.unwrap_err()),
-        "invalid_input"
+        "last_admin"
     );
     world.core.staff_set_role(viewer_id, Some(Role::Operator), &admin).await.unwrap();
     let viewer_staff = Staff {
@@ -536,14 +538,14 @@ async fn openid_connect_code_flow_with_pkce_against_a_real_provider() {
     let again = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console, BINDING).await.unwrap();
     let replay = Callback { code: callback.code.clone(), state: Some(again.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Oidc, replay, BINDING).await.unwrap_err();
-    assert!(matches!(&e, ApiError::SignInRefused(m) if m.contains("invalid_grant")), "{e}");
+    assert!(e.code() == "sign_in_refused" && e.to_string().contains("invalid_grant"), "{e}");
     // A code from one attempt with another attempt's state fails PKCE (the verifier differs).
     let first = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console, BINDING).await.unwrap();
     let second = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console, BINDING).await.unwrap();
     let code = Callback::from_url(&oidc_login(&first.url, "alice").await).code;
     let swapped = Callback { code, state: Some(second.state), ..Callback::default() };
     let e = world.core.oauth_callback(ProviderKey::Oidc, swapped, BINDING).await.unwrap_err();
-    assert!(matches!(&e, ApiError::SignInRefused(_)), "{e}");
+    assert!(e.code() == "sign_in_refused", "{e}");
     // Signing in again is the same user.
     let again = world.core.oauth_authorize(ProviderKey::Oidc, Purpose::Console, BINDING).await.unwrap();
     let redirect = oidc_login(&again.url, "alice").await;

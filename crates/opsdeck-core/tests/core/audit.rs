@@ -1,8 +1,8 @@
 //! The audit log through the facade: recorded, listed newest first, paged, validated.
 
+use opsdeck_api::ErrorBody;
 use opsdeck_core::audit::NewAuditEntry;
 use opsdeck_core::{Actor, Core};
-use opsdeck_api::ErrorBody;
 
 use crate::helpers::{redis_url, sqlite_config};
 
@@ -45,7 +45,7 @@ async fn bad_requests_get_a_code_and_a_message() {
     assert_eq!((body.params["min"].as_str(), body.params["max"].as_str()), ("1", "500"), "{body:?}");
     let anonymous =
         core.record_audit(NewAuditEntry { who: " ", action: "x", target: "y", detail: None }).await.unwrap_err();
-    assert_eq!(anonymous.code(), "invalid_input");
+    assert_eq!(anonymous.code(), "audit_entry_incomplete");
     assert!(
         core.audit_list(10, None, &Actor::system("tester")).await.unwrap().entries.is_empty(),
         "nothing was recorded"

@@ -111,9 +111,9 @@ async fn the_shops_session_and_in_process_notify_are_refused_outside_sandbox_mod
     let core = running.core();
     assert!(!core.config().sandbox_mode);
     let e = core.sandbox_shop_session().await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Forbidden, "{e}");
+    assert_eq!((e.code(), e.params()["what"].as_str()), (ErrorCode::SandboxOnly, "shop_session"), "{e}");
     let e = core.sandbox_notify(&[("out_trade_no".into(), "X".into())]).await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Forbidden, "{e}");
+    assert_eq!((e.code(), e.params()["what"].as_str()), (ErrorCode::SandboxOnly, "shop_notify"), "{e}");
     running.shutdown().await;
 }
 
@@ -178,7 +178,7 @@ async fn the_shops_goods_and_orders_show_up_for_a_staff_session_paid_and_expired
 
     // Outside the shop: Alipay's notify door refuses the fake's (published) signatures.
     let e = core.alipay_notify(&[("out_trade_no".into(), page.orders[0].order_no.clone())]).await.unwrap_err();
-    assert_eq!(e.code(), ErrorCode::Forbidden, "{e}");
+    assert_eq!(e.code(), ErrorCode::NotifySandbox, "{e}");
     running.shutdown().await;
 }
 

@@ -70,7 +70,7 @@ async fn a_customer_signs_in_with_weibo_and_a_state_works_once() {
 
     // The same state again: refused (it was used).
     let replay = callback(&world, "weibo", json!({ "code": code, "state": state })).await;
-    let body = expect_error(replay, 400, "invalid_input").await;
+    let body = expect_error(replay, 400, "sign_in_state_invalid").await;
     assert_eq!(body["field"], "state");
 
     // The same customer again: the same user, nothing new.
@@ -109,27 +109,32 @@ async fn unknown_unconfigured_mismatched_and_refused_sign_ins_are_errors() {
     for provider in ["github", "qq", "WEIBO"] {
         let path = format!("/api/oauth/{provider}/authorize?binding={BINDING}");
         let response = world.authed(Method::GET, &path).send().await.unwrap();
-        let body = expect_error(response, 400, "invalid_input").await;
+        // An unconfigured provider is named as such; an unknown name is not a provider at all.
+        let code = if provider == "qq" { "provider_not_configured" } else { "invalid_input" };
+        let body = expect_error(response, 400, code).await;
         assert_eq!(body["field"], "provider", "{provider}: {body}");
         // At the callback an unknown name is refused as such; for a known one the state decides
         // (no attempt can exist for an unconfigured provider).
+        let code = if provider == "qq" { "sign_in_state_invalid" } else { "invalid_input" };
         let body =
-            expect_error(callback(&world, provider, json!({ "code": "c", "state": "s" })).await, 400, "invalid_input")
-                .await;
+            expect_error(callback(&world, provider, json!({ "code": "c", "state": "s" })).await, 400, code).await;
         let field = if provider == "qq" { "state" } else { "provider" };
         assert_eq!(body["field"], field, "{provider}: {body}");
     }
     // A state issued for Weibo is refused at DingTalk's callback (and is used up).
     let (url, state) = authorize(&world, "weibo").await;
     let (code, _) = approve(&world, &url, &world.weibo.config().redirect_uri.clone()).await;
-    let body =
-        expect_error(callback(&world, "dingtalk", json!({ "code": code, "state": state })).await, 400, "invalid_input")
-            .await;
+    let body = expect_error(
+        callback(&world, "dingtalk", json!({ "code": code, "state": state })).await,
+        400,
+        "sign_in_state_invalid",
+    )
+    .await;
     assert_eq!(body["field"], "state");
     // No state, an unknown one.
     for body in [json!({ "code": "c" }), json!({ "code": "c", "state": "nope" }), json!({ "code": "c", "state": null })]
     {
-        let answer = expect_error(callback(&world, "weibo", body.clone()).await, 400, "invalid_input").await;
+        let answer = expect_error(callback(&world, "weibo", body.clone()).await, 400, "sign_in_state_invalid").await;
         assert_eq!(answer["field"], "state", "{body}");
     }
     // The customer refused at the provider: no code, the provider's error.
@@ -146,7 +151,7 @@ async fn a_state_from_another_customers_session_is_refused_and_stays_theirs() {
     let redirect = world.weibo.config().redirect_uri.clone();
     // No binding, or one too short to be secret: refused at authorize.
     for path in ["/api/oauth/weibo/authorize", "/api/oauth/weibo/authorize?binding=short"] {
-        let body = expect_error(world.authed(Method::GET, path).send().await.unwrap(), 400, "invalid_input").await;
+        let body = expect_error(world.authed(Method::GET, path).send().await.unwrap(), 400, "binding_invalid").await;
         assert_eq!(body["field"], "binding", "{path}: {body}");
     }
     // The attacker's own attempt, planted in the victim's browser: the victim's session has
@@ -155,12 +160,12 @@ async fn a_state_from_another_customers_session_is_refused_and_stays_theirs() {
     let (url, state) = authorize_bound(&world, "weibo", attacker).await;
     let (code, _) = approve(&world, &url, &redirect).await;
     let planted = callback(&world, "weibo", json!({ "code": code, "state": state })).await;
-    let body = expect_error(planted, 400, "invalid_input").await;
+    let body = expect_error(planted, 400, "sign_in_elsewhere").await;
     assert_eq!(body["field"], "state", "{body}");
     assert!(body["message"].as_str().unwrap().contains("started elsewhere"), "{body}");
     // ... without a binding too...
     let unbound = callback(&world, "weibo", json!({ "code": code, "state": state, "binding": null })).await;
-    assert_eq!(expect_error(unbound, 400, "invalid_input").await["field"], "binding");
+    assert_eq!(expect_error(unbound, 400, "binding_invalid").await["field"], "binding");
     // ... and the attempt stays good for the session it belongs to.
     let (status, own) =
         json(callback(&world, "weibo", json!({ "code": code, "state": state, "binding": attacker })).await).await;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{Identity, ProviderInfo, ProviderKey, Purpose};
 use crate::config::{Config, ProviderSettings};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub mod dingtalk;
 pub mod oidc;
@@ -71,11 +71,22 @@ pub enum ProviderError {
 
 impl From<ProviderError> for ApiError {
     fn from(e: ProviderError) -> ApiError {
-        match e {
-            ProviderError::Refused { .. } => ApiError::SignInRefused(e.to_string()),
-            ProviderError::Unavailable { .. } => ApiError::Provider(e.to_string()),
-        }
+        // The provider as its key (`weibo`), a word the catalogues name; its own text stays in
+        // the English message (the log), never a param.
+        let (code, provider) = match &e {
+            ProviderError::Refused { provider, .. } => (ErrorCode::SignInRefused, *provider),
+            ProviderError::Unavailable { provider, .. } => (ErrorCode::ProviderError, *provider),
+        };
+        ApiError::coded(code, e.to_string()).param("provider", provider_word(provider))
     }
+}
+
+/// The key (`weibo`) of the provider displayed as `name` (`Weibo`), for a param.
+pub(crate) fn provider_word(name: &str) -> String {
+    ProviderKey::ALL
+        .into_iter()
+        .find(|key| key.display_name() == name)
+        .map_or_else(|| name.to_string(), |key| key.as_str().to_string())
 }
 
 /// A sign-in provider.
@@ -138,9 +149,13 @@ impl Providers {
     }
 
     pub fn get(&self, key: ProviderKey) -> Result<&Arc<dyn OAuthProvider>, ApiError> {
-        self.list.iter().find(|p| p.key() == key).ok_or_else(|| ApiError::InvalidField {
-            field: "provider".into(),
-            message: format!("{} sign-in is not configured", key.display_name()),
+        self.list.iter().find(|p| p.key() == key).ok_or_else(|| {
+            ApiError::coded(
+                ErrorCode::ProviderNotConfigured,
+                format!("{} sign-in is not configured", key.display_name()),
+            )
+            .field("provider")
+            .param("provider", key.as_str())
         })
     }
 
