@@ -130,13 +130,13 @@ describe('AccountsView', () => {
   })
 
   it('shows the core’s refusal of an unlink', async () => {
-    backend.failures.unlink = { code: 'forbidden', message: 'a viewer cannot unlink sign-in methods' }
+    backend.failures.unlink = { code: 'forbidden', message: 'a viewer cannot unlink sign-ins', params: { role: 'viewer', action: 'unlink_sign_ins' } }
     const w = await mountView()
     await testid(w, 'unlink-12').trigger('click')
     await testid(w, 'confirm-ok').trigger('click')
     await flushPromises()
     expect(testid(w, 'users-error').text()).toContain('Could not unlink Weibo from alice:')
-    expect(testid(w, 'users-error').text()).toContain('a viewer cannot unlink sign-in methods')
+    expect(testid(w, 'users-error').text()).toContain('Your role (viewer) cannot unlink sign-ins.')
     expect(has(w, 'user-link-12')).toBe(true)
   })
 
@@ -155,11 +155,11 @@ describe('AccountsView', () => {
   })
 
   it('puts the select back when the core refuses a role change', async () => {
-    backend.failures.staff_set_role = { code: 'invalid_input', message: 'the last admin cannot be demoted' }
+    backend.failures.staff_set_role = { code: 'last_admin', message: 'this is the last admin: make someone else admin first' }
     const w = await mountView()
     await testid(w, 'role-1').setValue('viewer')
     await flushPromises()
-    expect(testid(w, 'users-error').text()).toContain('the last admin cannot be demoted')
+    expect(testid(w, 'users-error').text()).toContain('This is the last admin: make someone else admin first.')
     expect((testid(w, 'role-1').element as HTMLSelectElement).value).toBe('admin')
   })
 
@@ -227,10 +227,10 @@ describe('AccountsView', () => {
     await testid(w, 'link-1').trigger('click')
     await testid(w, 'link-1-qq').trigger('click')
     await flushPromises()
-    backend.pushSignIn({ status: 'error', error: { code: 'sign_in_refused', message: 'this QQ login belongs to bob' } })
+    backend.pushSignIn({ status: 'error', error: { code: 'identity_linked_elsewhere', message: 'this QQ account is already linked to user 2; unlink it there first', params: { provider: 'qq', user_id: '2' } } })
     await flushPromises()
     expect(testid(w, 'error-banner').text()).toContain('Could not link QQ to alice:')
-    expect(testid(w, 'error-message').text()).toBe('this QQ login belongs to bob')
+    expect(testid(w, 'error-message').text()).toBe('This QQ account is already linked to user #2: unlink it there first.')
   })
 
   it('lists pending link requests and accepts one', async () => {

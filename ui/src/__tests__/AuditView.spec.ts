@@ -117,7 +117,7 @@ describe('AuditView', () => {
     await flushPromises()
 
     expect(rowIds(w)).toEqual([5])
-    expect(w.get('[data-testid="error-message"]').text()).toBe('query failed')
+    expect(w.get('[data-testid="error-message"]').text()).toBe('Something went wrong inside OpsDeck (the details are in its log).')
     expect(w.find('[data-testid="audit-load-older"]').exists()).toBe(true)
   })
 })

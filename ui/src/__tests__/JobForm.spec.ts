@@ -8,7 +8,8 @@ import { appInfo, backendPlugins, FakeBackend, fireTime, job, taskKind } from '.
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
 
-const CRON_ERROR = "cron: field 'hour': value 25 out of range 0–23"
+const CRON_ERROR = 'Field 3 of the cron expression (hour) is “25”, which is not valid there; e.g. 0 */5 * * * *.'
+const CRON_PARAMS = { position: '3', field: 'hour', value: '25', example: '0 */5 * * * *' }
 
 async function mountView() {
   const { plugins } = backendPlugins(backend)
@@ -56,7 +57,7 @@ beforeEach(() => {
   ]
   backend.preview = (trigger) =>
     trigger.type === 'cron' && trigger.expr.includes('25')
-      ? { reject: { code: 'invalid_input', field: 'trigger', message: CRON_ERROR } }
+      ? { reject: { code: 'cron_invalid', field: 'trigger', message: 'cron: hour 25', params: CRON_PARAMS } }
       : [fireTime('2026-03-29T00:30:00+00:00'), fireTime('2026-03-29T02:30:00+01:00', 'gap_shifted')]
 })
 
@@ -137,7 +138,7 @@ describe('the edit form', () => {
 
   it('shows job_update’s field error next to the field, saves nothing and stays open', async () => {
     const w = await openEdit('sync')
-    backend.failures.job_update = { code: 'invalid_input', field: 'trigger', message: CRON_ERROR }
+    backend.failures.job_update = { code: 'cron_invalid', field: 'trigger', message: 'cron: hour 25', params: CRON_PARAMS }
     await form(w).get('[data-testid="job-save"]').trigger('submit')
     await flushPromises()
 
@@ -147,10 +148,10 @@ describe('the edit form', () => {
     expect(backend.jobs[0]?.trigger).toEqual({ type: 'interval', every_seconds: 7200, start: null, end: null })
 
     // An error naming no field goes to the top of the form.
-    backend.failures.job_update = { code: 'internal', message: 'scheduler store unavailable' }
+    backend.failures.job_update = { code: 'database_unavailable', message: 'the database is unavailable: pool timed out' }
     await form(w).get('[data-testid="job-save"]').trigger('submit')
     await flushPromises()
-    expect(w.get('[data-testid="form-error"]').text()).toBe('scheduler store unavailable')
+    expect(w.get('[data-testid="form-error"]').text()).toBe('The database is not reachable.')
     expect(w.find('[data-testid="job-form"]').exists()).toBe(true)
   })
 
@@ -254,14 +255,14 @@ describe('the add form', () => {
   })
 
   it('shows a create error next to the field it names', async () => {
-    backend.failures.job_create = { code: 'invalid_input', field: 'name', message: 'a job named "sync" already exists' }
+    backend.failures.job_create = { code: 'job_name_taken', field: 'name', message: 'a job named "sync" already exists', params: { name: 'sync' } }
     const w = await mountView()
     await w.get('[data-testid="job-add"]').trigger('click')
     await settlePreview()
     await form(w).get('[data-testid="job-name"]').setValue('sync')
     await form(w).trigger('submit')
     await flushPromises()
-    expect(fieldError(w, 'name').text()).toBe('a job named "sync" already exists')
+    expect(fieldError(w, 'name').text()).toBe('A job named “sync” exists already.')
     expect(w.find('[data-testid="job-form"]').exists()).toBe(true)
   })
 })

@@ -155,13 +155,13 @@ describe('JobsView', () => {
   })
 
   it('shows a failed action in the error banner', async () => {
-    backend.failures.job_run_now = { code: 'forbidden', message: 'the scheduler is shutting down' }
+    backend.failures.job_run_now = { code: 'job_not_found', message: 'no job with id 1', params: { id: '1' } }
     const w = await mountView()
     expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
     await row(w, 'nightly-report').get('[data-testid="job-run-now"]').trigger('click')
     await flushPromises()
     const banner = w.get('[data-testid="error-banner"]')
-    expect(banner.get('[data-testid="error-message"]').text()).toBe('the scheduler is shutting down')
+    expect(banner.get('[data-testid="error-message"]').text()).toBe('There is no job #1 (it may have been deleted).')
     expect(banner.text()).toContain('nightly-report')
   })
 
@@ -219,6 +219,6 @@ describe('JobsView for a viewer', () => {
     await flushPromises()
     const banner = w.get('[data-testid="error-banner"]')
     expect(banner.text()).toContain('Could not run “sweep”:')
-    expect(banner.text()).toContain('a viewer cannot run jobs')
+    expect(banner.text()).toContain('Your role (viewer) cannot run jobs.')
   })
 })

@@ -174,7 +174,7 @@ describe('OcrView', () => {
     await testid(w, 'ocr-submit-form').trigger('submit')
     await flushPromises()
     expect(backend.callsTo('ocr_submit')).toEqual([{ url: 'ftp://x', side: 'front' }])
-    expect(testid(w, 'ocr-submit-error').text()).toBe('only http and https image URLs can be recognised, not ftp:')
+    expect(testid(w, 'ocr-submit-error').text()).toBe('This image URL cannot be used: only http and https images can be recognised. A valid one looks like https://img.example.com/id-front.jpg')
     expect((testid(w, 'ocr-submit-url').element as HTMLInputElement).value).toBe('ftp://x')
     expect(rowIds(w)).toEqual([4, 3, 2, 1])
   })
@@ -386,12 +386,12 @@ describe('OcrView for a viewer', () => {
   })
 
   it('shows the core’s refusal in the banner', async () => {
-    backend.failures.ocr_pause = { code: 'forbidden', message: 'a viewer cannot pause the OCR queue' }
+    backend.failures.ocr_pause = { code: 'forbidden', message: 'a viewer cannot pause the OCR queue', params: { role: 'viewer', action: 'pause_the_ocr_queue' } }
     const w = await mountView()
     await testid(w, 'ocr-pause').trigger('click')
     await flushPromises()
     expect(testid(w, 'ocr-controls').get('[data-testid="error-banner"]').text()).toContain(
-      'a viewer cannot pause the OCR queue',
+      'Your role (viewer) cannot pause the OCR queue.',
     )
   })
 })

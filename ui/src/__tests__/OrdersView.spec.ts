@@ -187,7 +187,7 @@ describe('OrdersView', () => {
     const error = testid(w, 'orders-error')
     expect(error.text()).toContain('Could not cancel OD-A:')
     expect(error.get('[data-testid="error-message"]').text()).toBe(
-      'Alipay says OD-A is paid: it was marked paid, not cancelled',
+      'Alipay says OD-A is paid: it was marked paid, not cancelled.',
     )
     // Marked paid by the core: gone from the pending list, listed as paid.
     expect(rowNos(w)).toEqual(['OD-B'])
@@ -217,12 +217,12 @@ describe('OrdersView', () => {
   })
 
   it('shows why a check failed', async () => {
-    backend.failures.order_check_payment = { code: 'forbidden', message: 'Alipay: ACQ.SYSTEM_ERROR' }
+    backend.failures.order_check_payment = { code: 'alipay_unavailable', message: 'Alipay: ACQ.SYSTEM_ERROR', params: { order_no: 'OD-A' } }
     const w = await mountView()
     await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
     expect(testid(w, 'orders-error').text()).toContain('Could not check the payment of OD-A:')
-    expect(testid(w, 'orders-error').text()).toContain('Alipay: ACQ.SYSTEM_ERROR')
+    expect(testid(w, 'orders-error').text()).toContain('Alipay could not be asked about OD-A; nothing was changed.')
     expect(w.find('[data-testid="order-check-result"]').exists()).toBe(false)
   })
 
@@ -345,7 +345,7 @@ describe('OrdersView', () => {
     expect(backend.callsTo('order_place')).toEqual([
       { draft: { user_id: 10086, kind: 'goods', items: [{ goods_id: 1, quantity: 5, price_fen: 1250 }] } },
     ])
-    expect(fieldError(w, 'items').text()).toBe('not enough Tea mug (goods 1): 5 wanted, 4 available')
+    expect(fieldError(w, 'items').text()).toBe('Not enough Tea mug (goods #1): 5 wanted, 4 available.')
     expect(fieldError(w, 'user_id').exists()).toBe(false)
 
     // User 0: the core's user_id error.
@@ -353,7 +353,7 @@ describe('OrdersView', () => {
     await testid(w, 'new-order-user').setValue('0')
     await testid(w, 'new-order-submit').trigger('click')
     await flushPromises()
-    expect(fieldError(w, 'user_id').text()).toBe('a user id is a positive number')
+    expect(fieldError(w, 'user_id').text()).toBe('A user id is a positive whole number.')
 
     await testid(w, 'new-order-user').setValue('5')
     await testid(w, 'new-order-submit').trigger('click')
@@ -384,7 +384,7 @@ describe('OrdersView', () => {
     await testid(w, 'new-goods-submit').trigger('click')
     await flushPromises()
     expect(backend.callsTo('goods_create')).toEqual([{ goods: { sku: 'MUG-1', name: 'Big mug', price_fen: 1990, stock: 10 } }])
-    expect(fieldError(w, 'sku').text()).toBe('a good with sku "MUG-1" exists')
+    expect(fieldError(w, 'sku').text()).toBe('Goods with SKU “MUG-1” exist already.')
     expect(fieldError(w, 'price').exists()).toBe(false)
 
     await testid(w, 'new-goods-sku').setValue('MUG-BIG')
@@ -441,7 +441,7 @@ describe('OrdersView for a viewer', () => {
     await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
     expect(testid(w, 'orders-error').text()).toContain('Could not check the payment of OD-A:')
-    expect(testid(w, 'orders-error').text()).toContain('a viewer cannot check payments')
+    expect(testid(w, 'orders-error').text()).toContain('Your role (viewer) cannot check payments.')
     expect(testid(w, 'orders-error').text()).toContain('forbidden')
   })
 })

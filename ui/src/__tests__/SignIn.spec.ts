@@ -104,10 +104,10 @@ describe('sign-in gate', () => {
   it('shows an error the sign-in ended with, and the buttons again', async () => {
     const w = await mountApp()
     await testid(w, 'signin-weibo').trigger('click')
-    backend.pushSignIn({ status: 'error', error: { code: 'provider_error', message: 'Weibo said: invalid_grant' } })
+    backend.pushSignIn({ status: 'error', error: { code: 'sign_in_refused', message: 'Weibo refused the sign-in: (error invalid_grant)', params: { provider: 'weibo' } } })
     await flushPromises()
     expect(testid(w, 'error-banner').text()).toContain('Could not sign in:')
-    expect(testid(w, 'error-message').text()).toBe('Weibo said: invalid_grant')
+    expect(testid(w, 'error-message').text()).toBe('The sign-in was refused at Weibo: start again.')
     expect(has(w, 'signin-weibo')).toBe(true)
     expect(has(w, 'signin-waiting')).toBe(false)
 
@@ -118,11 +118,11 @@ describe('sign-in gate', () => {
   })
 
   it('shows the error when the window cannot be opened', async () => {
-    backend.failures.sign_in = { code: 'provider_error', message: 'WeChat is not configured' }
+    backend.failures.sign_in = { code: 'provider_not_configured', message: 'WeChat sign-in is not configured', params: { provider: 'wechat' } }
     const w = await mountApp()
     await testid(w, 'signin-wechat').trigger('click')
     await flushPromises()
-    expect(testid(w, 'error-message').text()).toBe('WeChat is not configured')
+    expect(testid(w, 'error-message').text()).toBe('WeChat sign-in is not configured.')
     expect(has(w, 'signin-waiting')).toBe(false)
   })
 

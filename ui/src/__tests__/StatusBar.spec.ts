@@ -104,6 +104,6 @@ describe('StatusBar', () => {
     const { wrapper, health } = mountBar()
     await health.start()
     await flushPromises()
-    expect(wrapper.get('[data-testid="status-error"]').text()).toContain('health checker stopped')
+    expect(wrapper.get('[data-testid="status-error"]').text()).toContain('Something went wrong inside OpsDeck')
   })
 })

@@ -44,12 +44,15 @@ describe('errorText', () => {
     )
   })
 
-  it('fills the entry’s placeholders from params (and {message} in English)', () => {
+  it('fills the entry’s placeholders from params, never with the core’s English message', () => {
     expect(errorText({ code: 'invalid_input', message: 'limit must be between 1 and 500' })).toBe(
-      'limit must be between 1 and 500',
+      'The input was refused: check it and try again.',
     )
-    const withParams = { code: 'forbidden', message: 'a viewer cannot run jobs', params: { role: 'viewer' } } as const
-    expect(errorText(withParams)).toBe('a viewer cannot run jobs')
+    const params = { role: 'viewer', action: 'run_jobs' }
+    const withParams = { code: 'forbidden', message: 'a viewer cannot run jobs', params } as const
+    expect(errorText(withParams)).toBe('Your role (viewer) cannot run jobs.')
+    applyLocale('zh-CN')
+    expect(errorText(withParams)).toBe('你的角色（查看者）无权运行任务。')
   })
 
   it('shows what was thrown as it is for code unknown', () => {

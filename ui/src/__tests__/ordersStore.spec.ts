@@ -135,8 +135,9 @@ describe('Orders store', () => {
 
     backend.paidAtAlipay.add('OD-B')
     await expect(orders.cancel('OD-B', 'duplicate')).rejects.toEqual({
-      code: 'forbidden',
+      code: 'order_found_paid',
       message: 'Alipay says OD-B is paid: it was marked paid, not cancelled',
+      params: { order_no: 'OD-B' },
     })
     await flushPromises()
     // Marked paid by the core: no longer pending.
@@ -156,9 +157,10 @@ describe('Orders store', () => {
   it('rejects a refused order or good with the core’s field error', async () => {
     const orders = await started()
     await expect(orders.placeOrder({ user_id: 1, kind: 'goods', items: [{ goods_id: 1, quantity: 5, price_fen: 1250 }] })).rejects.toEqual({
-      code: 'invalid_input',
+      code: 'stock_short',
       field: 'items',
       message: 'not enough Tea mug (goods 1): 5 wanted, 4 available',
+      params: { name: 'Tea mug', goods_id: '1', wanted: '5', available: '4' },
     })
     await expect(orders.createGoods({ sku: 'MUG-1', name: 'Mug', price_fen: 100, stock: 1 })).rejects.toMatchObject({
       field: 'sku',

@@ -86,15 +86,15 @@ const en = {
      * in the viewer's language). A test fails when a code has no entry here or in zh-CN.ts.
      */
     codes: {
-      invalid_input: '{message}',
-      not_found: '{message}',
-      forbidden: '{message}',
+      invalid_input: 'The input was refused: check it and try again.',
+      not_found: 'It was not found (it may have been deleted).',
+      forbidden: 'Your role ({role}) cannot {action}.',
       unauthenticated: 'You are not signed in, or your session has ended: sign in again.',
-      provider_error: '{message}',
-      sign_in_refused: '{message}',
+      provider_error: '{provider} could not be reached or answered something unreadable; nothing was changed. Try again later.',
+      sign_in_refused: 'The sign-in was refused at {provider}: start again.',
       database_unavailable: 'The database is not reachable.',
       redis_unavailable: 'Redis is not reachable.',
-      internal: '{message}',
+      internal: 'Something went wrong inside OpsDeck (the details are in its log).',
       idempotency_key_reused: 'This request key was already used for a different request.',
       payload_too_large: 'The request is too large.',
       unsupported_media_type: 'The request is not JSON.',

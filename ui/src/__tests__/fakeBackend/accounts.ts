@@ -40,7 +40,7 @@ export class FakeAccounts extends FakeOrders {
 
   private user(id: number): UserView {
     const user = this.users.find((u) => u.id === id)
-    if (!user) throw { code: 'not_found', message: `no user ${id}` }
+    if (!user) throw { code: 'user_not_found', message: `no user ${id}`, params: { id: String(id) } }
     return user
   }
 
@@ -88,9 +88,9 @@ export class FakeAccounts extends FakeOrders {
   async unlink(linkId: number): Promise<UserView> {
     this.record('unlink', { linkId })
     const user = this.users.find((u) => u.links.some((l) => l.id === linkId))
-    if (!user) throw { code: 'not_found', message: `no link ${linkId}` }
+    if (!user) throw { code: 'link_not_found', message: `no linked sign-in ${linkId}`, params: { id: String(linkId) } }
     if (user.links.length === 1) {
-      throw { code: 'invalid_input', message: `${user.username}'s last sign-in method cannot be unlinked` }
+      throw { code: 'link_last', message: `${user.username}'s last sign-in method cannot be unlinked` }
     }
     user.links = user.links.filter((l) => l.id !== linkId)
     return clone(user)
@@ -112,7 +112,7 @@ export class FakeAccounts extends FakeOrders {
   async linkRequestResolve(id: number, accept: boolean): Promise<UserView | null> {
     this.record('link_request_resolve', { id, accept })
     const request = this.linkRequests.find((r) => r.id === id)
-    if (!request) throw { code: 'not_found', message: `no link request ${id}` }
+    if (!request) throw { code: 'link_request_not_found', message: `no link request ${id}`, params: { id: String(id) } }
     this.linkRequests = this.linkRequests.filter((r) => r !== request)
     if (!accept) return null
     const user = this.user(request.user_id)

@@ -88,12 +88,16 @@ export class FakeCore {
 
   /** Refuses actions as the core does: without a session, and to viewers (roles to non-admins). */
   private authorise(cmd: Command): void {
-    const action = cmd === 'staff_set_role' ? 'change roles' : ACTIONS[cmd]
+    const action = cmd === 'staff_set_role' ? 'change console roles' : ACTIONS[cmd]
     if (action === undefined) return
     const role = this.session?.role
     if (role === undefined) throw { code: 'unauthenticated', message: 'sign in first' }
     if (role === 'viewer' || (cmd === 'staff_set_role' && role !== 'admin')) {
-      throw { code: 'forbidden', message: `${role === 'viewer' ? 'a viewer' : 'an operator'} cannot ${action}` }
+      throw {
+        code: 'forbidden',
+        message: `${role === 'viewer' ? 'a viewer' : 'an operator'} cannot ${action}`,
+        params: { role, action: action.toLowerCase().replace(/[\s-]+/g, '_') },
+      }
     }
   }
 

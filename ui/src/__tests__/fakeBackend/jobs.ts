@@ -28,7 +28,7 @@ export class FakeScheduler extends FakeCore {
 
   private find(id: number): Job {
     const job = this.jobs.find((j) => j.id === id)
-    if (!job) throw { code: 'not_found', message: `no job ${id}` }
+    if (!job) throw { code: 'job_not_found', message: `no job ${id}`, params: { id: String(id) } }
     return job
   }
 

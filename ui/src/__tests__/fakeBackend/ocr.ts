@@ -25,7 +25,7 @@ export class FakeOcr extends FakeScheduler {
 
   private ocrFind(id: number): OcrRequest {
     const r = this.ocrRequests.find((x) => x.id === id)
-    if (!r) throw { code: 'not_found', message: `no OCR request ${id}` }
+    if (!r) throw { code: 'ocr_request_not_found', message: `no OCR request ${id}`, params: { id: String(id) } }
     return r
   }
 
@@ -34,11 +34,12 @@ export class FakeOcr extends FakeScheduler {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.trim())?.[1]?.toLowerCase()
     if (scheme !== 'http' && scheme !== 'https') {
       throw {
-        code: 'invalid_input',
+        code: 'image_url_invalid',
         field: 'url',
         message: scheme
           ? `only http and https image URLs can be recognised, not ${scheme}:`
           : 'not a URL: relative URL without a base',
+        params: { reason: scheme ? 'scheme' : 'not_url', example: 'https://img.example.com/id-front.jpg' },
       }
     }
     const known = this.ocrRequests.find((r) => r.url === url.trim())
@@ -68,7 +69,7 @@ export class FakeOcr extends FakeScheduler {
     const r = this.ocrFind(id)
     const card = this.revealedCards[id]
     if (r.result?.fields.side !== 'front' || card === undefined) {
-      throw { code: 'invalid_input', message: `request ${id} has no result yet` }
+      throw { code: 'ocr_no_result', message: `request ${id} has no result yet`, params: { id: String(id) } }
     }
     return clone(card)
   }

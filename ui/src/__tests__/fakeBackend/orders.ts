@@ -30,7 +30,7 @@ export class FakeOrders extends FakeOcr {
 
   private pendingOrder(orderNo: string): Order {
     const order = this.orders.find((o) => o.order_no === orderNo)
-    if (!order) throw { code: 'not_found', message: `no pending or paid order ${orderNo}` }
+    if (!order) throw { code: 'order_not_found', message: `no pending or paid order ${orderNo}`, params: { order_no: orderNo } }
     return order
   }
 
@@ -84,12 +84,20 @@ export class FakeOrders extends FakeOcr {
 
   async orderCancel(orderNo: string, reason: string): Promise<void> {
     this.record('order_cancel', { orderNo, reason })
-    if (reason.trim() === '') throw { code: 'invalid_input', field: 'reason', message: 'say why (1–500 characters)' }
+    if (reason.trim() === '') {
+      throw { code: 'length_out_of_range', field: 'reason', message: 'say why (1–500 characters)', params: { min: '1', max: '500' } }
+    }
     const order = this.pendingOrder(orderNo)
-    if (order.status !== 'pending') throw { code: 'forbidden', message: `${orderNo} is no longer pending` }
+    if (order.status !== 'pending') {
+      throw { code: 'order_not_pending', message: `${orderNo} is no longer pending`, params: { order_no: orderNo } }
+    }
     if (this.paidAtAlipay.has(orderNo)) {
       this.markPaid(order, FAKE_ACTOR)
-      throw { code: 'forbidden', message: `Alipay says ${orderNo} is paid: it was marked paid, not cancelled` }
+      throw {
+        code: 'order_found_paid',
+        message: `Alipay says ${orderNo} is paid: it was marked paid, not cancelled`,
+        params: { order_no: orderNo },
+      }
     }
     this.orders = this.orders.filter((o) => o !== order)
     for (const item of order.items) {
@@ -120,13 +128,18 @@ export class FakeOrders extends FakeOcr {
     this.record('goods_create', { goods: draft })
     const sku = draft.sku.trim()
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(sku)) {
-      throw { code: 'invalid_input', field: 'sku', message: "use 1–64 letters, digits, '-', '_' or '.'" }
+      throw { code: 'sku_invalid', field: 'sku', message: "an SKU is 1 to 64 letters, digits, '-', '_' or '.'", params: { max: '64' } }
     }
     if (this.goods.some((g) => g.sku === sku)) {
-      throw { code: 'invalid_input', field: 'sku', message: `a good with sku "${sku}" exists` }
+      throw { code: 'sku_taken', field: 'sku', message: `goods with SKU ${sku} exist already`, params: { sku } }
     }
-    if (draft.name.trim() === '') throw { code: 'invalid_input', field: 'name', message: 'a name of 1–191 characters' }
-    if (!(draft.price_fen >= 1)) throw { code: 'invalid_input', field: 'price_fen', message: 'the price must be positive (in fen)' }
+    if (draft.name.trim() === '') {
+      throw { code: 'length_out_of_range', field: 'name', message: 'the name must be 1 to 191 characters', params: { min: '1', max: '191' } }
+    }
+    if (!(draft.price_fen >= 1)) {
+      const params = { min: '0.01', max: '1000000' }
+      throw { code: 'amount_out_of_range', field: 'price_fen', message: 'the amount must be from 0.01 to 1000000 yuan', params }
+    }
     const created = goods({
       id: Math.max(0, ...this.goods.map((g) => g.id)) + 1,
       sku,
@@ -140,16 +153,22 @@ export class FakeOrders extends FakeOcr {
 
   async orderPlace(draft: OrderDraft): Promise<Order> {
     this.record('order_place', { draft })
-    if (!(draft.user_id > 0)) throw { code: 'invalid_input', field: 'user_id', message: 'a user id is a positive number' }
+    if (!(draft.user_id > 0)) {
+      throw { code: 'user_id_invalid', field: 'user_id', message: 'a user id is a positive whole number' }
+    }
     let amount = 0
     const items = draft.items.map((item) => {
       const g = this.goods.find((x) => x.id === item.goods_id)
-      if (!g) throw { code: 'invalid_input', field: 'items', message: `no goods ${item.goods_id}` }
+      if (!g) {
+        const params = { goods_id: String(item.goods_id) }
+        throw { code: 'goods_unknown', field: 'items', message: `there are no goods ${item.goods_id}`, params }
+      }
       if (g.stock_available < item.quantity) {
         throw {
-          code: 'invalid_input',
+          code: 'stock_short',
           field: 'items',
           message: `not enough ${g.name} (goods ${g.id}): ${item.quantity} wanted, ${g.stock_available} available`,
+          params: { name: g.name, goods_id: String(g.id), wanted: String(item.quantity), available: String(g.stock_available) },
         }
       }
       amount += g.price_fen * item.quantity
