@@ -74,7 +74,7 @@ fn own_state(expected: &str, target: &tauri::Url) -> Result<(), ErrorBody> {
     Err(ErrorBody {
         field: Some("state".into()),
         ..ErrorBody::new(
-            ErrorCode::InvalidInput,
+            ErrorCode::SignInElsewhere,
             "the provider came back with another sign-in's state (not the one this window started); refused: \
              start again",
         )
@@ -318,7 +318,7 @@ mod tests {
         assert!(own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=MINE")).is_ok());
         let planted = own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C&state=THEIRS"));
         let e = planted.unwrap_err();
-        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidInput, Some("state")));
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::SignInElsewhere, Some("state")));
         assert!(own_state("MINE", &url("https://opsdeck.invalid/oauth/callback/weibo?code=C")).is_err());
     }
 

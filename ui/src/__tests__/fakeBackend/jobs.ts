@@ -88,7 +88,11 @@ export class FakeScheduler extends FakeCore {
 
   async jobDelete(id: number): Promise<void> {
     this.record('job_delete', { id })
-    if (this.find(id).origin !== 'staff') throw { code: 'forbidden', message: 'only staff jobs can be deleted' }
+    const job = this.find(id)
+    if (job.origin !== 'staff') {
+      const message = `${job.name} is one of OpsDeck's own jobs: it can be paused, not deleted`
+      throw { code: 'job_built_in', message, params: { name: job.name } }
+    }
     this.jobs = this.jobs.filter((j) => j.id !== id)
   }
 
