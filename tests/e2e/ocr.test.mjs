@@ -108,7 +108,10 @@ test('an image Baidu refuses dies at once; a retry recognises it, and the ID num
 test('an out-of-range cap is refused next to the field; pause and resume', async () => {
   await app.type('[data-testid="ocr-cap-input"]', '5000')
   await app.click('[data-testid="ocr-cap-apply"]')
-  await waitFor('the cap error', async () => /between/.test((await app.text('[data-testid="ocr-cap-error"]')) ?? ''))
+  // The catalogue's sentence with the core's limits (params min and max).
+  await waitFor('the cap error', async () =>
+    /from [\d.]+ to [\d.]+ calls per second/.test((await app.text('[data-testid="ocr-cap-error"]')) ?? ''),
+  )
 
   await app.type('[data-testid="ocr-cap-input"]', '3')
   await app.click('[data-testid="ocr-cap-apply"]')

@@ -68,11 +68,20 @@ pub enum SignInResult {
         token: SessionToken,
     },
     /// A staff link attempt linked the identity to `user`.
-    Linked { user: UserView },
+    Linked {
+        user: UserView,
+    },
     /// The identity's mobile matches an existing user: staff must confirm the link.
-    PendingLink { request: LinkRequest },
+    PendingLink {
+        request: LinkRequest,
+    },
     /// Signed in at the provider, but the user has no console role yet.
-    NotStaff { user_id: i64, name: String },
+    NotStaff {
+        user_id: i64,
+        name: String,
+    },
     Cancelled,
-    Error { error: ErrorBody },
+    Error {
+        error: ErrorBody,
+    },
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as ChronoDuration, SubsecRound, Utc};
+use opsdeck_api::jobs::{JobDraft, JobPolicy, TriggerSpec};
 use opsdeck_core::Core;
 use opsdeck_core::scheduler::tasks::{Registry, TaskKind};
-use opsdeck_api::jobs::{JobDraft, JobPolicy, TriggerSpec};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_cron_scheduler::{Job, JobScheduler};

@@ -38,8 +38,8 @@ macro_rules! domain_modules {
 }
 
 domain_modules!(
-    accounts, audit, config, db, db_mode, error, events, facade, health, ocr, orders, overview, ratelimit,
-    redis_conn, scheduler,
+    accounts, audit, config, db, db_mode, error, events, facade, health, ocr, orders, overview, ratelimit, redis_conn,
+    scheduler,
 );
 
 pub use accounts::bootstrap::{

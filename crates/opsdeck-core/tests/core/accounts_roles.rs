@@ -4,10 +4,10 @@
 //! provider verified them. SQLite and MariaDB.
 
 use opsdeck_api::ErrorBody;
+use opsdeck_core::Core;
 use opsdeck_core::accounts::bootstrap::{GRANT_ADMIN_ACTOR, GrantTarget, grant_admin, grant_admin_on};
 use opsdeck_core::accounts::model::{ProviderKey, Purpose, Role, SignInOutcome};
 use opsdeck_core::accounts::{Actor, Callback};
-use opsdeck_core::Core;
 use opsdeck_sandbox::oauth::Provider;
 
 use crate::accounts::{BINDING, World, code_of, follow_to_redirect, key_of, oidc_issuer, oidc_login, signed_in};

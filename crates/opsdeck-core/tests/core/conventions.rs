@@ -57,8 +57,19 @@ fn dependencies(manifest: &str) -> Vec<String> {
 
 /// The core's domain modules, which no front end may name (ARCHITECTURE.md: one door).
 const DOMAIN_MODULES: [&str; 13] = [
-    "scheduler", "ocr", "orders", "accounts", "audit", "overview", "health", "events", "db", "redis_conn", "ratelimit",
-    "facade", "sandbox",
+    "scheduler",
+    "ocr",
+    "orders",
+    "accounts",
+    "audit",
+    "overview",
+    "health",
+    "events",
+    "db",
+    "redis_conn",
+    "ratelimit",
+    "facade",
+    "sandbox",
 ];
 
 /// The shell and the daemon reach the core through `opsdeck_api::Ops` and the core's small

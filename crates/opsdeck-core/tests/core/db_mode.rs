@@ -2,9 +2,9 @@
 //! refused at start-up, or, when the database was down then, as soon as it answers; two
 //! instances of different modes marking a fresh database at once: one mark wins.
 
+use opsdeck_api::health::ComponentStatus;
 use opsdeck_core::db_mode::{self, DatabaseMode, ModeError};
 use opsdeck_core::{Config, Core};
-use opsdeck_api::health::ComponentStatus;
 
 use crate::helpers::{fresh_mysql_url, health_until, redis_url, toml_string, unique};
 use crate::proxy::{FaultProxy, server_of};

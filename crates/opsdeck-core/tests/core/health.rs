@@ -1,8 +1,8 @@
 //! Health probes against real services, published live on the event stream.
 
-use opsdeck_core::Core;
-use opsdeck_api::health::ComponentStatus;
 use opsdeck_api::Event;
+use opsdeck_api::health::ComponentStatus;
+use opsdeck_core::Core;
 
 use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config};
 

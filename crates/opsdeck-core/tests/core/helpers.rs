@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use opsdeck_core::{Config, Core};
 use opsdeck_api::health::HealthReport;
+use opsdeck_core::{Config, Core};
 use sqlx::Connection;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

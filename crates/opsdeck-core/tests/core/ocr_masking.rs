@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use opsdeck_core::accounts::model::Role;
-use opsdeck_core::ocr::baidu::{IdCard, IdCardFields, IdCardFront, Side};
-use opsdeck_core::ocr::model::{OcrQuery, OcrRequest, OcrStatus, mask_address};
-use opsdeck_core::ocr::model::Masked;
-use opsdeck_core::Actor;
 use opsdeck_api::ErrorBody;
 use opsdeck_api::Event;
+use opsdeck_core::Actor;
+use opsdeck_core::accounts::model::Role;
+use opsdeck_core::ocr::baidu::{IdCard, IdCardFields, IdCardFront, Side};
+use opsdeck_core::ocr::model::Masked;
+use opsdeck_core::ocr::model::{OcrQuery, OcrRequest, OcrStatus, mask_address};
 use opsdeck_sandbox::baidu::BaiduConfig;
 
 use crate::helpers::{redis_url, unique, until};

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
+use opsdeck_api::Event;
 use opsdeck_core::orders::model::{NewGoods, OrderDraft, OrderItem, OrderKind};
 use opsdeck_core::overview::{BUCKET, DepthHistory, HISTORY};
 use opsdeck_core::scheduler::{JobDraft, RunOutcome, TriggerSpec};
 use opsdeck_core::{Actor, Config, Core};
-use opsdeck_api::Event;
 use opsdeck_sandbox::alipay::{
     FakeAlipay, FakeAlipayConfig, Outcome, SANDBOX_ALIPAY_PUBLIC_KEY, SANDBOX_APP_PRIVATE_KEY,
 };

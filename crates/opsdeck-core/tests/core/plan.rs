@@ -2,10 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use opsdeck_core::scheduler::plan::{Decision, MAX_DUE, decide, due_fires};
-use opsdeck_core::scheduler::{Schedule, TriggerSpec};
 use opsdeck_api::jobs::JobPolicy;
+use opsdeck_core::scheduler::plan::{Decision, MAX_DUE, decide, due_fires};
 use opsdeck_core::scheduler::policy::PolicyExt;
+use opsdeck_core::scheduler::{Schedule, TriggerSpec};
 
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
