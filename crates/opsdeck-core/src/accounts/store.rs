@@ -403,11 +403,18 @@ async fn with_links(conn: &mut AnyConnection, mut users: Vec<UserView>) -> sqlx:
 
 /// One user with their links.
 pub async fn user(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<UserView>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await? else {
+    let Some(user) = user_alone(conn, id).await? else {
         return Ok(None);
     };
-    Ok(with_links(conn, vec![user_from(&row)?]).await?.pop())
+    Ok(with_links(conn, vec![user]).await?.pop())
+}
+
+/// One user without their links (`links` empty): what resolving a session needs, once per
+/// console operation, in one query.
+pub async fn user_alone(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<UserView>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(user_from).transpose()
 }
 
 /// A page of users, newest first; `search` matches the whole mobile number (never a part of

@@ -34,7 +34,7 @@ impl Core {
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("your session has ended (expired or revoked); sign in again".into()))?;
         let mut conn = self.database().pool().acquire().await?;
-        let user = store::user(&mut conn, session.user_id)
+        let user = store::user_alone(&mut conn, session.user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("your user no longer exists; sign in again".into()))?;
         let role = user.role.ok_or_else(|| ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin"))?;
@@ -90,7 +90,7 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            let name = match store::user(&mut conn, row.user_id).await? {
+            let name = match store::user_alone(&mut conn, row.user_id).await? {
                 Some(user) => user.nickname.unwrap_or(user.username),
                 None => continue,
             };
