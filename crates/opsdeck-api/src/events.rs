@@ -41,4 +41,22 @@ pub enum Event {
     Overview {
         overview: Box<Overview>,
     },
+    /// Sent to one subscriber, never published: events it should have had are gone (it fell
+    /// behind, or resumed after an id this server no longer holds, e.g. after a restart). Every
+    /// page reloads what it shows.
+    Resync,
 }
+
+/// One event as a subscriber receives it ([`crate::Ops::events`], `GET /api/v1/events`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
+pub struct EventEnvelope {
+    /// Opaque and increasing within one server process: resume after it with `Last-Event-ID`.
+    pub id: String,
+    /// When the core published it (Unix time, microseconds); a [`Event::Resync`]: when it was sent.
+    #[ts(type = "number")]
+    pub at_us: i64,
+    pub event: Event,
+}
+
+/// A subscriber's events, in order, until its session ends or the core stops.
+pub type EventStream = std::pin::Pin<Box<dyn futures_core::Stream<Item = EventEnvelope> + Send>>;

@@ -21,6 +21,6 @@ pub mod session;
 pub mod typescript;
 
 pub use error::{ErrorBody, ErrorCode, ErrorReason};
-pub use events::Event;
+pub use events::{Event, EventEnvelope, EventStream};
 pub use ops::{Access, HttpMethod, OpResult, Operation, Ops};
 pub use session::{SessionToken, SessionView, SignInResult};

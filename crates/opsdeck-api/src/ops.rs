@@ -17,6 +17,7 @@ use crate::accounts::{
 use crate::app::AppInfo;
 use crate::audit::AuditPage;
 use crate::error::ErrorBody;
+use crate::events::EventStream;
 use crate::health::HealthReport;
 use crate::jobs::{
     FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
@@ -52,6 +53,19 @@ pub trait Ops: Send + Sync {
     ) -> OpResult<SignInResult>;
     /// Drops an attempt (its window was closed); true when it was there.
     async fn sign_in_cancel(&self, state: String, binding: String) -> OpResult<bool>;
+    /// A desktop's sign-in through the server (RFC 8252 with PKCE, step 1): records the
+    /// desktop's loopback `redirect_uri`, its `state` and `code_challenge`, and answers the
+    /// provider's authorize URL, to which the server redirects the desktop's sign-in window. The
+    /// provider sends the window back to the server ([`Ops::desktop_sign_in_callback`]).
+    async fn desktop_sign_in_start(&self, args: DesktopSignInStartArgs) -> OpResult<String>;
+    /// Step 2: the provider redirected the window to the server's callback (`callback_url`, the
+    /// whole URL). Completes the sign-in with the provider and answers where to send the window:
+    /// the desktop's `redirect_uri` with a one-time `code` (60 s, single use) and its `state`,
+    /// or with `error` (and `state`) when the sign-in did not open the console.
+    async fn desktop_sign_in_callback(&self, provider: ProviderKey, callback_url: String) -> OpResult<String>;
+    /// Step 3: the desktop exchanges the one-time code, with the PKCE verifier and the same
+    /// `redirect_uri`, for a staff session.
+    async fn sign_in_exchange(&self, args: SignInExchangeArgs) -> OpResult<SignInResult>;
 
     // ---- the session
     /// The session's staff member with their role as it is now.
@@ -62,6 +76,10 @@ pub trait Ops: Send + Sync {
     async fn sessions_list(&self, s: &SessionToken) -> OpResult<Vec<SessionView>>;
     /// Ends a session (admins).
     async fn session_revoke(&self, s: &SessionToken, id: i64) -> OpResult<()>;
+    /// Live events from now on, or, with `last_event_id`, every event after it that the server
+    /// still holds (a [`crate::events::Event::Resync`] first when some are gone). The stream ends
+    /// when the session ends (revoked, expired) or the core stops.
+    async fn events(&self, s: &SessionToken, last_event_id: Option<String>) -> OpResult<EventStream>;
 
     // ---- overview, settings, audit
     async fn app_info(&self, s: &SessionToken) -> OpResult<AppInfo>;
@@ -204,10 +222,14 @@ operations! {
     SignInStart = "sign_in_start", Open, Post "/api/v1/sign-in/start";
     SignInComplete = "sign_in_complete", Open, Post "/api/v1/sign-in/complete";
     SignInCancel = "sign_in_cancel", Open, Post "/api/v1/sign-in/cancel";
+    DesktopSignInStart = "desktop_sign_in_start", Open, Get "/api/v1/auth/desktop/start";
+    DesktopSignInCallback = "desktop_sign_in_callback", Open, Get "/api/v1/auth/callback/{provider}";
+    SignInExchange = "sign_in_exchange", Open, Post "/api/v1/auth/token";
     SessionStaff = "session_staff", Read, Get "/api/v1/session";
     SignOut = "sign_out", Read, Post "/api/v1/session/sign-out";
     SessionsList = "sessions_list", Read, Get "/api/v1/sessions";
     SessionRevoke = "session_revoke", Write, Delete "/api/v1/sessions/{id}";
+    Events = "events", Read, Get "/api/v1/events";
     AppInfo = "app_info", Read, Get "/api/v1/app";
     Overview = "overview", Read, Get "/api/v1/overview";
     AuditList = "audit_list", Read, Get "/api/v1/audit";
@@ -276,6 +298,39 @@ pub struct SignInCompleteArgs {
 pub struct SignInCancelArgs {
     pub state: String,
     pub binding: String,
+}
+
+/// `desktop_sign_in_start`'s query (the sign-in window opens this URL).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DesktopSignInStartArgs {
+    pub provider: ProviderKey,
+    /// The desktop's loopback redirect (RFC 8252 §7.3): `http://127.0.0.1:PORT/PATH` or
+    /// `http://[::1]:PORT/PATH`; anything else is refused.
+    pub redirect_uri: String,
+    /// The desktop's own state, handed back with the code.
+    pub state: String,
+    /// `BASE64URL(SHA-256(code_verifier))` (RFC 7636).
+    pub code_challenge: String,
+    /// Only `S256`.
+    pub code_challenge_method: String,
+}
+
+/// `sign_in_exchange`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInExchangeArgs {
+    /// The one-time code the server handed the sign-in window.
+    pub code: String,
+    /// The PKCE verifier whose challenge started the sign-in.
+    pub code_verifier: String,
+    /// The same `redirect_uri` the sign-in started with.
+    pub redirect_uri: String,
+}
+
+/// `events`' query: resume after this id (the `Last-Event-ID` header does the same).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventsArgs {
+    #[serde(default)]
+    pub last_event_id: Option<String>,
 }
 
 /// `audit_list`'s query.
@@ -367,7 +422,7 @@ mod tests {
             for segment in path.split('/').skip(1) {
                 assert!(!segment.is_empty(), "{}: {path}", op.name());
                 if segment.starts_with('{') {
-                    assert!(matches!(segment, "{id}" | "{order_no}"), "{}: {path}", op.name());
+                    assert!(matches!(segment, "{id}" | "{order_no}" | "{provider}"), "{}: {path}", op.name());
                 }
             }
             // Reads that take no body are GETs; whatever changes state is not.

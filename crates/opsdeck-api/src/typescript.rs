@@ -70,6 +70,7 @@ pub fn declarations() -> Vec<Declaration> {
         ErrorCode, ErrorBody, ErrorReason,
         // events
         Event,
+        EventEnvelope,
         // health
         ComponentStatus, ComponentHealth, HealthReport, UpDown, HealthSummary,
         // intake

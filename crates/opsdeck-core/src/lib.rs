@@ -49,7 +49,7 @@ pub use accounts::{Callback, random_token};
 pub use config::{Config, ConfigError, ConfigSource};
 // What the sandbox's start-up (the `opsdeck-sandbox` crate) reads and sets: the providers'
 // status, the fake sign-ins' client registrations, the simulated shop's settings.
-pub use config::{OAuthClient, ProviderState, ProviderStatus, ShopSettings};
+pub use config::{OAuthClient, ProviderState, ProviderStatus, ShopSettings, TlsFiles};
 pub use error::ApiError;
 pub use facade::{Core, Metrics, OcrReconcileReport, OrdersReconcileReport};
 pub use orders::idempotency::Keyed;

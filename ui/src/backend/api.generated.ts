@@ -324,7 +324,23 @@ export type Event =
   | { "kind": "orders_changed" }
   | { "kind": "accounts_changed" }
   | { "kind": "ocr_stats", stats: OcrStats }
-  | { "kind": "overview", overview: Overview };
+  | { "kind": "overview", overview: Overview }
+  | { "kind": "resync" };
+
+/**
+ * One event as a subscriber receives it ([`crate::Ops::events`], `GET /api/v1/events`).
+ */
+export type EventEnvelope = {
+  /**
+   * Opaque and increasing within one server process: resume after it with `Last-Event-ID`.
+   */
+  id: string,
+  /**
+   * When the core published it (Unix time, microseconds); a [`Event::Resync`]: when it was sent.
+   */
+  at_us: number,
+  event: Event,
+};
 
 export type ComponentStatus = "ok" | "unreachable" | "unknown";
 

@@ -138,6 +138,16 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// The daemon's HTTP transport: timeouts, the connection cap, the open routes' per-IP rate.
     pub http: HttpLimits,
+    /// `tls_cert` and `tls_key`: the daemon serves HTTPS (None: plain HTTP).
+    pub tls: Option<TlsFiles>,
+    /// A staff session unused this long ends.
+    pub session_idle: Duration,
+    /// A staff session ends this long after its sign-in.
+    pub session_max_age: Duration,
+    /// The desktop only: the server to work against (remote mode); None: the embedded core.
+    pub server_url: Option<String>,
+    /// The desktop only: a CA certificate (PEM file) trusted for `server_url` besides the system roots.
+    pub server_ca: Option<PathBuf>,
     /// The console role a user gets on their first console sign-in, when there already is an
     /// admin (the very first user to sign in becomes admin). `None`: an admin must grant one.
     pub staff_default_role: Option<crate::accounts::Role>,
@@ -180,6 +190,15 @@ pub struct HttpLimits {
     /// Requests per second per client address on the routes without a token (`/healthz`,
     /// `/openapi.yaml`, Alipay's notify); bursts of five times as many.
     pub open_per_ip_per_second: u32,
+    /// `/api/v1/events` sends a heartbeat this often while nothing else is sent (≤ 15 s).
+    pub events_heartbeat: Duration,
+}
+
+/// The daemon's certificate chain and key (PEM files): it serves HTTPS when they are set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Why the configuration was refused.

@@ -18,6 +18,7 @@ pub static SECTIONS: &[Section] = &[
     Section { title: "Sign-in providers", keys: super::table_sign_in::SIGN_IN },
     Section { title: "Console staff", keys: STAFF },
     Section { title: "The daemon's HTTP API (`opsdeckd run --listen`)", keys: HTTP },
+    Section { title: "The desktop against a server (remote mode)", keys: REMOTE },
 ];
 
 /// Any text.
@@ -403,6 +404,24 @@ const STAFF: &[Key] = &[
         show: |c| Some(c.oauth_state_ttl.as_secs().to_string()),
     },
     Key {
+        name: "session_idle_minutes",
+        default: Builtin::Int(720),
+        secret: false,
+        kind: Kind::Int { min: 5, max: 43_200 },
+        expect: "give minutes, e.g. 720 (12 hours)",
+        help: "A staff session unused this long ends (the console asks to sign in again).",
+        show: |c| Some((c.session_idle.as_secs() / 60).to_string()),
+    },
+    Key {
+        name: "session_max_age_hours",
+        default: Builtin::Int(168),
+        secret: false,
+        kind: Kind::Int { min: 1, max: 8_760 },
+        expect: "give hours, e.g. 168 (a week)",
+        help: "A staff session ends this long after its sign-in, however much it is used.",
+        show: |c| Some((c.session_max_age.as_secs() / 3600).to_string()),
+    },
+    Key {
         name: "token_key",
         default: Builtin::Unset,
         secret: true,
@@ -473,5 +492,59 @@ const HTTP: &[Key] = &[
         help: "Requests per second per client address (bursts of 5×) to the routes without a token (`/healthz`, \
                `/openapi.yaml`, Alipay's notify; Alipay's servers count as their own addresses).",
         show: |c| Some(c.http.open_per_ip_per_second.to_string()),
+    },
+    Key {
+        name: "tls_cert",
+        default: Builtin::Unset,
+        secret: false,
+        kind: Kind::Text(check::not_empty),
+        expect: "give the path of a PEM certificate chain, e.g. /etc/opsdeck/tls/fullchain.pem",
+        help: "With `tls_key`: the daemon serves HTTPS (rustls) with this certificate chain (PEM, the server's \
+               certificate first). Unset: plain HTTP, for a loopback listener or behind a TLS-terminating proxy.",
+        show: |c| c.tls.as_ref().map(|t| t.cert.display().to_string()),
+    },
+    Key {
+        name: "tls_key",
+        default: Builtin::Unset,
+        secret: false,
+        kind: Kind::Text(check::not_empty),
+        expect: "give the path of the certificate's PEM private key, e.g. /etc/opsdeck/tls/privkey.pem",
+        help: "The private key (PEM: PKCS#8, PKCS#1 or SEC1) of `tls_cert`; set both or neither. Only the path \
+               is ever printed.",
+        show: |c| c.tls.as_ref().map(|t| t.key.display().to_string()),
+    },
+    Key {
+        name: "events_heartbeat_ms",
+        default: Builtin::Int(15_000),
+        secret: false,
+        kind: Kind::Int { min: 100, max: 15_000 },
+        expect: "give milliseconds, at most 15000, e.g. 15000",
+        help: "`/api/v1/events` sends a heartbeat comment this often while nothing else is sent, so proxies \
+               keep the stream open and the desktop notices a dead connection.",
+        show: |c| Some(c.http.events_heartbeat.as_millis().to_string()),
+    },
+];
+
+const REMOTE: &[Key] = &[
+    Key {
+        name: "server_url",
+        default: Builtin::Unset,
+        secret: false,
+        kind: Kind::Text(check::server_url),
+        expect: "give the server's https:// address, e.g. https://ops.example.com:8443 (http:// only to a loopback address)",
+        help: "The desktop console only: the shop's `opsdeckd` to work against. Set, the desktop starts no core \
+               and holds nothing but a staff session; the server decides who may do what. Unset: the embedded \
+               core (the default). Also chosen on the sign-in screen (remembered).",
+        show: |c| c.server_url.clone(),
+    },
+    Key {
+        name: "server_ca",
+        default: Builtin::Unset,
+        secret: false,
+        kind: Kind::Text(check::not_empty),
+        expect: "give the path of a PEM CA certificate, e.g. /etc/opsdeck/shop-ca.pem",
+        help: "The desktop console only: a CA certificate (PEM) trusted for `server_url` besides the system's \
+               roots, for a server whose certificate a private CA signed.",
+        show: |c| c.server_ca.as_ref().map(|p| p.display().to_string()),
     },
 ];

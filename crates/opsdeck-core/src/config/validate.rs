@@ -14,7 +14,7 @@ use figment::value::{Dict, Num, Value};
 use secrecy::SecretString;
 
 use super::keys::{self, Kind};
-use super::{Config, ConfigError, HttpLimits, MIN_API_TOKEN_CHARS, SecretUrl, ShopSettings};
+use super::{Config, ConfigError, HttpLimits, MIN_API_TOKEN_CHARS, SecretUrl, ShopSettings, TlsFiles};
 
 /// The merged values, read by key: each parsed and checked by its declaration, and a refusal that
 /// names the key, where the value came from and what a good one looks like.
@@ -183,6 +183,31 @@ fn number_text(n: Num) -> String {
 }
 
 // The checks of one text value (named by the declarations). A reason never holds a secret.
+
+/// `https://…`, or `http://` to a loopback address (nothing else crosses a network unencrypted).
+pub(super) fn server_url(text: &str) -> Result<(), String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err("plain http:// is allowed only to a loopback address; use https://".into()),
+        other => return Err(format!("unsupported scheme `{other}:` (use https://)")),
+    }
+    if url.host().is_none() {
+        return Err("names no host".into());
+    }
+    Ok(())
+}
+
+/// True when `url`'s host is a loopback address (`127.0.0.0/8`, `::1`) or `localhost`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
 
 pub(super) fn not_empty(text: &str) -> Result<(), String> {
     if text.is_empty() { Err("must not be empty".into()) } else { Ok(()) }
@@ -365,6 +390,12 @@ pub(super) fn validate(values: &Values<'_>, sources: BTreeMap<&'static str, Stri
     let bootstrap_admin = values.optional("bootstrap_admin")?.unwrap_or_default();
     let ms = |name: &str| values.int(name).map(Duration::from_millis);
     let secs = |name: &str| values.int(name).map(Duration::from_secs);
+    let tls = match (values.optional("tls_cert")?, values.optional("tls_key")?) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert: PathBuf::from(cert), key: PathBuf::from(key) }),
+        (None, None) => None,
+        (Some(_), None) => return Err(values.invalid("tls_cert", "tls_key is not set: set both, or neither".into())),
+        (None, Some(_)) => return Err(values.invalid("tls_key", "tls_cert is not set: set both, or neither".into())),
+    };
     let config = Config {
         data_dir,
         database_url,
@@ -413,7 +444,13 @@ pub(super) fn validate(values: &Values<'_>, sources: BTreeMap<&'static str, Stri
             body_timeout: ms("http_body_timeout_ms")?,
             max_connections: values.int("http_max_connections")? as u32,
             open_per_ip_per_second: values.int("http_open_per_ip_per_second")? as u32,
+            events_heartbeat: ms("events_heartbeat_ms")?,
         },
+        tls,
+        session_idle: Duration::from_secs(values.int("session_idle_minutes")? * 60),
+        session_max_age: Duration::from_secs(values.int("session_max_age_hours")? * 3600),
+        server_url: values.optional("server_url")?,
+        server_ca: values.optional("server_ca")?.map(PathBuf::from),
         staff_default_role,
         staff_allow: values.parsed("staff_allow", &staff_allow, parse_staff_allow)?,
         bootstrap_admin: values.parsed("bootstrap_admin", &bootstrap_admin, parse_bootstrap_admin)?,

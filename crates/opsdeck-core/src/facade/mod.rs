@@ -27,11 +27,13 @@ use crate::scheduler::engine::{self, SchedulerShared};
 use crate::scheduler::tasks::Registry;
 
 mod accounts;
+mod handoff;
 mod jobs;
+mod live;
 mod metrics;
 mod ocr;
-mod orders;
 mod ops;
+mod orders;
 mod overview;
 mod sandbox;
 mod session;

@@ -14,11 +14,12 @@ use opsdeck_api::jobs::{
     FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
 };
 use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use opsdeck_api::ops::{DesktopSignInStartArgs, SignInExchangeArgs};
 use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
-use opsdeck_api::{OpResult, Ops, SessionToken, SessionView, SignInResult};
+use opsdeck_api::{EventStream, OpResult, Ops, SessionToken, SessionView, SignInResult};
 
 use super::Core;
 use super::session::Caller;
@@ -94,6 +95,18 @@ impl Ops for Core {
         answer(self.oauth_cancel(&state, &binding)).await
     }
 
+    async fn desktop_sign_in_start(&self, args: DesktopSignInStartArgs) -> OpResult<String> {
+        answer(self.handoff_start(args)).await
+    }
+
+    async fn desktop_sign_in_callback(&self, provider: ProviderKey, callback_url: String) -> OpResult<String> {
+        answer(self.handoff_callback(provider, &callback_url)).await
+    }
+
+    async fn sign_in_exchange(&self, args: SignInExchangeArgs) -> OpResult<SignInResult> {
+        answer(self.handoff_exchange(args)).await
+    }
+
     async fn session_staff(&self, s: &SessionToken) -> OpResult<Staff> {
         answer(async { Ok(self.reader(s).await?.staff) }).await
     }
@@ -108,6 +121,10 @@ impl Ops for Core {
 
     async fn session_revoke(&self, s: &SessionToken, id: i64) -> OpResult<()> {
         answer(async { self.session_end(&self.writer(s, "end staff sessions").await?, id).await }).await
+    }
+
+    async fn events(&self, s: &SessionToken, last_event_id: Option<String>) -> OpResult<EventStream> {
+        answer(async { self.live_events(self.reader(s).await?, last_event_id).await }).await
     }
 
     async fn app_info(&self, s: &SessionToken) -> OpResult<AppInfo> {

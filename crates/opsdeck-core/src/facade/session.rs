@@ -30,14 +30,17 @@ impl Core {
         if token.is_empty() {
             return Err(ApiError::Unauthenticated("sign in first".into()));
         }
-        let session = sessions::resolve(self.database().pool(), token.expose(), Utc::now())
-            .await?
-            .ok_or_else(|| ApiError::Unauthenticated("your session has ended (expired or revoked); sign in again".into()))?;
+        let session =
+            sessions::resolve(self.database().pool(), token.expose(), Utc::now()).await?.ok_or_else(|| {
+                ApiError::Unauthenticated("your session has ended (expired or revoked); sign in again".into())
+            })?;
         let mut conn = self.database().pool().acquire().await?;
         let user = store::user_alone(&mut conn, session.user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthenticated("your user no longer exists; sign in again".into()))?;
-        let role = user.role.ok_or_else(|| ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin"))?;
+        let role = user.role.ok_or_else(|| {
+            ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin")
+        })?;
         let staff = Staff {
             user_id: user.id,
             name: user.nickname.clone().unwrap_or_else(|| user.username.clone()),
@@ -146,7 +149,9 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         match store::role_of(&mut conn, user_id).await? {
             Some(Some(role)) => Ok(Actor { role, ..actor.clone() }),
-            Some(None) => Err(ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin")),
+            Some(None) => {
+                Err(ApiError::role_refused("none", "use_the_console", "your console role was removed; ask an admin"))
+            }
             None => Err(ApiError::Unauthenticated("your user no longer exists; sign in again".into())),
         }
     }

@@ -43,6 +43,8 @@ pub(crate) async fn user(core: &Core, name: &str, role: Option<Role>) -> i64 {
 /// Calls `op` through `Ops` with arguments that would do something, for the session `s`;
 /// the error, if any. The match is exhaustive: a new operation does not compile here until it
 /// is added.
+use opsdeck_api::ops::{DesktopSignInStartArgs, SignInExchangeArgs};
+
 async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), ErrorBody> {
     let every_minute = TriggerSpec::Interval { every_seconds: 60, start: None, end: None };
     let draft = JobDraft {
@@ -70,6 +72,29 @@ async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), Erro
             .await
             .map(drop),
         Operation::SignInCancel => ops.sign_in_cancel("s".into(), "b".repeat(43)).await.map(drop),
+        Operation::DesktopSignInStart => ops
+            .desktop_sign_in_start(DesktopSignInStartArgs {
+                provider: ProviderKey::Weibo,
+                redirect_uri: "http://127.0.0.1:1/cb".into(),
+                state: "s".into(),
+                code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+                code_challenge_method: "S256".into(),
+            })
+            .await
+            .map(drop),
+        Operation::DesktopSignInCallback => ops
+            .desktop_sign_in_callback(ProviderKey::Weibo, "http://127.0.0.1/cb?code=c&state=s".into())
+            .await
+            .map(drop),
+        Operation::SignInExchange => ops
+            .sign_in_exchange(SignInExchangeArgs {
+                code: "c".into(),
+                code_verifier: "v".repeat(43),
+                redirect_uri: "http://127.0.0.1:1/cb".into(),
+            })
+            .await
+            .map(drop),
+        Operation::Events => ops.events(s, None).await.map(drop),
         Operation::SessionStaff => ops.session_staff(s).await.map(drop),
         Operation::SignOut => ops.sign_out(s).await.map(drop),
         Operation::SessionsList => ops.sessions_list(s).await.map(drop),

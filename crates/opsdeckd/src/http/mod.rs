@@ -36,8 +36,10 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 pub mod auth;
 pub mod error;
+mod events;
 mod extract;
 mod handlers;
+mod handoff;
 pub mod metrics;
 pub mod openapi;
 pub mod per_ip;

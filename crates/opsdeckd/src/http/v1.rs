@@ -29,7 +29,7 @@ use opsdeck_api::jobs::{FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery,
 use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome};
 use opsdeck_api::ops::{
     AuditArgs, JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCapArgs, OcrRetryArgs, OcrSubmitArgs,
-    OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInStartArgs, StaffRoleArgs,
+    OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, SignInStartArgs, StaffRoleArgs,
 };
 use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
@@ -66,7 +66,20 @@ pub async fn handle(op: Operation, State(state): State<AppState>, request: Reque
     }
 }
 
+/// The operations whose answer is not one JSON value: the live events (server-sent events) and
+/// the desktop sign-in's two browser steps (redirects). Each is served by its own module; the
+/// table below leaves them out.
+const OWN_HANDLERS: &[Operation] =
+    &[Operation::Events, Operation::DesktopSignInStart, Operation::DesktopSignInCallback];
+
 async fn run(op: Operation, state: AppState, request: Request) -> Result<Response, HttpError> {
+    match op {
+        Operation::Events => return super::events::serve(state, request).await,
+        Operation::DesktopSignInStart | Operation::DesktopSignInCallback => {
+            return super::handoff::serve(op, state, request).await;
+        }
+        _ => {}
+    }
     let (parts, body) = request.into_parts();
     // No header (or another scheme): no session, which the core refuses.
     let session = SessionToken::new(bearer(&parts).unwrap_or_default());
@@ -197,6 +210,9 @@ macro_rules! v1_table {
                     let result: OpResult<$answer> = $call.await;
                     answer(result)
                 })*
+                Operation::Events | Operation::DesktopSignInStart | Operation::DesktopSignInCallback => {
+                    unreachable!("{} is served by its own handler (OWN_HANDLERS)", op.name())
+                }
             }
         }
 
@@ -208,6 +224,7 @@ macro_rules! v1_table {
                     $(shape.$how::<$ty>(op);)*
                     shape.answer::<$answer>();
                 })*
+                Operation::Events | Operation::DesktopSignInStart | Operation::DesktopSignInCallback => {}
             }
             shape
         }
@@ -221,6 +238,7 @@ v1_table! {
     SignInComplete(a: body SignInCompleteArgs) -> SignInResult
         => |o, _s| o.sign_in_complete(a.provider, a.redirect_url, a.binding);
     SignInCancel(a: body SignInCancelArgs) -> bool => |o, _s| o.sign_in_cancel(a.state, a.binding);
+    SignInExchange(a: body SignInExchangeArgs) -> SignInResult => |o, _s| o.sign_in_exchange(a);
     SessionStaff() -> Staff => |o, s| o.session_staff(s);
     SignOut() -> () => |o, s| o.sign_out(s);
     SessionsList() -> Vec<SessionView> => |o, s| o.sessions_list(s);
@@ -286,7 +304,9 @@ pub fn method_filter(method: HttpMethod) -> axum::routing::MethodFilter {
 pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::HttpMethod as DocMethod;
     let response = |name: &str| RefOr::Ref(Ref::from_response_name(name));
-    for &op in Operation::ALL {
+    super::events::describe(doc);
+    super::handoff::describe(doc);
+    for &op in Operation::ALL.iter().filter(|op| !OWN_HANDLERS.contains(op)) {
         let Shape { parameters, body, answer, schemas } = shape(op);
         let (method, path) = op.http();
         let access = match op.access() {

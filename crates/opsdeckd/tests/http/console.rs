@@ -88,6 +88,19 @@ fn sample(op: Operation, user: i64) -> (String, Option<&'static str>, Option<Val
             })),
         ),
         Operation::SignInCancel => (None, Some(json!({ "state": "s", "binding": "b".repeat(43) }))),
+        Operation::DesktopSignInStart => (
+            Some(
+                "provider=weibo&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2Fcb&state=s&code_challenge=\
+                 E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+            ),
+            None,
+        ),
+        Operation::DesktopSignInCallback => (Some("code=c&state=s"), None),
+        Operation::SignInExchange => (
+            None,
+            Some(json!({ "code": "c", "code_verifier": "v".repeat(43), "redirect_uri": "http://127.0.0.1:1/cb" })),
+        ),
+        Operation::Events => (None, None),
         Operation::AuditList => (Some("limit=10"), None),
         Operation::JobPreview => {
             (None, Some(json!({ "trigger": every_minute, "timezone": "Asia/Shanghai", "count": 3 })))
