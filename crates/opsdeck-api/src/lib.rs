@@ -23,4 +23,4 @@ pub mod typescript;
 pub use error::{ErrorBody, ErrorCode, ErrorReason};
 pub use events::{Event, EventEnvelope, EventStream};
 pub use ops::{Access, HttpMethod, OpResult, Operation, Ops};
-pub use session::{SessionToken, SessionView, SignInResult};
+pub use session::{ConnectionStatus, ConsoleMode, LinkState, SessionToken, SessionView, SignInResult};

@@ -85,3 +85,37 @@ pub enum SignInResult {
         error: ErrorBody,
     },
 }
+
+/// Where the desktop console's core is: in the app itself, or a server (`server_url`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsoleMode {
+    /// The app runs the core itself (the zero-configuration default).
+    Embedded,
+    /// The app works against `opsdeckd` over HTTPS and holds nothing but a staff session.
+    Remote,
+}
+
+/// The state of the desktop's link to its core, shown in the status bar (the shell sends it as
+/// `connection-state` whenever it changes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    /// Calls and live events flow.
+    Connected,
+    /// The server is unreachable (or the event stream broke): retrying in `retry_in_ms`, the
+    /// `attempt`-th time; `reason` says what failed, in plain words (no token).
+    Reconnecting { attempt: u32, retry_in_ms: u64, reason: String },
+}
+
+/// The desktop's mode and link (embedded: always connected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+pub struct ConnectionStatus {
+    pub mode: ConsoleMode,
+    /// The server's URL in remote mode.
+    pub server_url: Option<String>,
+    /// Whether `server_url` comes from the configuration (`server_url`, `OPSDECK_SERVER_URL`),
+    /// which the sign-in screen cannot change, rather than a choice made there.
+    pub fixed_by_config: bool,
+    pub link: LinkState,
+}

@@ -88,7 +88,7 @@ pub fn declarations() -> Vec<Declaration> {
         Overview, OcrOverview, DepthSample, RecentOcr, OrdersOverview, RecentCancel, JobFailure,
         InstanceOverview, HeldClaim,
         // session
-        SessionView, SignInResult,
+        SessionView, SignInResult, ConsoleMode, LinkState, ConnectionStatus,
     ]
     .into_iter()
     .chain([json_value()])

@@ -1003,6 +1003,36 @@ export type SignInResult =
   | { "status": "error", error: ErrorBody };
 
 /**
+ * Where the desktop console's core is: in the app itself, or a server (`server_url`).
+ */
+export type ConsoleMode = "embedded" | "remote";
+
+/**
+ * The state of the desktop's link to its core, shown in the status bar (the shell sends it as
+ * `connection-state` whenever it changes).
+ */
+export type LinkState =
+  | { "state": "connected" }
+  | { "state": "reconnecting", attempt: number, retry_in_ms: number, reason: string };
+
+/**
+ * The desktop's mode and link (embedded: always connected).
+ */
+export type ConnectionStatus = {
+  mode: ConsoleMode,
+  /**
+   * The server's URL in remote mode.
+   */
+  server_url: string | null,
+  /**
+   * Whether `server_url` comes from the configuration (`server_url`, `OPSDECK_SERVER_URL`),
+   * which the sign-in screen cannot change, rather than a choice made there.
+   */
+  fixed_by_config: boolean,
+  link: LinkState,
+};
+
+/**
  * Any JSON value (`serde_json::Value`).
  */
 export type JsonValue = unknown;
