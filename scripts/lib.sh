@@ -15,7 +15,8 @@ DESKTOP_BUILD_PACKAGES=(
 )
 # fonts-noto-cjk: the console speaks Chinese (zh-CN); without a CJK font WebKitGTK draws boxes.
 RUN_PACKAGES=("${DESKTOP_BUILD_PACKAGES[@]}" redis-server fonts-noto-cjk)
-TEST_PACKAGES=("${RUN_PACKAGES[@]}" mariadb-server mariadb-client xvfb xauth webkit2gtk-driver imagemagick faketime)
+# openssl: the throwaway CA of the HTTPS tests (make_test_ca) and the daemon's key-format tests.
+TEST_PACKAGES=("${RUN_PACKAGES[@]}" mariadb-server mariadb-client xvfb xauth webkit2gtk-driver imagemagick faketime openssl)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -83,6 +84,43 @@ wait_until() {
     [ "$(date +%s)" -lt "$deadline" ] || die "$what did not happen within ${seconds}s"
     sleep 0.2
   done
+}
+
+# make_test_ca DIR: a throwaway CA and a server certificate it signed, for the HTTPS tests:
+# DIR/ca.pem, DIR/server.pem (SAN IP:127.0.0.1 and DNS:localhost, 30 days) and DIR/server.key
+# (PKCS#8, 0600). The CA's key is thrown away. Idempotent: the files are kept while the server
+# certificate verifies against the CA and stays valid for another day.
+make_test_ca() {
+  local dir="${1:?make_test_ca DIR}"
+  command -v openssl >/dev/null 2>&1 || ensure_packages openssl
+  mkdir -p "$dir"
+  if [ -s "$dir/server.key" ] && openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null 2>&1 \
+    && openssl x509 -in "$dir/server.pem" -noout -checkend 86400 >/dev/null 2>&1; then
+    return 0
+  fi
+  local tmp
+  tmp="$(mktemp -d "$dir/.make_test_ca.XXXXXX")"
+  if ! (
+    set -e
+    umask 077
+    cd "$tmp"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 30 \
+      -subj "/CN=OpsDeck test CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=localhost"
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=critical,CA:FALSE" \
+      "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial "0x$(openssl rand -hex 8)" -days 30 \
+      -extfile server.ext -out server.pem
+    chmod 644 ca.pem server.pem
+  ) >/dev/null 2>"$tmp/openssl.log"; then
+    cat "$tmp/openssl.log" >&2
+    rm -rf "$tmp"
+    die "make_test_ca: openssl could not make the test CA in $dir"
+  fi
+  mv -f "$tmp/ca.pem" "$tmp/server.pem" "$tmp/server.key" "$dir/"
+  rm -rf "$tmp"
 }
 
 # start_redis PORT DIR: a Redis server on 127.0.0.1:PORT keeping its files in DIR.

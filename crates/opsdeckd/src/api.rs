@@ -1,18 +1,19 @@
-//! `run --listen`: the API token (configured, or the data dir's token file) and the server's
-//! start and stop around the core's life.
+//! `run --listen`: the API token (configured, or the data dir's token file), HTTPS or a warning
+//! about plain HTTP off the loopback, and the server's start and stop around the core's life.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use opsdeck_core::Core;
-use opsdeckd::http::{ApiSettings, Limits, Server, auth};
+use opsdeckd::http::{ApiSettings, Limits, Server, Tls, auth};
 
 /// How long requests in progress may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// Serves the API on `addr`. The token is `api_token` when configured, else the one kept in
-/// `<data_dir>/api-token` (generated on first use); only the file's path is logged.
-pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
+/// `<data_dir>/api-token` (generated on first use); only the file's path is logged. With `tls`
+/// the API is served over HTTPS only.
+pub async fn start(addr: SocketAddr, core: &Core, tls: Option<Tls>) -> anyhow::Result<Server> {
     let token = match &core.config().api_token {
         Some(token) => token.clone(),
         None => {
@@ -30,11 +31,21 @@ pub async fn start(addr: SocketAddr, core: &Core) -> anyhow::Result<Server> {
         open_per_second: config.http.open_per_ip_per_second,
         open_burst: config.http.open_per_ip_per_second.saturating_mul(5),
     };
-    let settings = ApiSettings { metrics_token: config.metrics_token.clone(), limits, ..ApiSettings::new(token) };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "serving plain HTTP on an address other machines can reach: staff sessions (and the API token) \
+             would cross the network unencrypted; set tls_cert and tls_key, or listen on 127.0.0.1 behind a \
+             TLS proxy"
+        );
+    }
+    let settings = ApiSettings { metrics_token: config.metrics_token.clone(), limits, tls, ..ApiSettings::new(token) };
     let server = Server::start(addr, core.clone(), settings)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(addr = %server.local_addr, "HTTP API listening (description at /openapi.json)");
+    let addr = server.local_addr;
+    tracing::info!(%addr, scheme = %scheme, "HTTP API listening: serving {scheme} on {addr} (description at /openapi.json)");
     Ok(server)
 }
 

@@ -103,7 +103,21 @@ fn main() -> ExitCode {
             print_config(&config, json);
             ExitCode::SUCCESS
         }
-        Command::Run { listen, sandbox } => run(config, listen, sandbox),
+        Command::Run { listen, sandbox } => {
+            // The certificate and key are read before anything starts: a bad file is a
+            // configuration error, named with its key and path.
+            let tls = match (&config.tls, listen) {
+                (Some(files), Some(_)) => match opsdeckd::http::Tls::load(files) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        eprintln!("opsdeckd: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
+                _ => None,
+            };
+            run(config, listen, tls, sandbox)
+        }
         Command::Staff { command } => staff::run(&command, &config),
         Command::Schedule { .. } | Command::ConfigDocs | Command::Openapi => {
             unreachable!("handled before loading the configuration")
@@ -140,7 +154,7 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
+fn run(config: Config, listen: Option<SocketAddr>, tls: Option<opsdeckd::http::Tls>, sandbox: bool) -> ExitCode {
     init_logging(&config.log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -166,7 +180,7 @@ fn run(config: Config, listen: Option<SocketAddr>, sandbox: bool) -> ExitCode {
         };
         let core = running.core().clone();
         let api = match listen {
-            Some(addr) => match api::start(addr, &core).await {
+            Some(addr) => match api::start(addr, &core, tls).await {
                 Ok(server) => Some(server),
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), "cannot start the HTTP API");

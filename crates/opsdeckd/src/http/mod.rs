@@ -15,6 +15,7 @@
 //!   `GET /openapi.json`, `GET /openapi.yaml`; these and the notify are limited per peer address
 //!   ([`per_ip`]).
 //!
+//! Served over HTTPS (rustls) when `tls_cert` and `tls_key` are set ([`tls`]), else plain HTTP.
 //! Bodies are limited to [`BODY_LIMIT`]; a body may not pause longer than
 //! [`Limits::body_timeout`], and a request is answered (or 408) within twice that; a request head
 //! must arrive within [`Limits::header_read_timeout`]; at most [`Limits::max_connections`]
@@ -44,9 +45,11 @@ pub mod metrics;
 pub mod openapi;
 pub mod per_ip;
 mod serve;
+pub mod tls;
 pub mod v1;
 
 pub use serve::Limits;
+pub use tls::{Tls, TlsError};
 
 /// The largest request body accepted (larger: 413).
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -81,6 +84,8 @@ pub struct ApiSettings {
     pub body_limit: usize,
     /// Timeouts, the connection cap and the per-IP limits.
     pub limits: Limits,
+    /// HTTPS (`tls_cert`/`tls_key`); `None`: plain HTTP.
+    pub tls: Option<Tls>,
 }
 
 impl ApiSettings {
@@ -91,6 +96,7 @@ impl ApiSettings {
             metrics_max_age: metrics::MAX_AGE,
             body_limit: BODY_LIMIT,
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -166,15 +172,16 @@ fn router_with(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets the
-/// requests in progress finish; with `limits`' timeouts and connection cap.
+/// Serves `router` on `listener` (HTTPS with `tls`) until `shutdown` completes, then stops
+/// accepting and lets the requests in progress finish; with `limits`' timeouts and connection cap.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: &Limits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve::serve(listener, router, limits, shutdown).await
+    serve::serve(listener, router, limits, tls, shutdown).await
 }
 
 /// A running API server (what `opsdeckd run --listen` starts).
@@ -192,6 +199,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let limits = api.limits.clone();
+        let tls = api.tls.clone();
         let metrics = Arc::new(metrics::MetricsCache::new(api.metrics_max_age));
         let router = router_with(AppState {
             ops: Arc::new(core.clone()),
@@ -200,7 +208,7 @@ impl Server {
             settings: Arc::new(api),
         });
         let task = tokio::spawn(async move {
-            serve(listener, router, &limits, async {
+            serve(listener, router, &limits, tls, async {
                 let _ = stopped.await;
             })
             .await

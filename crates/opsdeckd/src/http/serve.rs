@@ -6,7 +6,9 @@
 //! [`CONNECTION_LIFETIME`] (and dropped if it cannot finish within the body timeout: a client
 //! that never reads its answers), the peer's address handed to the routes (per-IP limits), and
 //! a graceful shutdown (no new connections; requests in progress finish). `axum::serve` offers
-//! none of these limits, hence this loop.
+//! none of these limits, hence this loop. With TLS ([`Tls`]) every connection first completes
+//! its handshake within the header-read timeout (a client that stalls it is dropped), holding its
+//! connection slot meanwhile, so the same limits bound half-open handshakes.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,9 +22,11 @@ use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use opsdeck_api::ErrorCode;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, watch};
 
 use super::error::HttpError;
+use super::tls::Tls;
 
 /// The transport's limits.
 #[derive(Debug, Clone)]
@@ -60,12 +64,13 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
 /// The part of [`Limits::max_connections`] one peer may hold at once.
 const PER_PEER_SHARE: usize = 4;
 
-/// Serves `router` on `listener` until `shutdown` completes, then stops accepting and lets the
-/// connections in progress finish their requests.
+/// Serves `router` on `listener` (HTTPS with `tls`) until `shutdown` completes, then stops
+/// accepting and lets the connections in progress finish their requests.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: &Limits,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let max = limits.max_connections.max(1);
@@ -76,6 +81,7 @@ pub async fn serve(
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout);
     let deadline = limits.body_timeout * 2;
     let grace = limits.body_timeout;
+    let handshake_timeout = limits.header_read_timeout;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -118,24 +124,24 @@ pub async fn serve(
             }
         });
         let mut closing = closing.clone();
-        let mut connection = Box::pin(http.serve_connection(TokioIo::new(stream), service));
+        let http = http.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let ended = tokio::select! {
-                ended = connection.as_mut() => Some(ended),
-                () = tokio::time::sleep(CONNECTION_LIFETIME) => None,
-                _ = closing.wait_for(|closing| *closing) => None,
-            };
-            let ended = match ended {
-                Some(ended) => ended,
-                None => {
-                    // Finish the request in progress, then close; a connection that cannot
-                    // (its client does not read) is dropped after the grace.
-                    connection.as_mut().graceful_shutdown();
-                    tokio::time::timeout(grace, connection.as_mut()).await.unwrap_or(Ok(()))
+            match tls {
+                None => drive(&http, stream, service, closing, grace, peer).await,
+                Some(tls) => {
+                    // The handshake is bounded like a request head, and abandoned at shutdown.
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(handshake_timeout, tls.acceptor().accept(stream)) => Some(done),
+                        _ = closing.wait_for(|closing| *closing) => None,
+                    };
+                    match handshake {
+                        Some(Ok(Ok(stream))) => drive(&http, stream, service, closing, grace, peer).await,
+                        Some(Ok(Err(e))) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Some(Err(_)) => tracing::debug!(%peer, "TLS handshake not completed in time: closed"),
+                        None => {}
+                    }
                 }
-            };
-            if let Err(e) = ended {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
             drop(held);
             drop(slot);
@@ -146,6 +152,42 @@ pub async fn serve(
     // Every connection gives its slot back when it ends.
     let _all = slots.acquire_many(u32::try_from(max).unwrap_or(u32::MAX)).await;
     Ok(())
+}
+
+/// Serves one connection (plain TCP or TLS) until it ends, [`CONNECTION_LIFETIME`] passes or the
+/// server closes; then lets the request in progress finish within `grace`.
+async fn drive<I, S>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    mut closing: watch::Receiver<bool>,
+    grace: Duration,
+    peer: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut connection = std::pin::pin!(http.serve_connection(TokioIo::new(io), service));
+    let ended = tokio::select! {
+        ended = connection.as_mut() => Some(ended),
+        () = tokio::time::sleep(CONNECTION_LIFETIME) => None,
+        _ = closing.wait_for(|closing| *closing) => None,
+    };
+    let ended = match ended {
+        Some(ended) => ended,
+        None => {
+            // Finish the request in progress, then close; a connection that cannot (its client
+            // does not read) is dropped after the grace.
+            connection.as_mut().graceful_shutdown();
+            tokio::time::timeout(grace, connection.as_mut()).await.unwrap_or(Ok(()))
+        }
+    };
+    if let Err(e) = ended {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 /// Connections held per peer: an IPv4 address, or an IPv6 /64 (one host's usual allotment).

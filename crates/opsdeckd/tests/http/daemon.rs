@@ -12,14 +12,14 @@ use crate::{redis_url, until};
 const BIN: &str = env!("CARGO_BIN_EXE_opsdeckd");
 
 /// A daemon the test owns (killed and reaped however the test ends) and its log lines.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 /// `opsdeckd` with a clean `OPSDECK_` environment and its data in `dir`.
-fn bare(dir: &Path) -> Command {
+pub(crate) fn bare(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("OPSDECK_") {
@@ -36,7 +36,7 @@ impl Daemon {
     }
 
     /// Like [`Daemon::start`], with `env` on top.
-    fn start_with(dir: &Path, prefix: &str, token: Option<&str>, env: &[(&str, &str)]) -> Daemon {
+    pub(crate) fn start_with(dir: &Path, prefix: &str, token: Option<&str>, env: &[(&str, &str)]) -> Daemon {
         let mut cmd = bare(dir);
         cmd.env("OPSDECK_REDIS_URL", redis_url())
             .env("OPSDECK_REDIS_PREFIX", prefix)
@@ -63,7 +63,7 @@ impl Daemon {
     }
 
     /// The next log line containing `needle` (bounded wait).
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         loop {
             match self.lines.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
@@ -85,7 +85,7 @@ impl Daemon {
     }
 
     /// Waits (bounded) for the process to exit by itself; its status and every log line.
-    fn exits(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn exits(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while std::time::Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -106,7 +106,7 @@ impl Daemon {
     }
 
     /// SIGTERM, then the rest of the log until it exits; asserts a clean stop.
-    fn terminate(mut self) -> Vec<String> {
+    pub(crate) fn terminate(mut self) -> Vec<String> {
         let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(killed.success());
         self.wait_for("HTTP API stopped");

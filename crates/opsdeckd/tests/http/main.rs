@@ -13,6 +13,7 @@ mod oauth;
 mod ocr;
 mod ops;
 mod orders;
+mod tls;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
