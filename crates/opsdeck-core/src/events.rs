@@ -1,47 +1,292 @@
 //! The event stream the UI (and any other front end) subscribes to: everything the core wants
 //! shown live is published here once, and each subscriber gets its own copy.
+//!
+//! Every published event becomes an [`EventEnvelope`] with an id `<boot>-<seq>`: `boot` is random
+//! per bus (per core started), so an id from another process, or from before a restart, is
+//! recognised as unknown; `seq` counts up from 1. The bus keeps the last envelopes (a bounded
+//! ring) so that a subscriber that lost its connection resumes after the last id it saw
+//! ([`EventBus::subscribe_from`]) without a gap, or is told to reload ([`Event::Resync`]) when
+//! what it missed is gone.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{Notify, broadcast};
 
+pub use opsdeck_api::events::{Event, EventEnvelope};
 
-pub use opsdeck_api::events::Event;
+/// How many envelopes the ring keeps at most. At the sandbox shop's bench load (600 orders and
+/// 600 OCR requests a minute, each a few events) that is a few minutes of history, ample for a
+/// reconnect; a subscriber away longer reloads everything anyway ([`Event::Resync`]). Also the
+/// broadcast channel's capacity: a subscriber that falls this far behind is told to resync.
+pub const RING_EVENTS: usize = 4096;
 
-/// A fan-out of [`Event`]s. A slow subscriber that falls more than the capacity behind skips
-/// ahead (and is told so by `RecvError::Lagged`); publishing never blocks the core.
+/// And how many bytes of JSON they may take together: snapshots (the Overview, a few KB to tens
+/// of KB each, every few seconds while a console listens) would otherwise hold tens of MB in a
+/// full ring. The JSON size is a fair estimate of an event's heap size; the bound keeps the
+/// ring's memory to about this whatever is published.
+pub const RING_BYTES: usize = 8 * 1024 * 1024;
+
+/// A fan-out of [`EventEnvelope`]s. A slow subscriber that falls more than [`RING_EVENTS`] behind
+/// skips ahead (and is told so by `RecvError::Lagged`); publishing never blocks the core.
 #[derive(Clone)]
 pub struct EventBus {
-    sender: broadcast::Sender<Event>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    boot: String,
+    /// Numbering, the ring and sending happen under this lock, so that a subscriber taking the
+    /// ring's snapshot and its receiver under it gets every event exactly once.
+    state: Mutex<Ring>,
+    sender: broadcast::Sender<Arc<EventEnvelope>>,
     /// Told whenever somebody subscribes, so that loops that idle while nobody listens (the
     /// health probe's slower pace, the OCR figures) pick up at once.
-    joined: Arc<Notify>,
+    joined: Notify,
+}
+
+struct Ring {
+    /// The last number given (0: none yet).
+    seq: u64,
+    /// Held envelopes, oldest first, each with its number and JSON size.
+    held: VecDeque<(u64, usize, Arc<EventEnvelope>)>,
+    bytes: usize,
+}
+
+/// A subscription from a given id: what to deliver first, then the live receiver.
+pub struct Resumed {
+    /// Events after the given id, oldest first (empty when nothing was missed).
+    pub replay: Vec<Arc<EventEnvelope>>,
+    /// Some of what the subscriber asked for is gone (or the id is not this bus's): it must
+    /// reload; this is the [`Event::Resync`] to send first, numbered as the last event published.
+    pub resync: Option<EventEnvelope>,
+    pub receiver: broadcast::Receiver<Arc<EventEnvelope>>,
 }
 
 impl EventBus {
-    pub fn new(capacity: usize) -> EventBus {
-        let (sender, _) = broadcast::channel(capacity);
-        EventBus { sender, joined: Arc::new(Notify::new()) }
+    pub fn new() -> EventBus {
+        let (sender, _) = broadcast::channel(RING_EVENTS);
+        EventBus {
+            shared: Arc::new(Shared {
+                boot: format!("{:016x}", fastrand::u64(..)),
+                state: Mutex::new(Ring { seq: 0, held: VecDeque::new(), bytes: 0 }),
+                sender,
+                joined: Notify::new(),
+            }),
+        }
     }
 
+    /// Numbers `event`, stamps it with the time (µs) and sends it to every subscriber.
     pub fn publish(&self, event: Event) {
+        let size = json_size(&event);
+        let mut ring = self.lock();
+        ring.seq += 1;
+        let seq = ring.seq;
+        let envelope = Arc::new(EventEnvelope { id: self.id(seq), at_us: now_us(), event });
+        ring.held.push_back((seq, size, envelope.clone()));
+        ring.bytes += size;
+        while ring.held.len() > RING_EVENTS || (ring.bytes > RING_BYTES && ring.held.len() > 1) {
+            if let Some((_, size, _)) = ring.held.pop_front() {
+                ring.bytes -= size;
+            }
+        }
         // No subscribers is fine: nobody has the console open.
-        let _ = self.sender.send(event);
+        let _ = self.shared.sender.send(envelope);
     }
 
     /// True when somebody listens (a console is open).
     pub fn has_subscribers(&self) -> bool {
-        self.sender.receiver_count() > 0
+        self.shared.sender.receiver_count() > 0
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        let receiver = self.sender.subscribe();
-        self.joined.notify_waiters();
+    /// Every event published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EventEnvelope>> {
+        let receiver = self.shared.sender.subscribe();
+        self.shared.joined.notify_waiters();
         receiver
+    }
+
+    /// The events after `last_id` that the ring still holds, then every event published from
+    /// now on, without a gap or a repeat. With no `last_id`: live events only. An id of another
+    /// boot, an unreadable or future one, or one whose successors are partly gone: a resync
+    /// first, then live events only.
+    pub fn subscribe_from(&self, last_id: Option<&str>) -> Resumed {
+        let (replay, resync, receiver) = {
+            let ring = self.lock();
+            let receiver = self.shared.sender.subscribe();
+            let (replay, complete) = match last_id {
+                None => (Vec::new(), true),
+                Some(id) => match self.seq_of(id) {
+                    Some(after) if after <= ring.seq => {
+                        let oldest = ring.held.front().map_or(ring.seq + 1, |(seq, _, _)| *seq);
+                        // Complete when the ring still holds the event right after `after`.
+                        let replay: Vec<_> =
+                            ring.held.iter().filter(|(seq, _, _)| *seq > after).map(|(_, _, e)| e.clone()).collect();
+                        (replay, oldest <= after + 1)
+                    }
+                    _ => (Vec::new(), false),
+                },
+            };
+            let resync = (!complete).then(|| self.resync_after(ring.seq));
+            if complete { (replay, None, receiver) } else { (Vec::new(), resync, receiver) }
+        };
+        self.shared.joined.notify_waiters();
+        Resumed { replay, resync, receiver }
+    }
+
+    /// An [`Event::Resync`] numbered `seq`: resuming after it asks for what follows `seq`.
+    pub fn resync_after(&self, seq: u64) -> EventEnvelope {
+        EventEnvelope { id: self.id(seq), at_us: now_us(), event: Event::Resync }
+    }
+
+    /// The number of one of this bus's ids; None for another boot's, or no id at all.
+    pub fn seq_of(&self, id: &str) -> Option<u64> {
+        let (boot, seq) = id.rsplit_once('-')?;
+        if boot != self.shared.boot || seq.starts_with('+') {
+            return None;
+        }
+        seq.parse().ok()
     }
 
     /// Resolves when somebody subscribes after this is enabled (or first polled).
     pub fn someone_joined(&self) -> tokio::sync::futures::Notified<'_> {
-        self.joined.notified()
+        self.shared.joined.notified()
+    }
+
+    fn id(&self, seq: u64) -> String {
+        format!("{}-{seq}", self.shared.boot)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Ring> {
+        // Nothing under the lock panics halfway (numbers, a queue, a send): a poisoned lock
+        // still holds a consistent ring.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> EventBus {
+        EventBus::new()
+    }
+}
+
+/// A subscription to the events' content (what [`crate::Core::subscribe`] gives): like a
+/// broadcast receiver of [`Event`]s, for the tests and front ends that need no ids.
+pub struct EventReceiver {
+    inner: broadcast::Receiver<Arc<EventEnvelope>>,
+}
+
+impl EventReceiver {
+    pub(crate) fn new(inner: broadcast::Receiver<Arc<EventEnvelope>>) -> EventReceiver {
+        EventReceiver { inner }
+    }
+
+    /// The next event; `Lagged` when some were skipped, `Closed` when the core is gone.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        self.inner.recv().await.map(|envelope| envelope.event.clone())
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        self.inner.try_recv().map(|envelope| envelope.event.clone())
+    }
+
+    /// The next envelope (id and publish time with the event).
+    pub async fn recv_envelope(&mut self) -> Result<Arc<EventEnvelope>, RecvError> {
+        self.inner.recv().await
+    }
+}
+
+/// Now, in Unix microseconds (an envelope's `at_us`).
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// The length of `event`'s JSON, counted without building it.
+fn json_size(event: &Event) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // An event that does not serialise would not reach any subscriber either; count it small.
+    let _ = serde_json::to_writer(&mut count, event);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seqs(bus: &EventBus, events: &[Arc<EventEnvelope>]) -> Vec<u64> {
+        events.iter().map(|e| bus.seq_of(&e.id).unwrap()).collect()
+    }
+
+    #[test]
+    fn resuming_replays_what_followed_and_receives_the_rest() {
+        let bus = EventBus::new();
+        for _ in 0..5 {
+            bus.publish(Event::JobsChanged);
+        }
+        let third = bus.resync_after(3).id;
+        let mut resumed = bus.subscribe_from(Some(&third));
+        assert!(resumed.resync.is_none());
+        assert_eq!(seqs(&bus, &resumed.replay), [4, 5]);
+        bus.publish(Event::OrdersChanged);
+        let next = resumed.receiver.try_recv().unwrap();
+        assert_eq!(bus.seq_of(&next.id), Some(6));
+        assert!(resumed.receiver.try_recv().is_err(), "nothing twice");
+
+        let latest = bus.subscribe_from(Some(&next.id));
+        assert!(latest.resync.is_none() && latest.replay.is_empty());
+    }
+
+    #[test]
+    fn another_boots_or_a_lost_id_asks_for_a_resync_numbered_as_the_last_event() {
+        let (bus, other) = (EventBus::new(), EventBus::new());
+        bus.publish(Event::JobsChanged);
+        other.publish(Event::JobsChanged);
+        for id in [other.resync_after(1).id, "garbage".into(), bus.resync_after(2).id, String::new()] {
+            let resumed = bus.subscribe_from(Some(&id));
+            let resync = resumed.resync.unwrap_or_else(|| panic!("{id:?}: a resync"));
+            assert!(matches!(resync.event, Event::Resync));
+            assert_eq!(bus.seq_of(&resync.id), Some(1), "{id:?}");
+            assert!(resumed.replay.is_empty());
+        }
+        // One more than the ring holds: the event after 1 (number 2) is gone.
+        for _ in 0..=RING_EVENTS {
+            bus.publish(Event::AccountsChanged);
+        }
+        let first = bus.resync_after(1).id;
+        let resumed = bus.subscribe_from(Some(&first));
+        assert!(resumed.replay.is_empty(), "the event after 1 is gone: nothing half");
+        assert_eq!(bus.seq_of(&resumed.resync.unwrap().id), Some(RING_EVENTS as u64 + 2));
+    }
+
+    #[test]
+    fn the_ring_keeps_to_its_byte_bound() {
+        let bus = EventBus::new();
+        let big = Event::OcrUpdated {
+            request: serde_json::from_value(serde_json::json!({
+                "id": 1, "url": format!("https://img.test/{}", "x".repeat(600 * 1024)), "side": "front",
+                "status": "pending", "attempts": 0, "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z", "next_attempt_at": null, "finished_at": null,
+                "error": null, "error_code": null, "result": null, "instance": null
+            }))
+            .unwrap(),
+        };
+        for _ in 0..40 {
+            bus.publish(big.clone());
+        }
+        let ring = bus.lock();
+        assert!(ring.bytes <= RING_BYTES, "{} bytes held", ring.bytes);
+        assert!(ring.held.len() < 40 && !ring.held.is_empty(), "{} held", ring.held.len());
     }
 }

@@ -51,6 +51,7 @@ pub use config::{Config, ConfigError, ConfigSource};
 // status, the fake sign-ins' client registrations, the simulated shop's settings.
 pub use config::{OAuthClient, ProviderState, ProviderStatus, ShopSettings, TlsFiles};
 pub use error::ApiError;
+pub use events::EventReceiver;
 pub use facade::{Core, Metrics, OcrReconcileReport, OrdersReconcileReport};
 pub use orders::idempotency::Keyed;
 pub use scheduler::trigger::preview as schedule_preview;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -15,7 +15,7 @@ use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
 use crate::db_mode::{DatabaseMode, ModeGuard};
 use crate::error::{ApiError, ErrorCode};
-use crate::events::{Event, EventBus};
+use crate::events::{Event, EventBus, EventReceiver};
 use crate::health::{self, ComponentHealth, HealthReport, Probe};
 use crate::ocr::baidu::BaiduOcr;
 use crate::ocr::dispatcher::{self, OcrShared};
@@ -100,7 +100,7 @@ impl Core {
             Err(e) => tracing::warn!(error = %e, "database not ready at start-up; will retry"),
         }
         let redis = RedisConn::open(&config)?;
-        let events = EventBus::new(256);
+        let events = EventBus::new();
         let initial = HealthReport {
             database: ComponentHealth::unknown(config.database_url.to_string()),
             redis: ComponentHealth::unknown(config.redis_url.to_string()),
@@ -330,9 +330,14 @@ impl Core {
         report.unwrap_or_else(|_| self.health())
     }
 
-    /// Every event the core publishes from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
+    /// Every event the core publishes from now on (their content; `Ops::events` gives them
+    /// with their ids, resumable).
+    pub fn subscribe(&self) -> EventReceiver {
+        EventReceiver::new(self.inner.events.subscribe())
+    }
+
+    pub(crate) fn event_bus(&self) -> &EventBus {
+        &self.inner.events
     }
 
     pub fn database(&self) -> &Database {

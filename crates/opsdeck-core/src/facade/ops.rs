@@ -124,7 +124,7 @@ impl Ops for Core {
     }
 
     async fn events(&self, s: &SessionToken, last_event_id: Option<String>) -> OpResult<EventStream> {
-        answer(async { self.live_events(self.reader(s).await?, last_event_id).await }).await
+        answer(self.live_events(s, last_event_id)).await
     }
 
     async fn app_info(&self, s: &SessionToken) -> OpResult<AppInfo> {

@@ -8,7 +8,7 @@ use crate::helpers::{OwnRedis, free_port, health_until, redis_url, sqlite_config
 
 /// The next health report published on `events`, waiting at most `within_s` seconds.
 async fn next_health_event(
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
+    events: &mut opsdeck_core::EventReceiver,
     within_s: u64,
 ) -> opsdeck_api::health::HealthReport {
     let next = async {

@@ -13,6 +13,7 @@ mod conventions;
 mod db_mode;
 mod health;
 mod helpers;
+mod live_events;
 mod migrations;
 mod ocr;
 mod ocr_faults;

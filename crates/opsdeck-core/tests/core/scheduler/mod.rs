@@ -20,8 +20,7 @@ use std::time::Duration;
 use opsdeck_api::Event;
 use opsdeck_api::jobs::JobPolicy;
 use opsdeck_core::scheduler::{JobDraft, JobRun, RunQuery, TriggerSpec};
-use opsdeck_core::{Actor, Config, Core};
-use tokio::sync::broadcast::Receiver;
+use opsdeck_core::{Actor, Config, Core, EventReceiver};
 
 use crate::helpers::{config_with, fresh_mysql_url, redis_url, sqlite_config, toml_string, unique};
 
@@ -32,7 +31,7 @@ pub(super) fn who() -> Actor {
 }
 
 /// A core on a fresh SQLite file and Redis prefix, and its event stream.
-pub(super) async fn started() -> (tempfile::TempDir, Core, Receiver<Event>) {
+pub(super) async fn started() -> (tempfile::TempDir, Core, EventReceiver) {
     let dir = tempfile::tempdir().unwrap();
     let core = Core::start(sqlite_config(dir.path(), &redis_url())).await.unwrap();
     let events = core.subscribe();
@@ -53,7 +52,7 @@ pub(super) fn draft(name: &str, trigger: TriggerSpec, args: serde_json::Value, p
 
 /// Waits (bounded) for `n` finished runs matching `want`, returning them.
 pub(super) async fn finished_runs(
-    events: &mut Receiver<Event>,
+    events: &mut EventReceiver,
     n: usize,
     want: impl Fn(&JobRun) -> bool,
 ) -> Vec<JobRun> {
