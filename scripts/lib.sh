@@ -12,6 +12,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 DESKTOP_BUILD_PACKAGES=(
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev
   libjavascriptcoregtk-4.1-dev librsvg2-dev libayatana-appindicator3-dev libxdo-dev
+  libdbus-1-dev
 )
 # fonts-noto-cjk: the console speaks Chinese (zh-CN); without a CJK font WebKitGTK draws boxes.
 RUN_PACKAGES=("${DESKTOP_BUILD_PACKAGES[@]}" redis-server fonts-noto-cjk)

@@ -2,6 +2,8 @@
 // capabilities/main.json grants to the main window only.
 const COMMANDS: &[&str] = &[
     "health_report",
+    "connection_status",
+    "server_choose",
     "app_info",
     "audit_list",
     "sessions_list",

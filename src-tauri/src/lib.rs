@@ -1,14 +1,21 @@
-//! The OpsDeck desktop shell: a window over the core. It loads the configuration, starts the
-//! core as the daemon does (`opsdeck_sandbox::launch`: in sandbox mode, when no provider
-//! credentials are configured, with the built-in fakes and the simulated shop), registers the
-//! commands, and forwards the core's events to the window as `core-event`.
+//! The OpsDeck desktop shell: a window over the core, which is either the app's own (embedded,
+//! the zero-configuration default: started as the daemon does, `opsdeck_sandbox::launch`) or a
+//! server's (remote: `server_url` in the configuration, or chosen on the sign-in screen; no core,
+//! no database, no Redis, no provider secret in the app). It loads the configuration, makes the
+//! shell for its mode (`shell.rs`), registers the commands, and forwards the live events
+//! (`live.rs`) and the link's state (`connection.rs`) to the window.
 //!
 //! The commands reach the core only as `opsdeck_api::Ops` (`Arc<dyn Ops>` in Tauri's state),
-//! naming the window's session token (see `session.rs`); the core alone decides who is signed in
+//! naming the window's session token (see `session/`); the core alone decides who is signed in
 //! and what they may do.
 
 mod commands;
+mod connection;
+mod live;
+mod mode;
+mod remote;
 mod session;
+mod shell;
 mod signin;
 
 use std::path::PathBuf;
@@ -16,15 +23,17 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use opsdeck_api::{ErrorBody, ErrorCode, Event, Ops};
-use opsdeck_core::{Config, ConfigSource, Core};
-use tauri::{AppHandle, Emitter, Runtime};
-use tokio::sync::broadcast::error::RecvError;
+use opsdeck_api::{ErrorBody, ErrorCode};
+use opsdeck_core::{Config, ConfigSource};
+use tauri::Runtime;
 
 /// The name of the event the window listens to.
 pub const CORE_EVENT: &str = "core-event";
 
-pub use session::{SessionStore, TOKEN_FILE};
+pub use connection::CONNECTION_EVENT;
+pub use mode::{Mode, RemoteTarget, SERVER_FILE, check_server_url};
+pub use session::{KEYCHAIN_SERVICE, Keychain, OsKeychain, SERVER_SESSION_FILE, SessionStore, TOKEN_FILE};
+pub use shell::{Shell, start};
 pub use signin::{SIGNIN_EVENT, WindowResult, is_redirect};
 
 #[derive(Parser)]
@@ -57,34 +66,44 @@ pub fn run() -> ExitCode {
         return ExitCode::from(3);
     }
     init_logging(&config.log);
-    // The daemon's start-up too: in sandbox mode (no provider credentials configured, or
-    // `--sandbox`) every provider is a built-in fake and the simulated shop runs; otherwise the
-    // providers left without credentials are absent (logged). The fakes serve until the app exits.
-    let running = match tauri::async_runtime::block_on(opsdeck_sandbox::launch(config, cli.sandbox)) {
-        Ok(running) => running,
+    let keychain = OsKeychain::available();
+    let sandbox = cli.sandbox;
+    // Embedded, the daemon's start-up too: in sandbox mode (no provider credentials configured,
+    // or `--sandbox`) every provider is a built-in fake and the simulated shop runs; otherwise the
+    // providers left without credentials are absent (logged). The fakes serve until the app
+    // exits. Remote: nothing starts but the client.
+    let started =
+        tauri::async_runtime::block_on(start(config, keychain, |config| opsdeck_sandbox::launch(config, sandbox)));
+    let (shell, running) = match started {
+        Ok(started) => started,
         Err(e) => {
             eprintln!("opsdeck: start-up failed: {e:#}");
             return ExitCode::FAILURE;
         }
     };
-    let core = running.core().clone();
-    let mut running = Some(running);
-    let app = match run_app(tauri::Builder::default(), core.clone()).build(tauri::generate_context!()) {
+    if sandbox && running.is_none() {
+        tracing::warn!("--sandbox is for the app's own core; in remote mode the server decides");
+    }
+    let halted = running.as_ref().map(|running| running.core().clone());
+    let mut running = running;
+    let app = match run_app(tauri::Builder::default(), shell).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("opsdeck: cannot open the window: {e}");
             return ExitCode::FAILURE;
         }
     };
-    // The core halts by itself when its database, down at start-up, proves to be marked for
-    // the other mode (sandbox / live): the console closes, saying why.
-    let (handle, watched) = (app.handle().clone(), core.clone());
-    tauri::async_runtime::spawn(async move {
-        if let Some(why) = watched.halted().await {
-            eprintln!("opsdeck: {why}");
-            handle.exit(1);
-        }
-    });
+    // The embedded core halts by itself when its database, down at start-up, proves to be
+    // marked for the other mode (sandbox / live): the console closes, saying why.
+    if let Some(core) = halted {
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn(async move {
+            if let Some(why) = core.halted().await {
+                eprintln!("opsdeck: {why}");
+                handle.exit(1);
+            }
+        });
+    }
     app.run(move |_, event| {
         if let tauri::RunEvent::Exit = event
             && let Some(running) = running.take()
@@ -110,6 +129,8 @@ macro_rules! commands {
 
 commands![
     commands::health_report,
+    connection::connection_status,
+    connection::server_choose,
     commands::app_info,
     commands::audit_list,
     commands::sessions_list,
@@ -162,20 +183,29 @@ commands![
 /// providers, the session, the sign-in window) or out. Every other command is refused
 /// (`unauthenticated`) before its arguments are read while the window holds no session token, and
 /// names the token to the core otherwise, which decides.
-pub const OPEN_COMMANDS: &[&str] =
-    &["health_report", "auth_providers", "auth_session", "sign_in", "sign_in_cancel", "sign_out"];
+pub const OPEN_COMMANDS: &[&str] = &[
+    "health_report",
+    "connection_status",
+    "server_choose",
+    "auth_providers",
+    "auth_session",
+    "sign_in",
+    "sign_in_cancel",
+    "sign_out",
+];
 
-/// Wires the core into a Tauri builder: the core as `Arc<dyn Ops>`, the window's session (kept
-/// in the core's data dir), the commands, and the event bridge. Generic over the runtime so a
-/// test can pass a mock builder.
-pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Builder<R> {
-    let session = Arc::new(SessionStore::open(&core.config().data_dir));
-    let ops: Arc<dyn Ops> = Arc::new(core.clone());
+/// Wires the shell into a Tauri builder: the core as `Arc<dyn Ops>`, the window's session, the
+/// mode and link, the commands, and the bridges of live events and link state. Generic over the
+/// runtime so a test can pass a mock builder.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tauri::Builder<R> {
+    let Shell { ops, mode, data_dir, server_ca, link, session, restart } = shell;
+    let connection = Arc::new(connection::Connection { mode, data_dir, server_ca, link, restart });
     let commands = handler::<R>();
     let gate = session.clone();
     builder
-        .manage(ops)
+        .manage(ops.clone())
         .manage(session.clone())
+        .manage(connection.clone())
         .invoke_handler(move |invoke| {
             if !OPEN_COMMANDS.contains(&invoke.message.command()) && !gate.holds() {
                 invoke.resolver.reject(ErrorBody::new(ErrorCode::Unauthenticated, "sign in first"));
@@ -184,31 +214,10 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, core: Core) -> tauri::Bui
             commands(invoke)
         })
         .setup(move |app| {
-            tauri::async_runtime::spawn(forward_events(app.handle().clone(), core, session));
+            tauri::async_runtime::spawn(live::forward_events(app.handle().clone(), ops, session));
+            tauri::async_runtime::spawn(connection::forward_link(app.handle().clone(), connection));
             Ok(())
         })
-}
-
-/// Emits core events to the window until the core stops: health always (the sign-in screen
-/// shows it), everything else only while the window holds a session (the start-up surface's
-/// event stream: `Core::subscribe`).
-async fn forward_events<R: Runtime>(app: AppHandle<R>, core: Core, session: Arc<SessionStore>) {
-    let mut events = core.subscribe();
-    loop {
-        match events.recv().await {
-            Ok(event) if matches!(event, Event::Health { .. }) || session.holds() => emit(&app, &event),
-            Ok(_) => {}
-            // Events are snapshots (a health report replaces the last): skipping is harmless.
-            Err(RecvError::Lagged(skipped)) => tracing::debug!(skipped, "window lagged behind"),
-            Err(RecvError::Closed) => break,
-        }
-    }
-}
-
-fn emit<R: Runtime>(app: &AppHandle<R>, event: &Event) {
-    if let Err(e) = app.emit(CORE_EVENT, event) {
-        tracing::warn!(error = %e, "cannot emit a core event to the window");
-    }
 }
 
 fn init_logging(filter: &str) {

@@ -219,7 +219,7 @@ fn finish<R: Runtime>(app: &AppHandle<R>, result: SignInResult) {
     }
 }
 
-fn emit_session<R: Runtime>(app: &AppHandle<R>, staff: Option<&Staff>) {
+pub(crate) fn emit_session<R: Runtime>(app: &AppHandle<R>, staff: Option<&Staff>) {
     let event = serde_json::json!({ "kind": "session_changed", "staff": staff });
     let _ = app.emit_to("main", crate::CORE_EVENT, event);
 }
