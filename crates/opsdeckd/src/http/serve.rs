@@ -108,8 +108,10 @@ pub async fn serve(
             continue;
         };
         let router = router.clone();
+        let (ending, ended) = watch::channel(false);
         let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+            request.extensions_mut().insert(Closing(ended.clone()));
             let mut router = router.clone();
             async move {
                 let answer = tower_service::Service::call(&mut router, request);
@@ -128,7 +130,7 @@ pub async fn serve(
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => drive(&http, stream, service, closing, grace, peer).await,
+                None => drive(&http, stream, service, closing, ending, grace, peer).await,
                 Some(tls) => {
                     // The handshake is bounded like a request head, and abandoned at shutdown.
                     let handshake = tokio::select! {
@@ -136,7 +138,7 @@ pub async fn serve(
                         _ = closing.wait_for(|closing| *closing) => None,
                     };
                     match handshake {
-                        Some(Ok(Ok(stream))) => drive(&http, stream, service, closing, grace, peer).await,
+                        Some(Ok(Ok(stream))) => drive(&http, stream, service, closing, ending, grace, peer).await,
                         Some(Ok(Err(e))) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Some(Err(_)) => tracing::debug!(%peer, "TLS handshake not completed in time: closed"),
                         None => {}
@@ -155,12 +157,14 @@ pub async fn serve(
 }
 
 /// Serves one connection (plain TCP or TLS) until it ends, [`CONNECTION_LIFETIME`] passes or the
-/// server closes; then lets the request in progress finish within `grace`.
+/// server closes; then tells its streams ([`Closing`]) and lets the request in progress finish
+/// within `grace`.
 async fn drive<I, S>(
     http: &hyper::server::conn::http1::Builder,
     io: I,
     service: S,
     mut closing: watch::Receiver<bool>,
+    ending: watch::Sender<bool>,
     grace: Duration,
     peer: SocketAddr,
 ) where
@@ -181,12 +185,26 @@ async fn drive<I, S>(
         None => {
             // Finish the request in progress, then close; a connection that cannot (its client
             // does not read) is dropped after the grace.
+            let _ = ending.send(true);
             connection.as_mut().graceful_shutdown();
             tokio::time::timeout(grace, connection.as_mut()).await.unwrap_or(Ok(()))
         }
     };
     if let Err(e) = ended {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// In every request's extensions: resolves when the connection is closing (its lifetime is over,
+/// or the server stops). An answer that streams until then (server-sent events) ends there, so
+/// the close is clean (the client resumes) instead of a drop after the grace.
+#[derive(Clone)]
+pub(super) struct Closing(watch::Receiver<bool>);
+
+impl Closing {
+    pub(super) async fn wait(mut self) {
+        // The sender lives as long as the connection: its end is a close too.
+        let _ = self.0.wait_for(|closing| *closing).await;
     }
 }
 

@@ -8,6 +8,7 @@
 mod console;
 mod daemon;
 mod errors;
+mod events;
 mod limits;
 mod oauth;
 mod ocr;
