@@ -3,6 +3,7 @@
 //! served at `/openapi.json` (and `/openapi.yaml`).
 //!
 //! - Intake, behind `Authorization: Bearer <api_token>`: `POST /api/ocr`, `GET /api/ocr?url=`,
+//!   `GET /api/ocr/stream?url=` (the result pushed, server-sent events),
 //!   `POST /api/orders`, `GET /api/oauth/{provider}/authorize`,
 //!   `POST /api/oauth/{provider}/callback`.
 //! - Alipay's async notify, `POST /api/payments/alipay/notify`: authenticated by its signature.
@@ -41,6 +42,7 @@ mod events;
 mod extract;
 mod handlers;
 mod handoff;
+mod ocr_stream;
 pub mod metrics;
 pub mod openapi;
 pub mod per_ip;
@@ -65,6 +67,7 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/openapi.yaml", false),
     ("POST", "/api/ocr", true),
     ("GET", "/api/ocr", true),
+    ("GET", "/api/ocr/stream", true),
     ("POST", "/api/orders", true),
     ("POST", "/api/payments/alipay/notify", false),
     ("GET", "/api/oauth/{provider}/authorize", true),
@@ -121,6 +124,7 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/openapi.yaml") => get(handlers::openapi_yaml),
         ("POST", "/api/ocr") => post(handlers::ocr_submit),
         ("GET", "/api/ocr") => get(handlers::ocr_lookup),
+        ("GET", "/api/ocr/stream") => get(ocr_stream::ocr_stream),
         ("POST", "/api/orders") => post(handlers::order_place),
         ("POST", "/api/payments/alipay/notify") => post(handlers::alipay_notify),
         ("GET", "/api/oauth/{provider}/authorize") => get(handlers::oauth_authorize),

@@ -11,7 +11,7 @@ use opsdeck_api::{ErrorBody, ErrorCode};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::handlers;
+use super::{handlers, ocr_stream};
 
 /// The name of the API token's security scheme.
 pub const BEARER: &str = "bearerAuth";
@@ -27,6 +27,7 @@ pub const BEARER: &str = "bearerAuth";
         handlers::openapi_yaml,
         handlers::ocr_submit,
         handlers::ocr_lookup,
+        ocr_stream::ocr_stream,
         handlers::order_place,
         handlers::alipay_notify,
         handlers::oauth_authorize,

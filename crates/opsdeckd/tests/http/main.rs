@@ -12,6 +12,7 @@ mod events;
 mod limits;
 mod oauth;
 mod ocr;
+mod ocr_stream;
 mod ops;
 mod orders;
 mod tls;
