@@ -43,14 +43,16 @@ pub enum Event {
     },
     /// Sent to one subscriber, never published: events it should have had are gone (it fell
     /// behind, or resumed after an id this server no longer holds, e.g. after a restart). Every
-    /// page reloads what it shows.
+    /// page reloads what it shows. Its id stands for the last event it replaces: resuming after
+    /// it misses nothing that follows.
     Resync,
 }
 
 /// One event as a subscriber receives it ([`crate::Ops::events`], `GET /api/v1/events`).
 #[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
 pub struct EventEnvelope {
-    /// Opaque and increasing within one server process: resume after it with `Last-Event-ID`.
+    /// Opaque and increasing within one server process: resume after it with `Last-Event-ID`
+    /// (the server holds the last few thousand events; an id of another process is unknown).
     pub id: String,
     /// When the core published it (Unix time, microseconds); a [`Event::Resync`]: when it was sent.
     #[ts(type = "number")]

@@ -332,7 +332,8 @@ export type Event =
  */
 export type EventEnvelope = {
   /**
-   * Opaque and increasing within one server process: resume after it with `Last-Event-ID`.
+   * Opaque and increasing within one server process: resume after it with `Last-Event-ID`
+   * (the server holds the last few thousand events; an id of another process is unknown).
    */
   id: string,
   /**
