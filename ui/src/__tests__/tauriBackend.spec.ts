@@ -8,7 +8,9 @@ const listen = vi.fn()
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a) }))
 vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }))
 
-const { createTauriBackend, isTauriRuntime, CORE_EVENT, SIGNIN_RESULT_EVENT } = await import('../backend/tauri')
+const { createTauriBackend, isTauriRuntime, CONNECTION_EVENT, CORE_EVENT, SIGNIN_RESULT_EVENT } = await import(
+  '../backend/tauri'
+)
 const { report } = await import('./fakeBackend')
 
 beforeEach(() => {
@@ -200,6 +202,47 @@ describe('Tauri backend', () => {
       ['link_request_resolve', { id: 3, accept: true }],
       ['link_request_resolve', { id: 4, accept: false }],
     ])
+  })
+
+  it('invokes the staff sessions and the connection commands with their names and camelCase argument names', async () => {
+    invoke.mockResolvedValue(null)
+    const b = createTauriBackend()
+    await b.sessionsList()
+    await b.sessionRevoke(9)
+    await b.connectionStatus()
+    await b.serverChoose('https://ops.example.com')
+    await b.serverChoose(null)
+    expect(invoke.mock.calls).toEqual([
+      ['sessions_list', undefined],
+      ['session_revoke', { id: 9 }],
+      ['connection_status', undefined],
+      ['server_choose', { serverUrl: 'https://ops.example.com' }],
+      ['server_choose', { serverUrl: null }],
+    ])
+  })
+
+  it('listens on connection-state and passes the statuses through', async () => {
+    const unlisten = vi.fn()
+    let handler: ((e: { payload: unknown }) => void) | undefined
+    listen.mockImplementation(async (_name: string, h: (e: { payload: unknown }) => void) => {
+      handler = h
+      return unlisten
+    })
+    const b = createTauriBackend()
+    const seen: unknown[] = []
+    const off = await b.onConnectionState((s) => seen.push(s))
+    expect(CONNECTION_EVENT).toBe('connection-state')
+    expect(listen).toHaveBeenCalledWith(CONNECTION_EVENT, expect.any(Function))
+    const status = {
+      mode: 'remote',
+      server_url: 'https://ops.example.com',
+      fixed_by_config: true,
+      link: { state: 'reconnecting', attempt: 2, retry_in_ms: 1000, reason: 'connection refused' },
+    }
+    handler?.({ payload: status })
+    expect(seen).toEqual([status])
+    off()
+    expect(unlisten).toHaveBeenCalledTimes(1)
   })
 
   it('passes a forbidden refusal through as a BackendError', async () => {

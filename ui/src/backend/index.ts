@@ -10,6 +10,7 @@ import type {
   AuditQuery,
   BackendError,
   CancelledPage,
+  ConnectionStatus,
   CoreEvent,
   FireTime,
   Goods,
@@ -39,6 +40,7 @@ import type {
   RunPage,
   RunQuery,
   SchedulerInstance,
+  SessionView,
   Side,
   SignInResult,
   Staff,
@@ -138,6 +140,23 @@ export interface Backend {
   linkRequestResolve(id: number, accept: boolean): Promise<UserView | null>
   /** Subscribes to the outcomes of sign-in windows; resolves to the function that unsubscribes. */
   onSignInResult(cb: (r: SignInResult) => void): Promise<() => void>
+  /** Every live staff session, the caller's marked `current` (admins only: others are refused). */
+  sessionsList(): Promise<SessionView[]>
+  /** Ends a session (admins; audited). Ending the caller's own signs them out at the next call. */
+  sessionRevoke(id: number): Promise<void>
+
+  // ---- where the console works (the desktop shell) ----
+  /** The console's mode (embedded core or a server) and its link, now. */
+  connectionStatus(): Promise<ConnectionStatus>
+  /** Subscribes to the mode and link as they change; resolves to the function that unsubscribes. */
+  onConnectionState(cb: (s: ConnectionStatus) => void): Promise<() => void>
+  /**
+   * Chooses where the console works: a server's URL, or null for the embedded core. The shell
+   * checks that the server answers, remembers the choice and restarts the app; it rejects (e.g.
+   * the URL refused, the server unreachable, the server fixed by the configuration) and changes
+   * nothing otherwise.
+   */
+  serverChoose(serverUrl: string | null): Promise<void>
 
   /** Subscribes to core events; resolves to the function that unsubscribes. */
   onCoreEvent(cb: (e: CoreEvent) => void): Promise<() => void>

@@ -8,6 +8,7 @@ import type {
   AuditPage,
   AuditQuery,
   CancelledPage,
+  ConnectionStatus,
   CoreEvent,
   FireTime,
   Goods,
@@ -37,6 +38,7 @@ import type {
   RunPage,
   RunQuery,
   SchedulerInstance,
+  SessionView,
   Side,
   SignInResult,
   Staff,
@@ -50,6 +52,8 @@ import type {
 export const CORE_EVENT = 'core-event'
 /** Where the outcome of a sign-in window arrives. */
 export const SIGNIN_RESULT_EVENT = 'signin-result'
+/** Where the shell sends the console's mode and link whenever the link changes. */
+export const CONNECTION_EVENT = 'connection-state'
 
 /** True when running inside the Tauri WebView (its IPC bridge is present). */
 export function isTauriRuntime(): boolean {
@@ -171,6 +175,17 @@ export function createTauriBackend(): Backend {
     linkRequestsList: () => call<LinkRequest[]>('link_requests_list'),
     linkRequestResolve: (id: number, accept: boolean) => call<UserView | null>('link_request_resolve', { id, accept }),
     onSignInResult: (cb: (r: SignInResult) => void) => subscribe(SIGNIN_RESULT_EVENT, cb),
+    sessionsList: () => call<SessionView[]>('sessions_list'),
+    sessionRevoke: async (id: number) => {
+      await call<null>('session_revoke', { id })
+    },
+
+    // Where the console works. `serverUrl` reaches Rust as `server_url`.
+    connectionStatus: () => call<ConnectionStatus>('connection_status'),
+    onConnectionState: (cb: (s: ConnectionStatus) => void) => subscribe(CONNECTION_EVENT, cb),
+    serverChoose: async (serverUrl: string | null) => {
+      await call<null>('server_choose', { serverUrl })
+    },
 
     onCoreEvent: (cb: (e: CoreEvent) => void) => subscribe(CORE_EVENT, cb),
     onRefused: (cb: (e: BackendError) => void) => {

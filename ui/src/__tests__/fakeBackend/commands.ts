@@ -52,11 +52,16 @@ export type AccountsCommand =
   | 'staff_set_role'
   | 'link_requests_list'
   | 'link_request_resolve'
+  | 'sessions_list'
+  | 'session_revoke'
 
 /** The Overview page's command. */
 export type OverviewCommand = 'overview'
 
-export type Command = SchedulerCommand | OcrCommand | OrdersCommand | AccountsCommand | OverviewCommand
+/** The desktop shell's own commands: where the console works. */
+export type ConnectionCommand = 'connection_status' | 'server_choose'
+
+export type Command = SchedulerCommand | OcrCommand | OrdersCommand | AccountsCommand | OverviewCommand | ConnectionCommand
 
 /** The commands that act (rather than read), with what the core says a viewer cannot do. */
 export const ACTIONS: Partial<Record<Command, string>> = {
@@ -80,4 +85,11 @@ export const ACTIONS: Partial<Record<Command, string>> = {
   link_start: 'link sign-ins',
   unlink: 'unlink sign-ins',
   link_request_resolve: 'resolve link requests',
+}
+
+/** The commands only admins may use, with what the core says others cannot do. */
+export const ADMIN_ACTIONS: Partial<Record<Command, string>> = {
+  staff_set_role: 'change console roles',
+  sessions_list: 'list the staff sessions',
+  session_revoke: 'end staff sessions',
 }

@@ -10,7 +10,7 @@ import {
   type HealthReport,
   type Staff,
 } from '../../backend'
-import { ACTIONS, type Command } from './commands'
+import { ACTIONS, ADMIN_ACTIONS, type Command } from './commands'
 
 type Listener = (e: CoreEvent) => void
 
@@ -86,13 +86,14 @@ export class FakeCore {
     }
   }
 
-  /** Refuses actions as the core does: without a session, and to viewers (roles to non-admins). */
+  /** Refuses actions as the core does: without a session, and to viewers (roles and sessions to non-admins). */
   private authorise(cmd: Command): void {
-    const action = cmd === 'staff_set_role' ? 'change console roles' : ACTIONS[cmd]
+    const adminOnly = ADMIN_ACTIONS[cmd]
+    const action = adminOnly ?? ACTIONS[cmd]
     if (action === undefined) return
     const role = this.session?.role
     if (role === undefined) throw { code: 'unauthenticated', message: 'sign in first' }
-    if (role === 'viewer' || (cmd === 'staff_set_role' && role !== 'admin')) {
+    if (role === 'viewer' || (adminOnly !== undefined && role !== 'admin')) {
       throw {
         code: 'forbidden',
         message: `${role === 'viewer' ? 'a viewer' : 'an operator'} cannot ${action}`,
