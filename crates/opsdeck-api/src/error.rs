@@ -219,6 +219,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     RateLimited,
     RequestTimeout,
+    // The desktop's remote mode (its client of the server).
+    /// The server `{server}` could not be reached (refused, timed out, its certificate not
+    /// trusted); the message says why. The link shows it until the server answers again.
+    ServerUnreachable,
 }
 
 impl ErrorCode {
@@ -332,7 +336,7 @@ impl ErrorCode {
             | ErrorCode::AlipayRefused
             | ErrorCode::AlipayUnavailable
             | ErrorCode::AlipayAmountUnreadable => 502,
-            ErrorCode::DatabaseUnavailable | ErrorCode::RedisUnavailable => 503,
+            ErrorCode::DatabaseUnavailable | ErrorCode::RedisUnavailable | ErrorCode::ServerUnreachable => 503,
         }
     }
 }

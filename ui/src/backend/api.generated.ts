@@ -283,7 +283,8 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "method_not_allowed"
   | "rate_limited"
-  | "request_timeout";
+  | "request_timeout"
+  | "server_unreachable";
 
 /**
  * What a front end receives for a failed call: `{code, message, field?, params?}`.
@@ -1137,6 +1138,7 @@ export const ERROR_CODES = [
   "method_not_allowed",
   "rate_limited",
   "request_timeout",
+  "server_unreachable",
 ] as const satisfies readonly ErrorCode[];
 
 /** Every `CancelCode`, in declaration order (the catalogues' test iterates over them). */

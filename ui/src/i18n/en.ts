@@ -183,6 +183,7 @@ const en = {
       sweep_refused: 'Alipay refused the expiry sweep’s calls for {count} orders: they stay pending until the Alipay configuration is fixed.',
       legacy_text: '{text}',
       request_timeout: 'The request took too long.',
+      server_unreachable: 'The server {server} cannot be reached (refused, timed out, or its certificate is not trusted).',
     } satisfies Record<ErrorCode, string>,
     /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
     values: {

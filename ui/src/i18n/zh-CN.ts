@@ -172,6 +172,7 @@ const zhCN: Messages = {
       sweep_refused: '支付宝拒绝了过期清理对 {count} 个订单的调用：在修正支付宝配置之前，这些订单保持待支付。',
       legacy_text: '{text}',
       request_timeout: '请求超时。',
+      server_unreachable: '无法连接服务器 {server}（被拒绝、超时，或其证书不受信任）。',
     },
     /** Param values an entry names, in words (`{field}` of cron_invalid, `{reason}` of image_url_invalid). */
     values: {

@@ -21,7 +21,7 @@ export const useHealthStore = defineStore('health', () => {
   const lastCheckedAt = computed(() => report.value?.checked_at ?? null)
 
   let running = false
-  const subscription = coreSubscription(backend, () => void fetchReport(() => running))
+  const subscription = coreSubscription(backend)
 
   function onEvent(e: CoreEvent): void {
     if (e.kind === 'health') {
@@ -43,16 +43,13 @@ export const useHealthStore = defineStore('health', () => {
       if (isCurrent()) error.value = toBackendError(e)
     }
     if (!isCurrent()) return
-    await fetchReport(isCurrent)
-  }
 
-  async function fetchReport(isCurrent: () => boolean): Promise<void> {
     try {
-      const fetched = await backend.healthReport()
+      const initial = await backend.healthReport()
       if (!isCurrent()) return
       // A pushed report may already be newer than the one fetched.
-      if (report.value === null || time(fetched.checked_at) >= time(report.value.checked_at)) {
-        report.value = fetched
+      if (report.value === null || time(initial.checked_at) >= time(report.value.checked_at)) {
+        report.value = initial
       }
       error.value = null
     } catch (e) {

@@ -254,8 +254,7 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   let running = false
-  // Events were lost: the jobs, the instances and the runs under the current filters, again.
-  const subscription = coreSubscription(backend, () => void Promise.all([refreshJobs(), refreshInstances(), loadRuns()]))
+  const subscription = coreSubscription(backend)
 
   /** Subscribes to core events, then loads everything. Idempotent. */
   async function start(): Promise<void> {

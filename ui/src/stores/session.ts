@@ -167,8 +167,7 @@ export const useSessionStore = defineStore('session', () => {
 
   let running = false
   let stopRefused: (() => void) | null = null
-  // Events were lost: who is signed in (the session may have ended meanwhile) and the providers.
-  const events = coreSubscription(backend, () => void Promise.all([load(true), loadProviders(true)]))
+  const events = coreSubscription(backend)
   const results = subscription<SignInResult>((cb) => backend.onSignInResult(cb))
 
   /** Subscribes to session changes and sign-in results, then loads the session and the providers. Idempotent. */

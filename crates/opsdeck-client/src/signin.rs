@@ -1,0 +1,238 @@
+//! The desktop's sign-in through the server (RFC 8252, native apps, with PKCE, RFC 7636), shaped
+//! like the embedded core's sign-in so the shell's sign-in window works unchanged:
+//!
+//! 1. [`Ops::sign_in_start`](opsdeck_api::Ops::sign_in_start) makes the attempt here, with no
+//!    call: a `state`, the PKCE verifier (the window's `binding` itself when it is a valid
+//!    verifier, else derived from it), and a loopback redirect `http://127.0.0.1:PORT/opsdeck/signin`
+//!    (RFC 8252 §7.3; nothing listens there: the window stops at it). Its `url` is the server's
+//!    `/api/v1/auth/desktop/start` with the challenge; the server sends the window on to the
+//!    provider, takes the provider's callback, and sends the window to the redirect with a
+//!    one-time `code` (or an `error`) and the `state`.
+//! 2. [`Ops::sign_in_complete`](opsdeck_api::Ops::sign_in_complete) reads that redirect, checks
+//!    it is this attempt's, and exchanges the code with the verifier
+//!    (`POST /api/v1/auth/token`) for a session.
+//!
+//! A redirect whose state is no attempt of this client's is a link started on the server
+//! (`link_start`): it goes to the server's `sign_in_complete`, as a cancel does to its
+//! `sign_in_cancel`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use opsdeck_api::accounts::{Authorization, ProviderKey};
+use opsdeck_api::ops::SignInExchangeArgs;
+use opsdeck_api::{ErrorBody, ErrorCode, OpResult, Operation};
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+
+use crate::Inner;
+
+/// The loopback redirect's path.
+pub(crate) const REDIRECT_PATH: &str = "/opsdeck/signin";
+
+/// How long an attempt is kept (the server's own attempt expires sooner).
+const ATTEMPT_TTL: Duration = Duration::from_secs(30 * 60);
+
+/// The binding's bounds, as the core's (`sign_in_start` refuses the same bindings embedded).
+const MIN_BINDING: usize = 16;
+const MAX_BINDING: usize = 512;
+
+/// This client's sign-in attempts, by state.
+#[derive(Default)]
+pub(crate) struct Attempts {
+    open: Mutex<HashMap<String, Attempt>>,
+}
+
+#[derive(Clone)]
+struct Attempt {
+    provider: ProviderKey,
+    binding: String,
+    verifier: String,
+    redirect_uri: String,
+    started: Instant,
+}
+
+impl Attempts {
+    fn insert(&self, state: String, attempt: Attempt) {
+        let mut open = self.open.lock().expect("the attempts' lock");
+        open.retain(|_, a| a.started.elapsed() < ATTEMPT_TTL);
+        open.insert(state, attempt);
+    }
+
+    fn get(&self, state: &str) -> Option<Attempt> {
+        self.open.lock().expect("the attempts' lock").get(state).filter(|a| a.started.elapsed() < ATTEMPT_TTL).cloned()
+    }
+
+    fn remove(&self, state: &str) -> Option<Attempt> {
+        self.open.lock().expect("the attempts' lock").remove(state)
+    }
+}
+
+/// Step 1: the attempt, and the server URL the sign-in window opens.
+pub(crate) fn start(inner: &Inner, provider: ProviderKey, binding: String) -> OpResult<Authorization> {
+    check_binding(&binding)?;
+    let verifier = verifier_for(&binding);
+    let state = random_token()?;
+    let redirect_uri = loopback_redirect()?;
+    let (_, route) = Operation::DesktopSignInStart.http();
+    let mut url = inner.route_url(route, None);
+    url.query_pairs_mut()
+        .append_pair("provider", provider.as_str())
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    let attempt = Attempt { provider, binding, verifier, redirect_uri: redirect_uri.clone(), started: Instant::now() };
+    inner.attempts.insert(state.clone(), attempt);
+    Ok(Authorization { url: url.into(), state, redirect_uri })
+}
+
+/// What a redirect to the sign-in window carries, when it is one of this client's attempts.
+pub(crate) enum Redirect {
+    /// Not this client's: a link attempt the server started (or nothing), for the server to judge.
+    Server,
+    /// This client's attempt, its outcome.
+    Own(OpResult<SignInExchangeArgs>),
+}
+
+/// Step 2's first half: whose redirect `redirect_url` is, and its code.
+pub(crate) fn read_redirect(inner: &Inner, provider: ProviderKey, redirect_url: &str, binding: &str) -> Redirect {
+    let Ok(url) = Url::parse(redirect_url) else { return Redirect::Server };
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let Some(state) = param("state") else { return Redirect::Server };
+    let Some(attempt) = inner.attempts.get(&state) else { return Redirect::Server };
+    if attempt.binding != binding {
+        // Another window's attempt: refused, and left for that window.
+        return Redirect::Own(Err(refusal(
+            ErrorCode::SignInElsewhere,
+            "this sign-in was started in another window; start again here",
+        )));
+    }
+    inner.attempts.remove(&state);
+    let mut target = url.clone();
+    target.set_query(None);
+    target.set_fragment(None);
+    if attempt.provider != provider || target.as_str() != attempt.redirect_uri {
+        return Redirect::Own(Err(ErrorBody {
+            field: Some("redirect_url".into()),
+            ..ErrorBody::new(ErrorCode::RedirectUrlInvalid, "the sign-in window came back somewhere else; start again")
+        }));
+    }
+    if let Some(code) = param("error") {
+        return Redirect::Own(Err(redirected_error(&code, param("error_description"))));
+    }
+    Redirect::Own(match param("code") {
+        Some(code) => {
+            Ok(SignInExchangeArgs { code, code_verifier: attempt.verifier, redirect_uri: attempt.redirect_uri })
+        }
+        None => Err(ErrorBody {
+            field: Some("redirect_url".into()),
+            ..ErrorBody::new(ErrorCode::RedirectUrlInvalid, "the server's redirect holds neither a code nor an error")
+        }),
+    })
+}
+
+/// Forgets this client's attempt `state`; false when there was none (the server's, then).
+pub(crate) fn cancel(inner: &Inner, state: &str, binding: &str) -> bool {
+    match inner.attempts.get(state) {
+        Some(attempt) if attempt.binding == binding => inner.attempts.remove(state).is_some(),
+        _ => false,
+    }
+}
+
+/// The error the server's redirect names: its `error` as a code of ours (the server's refusals),
+/// else OAuth's own words (`access_denied`: the provider or the user refused).
+fn redirected_error(code: &str, description: Option<String>) -> ErrorBody {
+    let known = serde_json::from_value::<ErrorCode>(serde_json::Value::String(code.to_string())).ok();
+    let code = known.unwrap_or(ErrorCode::SignInRefused);
+    let message = description.unwrap_or_else(|| format!("the sign-in did not open the console ({code})"));
+    ErrorBody::new(code, message)
+}
+
+fn refusal(code: ErrorCode, message: &str) -> ErrorBody {
+    ErrorBody { field: Some("state".into()), ..ErrorBody::new(code, message) }
+}
+
+fn check_binding(binding: &str) -> OpResult<()> {
+    let n = binding.chars().count();
+    if (MIN_BINDING..=MAX_BINDING).contains(&n) && !binding.chars().any(char::is_control) {
+        return Ok(());
+    }
+    let mut error = ErrorBody::new(
+        ErrorCode::BindingInvalid,
+        format!("the binding must be {MIN_BINDING}–{MAX_BINDING} printable characters, secret to the sign-in window"),
+    );
+    error.field = Some("binding".into());
+    error.params.insert("min".into(), MIN_BINDING.to_string());
+    error.params.insert("max".into(), MAX_BINDING.to_string());
+    Err(error)
+}
+
+/// The PKCE verifier: `binding` itself when it is one (43–128 unreserved characters, RFC 7636
+/// §4.1: what the shell's `random_token` makes, 32 random bytes in base64url), else
+/// `BASE64URL(SHA-256(binding))` (43 characters).
+pub(crate) fn verifier_for(binding: &str) -> String {
+    let unreserved = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~');
+    if (43..=128).contains(&binding.len()) && binding.chars().all(unreserved) {
+        binding.to_string()
+    } else {
+        URL_SAFE_NO_PAD.encode(Sha256::digest(binding.as_bytes()))
+    }
+}
+
+/// `BASE64URL(SHA-256(verifier))` (S256).
+pub(crate) fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// 32 random bytes in base64url (the attempt's state).
+fn random_token() -> OpResult<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("the system's random generator failed: {e}")))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// `http://127.0.0.1:PORT/opsdeck/signin` on a port free now (RFC 8252 §7.3: the client picks
+/// an ephemeral port; the window stops at the redirect, so nothing needs to listen on it).
+fn loopback_redirect() -> OpResult<String> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| ErrorBody::new(ErrorCode::Internal, format!("no free loopback port for the sign-in: {e}")))?;
+    Ok(format!("http://127.0.0.1:{}{REDIRECT_PATH}", listener.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_verifier_is_the_binding_when_valid_else_its_hash() {
+        let token = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        assert_eq!(token.len(), 43, "the shell's random_token: 32 bytes in base64url");
+        assert_eq!(verifier_for(&token), token);
+        let short = "a-binding-of-30-characters-xyz";
+        let derived = verifier_for(short);
+        assert_eq!(derived.len(), 43);
+        assert_ne!(derived, short);
+        assert_eq!(
+            verifier_for("with spaces and more than forty-three characters in it"),
+            verifier_for("with spaces and more than forty-three characters in it")
+        );
+        // RFC 7636 appendix B.
+        assert_eq!(
+            challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn an_error_redirect_is_our_code_or_a_refused_sign_in() {
+        assert_eq!(redirected_error("staff_not_allowed", None).code, ErrorCode::StaffNotAllowed);
+        let denied = redirected_error("access_denied", Some("the user said no".into()));
+        assert_eq!((denied.code, denied.message.as_str()), (ErrorCode::SignInRefused, "the user said no"));
+    }
+}
