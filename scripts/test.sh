@@ -42,8 +42,12 @@ export OPSDECK_TEST_MYSQL_URL="mysql://opsdeck:opsdeck@127.0.0.1:$MYSQL_PORT/"
 # tests/oidc/server.mjs (README.md there): clients opsdeck-test / opsdeck-test-post, secret
 # opsdeck-test-secret, redirect_uri https://opsdeck.invalid/oauth/callback/oidc, PKCE S256 required.
 export OPSDECK_TEST_OIDC_ISSUER="http://127.0.0.1:$OIDC_PORT"
+# A throwaway CA (ca.pem) and its certificate for 127.0.0.1 (server.pem, server.key): the remote-mode
+# e2e test's own opsdeckd serves HTTPS with it and the desktop trusts it (tests/e2e/daemon.mjs).
+make_test_ca "$WORK/ca"
+export OPSDECK_TEST_CA_DIR="$WORK/ca"
 # The tests configure everything they use; nothing from the caller's environment leaks in.
-unset OPSDECK_DATABASE_URL OPSDECK_REDIS_URL OPSDECK_REDIS_PREFIX OPSDECK_TIMEZONE OPSDECK_DATA_DIR
+unset OPSDECK_DATABASE_URL OPSDECK_REDIS_URL OPSDECK_REDIS_PREFIX OPSDECK_TIMEZONE OPSDECK_DATA_DIR OPSDECK_SERVER_URL OPSDECK_SERVER_CA
 
 passed=0
 failed=()
