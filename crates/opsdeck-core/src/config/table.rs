@@ -519,8 +519,9 @@ const HTTP: &[Key] = &[
         secret: false,
         kind: Kind::Int { min: 100, max: 15_000 },
         expect: "give milliseconds, at most 15000, e.g. 15000",
-        help: "`/api/v1/events` sends a heartbeat comment this often while nothing else is sent, so proxies \
-               keep the stream open and the desktop notices a dead connection.",
+        help: "`/api/v1/events` and `/api/ocr/stream` send a heartbeat comment this often while nothing else is \
+               sent, so proxies keep the stream open and the client notices a dead connection; an open \
+               `/api/v1/events` stream also checks its session this often (it ends when the session does).",
         show: |c| Some(c.http.events_heartbeat.as_millis().to_string()),
     },
 ];
