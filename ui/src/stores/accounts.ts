@@ -192,7 +192,7 @@ export const useAccountsStore = defineStore('accounts', () => {
   }
 
   let running = false
-  const events = coreSubscription(backend)
+  const events = coreSubscription(backend, () => void refreshAll())
   const results = subscription<SignInResult>((cb) => backend.onSignInResult(cb))
 
   /** Subscribes to core events and sign-in results, then loads the users and requests. Idempotent. */

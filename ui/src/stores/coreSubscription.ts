@@ -40,6 +40,40 @@ export function subscription<E>(subscribe: (cb: (e: E) => void) => Promise<() =>
   }
 }
 
-export function coreSubscription(backend: Backend): CoreSubscription {
-  return subscription((cb) => backend.onCoreEvent(cb))
+/**
+ * A store's subscription to core events, with the one place where a store learns that what it
+ * shows may be stale: a `resync` event (the core's stream to this console lost events) or the
+ * link to the server coming back after a loss (events sent meanwhile never arrived). Either calls
+ * `resync`, which reloads everything the store shows; `onEvent` sees every other event.
+ */
+export function coreSubscription(backend: Backend, resync: () => void): CoreSubscription {
+  const channel = subscription<CoreEvent>(async (cb) => {
+    const offEvents = await backend.onCoreEvent(cb)
+    // Whether the link was lost since this subscription began: its return means a resync.
+    let lost = false
+    try {
+      const offLink = await backend.onConnectionState((s) => {
+        if (s.link.state === 'reconnecting') {
+          lost = true
+        } else if (lost) {
+          lost = false
+          cb(RESYNC)
+        }
+      })
+      return () => {
+        offEvents()
+        offLink()
+      }
+    } catch (e) {
+      offEvents()
+      throw e
+    }
+  })
+  return {
+    begin: () => channel.begin(),
+    listen: (isCurrent, onEvent) => channel.listen(isCurrent, (e) => (e.kind === 'resync' ? resync() : onEvent(e))),
+    end: () => channel.end(),
+  }
 }
+
+const RESYNC: CoreEvent = { kind: 'resync' }

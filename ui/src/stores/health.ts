@@ -21,7 +21,7 @@ export const useHealthStore = defineStore('health', () => {
   const lastCheckedAt = computed(() => report.value?.checked_at ?? null)
 
   let running = false
-  const subscription = coreSubscription(backend)
+  const subscription = coreSubscription(backend, () => void fetchReport(() => running))
 
   function onEvent(e: CoreEvent): void {
     if (e.kind === 'health') {
@@ -43,13 +43,16 @@ export const useHealthStore = defineStore('health', () => {
       if (isCurrent()) error.value = toBackendError(e)
     }
     if (!isCurrent()) return
+    await fetchReport(isCurrent)
+  }
 
+  async function fetchReport(isCurrent: () => boolean): Promise<void> {
     try {
-      const initial = await backend.healthReport()
+      const fetched = await backend.healthReport()
       if (!isCurrent()) return
       // A pushed report may already be newer than the one fetched.
-      if (report.value === null || time(initial.checked_at) >= time(report.value.checked_at)) {
-        report.value = initial
+      if (report.value === null || time(fetched.checked_at) >= time(report.value.checked_at)) {
+        report.value = fetched
       }
       error.value = null
     } catch (e) {

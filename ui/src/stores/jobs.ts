@@ -254,7 +254,8 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   let running = false
-  const subscription = coreSubscription(backend)
+  // Events were lost: the jobs, the instances and the runs under the current filters, again.
+  const subscription = coreSubscription(backend, () => void Promise.all([refreshJobs(), refreshInstances(), loadRuns()]))
 
   /** Subscribes to core events, then loads everything. Idempotent. */
   async function start(): Promise<void> {

@@ -151,6 +151,19 @@ export const useOcrStore = defineStore('ocr', () => {
     }
   }
 
+  /** Fetches the open request again (after lost events), keeping what is shown meanwhile. */
+  async function refreshDetail(): Promise<void> {
+    const id = detail.value?.id
+    if (id === undefined) return
+    const gen = detailGeneration
+    try {
+      const fetched = await backend.ocrGet(id)
+      if (gen === detailGeneration) detail.value = fetched
+    } catch (e) {
+      if (gen === detailGeneration) detailError.value = toBackendError(e)
+    }
+  }
+
   function closeDetail(): void {
     detailGeneration++
     detail.value = null
@@ -199,7 +212,8 @@ export const useOcrStore = defineStore('ocr', () => {
   }
 
   let running = false
-  const subscription = coreSubscription(backend)
+  // Events were lost: the figures, the page and the open request, again.
+  const subscription = coreSubscription(backend, () => void Promise.all([refreshStats(), refreshList(), refreshDetail()]))
 
   /** Subscribes to core events, then loads the figures and the first page. Idempotent. */
   async function start(): Promise<void> {

@@ -288,7 +288,7 @@ export const useOrdersStore = defineStore('orders', () => {
   }
 
   let running = false
-  const subscription = coreSubscription(backend)
+  const subscription = coreSubscription(backend, () => void refreshAll())
 
   /** Subscribes to core events, starts the clock, then loads everything. Idempotent. */
   async function start(): Promise<void> {

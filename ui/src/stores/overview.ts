@@ -20,7 +20,7 @@ export const useOverviewStore = defineStore('overview', () => {
   const loading = ref(false)
 
   let running = false
-  const subscription = coreSubscription(backend)
+  const subscription = coreSubscription(backend, () => void load(() => running))
 
   function accept(next: Overview): void {
     if (data.value === null || time(next.at) >= time(data.value.at)) data.value = next

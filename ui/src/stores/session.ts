@@ -167,7 +167,8 @@ export const useSessionStore = defineStore('session', () => {
 
   let running = false
   let stopRefused: (() => void) | null = null
-  const events = coreSubscription(backend)
+  // Events were lost: who is signed in (the session may have ended meanwhile) and the providers.
+  const events = coreSubscription(backend, () => void Promise.all([load(true), loadProviders(true)]))
   const results = subscription<SignInResult>((cb) => backend.onSignInResult(cb))
 
   /** Subscribes to session changes and sign-in results, then loads the session and the providers. Idempotent. */
