@@ -284,11 +284,14 @@ describe('AccountsView', () => {
 
   it('stops listening when it goes away', async () => {
     const w = await mountView()
-    expect(backend.listenerCount).toBe(1)
+    // The users' and, for an admin, the staff sessions' (each also follows the link, for resyncs).
+    expect(backend.listenerCount).toBe(2)
+    expect(backend.connectionListenerCount).toBe(2)
     expect(backend.signInListenerCount).toBe(1)
     w.unmount()
     wrapper = undefined
     expect(backend.listenerCount).toBe(0)
+    expect(backend.connectionListenerCount).toBe(0)
     expect(backend.signInListenerCount).toBe(0)
   })
 })

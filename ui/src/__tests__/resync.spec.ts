@@ -10,6 +10,7 @@ import { useOcrStore } from '../stores/ocr'
 import { useOrdersStore } from '../stores/orders'
 import { useOverviewStore } from '../stores/overview'
 import { useSessionStore } from '../stores/session'
+import { useSessionsStore } from '../stores/sessions'
 import AuditView from '../views/AuditView.vue'
 import {
   backendPlugins,
@@ -20,6 +21,7 @@ import {
   overview,
   remoteConnection,
   report,
+  sessionView,
   staffMember,
   userView,
 } from './fakeBackend'
@@ -41,6 +43,7 @@ function stores() {
     orders: useOrdersStore(),
     accounts: useAccountsStore(),
     session: useSessionStore(),
+    sessions: useSessionsStore(),
   }
 }
 
@@ -97,6 +100,13 @@ const cases: { name: keyof Stores; change: () => void; shown: (s: Stores) => unk
     shown: (s) => s.session.staff?.name ?? null,
     before: 'Alice Admin',
     after: 'Alice A. Admin',
+  },
+  {
+    name: 'sessions',
+    change: () => backend.staffSessions.push(sessionView({ id: 3, user_id: 3, name: 'Carol' })),
+    shown: (s) => s.sessions.sessions.map((x) => x.id),
+    before: [1, 2],
+    after: [1, 2, 3],
   },
 ]
 

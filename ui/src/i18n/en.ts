@@ -833,6 +833,27 @@ const en = {
       none: '0 users',
       unlinkTitle: 'Unlink {provider} from {username}?',
     },
+    /** Admins only: every live staff session, with a Revoke button each. */
+    sessions: {
+      title: 'Staff sessions',
+      note: 'Everyone signed into the console now. Revoking a session signs that person out at once; they can sign in again while they have a role.',
+      who: 'Staff member',
+      provider: 'Signed in with',
+      created: 'Signed in',
+      lastSeen: 'Last used',
+      expires: 'Expires',
+      current: 'This console',
+      revoke: 'Revoke',
+      refresh: 'Refresh',
+      empty: 'No live sessions.',
+      loadFailed: 'Could not load the staff sessions:',
+      revokeFailed: 'Could not revoke the session of {name}:',
+      revoked: 'The session of {name} was revoked.',
+      confirmTitle: 'Revoke the session of {name}?',
+      confirmMessage: '{name} is signed out of the console at once (signed in with {provider} at {at}).',
+      confirmOwnTitle: 'Revoke your own session?',
+      confirmOwnMessage: 'This is the session of this console: you will be signed out.',
+    },
   },
 
   audit: {
