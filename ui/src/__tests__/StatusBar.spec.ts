@@ -1,15 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import StatusBar from '../components/StatusBar.vue'
+import type { ConnectionStatus } from '../backend'
+import { applyLocale } from '../i18n'
+import { useConnectionStore } from '../stores/connection'
 import { useHealthStore } from '../stores/health'
-import { backendPlugins, component, FakeBackend, report } from './fakeBackend'
+import { backendPlugins, component, connectionStatus, FakeBackend, remoteConnection, report } from './fakeBackend'
 
 let backend: FakeBackend
 
 function mountBar() {
   const { plugins } = backendPlugins(backend)
   const wrapper = mount(StatusBar, { global: { plugins } })
-  return { wrapper, health: useHealthStore() }
+  return { wrapper, health: useHealthStore(), connection: useConnectionStore() }
 }
 
 const text = (el: { text(): string }) => el.text().replace(/\s+/g, ' ')
@@ -105,5 +108,75 @@ describe('StatusBar', () => {
     await health.start()
     await flushPromises()
     expect(wrapper.get('[data-testid="status-error"]').text()).toContain('Something went wrong inside OpsDeck')
+  })
+})
+
+describe('StatusBar: where the console works', () => {
+  async function started() {
+    const bar = mountBar()
+    await bar.connection.start()
+    await flushPromises()
+    return bar
+  }
+  const state = (w: ReturnType<typeof mountBar>['wrapper']) => w.get('[data-testid="connection-state"]')
+
+  it('shows nothing of it before the shell has said', () => {
+    const { wrapper } = mountBar()
+    expect(wrapper.find('[data-testid="connection-state"]').exists()).toBe(false)
+  })
+
+  it('says "This computer" for the embedded core, always connected', async () => {
+    backend.connection = connectionStatus()
+    const { wrapper } = await started()
+    expect(state(wrapper).attributes('data-mode')).toBe('embedded')
+    expect(state(wrapper).attributes('data-state')).toBe('connected')
+    expect(text(state(wrapper))).toBe('This computer')
+    expect(wrapper.find('[data-testid="connection-warning"]').exists()).toBe(false)
+  })
+
+  it('names the server by its host, then warns while the link is lost, and clears when it is back', async () => {
+    backend.connection = remoteConnection({ server_url: 'https://ops.example.com:8443/' })
+    const { wrapper } = await started()
+    expect(backend.callsTo('connection_status')).toHaveLength(1)
+    expect(state(wrapper).attributes('data-mode')).toBe('remote')
+    expect(state(wrapper).attributes('data-state')).toBe('connected')
+    expect(wrapper.get('[data-testid="connection-server"]').text()).toBe('Server: ops.example.com:8443')
+    expect(wrapper.find('[data-testid="connection-warning"]').exists()).toBe(false)
+
+    backend.pushLink({ state: 'reconnecting', attempt: 3, retry_in_ms: 4000, reason: 'connection refused' })
+    await flushPromises()
+    expect(state(wrapper).attributes('data-state')).toBe('reconnecting')
+    expect(state(wrapper).attributes('data-attempt')).toBe('3')
+    const warning = wrapper.get('[data-testid="connection-warning"]')
+    expect(warning.text()).toBe('Connection lost — reconnecting (attempt 3)…')
+    expect(warning.attributes('role')).toBe('alert')
+    expect(warning.attributes('title')).toBe('Why: connection refused')
+    // Still says which server it is trying.
+    expect(wrapper.get('[data-testid="connection-server"]').text()).toBe('Server: ops.example.com:8443')
+
+    applyLocale('zh-CN')
+    await flushPromises()
+    expect(wrapper.get('[data-testid="connection-warning"]').text()).toBe('连接已断开 — 正在重新连接（第 3 次尝试）…')
+    applyLocale('en')
+
+    backend.pushLink({ state: 'connected' })
+    await flushPromises()
+    expect(state(wrapper).attributes('data-state')).toBe('connected')
+    expect(state(wrapper).attributes('data-attempt')).toBeUndefined()
+    expect(wrapper.find('[data-testid="connection-warning"]').exists()).toBe(false)
+  })
+
+  it('keeps a push that came while the first status was on its way', async () => {
+    backend.connection = remoteConnection()
+    let answer: (s: ConnectionStatus) => void = () => {}
+    backend.connectionStatus = () => new Promise((resolve) => (answer = resolve))
+    const { wrapper, connection } = mountBar()
+    const starting = connection.start()
+    await flushPromises()
+    backend.pushLink({ state: 'reconnecting', attempt: 1, retry_in_ms: 500, reason: 'timed out' })
+    answer(remoteConnection()) // asked before the push: older
+    await starting
+    await flushPromises()
+    expect(state(wrapper).attributes('data-state')).toBe('reconnecting')
   })
 })

@@ -66,6 +66,7 @@ describe('messages', () => {
         'accounts.links.details',
         'accounts.links.detailsNick',
         'orders.goods.sku',
+        'signIn.server.urlPlaceholder',
       ].sort(),
     )
   })

@@ -288,6 +288,15 @@ const en = {
     redis: 'Redis',
     failed: 'Health check failed — {message}',
     lastCheck: 'Last check',
+    /** Where the console works, and its link to a server. */
+    connection: {
+      embedded: 'This computer',
+      embeddedHint: 'The core runs inside this app, with this computer’s configuration.',
+      server: 'Server: {host}',
+      reconnecting: 'Connection lost — reconnecting (attempt {attempt})…',
+      /** The warning's tooltip: why the link was lost (the shell's words). */
+      reason: 'Why: {reason}',
+    },
   },
 
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },
@@ -344,6 +353,23 @@ const en = {
       "Sandbox: the {names} sign-in page is OpsDeck's built-in fake. | Sandbox: the {names} sign-in pages are OpsDeck's built-in fakes.",
     /** Joins provider names in a list. */
     listSeparator: ', ',
+    /** Where the console works: this computer's embedded core, or a server. */
+    server: {
+      title: 'Where the console works',
+      embedded: 'This computer (embedded)',
+      remote: 'A server',
+      urlLabel: 'Server address',
+      urlPlaceholder: 'https://…',
+      connect: 'Connect',
+      connecting: 'Connecting…',
+      currentEmbedded: 'Now working on this computer (embedded).',
+      currentRemote: 'Now working against {url}.',
+      fixed: 'Server: {url} (set by the configuration)',
+      fixedHint: 'To use another server, change server_url (or OPSDECK_SERVER_URL) in the configuration.',
+      failed: 'Could not switch:',
+      statusFailed: 'Could not tell where the console works:',
+      restarting: 'Restarting OpsDeck…',
+    },
   },
 
   staff: {

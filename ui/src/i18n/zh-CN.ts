@@ -275,6 +275,13 @@ const zhCN: Messages = {
     redis: 'Redis',
     failed: '健康检查失败 — {message}',
     lastCheck: '上次检查',
+    connection: {
+      embedded: '本机',
+      embeddedHint: '核心服务在本应用内运行，使用本机的配置。',
+      server: '服务器：{host}',
+      reconnecting: '连接已断开 — 正在重新连接（第 {attempt} 次尝试）…',
+      reason: '原因：{reason}',
+    },
   },
 
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
@@ -327,6 +334,22 @@ const zhCN: Messages = {
     sandboxAll: '沙盒模式：以下登录页面均为 OpsDeck 内置的模拟页面。',
     sandboxSome: '沙盒模式：{names}的登录页面为 OpsDeck 内置的模拟页面。',
     listSeparator: '、',
+    server: {
+      title: '控制台连接到哪里',
+      embedded: '本机（内置核心）',
+      remote: '服务器',
+      urlLabel: '服务器地址',
+      urlPlaceholder: 'https://…',
+      connect: '连接',
+      connecting: '正在连接…',
+      currentEmbedded: '当前在本机运行（内置核心）。',
+      currentRemote: '当前连接到 {url}。',
+      fixed: '服务器：{url}（由配置指定）',
+      fixedHint: '如需使用其他服务器，请修改配置中的 server_url（或 OPSDECK_SERVER_URL）。',
+      failed: '无法切换：',
+      statusFailed: '无法确定控制台连接到哪里：',
+      restarting: '正在重新启动 OpsDeck…',
+    },
   },
 
   staff: {
