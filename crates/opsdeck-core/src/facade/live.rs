@@ -32,8 +32,10 @@ impl Core {
         self.caller(s).await?;
         let bus = self.event_bus();
         let resumed = bus.subscribe_from(last_event_id.as_deref());
-        let mut pending: VecDeque<EventEnvelope> = resumed.resync.into_iter().collect();
-        pending.extend(resumed.replay.iter().map(|e| EventEnvelope::clone(e)));
+        // Shared with the ring until delivered: a subscriber resuming after a long absence holds
+        // pointers, not copies.
+        let mut pending: VecDeque<Arc<EventEnvelope>> = resumed.resync.map(Arc::new).into_iter().collect();
+        pending.extend(resumed.replay);
         let period = self.config().http.events_heartbeat.min(SESSION_CHECK_MAX);
         let mut check = tokio::time::interval_at(Instant::now() + period, period);
         check.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -55,7 +57,7 @@ struct Live {
     core: Core,
     session: SessionToken,
     /// Ready to deliver, in order (a resync, replayed events).
-    pending: VecDeque<EventEnvelope>,
+    pending: VecDeque<Arc<EventEnvelope>>,
     receiver: broadcast::Receiver<Arc<EventEnvelope>>,
     check: Interval,
     /// The receiver skipped events: a resync goes before the next one.
@@ -67,7 +69,7 @@ impl Live {
     async fn next(&mut self) -> Option<EventEnvelope> {
         loop {
             if let Some(envelope) = self.pending.pop_front() {
-                return Some(envelope);
+                return Some(EventEnvelope::clone(&envelope));
             }
             tokio::select! {
                 // Stopping wins over what is still queued: the core is going away.
@@ -85,9 +87,9 @@ impl Live {
                             // resync misses nothing, and ids keep increasing.
                             let bus = self.core.event_bus();
                             let seq = bus.seq_of(&envelope.id).unwrap_or(1);
-                            self.pending.push_back(bus.resync_after(seq.saturating_sub(1)));
+                            self.pending.push_back(Arc::new(bus.resync_after(seq.saturating_sub(1))));
                         }
-                        self.pending.push_back(EventEnvelope::clone(&envelope));
+                        self.pending.push_back(envelope);
                     }
                     Err(RecvError::Lagged(skipped)) => {
                         tracing::debug!(skipped, "an event subscriber fell behind: it resyncs");
