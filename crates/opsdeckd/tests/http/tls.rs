@@ -3,9 +3,11 @@
 //! `/healthz` and the console with a staff session; plain HTTP to the port and a client that does
 //! not trust the CA get nothing. A bad certificate or key file stops the start naming the key and
 //! the path (exit 2). A client that stalls its handshake is dropped after the header timeout, and
-//! its connection slot comes back.
+//! its connection slot comes back. Plain HTTP on an address other machines reach is warned about.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
 use opsdeck_core::TlsFiles;
@@ -185,4 +187,46 @@ async fn a_stalled_handshake_is_dropped_after_the_header_timeout_and_frees_its_s
     })
     .await;
     world.stop().await;
+}
+
+#[test]
+fn plain_http_on_an_address_other_machines_reach_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bare(dir.path())
+        .env("OPSDECK_REDIS_URL", crate::redis_url())
+        .env("OPSDECK_REDIS_PREFIX", crate::unique("tls_plain"))
+        .env("OPSDECK_API_TOKEN", "tls-token-0123456789abcdef")
+        .env("OPSDECK_SCHEDULER_ENABLED", "false")
+        .env("NO_COLOR", "1")
+        // Every address of this machine; the test itself only reads the log.
+        .args(["run", "--listen", "0.0.0.0:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let listening = loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("HTTP API listening") => break line,
+            Ok(line) => seen.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!("no start-up line within 30 s ({e}): {seen:#?}");
+            }
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening.contains("serving http on 0.0.0.0:"), "{listening}");
+    let warning = seen.iter().find(|l| l.contains("WARN") && l.contains("unencrypted"));
+    let warning = warning.unwrap_or_else(|| panic!("a warning about plain HTTP: {seen:#?}"));
+    assert!(warning.contains("staff sessions") && warning.contains("tls_cert"), "{warning}");
 }
