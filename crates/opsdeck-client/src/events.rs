@@ -244,3 +244,38 @@ fn describe(error: &EventStreamError<Broken>) -> String {
         EventStreamError::Parser(e) => format!("not server-sent events ({e:?})"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Time is paused: it moves only as far as the sleeps and timeouts ask.
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_silent_for_45_s_is_dead_and_heartbeats_keep_it_alive() {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<reqwest::Result<&'static str>>();
+        let bytes = stream::unfold(receiver, |mut r| async move { r.recv().await.map(|item| (item, r)) });
+        let mut bounded = Box::pin(silence_bounded(bytes, SILENCE_MAX));
+        // A heartbeat every 15 s: never silent for long.
+        let heartbeats = tokio::spawn(async move {
+            for _ in 0..4 {
+                sender.send(Ok(":\n\n")).unwrap();
+                tokio::time::sleep(Duration::from_secs(15)).await;
+            }
+            // Then nothing, the connection held open.
+            std::future::pending::<()>().await;
+            drop(sender);
+        });
+        let started = tokio::time::Instant::now();
+        for _ in 0..4 {
+            assert!(matches!(bounded.next().await, Some(Ok(":\n\n"))));
+        }
+        match bounded.next().await {
+            Some(Err(Broken::Silent(after))) => assert_eq!(after, SILENCE_MAX),
+            other => panic!("not a silent connection: {:?}", other.map(|r| r.map_err(|e| e.to_string()))),
+        }
+        // The last heartbeat came at 45 s; the silence is noticed 45 s after it.
+        assert_eq!(started.elapsed(), Duration::from_secs(90));
+        assert!(bounded.next().await.is_none(), "a dead connection yields nothing more");
+        heartbeats.abort();
+    }
+}
