@@ -63,11 +63,12 @@ step() {
   fi
 }
 
+# --workspace: the desktop crate (src-tauri) too, which default-members leaves out of a plain build.
 rust_tests() {
   if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --no-fail-fast
+    cargo nextest run --workspace --no-fail-fast
   else
-    cargo test --no-fail-fast
+    cargo test --workspace --no-fail-fast
   fi
 }
 
