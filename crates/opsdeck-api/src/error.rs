@@ -194,6 +194,19 @@ pub enum ErrorCode {
     SandboxOnly,
     /// The sign-in window came back with something that is not a URL.
     RedirectUrlInvalid,
+    /// A desktop sign-in through the server: the desktop's `redirect_uri` is not a loopback
+    /// address (`http://127.0.0.1:PORT/…` or `http://[::1]:PORT/…`, RFC 8252).
+    RedirectNotRegistered,
+    /// A desktop sign-in through the server: PKCE missing or malformed (`field`: the challenge,
+    /// its method, which must be S256, or the verifier).
+    PkceInvalid,
+    /// The one-time sign-in code is unknown, already used, older than 60 seconds, or does not
+    /// match the verifier or the redirect it was issued for.
+    SignInCodeInvalid,
+    /// The sign-in worked but this person holds no console role (ask an admin).
+    NotStaff,
+    /// The sign-in matches an existing user by mobile: staff must confirm the link first.
+    LinkPending,
     // A run's failure, as its history keeps it.
     /// The task failed on purpose (the `noop` task's `fail`).
     TaskFailedOnPurpose,
@@ -295,7 +308,10 @@ impl ErrorCode {
             | ErrorCode::StaffNotAllowed
             | ErrorCode::LastAdmin
             | ErrorCode::AuditEntryIncomplete
-            | ErrorCode::RedirectUrlInvalid => 400,
+            | ErrorCode::RedirectUrlInvalid
+            | ErrorCode::RedirectNotRegistered
+            | ErrorCode::PkceInvalid
+            | ErrorCode::SignInCodeInvalid => 400,
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden
             | ErrorCode::JobBuiltIn
@@ -306,7 +322,9 @@ impl ErrorCode {
             | ErrorCode::AlipayNotConfigured
             | ErrorCode::OrderAmountConflict
             | ErrorCode::NotifySandbox
-            | ErrorCode::SandboxOnly => 403,
+            | ErrorCode::SandboxOnly
+            | ErrorCode::NotStaff
+            | ErrorCode::LinkPending => 403,
             ErrorCode::NotFound
             | ErrorCode::JobNotFound
             | ErrorCode::OcrRequestNotFound

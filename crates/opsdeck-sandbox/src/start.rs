@@ -147,7 +147,11 @@ impl Sandbox {
             }
         }
         for provider in Provider::ALL {
-            let fake = FakeOAuthConfig::sandbox(provider);
+            let mut fake = FakeOAuthConfig::sandbox(provider);
+            if let Some(base) = &config.sandbox_callback_base {
+                // A daemon: sign-ins come back to it (desktops sign in through the server).
+                fake.redirect_uri = format!("{base}/api/v1/auth/callback/{}", provider.key());
+            }
             match FakeOAuth::start(loopback(), fake.clone()).await {
                 Ok(server) => {
                     config.use_sandbox_oauth(

@@ -154,8 +154,20 @@ fn print_config(config: &Config, json: bool) {
     }
 }
 
-fn run(config: Config, listen: Option<SocketAddr>, tls: Option<opsdeckd::http::Tls>, sandbox: bool) -> ExitCode {
+fn run(mut config: Config, listen: Option<SocketAddr>, tls: Option<opsdeckd::http::Tls>, sandbox: bool) -> ExitCode {
     init_logging(&config.log);
+    config.sandbox_callback_base = listen.filter(|addr| addr.port() != 0).map(|addr| {
+        // The fakes run on this machine: an address that listens everywhere is reached at the
+        // loopback one.
+        let host = match addr.ip() {
+            ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+            ip if ip.is_unspecified() => "[::1]".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}", addr.port())
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -270,6 +270,11 @@ export type ErrorCode =
   | "audit_entry_incomplete"
   | "sandbox_only"
   | "redirect_url_invalid"
+  | "redirect_not_registered"
+  | "pkce_invalid"
+  | "sign_in_code_invalid"
+  | "not_staff"
+  | "link_pending"
   | "task_failed_on_purpose"
   | "task_panicked"
   | "task_timed_out"
@@ -1124,6 +1129,11 @@ export const ERROR_CODES = [
   "audit_entry_incomplete",
   "sandbox_only",
   "redirect_url_invalid",
+  "redirect_not_registered",
+  "pkce_invalid",
+  "sign_in_code_invalid",
+  "not_staff",
+  "link_pending",
   "task_failed_on_purpose",
   "task_panicked",
   "task_timed_out",

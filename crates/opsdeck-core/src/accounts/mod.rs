@@ -14,6 +14,7 @@
 
 pub mod bootstrap;
 pub mod crypto;
+pub mod handoff;
 pub mod model;
 pub mod providers;
 pub mod sessions;

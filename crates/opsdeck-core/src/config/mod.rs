@@ -122,6 +122,11 @@ pub struct Config {
     /// Every provider is a built-in fake (sandbox mode; set by the sandbox's start-up,
     /// `opsdeck_sandbox::launch`): the console says so, and the simulated shop may run.
     pub sandbox_mode: bool,
+    /// Where this process serves its HTTP API (`https://127.0.0.1:8443`), set by `opsdeckd run
+    /// --listen`, never configured: in sandbox mode the fake providers send sign-ins back to
+    /// its `/api/v1/auth/callback/{provider}` (a desktop signing in through this server), not to
+    /// the address a desktop's own sign-in window stops at.
+    pub sandbox_callback_base: Option<String>,
     /// The simulated shop of sandbox mode.
     pub shop: ShopSettings,
     /// The sign-in providers: Weibo, QQ, WeChat, DingTalk (each `None` until configured; the

@@ -428,6 +428,7 @@ pub(super) fn validate(values: &Values<'_>, sources: BTreeMap<&'static str, Stri
         expiry_concurrency: values.int("expiry_concurrency")? as u32,
         scheduler_enabled: values.bool("scheduler_enabled")?,
         sandbox_mode: false,
+        sandbox_callback_base: None,
         shop: ShopSettings {
             enabled: values.bool("sandbox_shop")?,
             orders_per_minute: values.float("sandbox_orders_per_minute")?,
