@@ -122,7 +122,7 @@ pub(crate) fn read_redirect(inner: &Inner, provider: ProviderKey, redirect_url: 
         }));
     }
     if let Some(code) = param("error") {
-        return Redirect::Own(Err(redirected_error(&code, param("error_description"))));
+        return Redirect::Own(Err(redirected_error(&code, param("error_description"), attempt.provider)));
     }
     Redirect::Own(match param("code") {
         Some(code) => {
@@ -143,13 +143,16 @@ pub(crate) fn cancel(inner: &Inner, state: &str, binding: &str) -> bool {
     }
 }
 
-/// The error the server's redirect names: its `error` as a code of ours (the server's refusals),
-/// else OAuth's own words (`access_denied`: the provider or the user refused).
-fn redirected_error(code: &str, description: Option<String>) -> ErrorBody {
+/// The error the server's redirect names: its `error` as a code of ours (`not_staff`,
+/// `link_pending`, `sign_in_refused`, …), else OAuth's own words (`access_denied`) as a refused
+/// sign-in; the provider named for the catalogues' text (`{provider}`).
+fn redirected_error(code: &str, description: Option<String>, provider: ProviderKey) -> ErrorBody {
     let known = serde_json::from_value::<ErrorCode>(serde_json::Value::String(code.to_string())).ok();
     let code = known.unwrap_or(ErrorCode::SignInRefused);
     let message = description.unwrap_or_else(|| format!("the sign-in did not open the console ({code})"));
-    ErrorBody::new(code, message)
+    let mut error = ErrorBody::new(code, message);
+    error.params.insert("provider".into(), provider.as_str().into());
+    error
 }
 
 fn refusal(code: ErrorCode, message: &str) -> ErrorBody {
@@ -231,8 +234,10 @@ mod tests {
 
     #[test]
     fn an_error_redirect_is_our_code_or_a_refused_sign_in() {
-        assert_eq!(redirected_error("staff_not_allowed", None).code, ErrorCode::StaffNotAllowed);
-        let denied = redirected_error("access_denied", Some("the user said no".into()));
+        let not_staff = redirected_error("not_staff", None, ProviderKey::Weibo);
+        assert_eq!(not_staff.code, ErrorCode::NotStaff);
+        let denied = redirected_error("access_denied", Some("the user said no".into()), ProviderKey::Qq);
         assert_eq!((denied.code, denied.message.as_str()), (ErrorCode::SignInRefused, "the user said no"));
+        assert_eq!(denied.params.get("provider").map(String::as_str), Some("qq"), "for the catalogue's {{provider}}");
     }
 }

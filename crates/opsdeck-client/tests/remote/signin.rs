@@ -5,9 +5,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use opsdeck_api::accounts::{Authorization, ProviderKey, Role};
-use opsdeck_api::{ErrorCode, Ops, SignInResult};
-use opsdeck_core::GrantTarget;
+use opsdeck_api::accounts::{Authorization, ProviderKey};
+use opsdeck_api::ops::DesktopSignInStartArgs;
+use opsdeck_api::{ErrorBody, ErrorCode, Ops, SignInResult};
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 
@@ -75,6 +75,20 @@ async fn sign_in_starts_here_with_pkce_and_a_loopback_redirect_and_a_cancel_forg
     let e = client.sign_in_complete(ProviderKey::Weibo, refused, binding(2)).await.unwrap_err();
     assert_eq!((e.code, e.message.as_str()), (ErrorCode::SignInRefused, "denied"), "{e:?}");
 
+    // The browser steps as operations: their redirects read, not followed.
+    let args = DesktopSignInStartArgs {
+        provider: ProviderKey::Weibo,
+        redirect_uri: auth.redirect_uri.clone(),
+        state: auth.state.clone(),
+        code_challenge: param(&url, "code_challenge").unwrap(),
+        code_challenge_method: "S256".into(),
+    };
+    let to_provider = client.desktop_sign_in_start(args).await.unwrap();
+    assert!(to_provider.starts_with(&world.weibo.base_url), "to the provider: {to_provider}");
+    let stray = format!("{}/api/v1/auth/callback/weibo?code=c&state=no-such-state", world.url);
+    let e = client.desktop_sign_in_callback(ProviderKey::Weibo, stray).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::SignInStateInvalid, "{e:?}");
+
     assert!(client.sign_in_cancel(auth.state.clone(), window.clone()).await.unwrap());
     // Gone here: the server is asked, and knows no such attempt.
     assert!(!client.sign_in_cancel(auth.state.clone(), window.clone()).await.unwrap());
@@ -83,32 +97,35 @@ async fn sign_in_starts_here_with_pkce_and_a_loopback_redirect_and_a_cancel_forg
     world.stop().await;
 }
 
+/// One sign-in as the window does it: start, follow, complete; the URL it came back to too.
+async fn sign_in(client: &opsdeck_client::RemoteOps, window: String) -> (String, Result<SignInResult, ErrorBody>) {
+    let auth = client.sign_in_start(ProviderKey::Weibo, window.clone()).await.unwrap();
+    let came_back = follow_window(&auth).await;
+    assert_eq!(param(&Url::parse(&came_back).unwrap(), "state"), Some(auth.state.clone()), "the attempt's own state");
+    let outcome = client.sign_in_complete(ProviderKey::Weibo, came_back.clone(), window).await;
+    (came_back, outcome)
+}
+
 #[tokio::test]
 async fn a_desktop_signs_in_through_the_server() {
     let world = World::start().await;
     let client = world.client();
-    let uid = world.weibo.config().users[0].uid.clone();
 
-    // The first sign-in: the provider's user has no console role yet.
+    // The database's first console sign-in (one person's own server here) opens the console.
     let window = binding(7);
-    let auth = client.sign_in_start(ProviderKey::Weibo, window.clone()).await.unwrap();
-    let came_back = follow_window(&auth).await;
-    let outcome = client.sign_in_complete(ProviderKey::Weibo, came_back, window).await;
-    assert!(!matches!(outcome, Ok(SignInResult::SignedIn { .. })), "no role, no session: {outcome:?}");
-
-    // Made admin on the server's command line, they sign in.
-    let target = GrantTarget::Identity { provider: ProviderKey::Weibo, uid };
-    opsdeck_core::grant_admin(world.core.config(), &target).await.unwrap();
-    let window = binding(8);
-    let auth = client.sign_in_start(ProviderKey::Weibo, window.clone()).await.unwrap();
-    let came_back = follow_window(&auth).await;
-    assert_eq!(param(&Url::parse(&came_back).unwrap(), "state"), Some(auth.state.clone()));
-    let outcome = client.sign_in_complete(ProviderKey::Weibo, came_back.clone(), window.clone()).await.unwrap();
-    let SignInResult::SignedIn { staff, token } = outcome else { panic!("not signed in: {outcome:?}") };
-    assert_eq!(staff.role, Role::Admin);
+    let (came_back, outcome) = sign_in(&client, window.clone()).await;
+    let SignInResult::SignedIn { staff, token } = outcome.unwrap() else { panic!("not signed in") };
+    assert_eq!(staff.provider, ProviderKey::Weibo);
     assert_eq!(client.session_staff(&token).await.unwrap().user_id, staff.user_id);
-    // The code is spent: the same redirect again opens nothing.
+    // The attempt and its one-time code are spent: the same redirect again opens nothing.
     let again = client.sign_in_complete(ProviderKey::Weibo, came_back, window).await;
     assert!(!matches!(again, Ok(SignInResult::SignedIn { .. })), "{again:?}");
+
+    // Someone else, with no console role: the server's refusal, in our codes.
+    world.weibo.select_user(&world.weibo.config().users[1].uid.clone());
+    let (_, outcome) = sign_in(&client, binding(8)).await;
+    let refused = outcome.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::NotStaff, "{refused:?}");
+    assert_eq!(refused.params.get("provider").map(String::as_str), Some("weibo"));
     world.stop().await;
 }
