@@ -88,7 +88,14 @@ impl Handoffs {
 
     async fn set(&self, key: String, json: String, ttl: Duration) -> redis::RedisResult<()> {
         let mut conn = self.redis.manager();
-        redis::cmd("SET").arg(key).arg(json).arg("PX").arg(ttl.as_millis() as u64).arg("NX").query_async(&mut conn).await
+        redis::cmd("SET")
+            .arg(key)
+            .arg(json)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
     }
 
     async fn take<T: serde::de::DeserializeOwned>(&self, key: String) -> redis::RedisResult<Option<T>> {

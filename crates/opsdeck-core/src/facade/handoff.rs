@@ -21,11 +21,8 @@ use crate::error::{ApiError, ErrorCode};
 const MAX_STATE: usize = 512;
 
 fn code_invalid(why: &str) -> ApiError {
-    ApiError::coded(
-        ErrorCode::SignInCodeInvalid,
-        format!("this sign-in code cannot be used ({why}); sign in again"),
-    )
-    .field("code")
+    ApiError::coded(ErrorCode::SignInCodeInvalid, format!("this sign-in code cannot be used ({why}); sign in again"))
+        .field("code")
 }
 
 impl Core {
@@ -63,12 +60,8 @@ impl Core {
         // finds it under the attempt's state) completes that attempt.
         let binding = random_token();
         let authorization = self.oauth_authorize(args.provider, Purpose::Console, &binding).await?;
-        let pending = Pending {
-            binding,
-            redirect_uri: args.redirect_uri,
-            state: args.state,
-            challenge: args.code_challenge,
-        };
+        let pending =
+            Pending { binding, redirect_uri: args.redirect_uri, state: args.state, challenge: args.code_challenge };
         self.handoffs().put_pending(&authorization.state, &pending).await?;
         Ok(authorization.url)
     }
@@ -154,7 +147,8 @@ impl Core {
             return Err(code_invalid("no such code"));
         }
         // Taken whatever comes next: a code works once, even a refused attempt burns it.
-        let granted = self.handoffs().take_code(&args.code).await?.ok_or_else(|| code_invalid("unknown or already used"))?;
+        let granted =
+            self.handoffs().take_code(&args.code).await?.ok_or_else(|| code_invalid("unknown or already used"))?;
         if now >= granted.expires_at {
             return Err(code_invalid("older than 60 seconds"));
         }

@@ -97,7 +97,11 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
         for (name, schema) in object.properties {
             let required = if object.required.contains(&name) { Required::True } else { Required::False };
             start = start.parameter(
-                ParameterBuilder::new().name(name).parameter_in(ParameterIn::Query).required(required).schema(Some(schema)),
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(required)
+                    .schema(Some(schema)),
             );
         }
     }
@@ -126,7 +130,10 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
         .parameter(text("state", ParameterIn::Query, false, "The sign-in attempt's state, as the provider returns it."))
         .parameter(text("code", ParameterIn::Query, false, "The provider's authorization code."))
         .parameter(text("error", ParameterIn::Query, false, "Set when the provider or the person refused."))
-        .response("303", redirect("To the desktop's loopback redirect, with `code` and `state` or `error` and `state`."))
+        .response(
+            "303",
+            redirect("To the desktop's loopback redirect, with `code` and `state` or `error` and `state`."),
+        )
         .response("400", response("BadRequest"))
         .response("429", response("TooManyRequests"))
         .response("500", response("Internal"))

@@ -9,6 +9,7 @@ mod console;
 mod daemon;
 mod errors;
 mod events;
+mod handoff;
 mod limits;
 mod oauth;
 mod ocr;
