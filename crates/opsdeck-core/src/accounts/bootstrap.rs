@@ -197,7 +197,10 @@ async fn with_database<T>(
 /// Audited.
 pub async fn staff_token(config: &Config, name: &str, role: Role) -> Result<IssuedToken, ApiError> {
     let name = checked_name(name)?;
-    with_database(config, async |db| staff_token_on(db, name, role, &config.staff_allow).await).await
+    with_database(config, async |db| {
+        staff_token_on(db, name, role, &config.staff_allow, sessions::Limits::of(config)).await
+    })
+    .await
 }
 
 /// [`staff_token`] on an open database, with the staff allow-list `allow` (empty: none).
@@ -206,6 +209,7 @@ pub async fn staff_token_on(
     name: &str,
     role: Role,
     allow: &[(ProviderKey, String)],
+    limits: sessions::Limits,
 ) -> Result<IssuedToken, ApiError> {
     let name = checked_name(name)?;
     let now = Utc::now();
@@ -245,7 +249,7 @@ pub async fn staff_token_on(
     // A session names the provider it was opened with; a member with linked sign-ins gets their
     // first one's, a member made here OpenID Connect (the console shows it as the sign-in).
     let provider = identities.first().map_or(ProviderKey::Oidc, |(provider, _)| *provider);
-    let token = sessions::create(&mut tx, user_id, provider, now).await?;
+    let token = sessions::create(&mut tx, user_id, provider, now, limits).await?;
     tx.commit().await?;
 
     let target = format!("user:{user_id}");
@@ -268,11 +272,11 @@ pub async fn staff_token_on(
 
 /// `opsdeckd staff list`: every user with a console role, by id.
 pub async fn staff_list(config: &Config) -> Result<Vec<StaffMember>, ApiError> {
-    with_database(config, async |db| staff_list_on(db).await).await
+    with_database(config, async |db| staff_list_on(db, sessions::Limits::of(config)).await).await
 }
 
 /// [`staff_list`] on an open database.
-pub async fn staff_list_on(db: &Database) -> Result<Vec<StaffMember>, ApiError> {
+pub async fn staff_list_on(db: &Database, limits: sessions::Limits) -> Result<Vec<StaffMember>, ApiError> {
     let now = Utc::now();
     let mut conn = db.pool().acquire().await?;
     let rows = sqlx::query(
@@ -282,7 +286,7 @@ pub async fn staff_list_on(db: &Database) -> Result<Vec<StaffMember>, ApiError> 
     )
     .fetch_all(&mut *conn)
     .await?;
-    let live = sessions::live(db.pool(), now).await?;
+    let live = sessions::live(db.pool(), now, limits).await?;
     let mut members = Vec::with_capacity(rows.len());
     for row in rows {
         let role: String = row.try_get("role")?;

@@ -10,10 +10,21 @@ use super::model::ProviderKey;
 use super::random_token;
 use crate::db::{instant, ms};
 
-/// A session ends after this long without use.
-pub const IDLE_TIMEOUT: Duration = Duration::hours(12);
-/// And after this long in any case.
-pub const MAX_AGE: Duration = Duration::days(7);
+/// How long a session lives: configured (`session_idle_minutes`, `session_max_age_hours`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A session ends after this long without use.
+    pub idle: Duration,
+    /// And after this long in any case.
+    pub max_age: Duration,
+}
+
+impl Limits {
+    pub fn of(config: &crate::Config) -> Limits {
+        let chrono = |d: std::time::Duration| Duration::from_std(d).unwrap_or(Duration::MAX);
+        Limits { idle: chrono(config.session_idle), max_age: chrono(config.session_max_age) }
+    }
+}
 /// `last_seen_at` is written again once it is older than this.
 const TOUCH_AFTER: Duration = Duration::seconds(60);
 
@@ -30,8 +41,8 @@ pub struct SessionRow {
 
 impl SessionRow {
     /// When it ends unless used or revoked first.
-    pub fn ends_at(&self) -> DateTime<Utc> {
-        self.expires_at.min(self.last_seen_at + IDLE_TIMEOUT)
+    pub fn ends_at(&self, limits: Limits) -> DateTime<Utc> {
+        self.expires_at.min(self.last_seen_at + limits.idle)
     }
 }
 
@@ -46,6 +57,7 @@ pub async fn create(
     user_id: i64,
     provider: ProviderKey,
     now: DateTime<Utc>,
+    limits: Limits,
 ) -> sqlx::Result<String> {
     let token = random_token();
     sqlx::query(
@@ -57,7 +69,7 @@ pub async fn create(
     .bind(provider.as_str())
     .bind(ms(now))
     .bind(ms(now))
-    .bind(ms(now + MAX_AGE))
+    .bind(ms(now + limits.max_age))
     .execute(&mut *conn)
     .await?;
     Ok(token)
@@ -77,8 +89,16 @@ fn row_of(row: &AnyRow) -> sqlx::Result<SessionRow> {
     })
 }
 
-/// The live session a token opens (not revoked, within both limits), its use recorded.
-pub async fn resolve(pool: &AnyPool, token: &str, now: DateTime<Utc>) -> sqlx::Result<Option<SessionRow>> {
+/// The live session a token opens (not revoked, within both limits), its use recorded when
+/// `used` (a person's call; not a live stream's periodic check, which must not keep an
+/// unattended console's session from idling out).
+pub async fn resolve(
+    pool: &AnyPool,
+    token: &str,
+    now: DateTime<Utc>,
+    limits: Limits,
+    used: bool,
+) -> sqlx::Result<Option<SessionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM staff_sessions
          WHERE token_hash = ? AND revoked_at IS NULL AND expires_at > ? AND last_seen_at > ?"
@@ -86,13 +106,13 @@ pub async fn resolve(pool: &AnyPool, token: &str, now: DateTime<Utc>) -> sqlx::R
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(token_hash(token))
         .bind(ms(now))
-        .bind(ms(now - IDLE_TIMEOUT))
+        .bind(ms(now - limits.idle))
         .fetch_optional(pool)
         .await?;
     let Some(mut session) = row.as_ref().map(row_of).transpose()? else {
         return Ok(None);
     };
-    if now - session.last_seen_at >= TOUCH_AFTER {
+    if used && now - session.last_seen_at >= TOUCH_AFTER {
         sqlx::query("UPDATE staff_sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
             .bind(ms(now))
             .bind(session.id)
@@ -105,13 +125,12 @@ pub async fn resolve(pool: &AnyPool, token: &str, now: DateTime<Utc>) -> sqlx::R
 }
 
 /// Every live session, newest first.
-pub async fn live(pool: &AnyPool, now: DateTime<Utc>) -> sqlx::Result<Vec<SessionRow>> {
+pub async fn live(pool: &AnyPool, now: DateTime<Utc>, limits: Limits) -> sqlx::Result<Vec<SessionRow>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM staff_sessions
          WHERE revoked_at IS NULL AND expires_at > ? AND last_seen_at > ? ORDER BY id DESC"
     );
-    let rows =
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(ms(now - IDLE_TIMEOUT)).fetch_all(pool).await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(ms(now - limits.idle)).fetch_all(pool).await?;
     rows.iter().map(row_of).collect()
 }
 

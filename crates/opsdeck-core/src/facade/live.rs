@@ -104,7 +104,7 @@ impl Live {
     /// Whether the session still opens the console. A database that does not answer keeps the
     /// stream going (the health events say so; the next check decides).
     async fn session_lives(&self) -> bool {
-        match self.core.caller(&self.session).await {
+        match self.core.caller_at(&self.session, false).await {
             Ok(_) => true,
             Err(e) if matches!(e.code(), ErrorCode::Unauthenticated | ErrorCode::Forbidden) => {
                 tracing::debug!("an event stream's session ended: the stream ends");

@@ -73,7 +73,7 @@ impl Core {
         if granted {
             store::set_role(&mut tx, user_id, Some(Role::Operator)).await?.ok();
         }
-        let token = sessions::create(&mut tx, user_id, SHOP_SESSION_PROVIDER, now).await?;
+        let token = sessions::create(&mut tx, user_id, SHOP_SESSION_PROVIDER, now, self.session_limits()).await?;
         tx.commit().await?;
         if granted {
             self.record_audit(NewAuditEntry {

@@ -27,11 +27,18 @@ impl Core {
     /// `unauthenticated` without a token, for an unknown, expired or revoked one, or when the
     /// user is gone; as `forbidden` when the user no longer holds a console role.
     pub(crate) async fn caller(&self, token: &SessionToken) -> Result<Caller, ApiError> {
+        self.caller_at(token, true).await
+    }
+
+    /// [`Core::caller`] without recording a use when `used` is false (a live stream's check).
+    pub(crate) async fn caller_at(&self, token: &SessionToken, used: bool) -> Result<Caller, ApiError> {
         if token.is_empty() {
             return Err(ApiError::Unauthenticated("sign in first".into()));
         }
         let session =
-            sessions::resolve(self.database().pool(), token.expose(), Utc::now()).await?.ok_or_else(|| {
+            sessions::resolve(self.database().pool(), token.expose(), Utc::now(), self.session_limits(), used)
+                .await?
+                .ok_or_else(|| {
                 ApiError::Unauthenticated("your session has ended (expired or revoked); sign in again".into())
             })?;
         let mut conn = self.database().pool().acquire().await?;
@@ -53,10 +60,16 @@ impl Core {
         Ok(Caller { session, staff, actor })
     }
 
+    /// How long sessions live (configured).
+    pub(crate) fn session_limits(&self) -> sessions::Limits {
+        sessions::Limits::of(self.config())
+    }
+
     /// Opens a session for a staff member who just signed in; its token, given once.
     pub(crate) async fn open_session(&self, staff: &Staff) -> Result<SessionToken, ApiError> {
         let mut conn = self.database().pool().acquire().await?;
-        let token = sessions::create(&mut conn, staff.user_id, staff.provider, Utc::now()).await?;
+        let token =
+            sessions::create(&mut conn, staff.user_id, staff.provider, Utc::now(), self.session_limits()).await?;
         Ok(SessionToken::new(token))
     }
 
@@ -69,7 +82,7 @@ impl Core {
         provider: crate::accounts::model::ProviderKey,
     ) -> Result<SessionToken, ApiError> {
         let mut conn = self.database().pool().acquire().await?;
-        Ok(SessionToken::new(sessions::create(&mut conn, user_id, provider, Utc::now()).await?))
+        Ok(SessionToken::new(sessions::create(&mut conn, user_id, provider, Utc::now(), self.session_limits()).await?))
     }
 
     /// Ends the caller's own session (audited).
@@ -89,7 +102,7 @@ impl Core {
     /// Every live session (admins).
     pub(crate) async fn sessions_live(&self, caller: &Caller) -> Result<Vec<SessionView>, ApiError> {
         caller.actor.require_admin("list the staff sessions")?;
-        let rows = sessions::live(self.database().pool(), Utc::now()).await?;
+        let rows = sessions::live(self.database().pool(), Utc::now(), self.session_limits()).await?;
         let mut conn = self.database().pool().acquire().await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
@@ -104,7 +117,7 @@ impl Core {
                 provider: row.provider,
                 created_at: row.created_at,
                 last_seen_at: row.last_seen_at,
-                expires_at: row.ends_at(),
+                expires_at: row.ends_at(self.session_limits()),
                 current: row.id == caller.session.id,
             });
         }

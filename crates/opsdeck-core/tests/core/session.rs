@@ -272,3 +272,45 @@ async fn a_session_outlives_a_restart_and_ends_when_revoked_expired_or_its_role_
     assert_eq!(ops.jobs_list(&former).await.unwrap_err().code, "unauthenticated");
     core.shutdown().await;
 }
+
+/// `session_idle_minutes` and `session_max_age_hours` decide, not built-in constants: with a
+/// 5-minute idle limit, a session unused for 6 minutes has ended while one unused for 4 has
+/// not; a new session ends an hour after it opened with a 1-hour age limit; and a live
+/// stream's check (`used` false) does not count as use.
+#[tokio::test]
+async fn the_configured_session_limits_decide() {
+    use opsdeck_core::accounts::sessions::{self, Limits};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = sqlite_config(dir.path(), &redis_url());
+    config.session_idle = std::time::Duration::from_secs(5 * 60);
+    config.session_max_age = std::time::Duration::from_secs(3600);
+    let limits = Limits::of(&config);
+    let core = Core::start(config).await.unwrap();
+    let ops: &dyn Ops = &core;
+    let id = user(&core, "ida", Some(Role::Operator)).await;
+    let session = core.open_session_for(id, ProviderKey::Weibo).await.unwrap();
+    let pool = core.database().pool();
+    let now = chrono::Utc::now();
+
+    let row = sessions::resolve(pool, session.expose(), now, limits, false).await.unwrap().expect("live");
+    let age = row.expires_at - row.created_at;
+    assert_eq!(age, chrono::Duration::hours(1), "the configured age limit");
+    let minutes = |m: i64| now + chrono::Duration::minutes(m);
+    assert!(sessions::resolve(pool, session.expose(), minutes(4), limits, false).await.unwrap().is_some());
+    assert!(sessions::resolve(pool, session.expose(), minutes(6), limits, false).await.unwrap().is_none());
+    // The checks above did not count as use: 6 minutes on it has still ended...
+    assert!(sessions::resolve(pool, session.expose(), minutes(6), limits, true).await.unwrap().is_none());
+    // ...while a use 4 minutes on carries it 4 minutes further.
+    assert!(sessions::resolve(pool, session.expose(), minutes(4), limits, true).await.unwrap().is_some());
+    assert!(sessions::resolve(pool, session.expose(), minutes(8), limits, false).await.unwrap().is_some());
+    assert!(sessions::resolve(pool, session.expose(), minutes(61), limits, true).await.unwrap().is_none());
+    // The console's list shows when it ends by the same limits.
+    let listed = ops
+        .sessions_list(
+            &core.open_session_for(user(&core, "adam", Some(Role::Admin)).await, ProviderKey::Weibo).await.unwrap(),
+        )
+        .await
+        .unwrap();
+    let mine = listed.iter().find(|s| s.user_id == id).expect("listed");
+    assert!(mine.expires_at <= now + chrono::Duration::minutes(10), "ends by the idle limit: {:?}", mine.expires_at);
+}
