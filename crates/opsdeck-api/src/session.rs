@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::accounts::{LinkRequest, ProviderKey, Staff, UserView};
+use crate::accounts::{LinkRequest, ProviderKey, Role, Staff, UserView};
 use crate::error::ErrorBody;
 
 /// A staff session's bearer token, as the core issued it at sign-in. Its `Debug` hides it.
@@ -47,6 +47,8 @@ pub struct SessionView {
     pub id: i64,
     pub user_id: i64,
     pub name: String,
+    /// The staff member's console role as it is now.
+    pub role: Role,
     pub provider: ProviderKey,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,

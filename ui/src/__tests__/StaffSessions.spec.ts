@@ -35,7 +35,7 @@ beforeEach(() => {
   backend.session = staffMember({ role: 'admin' })
   backend.staffSessions = [
     sessionView({ id: 1, user_id: 1, name: 'Alice Admin', provider: 'dingtalk', current: true }),
-    sessionView({ id: 2, user_id: 2, name: 'Bob Operator', provider: 'qq', created_at: '2026-01-10T03:00:00Z' }),
+    sessionView({ id: 2, user_id: 2, name: 'Bob Operator', role: 'operator', provider: 'qq', created_at: '2026-01-10T03:00:00Z' }),
   ]
 })
 
@@ -55,6 +55,8 @@ describe('staff sessions', () => {
     expect(own.get('[data-testid="session-current"]').text()).toBe('This console')
     expect(own.get('[data-testid="session-name"]').text()).toBe('Alice Admin')
     expect(own.get('[data-testid="session-provider"]').attributes('data-provider')).toBe('dingtalk')
+    expect(own.get('[data-testid="session-role"]').text()).toBe('admin')
+    expect(row(w, 2).get('[data-testid="session-role"]').attributes('data-role')).toBe('operator')
     expect(own.get('[data-testid="session-last-seen"] time').attributes('datetime')).toBe('2026-01-10T02:30:00Z')
     expect(own.get('[data-testid="session-expires"] time').attributes('datetime')).toBe('2026-01-10T10:30:00Z')
 

@@ -985,6 +985,10 @@ export type SessionView = {
   id: number,
   user_id: number,
   name: string,
+  /**
+   * The staff member's console role as it is now.
+   */
+  role: Role,
   provider: ProviderKey,
   created_at: string,
   last_seen_at: string,

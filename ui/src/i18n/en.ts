@@ -869,6 +869,7 @@ const en = {
       title: 'Staff sessions',
       note: 'Everyone signed into the console now. Revoking a session signs that person out at once; they can sign in again while they have a role.',
       who: 'Staff member',
+      role: 'Role',
       provider: 'Signed in with',
       created: 'Signed in',
       lastSeen: 'Last used',

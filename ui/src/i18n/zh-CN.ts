@@ -840,6 +840,7 @@ const zhCN: Messages = {
       title: '员工会话',
       note: '当前登录控制台的所有人。撤销会话会立即让对方退出登录；只要仍有角色，对方可以重新登录。',
       who: '工作人员',
+      role: '角色',
       provider: '登录方式',
       created: '登录时间',
       lastSeen: '最近使用',

@@ -106,14 +106,19 @@ impl Core {
         let mut conn = self.database().pool().acquire().await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            let name = match store::user_alone(&mut conn, row.user_id).await? {
-                Some(user) => user.nickname.unwrap_or(user.username),
+            // A user gone or without a role any more: the session opens nothing, so it is not shown.
+            let (name, role) = match store::user_alone(&mut conn, row.user_id).await? {
+                Some(user) => match user.role {
+                    Some(role) => (user.nickname.unwrap_or(user.username), role),
+                    None => continue,
+                },
                 None => continue,
             };
             views.push(SessionView {
                 id: row.id,
                 user_id: row.user_id,
                 name,
+                role,
                 provider: row.provider,
                 created_at: row.created_at,
                 last_seen_at: row.last_seen_at,

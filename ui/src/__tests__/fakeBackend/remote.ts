@@ -78,6 +78,7 @@ export function sessionView(overrides: Partial<SessionView> = {}): SessionView {
     id: 1,
     user_id: 1,
     name: 'Alice Admin',
+    role: 'admin',
     provider: 'dingtalk',
     created_at: '2026-01-10T01:00:00Z',
     last_seen_at: '2026-01-10T02:30:00Z',
