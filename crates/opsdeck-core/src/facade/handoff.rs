@@ -13,7 +13,8 @@ use opsdeck_api::ops::{DesktopSignInStartArgs, SignInExchangeArgs};
 
 use super::Core;
 use crate::accounts::handoff::{CODE_LIFETIME, Granted, Handoffs, Pending, is_pkce_value, loopback_redirect, s256};
-use crate::accounts::model::{Purpose, SignInOutcome};
+use crate::accounts::model::{Purpose, SignInOutcome, Staff};
+use crate::accounts::store;
 use crate::accounts::{Callback, random_token};
 use crate::error::{ApiError, ErrorCode};
 
@@ -99,7 +100,12 @@ impl Core {
                 ErrorCode::LinkPending,
                 "this sign-in matches an existing user; staff must confirm the link first".into(),
             )),
-            Err(error) => Err(refused(error.code(), error.to_string())),
+            Err(error) => {
+                // As the JSON API would answer it (an internal failure logged, its cause not
+                // handed to the window).
+                let body = opsdeck_api::ErrorBody::from(error);
+                Err(refused(body.code, body.message))
+            }
         };
         match outcome {
             Ok(staff) => {
@@ -158,8 +164,26 @@ impl Core {
         if s256(&args.code_verifier) != granted.challenge {
             return Err(code_invalid("the code_verifier does not match the challenge"));
         }
-        let token = self.open_session(&granted.staff).await?;
-        Ok(SignInResult::SignedIn { staff: granted.staff, token })
+        // The role as it is now: one removed since the callback opens nothing.
+        let mut conn = self.database().pool().acquire().await?;
+        let user = store::user_alone(&mut conn, granted.staff.user_id).await?;
+        drop(conn);
+        let Some((user, role)) = user.and_then(|user| user.role.map(|role| (user, role))) else {
+            return Err(ApiError::coded(
+                ErrorCode::NotStaff,
+                "you signed in, but no longer hold a console role; ask an admin for one",
+            ));
+        };
+        let staff = Staff {
+            role,
+            name: user.nickname.unwrap_or(user.username),
+            avatar: user.avatar,
+            // As the session's own record will say (`session_staff`).
+            signed_in_at: Utc::now(),
+            ..granted.staff
+        };
+        let token = self.open_session(&staff).await?;
+        Ok(SignInResult::SignedIn { staff, token })
     }
 }
 

@@ -11,6 +11,7 @@ mod baidu;
 mod config;
 mod conventions;
 mod db_mode;
+mod handoff;
 mod health;
 mod helpers;
 mod live_events;
