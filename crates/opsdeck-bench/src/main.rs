@@ -9,15 +9,20 @@
 //!   original once-per-second batch design; submission throughput against redis-benchmark XADD.
 //! - `expiry`: 10,000 due orders (3 items each) against the fake Alipay at 50 ms, OpsDeck's sweep
 //!   beside the original one-at-a-time loop, on SQLite and (with `OPSDECK_BENCH_MYSQL_URL`) MariaDB.
+//! - `console [--seconds N] [--sessions N]`: N console sessions (200) on `/api/v1/events` of one
+//!   `opsdeckd` process whose sandbox shop places 600 orders and 600 OCR requests a minute;
+//!   event latency, the daemon's CPU and peak RSS, events dropped.
 //!
 //! Services: Redis from `OPSDECK_BENCH_REDIS_URL`, else a `redis-server` the bench starts on a
 //! free port (Debian's package; the test command installs it).
 
 mod cluster;
+mod console;
 mod expiry;
 mod ocr;
 mod scheduler;
 mod services;
+mod sse;
 mod stats;
 
 use std::process::ExitCode;
@@ -36,8 +41,14 @@ fn main() -> ExitCode {
         Some("cluster-worker") => runtime.block_on(cluster::worker(&args)),
         Some("ocr") => runtime.block_on(ocr::run()),
         Some("expiry") => runtime.block_on(expiry::run()),
+        Some("console") => {
+            let sessions = arg_value(&args, "--sessions").and_then(|s| s.parse().ok()).unwrap_or(200);
+            runtime.block_on(console::run(seconds(60), sessions))
+        }
         _ => {
-            eprintln!("usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N] | ocr | expiry");
+            eprintln!(
+                "usage: opsdeck-bench scheduler|scheduler-cluster [--seconds N] | ocr | expiry | console [--seconds N] [--sessions N]"
+            );
             return ExitCode::from(2);
         }
     };
