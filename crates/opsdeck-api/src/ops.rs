@@ -185,6 +185,39 @@ macro_rules! operations {
     };
 }
 
+impl Operation {
+    /// What a refusal says the caller cannot do ("pause jobs"): for an operation that changes
+    /// state, the words the core's role check uses (in process and, for a viewer refused before
+    /// the arguments are read, on the server); for the others, its name.
+    pub fn action(self) -> &'static str {
+        match self {
+            Operation::SessionRevoke => "end staff sessions",
+            Operation::JobCreate => "add jobs",
+            Operation::JobUpdate => "edit jobs",
+            Operation::JobPause => "pause jobs",
+            Operation::JobResume => "resume jobs",
+            Operation::JobRunNow => "run jobs",
+            Operation::JobDelete => "delete jobs",
+            Operation::OcrReveal => "reveal ID-card data",
+            Operation::OcrSubmit => "submit OCR requests",
+            Operation::OcrRetry => "retry OCR requests",
+            Operation::OcrPurgeDead => "purge dead OCR requests",
+            Operation::OcrSetCap => "change the OCR cap",
+            Operation::OcrPause => "pause the OCR queue",
+            Operation::OcrResume => "resume the OCR queue",
+            Operation::OrderPlace => "place orders",
+            Operation::OrderCheckPayment => "check payments",
+            Operation::OrderCancel => "cancel orders",
+            Operation::GoodsCreate => "add goods",
+            Operation::LinkStart => "link sign-ins",
+            Operation::Unlink => "unlink sign-ins",
+            Operation::StaffSetRole => "change console roles",
+            Operation::LinkRequestResolve => "resolve link requests",
+            other => other.name(),
+        }
+    }
+}
+
 /// What an operation needs of its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -83,6 +83,13 @@ impl ApiError {
 
     /// A refusal for the caller's role: `forbidden`, naming the role and the action (a word the
     /// catalogues translate, `cancel_orders`).
+    /// A viewer refused an operation that changes state (`op`), as the core's own check says
+    /// it: the server refuses a viewer with it before reading the arguments.
+    pub fn viewer_refused(op: opsdeck_api::Operation) -> ApiError {
+        let what = op.action();
+        ApiError::role_refused("viewer", &crate::accounts::model::action_word(what), format!("a viewer cannot {what}"))
+    }
+
     pub fn role_refused(role: &str, action: &str, message: impl Into<String>) -> ApiError {
         ApiError::coded(ErrorCode::Forbidden, message).param("role", role).param("action", action)
     }

@@ -19,7 +19,7 @@ use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
-use opsdeck_api::{EventStream, OpResult, Ops, SessionToken, SessionView, SignInResult};
+use opsdeck_api::{EventStream, OpResult, Operation, Ops, SessionToken, SessionView, SignInResult};
 
 use super::Core;
 use super::session::Caller;
@@ -120,7 +120,7 @@ impl Ops for Core {
     }
 
     async fn session_revoke(&self, s: &SessionToken, id: i64) -> OpResult<()> {
-        answer(async { self.session_end(&self.writer(s, "end staff sessions").await?, id).await }).await
+        answer(async { self.session_end(&self.writer(s, Operation::SessionRevoke.action()).await?, id).await }).await
     }
 
     async fn events(&self, s: &SessionToken, last_event_id: Option<String>) -> OpResult<EventStream> {
@@ -174,27 +174,41 @@ impl Ops for Core {
     }
 
     async fn job_create(&self, s: &SessionToken, draft: JobDraft) -> OpResult<JobView> {
-        answer(async { Core::job_create(self, draft, &self.writer(s, "add jobs").await?.actor).await }).await
+        answer(async {
+            Core::job_create(self, draft, &self.writer(s, Operation::JobCreate.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn job_update(&self, s: &SessionToken, id: i64, edit: JobEdit) -> OpResult<JobView> {
-        answer(async { Core::job_update(self, id, edit, &self.writer(s, "edit jobs").await?.actor).await }).await
+        answer(async {
+            Core::job_update(self, id, edit, &self.writer(s, Operation::JobUpdate.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn job_pause(&self, s: &SessionToken, id: i64) -> OpResult<JobView> {
-        answer(async { self.job_set_paused(id, true, &self.writer(s, "pause jobs").await?.actor).await }).await
+        answer(async {
+            self.job_set_paused(id, true, &self.writer(s, Operation::JobPause.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn job_resume(&self, s: &SessionToken, id: i64) -> OpResult<JobView> {
-        answer(async { self.job_set_paused(id, false, &self.writer(s, "resume jobs").await?.actor).await }).await
+        answer(async {
+            self.job_set_paused(id, false, &self.writer(s, Operation::JobResume.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn job_run_now(&self, s: &SessionToken, id: i64) -> OpResult<JobView> {
-        answer(async { Core::job_run_now(self, id, &self.writer(s, "run jobs").await?.actor).await }).await
+        answer(async { Core::job_run_now(self, id, &self.writer(s, Operation::JobRunNow.action()).await?.actor).await })
+            .await
     }
 
     async fn job_delete(&self, s: &SessionToken, id: i64) -> OpResult<()> {
-        answer(async { Core::job_delete(self, id, &self.writer(s, "delete jobs").await?.actor).await }).await
+        answer(async { Core::job_delete(self, id, &self.writer(s, Operation::JobDelete.action()).await?.actor).await })
+            .await
     }
 
     async fn runs_list(&self, s: &SessionToken, query: RunQuery) -> OpResult<RunPage> {
@@ -214,33 +228,43 @@ impl Ops for Core {
     }
 
     async fn ocr_reveal(&self, s: &SessionToken, id: i64) -> OpResult<IdCardFront> {
-        answer(async { Core::ocr_reveal(self, id, &self.writer(s, "reveal ID-card data").await?.actor).await }).await
+        answer(async { Core::ocr_reveal(self, id, &self.writer(s, Operation::OcrReveal.action()).await?.actor).await })
+            .await
     }
 
     async fn ocr_submit(&self, s: &SessionToken, url: String, side: Side) -> OpResult<OcrSubmitted> {
-        answer(async { self.ocr_submit_by(&url, side, &self.writer(s, "submit OCR requests").await?.actor).await })
-            .await
+        answer(async {
+            self.ocr_submit_by(&url, side, &self.writer(s, Operation::OcrSubmit.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn ocr_retry(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<RetryOutcome> {
-        answer(async { Core::ocr_retry(self, &ids, &self.writer(s, "retry OCR requests").await?.actor).await }).await
-    }
-
-    async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64> {
-        answer(async { Core::ocr_purge_dead(self, &self.writer(s, "purge dead OCR requests").await?.actor).await })
+        answer(async { Core::ocr_retry(self, &ids, &self.writer(s, Operation::OcrRetry.action()).await?.actor).await })
             .await
     }
 
+    async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64> {
+        answer(async {
+            Core::ocr_purge_dead(self, &self.writer(s, Operation::OcrPurgeDead.action()).await?.actor).await
+        })
+        .await
+    }
+
     async fn ocr_set_cap(&self, s: &SessionToken, cap: f64) -> OpResult<OcrStats> {
-        answer(async { Core::ocr_set_cap(self, cap, &self.writer(s, "change the OCR cap").await?.actor).await }).await
+        answer(async {
+            Core::ocr_set_cap(self, cap, &self.writer(s, Operation::OcrSetCap.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn ocr_pause(&self, s: &SessionToken) -> OpResult<OcrStats> {
-        answer(async { Core::ocr_pause(self, &self.writer(s, "pause the OCR queue").await?.actor).await }).await
+        answer(async { Core::ocr_pause(self, &self.writer(s, Operation::OcrPause.action()).await?.actor).await }).await
     }
 
     async fn ocr_resume(&self, s: &SessionToken) -> OpResult<OcrStats> {
-        answer(async { Core::ocr_resume(self, &self.writer(s, "resume the OCR queue").await?.actor).await }).await
+        answer(async { Core::ocr_resume(self, &self.writer(s, Operation::OcrResume.action()).await?.actor).await })
+            .await
     }
 
     async fn ocr_stats(&self, s: &SessionToken) -> OpResult<OcrStats> {
@@ -272,12 +296,13 @@ impl Ops for Core {
     }
 
     async fn order_place(&self, s: &SessionToken, draft: OrderDraft) -> OpResult<Order> {
-        answer(async { self.order_place_by(draft, &self.writer(s, "place orders").await?.actor).await }).await
+        answer(async { self.order_place_by(draft, &self.writer(s, Operation::OrderPlace.action()).await?.actor).await })
+            .await
     }
 
     async fn order_check_payment(&self, s: &SessionToken, order_no: String) -> OpResult<bool> {
         answer(async {
-            let actor = self.writer(s, "check payments").await?.actor;
+            let actor = self.writer(s, Operation::OrderCheckPayment.action()).await?.actor;
             Core::order_check_payment(self, &order_no, &actor).await
         })
         .await
@@ -285,7 +310,7 @@ impl Ops for Core {
 
     async fn order_cancel(&self, s: &SessionToken, order_no: String, reason: String) -> OpResult<()> {
         answer(async {
-            let actor = self.writer(s, "cancel orders").await?.actor;
+            let actor = self.writer(s, Operation::OrderCancel.action()).await?.actor;
             Core::order_cancel(self, &order_no, &reason, &actor).await
         })
         .await
@@ -296,7 +321,10 @@ impl Ops for Core {
     }
 
     async fn goods_create(&self, s: &SessionToken, goods: NewGoods) -> OpResult<Goods> {
-        answer(async { Core::goods_create(self, goods, &self.writer(s, "add goods").await?.actor).await }).await
+        answer(async {
+            Core::goods_create(self, goods, &self.writer(s, Operation::GoodsCreate.action()).await?.actor).await
+        })
+        .await
     }
 
     async fn users_list(&self, s: &SessionToken, query: UserQuery) -> OpResult<UserPage> {
@@ -319,19 +347,20 @@ impl Ops for Core {
         binding: String,
     ) -> OpResult<Authorization> {
         answer(async {
-            let actor = self.writer(s, "link sign-ins").await?.actor;
+            let actor = self.writer(s, Operation::LinkStart.action()).await?.actor;
             Core::link_start(self, user_id, provider, &actor, &binding).await
         })
         .await
     }
 
     async fn unlink(&self, s: &SessionToken, link_id: i64) -> OpResult<UserView> {
-        answer(async { Core::unlink(self, link_id, &self.writer(s, "unlink sign-ins").await?.actor).await }).await
+        answer(async { Core::unlink(self, link_id, &self.writer(s, Operation::Unlink.action()).await?.actor).await })
+            .await
     }
 
     async fn staff_set_role(&self, s: &SessionToken, user_id: i64, role: Option<Role>) -> OpResult<UserView> {
         answer(async {
-            let actor = self.writer(s, "change console roles").await?.actor;
+            let actor = self.writer(s, Operation::StaffSetRole.action()).await?.actor;
             Core::staff_set_role(self, user_id, role, &actor).await
         })
         .await
@@ -343,7 +372,7 @@ impl Ops for Core {
 
     async fn link_request_resolve(&self, s: &SessionToken, id: i64, accept: bool) -> OpResult<Option<UserView>> {
         answer(async {
-            let actor = self.writer(s, "resolve link requests").await?.actor;
+            let actor = self.writer(s, Operation::LinkRequestResolve.action()).await?.actor;
             Core::link_request_resolve(self, id, accept, &actor).await
         })
         .await

@@ -180,7 +180,11 @@ async fn every_operation_needs_a_session_and_a_viewer_changes_nothing() {
         let answer = call(ops, op, &viewer).await;
         match op.access() {
             Access::Write => {
-                assert_eq!(answer.expect_err(op.name()).code, "forbidden", "{} by a viewer", op.name())
+                let refused = answer.expect_err(op.name());
+                assert_eq!(refused.code, "forbidden", "{} by a viewer", op.name());
+                // The same words the server's early refusal uses (`ApiError::viewer_refused`).
+                let early: ErrorBody = opsdeck_core::ApiError::viewer_refused(op).into();
+                assert_eq!(refused.params, early.params, "{}: the refusal names the action", op.name());
             }
             Access::Read if ADMIN_READS.contains(&op) => {
                 assert_eq!(answer.expect_err(op.name()).code, "forbidden", "{} by a viewer", op.name())

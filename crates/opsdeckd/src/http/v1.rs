@@ -87,12 +87,7 @@ async fn run(op: Operation, state: AppState, request: Request) -> Result<Respons
     if op.access() != Access::Open {
         let staff = ops.session_staff(&session).await.map_err(HttpError::from_body)?;
         if op.access() == Access::Write && staff.role == Role::Viewer {
-            let refused = ApiError::role_refused(
-                Role::Viewer.as_str(),
-                op.name(),
-                format!("a viewer cannot change anything ({})", op.name()),
-            );
-            return Err(refused.into());
+            return Err(ApiError::viewer_refused(op).into());
         }
     }
     let input = Input { parts, body: Some(body), state };
