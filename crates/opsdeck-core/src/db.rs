@@ -68,6 +68,19 @@ impl Database {
         Ok(Database { pool, backend, migrated: Arc::new(AtomicBool::new(false)), migrating: Arc::new(Mutex::new(())) })
     }
 
+    /// Opens (creating it if the URL allows) the embedded SQLite database once, with the
+    /// reason in words when it cannot be.
+    pub async fn open_embedded(&self) -> Result<(), String> {
+        match self.pool.acquire().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!(
+                "cannot open or create the SQLite database ({}); check that its directory exists and is \
+                 writable, or point `database_url` elsewhere",
+                crate::health::describe_error(&e)
+            )),
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }

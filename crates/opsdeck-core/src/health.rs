@@ -77,11 +77,38 @@ impl Probe<'_> {
         let redis = async {
             let started = Instant::now();
             let result = self.redis.ping(self.timeout).await;
-            probed(self.redis_target, started, result)
+            let nobody = result.as_ref().err().is_some_and(nobody_answers);
+            let mut health = probed(self.redis_target, started, result);
+            if nobody {
+                // A first start without a Redis: say which URL was tried and how to get one.
+                health.reason = health.reason.map(|reason| format!("{reason}. {}", redis_hint(self.redis_target)));
+            }
+            health
         };
         let (database, redis) = tokio::join!(database, redis);
         HealthReport { database, redis, checked_at: Utc::now() }
     }
+}
+
+/// Whether a failed `PING` means no Redis answered at all (refused, unreachable, silent), as
+/// opposed to one that answered and refused (a wrong password): only then is "start one" advice.
+fn nobody_answers(error: &anyhow::Error) -> bool {
+    match error.downcast_ref::<redis::RedisError>() {
+        Some(e) => e.is_io_error() || e.is_connection_refusal() || e.is_timeout() || e.is_connection_dropped(),
+        // The probe's own bound ran out.
+        None => error.to_string().starts_with("no answer within"),
+    }
+}
+
+/// What to do when no Redis answers at `target` (the masked URL): the daemon and the desktop
+/// both need one.
+pub fn redis_hint(target: &str) -> String {
+    // The port the URL names (the default `redis_url` is not on Redis's usual 6379).
+    let port = url::Url::parse(target).ok().and_then(|url| url.port()).unwrap_or(6379);
+    format!(
+        "No Redis answers at {target}: start one (e.g. `apt install redis-server`, then \
+         `redis-server --port {port}`) or set `redis_url` (OPSDECK_REDIS_URL) to a running one"
+    )
 }
 
 /// How often the probe runs while nobody watches (no console subscribed to events, nobody

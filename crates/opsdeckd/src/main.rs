@@ -187,6 +187,12 @@ fn run(mut config: Config, listen: Option<SocketAddr>, tls: Option<opsdeckd::htt
             Ok(running) => running,
             Err(e) => {
                 tracing::error!(error = format!("{e:#}"), "start-up failed");
+                if let Some(config_error) = e.downcast_ref::<opsdeck_core::ConfigError>() {
+                    // A value found unusable only when used (an SQLite path that cannot be
+                    // opened): a configuration error like the others, exit 2.
+                    eprintln!("opsdeckd: {config_error}");
+                    return ExitCode::from(2);
+                }
                 return ExitCode::FAILURE;
             }
         };

@@ -84,6 +84,17 @@ impl Core {
     /// Like [`Core::start`], with the task kinds given (tests and benchmarks add their own).
     pub async fn start_with(config: Config, registry: Registry) -> anyhow::Result<Core> {
         let db = Database::open(&config)?;
+        if db.backend() == DatabaseBackend::Sqlite {
+            // An embedded database that cannot be opened or created now never will be by
+            // retrying (a missing directory, no write permission): the start fails, naming the
+            // key. A MySQL/MariaDB server that is down is another matter: it may come up, so
+            // it is retried and reported by the health monitor.
+            db.open_embedded().await.map_err(|reason| crate::config::ConfigError::Invalid {
+                key: "database_url".into(),
+                origin: config.sources.get("database_url").cloned().unwrap_or_default(),
+                reason,
+            })?;
+        }
         let instance_id = new_instance_id();
         // A database marked for the other mode (sandbox / live) refuses the start; one that is
         // down is checked by the health monitor once it answers.

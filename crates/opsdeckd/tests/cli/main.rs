@@ -277,4 +277,5 @@ mod poll;
 mod clock_skew;
 mod ocr_kill;
 mod staff;
+mod startup;
 mod sweep_kill;
