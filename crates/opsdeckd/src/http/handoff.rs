@@ -6,6 +6,8 @@
 //! A refusal before there is anywhere to send the window is the usual JSON error. The answers
 //! are never cached and send no referrer (the window's URL carries a code).
 
+use std::collections::HashMap;
+
 use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +27,8 @@ pub async fn serve(op: Operation, state: AppState, request: Request) -> Result<R
     let (mut parts, _) = request.into_parts();
     let target = match op {
         Operation::DesktopSignInStart => {
-            let ApiQuery(args) = ApiQuery::<DesktopSignInStartArgs>::from_request_parts(&mut parts, &state).await?;
-            state.ops.desktop_sign_in_start(args).await
+            let ApiQuery(query) = ApiQuery::<HashMap<String, String>>::from_request_parts(&mut parts, &state).await?;
+            state.ops.desktop_sign_in_start(start_args(query)?).await
         }
         Operation::DesktopSignInCallback => {
             let ApiPath(provider) = ApiPath::<ProviderKey>::from_request_parts(&mut parts, &state).await?;
@@ -53,6 +55,24 @@ pub async fn serve(op: Operation, state: AppState, request: Request) -> Result<R
         ],
     )
         .into_response())
+}
+
+/// The start's query. Only the provider is checked here; a parameter left out is handed on
+/// empty, for the core to refuse in its own words and with its own code (`redirect_not_registered`,
+/// `pkce_invalid`, the state's length), as it refuses a wrong one.
+fn start_args(mut query: HashMap<String, String>) -> Result<DesktopSignInStartArgs, HttpError> {
+    let provider = query.remove("provider").ok_or_else(|| {
+        HttpError::invalid_field("provider", "provider is missing: weibo, qq, wechat, dingtalk or oidc")
+    })?;
+    let provider = provider.parse().map_err(|message: String| HttpError::invalid_field("provider", message))?;
+    let mut take = |name: &str| query.remove(name).unwrap_or_default();
+    Ok(DesktopSignInStartArgs {
+        provider,
+        redirect_uri: take("redirect_uri"),
+        state: take("state"),
+        code_challenge: take("code_challenge"),
+        code_challenge_method: take("code_challenge_method"),
+    })
 }
 
 /// Adds both routes to the OpenAPI document.

@@ -49,7 +49,12 @@ impl Daemon {
             cmd.env("OPSDECK_API_TOKEN", token);
         }
         cmd.envs(env.iter().copied());
-        let mut child = cmd.spawn().unwrap();
+        Daemon::spawn(cmd)
+    }
+
+    /// Runs `cmd` (its stderr read here, line by line) as a daemon the test owns.
+    pub(crate) fn spawn(mut cmd: Command) -> Daemon {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
         let (tx, lines) = mpsc::channel::<String>();
         let stderr = child.stderr.take().unwrap();
         std::thread::spawn(move || {

@@ -127,7 +127,27 @@ async fn only_a_loopback_redirect_with_s256_pkce_starts_a_sign_in() {
         let body = expect_error(world.http.get(world.url(&path)).send().await.unwrap(), 400, code).await;
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     }
+    // The provider: absent, unknown, or not configured on this server (QQ, here).
+    let weibo = start_path(REDIRECT, CHALLENGE, "S256");
+    let redirect =
+        format!("redirect_uri={}&", url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>());
+    let cases = [
+        (weibo.replace("provider=weibo&", ""), "invalid_input", "provider"),
+        (weibo.replace("provider=weibo", "provider=myspace"), "invalid_input", "provider"),
+        (weibo.replace("provider=weibo", "provider=qq"), "provider_not_configured", "provider"),
+        // Left out, as refused when wrong.
+        (weibo.replace(&redirect, ""), "redirect_not_registered", "redirect_uri"),
+        (weibo.replace("&code_challenge_method=S256", ""), "pkce_invalid", "code_challenge_method"),
+        (weibo.replace(&format!("&code_challenge={CHALLENGE}"), ""), "pkce_invalid", "code_challenge"),
+        (weibo.replace("state=desktop-state-1&", ""), "length_out_of_range", "state"),
+    ];
+    for (path, code, field) in cases {
+        let body = expect_error(world.http.get(world.url(&path)).send().await.unwrap(), 400, code).await;
+        assert_eq!(body["field"], field, "{path}: {body}");
+    }
     // No attempt of ours: no redirect to anywhere.
+    let stateless = world.http.get(world.url("/api/v1/auth/callback/weibo?code=c")).send().await.unwrap();
+    expect_error(stateless, 400, "sign_in_state_invalid").await;
     let forged = world.http.get(world.url("/api/v1/auth/callback/weibo?code=c&state=forged")).send().await.unwrap();
     expect_error(forged, 400, "sign_in_state_invalid").await;
 }
@@ -151,4 +171,116 @@ async fn a_code_older_than_60_seconds_is_refused_and_burnt() {
     let code = param(&walk(&world).await, "code").unwrap();
     let just_in_time = chrono::Utc::now() + chrono::Duration::seconds(55);
     assert!(world.core.sign_in_exchange_at(args(&code), just_in_time).await.is_ok());
+}
+
+/// A throwaway CA and a certificate it signed for 127.0.0.1, as PEM files in `dir`; the CA's PEM.
+fn throwaway_tls(dir: &std::path::Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name.push(DnType::CommonName, "OpsDeck sign-in test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    std::fs::write(dir.join("server.pem"), server.signed_by(&key, &issuer).unwrap().pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    ca_pem
+}
+
+/// A port free a moment ago (the daemon's callback address must be known before it starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn location(answer: &reqwest::Response) -> url::Url {
+    let text = answer.headers().get("location").unwrap_or_else(|| panic!("no redirect: {}", answer.status()));
+    url::Url::parse(text.to_str().unwrap()).unwrap()
+}
+
+/// What the end-to-end test does with the desktop: `opsdeckd run --sandbox --listen` over HTTPS,
+/// its fake Weibo's page (no auto-approve: a person picks the account and authorizes), which
+/// sends the window straight back to this daemon's own callback, then the desktop's redirect
+/// with a code, the exchange, and the session on `/api/v1/session`. Nothing secret of the walk
+/// (the provider's code, the one-time code, the verifier, the session token) reaches the log,
+/// at debug level.
+#[tokio::test]
+async fn a_sandbox_daemon_sends_its_fake_providers_back_to_its_own_callback_and_logs_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = throwaway_tls(dir.path());
+    let port = free_port();
+    let base = format!("https://127.0.0.1:{port}");
+    let mut cmd = crate::daemon::bare(dir.path());
+    cmd.env("OPSDECK_REDIS_URL", crate::redis_url())
+        .env("OPSDECK_REDIS_PREFIX", crate::unique("handoff"))
+        .env("OPSDECK_SCHEDULER_ENABLED", "false")
+        .env("OPSDECK_SANDBOX_SHOP", "false")
+        .env("OPSDECK_TLS_CERT", dir.path().join("server.pem"))
+        .env("OPSDECK_TLS_KEY", dir.path().join("server.key"))
+        .env("OPSDECK_LOG", "debug,sqlx=warn,hyper=warn,reqwest=warn")
+        .env("NO_COLOR", "1")
+        .args(["run", "--sandbox", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut daemon = crate::daemon::Daemon::spawn(cmd);
+    daemon.wait_for("HTTP API listening");
+    let http = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // The window opens the server's start URL: to the fake Weibo's page.
+    let answer = http.get(format!("{base}{}", start_path(REDIRECT, CHALLENGE, "S256"))).send().await.unwrap();
+    assert_eq!(answer.status(), 303);
+    let authorize = location(&answer);
+    let page = http.get(authorize.clone()).send().await.unwrap().text().await.unwrap();
+    // The fake's registered callback is this daemon's own, over HTTPS.
+    let registered = format!("{base}/api/v1/auth/callback/weibo");
+    assert!(page.contains(&format!("name=\"redirect_uri\" value=\"{registered}\"")), "{page}");
+    // The person picks the first account and authorizes (the page's form).
+    let provider_state = param(&authorize, "state").expect("the attempt's state");
+    let uid =
+        opsdeck_sandbox::oauth::FakeOAuthConfig::sandbox(opsdeck_sandbox::oauth::Provider::Weibo).users[0].uid.clone();
+    let form = [
+        ("decision", "authorize"),
+        ("user", uid.as_str()),
+        ("redirect_uri", registered.as_str()),
+        ("state", provider_state.as_str()),
+    ];
+    let decide = authorize.join("/__sandbox/decide").unwrap();
+    let answer = http.post(decide).form(&form).send().await.unwrap();
+    let callback = location(&answer);
+    assert!(callback.as_str().starts_with(&registered), "straight back to the daemon: {callback}");
+    let provider_code = param(&callback, "code").expect("the provider's code");
+
+    // The daemon's callback: to the desktop's loopback redirect with a one-time code.
+    let answer = http.get(callback).send().await.unwrap();
+    assert_eq!(answer.status(), 303, "{:?}", answer.text().await);
+    let back = location(&answer);
+    assert!(back.as_str().starts_with(REDIRECT), "{back}");
+    assert_eq!(param(&back, "state").as_deref(), Some("desktop-state-1"));
+    let code = param(&back, "code").expect("a one-time code");
+
+    let body = json!({ "code": code, "code_verifier": VERIFIER, "redirect_uri": REDIRECT });
+    let (status, signed_in) =
+        json(http.post(format!("{base}/api/v1/auth/token")).json(&body).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{signed_in}");
+    let token = signed_in["token"].as_str().unwrap().to_string();
+    let (status, staff) =
+        json(http.get(format!("{base}/api/v1/session")).bearer_auth(&token).send().await.unwrap()).await;
+    assert_eq!(status, 200, "{staff}");
+    assert_eq!(staff["provider"], "weibo");
+    // The code is spent.
+    let again = http.post(format!("{base}/api/v1/auth/token")).json(&body).send().await.unwrap();
+    expect_error(again, 400, "sign_in_code_invalid").await;
+
+    let log = daemon.terminate();
+    assert!(log.iter().any(|line| line.contains("sign-in")), "the sign-in is logged: {log:#?}");
+    for (what, secret) in
+        [("the provider's code", &provider_code), ("the one-time code", &code), ("the session token", &token)]
+    {
+        assert!(log.iter().all(|line| !line.contains(secret.as_str())), "{what} reached the log");
+    }
+    assert!(log.iter().all(|line| !line.contains(VERIFIER) && !line.contains(CHALLENGE)), "PKCE values logged");
 }
