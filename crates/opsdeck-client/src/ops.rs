@@ -42,10 +42,12 @@ impl Ops for RemoteOps {
         self.inner.call(Op::AuthProviders, None, None).send().await
     }
 
-    /// The desktop's own attempt (no call): see `signin.rs`. `binding` becomes the PKCE
-    /// verifier (or derives it).
+    /// The desktop's own attempt, started on the server from here: see `signin.rs`. `binding`
+    /// becomes the PKCE verifier (or derives it).
     async fn sign_in_start(&self, provider: ProviderKey, binding: String) -> OpResult<Authorization> {
-        signin::start(&self.inner, provider, binding)
+        let (args, attempt) = signin::prepare(provider, binding)?;
+        let provider_url = self.desktop_sign_in_start(args).await?;
+        signin::started(&self.inner, attempt, provider_url)
     }
 
     /// This desktop's attempt: its code exchanged (`POST /api/v1/auth/token`). Any other
@@ -57,7 +59,11 @@ impl Ops for RemoteOps {
         binding: String,
     ) -> OpResult<SignInResult> {
         match signin::read_redirect(&self.inner, provider, &redirect_url, &binding) {
-            Redirect::Own(exchange) => self.sign_in_exchange(exchange?).await,
+            Redirect::Own(attempt) => {
+                let attempt = attempt?;
+                let loopback = self.desktop_sign_in_callback(provider, redirect_url).await?;
+                self.sign_in_exchange(signin::read_loopback(attempt, &loopback)?).await
+            }
             Redirect::Server => {
                 let args = SignInCompleteArgs { provider, redirect_url, binding };
                 self.inner.call(Op::SignInComplete, None, None).body(&args).send().await

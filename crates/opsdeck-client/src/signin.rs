@@ -1,16 +1,19 @@
 //! The desktop's sign-in through the server (RFC 8252, native apps, with PKCE, RFC 7636), shaped
 //! like the embedded core's sign-in so the shell's sign-in window works unchanged:
 //!
-//! 1. [`Ops::sign_in_start`](opsdeck_api::Ops::sign_in_start) makes the attempt here, with no
-//!    call: a `state`, the PKCE verifier (the window's `binding` itself when it is a valid
-//!    verifier, else derived from it), and a loopback redirect `http://127.0.0.1:PORT/opsdeck/signin`
-//!    (RFC 8252 §7.3; nothing listens there: the window stops at it). Its `url` is the server's
-//!    `/api/v1/auth/desktop/start` with the challenge; the server sends the window on to the
-//!    provider, takes the provider's callback, and sends the window to the redirect with a
-//!    one-time `code` (or an `error`) and the `state`.
-//! 2. [`Ops::sign_in_complete`](opsdeck_api::Ops::sign_in_complete) reads that redirect, checks
-//!    it is this attempt's, and exchanges the code with the verifier
-//!    (`POST /api/v1/auth/token`) for a session.
+//! 1. [`Ops::sign_in_start`](opsdeck_api::Ops::sign_in_start) makes the attempt: a `state`, the
+//!    PKCE verifier (the window's `binding` itself when it is a valid verifier, else derived from
+//!    it), and a loopback redirect `http://127.0.0.1:PORT/opsdeck/signin` (RFC 8252 §7.3; nothing
+//!    listens there). It asks the server's `/api/v1/auth/desktop/start` itself (this client
+//!    trusts `server_ca`; the window's web view trusts only the system's roots) and answers the
+//!    provider's authorize URL the server sends it to, with the provider attempt's `state` and
+//!    the server's callback (the `redirect_uri` the authorize URL names) as the redirect the
+//!    window stops at. So the window shows only the provider's pages.
+//! 2. [`Ops::sign_in_complete`](opsdeck_api::Ops::sign_in_complete) takes the provider's
+//!    redirect, checks it is this attempt's, hands its query to the server's callback route
+//!    (`desktop_sign_in_callback`, again from here), reads the loopback redirect the server
+//!    answers (a one-time `code` and this attempt's own state, or an `error`) and exchanges the
+//!    code with the verifier (`POST /api/v1/auth/token`) for a session.
 //!
 //! A redirect whose state is no attempt of this client's is a link started on the server
 //! (`link_start`): it goes to the server's `sign_in_complete`, as a cancel does to its
@@ -23,7 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use opsdeck_api::accounts::{Authorization, ProviderKey};
-use opsdeck_api::ops::SignInExchangeArgs;
+use opsdeck_api::ops::{DesktopSignInStartArgs, SignInExchangeArgs};
 use opsdeck_api::{ErrorBody, ErrorCode, OpResult, Operation};
 use reqwest::Url;
 use sha2::{Digest, Sha256};
@@ -47,11 +50,16 @@ pub(crate) struct Attempts {
 }
 
 #[derive(Clone)]
-struct Attempt {
+pub(crate) struct Attempt {
     provider: ProviderKey,
     binding: String,
     verifier: String,
-    redirect_uri: String,
+    /// The loopback redirect the server sends the code to.
+    loopback: String,
+    /// This client's own state, which the server hands back with the code.
+    state: String,
+    /// The server's callback the provider sends the window to (where the window stops).
+    callback: String,
     started: Instant,
 }
 
@@ -71,38 +79,62 @@ impl Attempts {
     }
 }
 
-/// Step 1: the attempt, and the server URL the sign-in window opens.
-pub(crate) fn start(inner: &Inner, provider: ProviderKey, binding: String) -> OpResult<Authorization> {
+/// Step 1, before the server is asked: the attempt and the start's arguments.
+pub(crate) fn prepare(provider: ProviderKey, binding: String) -> OpResult<(DesktopSignInStartArgs, Attempt)> {
     check_binding(&binding)?;
     let verifier = verifier_for(&binding);
     let state = random_token()?;
-    let redirect_uri = loopback_redirect()?;
-    let (_, route) = Operation::DesktopSignInStart.http();
-    let mut url = inner.route_url(route, None);
-    url.query_pairs_mut()
-        .append_pair("provider", provider.as_str())
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("state", &state)
-        .append_pair("code_challenge", &challenge(&verifier))
-        .append_pair("code_challenge_method", "S256");
-    let attempt = Attempt { provider, binding, verifier, redirect_uri: redirect_uri.clone(), started: Instant::now() };
+    let loopback = loopback_redirect()?;
+    let args = DesktopSignInStartArgs {
+        provider,
+        redirect_uri: loopback.clone(),
+        state: state.clone(),
+        code_challenge: challenge(&verifier),
+        code_challenge_method: "S256".into(),
+    };
+    let attempt =
+        Attempt { provider, binding, verifier, loopback, state, callback: String::new(), started: Instant::now() };
+    Ok((args, attempt))
+}
+
+/// Step 1, the server's answer: the provider's authorize URL. The attempt is kept under the
+/// provider attempt's state (what the provider's redirect carries), and the window stops at the
+/// server's callback the URL names.
+pub(crate) fn started(inner: &Inner, mut attempt: Attempt, provider_url: String) -> OpResult<Authorization> {
+    let url = Url::parse(&provider_url)
+        .map_err(|_| ErrorBody::new(ErrorCode::ProviderError, "the server sent the sign-in to something not a URL"))?;
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let state = param("state")
+        .ok_or_else(|| ErrorBody::new(ErrorCode::ProviderError, "the provider's sign-in page names no state"))?;
+    // Every provider's authorize URL names the redirect (OAuth 2.0 §4.1.1); the server's own
+    // route otherwise.
+    let callback = match param("redirect_uri").and_then(|r| Url::parse(&r).ok()) {
+        Some(mut registered) => {
+            registered.set_query(None);
+            registered.set_fragment(None);
+            registered.to_string()
+        }
+        None => inner.route_url(Operation::DesktopSignInCallback.http().1, Some(attempt.provider.as_str())).to_string(),
+    };
+    attempt.callback = callback.clone();
     inner.attempts.insert(state.clone(), attempt);
-    Ok(Authorization { url: url.into(), state, redirect_uri })
+    Ok(Authorization { url: provider_url, state, redirect_uri: callback })
 }
 
 /// What a redirect to the sign-in window carries, when it is one of this client's attempts.
 pub(crate) enum Redirect {
     /// Not this client's: a link attempt the server started (or nothing), for the server to judge.
     Server,
-    /// This client's attempt, its outcome.
-    Own(OpResult<SignInExchangeArgs>),
+    /// This client's attempt (taken: it works once), or why the redirect is refused.
+    Own(OpResult<Attempt>),
 }
 
-/// Step 2's first half: whose redirect `redirect_url` is, and its code.
+/// Step 2's first half: whose the provider's redirect `redirect_url` is.
 pub(crate) fn read_redirect(inner: &Inner, provider: ProviderKey, redirect_url: &str, binding: &str) -> Redirect {
     let Ok(url) = Url::parse(redirect_url) else { return Redirect::Server };
-    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    let Some(state) = param("state") else { return Redirect::Server };
+    let Some(state) = url.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()) else {
+        return Redirect::Server;
+    };
     let Some(attempt) = inner.attempts.get(&state) else { return Redirect::Server };
     if attempt.binding != binding {
         // Another window's attempt: refused, and left for that window.
@@ -115,24 +147,40 @@ pub(crate) fn read_redirect(inner: &Inner, provider: ProviderKey, redirect_url: 
     let mut target = url.clone();
     target.set_query(None);
     target.set_fragment(None);
-    if attempt.provider != provider || target.as_str() != attempt.redirect_uri {
-        return Redirect::Own(Err(ErrorBody {
-            field: Some("redirect_url".into()),
-            ..ErrorBody::new(ErrorCode::RedirectUrlInvalid, "the sign-in window came back somewhere else; start again")
-        }));
+    if attempt.provider != provider || target.as_str() != attempt.callback {
+        return Redirect::Own(Err(elsewhere()));
+    }
+    Redirect::Own(Ok(attempt))
+}
+
+fn elsewhere() -> ErrorBody {
+    ErrorBody {
+        field: Some("redirect_url".into()),
+        ..ErrorBody::new(ErrorCode::RedirectUrlInvalid, "the sign-in window came back somewhere else; start again")
+    }
+}
+
+/// Step 2's second half: the server's answer to the callback, the loopback redirect with this
+/// attempt's state and a code (or an error).
+pub(crate) fn read_loopback(attempt: Attempt, loopback_url: &str) -> OpResult<SignInExchangeArgs> {
+    let url = Url::parse(loopback_url).map_err(|_| elsewhere())?;
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let mut target = url.clone();
+    target.set_query(None);
+    target.set_fragment(None);
+    if target.as_str() != attempt.loopback || param("state").as_deref() != Some(attempt.state.as_str()) {
+        return Err(elsewhere());
     }
     if let Some(code) = param("error") {
-        return Redirect::Own(Err(redirected_error(&code, param("error_description"), attempt.provider)));
+        return Err(redirected_error(&code, param("error_description"), attempt.provider));
     }
-    Redirect::Own(match param("code") {
-        Some(code) => {
-            Ok(SignInExchangeArgs { code, code_verifier: attempt.verifier, redirect_uri: attempt.redirect_uri })
-        }
+    match param("code") {
+        Some(code) => Ok(SignInExchangeArgs { code, code_verifier: attempt.verifier, redirect_uri: attempt.loopback }),
         None => Err(ErrorBody {
             field: Some("redirect_url".into()),
             ..ErrorBody::new(ErrorCode::RedirectUrlInvalid, "the server's redirect holds neither a code nor an error")
         }),
-    })
+    }
 }
 
 /// Forgets this client's attempt `state`; false when there was none (the server's, then).
