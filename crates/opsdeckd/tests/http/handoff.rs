@@ -148,6 +148,9 @@ async fn only_a_loopback_redirect_with_s256_pkce_starts_a_sign_in() {
     // No attempt of ours: no redirect to anywhere.
     let stateless = world.http.get(world.url("/api/v1/auth/callback/weibo?code=c")).send().await.unwrap();
     expect_error(stateless, 400, "sign_in_state_invalid").await;
+    let unknown = world.http.get(world.url("/api/v1/auth/callback/myspace?code=c&state=s")).send().await.unwrap();
+    let (status, body) = json(unknown).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_input")), "{body}");
     let forged = world.http.get(world.url("/api/v1/auth/callback/weibo?code=c&state=forged")).send().await.unwrap();
     expect_error(forged, 400, "sign_in_state_invalid").await;
 }
