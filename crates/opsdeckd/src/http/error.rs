@@ -5,7 +5,7 @@
 //! wrong method) are mapped to the same shape with the transport's codes.
 
 use axum::Json;
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, FormRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use opsdeck_api::{ErrorBody, ErrorCode};
@@ -67,7 +67,7 @@ impl HttpError {
         }
     }
 
-    pub fn from_json(rejection: JsonRejection, limit: usize) -> HttpError {
+    pub fn from_bytes(rejection: BytesRejection, limit: usize) -> HttpError {
         HttpError::rejected(rejection.status(), rejection.body_text(), limit)
     }
 

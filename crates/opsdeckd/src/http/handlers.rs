@@ -11,9 +11,9 @@ use opsdeck_api::ErrorCode;
 use opsdeck_api::accounts::{Authorization, ProviderKey, SignInOutcome};
 use opsdeck_api::app::ProviderStatus;
 use opsdeck_api::health::{HealthReport, HealthSummary};
-use opsdeck_api::ocr::{OcrLookup, OcrSubmitted, Side};
+use opsdeck_api::ocr::{OcrSubmitted, Side};
 use opsdeck_api::orders::{Order, OrderDraft};
-use opsdeck_core::{ApiError, Callback, Keyed};
+use opsdeck_core::{Callback, Keyed};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -129,6 +129,7 @@ pub async fn openapi_yaml() -> Response {
 
 /// The body of `POST /api/ocr`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(as = OcrSubmitRequest, example = json!({"url": "https://img.example.com/id/0001-front.jpg", "side": "front"}))]
 pub struct OcrSubmitBody {
     /// The image: an http(s) URL with a host, without spaces or control characters, at most 2048
@@ -166,42 +167,6 @@ pub async fn ocr_submit(
     let submitted = state.core.ocr_submit(&body.url, body.side).await?;
     let status = if submitted.existing { StatusCode::OK } else { StatusCode::ACCEPTED };
     Ok((status, Json(submitted)).into_response())
-}
-
-/// The query of `GET /api/ocr`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OcrLookupQuery {
-    /// The image URL as submitted.
-    #[param(pattern = r"^\s*[Hh][Tt][Tt][Pp][Ss]?:")]
-    url: String,
-}
-
-/// Status and result of an image URL
-///
-/// 404 when it was never submitted.
-#[utoipa::path(
-    get, path = "/api/ocr", tag = "ocr", operation_id = "ocrLookup",
-    security(("bearerAuth" = [])),
-    params(OcrLookupQuery),
-    responses(
-        (status = 200, description = "The request for this URL.", body = OcrLookup),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 404, response = NotFound),
-        (status = 500, response = Internal),
-        (status = 503, response = Unavailable),
-    )
-)]
-pub async fn ocr_lookup(
-    _: Authorized,
-    State(state): State<AppState>,
-    ApiQuery(query): ApiQuery<OcrLookupQuery>,
-) -> Answer<Response> {
-    match state.core.ocr_lookup(&query.url).await? {
-        Some(lookup) => Ok(Json(lookup).into_response()),
-        None => Err(ApiError::NotFound("no OCR request for this URL".into()).into()),
-    }
 }
 
 /// Place an order
@@ -391,6 +356,7 @@ fn parse_provider(text: &str) -> Result<ProviderKey, HttpError> {
 /// The body of `POST /api/oauth/{provider}/callback`: the provider's redirect parameters and
 /// the binding given at authorize.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CallbackRequest {
     /// The code from the provider's redirect (DingTalk's `authCode`).
     #[serde(default)]

@@ -3,7 +3,8 @@
 //! served at `/openapi.json` (and `/openapi.yaml`).
 //!
 //! - Intake, behind `Authorization: Bearer <api_token>`: `POST /api/ocr`, `GET /api/ocr?url=`,
-//!   `GET /api/ocr/stream?url=` (the result pushed, server-sent events),
+//!   `POST /api/ocr/lookup` (the same, the URL in a JSON body), `GET /api/ocr/stream?url=`
+//!   (the result pushed, server-sent events),
 //!   `POST /api/orders`, `GET /api/oauth/{provider}/authorize`,
 //!   `POST /api/oauth/{provider}/callback`.
 //! - Alipay's async notify, `POST /api/payments/alipay/notify`: authenticated by its signature.
@@ -42,8 +43,10 @@ mod events;
 mod extract;
 mod handlers;
 mod handoff;
-mod ocr_stream;
+mod json_errors;
 pub mod metrics;
+mod ocr_lookup;
+mod ocr_stream;
 pub mod openapi;
 pub mod per_ip;
 mod serve;
@@ -67,6 +70,7 @@ pub const ROUTES: &[(&str, &str, bool)] = &[
     ("GET", "/openapi.yaml", false),
     ("POST", "/api/ocr", true),
     ("GET", "/api/ocr", true),
+    ("POST", "/api/ocr/lookup", true),
     ("GET", "/api/ocr/stream", true),
     ("POST", "/api/orders", true),
     ("POST", "/api/payments/alipay/notify", false),
@@ -123,7 +127,8 @@ fn handler(method: &str, path: &str) -> MethodRouter<AppState> {
         ("GET", "/openapi.json") => get(handlers::openapi_json),
         ("GET", "/openapi.yaml") => get(handlers::openapi_yaml),
         ("POST", "/api/ocr") => post(handlers::ocr_submit),
-        ("GET", "/api/ocr") => get(handlers::ocr_lookup),
+        ("GET", "/api/ocr") => get(ocr_lookup::ocr_lookup),
+        ("POST", "/api/ocr/lookup") => post(ocr_lookup::ocr_lookup_post),
         ("GET", "/api/ocr/stream") => get(ocr_stream::ocr_stream),
         ("POST", "/api/orders") => post(handlers::order_place),
         ("POST", "/api/payments/alipay/notify") => post(handlers::alipay_notify),

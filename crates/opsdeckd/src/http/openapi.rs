@@ -11,7 +11,7 @@ use opsdeck_api::{ErrorBody, ErrorCode};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToResponse};
 
-use super::{handlers, ocr_stream};
+use super::{handlers, ocr_lookup, ocr_stream};
 
 /// The name of the API token's security scheme.
 pub const BEARER: &str = "bearerAuth";
@@ -26,7 +26,8 @@ pub const BEARER: &str = "bearerAuth";
         handlers::openapi_json,
         handlers::openapi_yaml,
         handlers::ocr_submit,
-        handlers::ocr_lookup,
+        ocr_lookup::ocr_lookup,
+        ocr_lookup::ocr_lookup_post,
         ocr_stream::ocr_stream,
         handlers::order_place,
         handlers::alipay_notify,

@@ -10,6 +10,7 @@ mod daemon;
 mod errors;
 mod events;
 mod handoff;
+mod intake_edges;
 mod limits;
 mod oauth;
 mod ocr;
