@@ -1,6 +1,7 @@
 //! `console`: `--sessions N` (200) console sessions subscribed to `GET /api/v1/events` of one
 //! `opsdeckd` process (sandbox mode, its simulated shop placing 600 orders and sending 600 ID
-//! cards a minute, on the bench's Redis and a SQLite file), for `--seconds N` (60).
+//! cards a minute, on the bench's Redis and a SQLite file), for `--seconds N` (60). All use one
+//! viewer's session (`opsdeckd staff token`), each on an HTTP/1.1 connection of its own.
 //!
 //! The figures, over the window that starts once every session is subscribed:
 //! - `events`: deliveries in total, across all sessions, of the events published during the
@@ -327,5 +328,40 @@ impl Drop for Daemon {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sse::Delivery;
+
+    fn log(seqs: &[u64], resyncs: u64) -> ClientLog {
+        let deliveries = seqs.iter().map(|&seq| Delivery {
+            seq,
+            at_us: seq as i64 * 1000,
+            recv_us: seq as i64 * 1000 + 500,
+            kind: 0,
+        });
+        ClientLog { deliveries: deliveries.collect(), resyncs, ..ClientLog::default() }
+    }
+
+    #[test]
+    fn dropped_counts_gaps_from_each_sessions_first_event_to_the_last_published_and_resyncs() {
+        // Complete from their own first event (subscribed at different times): nothing dropped.
+        assert_eq!(dropped(&[log(&[3, 4, 5, 6], 0), log(&[5, 6], 0)]), 0);
+        // A hole in one session, and one that stopped short of the last (6): 1 + 2.
+        assert_eq!(dropped(&[log(&[3, 5, 6], 0), log(&[3, 4], 0)]), 3);
+        // An event no session received (5) counts for every session that should have had it.
+        assert_eq!(dropped(&[log(&[3, 4, 6], 0), log(&[4, 6], 0)]), 2);
+        // A resync counts even when what followed it is complete; a repeat is no gap.
+        assert_eq!(dropped(&[log(&[3, 4, 4, 5], 1), log(&[], 2)]), 3);
+    }
+
+    #[test]
+    fn latencies_cover_the_events_published_in_the_window_once_per_delivery() {
+        let (events, ms) = window_latencies(&[log(&[1, 2, 3, 4], 0), log(&[2, 3], 0)], 2000, 4000);
+        assert_eq!(events, 4, "seqs 2 and 3 (published at 2 and 3 ms), twice each");
+        assert_eq!(ms, vec![0.5; 4]);
     }
 }
