@@ -91,6 +91,7 @@ impl JobOrigin {
 
 /// The definition of a job, as code or staff give it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobDraft {
     pub name: String,
     pub kind: String,
@@ -204,6 +205,7 @@ pub struct JobView {
 
 /// What staff may change on a job.
 #[derive(Debug, Clone, Deserialize, Serialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobEdit {
     pub trigger: TriggerSpec,
     pub timezone: String,

@@ -309,9 +309,12 @@ operations! {
 
 // The JSON bodies (and the audit list's query) of the operations that take more than an id or a
 // draft: one struct per operation, named after it, its fields the method's arguments.
+// A body refuses a field it does not know (a misspelt optional one would otherwise be dropped
+// silently); the queries accept extra parameters (cache busters, tracking).
 
 /// `sign_in_start`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInStartArgs {
     pub provider: ProviderKey,
     pub binding: String,
@@ -319,6 +322,7 @@ pub struct SignInStartArgs {
 
 /// `sign_in_complete`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInCompleteArgs {
     pub provider: ProviderKey,
     /// The URL the provider redirected the sign-in window to.
@@ -328,6 +332,7 @@ pub struct SignInCompleteArgs {
 
 /// `sign_in_cancel`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInCancelArgs {
     pub state: String,
     pub binding: String,
@@ -350,6 +355,7 @@ pub struct DesktopSignInStartArgs {
 
 /// `sign_in_exchange`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignInExchangeArgs {
     /// The one-time code the server handed the sign-in window.
     pub code: String,
@@ -376,6 +382,7 @@ pub struct AuditArgs {
 
 /// `job_preview`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JobPreviewArgs {
     pub trigger: TriggerSpec,
     pub timezone: String,
@@ -384,6 +391,7 @@ pub struct JobPreviewArgs {
 
 /// `ocr_submit`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OcrSubmitArgs {
     pub url: String,
     pub side: Side,
@@ -391,12 +399,14 @@ pub struct OcrSubmitArgs {
 
 /// `ocr_retry`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OcrRetryArgs {
     pub ids: Vec<i64>,
 }
 
 /// `ocr_set_cap`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OcrCapArgs {
     /// Calls per second, all instances together.
     pub cap: f64,
@@ -404,12 +414,14 @@ pub struct OcrCapArgs {
 
 /// `order_cancel`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderCancelArgs {
     pub reason: String,
 }
 
 /// `link_start`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkStartArgs {
     pub provider: ProviderKey,
     pub binding: String,
@@ -417,12 +429,14 @@ pub struct LinkStartArgs {
 
 /// `staff_set_role`'s body: `role` null removes the console role.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StaffRoleArgs {
     pub role: Option<Role>,
 }
 
 /// `link_request_resolve`'s body.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LinkResolveArgs {
     pub accept: bool,
 }

@@ -56,6 +56,7 @@ pub struct Goods {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewGoods {
     pub sku: String,
     pub name: String,
@@ -64,6 +65,7 @@ pub struct NewGoods {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderItem {
     pub goods_id: i64,
     pub quantity: i64,
@@ -74,6 +76,7 @@ pub struct OrderItem {
 
 /// What the shop (or a test) orders.
 #[derive(Debug, Clone, Deserialize, Serialize, TS, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderDraft {
     pub user_id: i64,
     pub kind: OrderKind,

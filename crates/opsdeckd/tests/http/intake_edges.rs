@@ -115,3 +115,37 @@ async fn unknown_fields_are_refused_naming_the_field() {
     assert_eq!(callback["field"], "next");
     world.stop().await;
 }
+
+#[tokio::test]
+async fn an_order_or_an_item_with_an_unknown_field_is_refused_naming_it() {
+    let world = World::start().await;
+    let top_up = r#"{"user_id": 1, "kind": "top_up", "amount_fen": 100, "coupon": "X"}"#;
+    let order = refused(&world, "/api/orders", top_up).await;
+    assert_eq!(order["field"], "coupon");
+    let item = r#"{"user_id": 1, "kind": "goods", "items": [{"goods_id": 1, "quantity": 1, "qty": 2}]}"#;
+    let item = refused(&world, "/api/orders", item).await;
+    assert_eq!(item["field"], "items[0].qty");
+    assert_eq!(item["message"], "unknown field `items[0].qty`; the fields are: goods_id, quantity, price_fen");
+    world.stop().await;
+}
+
+#[tokio::test]
+async fn the_console_operations_refuse_unknown_fields_and_name_mistyped_ones() {
+    let world = World::start().await;
+    let name = crate::unique("edges");
+    let issued = opsdeck_core::staff_token(world.core.config(), &name, opsdeck_core::Role::Admin).await.unwrap();
+    let send = |method: Method, path: &str, body: serde_json::Value| {
+        world.http.request(method, world.url(path)).bearer_auth(issued.token.expose()).json(&body).send()
+    };
+    let cap = send(Method::PUT, "/api/v1/ocr/cap", json!({ "cap": 2, "caps": 3 })).await.unwrap();
+    let body = expect_error(cap, 400, "invalid_input").await;
+    assert_eq!(body["field"], "caps", "{body}");
+    let retry = send(Method::POST, "/api/v1/ocr/retry", json!({ "ids": ["one"] })).await.unwrap();
+    let body = expect_error(retry, 400, "invalid_input").await;
+    assert_eq!(body["field"], "ids[0]", "{body}");
+    assert_eq!(body["message"], "`ids[0]` must be a whole number, got the text \"one\"", "{body}");
+    let role = send(Method::PUT, &format!("/api/v1/users/{}/role", issued.user_id), json!({ "role": "owner" }));
+    let body = expect_error(role.await.unwrap(), 400, "invalid_input").await;
+    assert_eq!(body["message"], "`role` must be one of: viewer, operator, admin (got `owner`)", "{body}");
+    world.stop().await;
+}
