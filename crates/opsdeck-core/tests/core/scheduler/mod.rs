@@ -51,11 +51,7 @@ pub(super) fn draft(name: &str, trigger: TriggerSpec, args: serde_json::Value, p
 }
 
 /// Waits (bounded) for `n` finished runs matching `want`, returning them.
-pub(super) async fn finished_runs(
-    events: &mut EventReceiver,
-    n: usize,
-    want: impl Fn(&JobRun) -> bool,
-) -> Vec<JobRun> {
+pub(super) async fn finished_runs(events: &mut EventReceiver, n: usize, want: impl Fn(&JobRun) -> bool) -> Vec<JobRun> {
     let mut got = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while got.len() < n {
