@@ -61,8 +61,43 @@ ensure_npm_deps() {
 
 build_ui() {
   ensure_npm_deps "$OPSDECK_ROOT/ui"
+  build_ui_in "$OPSDECK_ROOT/ui"
+}
+
+# What a UI build reads, relative to the UI's directory: its sources, its configuration and the
+# installed packages (npm's record of them). The unit tests under src/**/__tests__ are not bundled.
+UI_BUILD_INPUTS=(src public index.html package.json package-lock.json node_modules/.package-lock.json
+  vite.config.ts tsconfig.json tsconfig.app.json tsconfig.node.json)
+
+# files_hash DIR PATH...: one hash of the names and contents of the files under the PATHs that
+# exist in DIR (missing ones are left out), unit tests excepted.
+files_hash() {
+  local dir="$1" path present=()
+  shift
+  for path in "$@"; do
+    [ -e "$dir/$path" ] && present+=("$path")
+  done
+  (cd "$dir" && find "${present[@]}" -type f ! -path '*/__tests__/*' -print0 | LC_ALL=C sort -z \
+    | xargs -0r sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+# build_ui_in DIR: `npm run build` in DIR (into DIR/dist) unless DIR/.dist-stamp says that dist was
+# built from exactly these inputs and has not been touched since. A skipped build leaves dist's
+# files (and their mtimes) alone, so the desktop crate, which embeds ui/dist and is rebuilt when
+# a file there changes, is not relinked either: a warm `scripts/run.sh` opens the window in about
+# two seconds. The stamp is removed before a build and written only after one succeeded.
+build_ui_in() {
+  local dir="$1" stamp="$1/.dist-stamp" inputs
+  inputs="$(files_hash "$dir" "${UI_BUILD_INPUTS[@]}")" || return 1
+  if [ -f "$dir/dist/index.html" ] && [ -f "$stamp" ] \
+    && [ "$(cat "$stamp")" = "$inputs $(files_hash "$dir" dist)" ]; then
+    say "the UI is up to date (its sources have not changed since it was built)"
+    return 0
+  fi
   say "building the UI"
-  (cd "$OPSDECK_ROOT/ui" && npm run --silent build >/dev/null)
+  rm -f "$stamp"
+  (cd "$dir" && npm run --silent build >/dev/null) || return 1
+  printf '%s %s\n' "$inputs" "$(files_hash "$dir" dist)" >"$stamp.tmp" && mv -f "$stamp.tmp" "$stamp"
 }
 
 # The desktop binary, serving ui/dist through the custom protocol (never devUrl).

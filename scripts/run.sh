@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's run command: installs what is missing, builds the UI and the desktop app, starts a
+# The README's run command: installs what is missing, builds the UI and the desktop app (when their
+# sources changed: a warm start neither rebuilds the UI nor relinks the app), starts a
 # local Redis (Debian's redis-server on a private port, files under the OpsDeck data dir) when no
 # Redis URL is configured, and opens the console on the embedded SQLite database.
 # Arguments are passed to the app (e.g. --config PATH).

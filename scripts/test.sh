@@ -102,6 +102,7 @@ step "rustfmt" cargo fmt --all --check
 step "UI type check (vue-tsc)" npm --prefix ui run --silent typecheck
 step "UI unit tests (vitest)" npm --prefix ui test --silent
 step "UI build" build_ui
+step "UI build skipped when unchanged (tests/scripts)" bash tests/scripts/run-startup.test.sh
 step "clippy -D warnings" cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "opsdeckd builds without GTK" daemon_without_gtk
 step "Rust tests (SQLite, MariaDB, Redis)" rust_tests
