@@ -1,7 +1,8 @@
 // Words for the scheduler's values, shared by the Jobs page's components. Words come from the
 // global i18n instance (see i18n/index.ts).
 import type { DstNote, Job, RunOutcome } from './backend'
-import { t } from './i18n'
+import { describeCron } from './cronText'
+import { currentLocale, t } from './i18n'
 import { normalizeLocal } from './zoned'
 
 export const RUN_OUTCOMES: readonly RunOutcome[] = ['running', 'ok', 'failed', 'timed_out', 'missed', 'skipped_overlap']
@@ -47,7 +48,8 @@ const PERIOD_KEYS: Record<IntervalUnit, string> = {
  * A job's trigger in words, in the active language: "every 10 seconds from 2026-01-10 08:00:00",
  * "once at 2026-12-05 08:00:00" (English reads as the core's own `trigger_text`). Built from the
  * trigger itself; the interval's first fire (which the core works out) is read from
- * `trigger_text`. A cron trigger keeps the core's description in English and names its
+ * `trigger_text`. A cron trigger is described by cronstrue in the active language (see
+ * cronText.ts); one cronstrue cannot read keeps the core's description in English and names its
  * expression in other languages.
  */
 export function triggerWords(job: Pick<Job, 'trigger' | 'trigger_text'>): string {
@@ -67,8 +69,11 @@ export function triggerWords(job: Pick<Job, 'trigger' | 'trigger_text'>): string
     }
     case 'date':
       return t('jobs.trigger.once', { at: wallText(spec.at) ?? spec.at })
-    case 'cron':
-      return t('jobs.trigger.cron', { description: job.trigger_text || spec.expr, expr: spec.expr })
+    case 'cron': {
+      const description = describeCron(spec.expr, currentLocale())
+      if (description) return t('jobs.trigger.cron', { description, expr: spec.expr })
+      return t('jobs.trigger.cronUnread', { description: job.trigger_text || spec.expr, expr: spec.expr })
+    }
     default:
       return job.trigger_text
   }

@@ -63,7 +63,7 @@ describe('JobsView', () => {
     ])
 
     const report = row(w, 'nightly-report')
-    expect(report.get('[data-testid="job-trigger"]').text()).toBe('at 02:30 every day')
+    expect(report.get('[data-testid="job-trigger"]').text()).toBe('At 02:30')
     expect(report.text()).toContain('send_report')
     expect(report.get('[data-testid="job-zone"]').text()).toBe('America/New_York')
     expect(report.get('[data-testid="job-paused"]').text()).toBe('active')

@@ -28,7 +28,7 @@ describe('the trigger in words', () => {
       ],
       [
         { trigger: { type: 'cron', expr: '0 8 * * MON-FRI' }, trigger_text: 'at 08:00 on Monday through Friday' },
-        'at 08:00 on Monday through Friday',
+        'At 08:00, Monday through Friday',
       ],
       [{ trigger: { type: 'cron', expr: '0 25 * * *' }, trigger_text: 'invalid trigger' }, 'invalid trigger'],
     ]
@@ -54,8 +54,34 @@ describe('the trigger in words', () => {
     )
     expect(
       triggerWords({ trigger: { type: 'cron', expr: '0 8 * * MON-FRI' }, trigger_text: 'at 08:00 on Monday through Friday' }),
-    ).toBe('按 Cron 表达式 0 8 * * MON-FRI')
+    ).toBe('在08:00，星期一至星期五')
     expect(triggerWords({ trigger: { type: 'cron', expr: '0 25 * * *' }, trigger_text: 'invalid trigger' })).toBe('触发器无效')
+  })
+})
+
+describe('a cron trigger in words (cronstrue)', () => {
+  const cron = (expr: string, trigger_text = 'the core’s text'): TriggerOf => ({ trigger: { type: 'cron', expr }, trigger_text })
+
+  it('reads as plain English on a 24-hour clock, not “At every 20 minutes, of hour 8-22.”', () => {
+    expect(triggerWords(cron('*/20 8-22 * * *', 'At every 20 minutes, of hour 8-22.'))).toBe(
+      'Every 20 minutes, between 08:00 and 22:59',
+    )
+    expect(triggerWords(cron('30 2 * * *'))).toBe('At 02:30')
+    expect(triggerWords(cron('0 */5 * * * *'))).toBe('Every 5 minutes')
+    expect(triggerWords(cron('@daily'))).toBe('At 00:00')
+  })
+
+  it('reads in Chinese, with Chinese punctuation', () => {
+    applyLocale('zh-CN')
+    expect(triggerWords(cron('*/20 8-22 * * *'))).toBe('每隔 20 分钟，在 08:00 和 22:59 之间')
+    expect(triggerWords(cron('15 10 * * 6,0'))).toBe('在10:15，仅星期日和星期六')
+    expect(triggerWords(cron('0 3 1 * *'))).toBe('在03:00，限每月 1 号')
+  })
+
+  it('falls back to the core’s text (English) or the expression (Chinese) when cronstrue cannot read it', () => {
+    expect(triggerWords(cron('0 8 * * MON-FRI 2026 extra', 'at 08:00 in 2026'))).toBe('at 08:00 in 2026')
+    applyLocale('zh-CN')
+    expect(triggerWords(cron('0 8 * * MON-FRI 2026 extra', 'at 08:00 in 2026'))).toBe('按 Cron 表达式 0 8 * * MON-FRI 2026 extra')
   })
 })
 

@@ -453,8 +453,10 @@ const en = {
       everyUntil: 'every {period} until {until}',
       everyFromUntil: 'every {period} from {from} until {until}',
       once: 'once at {at}',
-      /** A cron trigger: the core's own description of it (English). */
+      /** A cron trigger: cronstrue's description of it in this language (cronText.ts). */
       cron: '{description}',
+      /** A cron trigger cronstrue cannot read: the core's own description of it (English). */
+      cronUnread: '{description}',
       invalid: 'invalid trigger',
     },
     form: {

@@ -432,7 +432,8 @@ const zhCN: Messages = {
       everyUntil: '每 {period}，至 {until} 止',
       everyFromUntil: '自 {from} 起，每 {period}，至 {until} 止',
       once: '于 {at} 运行一次',
-      cron: '按 Cron 表达式 {expr}',
+      cron: '{description}',
+      cronUnread: '按 Cron 表达式 {expr}',
       invalid: '触发器无效',
     },
     form: {
