@@ -52,7 +52,8 @@ describe('AuditView', () => {
     expect(first.text()).toContain('bob')
     expect(first.text()).toContain('order.cancel')
     expect(first.text()).toContain('order:991')
-    expect(first.text()).toContain('{"reason":"duplicate"}')
+    expect(first.get('[data-testid="audit-sentence"]').text()).toBe('Cancelled the order 991: duplicate.')
+    expect(first.get('[data-testid="audit-sentence"]').attributes('title')).toBe('{"reason":"duplicate"}')
     expect(first.get('time').attributes('datetime')).toBe('2025-01-15T10:12:00Z')
     expect(w.findAll('[data-testid="audit-row"]')[1]?.text()).toContain('paused for maintenance')
 
