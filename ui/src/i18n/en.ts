@@ -423,6 +423,7 @@ const en = {
     },
     instances: {
       self: 'this console',
+      server: 'the server this console uses',
       lastSeen: 'Last seen',
       lastSeenTitle: '{lastSeen} (started {startedAt})',
       runs: '{count} run in progress | {count} runs in progress',

@@ -403,6 +403,7 @@ const zhCN: Messages = {
     },
     instances: {
       self: '本控制台',
+      server: '本控制台所连服务器',
       lastSeen: '最近心跳',
       lastSeenTitle: '{lastSeen}（启动于 {startedAt}）',
       runs: '执行中：{count}',
