@@ -77,8 +77,11 @@ describe('run history', () => {
     await flushPromises()
     expect(queries().slice(-1)[0]).toEqual({ limit: 50, job_id: 2, outcome: 'failed' })
 
-    await w.get('[data-testid="runs-filter-from"]').setValue('2026-01-10T08:00')
-    await w.get('[data-testid="runs-filter-to"]').setValue('2026-07-01T00:30')
+    // Typed as yyyy-MM-dd HH:mm (a text field, not WebKit's mm/dd/yyyy datetime-local).
+    expect(w.get('[data-testid="runs-filter-from"]').attributes('type')).toBe('text')
+    expect(w.get('[data-testid="runs-filter-from"]').attributes('placeholder')).toBe('yyyy-MM-dd HH:mm')
+    await w.get('[data-testid="runs-filter-from"]').setValue('2026-01-10 08:00')
+    await w.get('[data-testid="runs-filter-to"]').setValue('2026-07-01 00:30')
     await flushPromises()
     expect(queries().slice(-1)[0]).toEqual({
       limit: 50,
@@ -95,6 +98,22 @@ describe('run history', () => {
     await w.get('[data-testid="runs-filter-to"]').setValue('')
     await flushPromises()
     expect(queries().slice(-1)[0]).toEqual({ limit: 50 })
+  })
+
+  it('refuses a date it cannot read with an inline error, and asks nothing of the core', async () => {
+    const w = await mountView()
+    const calls = queries().length
+    await w.get('[data-testid="runs-filter-from"]').setValue('01/10/2026 08:00')
+    await flushPromises()
+    expect(w.get('[data-testid="runs-filter-from-error"]').text()).toBe(
+      'Not a date and time: write it as yyyy-MM-dd HH:mm, e.g. 2026-01-31 08:00.',
+    )
+    expect(queries()).toHaveLength(calls)
+
+    await w.get('[data-testid="runs-filter-from"]').setValue('2026-01-10 08:00')
+    await flushPromises()
+    expect(w.find('[data-testid="runs-filter-from-error"]').exists()).toBe(false)
+    expect(queries().slice(-1)[0]).toEqual({ limit: 50, from: '2026-01-10T08:00:00+01:00' })
   })
 
   it('"Load older" asks for before_id with the same filters and appends', async () => {

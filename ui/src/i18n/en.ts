@@ -302,6 +302,17 @@ const en = {
       /** The warning's tooltip: why the link was lost (the shell's words). */
       reason: 'Why: {reason}',
     },
+    /** While the server does not answer: what its last report said, not a current state. */
+    stale: 'unknown (last known: {state})',
+    staleHint: 'The server does not answer: this is its last report, from before the connection was lost.',
+    lastKnown: 'Last known at',
+  },
+
+  /** A date-and-time field (DateTimeField.vue): typed as yyyy-MM-dd HH:mm in every language. */
+  dateField: {
+    title: '{format}, in {zone}',
+    format: 'Not a date and time: write it as {format}, e.g. {example}.',
+    range: 'There is no such day or time: {text}.',
   },
 
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },

@@ -287,6 +287,15 @@ const zhCN: Messages = {
       reconnecting: '连接已断开 — 正在重新连接（第 {attempt} 次尝试）…',
       reason: '原因：{reason}',
     },
+    stale: '未知（最后已知：{state}）',
+    staleHint: '服务器无响应：这是连接断开前的最后一次报告。',
+    lastKnown: '最后已知于',
+  },
+
+  dateField: {
+    title: '{format}（{zone} 时间）',
+    format: '无法识别的日期时间：请按 {format} 格式填写，例如 {example}。',
+    range: '不存在这个日期或时间：{text}。',
   },
 
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
