@@ -36,6 +36,8 @@ const en = {
     pause: 'Pause',
     resume: 'Resume',
     actions: 'Actions',
+    /** The "⋯" button of a row's actions that do not fit. */
+    moreActions: 'More actions',
     clearFilters: 'Clear filters',
     loadOlder: 'Load older',
     previous: 'Previous',

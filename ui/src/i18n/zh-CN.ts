@@ -34,6 +34,7 @@ const zhCN: Messages = {
     pause: '暂停',
     resume: '恢复',
     actions: '操作',
+    moreActions: '更多操作',
     clearFilters: '清除筛选',
     loadOlder: '加载更早的记录',
     previous: '上一页',
