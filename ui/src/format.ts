@@ -26,7 +26,7 @@ export function formatLatency(ms: number | null): string | null {
 /**
  * An instant as the active locale writes a date and time, in `zone` — the app's configured zone
  * on every page; the machine's when none is known — with the zone's UTC offset when
- * `withOffset`: "Jan 10, 2026, 02:00:00 +01:00", "2026年1月10日 02:00:00 +01:00". Text that does
+ * `withOffset`: "Jan 10, 2026, 02:00:00 +01:00", "2026-01-10 02:00:00 +01:00". Text that does
  * not parse comes back as is.
  */
 export function formatDateTime(iso: string, zone: string = machineZone(), withOffset = false): string {

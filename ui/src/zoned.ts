@@ -181,10 +181,12 @@ function localeFormatter(locale: string, zone: string, dateToo: boolean): Intl.D
 
 /**
  * An instant in `zone` as `locale` writes a date and a 24-hour time — "Jan 10, 2026, 02:00:00"
- * (en), "2026年1月10日 02:00:00" (zh-CN) — plus " +01:00" when `withOffset`. An unknown zone, or
- * text that does not parse, falls back to formatInZone.
+ * (en), "2026-01-10 02:00:00" (zh-CN: the numeric yyyy-MM-dd Chinese back offices use, not
+ * Intl's "2026年1月10日") — plus " +01:00" when `withOffset`. An unknown zone, or text that does
+ * not parse, falls back to formatInZone.
  */
 export function formatInZoneLocale(iso: string, zone: string, locale: string, withOffset = true): string {
+  if (/^zh\b/i.test(locale)) return formatInZone(iso, zone, withOffset)
   const t = Date.parse(iso)
   const f = Number.isNaN(t) ? null : localeFormatter(locale, zone, true)
   if (!f) return formatInZone(iso, zone, withOffset)

@@ -33,6 +33,14 @@ describe('InstancesStrip', () => {
     expect(wrapper.get('[data-testid="instance-self"]').text()).toBe('this console')
   })
 
+  it('writes its times as the rest of the console does, in the zone given, not as ISO text', async () => {
+    const wrapper = await mountStrip()
+    const seen = wrapper.get('[data-testid="scheduler-instance"] time')
+    expect(seen.text()).toBe('Jan 10, 2026, 10:30:00')
+    expect(seen.attributes('title')).toBe('Jan 10, 2026, 10:30:00 +08:00 (started Jan 10, 2026, 10:00:00 +08:00)')
+    expect(seen.attributes('datetime')).toBe('2026-01-10T02:30:00Z')
+  })
+
   it('names it the server’s in remote mode: this desktop runs no scheduler', async () => {
     backend.connection = remoteConnection()
     const wrapper = await mountStrip()

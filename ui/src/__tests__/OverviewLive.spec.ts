@@ -53,6 +53,10 @@ describe('Overview figures', () => {
     expect(instances.text()).toContain('Instances online (2)')
     expect(instances.get('[data-instance="inst-7f3a"]').text()).toContain('order-expiry-sweep')
     expect(instances.get('[data-instance="inst-0b12"]').text()).toContain('no run in progress')
+    // Dates as the other pages write them, in the app's zone (Berlin): not 2026-11-28 10:00:00.
+    expect(instances.get('[data-instance="inst-0b12"]').text()).toContain('up since Nov 28, 2026, 11:00:00')
+    expect(failures.text()).toContain('Nov 28, 2026, 11:00:00')
+    expect(w.get('[data-testid="overview-ocr-recent"]').text()).toContain('11:00:00')
     expect(w.find('[data-testid="overview-sandbox"]').exists()).toBe(false)
   })
 
@@ -88,5 +92,8 @@ describe('Overview figures', () => {
     expect(w.get('[data-testid="page-title"]').text()).toBe('总览')
     expect(w.get('[data-testid="overview-sandbox"]').text()).toBe('沙盒模式')
     expect(w.get('[data-testid="tile-orders-pending"]').text()).toContain('5 分钟内有 2 个到期')
+    // yyyy-MM-dd, as Chinese consoles write dates.
+    expect(w.get('[data-instance="inst-0b12"]').text()).toContain('2026-11-28 11:00:00')
+    applyLocale('en')
   })
 })
