@@ -747,6 +747,7 @@ const en = {
       paidAt: 'paid {at}',
       checkPayment: 'Check payment now',
       cancelNow: 'Cancel now',
+      actionsFor: 'Actions for order {orderNo}',
       none: '0 orders',
     },
     cancelled: {

@@ -717,6 +717,7 @@ const zhCN: Messages = {
       paidAt: '已支付 {at}',
       checkPayment: '立即查询支付',
       cancelNow: '立即取消',
+      actionsFor: '订单 {orderNo} 的操作',
       none: '0 个订单',
     },
     cancelled: {
