@@ -24,6 +24,8 @@ export interface Column<R> {
   truncate?: boolean
   /** Content of several lines (an avatar with two lines, a list of chips): not clipped. */
   wrap?: boolean
+  /** The cell holds its own controls (a checkbox, a dropdown): a click in it does not open the row. */
+  interactive?: boolean
   sortable?: boolean
   /** The first click sorts descending (newest first for times, largest first for counts). */
   descFirst?: boolean

@@ -664,6 +664,7 @@ const en = {
       error: 'Error',
       newer: 'Newer',
       older: 'Older',
+      actionsFor: 'Actions for request {id}',
       purgeTitle: 'Purge every dead request?',
       purgeMessage:
         '{count} dead request is deleted for good. This cannot be undone. | {count} dead requests are deleted for good. This cannot be undone.',

@@ -637,6 +637,7 @@ const zhCN: Messages = {
       error: '错误',
       newer: '较新',
       older: '较早',
+      actionsFor: '请求 {id} 的操作',
       purgeTitle: '清除所有死信请求？',
       purgeMessage: '{count} 个死信请求将被永久删除，且无法撤销。',
       purgeMessageAll: '所有死信请求将被永久删除，且无法撤销。',
