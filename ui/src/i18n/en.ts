@@ -317,6 +317,9 @@ const en = {
     range: 'There is no such day or time: {text}.',
   },
 
+  /** ErrorBanner.vue: the error's code, in the message's tooltip. */
+  errorBanner: { code: 'Error code: {code}' },
+
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },
 
   providers: { weibo: 'Weibo', qq: 'QQ', wechat: 'WeChat', dingtalk: 'DingTalk', oidc: 'OpenID Connect' },

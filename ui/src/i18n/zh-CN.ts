@@ -299,6 +299,8 @@ const zhCN: Messages = {
     range: '不存在这个日期或时间：{text}。',
   },
 
+  errorBanner: { code: '错误代码：{code}' },
+
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
 
   providers: { weibo: '微博', qq: 'QQ', wechat: '微信', dingtalk: '钉钉', oidc: 'OpenID Connect' },
