@@ -1,11 +1,13 @@
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount } from '@vue/test-utils'
 import StatusBar from '../components/StatusBar.vue'
 import type { ConnectionStatus } from '../backend'
 import { applyLocale } from '../i18n'
+import { ZONE_STORAGE_KEY } from '../shopZone'
+import { useAppStore } from '../stores/app'
 import { useConnectionStore } from '../stores/connection'
 import { useHealthStore } from '../stores/health'
-import { backendPlugins, component, connectionStatus, FakeBackend, remoteConnection, report } from './fakeBackend'
+import { appInfo, backendPlugins, component, connectionStatus, FakeBackend, remoteConnection, report } from './fakeBackend'
 
 let backend: FakeBackend
 
@@ -19,6 +21,10 @@ const text = (el: { text(): string }) => el.text().replace(/\s+/g, ' ')
 
 beforeEach(() => {
   backend = new FakeBackend()
+})
+afterEach(() => {
+  localStorage.removeItem(ZONE_STORAGE_KEY)
+  applyLocale('en')
 })
 
 describe('StatusBar', () => {
@@ -178,5 +184,87 @@ describe('StatusBar: where the console works', () => {
     await starting
     await flushPromises()
     expect(state(wrapper).attributes('data-state')).toBe('reconnecting')
+  })
+})
+
+describe('StatusBar: while the server does not answer', () => {
+  async function disconnected() {
+    backend.connection = remoteConnection({ server_url: 'https://ops.example.com:8443/' })
+    backend.health = report({ redis: component({ latency_ms: 2 }), checked_at: '2025-01-15T10:00:00Z' })
+    const bar = mountBar()
+    await bar.connection.start()
+    await bar.health.start()
+    await flushPromises()
+    expect(bar.wrapper.get('[data-testid="status-database"]').attributes('data-status')).toBe('ok')
+    backend.pushLink({ state: 'reconnecting', attempt: 2, retry_in_ms: 2000, reason: 'connection refused' })
+    await flushPromises()
+    return bar
+  }
+
+  it('shows the database and Redis as unknown with their last known state, not as current green', async () => {
+    const { wrapper } = await disconnected()
+    for (const [id, label] of [
+      ['status-database', 'Database'],
+      ['status-redis', 'Redis'],
+    ] as const) {
+      const item = wrapper.get(`[data-testid="${id}"]`)
+      expect(item.attributes('data-status')).toBe('unknown')
+      expect(item.attributes('data-stale')).toBe('true')
+      expect(text(item)).toContain(`${label}: unknown (last known: healthy)`)
+      expect(item.text()).not.toContain('ms') // no latency measured now
+      expect(item.attributes('title')).toContain('The server does not answer')
+    }
+    const checked = wrapper.get('[data-testid="status-checked-at"]')
+    expect(checked.attributes('data-stale')).toBe('true')
+    expect(text(checked)).toMatch(/^Last known at \d{2}:\d{2}:\d{2}$/)
+    // The server's name is still there, with the warning.
+    expect(wrapper.get('[data-testid="connection-server"]').text()).toBe('Server: ops.example.com:8443')
+    expect(wrapper.find('[data-testid="connection-warning"]').exists()).toBe(true)
+
+    applyLocale('zh-CN')
+    await flushPromises()
+    expect(text(wrapper.get('[data-testid="status-database"]'))).toContain('未知（最后已知：正常）')
+    expect(text(wrapper.get('[data-testid="status-checked-at"]'))).toMatch(/^最后已知于 /)
+  })
+
+  it('does not add a second message for the failed health check: the warning says it', async () => {
+    const { wrapper, health } = await disconnected()
+    health.error = { code: 'server_unreachable', message: 'refused', params: { server: 'https://ops.example.com:8443' } }
+    await flushPromises()
+    expect(wrapper.find('[data-testid="status-error"]').exists()).toBe(false)
+  })
+
+  it('is current again once the link is back', async () => {
+    const { wrapper } = await disconnected()
+    backend.pushLink({ state: 'connected' })
+    await flushPromises()
+    const db = wrapper.get('[data-testid="status-database"]')
+    expect(db.attributes('data-status')).toBe('ok')
+    expect(db.attributes('data-stale')).toBeUndefined()
+    expect(text(db)).toContain('Database: healthy')
+    expect(text(wrapper.get('[data-testid="status-checked-at"]'))).toMatch(/^Last check /)
+  })
+})
+
+describe('StatusBar: the time of the last check', () => {
+  it('is in the shop’s zone on the sign-in screen too: the one the core said last, not the machine’s', async () => {
+    backend.health = report({ checked_at: '2025-01-15T10:00:00Z' })
+    localStorage.setItem(ZONE_STORAGE_KEY, 'Asia/Shanghai')
+    const { wrapper, health } = mountBar() // nobody signed in: no AppInfo
+    await health.start()
+    await flushPromises()
+    expect(wrapper.get('[data-testid="status-checked-at"] time').text()).toBe('18:00:00')
+    expect(wrapper.get('[data-testid="status-checked-at"]').attributes('title')).toContain('(Asia/Shanghai)')
+  })
+
+  it('follows the app’s zone once it is known, and remembers it for the next start', async () => {
+    backend.health = report({ checked_at: '2025-01-15T10:00:00Z' })
+    backend.info = appInfo({ timezone: 'America/New_York' })
+    const { wrapper, health } = mountBar()
+    await health.start()
+    await useAppStore().load()
+    await flushPromises()
+    expect(wrapper.get('[data-testid="status-checked-at"] time').text()).toBe('05:00:00')
+    expect(localStorage.getItem(ZONE_STORAGE_KEY)).toBe('America/New_York')
   })
 })
