@@ -44,10 +44,16 @@ describe('the server chooser', () => {
     expect(testid(w, 'server-current').text()).toBe('Now working on this computer (embedded).')
     expect(testid(w, 'server-current').attributes('data-mode')).toBe('embedded')
     expect(checked(w, 'server-choice-embedded')).toBe(true)
-    expect(connectEnabled(w)).toBe(false) // nothing would change
+    // This computer chosen: no address to type, nothing to connect to.
+    expect(has(w, 'server-url')).toBe(false)
+    expect(has(w, 'server-connect')).toBe(false)
 
-    await testid(w, 'server-url').setValue('https://ops.example.com')
-    expect(checked(w, 'server-choice-remote')).toBe(true)
+    await testid(w, 'server-choice-remote').setValue(true)
+    const field = testid(w, 'server-url')
+    expect(w.get(`label[for="${field.attributes('id')}"]`).text()).toBe('Server address')
+    expect(document.activeElement).toBe(field.element) // chosen to type it
+    expect(connectEnabled(w)).toBe(false) // nothing typed yet
+    await field.setValue('https://ops.example.com')
     expect(connectEnabled(w)).toBe(true)
     await testid(w, 'server-connect').trigger('click')
     await flushPromises()
@@ -69,7 +75,8 @@ describe('the server chooser', () => {
     expect(connectEnabled(w)).toBe(false)
 
     await testid(w, 'server-choice-embedded').setValue(true)
-    expect(connectEnabled(w)).toBe(true)
+    expect(has(w, 'server-url')).toBe(false)
+    expect(connectEnabled(w)).toBe(true) // back to this computer is a change
     await testid(w, 'server-connect').trigger('click')
     await flushPromises()
     expect(backend.callsTo('server_choose')).toEqual([{ serverUrl: null }])
@@ -83,6 +90,7 @@ describe('the server chooser', () => {
       field: 'server_url',
     }
     const w = await mountApp()
+    await testid(w, 'server-choice-remote').setValue(true)
     await testid(w, 'server-url').setValue('http://ops.example.com')
     await testid(w, 'server-connect').trigger('click')
     await flushPromises()
