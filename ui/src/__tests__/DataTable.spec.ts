@@ -3,7 +3,7 @@ import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { defineComponent, h, nextTick, ref, type Component, type PropType } from 'vue'
 import DataTable from '../components/DataTable.vue'
 import type { Column, RowAction, SortState } from '../components/dataTable'
-import { sortRows } from '../components/dataTable'
+import { fittingColumns, sortRows } from '../components/dataTable'
 
 // The one table of the lists: sorting (the event, aria-sort, sorting held rows), the hover text
 // of truncated cells, the row actions collapsing into an accessible "⋯" menu when the table is
@@ -177,6 +177,23 @@ describe('cells', () => {
     expect(table.classes()).toContain('dt')
     expect(w.findAll('col').map((c) => c.attributes('style') ?? '')).toEqual(['width: 60px;', '', '', 'width: 70px;'])
     expect(table.attributes('style')).toContain('min-width: 330px') // 60 + 100 + 100 + 70
+  })
+})
+
+describe('narrow tables', () => {
+  it('leave out optional columns, the highest first, only as far as needed', () => {
+    const columns: Column<Item>[] = [
+      { key: 'id', label: 'ID', width: 60 },
+      { key: 'name', label: 'Name', minWidth: 100 },
+      { key: 'created', label: 'Created', width: 150, optional: 2 },
+      { key: 'seen', label: 'Last seen', width: 150, optional: 1 },
+    ]
+    const keys = (available: number | null, reserved = 0) => fittingColumns(columns, available, reserved).map((c) => c.key)
+    expect(keys(null)).toEqual(['id', 'name', 'created', 'seen']) // not measured: all
+    expect(keys(460)).toEqual(['id', 'name', 'created', 'seen'])
+    expect(keys(459)).toEqual(['id', 'name', 'seen']) // Created goes first
+    expect(keys(459, 150)).toEqual(['id', 'name']) // room kept for the actions
+    expect(keys(100)).toEqual(['id', 'name']) // required columns stay: the table scrolls
   })
 })
 

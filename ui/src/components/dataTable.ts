@@ -24,6 +24,11 @@ export interface Column<R> {
   truncate?: boolean
   /** Content of several lines (an avatar with two lines, a list of chips): not clipped. */
   wrap?: boolean
+  /**
+   * Left out where the table is too narrow for every column's least width (the highest number
+   * first), rather than scroll the table sideways. For what the row's hover or detail also says.
+   */
+  optional?: number
   /** The cell holds its own controls (a checkbox, a dropdown): a click in it does not open the row. */
   interactive?: boolean
   sortable?: boolean
@@ -58,6 +63,8 @@ export interface RowAction {
   title?: string
   /** Red: it destroys or cancels something. */
   danger?: boolean
+  /** Blue: what the row is there for (e.g. Accept a request). */
+  strong?: boolean
   /** Stays outside the menu for as long as it fits alone. At most one per row. */
   primary?: boolean
 }
@@ -91,6 +98,23 @@ export function actionsLayout(available: number, needed: number, widths: Actions
   if (needed + widths.inline <= available) return 'inline'
   if (needed + widths.primary <= available) return 'primary'
   return 'menu'
+}
+
+/**
+ * The columns shown in `available` px with `reserved` px kept for the actions: all of them when
+ * they fit, else without optional ones, the highest `optional` first, until they fit.
+ */
+export function fittingColumns<R>(columns: readonly Column<R>[], available: number | null, reserved: number): Column<R>[] {
+  let shown = [...columns]
+  if (available === null) return shown
+  const droppable = columns
+    .filter((c) => c.optional !== undefined)
+    .sort((a, b) => (b.optional ?? 0) - (a.optional ?? 0))
+  for (const column of droppable) {
+    if (columnsMinWidth(shown as Column<unknown>[]) + reserved <= available) break
+    shown = shown.filter((c) => c !== column)
+  }
+  return shown
 }
 
 /** The sort after a click on the header of `column`. */

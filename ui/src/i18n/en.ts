@@ -849,6 +849,7 @@ const en = {
       asked: 'Asked',
       accept: 'Accept',
       reject: 'Reject',
+      actionsFor: 'Actions for the link request of {username}',
     },
     links: {
       lastLink: 'The last sign-in method cannot be unlinked',

@@ -816,6 +816,7 @@ const zhCN: Messages = {
       asked: '申请时间',
       accept: '通过',
       reject: '拒绝',
+      actionsFor: '{username} 的绑定申请的操作',
     },
     links: {
       lastLink: '最后一种登录方式不能解绑',
