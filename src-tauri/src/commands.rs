@@ -5,14 +5,16 @@
 use std::sync::Arc;
 
 use opsdeck_api::app::AppInfo;
-use opsdeck_api::audit::AuditPage;
+use opsdeck_api::audit::{AuditPage, AuditQuery};
 use opsdeck_api::health::HealthReport;
 use opsdeck_api::jobs::{
-    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+    FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
 };
-use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use opsdeck_api::ocr::{
+    CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side,
+};
 use opsdeck_api::orders::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+    CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
 use opsdeck_api::{ErrorBody, Ops, SessionView};
@@ -36,13 +38,8 @@ pub async fn app_info(ops: OpsState<'_>, session: Session<'_>) -> Result<AppInfo
 }
 
 #[tauri::command]
-pub async fn audit_list(
-    ops: OpsState<'_>,
-    session: Session<'_>,
-    limit: u32,
-    before_id: Option<i64>,
-) -> Result<AuditPage, ErrorBody> {
-    ops.audit_list(&session.token(), limit, before_id).await
+pub async fn audit_list(ops: OpsState<'_>, session: Session<'_>, query: AuditQuery) -> Result<AuditPage, ErrorBody> {
+    ops.audit_list(&session.token(), query).await
 }
 
 #[tauri::command]
@@ -144,6 +141,30 @@ pub async fn ocr_reveal(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Res
 #[tauri::command]
 pub async fn ocr_retry(ops: OpsState<'_>, session: Session<'_>, ids: Vec<i64>) -> Result<RetryOutcome, ErrorBody> {
     ops.ocr_retry(&session.token(), ids).await
+}
+
+#[tauri::command]
+pub async fn ocr_cancel(ops: OpsState<'_>, session: Session<'_>, ids: Vec<i64>) -> Result<CancelOutcome, ErrorBody> {
+    ops.ocr_cancel(&session.token(), ids).await
+}
+
+#[tauri::command]
+pub async fn ocr_attempts(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<Vec<OcrAttempt>, ErrorBody> {
+    ops.ocr_attempts(&session.token(), id).await
+}
+
+#[tauri::command]
+pub async fn run_stop(ops: OpsState<'_>, session: Session<'_>, id: i64) -> Result<JobRun, ErrorBody> {
+    ops.run_stop(&session.token(), id).await
+}
+
+#[tauri::command]
+pub async fn orders_activity(
+    ops: OpsState<'_>,
+    session: Session<'_>,
+    minutes: u32,
+) -> Result<Vec<OrderActivity>, ErrorBody> {
+    ops.orders_activity(&session.token(), minutes).await
 }
 
 #[tauri::command]

@@ -17,6 +17,7 @@ mod remote;
 mod session;
 mod shell;
 mod signin;
+mod webview;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use std::sync::Arc;
 use clap::Parser;
 use opsdeck_api::{ErrorBody, ErrorCode};
 use opsdeck_core::{Config, ConfigSource};
-use tauri::Runtime;
+use tauri::{Manager, Runtime};
 
 /// The name of the event the window listens to.
 pub const CORE_EVENT: &str = "core-event";
@@ -49,6 +50,8 @@ struct Cli {
 }
 
 pub fn run() -> ExitCode {
+    // SAFETY: the first thing the app does; no other thread has started yet.
+    unsafe { webview::prefer_cpu_drawing() };
     let cli = Cli::parse();
     let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
@@ -152,6 +155,10 @@ commands![
     commands::ocr_reveal,
     commands::ocr_retry,
     commands::ocr_purge_dead,
+    commands::ocr_cancel,
+    commands::ocr_attempts,
+    commands::run_stop,
+    commands::orders_activity,
     commands::ocr_set_cap,
     commands::ocr_pause,
     commands::ocr_resume,
@@ -214,6 +221,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, shell: Shell) -> tauri::B
             commands(invoke)
         })
         .setup(move |app| {
+            if let Some(window) = app.get_webview_window("main") {
+                webview::tune(&window);
+            }
             tauri::async_runtime::spawn(live::forward_events(app.handle().clone(), ops, session));
             tauri::async_runtime::spawn(connection::forward_link(app.handle().clone(), connection));
             Ok(())

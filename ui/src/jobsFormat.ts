@@ -5,7 +5,7 @@ import { describeCron } from './cronText'
 import { currentLocale, t } from './i18n'
 import { normalizeLocal } from './zoned'
 
-export const RUN_OUTCOMES: readonly RunOutcome[] = ['running', 'ok', 'failed', 'timed_out', 'missed', 'skipped_overlap']
+export const RUN_OUTCOMES: readonly RunOutcome[] = ['running', 'ok', 'failed', 'timed_out', 'missed', 'skipped_overlap', 'stopped']
 
 export function outcomeWord(outcome: RunOutcome): string {
   return t(`jobs.outcome.${outcome}`)

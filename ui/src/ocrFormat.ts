@@ -2,7 +2,7 @@
 import type { OcrPauseKind, OcrStatus, Side } from './backend'
 import { t } from './i18n'
 
-export const OCR_STATUSES: readonly OcrStatus[] = ['pending', 'in_flight', 'done', 'dead']
+export const OCR_STATUSES: readonly OcrStatus[] = ['pending', 'in_flight', 'done', 'dead', 'cancelled']
 
 export function ocrStatusWord(status: OcrStatus): string {
   return t(`ocr.status.${status}`)

@@ -150,9 +150,27 @@ pub struct UserPage {
 pub struct UserQuery {
     #[serde(default)]
     pub search: Option<String>,
+    /// The column to sort by (None: newest first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub sort: Option<UserSort>,
+    /// Descending (with `sort`).
+    #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
+    pub desc: bool,
     #[serde(default)]
     pub offset: u32,
     pub limit: u32,
+}
+
+/// The columns the user list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserSort {
+    Id,
+    Username,
+    Mobile,
+    CreatedAt,
 }
 
 /// A new identity whose mobile matches an existing user: it is linked only once staff confirm.

@@ -112,6 +112,8 @@ pub enum RunOutcome {
     TimedOut,
     Missed,
     SkippedOverlap,
+    /// Staff stopped it while it ran.
+    Stopped,
 }
 
 impl RunOutcome {
@@ -123,6 +125,7 @@ impl RunOutcome {
             RunOutcome::TimedOut => "timed_out",
             RunOutcome::Missed => "missed",
             RunOutcome::SkippedOverlap => "skipped_overlap",
+            RunOutcome::Stopped => "stopped",
         }
     }
 
@@ -134,6 +137,7 @@ impl RunOutcome {
             RunOutcome::TimedOut,
             RunOutcome::Missed,
             RunOutcome::SkippedOverlap,
+            RunOutcome::Stopped,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)
@@ -153,6 +157,9 @@ pub struct JobRun {
     pub outcome: RunOutcome,
     pub instance: String,
     pub manual: bool,
+    /// Who started a manual run (a staff member's name, or `system:…`); who stopped a stopped
+    /// one is in `error`.
+    pub started_by: Option<String>,
     pub attempts: i64,
     pub summary: Option<serde_json::Value>,
     /// Why it failed, timed out or was stopped.
@@ -168,14 +175,37 @@ pub struct RunQuery {
     pub outcome: Option<RunOutcome>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The column to sort by (None: newest first, paged by `before_id`; with a sort, paged by
+    /// `offset`).
+    pub sort: Option<RunSort>,
+    /// Descending (with `sort`).
+    #[ts(as = "Option<bool>", optional)]
+    pub desc: bool,
+    #[ts(as = "Option<u32>", optional)]
+    pub offset: u32,
     pub limit: u32,
     pub before_id: Option<i64>,
+}
+
+/// The columns the run history sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunSort {
+    ScheduledAt,
+    JobName,
+    Outcome,
+    DurationMs,
+    Instance,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
 pub struct RunPage {
     pub runs: Vec<JobRun>,
     pub next_before_id: Option<i64>,
+    /// With a sort: the offset of the next page (None at the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub next_offset: Option<u32>,
 }
 
 /// What the console shows about a kind.

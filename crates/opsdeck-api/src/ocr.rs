@@ -88,6 +88,9 @@ pub enum OcrStatus {
     Done,
     /// Given up: Baidu refused the image, or retries/deliveries ran out. Staff may retry it.
     Dead,
+    /// Staff cancelled it while it was pending: it is never called. Submitting the URL again
+    /// starts it afresh.
+    Cancelled,
 }
 
 impl OcrStatus {
@@ -97,6 +100,7 @@ impl OcrStatus {
             OcrStatus::InFlight => "in_flight",
             OcrStatus::Done => "done",
             OcrStatus::Dead => "dead",
+            OcrStatus::Cancelled => "cancelled",
         }
     }
 
@@ -106,6 +110,7 @@ impl OcrStatus {
             "in_flight" => OcrStatus::InFlight,
             "done" => OcrStatus::Done,
             "dead" => OcrStatus::Dead,
+            "cancelled" => OcrStatus::Cancelled,
             _ => return None,
         })
     }
@@ -188,8 +193,68 @@ pub struct OcrQuery {
     pub status: Option<OcrStatus>,
     /// A part of the URL.
     pub search: Option<String>,
+    /// A part of the last error's text (or Baidu's error code, as digits).
+    pub error: Option<String>,
+    /// Submitted at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Submitted before.
+    pub to: Option<DateTime<Utc>>,
+    /// The column to sort by (None: newest first).
+    pub sort: Option<OcrSort>,
+    /// Descending (with `sort`).
+    #[ts(as = "Option<bool>", optional)]
+    pub desc: bool,
     pub offset: u32,
     pub limit: u32,
+}
+
+/// The columns the OCR request list sorts by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OcrSort {
+    Id,
+    Url,
+    Status,
+    Attempts,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// How one call to Baidu for a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// Recognised.
+    Ok,
+    /// Failed; retried later.
+    Retry,
+    /// Failed; given up (the request went dead).
+    Dead,
+}
+
+/// One call to Baidu for a request (its attempt history, oldest first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct OcrAttempt {
+    /// 1 for the first call.
+    pub attempt: i64,
+    pub at: DateTime<Utc>,
+    pub outcome: AttemptOutcome,
+    /// Baidu's error code, when Baidu answered with one.
+    pub error_code: Option<i64>,
+    /// What went wrong, in words (None when it went well).
+    pub message: Option<String>,
+    /// How long the call took.
+    pub duration_ms: Option<i64>,
+    /// The instance that made the call.
+    pub instance: Option<String>,
+}
+
+/// What a cancel of pending requests did.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, ToSchema)]
+pub struct CancelOutcome {
+    pub cancelled: u64,
+    /// Not pending (any more): left as they are.
+    pub skipped: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]
@@ -206,6 +271,8 @@ pub struct OcrCounts {
     pub in_flight: i64,
     pub done: i64,
     pub dead: i64,
+    #[serde(default)]
+    pub cancelled: i64,
 }
 
 /// Why the queue is not calling Baidu.

@@ -15,16 +15,18 @@ use crate::accounts::{
     Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
 };
 use crate::app::AppInfo;
-use crate::audit::AuditPage;
+use crate::audit::{AuditPage, AuditQuery};
 use crate::error::ErrorBody;
 use crate::events::EventStream;
 use crate::health::HealthReport;
 use crate::jobs::{
-    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+    FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
 };
-use crate::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use crate::ocr::{
+    CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side,
+};
 use crate::orders::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+    CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use crate::overview::Overview;
 use crate::session::{SessionToken, SessionView, SignInResult};
@@ -84,7 +86,7 @@ pub trait Ops: Send + Sync {
     // ---- overview, settings, audit
     async fn app_info(&self, s: &SessionToken) -> OpResult<AppInfo>;
     async fn overview(&self, s: &SessionToken) -> OpResult<Overview>;
-    async fn audit_list(&self, s: &SessionToken, limit: u32, before_id: Option<i64>) -> OpResult<AuditPage>;
+    async fn audit_list(&self, s: &SessionToken, query: AuditQuery) -> OpResult<AuditPage>;
 
     // ---- jobs
     async fn jobs_list(&self, s: &SessionToken) -> OpResult<Vec<JobView>>;
@@ -104,6 +106,9 @@ pub trait Ops: Send + Sync {
     async fn job_resume(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
     async fn job_run_now(&self, s: &SessionToken, id: i64) -> OpResult<JobView>;
     async fn job_delete(&self, s: &SessionToken, id: i64) -> OpResult<()>;
+    /// Asks a running run to stop (cooperatively; abandoned after a grace period) and records
+    /// it as stopped, with who stopped it. The run as it is after.
+    async fn run_stop(&self, s: &SessionToken, run_id: i64) -> OpResult<JobRun>;
     async fn runs_list(&self, s: &SessionToken, query: RunQuery) -> OpResult<RunPage>;
     async fn scheduler_instances(&self, s: &SessionToken) -> OpResult<Vec<SchedulerInstance>>;
 
@@ -115,6 +120,10 @@ pub trait Ops: Send + Sync {
     async fn ocr_reveal(&self, s: &SessionToken, id: i64) -> OpResult<IdCardFront>;
     async fn ocr_submit(&self, s: &SessionToken, url: String, side: Side) -> OpResult<OcrSubmitted>;
     async fn ocr_retry(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<RetryOutcome>;
+    /// Cancels pending requests (others are skipped): they are never called.
+    async fn ocr_cancel(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<CancelOutcome>;
+    /// A request's calls to Baidu, oldest first.
+    async fn ocr_attempts(&self, s: &SessionToken, id: i64) -> OpResult<Vec<OcrAttempt>>;
     async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64>;
     async fn ocr_set_cap(&self, s: &SessionToken, cap: f64) -> OpResult<OcrStats>;
     async fn ocr_pause(&self, s: &SessionToken) -> OpResult<OcrStats>;
@@ -126,6 +135,9 @@ pub trait Ops: Send + Sync {
     async fn order_get(&self, s: &SessionToken, order_no: String) -> OpResult<Order>;
     async fn order_timeline(&self, s: &SessionToken, order_no: String) -> OpResult<Vec<OrderEvent>>;
     async fn orders_summary(&self, s: &SessionToken) -> OpResult<OrdersSummary>;
+    /// Orders placed, paid, expired and cancelled per minute over the last `minutes` (oldest
+    /// first, a point for every minute).
+    async fn orders_activity(&self, s: &SessionToken, minutes: u32) -> OpResult<Vec<OrderActivity>>;
     async fn cancelled_list(&self, s: &SessionToken, query: OrderQuery) -> OpResult<CancelledPage>;
     async fn order_place(&self, s: &SessionToken, draft: OrderDraft) -> OpResult<Order>;
     /// Asks Alipay whether a pending order was paid; true when it was (and is now marked paid).
@@ -198,9 +210,11 @@ impl Operation {
             Operation::JobResume => "resume jobs",
             Operation::JobRunNow => "run jobs",
             Operation::JobDelete => "delete jobs",
+            Operation::RunStop => "stop runs",
             Operation::OcrReveal => "reveal ID-card data",
             Operation::OcrSubmit => "submit OCR requests",
             Operation::OcrRetry => "retry OCR requests",
+            Operation::OcrCancel => "cancel OCR requests",
             Operation::OcrPurgeDead => "purge dead OCR requests",
             Operation::OcrSetCap => "change the OCR cap",
             Operation::OcrPause => "pause the OCR queue",
@@ -276,6 +290,7 @@ operations! {
     JobResume = "job_resume", Write, Post "/api/v1/jobs/{id}/resume";
     JobRunNow = "job_run_now", Write, Post "/api/v1/jobs/{id}/run";
     JobDelete = "job_delete", Write, Delete "/api/v1/jobs/{id}";
+    RunStop = "run_stop", Write, Post "/api/v1/runs/{id}/stop";
     RunsList = "runs_list", Read, Get "/api/v1/runs";
     SchedulerInstances = "scheduler_instances", Read, Get "/api/v1/scheduler-instances";
     OcrList = "ocr_list", Read, Get "/api/v1/ocr-requests";
@@ -283,6 +298,8 @@ operations! {
     OcrReveal = "ocr_reveal", Write, Post "/api/v1/ocr-requests/{id}/reveal";
     OcrSubmit = "ocr_submit", Write, Post "/api/v1/ocr-requests";
     OcrRetry = "ocr_retry", Write, Post "/api/v1/ocr/retry";
+    OcrCancel = "ocr_cancel", Write, Post "/api/v1/ocr/cancel";
+    OcrAttempts = "ocr_attempts", Read, Get "/api/v1/ocr-requests/{id}/attempts";
     OcrPurgeDead = "ocr_purge_dead", Write, Post "/api/v1/ocr/purge-dead";
     OcrSetCap = "ocr_set_cap", Write, Put "/api/v1/ocr/cap";
     OcrPause = "ocr_pause", Write, Post "/api/v1/ocr/pause";
@@ -292,6 +309,7 @@ operations! {
     OrderGet = "order_get", Read, Get "/api/v1/orders/{order_no}";
     OrderTimeline = "order_timeline", Read, Get "/api/v1/orders/{order_no}/timeline";
     OrdersSummary = "orders_summary", Read, Get "/api/v1/orders-summary";
+    OrdersActivity = "orders_activity", Read, Get "/api/v1/orders-activity";
     CancelledList = "cancelled_list", Read, Get "/api/v1/cancelled-orders";
     OrderPlace = "order_place", Write, Post "/api/v1/orders";
     OrderCheckPayment = "order_check_payment", Write, Post "/api/v1/orders/{order_no}/check-payment";
@@ -372,12 +390,11 @@ pub struct EventsArgs {
     pub last_event_id: Option<String>,
 }
 
-/// `audit_list`'s query.
+/// `orders_activity`'s query.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AuditArgs {
-    pub limit: u32,
-    #[serde(default)]
-    pub before_id: Option<i64>,
+pub struct OrdersActivityArgs {
+    /// How many minutes back, at most 1440.
+    pub minutes: u32,
 }
 
 /// `job_preview`'s body.
@@ -401,6 +418,13 @@ pub struct OcrSubmitArgs {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OcrRetryArgs {
+    pub ids: Vec<i64>,
+}
+
+/// `ocr_cancel`'s body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OcrCancelArgs {
     pub ids: Vec<i64>,
 }
 

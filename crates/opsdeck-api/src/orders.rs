@@ -209,8 +209,37 @@ pub struct OrderQuery {
     /// An order number or a user id.
     pub search: Option<String>,
     pub status: Option<OrderStatus>,
+    /// The column to sort by (None: newest first).
+    pub sort: Option<OrderSort>,
+    /// Descending (with `sort`).
+    #[ts(as = "Option<bool>", optional)]
+    pub desc: bool,
     pub offset: u32,
     pub limit: u32,
+}
+
+/// The columns the order lists sort by (`cancelled_at` only the cancelled orders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderSort {
+    OrderNo,
+    UserId,
+    Amount,
+    Status,
+    CreatedAt,
+    ExpiresAt,
+    CancelledAt,
+}
+
+/// Orders placed, paid, expired (cancelled by the sweep) and cancelled by staff in one minute.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, TS, ToSchema)]
+pub struct OrderActivity {
+    /// The minute's start.
+    pub at: DateTime<Utc>,
+    pub placed: i64,
+    pub paid: i64,
+    pub expired: i64,
+    pub cancelled: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, TS, ToSchema)]

@@ -60,12 +60,12 @@ macro_rules! declarations {
 pub fn declarations() -> Vec<Declaration> {
     declarations![
         // accounts
-        ProviderKey, ProviderInfo, Role, Staff, LinkView, UserView, UserPage, UserQuery, LinkRequest,
+        ProviderKey, ProviderInfo, Role, Staff, LinkView, UserView, UserPage, UserQuery, UserSort, LinkRequest,
         Authorization, SignInOutcome,
         // app
         AppInfo, ProviderStatus, ProviderState, DatabaseBackend,
         // audit
-        AuditEntry, AuditPage,
+        AuditEntry, AuditQuery, AuditSort, AuditPage,
         // error
         ErrorCode, ErrorBody, ErrorReason,
         // events
@@ -77,13 +77,15 @@ pub fn declarations() -> Vec<Declaration> {
         NotifyOutcome,
         // jobs
         TriggerSpec, DstNote, FireTime, JobPolicy, JobOrigin, JobDraft, RunOutcome, JobRun, RunQuery,
-        RunPage, TaskKindInfo, JobView, JobEdit, SchedulerInstance,
+        RunSort, RunPage, TaskKindInfo, JobView, JobEdit, SchedulerInstance,
         // ocr
         Side, IdCardFront, IdCardBack, IdCardFields, IdCard, OcrStatus, OcrRequest, OcrSubmitted,
-        OcrLookup, OcrQuery, OcrPage, OcrCounts, PauseKind, OcrPause, CallSample, OcrStats, RetryOutcome,
+        OcrLookup, OcrQuery, OcrSort, OcrPage, OcrCounts, PauseKind, OcrPause, CallSample, OcrStats, RetryOutcome,
+        AttemptOutcome, OcrAttempt, CancelOutcome,
         // orders
         OrdersSummary, OrderKind, OrderStatus, Goods, NewGoods, OrderItem, OrderDraft, Order,
-        CancelledOrder, CancelCode, CancelReason, OrderEvent, OrderQuery, OrderPage, CancelledPage,
+        CancelledOrder, CancelCode, CancelReason, OrderEvent, OrderQuery, OrderSort, OrderPage, CancelledPage,
+        OrderActivity,
         // overview
         Overview, OcrOverview, DepthSample, RecentOcr, OrdersOverview, RecentCancel, JobFailure,
         InstanceOverview, HeldClaim,

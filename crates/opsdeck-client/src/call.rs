@@ -105,7 +105,7 @@ impl Inner {
 }
 
 impl Call<'_> {
-    /// The query string (a list's query, `AuditArgs`, the desktop sign-in's start).
+    /// The query string (a list's query, `OrdersActivityArgs`, the desktop sign-in's start).
     pub(crate) fn query<Q: Serialize + ?Sized>(mut self, query: &Q) -> Self {
         self.request = self.request.query(query);
         self

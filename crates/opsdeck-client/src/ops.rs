@@ -1,6 +1,6 @@
 //! [`Ops`] over the server: each operation on its route, with its arguments where the server
 //! reads them (`crates/opsdeckd/src/http/v1.rs`, the `v1_table!`): ids in the path, a list's
-//! query (and `AuditArgs`) in the query string, the rest the JSON body (the draft, or the
+//! query (and `OrdersActivityArgs`) in the query string, the rest the JSON body (the draft, or the
 //! operation's `…Args` struct).
 
 use async_trait::async_trait;
@@ -8,18 +8,21 @@ use opsdeck_api::accounts::{
     Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
 };
 use opsdeck_api::app::AppInfo;
-use opsdeck_api::audit::AuditPage;
+use opsdeck_api::audit::{AuditPage, AuditQuery};
 use opsdeck_api::health::HealthReport;
 use opsdeck_api::jobs::{
-    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+    FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
 };
-use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use opsdeck_api::ocr::{
+    CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side,
+};
 use opsdeck_api::ops::{
-    AuditArgs, DesktopSignInStartArgs, JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCapArgs, OcrRetryArgs,
+    DesktopSignInStartArgs, JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCancelArgs, OcrCapArgs, OcrRetryArgs,
+    OrdersActivityArgs,
     OcrSubmitArgs, OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, StaffRoleArgs,
 };
 use opsdeck_api::orders::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+    CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
 use opsdeck_api::{
@@ -133,8 +136,8 @@ impl Ops for RemoteOps {
         self.inner.call(Op::Overview, Some(s), None).send().await
     }
 
-    async fn audit_list(&self, s: &SessionToken, limit: u32, before_id: Option<i64>) -> OpResult<AuditPage> {
-        self.inner.call(Op::AuditList, Some(s), None).query(&AuditArgs { limit, before_id }).send().await
+    async fn audit_list(&self, s: &SessionToken, query: AuditQuery) -> OpResult<AuditPage> {
+        self.inner.call(Op::AuditList, Some(s), None).query(&query).send().await
     }
 
     async fn jobs_list(&self, s: &SessionToken) -> OpResult<Vec<JobView>> {
@@ -184,6 +187,10 @@ impl Ops for RemoteOps {
         self.inner.call(Op::JobDelete, Some(s), Some(&id.to_string())).send().await
     }
 
+    async fn run_stop(&self, s: &SessionToken, run_id: i64) -> OpResult<JobRun> {
+        self.inner.call(Op::RunStop, Some(s), Some(&run_id.to_string())).send().await
+    }
+
     async fn runs_list(&self, s: &SessionToken, query: RunQuery) -> OpResult<RunPage> {
         self.inner.call(Op::RunsList, Some(s), None).query(&query).send().await
     }
@@ -210,6 +217,14 @@ impl Ops for RemoteOps {
 
     async fn ocr_retry(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<RetryOutcome> {
         self.inner.call(Op::OcrRetry, Some(s), None).body(&OcrRetryArgs { ids }).send().await
+    }
+
+    async fn ocr_cancel(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<CancelOutcome> {
+        self.inner.call(Op::OcrCancel, Some(s), None).body(&OcrCancelArgs { ids }).send().await
+    }
+
+    async fn ocr_attempts(&self, s: &SessionToken, id: i64) -> OpResult<Vec<OcrAttempt>> {
+        self.inner.call(Op::OcrAttempts, Some(s), Some(&id.to_string())).send().await
     }
 
     async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64> {
@@ -246,6 +261,10 @@ impl Ops for RemoteOps {
 
     async fn orders_summary(&self, s: &SessionToken) -> OpResult<OrdersSummary> {
         self.inner.call(Op::OrdersSummary, Some(s), None).send().await
+    }
+
+    async fn orders_activity(&self, s: &SessionToken, minutes: u32) -> OpResult<Vec<OrderActivity>> {
+        self.inner.call(Op::OrdersActivity, Some(s), None).query(&OrdersActivityArgs { minutes }).send().await
     }
 
     async fn cancelled_list(&self, s: &SessionToken, query: OrderQuery) -> OpResult<CancelledPage> {

@@ -59,5 +59,5 @@ pub async fn list(pool: &AnyPool, limit: u32, before_id: Option<i64>) -> sqlx::R
     } else {
         None
     };
-    Ok(AuditPage { entries, next_before_id })
+    Ok(AuditPage { entries, next_before_id, next_offset: None })
 }

@@ -56,7 +56,7 @@ beforeEach(() => {
     },
   }
   backend.ocrFigures = ocrStats({
-    counts: { pending: 7, in_flight: 2, done: 40, dead: 3 },
+    counts: { pending: 7, in_flight: 2, done: 40, dead: 3, cancelled: 0 },
     cap: 2,
     calls: callSamples((i) => (i % 2 === 0 ? 2 : 1)),
     drain_seconds: 4.5,
@@ -114,7 +114,7 @@ describe('OcrView', () => {
     backend.push({
       kind: 'ocr_stats',
       stats: ocrStats({
-        counts: { pending: 120, in_flight: 1, done: 41, dead: 3 },
+        counts: { pending: 120, in_flight: 1, done: 41, dead: 3, cancelled: 0 },
         cap: 0.5,
         cap_source: 'console',
         drain_seconds: 242,

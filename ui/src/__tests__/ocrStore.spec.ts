@@ -32,7 +32,7 @@ beforeEach(() => {
     ocrRequest({ id: 2, status: 'dead', url: 'https://img.example.com/dead.jpg' }),
     ocrRequest({ id: 3, status: 'pending' }),
   ]
-  backend.ocrFigures = ocrStats({ counts: { pending: 1, in_flight: 0, done: 1, dead: 1 } })
+  backend.ocrFigures = ocrStats({ counts: { pending: 1, in_flight: 0, done: 1, dead: 1, cancelled: 0 } })
 })
 
 describe('OCR store', () => {
@@ -41,7 +41,7 @@ describe('OCR store', () => {
     expect(backend.listenerCount).toBe(1)
     expect(backend.callsTo('ocr_stats')).toHaveLength(1)
     expect(backend.callsTo('ocr_list')).toEqual([{ query: { offset: 0, limit: 50 } }])
-    expect(ocr.stats?.counts).toEqual({ pending: 1, in_flight: 0, done: 1, dead: 1 })
+    expect(ocr.stats?.counts).toEqual({ pending: 1, in_flight: 0, done: 1, dead: 1, cancelled: 0 })
     expect(ocr.listLoaded).toBe(true)
     expect(ocr.requests.map((r) => r.id)).toEqual([3, 2, 1])
     expect(ocr.total).toBe(3)
@@ -49,7 +49,7 @@ describe('OCR store', () => {
 
   it('takes the figures from ocr_stats events, without polling', async () => {
     const ocr = await started()
-    const pushed = ocrStats({ counts: { pending: 9, in_flight: 1, done: 1, dead: 1 }, cap: 4 })
+    const pushed = ocrStats({ counts: { pending: 9, in_flight: 1, done: 1, dead: 1, cancelled: 0 }, cap: 4 })
     backend.push({ kind: 'ocr_stats', stats: pushed })
     await flushPromises()
     expect(ocr.stats).toEqual(pushed)

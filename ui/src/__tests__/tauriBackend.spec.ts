@@ -30,14 +30,39 @@ describe('Tauri backend', () => {
     ])
   })
 
-  it('invokes audit_list with limit and camelCase beforeId', async () => {
+  it('invokes audit_list with the whole query, every key present', async () => {
     invoke.mockResolvedValue({ entries: [], next_before_id: null })
     const b = createTauriBackend()
     await b.auditList({ limit: 50 })
-    await b.auditList({ limit: 50, before_id: 41 })
+    await b.auditList({
+      limit: 50,
+      before_id: 41,
+      actor: 'Li Lei',
+      action: 'job.',
+      from: '2026-01-10T00:00:00Z',
+      to: '2026-01-11T00:00:00Z',
+      search: 'cleanup',
+    })
+    await b.auditList({ limit: 50, sort: 'who', desc: true, offset: 100 })
+    const none = { actor: null, action: null, from: null, to: null, search: null, sort: null, desc: false, offset: 0 }
     expect(invoke.mock.calls).toEqual([
-      ['audit_list', { limit: 50, beforeId: null }],
-      ['audit_list', { limit: 50, beforeId: 41 }],
+      ['audit_list', { query: { ...none, limit: 50, before_id: null } }],
+      [
+        'audit_list',
+        {
+          query: {
+            ...none,
+            actor: 'Li Lei',
+            action: 'job.',
+            from: '2026-01-10T00:00:00Z',
+            to: '2026-01-11T00:00:00Z',
+            search: 'cleanup',
+            limit: 50,
+            before_id: 41,
+          },
+        },
+      ],
+      ['audit_list', { query: { ...none, sort: 'who', desc: true, offset: 100, limit: 50, before_id: null } }],
     ])
   })
 
@@ -65,6 +90,7 @@ describe('Tauri backend', () => {
     await b.jobResume(7)
     await b.jobRunNow(7)
     await expect(b.jobDelete(7)).resolves.toBeUndefined()
+    await b.runStop(31)
     await b.schedulerInstances()
 
     expect(invoke.mock.calls).toEqual([
@@ -77,6 +103,7 @@ describe('Tauri backend', () => {
       ['job_resume', { id: 7 }],
       ['job_run_now', { id: 7 }],
       ['job_delete', { id: 7 }],
+      ['run_stop', { id: 31 }],
       ['scheduler_instances', undefined],
     ])
   })
@@ -94,7 +121,22 @@ describe('Tauri backend', () => {
       before_id: 99,
     })
     expect(invoke.mock.calls).toEqual([
-      ['runs_list', { query: { job_id: null, outcome: null, from: null, to: null, limit: 50, before_id: null } }],
+      [
+        'runs_list',
+        {
+          query: {
+            job_id: null,
+            outcome: null,
+            from: null,
+            to: null,
+            sort: null,
+            desc: false,
+            offset: 0,
+            limit: 50,
+            before_id: null,
+          },
+        },
+      ],
       [
         'runs_list',
         {
@@ -103,6 +145,9 @@ describe('Tauri backend', () => {
             outcome: 'failed',
             from: '2026-01-10T08:00:00+01:00',
             to: '2026-01-11T08:00:00+01:00',
+            sort: null,
+            desc: false,
+            offset: 0,
             limit: 20,
             before_id: 99,
           },
@@ -120,18 +165,23 @@ describe('Tauri backend', () => {
     await b.ocrGet(7)
     await b.ocrReveal(7)
     await b.ocrRetry([7, 9])
+    await b.ocrCancel([3])
+    await b.ocrAttempts(7)
     await b.ocrPurgeDead()
     await b.ocrSetCap(2.5)
     await b.ocrPause()
     await b.ocrResume()
     await b.ocrStats()
+    const noOcrFilter = { status: null, search: null, error: null, from: null, to: null, sort: null, desc: false }
     expect(invoke.mock.calls).toEqual([
       ['ocr_submit', { url: 'https://img.example.com/a.jpg', side: 'back' }],
-      ['ocr_list', { query: { status: null, search: null, offset: 0, limit: 50 } }],
-      ['ocr_list', { query: { status: 'dead', search: 'a.jpg', offset: 50, limit: 50 } }],
+      ['ocr_list', { query: { ...noOcrFilter, offset: 0, limit: 50 } }],
+      ['ocr_list', { query: { ...noOcrFilter, status: 'dead', search: 'a.jpg', offset: 50, limit: 50 } }],
       ['ocr_get', { id: 7 }],
       ['ocr_reveal', { id: 7 }],
       ['ocr_retry', { ids: [7, 9] }],
+      ['ocr_cancel', { ids: [3] }],
+      ['ocr_attempts', { id: 7 }],
       ['ocr_purge_dead', undefined],
       ['ocr_set_cap', { cap: 2.5 }],
       ['ocr_pause', undefined],
@@ -150,17 +200,22 @@ describe('Tauri backend', () => {
     await b.cancelledList({ offset: 0, limit: 50, search: 'OD1' })
     await b.orderTimeline('OD1')
     await b.ordersSummary()
+    await b.ordersActivity(60)
+    await b.ordersList({ offset: 0, limit: 50, sort: 'amount', desc: true })
     await expect(b.orderCancel('OD1', 'asked by the customer')).resolves.toBeUndefined()
     await b.orderCheckPayment('OD1')
     await b.goodsList()
     await b.goodsCreate(goods)
     await b.orderPlace(draft)
+    const unsorted = { sort: null, desc: false }
     expect(invoke.mock.calls).toEqual([
-      ['orders_list', { query: { search: null, status: null, offset: 0, limit: 50 } }],
-      ['orders_list', { query: { search: '10086', status: 'pending', offset: 50, limit: 50 } }],
-      ['cancelled_list', { query: { search: 'OD1', status: null, offset: 0, limit: 50 } }],
+      ['orders_list', { query: { ...unsorted, search: null, status: null, offset: 0, limit: 50 } }],
+      ['orders_list', { query: { ...unsorted, search: '10086', status: 'pending', offset: 50, limit: 50 } }],
+      ['cancelled_list', { query: { ...unsorted, search: 'OD1', status: null, offset: 0, limit: 50 } }],
       ['order_timeline', { orderNo: 'OD1' }],
       ['orders_summary', undefined],
+      ['orders_activity', { minutes: 60 }],
+      ['orders_list', { query: { search: null, status: null, sort: 'amount', desc: true, offset: 0, limit: 50 } }],
       ['order_cancel', { orderNo: 'OD1', reason: 'asked by the customer' }],
       ['order_check_payment', { orderNo: 'OD1' }],
       ['goods_list', undefined],
@@ -192,8 +247,8 @@ describe('Tauri backend', () => {
       ['sign_in', { provider: 'wechat' }],
       ['sign_in_cancel', undefined],
       ['sign_out', undefined],
-      ['users_list', { query: { search: null, offset: 0, limit: 50 } }],
-      ['users_list', { query: { search: '138', offset: 50, limit: 50 } }],
+      ['users_list', { query: { search: null, sort: null, desc: false, offset: 0, limit: 50 } }],
+      ['users_list', { query: { search: '138', sort: null, desc: false, offset: 50, limit: 50 } }],
       ['link_start', { userId: 7, provider: 'qq' }],
       ['unlink', { linkId: 12 }],
       ['staff_set_role', { userId: 7, role: 'operator' }],

@@ -71,7 +71,24 @@ export type UserPage = { users: Array<UserView>, total: number };
 /**
  * Which users to list: `search` matches the mobile or the username.
  */
-export type UserQuery = { search: string | null, offset: number, limit: number };
+export type UserQuery = {
+  search: string | null,
+  /**
+   * The column to sort by (None: newest first).
+   */
+  sort?: UserSort,
+  /**
+   * Descending (with `sort`).
+   */
+  desc?: boolean,
+  offset: number,
+  limit: number,
+};
+
+/**
+ * The columns the user list sorts by.
+ */
+export type UserSort = "id" | "username" | "mobile" | "created_at";
 
 /**
  * A new identity whose mobile matches an existing user: it is linked only once staff confirm.
@@ -178,9 +195,56 @@ export type AuditEntry = {
 };
 
 /**
+ * Which entries to list. Without `sort`: newest first, paged by `before_id`; with a sort, paged
+ * by `offset`.
+ */
+export type AuditQuery = {
+  /**
+   * Who acted (exact).
+   */
+  actor?: string | null,
+  /**
+   * The action (`job.pause`), or its family with a trailing dot (`job.`).
+   */
+  action?: string | null,
+  /**
+   * At or after.
+   */
+  from?: string | null,
+  /**
+   * Before.
+   */
+  to?: string | null,
+  /**
+   * A part of the target or the details.
+   */
+  search?: string | null,
+  sort?: AuditSort | null,
+  /**
+   * Descending (with `sort`).
+   */
+  desc?: boolean,
+  offset?: number,
+  limit: number,
+  before_id?: number | null,
+};
+
+/**
+ * The columns the audit log sorts by.
+ */
+export type AuditSort = "at" | "who" | "action" | "target";
+
+/**
  * A page of entries, newest first; `next_before_id` continues with older ones.
  */
-export type AuditPage = { entries: Array<AuditEntry>, next_before_id: number | null };
+export type AuditPage = {
+  entries: Array<AuditEntry>,
+  next_before_id: number | null,
+  /**
+   * With a sort: the offset of the next page (None at the end).
+   */
+  next_offset?: number,
+};
 
 /**
  * What went wrong, as a front end branches on it. Each value has an entry in the console's en
@@ -455,7 +519,14 @@ export type JobDraft = {
   policy: JobPolicy,
 };
 
-export type RunOutcome = "running" | "ok" | "failed" | "timed_out" | "missed" | "skipped_overlap";
+export type RunOutcome =
+  | "running"
+  | "ok"
+  | "failed"
+  | "timed_out"
+  | "missed"
+  | "skipped_overlap"
+  | "stopped";
 
 /**
  * One run (or non-run: missed, skipped) of a job.
@@ -471,6 +542,11 @@ export type JobRun = {
   outcome: RunOutcome,
   instance: string,
   manual: boolean,
+  /**
+   * Who started a manual run (a staff member's name, or `system:…`); who stopped a stopped
+   * one is in `error`.
+   */
+  started_by: string | null,
   attempts: number,
   summary: JsonValue | null,
   /**
@@ -487,11 +563,33 @@ export type RunQuery = {
   outcome?: RunOutcome | null,
   from?: string | null,
   to?: string | null,
+  /**
+   * The column to sort by (None: newest first, paged by `before_id`; with a sort, paged by
+   * `offset`).
+   */
+  sort?: RunSort | null,
+  /**
+   * Descending (with `sort`).
+   */
+  desc?: boolean,
+  offset?: number,
   limit: number,
   before_id?: number | null,
 };
 
-export type RunPage = { runs: Array<JobRun>, next_before_id: number | null };
+/**
+ * The columns the run history sorts by.
+ */
+export type RunSort = "scheduled_at" | "job_name" | "outcome" | "duration_ms" | "instance";
+
+export type RunPage = {
+  runs: Array<JobRun>,
+  next_before_id: number | null,
+  /**
+   * With a sort: the offset of the next page (None at the end).
+   */
+  next_offset?: number,
+};
 
 /**
  * What the console shows about a kind.
@@ -589,7 +687,7 @@ export type IdCard = {
 /**
  * Where a request is in its life (diagram in ARCHITECTURE.md).
  */
-export type OcrStatus = "pending" | "in_flight" | "done" | "dead";
+export type OcrStatus = "pending" | "in_flight" | "done" | "dead" | "cancelled";
 
 /**
  * One request as the console shows it. What leaves the core is [`OcrRequest::masked`]: the
@@ -661,9 +759,34 @@ export type OcrQuery = {
    * A part of the URL.
    */
   search?: string | null,
+  /**
+   * A part of the last error's text (or Baidu's error code, as digits).
+   */
+  error?: string | null,
+  /**
+   * Submitted at or after.
+   */
+  from?: string | null,
+  /**
+   * Submitted before.
+   */
+  to?: string | null,
+  /**
+   * The column to sort by (None: newest first).
+   */
+  sort?: OcrSort | null,
+  /**
+   * Descending (with `sort`).
+   */
+  desc?: boolean,
   offset: number,
   limit: number,
 };
+
+/**
+ * The columns the OCR request list sorts by.
+ */
+export type OcrSort = "id" | "url" | "status" | "attempts" | "created_at" | "updated_at";
 
 export type OcrPage = {
   requests: Array<OcrRequest>,
@@ -676,7 +799,13 @@ export type OcrPage = {
 /**
  * Requests by status.
  */
-export type OcrCounts = { pending: number, in_flight: number, done: number, dead: number };
+export type OcrCounts = {
+  pending: number,
+  in_flight: number,
+  done: number,
+  dead: number,
+  cancelled: number,
+};
 
 /**
  * Why the queue is not calling Baidu.
@@ -733,6 +862,50 @@ export type RetryOutcome = {
   retried: number,
   /**
    * Not dead (any more): left as they are.
+   */
+  skipped: number,
+};
+
+/**
+ * How one call to Baidu for a request ended.
+ */
+export type AttemptOutcome = "ok" | "retry" | "dead";
+
+/**
+ * One call to Baidu for a request (its attempt history, oldest first).
+ */
+export type OcrAttempt = {
+  /**
+   * 1 for the first call.
+   */
+  attempt: number,
+  at: string,
+  outcome: AttemptOutcome,
+  /**
+   * Baidu's error code, when Baidu answered with one.
+   */
+  error_code: number | null,
+  /**
+   * What went wrong, in words (None when it went well).
+   */
+  message: string | null,
+  /**
+   * How long the call took.
+   */
+  duration_ms: number | null,
+  /**
+   * The instance that made the call.
+   */
+  instance: string | null,
+};
+
+/**
+ * What a cancel of pending requests did.
+ */
+export type CancelOutcome = {
+  cancelled: number,
+  /**
+   * Not pending (any more): left as they are.
    */
   skipped: number,
 };
@@ -864,13 +1037,47 @@ export type OrderQuery = {
    */
   search?: string | null,
   status?: OrderStatus | null,
+  /**
+   * The column to sort by (None: newest first).
+   */
+  sort?: OrderSort | null,
+  /**
+   * Descending (with `sort`).
+   */
+  desc?: boolean,
   offset: number,
   limit: number,
 };
 
+/**
+ * The columns the order lists sort by (`cancelled_at` only the cancelled orders).
+ */
+export type OrderSort =
+  | "order_no"
+  | "user_id"
+  | "amount"
+  | "status"
+  | "created_at"
+  | "expires_at"
+  | "cancelled_at";
+
 export type OrderPage = { orders: Array<Order>, total: number };
 
 export type CancelledPage = { orders: Array<CancelledOrder>, total: number };
+
+/**
+ * Orders placed, paid, expired (cancelled by the sweep) and cancelled by staff in one minute.
+ */
+export type OrderActivity = {
+  /**
+   * The minute's start.
+   */
+  at: string,
+  placed: number,
+  paid: number,
+  expired: number,
+  cancelled: number,
+};
 
 export type Overview = {
   at: string,

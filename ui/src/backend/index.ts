@@ -49,6 +49,10 @@ import type {
   UserPage,
   UserQuery,
   UserView,
+  CancelOutcome,
+  JobRun,
+  OcrAttempt,
+  OrderActivity,
 } from './types'
 
 export type * from './types'
@@ -71,8 +75,10 @@ export interface Backend {
   jobRunNow(id: number): Promise<Job>
   /** Only jobs of origin 'staff' can be deleted. */
   jobDelete(id: number): Promise<void>
-  /** Runs newest first. */
+  /** Runs newest first (or sorted by `q.sort`). */
   runsList(q: RunQuery): Promise<RunPage>
+  /** Stops a running run (cooperatively, then abandoned after a grace period); audited. */
+  runStop(id: number): Promise<JobRun>
   schedulerInstances(): Promise<SchedulerInstance[]>
 
   // ---- OCR queue ----
@@ -86,6 +92,10 @@ export interface Backend {
   ocrReveal(id: number): Promise<RevealedIdCard>
   /** Sends dead requests back to the queue; others are skipped. */
   ocrRetry(ids: number[]): Promise<RetryOutcome>
+  /** Cancels pending requests (never called); others are skipped. Audited. */
+  ocrCancel(ids: number[]): Promise<CancelOutcome>
+  /** A request's calls to Baidu, oldest first. */
+  ocrAttempts(id: number): Promise<OcrAttempt[]>
   /** Deletes every dead request; resolves to how many. */
   ocrPurgeDead(): Promise<number>
   /** Rejects with `field: 'cap'` when out of range. */
@@ -102,6 +112,8 @@ export interface Backend {
   /** An order's events, oldest first. */
   orderTimeline(orderNo: string): Promise<OrderEvent[]>
   ordersSummary(): Promise<OrdersSummary>
+  /** Orders placed, paid, expired, cancelled per minute over the last `minutes`, oldest first. */
+  ordersActivity(minutes: number): Promise<OrderActivity[]>
   /** The Overview page's figures; then pushed as `overview` events. */
   overview(): Promise<Overview>
   /**

@@ -7,6 +7,7 @@ import type {
   AppInfo,
   AuditPage,
   AuditQuery,
+  CancelOutcome,
   CancelledPage,
   ConnectionStatus,
   CoreEvent,
@@ -16,14 +17,17 @@ import type {
   Job,
   JobDraft,
   JobEdit,
+  JobRun,
   LinkRequest,
   NewGoods,
+  OcrAttempt,
   OcrPage,
   OcrQuery,
   OcrRequest,
   OcrStats,
   OcrSubmitted,
   Order,
+  OrderActivity,
   OrderDraft,
   OrderEvent,
   OrderPage,
@@ -85,17 +89,35 @@ async function subscribe<T>(event: string, cb: (payload: T) => void): Promise<()
 }
 
 function orderQuery(q: OrderQuery): Record<string, unknown> {
-  return { search: q.search ?? null, status: q.status ?? null, offset: q.offset, limit: q.limit }
+  return {
+    search: q.search ?? null,
+    status: q.status ?? null,
+    sort: q.sort ?? null,
+    desc: q.desc ?? false,
+    offset: q.offset,
+    limit: q.limit,
+  }
 }
 
 export function createTauriBackend(): Backend {
   return {
     healthReport: () => call<HealthReport>('health_report'),
     appInfo: () => call<AppInfo>('app_info'),
-    // Tauri 2 maps camelCase argument keys to the Rust snake_case params
-    // (`limit`, `before_id`).
     auditList: (q: AuditQuery) =>
-      call<AuditPage>('audit_list', { limit: q.limit, beforeId: q.before_id ?? null }),
+      call<AuditPage>('audit_list', {
+        query: {
+          actor: q.actor ?? null,
+          action: q.action ?? null,
+          from: q.from ?? null,
+          to: q.to ?? null,
+          search: q.search ?? null,
+          sort: q.sort ?? null,
+          desc: q.desc ?? false,
+          offset: q.offset ?? 0,
+          limit: q.limit,
+          before_id: q.before_id ?? null,
+        },
+      }),
 
     // Scheduler. Whole objects (`trigger`, `draft`, `edit`, `query`) go as one
     // argument each; their own fields stay snake_case, as serde expects.
@@ -118,21 +140,37 @@ export function createTauriBackend(): Backend {
           outcome: q.outcome ?? null,
           from: q.from ?? null,
           to: q.to ?? null,
+          sort: q.sort ?? null,
+          desc: q.desc ?? false,
+          offset: q.offset ?? 0,
           limit: q.limit,
           before_id: q.before_id ?? null,
         },
       }),
+    runStop: (id: number) => call<JobRun>('run_stop', { id }),
     schedulerInstances: () => call<SchedulerInstance[]>('scheduler_instances'),
 
     // OCR queue.
     ocrSubmit: (url: string, side: Side) => call<OcrSubmitted>('ocr_submit', { url, side }),
     ocrList: (q: OcrQuery) =>
       call<OcrPage>('ocr_list', {
-        query: { status: q.status ?? null, search: q.search ?? null, offset: q.offset, limit: q.limit },
+        query: {
+          status: q.status ?? null,
+          search: q.search ?? null,
+          error: q.error ?? null,
+          from: q.from ?? null,
+          to: q.to ?? null,
+          sort: q.sort ?? null,
+          desc: q.desc ?? false,
+          offset: q.offset,
+          limit: q.limit,
+        },
       }),
     ocrGet: (id: number) => call<OcrRequest>('ocr_get', { id }),
     ocrReveal: (id: number) => call<RevealedIdCard>('ocr_reveal', { id }),
     ocrRetry: (ids: number[]) => call<RetryOutcome>('ocr_retry', { ids }),
+    ocrCancel: (ids: number[]) => call<CancelOutcome>('ocr_cancel', { ids }),
+    ocrAttempts: (id: number) => call<OcrAttempt[]>('ocr_attempts', { id }),
     ocrPurgeDead: () => call<number>('ocr_purge_dead'),
     ocrSetCap: (cap: number) => call<OcrStats>('ocr_set_cap', { cap }),
     ocrPause: () => call<OcrStats>('ocr_pause'),
@@ -144,6 +182,7 @@ export function createTauriBackend(): Backend {
     cancelledList: (q: OrderQuery) => call<CancelledPage>('cancelled_list', { query: orderQuery(q) }),
     orderTimeline: (orderNo: string) => call<OrderEvent[]>('order_timeline', { orderNo }),
     ordersSummary: () => call<OrdersSummary>('orders_summary'),
+    ordersActivity: (minutes: number) => call<OrderActivity[]>('orders_activity', { minutes }),
     overview: () => call<Overview>('overview'),
     orderCancel: async (orderNo: string, reason: string) => {
       await call<null>('order_cancel', { orderNo, reason })
@@ -166,7 +205,9 @@ export function createTauriBackend(): Backend {
       await call<null>('sign_out')
     },
     usersList: (q: UserQuery) =>
-      call<UserPage>('users_list', { query: { search: q.search ?? null, offset: q.offset, limit: q.limit } }),
+      call<UserPage>('users_list', {
+        query: { search: q.search ?? null, sort: q.sort ?? null, desc: q.desc ?? false, offset: q.offset, limit: q.limit },
+      }),
     linkStart: async (userId: number, provider: ProviderKey) => {
       await call<null>('link_start', { userId, provider })
     },

@@ -17,9 +17,13 @@ import type {
 
 export type {
   AppInfo,
+  AttemptOutcome,
   AuditEntry,
   AuditPage,
+  AuditQuery,
+  AuditSort,
   Authorization,
+  CancelOutcome,
   CallSample,
   CallSample as OcrCallSample,
   CancelledOrder,
@@ -58,6 +62,12 @@ export type {
   LinkState,
   LinkView,
   NewGoods,
+  OcrAttempt,
+  OcrSort,
+  OrderActivity,
+  OrderSort,
+  RunSort,
+  UserSort,
   OcrCounts,
   OcrOverview,
   OcrPage,
@@ -117,11 +127,6 @@ export type OrderEventKind =
   | 'notify_refused'
   | 'refunded'
 
-/** `Backend.auditList`'s arguments. */
-export interface AuditQuery {
-  limit: number
-  before_id?: number | null
-}
 
 /**
  * What a failed command rejects with: the core's `ErrorBody`, or, for anything else that can

@@ -452,6 +452,7 @@ const en = {
       timed_out: 'timed out',
       missed: 'missed',
       skipped_overlap: 'skipped (overlap)',
+      stopped: 'stopped',
       never: 'never run',
     },
     dst: {
@@ -569,7 +570,7 @@ const en = {
     chartTitle: 'Baidu calls per second, last minute',
     submitTitle: 'Queue an image',
     requestsTitle: 'Requests',
-    status: { pending: 'pending', in_flight: 'in flight', done: 'done', dead: 'dead' },
+    status: { pending: 'pending', in_flight: 'in flight', done: 'done', dead: 'dead', cancelled: 'cancelled' },
     side: { front: 'front', back: 'back' },
     pauseKind: { quota: 'daily quota used up', misconfigured: 'misconfigured', manual: 'paused by staff' },
     numberCheck: {

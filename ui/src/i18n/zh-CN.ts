@@ -428,6 +428,7 @@ const zhCN: Messages = {
       timed_out: '超时',
       missed: '错过',
       skipped_overlap: '跳过（重叠）',
+      stopped: '已停止',
       never: '从未运行',
     },
     dst: {
@@ -542,7 +543,7 @@ const zhCN: Messages = {
     chartTitle: '近 1 分钟百度每秒调用次数',
     submitTitle: '提交图片',
     requestsTitle: '请求列表',
-    status: { pending: '等待中', in_flight: '处理中', done: '已完成', dead: '死信' },
+    status: { pending: '等待中', in_flight: '处理中', done: '已完成', dead: '死信', cancelled: '已取消' },
     side: { front: '正面', back: '反面' },
     pauseKind: { quota: '当日配额已用完', misconfigured: '配置有误', manual: '由工作人员暂停' },
     numberCheck: {

@@ -6,7 +6,7 @@
 use opsdeck_api::accounts::Role;
 use opsdeck_api::jobs::{JobDraft, JobPolicy, RunQuery, TriggerSpec};
 use opsdeck_api::ocr::OcrQuery;
-use opsdeck_api::orders::{OrderQuery, OrderStatus};
+use opsdeck_api::orders::{OrderQuery, OrderSort, OrderStatus};
 use opsdeck_api::{ErrorCode, LinkState, Ops, SessionToken};
 use opsdeck_client::{ClientConfig, ClientError, RemoteOps};
 
@@ -45,7 +45,7 @@ async fn a_write_and_the_reads_after_it_round_trip_through_the_server() {
     assert_eq!(client.job_get(&operator, created.id).await.unwrap().name, name);
     let paused = client.job_pause(&operator, created.id).await.unwrap();
     assert!(paused.paused, "{paused:?}");
-    let audit = client.audit_list(&operator, 5, None).await.unwrap();
+    let audit = client.audit_list(&operator, opsdeck_api::audit::AuditQuery { limit: 5, ..Default::default() }).await.unwrap();
     assert!(audit.entries.len() <= 5);
     assert!(audit.entries.iter().any(|entry| entry.target.contains(&created.id.to_string())), "{audit:?}");
     // A list's query with every field set goes as the query string the server reads.
@@ -54,6 +54,9 @@ async fn a_write_and_the_reads_after_it_round_trip_through_the_server() {
         outcome: None,
         from: Some(chrono::Utc::now() - chrono::Duration::hours(1)),
         to: Some(chrono::Utc::now()),
+        sort: None,
+        desc: false,
+        offset: 0,
         limit: 10,
         before_id: Some(i64::MAX),
     };
@@ -61,6 +64,8 @@ async fn a_write_and_the_reads_after_it_round_trip_through_the_server() {
     let orders = OrderQuery {
         search: Some("no such order & more".into()),
         status: Some(OrderStatus::Pending),
+        sort: Some(OrderSort::CreatedAt),
+        desc: true,
         offset: 0,
         limit: 5,
     };

@@ -295,3 +295,13 @@ impl Core {
             .collect())
     }
 }
+
+impl Core {
+    /// Stops a running run (see `Ops::run_stop`).
+    // SKELETON (issue 19): being built.
+    pub async fn run_stop(&self, run_id: i64, actor: &Actor) -> Result<opsdeck_api::jobs::JobRun, ApiError> {
+        self.require_reader(actor).await?;
+        actor.require_operator(opsdeck_api::Operation::RunStop.action())?;
+        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("stopping run {run_id} is not built yet")))
+    }
+}

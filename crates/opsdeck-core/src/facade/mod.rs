@@ -376,6 +376,12 @@ impl Core {
         Ok(audit::list(self.inner.db.pool(), limit, before_id).await?)
     }
 
+    /// A page of the audit log as `query` asks (any staff member).
+    // SKELETON (issue 19): filters and sorting are being built; today only limit/before_id.
+    pub async fn audit_query(&self, query: opsdeck_api::audit::AuditQuery, actor: &Actor) -> Result<AuditPage, ApiError> {
+        self.audit_list(query.limit, query.before_id, actor).await
+    }
+
     /// Stops the background tasks, waits for them, and closes the database pool.
     pub async fn shutdown(&self) {
         self.inner.cancel.cancel();

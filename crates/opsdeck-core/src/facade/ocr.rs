@@ -424,3 +424,20 @@ impl Core {
         }
     }
 }
+
+impl Core {
+    /// Cancels pending requests (see `Ops::ocr_cancel`).
+    // SKELETON (issue 19): being built.
+    pub async fn ocr_cancel(&self, ids: &[i64], actor: &Actor) -> Result<opsdeck_api::ocr::CancelOutcome, ApiError> {
+        self.require_reader(actor).await?;
+        actor.require_operator(opsdeck_api::Operation::OcrCancel.action())?;
+        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("cancelling {} requests is not built yet", ids.len())))
+    }
+
+    /// A request's attempt history (see `Ops::ocr_attempts`).
+    // SKELETON (issue 19): being built.
+    pub async fn ocr_attempts(&self, id: i64, actor: &Actor) -> Result<Vec<opsdeck_api::ocr::OcrAttempt>, ApiError> {
+        self.require_reader(actor).await?;
+        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("the attempts of {id} are not built yet")))
+    }
+}

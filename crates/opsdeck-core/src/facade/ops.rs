@@ -8,15 +8,17 @@ use opsdeck_api::accounts::{
     Authorization, LinkRequest, ProviderInfo, ProviderKey, Role, Staff, UserPage, UserQuery, UserView,
 };
 use opsdeck_api::app::AppInfo;
-use opsdeck_api::audit::AuditPage;
+use opsdeck_api::audit::{AuditPage, AuditQuery};
 use opsdeck_api::health::HealthReport;
 use opsdeck_api::jobs::{
-    FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
+    FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo, TriggerSpec,
 };
-use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side};
+use opsdeck_api::ocr::{
+    CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome, Side,
+};
 use opsdeck_api::ops::{DesktopSignInStartArgs, SignInExchangeArgs};
 use opsdeck_api::orders::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+    CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
 use opsdeck_api::{EventStream, OpResult, Operation, Ops, SessionToken, SessionView, SignInResult};
@@ -139,8 +141,8 @@ impl Ops for Core {
         answer(async { Core::overview(self, &self.reader(s).await?.actor).await }).await
     }
 
-    async fn audit_list(&self, s: &SessionToken, limit: u32, before_id: Option<i64>) -> OpResult<AuditPage> {
-        answer(async { Core::audit_list(self, limit, before_id, &self.reader(s).await?.actor).await }).await
+    async fn audit_list(&self, s: &SessionToken, query: AuditQuery) -> OpResult<AuditPage> {
+        answer(async { Core::audit_query(self, query, &self.reader(s).await?.actor).await }).await
     }
 
     async fn jobs_list(&self, s: &SessionToken) -> OpResult<Vec<JobView>> {
@@ -211,6 +213,11 @@ impl Ops for Core {
             .await
     }
 
+    async fn run_stop(&self, s: &SessionToken, run_id: i64) -> OpResult<JobRun> {
+        answer(async { Core::run_stop(self, run_id, &self.writer(s, Operation::RunStop.action()).await?.actor).await })
+            .await
+    }
+
     async fn runs_list(&self, s: &SessionToken, query: RunQuery) -> OpResult<RunPage> {
         answer(async { Core::runs_list(self, query, &self.reader(s).await?.actor).await }).await
     }
@@ -242,6 +249,15 @@ impl Ops for Core {
     async fn ocr_retry(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<RetryOutcome> {
         answer(async { Core::ocr_retry(self, &ids, &self.writer(s, Operation::OcrRetry.action()).await?.actor).await })
             .await
+    }
+
+    async fn ocr_cancel(&self, s: &SessionToken, ids: Vec<i64>) -> OpResult<CancelOutcome> {
+        answer(async { Core::ocr_cancel(self, &ids, &self.writer(s, Operation::OcrCancel.action()).await?.actor).await })
+            .await
+    }
+
+    async fn ocr_attempts(&self, s: &SessionToken, id: i64) -> OpResult<Vec<OcrAttempt>> {
+        answer(async { Core::ocr_attempts(self, id, &self.reader(s).await?.actor).await }).await
     }
 
     async fn ocr_purge_dead(&self, s: &SessionToken) -> OpResult<u64> {
@@ -289,6 +305,10 @@ impl Ops for Core {
 
     async fn orders_summary(&self, s: &SessionToken) -> OpResult<OrdersSummary> {
         answer(async { Core::orders_summary(self, &self.reader(s).await?.actor).await }).await
+    }
+
+    async fn orders_activity(&self, s: &SessionToken, minutes: u32) -> OpResult<Vec<OrderActivity>> {
+        answer(async { Core::orders_activity(self, minutes, &self.reader(s).await?.actor).await }).await
     }
 
     async fn cancelled_list(&self, s: &SessionToken, query: OrderQuery) -> OpResult<CancelledPage> {

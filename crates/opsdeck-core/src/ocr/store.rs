@@ -150,6 +150,7 @@ pub async fn counts(pool: &AnyPool) -> sqlx::Result<OcrCounts> {
             Some(OcrStatus::InFlight) => counts.in_flight = n,
             Some(OcrStatus::Done) => counts.done = n,
             Some(OcrStatus::Dead) => counts.dead = n,
+            Some(OcrStatus::Cancelled) => counts.cancelled = n,
             None => {}
         }
     }

@@ -363,6 +363,8 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
         outcome: RunOutcome::parse(&outcome).unwrap_or(RunOutcome::Failed),
         instance: row.try_get("instance")?,
         manual: manual != 0,
+        // SKELETON (issue 19): who started a manual run is being recorded.
+        started_by: None,
         attempts: row.try_get("attempts")?,
         summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
         error: row.try_get::<Option<String>, _>("error")?.as_deref().map(opsdeck_api::ErrorReason::from_stored),
@@ -396,7 +398,7 @@ pub async fn list_runs(pool: &AnyPool, query: &RunQuery) -> sqlx::Result<RunPage
     } else {
         None
     };
-    Ok(RunPage { runs, next_before_id })
+    Ok(RunPage { runs, next_before_id, next_offset: None })
 }
 
 /// The newest run of each job.

@@ -5,6 +5,7 @@
 //! attempt changes nothing (not even the audit log). Sessions live in SQL: they outlive a
 //! restart of the core.
 
+use opsdeck_api::audit::AuditQuery;
 use opsdeck_api::accounts::{ProviderKey, Role, Staff, UserQuery};
 use opsdeck_api::jobs::{JobDraft, JobEdit, JobPolicy, RunQuery, TriggerSpec};
 use opsdeck_api::ocr::{OcrQuery, Side};
@@ -101,7 +102,7 @@ async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), Erro
         Operation::SessionRevoke => ops.session_revoke(s, 1).await.map(drop),
         Operation::AppInfo => ops.app_info(s).await.map(drop),
         Operation::Overview => ops.overview(s).await.map(drop),
-        Operation::AuditList => ops.audit_list(s, 10, None).await.map(drop),
+        Operation::AuditList => ops.audit_list(s, AuditQuery { limit: 10, ..Default::default() }).await.map(drop),
         Operation::JobsList => ops.jobs_list(s).await.map(drop),
         Operation::JobGet => ops.job_get(s, 1).await.map(drop),
         Operation::JobKinds => ops.job_kinds(s).await.map(drop),
@@ -112,6 +113,7 @@ async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), Erro
         Operation::JobResume => ops.job_resume(s, 1).await.map(drop),
         Operation::JobRunNow => ops.job_run_now(s, 1).await.map(drop),
         Operation::JobDelete => ops.job_delete(s, 1).await.map(drop),
+        Operation::RunStop => ops.run_stop(s, 1).await.map(drop),
         Operation::RunsList => ops.runs_list(s, RunQuery { limit: 10, ..RunQuery::default() }).await.map(drop),
         Operation::SchedulerInstances => ops.scheduler_instances(s).await.map(drop),
         Operation::OcrList => ops.ocr_list(s, OcrQuery { limit: 10, ..OcrQuery::default() }).await.map(drop),
@@ -120,6 +122,8 @@ async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), Erro
         Operation::OcrSubmit => ops.ocr_submit(s, "https://img.test/a.jpg".into(), Side::Front).await.map(drop),
         Operation::OcrRetry => ops.ocr_retry(s, vec![1]).await.map(drop),
         Operation::OcrPurgeDead => ops.ocr_purge_dead(s).await.map(drop),
+        Operation::OcrCancel => ops.ocr_cancel(s, vec![1]).await.map(drop),
+        Operation::OcrAttempts => ops.ocr_attempts(s, 1).await.map(drop),
         Operation::OcrSetCap => ops.ocr_set_cap(s, 3.0).await.map(drop),
         Operation::OcrPause => ops.ocr_pause(s).await.map(drop),
         Operation::OcrResume => ops.ocr_resume(s).await.map(drop),
@@ -128,6 +132,7 @@ async fn call(ops: &dyn Ops, op: Operation, s: &SessionToken) -> Result<(), Erro
         Operation::OrderGet => ops.order_get(s, "O1".into()).await.map(drop),
         Operation::OrderTimeline => ops.order_timeline(s, "O1".into()).await.map(drop),
         Operation::OrdersSummary => ops.orders_summary(s).await.map(drop),
+        Operation::OrdersActivity => ops.orders_activity(s, 10).await.map(drop),
         Operation::CancelledList => {
             ops.cancelled_list(s, OrderQuery { limit: 10, ..OrderQuery::default() }).await.map(drop)
         }

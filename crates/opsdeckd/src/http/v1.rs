@@ -23,16 +23,18 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use opsdeck_api::accounts::{Authorization, LinkRequest, ProviderInfo, Role, Staff, UserPage, UserQuery, UserView};
 use opsdeck_api::app::AppInfo;
-use opsdeck_api::audit::AuditPage;
+use opsdeck_api::audit::{AuditPage, AuditQuery};
 use opsdeck_api::health::HealthReport;
-use opsdeck_api::jobs::{FireTime, JobDraft, JobEdit, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo};
-use opsdeck_api::ocr::{IdCardFront, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome};
+use opsdeck_api::jobs::{FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo};
+use opsdeck_api::ocr::{
+    CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome,
+};
 use opsdeck_api::ops::{
-    AuditArgs, JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCapArgs, OcrRetryArgs, OcrSubmitArgs,
+    JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCancelArgs, OcrCapArgs, OcrRetryArgs, OcrSubmitArgs, OrdersActivityArgs,
     OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, SignInStartArgs, StaffRoleArgs,
 };
 use opsdeck_api::orders::{
-    CancelledPage, Goods, NewGoods, Order, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
+    CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,
 };
 use opsdeck_api::overview::Overview;
 use opsdeck_api::{Access, HttpMethod, OpResult, Operation, Ops, SessionToken, SessionView, SignInResult};
@@ -240,7 +242,7 @@ v1_table! {
     SessionRevoke(id: path i64) -> () => |o, s| o.session_revoke(s, id);
     AppInfo() -> AppInfo => |o, s| o.app_info(s);
     Overview() -> Overview => |o, s| o.overview(s);
-    AuditList(q: query AuditArgs) -> AuditPage => |o, s| o.audit_list(s, q.limit, q.before_id);
+    AuditList(q: query AuditQuery) -> AuditPage => |o, s| o.audit_list(s, q);
     JobsList() -> Vec<JobView> => |o, s| o.jobs_list(s);
     JobGet(id: path i64) -> JobView => |o, s| o.job_get(s, id);
     JobKinds() -> Vec<TaskKindInfo> => |o, s| o.job_kinds(s);
@@ -251,6 +253,7 @@ v1_table! {
     JobResume(id: path i64) -> JobView => |o, s| o.job_resume(s, id);
     JobRunNow(id: path i64) -> JobView => |o, s| o.job_run_now(s, id);
     JobDelete(id: path i64) -> () => |o, s| o.job_delete(s, id);
+    RunStop(id: path i64) -> JobRun => |o, s| o.run_stop(s, id);
     RunsList(q: query RunQuery) -> RunPage => |o, s| o.runs_list(s, q);
     SchedulerInstances() -> Vec<SchedulerInstance> => |o, s| o.scheduler_instances(s);
     OcrList(q: query OcrQuery) -> OcrPage => |o, s| o.ocr_list(s, q);
@@ -258,6 +261,8 @@ v1_table! {
     OcrReveal(id: path i64) -> IdCardFront => |o, s| o.ocr_reveal(s, id);
     OcrSubmit(a: body OcrSubmitArgs) -> OcrSubmitted => |o, s| o.ocr_submit(s, a.url, a.side);
     OcrRetry(a: body OcrRetryArgs) -> RetryOutcome => |o, s| o.ocr_retry(s, a.ids);
+    OcrCancel(a: body OcrCancelArgs) -> CancelOutcome => |o, s| o.ocr_cancel(s, a.ids);
+    OcrAttempts(id: path i64) -> Vec<OcrAttempt> => |o, s| o.ocr_attempts(s, id);
     OcrPurgeDead() -> u64 => |o, s| o.ocr_purge_dead(s);
     OcrSetCap(a: body OcrCapArgs) -> OcrStats => |o, s| o.ocr_set_cap(s, a.cap);
     OcrPause() -> OcrStats => |o, s| o.ocr_pause(s);
@@ -267,6 +272,7 @@ v1_table! {
     OrderGet(no: path String) -> Order => |o, s| o.order_get(s, no);
     OrderTimeline(no: path String) -> Vec<OrderEvent> => |o, s| o.order_timeline(s, no);
     OrdersSummary() -> OrdersSummary => |o, s| o.orders_summary(s);
+    OrdersActivity(q: query OrdersActivityArgs) -> Vec<OrderActivity> => |o, s| o.orders_activity(s, q.minutes);
     CancelledList(q: query OrderQuery) -> CancelledPage => |o, s| o.cancelled_list(s, q);
     OrderPlace(draft: body OrderDraft) -> Order => |o, s| o.order_place(s, draft);
     OrderCheckPayment(no: path String) -> bool => |o, s| o.order_check_payment(s, no);

@@ -66,6 +66,8 @@ fn sample(op: Operation, user: i64) -> (String, Option<&'static str>, Option<Val
         | Operation::JobResume
         | Operation::JobRunNow
         | Operation::JobDelete
+        | Operation::RunStop
+        | Operation::OcrAttempts
         | Operation::SchedulerInstances
         | Operation::OcrGet
         | Operation::OcrReveal
@@ -126,7 +128,8 @@ fn sample(op: Operation, user: i64) -> (String, Option<&'static str>, Option<Val
         }
         Operation::UsersList => (Some("limit=10&offset=0"), None),
         Operation::OcrSubmit => (None, Some(json!({ "url": "https://img.test/a.jpg", "side": "front" }))),
-        Operation::OcrRetry => (None, Some(json!({ "ids": [1] }))),
+        Operation::OcrRetry | Operation::OcrCancel => (None, Some(json!({ "ids": [1] }))),
+        Operation::OrdersActivity => (Some("minutes=10"), None),
         Operation::OcrSetCap => (None, Some(json!({ "cap": 3.0 }))),
         Operation::OrderPlace => (None, Some(json!({ "user_id": user, "kind": "top_up", "amount_fen": 100 }))),
         Operation::OrderCancel => (None, Some(json!({ "reason": "by hand" }))),

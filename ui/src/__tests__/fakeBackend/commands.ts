@@ -12,6 +12,7 @@ export type SchedulerCommand =
   | 'job_run_now'
   | 'job_delete'
   | 'runs_list'
+  | 'run_stop'
   | 'scheduler_instances'
 
 /** The core's OCR queue commands, by their Tauri names. */
@@ -22,6 +23,8 @@ export type OcrCommand =
   | 'ocr_reveal'
   | 'ocr_retry'
   | 'ocr_purge_dead'
+  | 'ocr_cancel'
+  | 'ocr_attempts'
   | 'ocr_set_cap'
   | 'ocr_pause'
   | 'ocr_resume'
@@ -33,6 +36,7 @@ export type OrdersCommand =
   | 'cancelled_list'
   | 'order_timeline'
   | 'orders_summary'
+  | 'orders_activity'
   | 'order_cancel'
   | 'order_check_payment'
   | 'goods_list'
@@ -71,10 +75,12 @@ export const ACTIONS: Partial<Record<Command, string>> = {
   job_resume: 'resume jobs',
   job_run_now: 'run jobs',
   job_delete: 'delete jobs',
+  run_stop: 'stop runs',
   ocr_submit: 'submit OCR requests',
   ocr_reveal: 'reveal ID card data',
   ocr_retry: 'retry OCR requests',
   ocr_purge_dead: 'purge dead OCR requests',
+  ocr_cancel: 'cancel OCR requests',
   ocr_set_cap: 'change the OCR cap',
   ocr_pause: 'pause the OCR queue',
   ocr_resume: 'resume the OCR queue',

@@ -23,6 +23,8 @@ export class FakeScheduler extends FakeCore {
   preview: (trigger: TriggerSpec, timezone: string, count: number) => FireTime[] | { reject: unknown } = () => [
     fireTime('2026-12-05T08:00:00+08:00'),
   ]
+  /** The runs runStop() finds (and marks stopped when running). */
+  stoppableRuns: JobRun[] = []
   /** Answers runsList(); receives the query as the UI passed it. */
   runs: (q: RunQuery) => RunPage | { reject: unknown } = () => ({ runs: [], next_before_id: null })
 
@@ -101,6 +103,14 @@ export class FakeScheduler extends FakeCore {
     return answer(this.runs(clone(q)))
   }
 
+  async runStop(id: number): Promise<JobRun> {
+    this.record('run_stop', { id })
+    const run = this.stoppableRuns.find((r) => r.id === id)
+    if (!run) throw { code: 'run_not_found', message: `no run ${id}`, params: { id: String(id) } }
+    if (run.outcome === 'running') Object.assign(run, { outcome: 'stopped', finished_at: new Date().toISOString() })
+    return clone(run)
+  }
+
   async schedulerInstances(): Promise<SchedulerInstance[]> {
     this.record('scheduler_instances')
     return clone(this.instances)
@@ -152,6 +162,7 @@ export function jobRun(overrides: Partial<JobRun> = {}): JobRun {
     outcome: 'ok',
     instance: 'inst-7f3a',
     manual: false,
+    started_by: null,
     attempts: 1,
     summary: null,
     error: null,

@@ -1,6 +1,8 @@
 // The fake OCR queue commands, and builders of what they answer.
 import type {
+  CancelOutcome,
   IdCard,
+  OcrAttempt,
   OcrCallSample,
   OcrPage,
   OcrQuery,
@@ -20,6 +22,8 @@ export class FakeOcr extends FakeScheduler {
   ocrRequests: OcrRequest[] = []
   /** The live figures ocrStats() answers; the cap and pause actions change them. */
   ocrFigures: OcrStats = ocrStats()
+  /** The attempt histories ocrAttempts() answers, by request id. */
+  ocrAttemptLog: Record<number, OcrAttempt[]> = {}
   /** The cards in full ocrReveal() answers, by request id. */
   revealedCards: Record<number, RevealedIdCard> = {}
 
@@ -84,6 +88,24 @@ export class FakeOcr extends FakeScheduler {
       retried++
     }
     return { retried, skipped: new Set(ids).size - retried }
+  }
+
+  async ocrCancel(ids: number[]): Promise<CancelOutcome> {
+    this.record('ocr_cancel', { ids })
+    let cancelled = 0
+    for (const id of new Set(ids)) {
+      const r = this.ocrRequests.find((x) => x.id === id)
+      if (r?.status !== 'pending') continue
+      Object.assign(r, { status: 'cancelled', finished_at: new Date().toISOString() })
+      cancelled++
+    }
+    return { cancelled, skipped: new Set(ids).size - cancelled }
+  }
+
+  async ocrAttempts(id: number): Promise<OcrAttempt[]> {
+    this.record('ocr_attempts', { id })
+    this.ocrFind(id)
+    return clone(this.ocrAttemptLog[id] ?? [])
   }
 
   async ocrPurgeDead(): Promise<number> {
@@ -175,7 +197,7 @@ export function callSamples(calls: number | ((i: number) => number) = 0): OcrCal
 
 export function ocrStats(overrides: Partial<OcrStats> = {}): OcrStats {
   return {
-    counts: { pending: 0, in_flight: 0, done: 0, dead: 0 },
+    counts: { pending: 0, in_flight: 0, done: 0, dead: 0, cancelled: 0 },
     cap: 2,
     cap_source: 'config',
     calls: callSamples(),

@@ -1,5 +1,6 @@
 // The fake orders and goods commands, and builders of what they answer.
 import type {
+  OrderActivity,
   CancelledOrder,
   CancelledPage,
   Goods,
@@ -22,6 +23,8 @@ export class FakeOrders extends FakeOcr {
   goods: Goods[] = []
   /** Each order's events, by order number; the actions append to them. */
   timelines: Record<string, OrderEvent[]> = {}
+  /** What ordersActivity() answers (its last `minutes` points). */
+  activity: OrderActivity[] = []
   /** Orders Alipay says are paid: a check finds them paid, a cancel is refused (and marks them paid). */
   paidAtAlipay = new Set<string>()
   /** How long a placed order has until it expires. */
@@ -80,6 +83,11 @@ export class FakeOrders extends FakeOcr {
       expiring_soon: pending.filter((o) => Date.parse(o.expires_at) <= soon).length,
       sandbox: this.ordersSandbox,
     }
+  }
+
+  async ordersActivity(minutes: number): Promise<OrderActivity[]> {
+    this.record('orders_activity', { minutes })
+    return clone(this.activity.slice(-minutes))
   }
 
   async orderCancel(orderNo: string, reason: string): Promise<void> {

@@ -8,7 +8,7 @@ export function overview(overrides: Partial<Overview> = {}): Overview {
     at,
     sandbox: false,
     ocr: {
-      counts: { pending: 3, in_flight: 1, done: 40, dead: 2 },
+      counts: { pending: 3, in_flight: 1, done: 40, dead: 2, cancelled: 0 },
       cap: 2,
       calls_per_second: 1.5,
       calls: [],

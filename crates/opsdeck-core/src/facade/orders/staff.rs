@@ -184,3 +184,12 @@ impl Core {
         }
     }
 }
+
+impl Core {
+    /// Orders per minute (see `Ops::orders_activity`).
+    // SKELETON (issue 19): being built.
+    pub async fn orders_activity(&self, minutes: u32, actor: &Actor) -> Result<Vec<opsdeck_api::orders::OrderActivity>, ApiError> {
+        self.require_reader(actor).await?;
+        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("activity over {minutes} minutes is not built yet")))
+    }
+}

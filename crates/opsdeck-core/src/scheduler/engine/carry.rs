@@ -85,6 +85,8 @@ fn final_record(run: &NewRun<'_>, id: i64, end: RunEnd<'_>, attempts: i64) -> Jo
         outcome: end.outcome,
         instance: run.instance.to_string(),
         manual: run.manual,
+        // SKELETON (issue 19): who started a manual run is being recorded.
+        started_by: None,
         attempts,
         summary: end.summary.cloned(),
         error: end.error.map(ErrorReason::from_stored),

@@ -105,7 +105,7 @@ async fn a_matching_mobile_waits_for_staff_to_confirm_the_link() {
     // Search by mobile: the whole number finds the user, a prefix of it nobody (a prefix search
     // would reveal a masked number digit by digit).
     let search = |text: &str| {
-        let query = UserQuery { search: Some(text.to_string()), offset: 0, limit: 10 };
+        let query = UserQuery { search: Some(text.to_string()), offset: 0, limit: 10, ..Default::default() };
         let core = world.core.clone();
         async move { core.users_list(query, &Actor::system("tester")).await.unwrap() }
     };
