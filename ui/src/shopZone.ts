@@ -18,14 +18,18 @@ export function rememberShopZone(zone: string): void {
   }
 }
 
-/** The zone to show times in: the core's when known, else the one it last said, else the machine's. */
-export function shopZone(known: string | null | undefined): string {
-  if (known) return known
+/** The zone the core said last time on this computer, if any. */
+export function rememberedShopZone(): string | null {
   try {
     const stored = globalThis.localStorage?.getItem(ZONE_STORAGE_KEY)
     if (stored && isKnownZone(stored)) return stored
   } catch {
     // as above
   }
-  return machineZone()
+  return null
+}
+
+/** The zone to show times in: the core's when known, else the one it last said, else the machine's. */
+export function shopZone(known: string | null | undefined): string {
+  return known || rememberedShopZone() || machineZone()
 }

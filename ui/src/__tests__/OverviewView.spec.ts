@@ -51,6 +51,14 @@ describe('OverviewView', () => {
     expect(w.get('[data-testid="info-data-dir"]').text()).toBe('/var/lib/opsdeck')
   })
 
+  it('puts the health cards right under the figures, in the first screen, not below the charts', async () => {
+    const w = await mountView()
+    const order = w
+      .findAll('[data-testid="overview-tiles"], [data-testid="health-database"], [data-testid="overview-ocr"], [data-testid="app-info"]')
+      .map((e) => e.attributes('data-testid'))
+    expect(order).toEqual(['overview-tiles', 'health-database', 'overview-ocr', 'app-info'])
+  })
+
   it('shows an AppInfo failure as a message and can retry', async () => {
     backend.info = { reject: 'app_info: state not initialised' }
     const w = await mountView()

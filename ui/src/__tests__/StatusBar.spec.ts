@@ -4,6 +4,7 @@ import StatusBar from '../components/StatusBar.vue'
 import type { ConnectionStatus } from '../backend'
 import { applyLocale } from '../i18n'
 import { ZONE_STORAGE_KEY } from '../shopZone'
+import { machineZone } from '../zoned'
 import { useAppStore } from '../stores/app'
 import { useConnectionStore } from '../stores/connection'
 import { useHealthStore } from '../stores/health'
@@ -216,7 +217,7 @@ describe('StatusBar: while the server does not answer', () => {
     }
     const checked = wrapper.get('[data-testid="status-checked-at"]')
     expect(checked.attributes('data-stale')).toBe('true')
-    expect(text(checked)).toMatch(/^Last known at \d{2}:\d{2}:\d{2}$/)
+    expect(text(checked)).toMatch(/^Last known at \d{2}:\d{2}:\d{2}/)
     // The server's name is still there, with the warning.
     expect(wrapper.get('[data-testid="connection-server"]').text()).toBe('Server: ops.example.com:8443')
     expect(wrapper.find('[data-testid="connection-warning"]').exists()).toBe(true)
@@ -255,6 +256,15 @@ describe('StatusBar: the time of the last check', () => {
     await flushPromises()
     expect(wrapper.get('[data-testid="status-checked-at"] time').text()).toBe('18:00:00')
     expect(wrapper.get('[data-testid="status-checked-at"]').attributes('title')).toContain('(Asia/Shanghai)')
+    expect(wrapper.find('[data-testid="status-zone"]').exists()).toBe(false)
+  })
+
+  it('names the machine’s zone on the very first start, when the shop’s is not known yet', async () => {
+    backend.health = report({ checked_at: '2025-01-15T10:00:00Z' })
+    const { wrapper, health } = mountBar()
+    await health.start()
+    await flushPromises()
+    expect(wrapper.get('[data-testid="status-zone"]').text()).toBe(machineZone())
   })
 
   it('follows the app’s zone once it is known, and remembers it for the next start', async () => {
