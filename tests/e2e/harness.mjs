@@ -303,11 +303,25 @@ export class Console {
     })
   }
 
-  /** Saves a PNG of the window under tests/e2e/artifacts/ and returns its path. */
+  /**
+   * Resizes the current window to `width` × `height` (WebDriver's window rect) and waits until
+   * the page's inner size is exactly that (Xvfb has no window manager, so no frame is taken
+   * off); fails naming the size the page has instead.
+   */
+  async setWindowSize(width, height) {
+    await this.call('POST', this.session('/window/rect'), { width, height })
+    await waitFor(`the window's inner size to become ${width}×${height}`, async () => {
+      const [w, h] = await this.execute('return [innerWidth, innerHeight]')
+      if (w !== width || h !== height) throw new Error(`the page is ${w}×${h}`)
+      return true
+    }, { timeoutMs: 5_000 })
+  }
+
+  /** Saves a PNG of the window under tests/e2e/artifacts/ (`name` may hold a folder) and returns its path. */
   async screenshot(name) {
     const base64 = await this.call('GET', this.session('/screenshot'))
-    mkdirSync(ARTIFACTS, { recursive: true })
     const file = path.join(ARTIFACTS, `${name}.png`)
+    mkdirSync(path.dirname(file), { recursive: true })
     writeFileSync(file, Buffer.from(base64, 'base64'))
     return file
   }
