@@ -320,6 +320,9 @@ const en = {
   /** ErrorBanner.vue: the error's code, in the message's tooltip. */
   errorBanner: { code: 'Error code: {code}' },
 
+  /** Notices.vue: the outcomes of manual actions, in the window's corner. */
+  notices: { region: 'Notifications', dismiss: 'Dismiss' },
+
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },
 
   providers: { weibo: 'Weibo', qq: 'QQ', wechat: 'WeChat', dingtalk: 'DingTalk', oidc: 'OpenID Connect' },

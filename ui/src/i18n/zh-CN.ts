@@ -301,6 +301,8 @@ const zhCN: Messages = {
 
   errorBanner: { code: '错误代码：{code}' },
 
+  notices: { region: '通知', dismiss: '关闭' },
+
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
 
   providers: { weibo: '微博', qq: 'QQ', wechat: '微信', dingtalk: '钉钉', oidc: 'OpenID Connect' },
