@@ -3,7 +3,7 @@ import { createApp } from 'vue'
 import { createPinia } from 'pinia'
 import { flushPromises } from '@vue/test-utils'
 import { provideBackend } from '../backend'
-import { useJobsStore } from '../stores/jobs'
+import { RUNS_PAGE_SIZE, useJobsStore } from '../stores/jobs'
 import { FakeBackend, fireTime, job, jobRun } from './fakeBackend'
 
 let backend: FakeBackend
@@ -139,6 +139,27 @@ describe('jobs store', () => {
     expect(jobs.runs).toEqual([])
     backend.push({ kind: 'run_finished', run: jobRun({ id: 23, scheduled_at: '2026-01-10T02:00:00Z' }) })
     expect(jobs.runs.map((r) => r.id)).toEqual([23])
+  })
+
+  it('keeps the history to the pages loaded: a pushed run pushes the oldest out, behind "Load older"', async () => {
+    // A page left open with jobs firing every minute would otherwise keep every run since it opened.
+    const page = (from: number, count: number) => Array.from({ length: count }, (_, i) => jobRun({ id: from - i }))
+    backend.runs = () => ({ runs: page(1000, RUNS_PAGE_SIZE), next_before_id: 1000 - RUNS_PAGE_SIZE + 1 })
+    const jobs = await started()
+    for (let id = 1001; id <= 1000 + 3 * RUNS_PAGE_SIZE; id++) backend.push({ kind: 'run_finished', run: jobRun({ id }) })
+    expect(jobs.runs).toHaveLength(RUNS_PAGE_SIZE)
+    expect(jobs.runs[0]?.id).toBe(1000 + 3 * RUNS_PAGE_SIZE)
+    const oldest = jobs.runs[RUNS_PAGE_SIZE - 1]!.id
+    expect(jobs.runsNextBeforeId).toBe(oldest)
+
+    // "Load older" continues right after the last one kept, and the window grows with it.
+    backend.runs = (q) => ({ runs: page((q.before_id ?? 0) - 1, RUNS_PAGE_SIZE), next_before_id: null })
+    await jobs.loadOlderRuns()
+    expect(backend.callsTo('runs_list').slice(-1)[0]).toEqual({ query: { limit: RUNS_PAGE_SIZE, before_id: oldest } })
+    expect(jobs.runs).toHaveLength(2 * RUNS_PAGE_SIZE)
+    backend.push({ kind: 'run_finished', run: jobRun({ id: 5000 }) })
+    expect(jobs.runs).toHaveLength(2 * RUNS_PAGE_SIZE)
+    expect(jobs.runs[0]?.id).toBe(5000)
   })
 
   it('stop() unsubscribes', async () => {

@@ -63,6 +63,12 @@ export const useJobsStore = defineStore('jobs', () => {
   const instancesError = ref<BackendError | null>(null)
 
   const runs = ref<JobRun[]>([])
+  /**
+   * How many runs the history holds at most: the pages loaded (RUNS_PAGE_SIZE each). Pushed runs
+   * go on top and push the oldest out (to "Load older"), so a Jobs page left open for a day with
+   * jobs firing every minute does not keep every run since it opened (issue 19, item 6).
+   */
+  let runsWindow = RUNS_PAGE_SIZE
   const runsNextBeforeId = ref<number | null>(null)
   const runsLoaded = ref(false)
   const runsLoading = ref(false)
@@ -174,6 +180,7 @@ export const useJobsStore = defineStore('jobs', () => {
       const page = await backend.runsList(query(null))
       if (gen !== runsGeneration) return
       runs.value = page.runs
+      runsWindow = RUNS_PAGE_SIZE
       runsNextBeforeId.value = page.next_before_id
       runsLoaded.value = true
     } catch (e) {
@@ -196,6 +203,7 @@ export const useJobsStore = defineStore('jobs', () => {
       if (gen !== runsGeneration) return
       const seen = new Set(runs.value.map((r) => r.id))
       runs.value = [...runs.value, ...page.runs.filter((r) => !seen.has(r.id))]
+      runsWindow = Math.max(runsWindow, runs.value.length)
       runsNextBeforeId.value = page.next_before_id
     } catch (e) {
       if (gen !== runsGeneration) return
@@ -227,6 +235,11 @@ export const useJobsStore = defineStore('jobs', () => {
     if (at >= 0) list.splice(at, 0, run)
     // Older than everything loaded: it belongs on a page not loaded yet, if any.
     else if (runsNextBeforeId.value === null) list.push(run)
+    if (list.length > runsWindow) {
+      // The oldest go back to the pages not loaded: "Load older" continues before the last kept.
+      list.splice(runsWindow)
+      runsNextBeforeId.value = list[list.length - 1]!.id
+    }
   }
 
   function applyRun(run: JobRun): void {
