@@ -11,10 +11,11 @@
 
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { openConsole, signIn, waitFor } from './harness.mjs'
+import { ARTIFACTS, openConsole, signIn, waitFor } from './harness.mjs'
 import { describeFaults, LAYOUT_PROBE, mergeFaults } from './layoutProbe.mjs'
 
 /** Orders expire this long after they are placed (the shop's too); the sweep is paused meanwhile. */
@@ -63,6 +64,7 @@ async function submitDeadOcr() {
 }
 
 before(async () => {
+  rmSync(path.join(ARTIFACTS, 'layout'), { recursive: true, force: true }) // no screenshots of an earlier run
   opened = await openConsole('layout', {
     OPSDECK_LOG: 'warn',
     OPSDECK_SANDBOX_SHOP: 'true',

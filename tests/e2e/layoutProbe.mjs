@@ -8,10 +8,12 @@
 //   clientHeight + 1, or a select's text box lower than one line: the text is cut at the bottom).
 //   Deliberate truncation is allowed: `text-overflow: ellipsis` with the full text in `title`.
 //   Any other element that truncates with an ellipsis must carry its full text in `title` too.
-// - `wraps`: the label of a button or a table header takes more than one line (Chinese two-
-//   character words broke one character per line).
-// - `outside`: a button partly outside the window, or outside the visible box of an ancestor that
-//   clips or scrolls it sideways (a table scrolled to the left hides its action column).
+// - `wraps`: the label of a button or a table header takes more than one line, or a short word
+//   anywhere (up to 8 characters without a space: a badge, a state) is broken over lines (Chinese
+//   two-character words broke one character per line).
+// - `outside`: a button or a table cell partly outside the window, or outside the visible box of
+//   an ancestor that clips or scrolls it sideways (a table wider than its card hides its last
+//   columns, the action buttons with them).
 // - `sideways`: the document or the console's content pane scrolls sideways.
 
 /** The in-page script; `arguments[0]` is the page's name. Returns an array of faults. */
@@ -111,6 +113,7 @@ function lines(el) {
   return count
 }
 
+const outsideCells = new Set()
 const controls = 'button, a[href], select, th, td, [role="tab"], [role="menuitem"]'
 for (const el of document.querySelectorAll(controls)) {
   if (!visible(el)) continue
@@ -139,12 +142,13 @@ for (const el of document.querySelectorAll(controls)) {
       fault('wraps', el, n + ' lines in ' + px(r.width) + ' × ' + px(r.height) + ' px (one line is ' + px(lineHeight(style)) + ' px)')
     }
   }
-  if (tag === 'BUTTON') {
+  // A button, or a whole table cell (a table wider than its scrolling card hides its last columns
+  // past the edge), must lie inside the window and the boxes that clip it.
+  if (tag === 'BUTTON' || tag === 'TD' || tag === 'TH') {
+    // A button in a cell already reported outside is not reported again.
+    if (tag === 'BUTTON' && outsideCells.has(el.closest('td, th'))) continue
     const r = el.getBoundingClientRect()
-    if (r.left < -1 || r.right > innerWidth + 1) {
-      fault('outside', el, 'spans x ' + px(r.left) + '…' + px(r.right) + ' in a window ' + innerWidth + ' px wide')
-      continue
-    }
+    let outside = false
     // Up to the first ancestor that scrolls vertically, a clipping box must hold the button; beyond
     // it only sideways (scrolled out of view vertically is what a scrolling pane is for).
     let checkY = true
@@ -160,14 +164,38 @@ for (const el of document.querySelectorAll(controls)) {
       if (clipsX && (r.left < left - 1 || r.right > left + a.clientWidth + 1)) {
         fault('outside', el, 'spans x ' + px(r.left) + '…' + px(r.right) + ', outside the visible x ' + px(left) + '…' +
           px(left + a.clientWidth) + ' of ' + path(a) + ' (overflow-x ' + s.overflowX + ')')
+        outside = true
         break
       }
       if (clipsY && (r.top < top - 1 || r.bottom > top + a.clientHeight + 1)) {
         fault('outside', el, 'spans y ' + px(r.top) + '…' + px(r.bottom) + ', outside the visible y ' + px(top) + '…' +
           px(top + a.clientHeight) + ' of ' + path(a) + ' (overflow-y ' + s.overflowY + ')')
+        outside = true
         break
       }
     }
+    if (!outside && (r.left < -1 || r.right > innerWidth + 1)) {
+      fault('outside', el, 'spans x ' + px(r.left) + '…' + px(r.right) + ' in a window ' + innerWidth + ' px wide')
+      outside = true
+    }
+    if (outside && tag !== 'BUTTON') outsideCells.add(el)
+  }
+}
+
+// A short label anywhere (a badge, a state, a kind: up to 8 characters, no space) stays on one
+// line: 运行中 went one character per line in a narrow column.
+{
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT)
+  const range = document.createRange()
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const word = node.textContent.trim()
+    if (word.length < 2 || word.length > 8 || /\s/.test(word)) continue
+    const parent = node.parentElement
+    if (!parent || !visible(parent)) continue
+    range.selectNodeContents(node)
+    const tops = new Set()
+    for (const r of range.getClientRects()) if (r.width > 0.5 && r.height > 0.5) tops.add(Math.round(r.top))
+    if (tops.size > 1) fault('wraps', parent, JSON.stringify(word) + ' broken over ' + tops.size + ' lines')
   }
 }
 
