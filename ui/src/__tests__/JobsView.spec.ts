@@ -1,17 +1,24 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import type { Pinia } from 'pinia'
+import { useNoticesStore } from '../stores/notices'
 import JobsView from '../views/JobsView.vue'
 import { backendPlugins, FakeBackend, fireTime, job, jobRun, schedulerInstance, staffMember } from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
+let pinia: Pinia
 
 async function mountView() {
-  const { plugins } = backendPlugins(backend)
-  wrapper = mount(JobsView, { global: { plugins }, attachTo: document.body })
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  wrapper = mount(JobsView, { global: { plugins: mounted.plugins }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
+
+/** The notices the page raised (stores/notices.ts; Notices.vue shows them, see Notices.spec). */
+const notices = () => useNoticesStore(pinia).notices
 
 const row = (w: VueWrapper, name: string) => w.get(`[data-testid="job-row"][data-job-name="${name}"]`)
 
@@ -145,6 +152,12 @@ describe('JobsView', () => {
     await row(w, 'sweep').get('[data-testid="job-run-now"]').trigger('click')
     await flushPromises()
     expect(backend.callsTo('job_run_now')).toEqual([{ id: 2 }])
+    // Each says what it did; Run now links to the job's runs.
+    expect(notices().map((n) => [n.kind, n.text])).toEqual([
+      ['success', 'Resumed “sweep”: it runs on schedule again.'],
+      ['success', 'Started a run of “sweep”.'],
+    ])
+    expect(notices()[1]?.link).toEqual({ to: { name: 'jobs', query: { job: '2' } }, label: 'View run' })
 
     await row(w, 'sweep').get('[data-testid="job-delete"]').trigger('click')
     expect(backend.callsTo('job_delete')).toEqual([])
@@ -152,17 +165,33 @@ describe('JobsView', () => {
     await flushPromises()
     expect(backend.callsTo('job_delete')).toEqual([{ id: 2 }])
     expect(w.find('[data-testid="job-row"][data-job-name="sweep"]').exists()).toBe(false)
+    expect(notices()[notices().length - 1]?.text).toBe('Deleted “sweep”.')
   })
 
-  it('shows a failed action in the error banner', async () => {
+  it('says a failed action in an error notice, which the next try of it replaces', async () => {
     backend.failures.job_run_now = { code: 'job_not_found', message: 'no job with id 1', params: { id: '1' } }
     const w = await mountView()
-    expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
     await row(w, 'nightly-report').get('[data-testid="job-run-now"]').trigger('click')
     await flushPromises()
-    const banner = w.get('[data-testid="error-banner"]')
-    expect(banner.get('[data-testid="error-message"]').text()).toBe('There is no job #1 (it may have been deleted).')
-    expect(banner.text()).toContain('nightly-report')
+    expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
+    expect(notices()).toMatchObject([
+      { kind: 'error', title: 'Could not run “nightly-report”:', text: 'There is no job #1 (it may have been deleted).', code: 'job_not_found' },
+    ])
+
+    delete backend.failures.job_run_now
+    await row(w, 'nightly-report').get('[data-testid="job-run-now"]').trigger('click')
+    await flushPromises()
+    expect(notices().map((n) => [n.kind, n.text])).toEqual([['success', 'Started a run of “nightly-report”.']])
+  })
+
+  it('says a job was added or saved', async () => {
+    const w = await mountView()
+    await row(w, 'sweep').get('[data-testid="job-edit"]').trigger('click')
+    await flushPromises()
+    await w.get('[data-testid="job-form"]').trigger('submit')
+    await flushPromises()
+    expect(backend.callsTo('job_update')).toHaveLength(1)
+    expect(notices().map((n) => [n.kind, n.text])).toEqual([['success', 'Saved the changes to “sweep”.']])
   })
 
   it('follows core events: a run updates the last outcome, jobs_changed refetches', async () => {
@@ -212,13 +241,13 @@ describe('JobsView for a viewer', () => {
     expect(row(w, 'nightly-report').get('[data-testid="job-pause"]').attributes('disabled')).toBeDefined()
   })
 
-  it('shows the core’s refusal in the banner', async () => {
+  it('says the core’s refusal in an error notice', async () => {
     const w = await mountView()
     backend.session = staffMember({ role: 'viewer' }) // the core knows; the page does not yet
     await row(w, 'sweep').get('[data-testid="job-run-now"]').trigger('click')
     await flushPromises()
-    const banner = w.get('[data-testid="error-banner"]')
-    expect(banner.text()).toContain('Could not run “sweep”:')
-    expect(banner.text()).toContain('Your role (viewer) cannot run jobs.')
+    expect(notices()).toMatchObject([
+      { kind: 'error', title: 'Could not run “sweep”:', text: 'Your role (viewer) cannot run jobs.', code: 'forbidden' },
+    ])
   })
 })

@@ -417,6 +417,17 @@ const en = {
       pause: 'Could not pause “{name}”:',
       delete: 'Could not delete “{name}”:',
     },
+    /** The notice once an action is done (Notices.vue). */
+    done: {
+      resume: 'Resumed “{name}”: it runs on schedule again.',
+      run: 'Started a run of “{name}”.',
+      pause: 'Paused “{name}”.',
+      delete: 'Deleted “{name}”.',
+      created: 'Added the job “{name}”.',
+      saved: 'Saved the changes to “{name}”.',
+      /** The notice's link to the run history, filtered to the job. */
+      viewRun: 'View run',
+    },
     confirmPause: {
       title: 'Pause “{name}”?',
       message: 'It will not run on schedule until it is resumed.',

@@ -392,6 +392,15 @@ const zhCN: Messages = {
       pause: '无法暂停“{name}”：',
       delete: '无法删除“{name}”：',
     },
+    done: {
+      resume: '已恢复“{name}”，将按计划运行。',
+      run: '已开始运行“{name}”。',
+      pause: '已暂停“{name}”。',
+      delete: '已删除“{name}”。',
+      created: '已添加任务“{name}”。',
+      saved: '已保存对“{name}”的修改。',
+      viewRun: '查看运行记录',
+    },
     confirmPause: {
       title: '暂停“{name}”？',
       message: '暂停后将不再按计划运行，直到恢复为止。',

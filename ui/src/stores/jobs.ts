@@ -270,12 +270,12 @@ export const useJobsStore = defineStore('jobs', () => {
   // Events were lost: the jobs, the instances and the runs under the current filters, again.
   const subscription = coreSubscription(backend, () => void Promise.all([refreshJobs(), refreshInstances(), loadRuns()]))
 
-  /** Subscribes to core events, then loads everything. Idempotent. */
-  async function start(): Promise<void> {
+  /** Subscribes to core events, then loads everything, the history under `initial`. Idempotent. */
+  async function start(initial: Partial<RunFilters> = {}): Promise<void> {
     if (running) return
     running = true
     const isCurrent = subscription.begin()
-    filters.value = { ...NO_FILTERS }
+    filters.value = { ...NO_FILTERS, ...initial }
     try {
       await subscription.listen(isCurrent, onEvent)
     } catch (e) {
