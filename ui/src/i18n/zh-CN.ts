@@ -95,6 +95,7 @@ const zhCN: Messages = {
       length_out_of_range: '请输入 {min} 到 {max} 个字符。',
       text_too_long: '太长：最多 {max} 个字符。',
       range_reversed: '结束时间必须晚于开始时间。',
+      sort_unavailable: '此列表不能按该列（{column}）排序。',
       cron_empty: '请输入 cron 表达式，例如 {example}。',
       cron_field_count: 'cron 表达式应有 5 个字段（以秒开头则为 6 个），而不是 {count} 个；例如 {example}。',
       cron_macro_unknown: '“{value}”不是 cron 宏：请使用 {\'@\'}yearly、{\'@\'}monthly、{\'@\'}weekly、{\'@\'}daily 或 {\'@\'}hourly，例如 {example}。',
