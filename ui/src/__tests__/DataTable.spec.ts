@@ -3,7 +3,7 @@ import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { defineComponent, h, nextTick, ref, type Component, type PropType } from 'vue'
 import DataTable from '../components/DataTable.vue'
 import type { Column, RowAction, SortState } from '../components/dataTable'
-import { fittingColumns, sortRows } from '../components/dataTable'
+import { columnWidths, fittingColumns, sortRows } from '../components/dataTable'
 
 // The one table of the lists: sorting (the event, aria-sort, sorting held rows), the hover text
 // of truncated cells, the row actions collapsing into an accessible "⋯" menu when the table is
@@ -194,6 +194,25 @@ describe('narrow tables', () => {
     expect(keys(459)).toEqual(['id', 'name', 'seen']) // Created goes first
     expect(keys(459, 150)).toEqual(['id', 'name']) // room kept for the actions
     expect(keys(100)).toEqual(['id', 'name']) // required columns stay: the table scrolls
+  })
+
+  it('give spare width to a column up to its ideal width first, then in proportion', () => {
+    const columns: Column<Item>[] = [
+      { key: 'no', label: 'No', minWidth: 120, idealWidth: 200 },
+      { key: 'amount', label: 'Amount', width: 90 },
+      { key: 'items', label: 'Items', minWidth: 100 },
+    ]
+    expect(columnWidths(columns, 310, 0)).toEqual([120, 90, 100]) // just the least widths
+    expect(columnWidths(columns, 350, 0)).toEqual([160, 90, 100]) // towards the ideal width
+    expect(columnWidths(columns, 350, 40)).toEqual([120, 90, 100]) // the actions' room is kept
+    // Ideal, then the rest to the column without an ideal width (it can use it).
+    expect(columnWidths(columns, 610, 0)).toEqual([200, 90, 320])
+    const both = columns.map((c) => (c.key === 'items' ? { ...c, idealWidth: 150 } : c))
+    expect(columnWidths(both, 610, 0)).toEqual([292, 90, 227]) // both ideal: the rest as 120:100
+    // Optional columns give way to a column's ideal width.
+    const withKind: Column<Item>[] = [...columns, { key: 'kind', label: 'Kind', width: 70, optional: 1 }]
+    expect(fittingColumns(withKind, 459, 0).map((c) => c.key)).toEqual(['no', 'amount', 'items'])
+    expect(fittingColumns(withKind, 460, 0).map((c) => c.key)).toEqual(['no', 'amount', 'items', 'kind'])
   })
 })
 

@@ -121,8 +121,12 @@ describe('OrdersView', () => {
     vi.advanceTimersByTime(3000)
     await flushPromises()
     expect(countdownOf(w, 'OD-A').text()).toBe('09:56')
-    expect(countdownOf(w, 'OD-B').text()).toBe('expired — waiting for the sweep')
+    // Short in the cell; the whole sentence and the expiry time on hover.
+    expect(countdownOf(w, 'OD-B').text()).toBe('expired')
     expect(countdownOf(w, 'OD-B').attributes('data-expired')).toBe('true')
+    expect(countdownOf(w, 'OD-B').element.closest('td')?.getAttribute('title')).toMatch(
+      /^expired — waiting for the sweep \(expires at Jan 10, 2026, 03:2\d:\d\d\)$/,
+    )
     expect(backend.calls.length).toBe(calls)
   })
 

@@ -14,19 +14,26 @@ export interface Column<R> {
    * leave. Below the sum of all widths the table scrolls sideways instead of squeezing.
    */
   minWidth?: number
+  /**
+   * The width a column without `width` wants to show its content whole (e.g. a full order
+   * number): spare width goes to it first, and optional columns give way to it.
+   */
+  idealWidth?: number
   align?: 'start' | 'end' | 'center'
   /** The header's words only for screen readers (e.g. a column of checkboxes). */
   hideLabel?: boolean
   /**
    * One line, cut with an ellipsis, the whole text (`title`, else `text`) on hover. Cells
    * without it are kept to one line as well (clipped); `wrap` lets content take more lines.
+   * `start` cuts the start instead, for ids whose end tells them apart (OD20261204…35766).
    */
-  truncate?: boolean
+  truncate?: boolean | 'start'
   /** Content of several lines (an avatar with two lines, a list of chips): not clipped. */
   wrap?: boolean
   /**
-   * Left out where the table is too narrow for every column's least width (the highest number
-   * first), rather than scroll the table sideways. For what the row's hover or detail also says.
+   * Left out where the table is too narrow for every column's least width and the row actions
+   * inline (the highest number first), rather than collapse the actions or scroll the table
+   * sideways. For what the row's hover or detail also says.
    */
   optional?: number
   /** The cell holds its own controls (a checkbox, a dropdown): a click in it does not open the row. */
@@ -100,9 +107,15 @@ export function actionsLayout(available: number, needed: number, widths: Actions
   return 'menu'
 }
 
+/** The width a column takes when there is room: fixed, else ideal, else least. */
+function idealOf(c: Column<unknown>): number {
+  return c.width ?? c.idealWidth ?? c.minWidth ?? DEFAULT_MIN_WIDTH
+}
+
 /**
  * The columns shown in `available` px with `reserved` px kept for the actions: all of them when
- * they fit, else without optional ones, the highest `optional` first, until they fit.
+ * their ideal widths fit, else without optional ones, the highest `optional` first, until they do
+ * (or none is left to leave out).
  */
 export function fittingColumns<R>(columns: readonly Column<R>[], available: number | null, reserved: number): Column<R>[] {
   let shown = [...columns]
@@ -110,11 +123,38 @@ export function fittingColumns<R>(columns: readonly Column<R>[], available: numb
   const droppable = columns
     .filter((c) => c.optional !== undefined)
     .sort((a, b) => (b.optional ?? 0) - (a.optional ?? 0))
+  const ideal = (cs: Column<R>[]) => cs.reduce((sum, c) => sum + idealOf(c as Column<unknown>), 0)
   for (const column of droppable) {
-    if (columnsMinWidth(shown as Column<unknown>[]) + reserved <= available) break
+    if (ideal(shown) + reserved <= available) break
     shown = shown.filter((c) => c !== column)
   }
   return shown
+}
+
+/**
+ * The widths (px) of `columns` in a table `available` px wide with `reserved` px for the actions:
+ * fixed ones as declared; the others get their least width, then the spare width up to their
+ * ideal width (in proportion to what each lacks), then what is left in proportion to their least
+ * widths among the columns without an ideal width (all of them if each has one). Whole pixels,
+ * rounded down.
+ */
+export function columnWidths<R>(columns: readonly Column<R>[], available: number, reserved: number): number[] {
+  const flexible = columns.filter((c) => c.width === undefined)
+  const min = (c: Column<R>) => c.minWidth ?? DEFAULT_MIN_WIDTH
+  const lack = (c: Column<R>) => Math.max(0, (c.idealWidth ?? 0) - min(c))
+  let spare = Math.max(0, available - reserved - columnsMinWidth(columns as Column<unknown>[]))
+  const lacking = flexible.reduce((sum, c) => sum + lack(c), 0)
+  const towardsIdeal = Math.min(spare, lacking)
+  spare -= towardsIdeal
+  // What is left goes to the columns that have no ideal width (they can use it), else to all.
+  const open = flexible.some((c) => c.idealWidth === undefined) ? flexible.filter((c) => c.idealWidth === undefined) : flexible
+  const openMin = open.reduce((sum, c) => sum + min(c), 0)
+  return columns.map((c) => {
+    if (c.width !== undefined) return c.width
+    const toIdeal = lacking === 0 ? 0 : (towardsIdeal * lack(c)) / lacking
+    const rest = open.includes(c) && openMin > 0 ? (spare * min(c)) / openMin : 0
+    return Math.floor(min(c) + toIdeal + rest)
+  })
 }
 
 /** The sort after a click on the header of `column`. */

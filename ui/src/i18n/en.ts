@@ -107,7 +107,6 @@ const en = {
       length_out_of_range: 'Enter {min} to {max} characters.',
       text_too_long: 'Too long: at most {max} characters.',
       range_reversed: 'The end must come after the start.',
-      sort_unavailable: 'This list cannot be sorted by that column ({column}).',
       cron_empty: 'Enter a cron expression, e.g. {example}.',
       cron_field_count: 'A cron expression has 5 fields (6 with seconds first), not {count}; e.g. {example}.',
       cron_macro_unknown: '“{value}” is not a cron macro: use {\'@\'}yearly, {\'@\'}monthly, {\'@\'}weekly, {\'@\'}daily or {\'@\'}hourly, e.g. {example}.',
@@ -764,6 +763,8 @@ const en = {
       items: 'Items',
       expiresAt: 'expires at {at}',
       expired: 'expired — waiting for the sweep',
+      /** The same in a narrow cell (the whole sentence on hover). */
+      expiredShort: 'expired',
       paidAt: 'paid {at}',
       checkPayment: 'Check payment now',
       cancelNow: 'Cancel now',
