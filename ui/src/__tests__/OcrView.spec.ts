@@ -1,19 +1,44 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import { h } from 'vue'
+import type { Pinia } from 'pinia'
+import { createMemoryHistory, createRouter, RouterView, type Router } from 'vue-router'
 import OcrView from '../views/OcrView.vue'
 import OcrCallsChart from '../components/ocr/OcrCallsChart.vue'
+import { useNoticesStore } from '../stores/notices'
 import { backendPlugins, callSamples, FakeBackend, idCardFront, ocrRequest, ocrStats, staffMember } from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
+let pinia: Pinia
 
 async function mountView() {
-  const { plugins } = backendPlugins(backend)
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
   // The chart draws on a canvas, which jsdom lacks; its own spec covers it.
-  wrapper = mount(OcrView, { global: { plugins, stubs: { OcrCallsChart: true } }, attachTo: document.body })
+  wrapper = mount(OcrView, { global: { plugins: mounted.plugins, stubs: { OcrCallsChart: true } }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
+
+/** The OCR page under a router, opened at `path` (e.g. a notice's link). */
+async function mountRouted(path: string): Promise<{ w: VueWrapper; router: Router }> {
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/ocr', name: 'ocr', component: OcrView }] })
+  await router.push(path)
+  await router.isReady()
+  wrapper = mount(
+    { render: () => h(RouterView) },
+    { global: { plugins: [...mounted.plugins, router], stubs: { OcrCallsChart: true } }, attachTo: document.body },
+  )
+  await flushPromises()
+  return { w: wrapper, router }
+}
+
+/** The notices the page raised (stores/notices.ts; Notices.vue shows them, see Notices.spec). */
+const notices = () => useNoticesStore(pinia).notices
+const lastNotice = () => notices()[notices().length - 1]
 
 const row = (w: VueWrapper, id: number) => w.get(`[data-testid="ocr-row"][data-request-id="${id}"]`)
 const rowIds = (w: VueWrapper) => w.findAll('[data-testid="ocr-row"]').map((r) => Number(r.attributes('data-request-id')))
@@ -144,6 +169,7 @@ describe('OcrView', () => {
     expect(backend.callsTo('ocr_resume')).toHaveLength(1)
     expect(w.find('[data-testid="ocr-paused-reason"]').exists()).toBe(false)
     expect(w.find('[data-testid="ocr-pause"]').exists()).toBe(true)
+    expect(lastNotice()).toMatchObject({ kind: 'success', text: 'Resumed the OCR queue.' })
   })
 
   it('pauses the queue and shows why', async () => {
@@ -153,6 +179,7 @@ describe('OcrView', () => {
     expect(backend.callsTo('ocr_pause')).toHaveLength(1)
     expect(testid(w, 'ocr-paused-reason').text()).toBe('paused by tester@desktop')
     expect(testid(w, 'ocr-paused').text()).toContain('until resumed here')
+    expect(lastNotice()).toMatchObject({ kind: 'success', text: 'Paused the OCR queue: no calls to Baidu until it is resumed.' })
   })
 
   it('refetches the list when a request changes state', async () => {
@@ -190,6 +217,40 @@ describe('OcrView', () => {
     expect(testid(w, 'ocr-submit-done').attributes('data-request-id')).toBe('5')
     expect((testid(w, 'ocr-submit-url').element as HTMLInputElement).value).toBe('')
     expect(rowIds(w)[0]).toBe(5)
+    expect(notices()).toMatchObject([
+      { kind: 'success', text: 'Request #5 queued.', link: { to: { name: 'ocr', query: { request: '5' } }, label: 'View request' } },
+    ])
+  })
+
+  it('says a refusal that is not the URL’s in an error notice', async () => {
+    backend.failures.ocr_submit = { code: 'forbidden', message: 'no', params: { role: 'viewer', action: 'queue_images' } }
+    const w = await mountView()
+    await testid(w, 'ocr-submit-url').setValue('https://img.example.com/new.jpg')
+    await testid(w, 'ocr-submit-form').trigger('submit')
+    await flushPromises()
+    expect(w.find('[data-testid="ocr-submit-error"]').exists()).toBe(false)
+    expect(notices()).toMatchObject([{ kind: 'error', title: 'Could not queue the image:', code: 'forbidden' }])
+  })
+
+  it('opened by a notice’s link, shows the pending requests or one request’s detail', async () => {
+    const { w, router } = await mountRouted('/ocr?status=pending')
+    expect(lastList()).toEqual({ query: { offset: 0, limit: 50, status: 'pending' } })
+    expect(backend.callsTo('ocr_list')).toHaveLength(1)
+    expect((testid(w, 'ocr-filter-status').element as HTMLSelectElement).value).toBe('pending')
+    expect(rowIds(w)).toEqual([3])
+    expect(router.currentRoute.value.fullPath).toBe('/ocr')
+
+    // While the page is shown: another state chosen by hand, then the link again.
+    await testid(w, 'ocr-filter-status').setValue('dead')
+    await flushPromises()
+    await router.push({ name: 'ocr', query: { status: 'pending' } })
+    await flushPromises()
+    expect(lastList()).toEqual({ query: { offset: 0, limit: 50, status: 'pending' } })
+    expect((testid(w, 'ocr-filter-status').element as HTMLSelectElement).value).toBe('pending')
+
+    await router.push({ name: 'ocr', query: { request: '2' } })
+    await flushPromises()
+    expect(testid(w, 'ocr-detail').attributes('data-request-id')).toBe('2')
   })
 
   it('retries the selected dead rows with their ids, and one row by its own button', async () => {
@@ -203,7 +264,10 @@ describe('OcrView', () => {
     await retrySelected.trigger('click')
     await flushPromises()
     expect(backend.callsTo('ocr_retry')).toEqual([{ ids: [4, 2] }])
-    expect(testid(w, 'ocr-notice').text()).toBe('Retried 2 requests.')
+    // Said in a notice that goes by itself, with a link to where the retried ones now wait.
+    expect(notices()).toMatchObject([
+      { kind: 'success', text: 'Retried 2 requests.', link: { to: { name: 'ocr', query: { status: 'pending' } }, label: 'View' } },
+    ])
     expect(row(w, 4).attributes('data-status')).toBe('pending')
     expect(row(w, 2).attributes('data-status')).toBe('pending')
     expect(testid(w, 'ocr-retry-selected').attributes('disabled')).toBeDefined()
@@ -234,7 +298,7 @@ describe('OcrView', () => {
     await flushPromises()
     expect(backend.callsTo('ocr_purge_dead')).toHaveLength(1)
     expect(w.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
-    expect(testid(w, 'ocr-notice').text()).toBe('Purged 2 dead requests.')
+    expect(lastNotice()).toMatchObject({ kind: 'success', text: 'Purged 2 dead requests.' })
     expect(rowIds(w)).toEqual([3, 1])
   })
 
@@ -259,6 +323,7 @@ describe('OcrView', () => {
     expect(backend.callsTo('ocr_reveal')).toEqual([{ id: 1 }])
     expect(masked()).toEqual(['张三', '320102199001011234', '1990-01-01', '江苏省南京市玄武区中山路18号'])
     expect(testid(w, 'ocr-detail-card').text()).toContain('the reveal is audited')
+    expect(lastNotice()?.text).toBe('Revealed the ID card of request #1; the reveal is in the audit log.')
     expect(w.find('[data-testid="ocr-reveal"]').exists()).toBe(false)
 
     // A live update of the open request keeps the revealed number while the panel stays open.
@@ -304,6 +369,8 @@ describe('OcrView', () => {
     await flushPromises()
     expect(backend.callsTo('ocr_set_cap')).toEqual([{ cap: 5000 }, { cap: 3.5 }])
     expect(testid(w, 'ocr-cap').text()).toBe('3.5 calls/s')
+    // The refused value was the field's error, not a notice; the applied one is.
+    expect(notices().map((n) => [n.kind, n.text])).toEqual([['success', 'OCR calls are capped at 3.5 per second.']])
     expect(testid(w, 'ocr-controls').text()).toContain('set in the console')
   })
 
@@ -385,13 +452,14 @@ describe('OcrView for a viewer', () => {
     expect(testid(w, 'ocr-reveal').attributes('title')).toBe('Your role (viewer) cannot reveal ID numbers')
   })
 
-  it('shows the core’s refusal in the banner', async () => {
+  it('says the core’s refusal in an error notice', async () => {
     backend.failures.ocr_pause = { code: 'forbidden', message: 'a viewer cannot pause the OCR queue', params: { role: 'viewer', action: 'pause_the_ocr_queue' } }
     const w = await mountView()
     await testid(w, 'ocr-pause').trigger('click')
     await flushPromises()
-    expect(testid(w, 'ocr-controls').get('[data-testid="error-banner"]').text()).toContain(
-      'Your role (viewer) cannot pause the OCR queue.',
-    )
+    expect(w.find('[data-testid="error-banner"]').exists()).toBe(false)
+    expect(notices()).toMatchObject([
+      { kind: 'error', title: 'Could not pause the queue:', text: 'Your role (viewer) cannot pause the OCR queue.' },
+    ])
   })
 })

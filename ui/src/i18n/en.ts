@@ -698,6 +698,19 @@ const en = {
       queued: 'Request #{id} queued.',
       known: 'Request #{id} was known already ({status}).',
     },
+    /** The notice once an action is done (Notices.vue); retry and purge say theirs under `table`. */
+    done: {
+      cap: 'OCR calls are capped at {cap} per second.',
+      pause: 'Paused the OCR queue: no calls to Baidu until it is resumed.',
+      resume: 'Resumed the OCR queue.',
+      reveal: 'Revealed the ID card of request #{id}; the reveal is in the audit log.',
+      revealFailed: 'Could not reveal the ID card:',
+      submitFailed: 'Could not queue the image:',
+      /** A link to the requests a retry put back in the queue (the pending ones). */
+      viewPending: 'View',
+      /** A link to the request just queued: its detail. */
+      viewRequest: 'View request',
+    },
   },
 
   orders: {

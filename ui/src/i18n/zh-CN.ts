@@ -666,6 +666,16 @@ const zhCN: Messages = {
       queued: '请求 #{id} 已加入队列。',
       known: '请求 #{id} 已存在（{status}）。',
     },
+    done: {
+      cap: 'OCR 调用上限已设为每秒 {cap} 次。',
+      pause: '已暂停 OCR 队列：恢复前不再调用百度。',
+      resume: '已恢复 OCR 队列。',
+      reveal: '已显示请求 #{id} 的完整证件信息；此操作已记入审计日志。',
+      revealFailed: '无法显示完整证件信息：',
+      submitFailed: '无法加入队列：',
+      viewPending: '查看',
+      viewRequest: '查看请求',
+    },
   },
 
   orders: {

@@ -215,12 +215,12 @@ export const useOcrStore = defineStore('ocr', () => {
   // Events were lost: the figures, the page and the open request, again.
   const subscription = coreSubscription(backend, () => void Promise.all([refreshStats(), refreshList(), refreshDetail()]))
 
-  /** Subscribes to core events, then loads the figures and the first page. Idempotent. */
-  async function start(): Promise<void> {
+  /** Subscribes to core events, then loads the figures and the first page under `initial`. Idempotent. */
+  async function start(initial: Partial<OcrFilters> = {}): Promise<void> {
     if (running) return
     running = true
     const isCurrent = subscription.begin()
-    filters.value = { ...NO_OCR_FILTERS }
+    filters.value = { ...NO_OCR_FILTERS, ...initial }
     offset.value = 0
     try {
       await subscription.listen(isCurrent, onEvent)
