@@ -324,26 +324,6 @@ const en = {
   /** Notices.vue: the outcomes of manual actions, in the window's corner. */
   notices: { region: 'Notifications', dismiss: 'Dismiss' },
 
-  /** A date-and-time field (DateTimeField.vue): typed as yyyy-MM-dd HH:mm in every language. */
-  dateField: {
-    title: '{format}, in {zone}',
-    format: 'Not a date and time: write it as {format}, e.g. {example}.',
-    range: 'There is no such day or time: {text}.',
-  },
-
-  /** ErrorBanner.vue: the error's code, in the message's tooltip. */
-  errorBanner: { code: 'Error code: {code}' },
-
-  /** A date-and-time field (DateTimeField.vue): typed as yyyy-MM-dd HH:mm in every language. */
-  dateField: {
-    title: '{format}, in {zone}',
-    format: 'Not a date and time: write it as {format}, e.g. {example}.',
-    range: 'There is no such day or time: {text}.',
-  },
-
-  /** ErrorBanner.vue: the error's code, in the message's tooltip. */
-  errorBanner: { code: 'Error code: {code}' },
-
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },
 
   providers: { weibo: 'Weibo', qq: 'QQ', wechat: 'WeChat', dingtalk: 'DingTalk', oidc: 'OpenID Connect' },
@@ -471,9 +451,6 @@ const en = {
       paused: 'paused',
       active: 'active',
       runNow: 'Run now',
-      actionsFor: 'Actions for the job {name}',
-      /** After the next fire time: how many more the hover lists. */
-      moreFires: '+{n} more',
     },
     instances: {
       self: 'this console',
@@ -788,6 +765,13 @@ const en = {
       label: 'Order number or user id',
       placeholder: 'OD2026… or 10086',
     },
+    /** The links of the notices once an action is done (Notices.vue). */
+    done: {
+      /** To the cancelled orders, searched for the one just cancelled. */
+      viewCancelled: 'View',
+      /** To an order's timeline. */
+      viewOrder: 'View order',
+    },
     table: {
       checkFailed: 'Could not check the payment of {orderNo}:',
       cancelled: 'Order {orderNo} was cancelled.',
@@ -964,7 +948,6 @@ const en = {
       expires: 'Expires',
       current: 'This console',
       revoke: 'Revoke',
-      actionsFor: 'Actions for the session of {name}',
       refresh: 'Refresh',
       empty: 'No live sessions.',
       loadFailed: 'Could not load the staff sessions:',
