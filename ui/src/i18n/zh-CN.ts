@@ -304,6 +304,22 @@ const zhCN: Messages = {
 
   notices: { region: '通知', dismiss: '关闭' },
 
+  dateField: {
+    title: '{format}（{zone} 时间）',
+    format: '无法识别的日期时间：请按 {format} 格式填写，例如 {example}。',
+    range: '不存在这个日期或时间：{text}。',
+  },
+
+  errorBanner: { code: '错误代码：{code}' },
+
+  dateField: {
+    title: '{format}（{zone} 时间）',
+    format: '无法识别的日期时间：请按 {format} 格式填写，例如 {example}。',
+    range: '不存在这个日期或时间：{text}。',
+  },
+
+  errorBanner: { code: '错误代码：{code}' },
+
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
 
   providers: { weibo: '微博', qq: 'QQ', wechat: '微信', dingtalk: '钉钉', oidc: 'OpenID Connect' },
@@ -422,8 +438,10 @@ const zhCN: Messages = {
       builtInTitle: '由 OpsDeck 定义，不能删除',
       noneScheduled: '暂无计划',
       paused: '已暂停',
-      active: '运行中',
+      active: '已启用',
       runNow: '立即运行',
+      actionsFor: '任务 {name} 的操作',
+      moreFires: '另 {n} 次',
     },
     instances: {
       self: '本控制台',
@@ -903,6 +921,7 @@ const zhCN: Messages = {
       expires: '过期时间',
       current: '本控制台',
       revoke: '撤销',
+      actionsFor: '{name} 的会话的操作',
       refresh: '刷新',
       empty: '当前没有有效会话。',
       loadFailed: '无法加载员工会话：',
