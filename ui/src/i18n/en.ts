@@ -324,26 +324,6 @@ const en = {
   /** Notices.vue: the outcomes of manual actions, in the window's corner. */
   notices: { region: 'Notifications', dismiss: 'Dismiss' },
 
-  /** A date-and-time field (DateTimeField.vue): typed as yyyy-MM-dd HH:mm in every language. */
-  dateField: {
-    title: '{format}, in {zone}',
-    format: 'Not a date and time: write it as {format}, e.g. {example}.',
-    range: 'There is no such day or time: {text}.',
-  },
-
-  /** ErrorBanner.vue: the error's code, in the message's tooltip. */
-  errorBanner: { code: 'Error code: {code}' },
-
-  /** A date-and-time field (DateTimeField.vue): typed as yyyy-MM-dd HH:mm in every language. */
-  dateField: {
-    title: '{format}, in {zone}',
-    format: 'Not a date and time: write it as {format}, e.g. {example}.',
-    range: 'There is no such day or time: {text}.',
-  },
-
-  /** ErrorBanner.vue: the error's code, in the message's tooltip. */
-  errorBanner: { code: 'Error code: {code}' },
-
   roles: { viewer: 'viewer', operator: 'operator', admin: 'admin', none: 'none' },
 
   providers: { weibo: 'Weibo', qq: 'QQ', wechat: 'WeChat', dingtalk: 'DingTalk', oidc: 'OpenID Connect' },

@@ -304,22 +304,6 @@ const zhCN: Messages = {
 
   notices: { region: '通知', dismiss: '关闭' },
 
-  dateField: {
-    title: '{format}（{zone} 时间）',
-    format: '无法识别的日期时间：请按 {format} 格式填写，例如 {example}。',
-    range: '不存在这个日期或时间：{text}。',
-  },
-
-  errorBanner: { code: '错误代码：{code}' },
-
-  dateField: {
-    title: '{format}（{zone} 时间）',
-    format: '无法识别的日期时间：请按 {format} 格式填写，例如 {example}。',
-    range: '不存在这个日期或时间：{text}。',
-  },
-
-  errorBanner: { code: '错误代码：{code}' },
-
   roles: { viewer: '查看者', operator: '操作员', admin: '管理员', none: '无' },
 
   providers: { weibo: '微博', qq: 'QQ', wechat: '微信', dingtalk: '钉钉', oidc: 'OpenID Connect' },
