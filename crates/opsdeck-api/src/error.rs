@@ -56,9 +56,6 @@ pub enum ErrorCode {
     TextTooLong,
     /// An end (or `to`) that does not come after its start (or `from`).
     RangeReversed,
-    /// The list has no column `{column}` to sort by (`field` is `sort`; `{allowed}` lists those
-    /// it has).
-    SortUnavailable,
     /// Cron: the expression is empty (`{example}` a valid one).
     CronEmpty,
     /// Cron: `{count}` fields where 5 or 6 are expected (`{example}`).
@@ -113,6 +110,8 @@ pub enum ErrorCode {
     OcrSideTaken,
     /// A retry of fewer than `{min}` or more than `{max}` requests at once.
     OcrRetryCount,
+    /// A cancel of fewer than `{min}` or more than `{max}` requests at once.
+    OcrCancelCount,
     /// An OCR cap outside `{min}`–`{max}` calls per second.
     OcrCapOutOfRange,
     /// No order `{order_no}` (pending or paid).
@@ -263,7 +262,6 @@ impl ErrorCode {
             | ErrorCode::LengthOutOfRange
             | ErrorCode::TextTooLong
             | ErrorCode::RangeReversed
-            | ErrorCode::SortUnavailable
             | ErrorCode::CronEmpty
             | ErrorCode::CronFieldCount
             | ErrorCode::CronMacroUnknown
@@ -287,6 +285,7 @@ impl ErrorCode {
             | ErrorCode::OcrBackSide
             | ErrorCode::OcrSideTaken
             | ErrorCode::OcrRetryCount
+            | ErrorCode::OcrCancelCount
             | ErrorCode::OcrCapOutOfRange
             | ErrorCode::SkuInvalid
             | ErrorCode::SkuTaken

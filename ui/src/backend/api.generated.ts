@@ -266,7 +266,6 @@ export type ErrorCode =
   | "length_out_of_range"
   | "text_too_long"
   | "range_reversed"
-  | "sort_unavailable"
   | "cron_empty"
   | "cron_field_count"
   | "cron_macro_unknown"
@@ -293,6 +292,7 @@ export type ErrorCode =
   | "ocr_back_side"
   | "ocr_side_taken"
   | "ocr_retry_count"
+  | "ocr_cancel_count"
   | "ocr_cap_out_of_range"
   | "order_not_found"
   | "order_paid"
@@ -1273,7 +1273,6 @@ export const ERROR_CODES = [
   "length_out_of_range",
   "text_too_long",
   "range_reversed",
-  "sort_unavailable",
   "cron_empty",
   "cron_field_count",
   "cron_macro_unknown",
@@ -1300,6 +1299,7 @@ export const ERROR_CODES = [
   "ocr_back_side",
   "ocr_side_taken",
   "ocr_retry_count",
+  "ocr_cancel_count",
   "ocr_cap_out_of_range",
   "order_not_found",
   "order_paid",

@@ -1,5 +1,5 @@
-//! The OCR queue's part of the facade: submit, look up by URL, list, reveal, retry, purge,
-//! pause, resume, change the cap, the live figures, and reconcile. Input is validated here;
+//! The OCR queue's part of the facade: submit, look up by URL, list, reveal, retry, cancel, a
+//! request's calls, purge, pause, resume, change the cap, the live figures, and reconcile. Input is validated here;
 //! every staff action is audited.
 
 use chrono::Utc;
@@ -11,11 +11,13 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
+use crate::ocr::attempts;
 use crate::ocr::baidu::{IdCardFields, IdCardFront, Side};
+use crate::ocr::listing;
 use crate::ocr::model::Masked;
 use crate::ocr::model::{
-    OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
-    masked_result_json, result_json,
+    CancelOutcome, OcrAttempt, OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted,
+    PauseKind, RetryOutcome, masked_result_json, result_json,
 };
 use crate::ocr::store::{self, NewRequest};
 
@@ -23,8 +25,10 @@ use crate::ocr::store::{self, NewRequest};
 pub const MAX_URL_LEN: usize = 2048;
 /// The highest cap staff may set (Baidu's add-on packs go to 100 per interface).
 pub const MAX_CAP: f64 = 1000.0;
-/// The most requests one retry may name.
+/// The most requests one retry (or cancel) may name.
 const MAX_RETRY: usize = 1000;
+/// The longest text searched for in errors.
+const MAX_ERROR_SEARCH: usize = 200;
 /// A request touched this recently is left alone by reconcile (its submission may be on its way
 /// to Redis right now).
 const RECONCILE_GRACE: chrono::Duration = chrono::Duration::seconds(10);
@@ -122,7 +126,7 @@ impl Core {
         Ok(Some(OcrLookup { request_id: request.id, url, status: request.status, result, error: request.error }))
     }
 
-    /// A page of requests, newest first; card data masked (any staff member).
+    /// A page of requests (newest first unless sorted); card data masked (any staff member).
     pub async fn ocr_list(&self, query: OcrQuery, actor: &Actor) -> Result<OcrPage, ApiError> {
         self.require_reader(actor).await?;
         if query.limit == 0 || query.limit > MAX_PAGE {
@@ -133,7 +137,17 @@ impl Core {
                 .field("search")
                 .param("max", MAX_URL_LEN));
         }
-        let (requests, total) = store::list(self.database().pool(), &query).await?;
+        if query.error.as_ref().is_some_and(|s| s.chars().count() > MAX_ERROR_SEARCH) {
+            return Err(ApiError::coded(ErrorCode::TextTooLong, "the error search is too long")
+                .field("error")
+                .param("max", MAX_ERROR_SEARCH));
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(ApiError::coded(ErrorCode::RangeReversed, "from must not be after to").field("from"));
+        }
+        let (requests, total) = listing::list(self.database().pool(), &query).await?;
         Ok(OcrPage { requests: requests.into_iter().map(OcrRequest::masked).collect(), total })
     }
 
@@ -198,7 +212,7 @@ impl Core {
         let mut unique = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        let revived = store::revive(self.database().pool(), &unique, Utc::now()).await?;
+        let revived = store::revive(self.database().pool(), &unique, false, Utc::now()).await?;
         let items: Vec<(i64, i64)> = revived.iter().map(|id| (*id, 0)).collect();
         let queue = &self.ocr().queue;
         let enqueued = async { queue.forget_started(&revived).await.and(queue.enqueue(&items).await) };
@@ -221,7 +235,7 @@ impl Core {
         Ok(outcome)
     }
 
-    /// Deletes every dead request (staff confirmed it); returns how many.
+    /// Deletes every dead request and its calls' history (staff confirmed it); returns how many.
     pub async fn ocr_purge_dead(&self, actor: &Actor) -> Result<u64, ApiError> {
         actor.require_operator("purge dead OCR requests")?;
         let who = actor.name.as_str();
@@ -426,18 +440,53 @@ impl Core {
 }
 
 impl Core {
-    /// Cancels pending requests (see `Ops::ocr_cancel`).
-    // SKELETON (issue 19): being built.
-    pub async fn ocr_cancel(&self, ids: &[i64], actor: &Actor) -> Result<opsdeck_api::ocr::CancelOutcome, ApiError> {
-        self.require_reader(actor).await?;
+    /// Cancels pending requests: they are never called (an instance that reads one finds it
+    /// cancelled). Requests not pending (any more: an instance took it, it finished, it was
+    /// cancelled already) are skipped, so a double click cancels once. Submitting the URL again
+    /// starts it afresh.
+    pub async fn ocr_cancel(&self, ids: &[i64], actor: &Actor) -> Result<CancelOutcome, ApiError> {
+        let actor = self.current_actor(actor).await?;
         actor.require_operator(opsdeck_api::Operation::OcrCancel.action())?;
-        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("cancelling {} requests is not built yet", ids.len())))
+        let who = actor.name.as_str();
+        if ids.is_empty() || ids.len() > MAX_RETRY {
+            return Err(ApiError::coded(
+                ErrorCode::OcrCancelCount,
+                format!("cancel 1 to {MAX_RETRY} requests at a time"),
+            )
+            .field("ids")
+            .param("min", 1)
+            .param("max", MAX_RETRY));
+        }
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let cancelled = store::cancel(self.database().pool(), &unique, Utc::now()).await?;
+        // Out of the retry schedule too; a message in the stream is skipped when read. Redis
+        // being away changes nothing that matters: the row decides.
+        if let Err(e) = self.ocr().queue.withdraw(&cancelled).await {
+            tracing::warn!(error = %e, "cannot withdraw cancelled OCR requests from the retry schedule");
+        }
+        let outcome =
+            CancelOutcome { cancelled: cancelled.len() as u64, skipped: (unique.len() - cancelled.len()) as u64 };
+        self.record_audit(NewAuditEntry {
+            who,
+            action: "ocr.cancel",
+            target: "ocr",
+            detail: Some(json!({ "requested": unique, "cancelled": cancelled, "skipped": outcome.skipped })),
+        })
+        .await?;
+        for id in cancelled {
+            self.announce_request(id).await;
+        }
+        self.publish_ocr_stats().await;
+        Ok(outcome)
     }
 
-    /// A request's attempt history (see `Ops::ocr_attempts`).
-    // SKELETON (issue 19): being built.
-    pub async fn ocr_attempts(&self, id: i64, actor: &Actor) -> Result<Vec<opsdeck_api::ocr::OcrAttempt>, ApiError> {
+    /// A request's calls to Baidu, oldest first (any staff member). No card data: a call's
+    /// message is its error's text.
+    pub async fn ocr_attempts(&self, id: i64, actor: &Actor) -> Result<Vec<OcrAttempt>, ApiError> {
         self.require_reader(actor).await?;
-        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("the attempts of {id} are not built yet")))
+        self.request(id).await?;
+        Ok(attempts::of_request(self.database().pool(), id).await?)
     }
 }

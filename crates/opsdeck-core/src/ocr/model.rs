@@ -1,13 +1,10 @@
 //! The OCR queue's types, as the facade hands them to front ends.
 
-
-
-
 use super::baidu::{IdCard, IdCardFields, IdCardFront, mask_id_number};
 
 pub use opsdeck_api::ocr::{
-    CallSample, OcrCounts, OcrLookup, OcrPage, OcrPause, OcrQuery, OcrRequest, OcrStats, OcrStatus, OcrSubmitted, PauseKind,
-    RetryOutcome,
+    AttemptOutcome, CallSample, CancelOutcome, OcrAttempt, OcrCounts, OcrLookup, OcrPage, OcrPause, OcrQuery,
+    OcrRequest, OcrSort, OcrStats, OcrStatus, OcrSubmitted, PauseKind, RetryOutcome,
 };
 
 /// What leaves the core for the console.

@@ -132,11 +132,28 @@ end
 return {claimed[1], out}
 "#;
 
+/// KEYS: delayed, known, started. ARGV: request ids. Withdraws cancelled requests from the retry
+/// schedule: one still waiting for its retry time is removed and forgotten. One in the stream
+/// stays there (its message id is not known here): the instance that reads it finds the row
+/// cancelled, makes no call and forgets it. Returns how many were withdrawn.
+const WITHDRAW: &str = r#"
+local withdrawn = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('ZREM', KEYS[1], id) == 1 then
+    redis.call('SREM', KEYS[2], id)
+    redis.call('HDEL', KEYS[3], id)
+    withdrawn = withdrawn + 1
+  end
+end
+return withdrawn
+"#;
+
 static ENQUEUE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(ENQUEUE));
 static SETTLE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(SETTLE));
 static PROMOTE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(PROMOTE));
 static RECLAIM_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(RECLAIM));
 static RENEW_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(RENEW));
+static WITHDRAW_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| Script::new(WITHDRAW));
 
 /// Where the next take-over scan starts (`XAUTOCLAIM`'s cursor; `0-0` is the start).
 pub const RECLAIM_START: &str = "0-0";
@@ -219,6 +236,19 @@ impl Queue {
             .invoke_async(&mut self.redis.manager())
             .await?;
         Ok(settled >= 0)
+    }
+
+    /// Withdraws cancelled requests from the retry schedule (see [`WITHDRAW`]); how many were there.
+    pub async fn withdraw(&self, request_ids: &[i64]) -> redis::RedisResult<u64> {
+        if request_ids.is_empty() {
+            return Ok(0);
+        }
+        let mut invocation = WITHDRAW_SCRIPT.prepare_invoke();
+        invocation.key(self.key(DELAYED)).key(self.key(KNOWN)).key(self.key(STARTED));
+        for id in request_ids {
+            invocation.arg(*id);
+        }
+        invocation.invoke_async(&mut self.redis.manager()).await
     }
 
     /// Calls granted so far for a request (see [`STARTED`]); 0 when Redis has none.

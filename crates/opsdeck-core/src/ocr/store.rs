@@ -1,6 +1,8 @@
 //! SQL for `ocr_requests`, the queue's truth. Every change of status is a conditional UPDATE
 //! (`WHERE status IN (…)`), so a late or repeated actor can never undo a later state: a result
-//! written twice is written once, a retried request cannot be retried again while pending.
+//! written twice is written once, a retried request cannot be retried again while pending, a
+//! request an instance took (in flight) cannot be cancelled under it. The list's query is in
+//! [`super::listing`], the calls' history in [`super::attempts`].
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -8,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, QueryBuilder, Row};
 
 use super::baidu::{IdCard, Side};
-use super::model::{OcrCounts, OcrPause, OcrQuery, OcrRequest, OcrStatus};
+use super::model::{OcrCounts, OcrPause, OcrRequest, OcrStatus};
 use crate::config::DatabaseBackend;
 use crate::db::{Database, instant, ms};
 
@@ -18,7 +20,7 @@ pub fn url_key(url: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-const COLUMNS: &str = "id, url, side, status, attempts, created_at, updated_at, next_attempt_at, finished_at, error, \
+pub(super) const COLUMNS: &str = "id, url, side, status, attempts, created_at, updated_at, next_attempt_at, finished_at, error, \
                        error_code, result, instance, batch";
 
 /// A row, with the batch that inserted it.
@@ -27,7 +29,7 @@ pub struct Stored {
     pub batch: String,
 }
 
-fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
+pub(super) fn from_row(row: &AnyRow) -> sqlx::Result<Stored> {
     let side: String = row.try_get("side")?;
     let status: String = row.try_get("status")?;
     let result: Option<String> = row.try_get("result")?;
@@ -112,32 +114,6 @@ pub async fn get_by_url(pool: &AnyPool, url: &str) -> sqlx::Result<Option<OcrReq
         .fetch_optional(pool)
         .await?;
     row.map(|r| from_row(&r).map(|s| s.request)).transpose()
-}
-
-fn push_filter(q: &mut QueryBuilder<Any>, query: &OcrQuery) {
-    q.push(" WHERE 1 = 1");
-    if let Some(status) = query.status {
-        q.push(" AND status = ").push_bind(status.as_str());
-    }
-    if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        // A plain substring: LIKE's wildcards in the search are escaped.
-        let escaped = crate::db::like_escaped(search);
-        q.push(" AND url LIKE ").push_bind(format!("%{escaped}%")).push(" ESCAPE '!'");
-    }
-}
-
-/// A page, newest first, and the number of matches.
-pub async fn list(pool: &AnyPool, query: &OcrQuery) -> sqlx::Result<(Vec<OcrRequest>, i64)> {
-    let mut count: QueryBuilder<Any> = QueryBuilder::new("SELECT COUNT(*) AS n FROM ocr_requests");
-    push_filter(&mut count, query);
-    let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
-    let mut select: QueryBuilder<Any> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM ocr_requests"));
-    push_filter(&mut select, query);
-    select.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(query.limit));
-    select.push(" OFFSET ").push_bind(i64::from(query.offset));
-    let rows = select.build().fetch_all(pool).await?;
-    let requests = rows.iter().map(|r| from_row(r).map(|s| s.request)).collect::<sqlx::Result<Vec<_>>>()?;
-    Ok((requests, total))
 }
 
 pub async fn counts(pool: &AnyPool) -> sqlx::Result<OcrCounts> {
@@ -272,15 +248,17 @@ pub async fn back_to_pending(
     Ok(changed == 1)
 }
 
-/// dead → pending with a fresh count of attempts; returns the ids that changed.
-pub async fn revive(pool: &AnyPool, ids: &[i64], now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
+/// dead (or, with `cancelled`, cancelled too) → pending with a fresh count of attempts; returns
+/// the ids that changed.
+pub async fn revive(pool: &AnyPool, ids: &[i64], cancelled: bool, now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
+    let from = if cancelled { "('dead', 'cancelled')" } else { "('dead')" };
     let mut revived = Vec::new();
     // One conditional UPDATE each: the id list is staff-sized, and each learns its own answer.
     for &id in ids {
-        let changed = sqlx::query(
+        let changed = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE ocr_requests SET status = 'pending', attempts = 0, error = NULL, error_code = NULL, \
-             finished_at = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status = 'dead'",
-        )
+             finished_at = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? AND status IN {from}"
+        )))
         .bind(ms(now))
         .bind(id)
         .execute(pool)
@@ -293,9 +271,60 @@ pub async fn revive(pool: &AnyPool, ids: &[i64], now: DateTime<Utc>) -> sqlx::Re
     Ok(revived)
 }
 
-/// Deletes every dead request; returns how many.
+/// pending → cancelled (staff); returns the ids that changed. Only `pending`: one an instance
+/// took meanwhile (in flight) is calling Baidu already and is left to finish, and a finished one
+/// stays as it is. The dispatcher never calls for a cancelled request (`start_call` needs
+/// pending or in flight), whatever Redis still holds for it.
+pub async fn cancel(pool: &AnyPool, ids: &[i64], now: DateTime<Utc>) -> sqlx::Result<Vec<i64>> {
+    let mut cancelled = Vec::new();
+    for &id in ids {
+        let changed = sqlx::query(
+            "UPDATE ocr_requests SET status = 'cancelled', finished_at = ?, updated_at = ?, next_attempt_at = NULL \
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(ms(now))
+        .bind(ms(now))
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            cancelled.push(id);
+        }
+    }
+    Ok(cancelled)
+}
+
+/// Deletes every dead request and then the attempts of those gone; returns how many requests.
+/// A request revived between the two steps keeps its row and its history.
 pub async fn purge_dead(pool: &AnyPool) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM ocr_requests WHERE status = 'dead'").execute(pool).await?.rows_affected())
+    let dead: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM ocr_requests WHERE status = 'dead'").fetch_all(pool).await?;
+    let mut purged = 0;
+    for chunk in dead.chunks(500) {
+        let mut delete: QueryBuilder<Any> =
+            QueryBuilder::new("DELETE FROM ocr_requests WHERE status = 'dead' AND id IN (");
+        push_ids(&mut delete, chunk);
+        purged += delete.build().execute(pool).await?.rows_affected();
+        let mut attempts: QueryBuilder<Any> = QueryBuilder::new("DELETE FROM ocr_attempts WHERE request_id IN (");
+        push_ids(&mut attempts, chunk);
+        attempts.push(" AND request_id NOT IN (SELECT id FROM ocr_requests WHERE id IN (");
+        push_ids(&mut attempts, chunk);
+        attempts.push(")");
+        attempts.build().execute(pool).await?;
+    }
+    Ok(purged)
+}
+
+/// `id, id, …)`.
+fn push_ids(q: &mut QueryBuilder<Any>, ids: &[i64]) {
+    {
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+    }
+    q.push(")");
 }
 
 /// Requests still to do (pending or in flight) not touched since `before`: what reconcile

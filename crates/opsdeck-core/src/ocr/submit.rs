@@ -37,8 +37,8 @@ impl Submitter {
         Submitter { tx }
     }
 
-    /// Submits one validated request. The answer's second part is the id of a dead request
-    /// this submission revived (for the caller to announce).
+    /// Submits one validated request. The answer's second part is the id of a dead or
+    /// cancelled request this submission revived (for the caller to announce).
     pub async fn submit(&self, request: NewRequest) -> Answer {
         let (done, answer) = oneshot::channel();
         self.tx
@@ -89,13 +89,14 @@ async fn write_batch(db: &Database, queue: &Queue, tag: &str, batch: &[Pending])
     };
     let by_url: HashMap<&str, &Stored> = rows.iter().map(|s| (s.request.url.as_str(), s)).collect();
 
-    // Dead requests submitted again are tried again.
+    // Dead requests submitted again are tried again; cancelled ones start afresh (a cancel is
+    // staff's "not now", not "never for this URL").
     let dead: Vec<i64> = rows
         .iter()
-        .filter(|s| s.request.status == OcrStatus::Dead && side_matches(batch, s))
+        .filter(|s| matches!(s.request.status, OcrStatus::Dead | OcrStatus::Cancelled) && side_matches(batch, s))
         .map(|s| s.request.id)
         .collect();
-    let revived = match store::revive(db.pool(), &dead, now).await {
+    let revived = match store::revive(db.pool(), &dead, true, now).await {
         Ok(revived) => revived,
         Err(e) => {
             tracing::warn!(error = %e, "cannot revive dead OCR requests");

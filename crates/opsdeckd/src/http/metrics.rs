@@ -73,9 +73,13 @@ pub fn encode(m: &Metrics) -> String {
     let mut registry = Registry::with_prefix("opsdeck");
 
     let ocr = Family::<Labels, Gauge>::default();
-    for (state, n) in
-        [("pending", m.ocr.pending), ("in_flight", m.ocr.in_flight), ("done", m.ocr.done), ("dead", m.ocr.dead)]
-    {
+    for (state, n) in [
+        ("pending", m.ocr.pending),
+        ("in_flight", m.ocr.in_flight),
+        ("done", m.ocr.done),
+        ("dead", m.ocr.dead),
+        ("cancelled", m.ocr.cancelled),
+    ] {
         ocr.get_or_create(&vec![("state", state)]).set(n);
     }
     registry.register("ocr_requests", "OCR requests by state (pending + in_flight: the queue's depth)", ocr);

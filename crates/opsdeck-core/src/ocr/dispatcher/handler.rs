@@ -1,6 +1,8 @@
 //! One delivered message carried to its end: the row marked in flight, a slot of the global
 //! limit taken, Baidu called, and the request settled by the answer (done, retried later,
-//! dead-lettered, or back in line with the queue paused).
+//! dead-lettered, or back in line with the queue paused). Each call is recorded in the request's
+//! history (`ocr_attempts`) before the request's own transition. A request staff cancelled is
+//! never called: it is no longer pending when its message comes, so `start_call` refuses it.
 
 use std::time::Duration;
 
@@ -10,8 +12,9 @@ use super::held::Held;
 use super::{CALL_TIMEOUT, backoff, next_midnight_shanghai};
 use crate::Core;
 use crate::events::Event;
+use crate::ocr::attempts::{self, NewAttempt};
 use crate::ocr::baidu::{BaiduError, ErrorAction, Image};
-use crate::ocr::model::{Masked, OcrPause, OcrStatus, PauseKind, result_json};
+use crate::ocr::model::{AttemptOutcome, Masked, OcrPause, OcrStatus, PauseKind, result_json};
 use crate::ocr::queue::{self, Delivery};
 use crate::ocr::store::{self, Holder};
 use crate::ratelimit::Slot;
@@ -31,7 +34,7 @@ pub(super) async fn handle(core: &Core, delivery: Delivery) {
         held.settle(None).await;
         return;
     };
-    if matches!(row.status, OcrStatus::Done | OcrStatus::Dead) {
+    if matches!(row.status, OcrStatus::Done | OcrStatus::Dead | OcrStatus::Cancelled) {
         held.settle(None).await;
         return;
     }
@@ -70,7 +73,7 @@ pub(super) async fn handle(core: &Core, delivery: Delivery) {
         let error = BaiduError::Credentials(
             "no Baidu credentials are configured (set baidu_api_key and baidu_secret_key)".into(),
         );
-        failed(&mut held, holder, error).await;
+        failed(&mut held, holder, error, None).await;
         return;
     };
 
@@ -81,7 +84,7 @@ pub(super) async fn handle(core: &Core, delivery: Delivery) {
         let token = match held.during(client.token(stale.as_ref().map(secrecy::ExposeSecret::expose_secret))).await {
             Ok(token) => token,
             Err(error) => {
-                failed(&mut held, holder, error).await;
+                failed(&mut held, holder, error, None).await;
                 return;
             }
         };
@@ -91,19 +94,25 @@ pub(super) async fn handle(core: &Core, delivery: Delivery) {
             return;
         };
         holder.calls = calls;
+        let started = (Utc::now(), tokio::time::Instant::now());
         let call = tokio::time::timeout(CALL_TIMEOUT, client.call(&token, Image::Url(&row.url), row.side));
         let answer = match held.during(call).await {
             Ok(answer) => answer,
             Err(_) => Err(BaiduError::Transport(format!("no answer within {} s", CALL_TIMEOUT.as_secs()))),
         };
+        let call = Call { key: attempts::call_key(), at: started.0, took: started.1.elapsed() };
         match answer {
             // 110/111: a new token and another slot, once.
-            Err(e) if e.token_expired() && stale.is_none() => stale = Some(token),
-            answer => break answer,
+            Err(e) if e.token_expired() && stale.is_none() => {
+                record(&mut held, &call, AttemptOutcome::Retry, Some(&e)).await;
+                stale = Some(token);
+            }
+            answer => break (answer, call),
         }
     };
     match answer {
-        Ok(card) => {
+        (Ok(card), call) => {
+            record(&mut held, &call, AttemptOutcome::Ok, None).await;
             let calls = holder.calls;
             let stored = held
                 .persist("store an OCR result", false, || store::finish_done(pool, id, &card, calls, Utc::now()))
@@ -129,8 +138,36 @@ pub(super) async fn handle(core: &Core, delivery: Delivery) {
                 announce(core, id).await;
             }
         }
-        Err(error) => failed(&mut held, holder, error).await,
+        (Err(error), call) => failed(&mut held, holder, error, Some(&call)).await,
     }
+}
+
+/// One call made to Baidu: what its line in the history needs besides how it ended.
+struct Call {
+    key: String,
+    at: DateTime<Utc>,
+    took: Duration,
+}
+
+/// Records a call in the request's history (before the request's transition: a window told of
+/// the transition finds it there). The message is the error's text, never the card.
+async fn record(held: &mut Held<'_>, call: &Call, outcome: AttemptOutcome, error: Option<&BaiduError>) {
+    let core = held.core;
+    let message = error.map(ToString::to_string);
+    let attempt = NewAttempt {
+        request_id: held.delivery.request_id,
+        call_key: &call.key,
+        at: call.at,
+        outcome,
+        error_code: match error {
+            Some(BaiduError::Api { code, .. }) => Some(*code),
+            _ => None,
+        },
+        message: message.as_deref(),
+        duration_ms: i64::try_from(call.took.as_millis()).unwrap_or(i64::MAX),
+        instance: core.instance_id(),
+    };
+    held.persist("record an OCR call", false, || attempts::record(core.database(), &attempt)).await;
 }
 
 /// Waits for a slot of the global limit, holding the message; the calls granted for the
@@ -174,8 +211,9 @@ async fn uncount(core: &Core, holder: &mut Holder<'_>, id: i64, called: bool) {
     }
 }
 
-/// What Baidu's refusal (or a failure to reach it) means for the request (and the queue).
-async fn failed(held: &mut Held<'_>, mut holder: Holder<'_>, error: BaiduError) {
+/// What Baidu's refusal (or a failure to reach it) means for the request (and the queue). `call`:
+/// the call that failed, recorded in the history with what it led to (None: no call was made).
+async fn failed(held: &mut Held<'_>, mut holder: Holder<'_>, error: BaiduError, call: Option<&Call>) {
     let core = held.core;
     let shared = core.ocr();
     let pool = core.database().pool();
@@ -188,6 +226,15 @@ async fn failed(held: &mut Held<'_>, mut holder: Holder<'_>, error: BaiduError) 
     // A call Baidu refused for reasons not the request's own is not an attempt (a failure to
     // fetch the token made no call at all).
     let called = matches!(error, BaiduError::Api { .. } | BaiduError::Http(_) | BaiduError::Malformed(_));
+    let dead = match error.action() {
+        ErrorAction::DeadLetter => true,
+        ErrorAction::Retry => holder.calls.max(1) as u32 >= core.config().ocr_max_attempts,
+        _ => false,
+    };
+    if let Some(call) = call {
+        let outcome = if dead { AttemptOutcome::Dead } else { AttemptOutcome::Retry };
+        record(held, call, outcome, Some(&error)).await;
+    }
     match error.action() {
         ErrorAction::SlowDown => {
             // Not the request's fault and not an attempt: back in line, and everyone waits a moment.

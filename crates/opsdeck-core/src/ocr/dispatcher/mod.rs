@@ -17,7 +17,8 @@
 //! instance dies mid-call.
 //!
 //! State machine of a request (also in ARCHITECTURE.md):
-//! pending → in_flight → done | dead | pending (retry, requeue, pause); dead → pending (staff).
+//! pending → in_flight → done | dead | pending (retry, requeue, pause); dead → pending (staff);
+//! pending → cancelled (staff; never called after) → pending (submitted again).
 //!
 //! - [`reader`]: the reader (new messages and take-overs) handing each message to a handler.
 //! - [`handler`]: one message carried to its end (slot, call, what the answer means).
