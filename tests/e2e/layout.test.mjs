@@ -15,11 +15,11 @@ import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { after, before, test } from 'node:test'
 
-import { ARTIFACTS, openConsole, signIn, waitFor } from './harness.mjs'
+import { ARTIFACTS, openConsole, signIn, signOut, waitFor } from './harness.mjs'
 import { describeFaults, LAYOUT_PROBE, mergeFaults } from './layoutProbe.mjs'
 
 /** Orders expire this long after they are placed (the shop's too); the sweep is paused meanwhile. */
-const EXPIRY_SECONDS = 8
+const EXPIRY_SECONDS = 10
 const LONG_NAME = 'Silk folding fan with a very long description'
 const SKU = `E2E-FAN-${process.pid}`
 const CUSTOMER = 10086
@@ -33,6 +33,8 @@ let app
 let staff
 let sweepJob
 let deadOcrId
+/** What measuring the English sign-in screen (before anybody signed in) failed with, or null. */
+let signInFaultsEn = null
 
 /** The value of a Tauri command's answer; fails with its `{code, message}` otherwise. */
 async function ok(what, answer) {
@@ -73,6 +75,9 @@ before(async () => {
     OPSDECK_ORDER_EXPIRY_SECONDS: String(EXPIRY_SECONDS),
   })
   app = opened.app
+  // The sign-in screen in English is measured first (its test reports what was found here).
+  await app.mustFind('[data-testid="signin-screen"]')
+  signInFaultsEn = await checkSignIn('en').then(() => null, (e) => e)
   staff = await signIn(app) // the first sign-in is admin
   // The sweep waits until the test runs it, so an expired order stays "waiting for the sweep".
   const jobs = await ok('jobs_list', app.invoke('jobs_list'))
@@ -234,17 +239,35 @@ const PAGES = [
   },
 ]
 
+/** The sign-in screen, and its server choice with "A server" picked (not connected). */
+const SIGN_IN_PAGES = [
+  {
+    name: 'sign-in',
+    open: () => app.mustFind('[data-testid="signin-weibo"]'),
+  },
+  {
+    name: 'sign-in-server-choice',
+    open: async () => {
+      if (!(await app.find('[data-testid="server-choice-remote"]'))) return // fixed by configuration
+      await app.click('[data-testid="server-choice-remote"]')
+      await app.mustFind('[data-testid="server-url"]')
+    },
+    close: async () => {
+      if (!(await app.find('[data-testid="server-choice-embedded"]'))) return
+      await app.click('[data-testid="server-choice-embedded"]')
+      await waitFor('the server address field to go', async () => (await app.find('[data-testid="server-url"]')) === null)
+    },
+  },
+]
+
 /**
- * Visits every page at `width`×`height` in `lang` and fails with every fault found on any of
- * them; with `shots`, a screenshot of each under artifacts/layout/.
+ * Measures `pages` at `width`×`height` in `lang`; with `shots`, a screenshot of each under
+ * artifacts/layout/. Resolves to the faults found on any of them, each once.
  */
-async function checkEveryPage(lang, width, height, { shots = false } = {}) {
+async function measurePages(pages, lang, width, height, { shots = false } = {}) {
   await app.setWindowSize(width, height)
-  // A fresh dead request, so one is on the OCR list's first page whatever the shop sent since.
-  deadOcrId = await submitDeadOcr()
-  const where = `${lang} ${width}×${height}`
   const faults = []
-  for (const page of PAGES) {
+  for (const page of pages) {
     // A page that does not come up is a fault too; the others are measured all the same.
     try {
       await page.open()
@@ -257,8 +280,28 @@ async function checkEveryPage(lang, width, height, { shots = false } = {}) {
       await page.close?.().catch(() => {}) // a dialog left open would cover the next page's links
     }
   }
-  const merged = mergeFaults(faults)
-  assert.equal(merged.length, 0, `${merged.length} layout faults at ${where}:\n${describeFaults(where, merged)}`)
+  return mergeFaults(faults)
+}
+
+function assertNoFaults(where, faults) {
+  assert.equal(faults.length, 0, `${faults.length} layout faults at ${where}:\n${describeFaults(where, faults)}`)
+}
+
+/** Visits every page of the console at `width`×`height` in `lang`; fails with every fault found. */
+async function checkEveryPage(lang, width, height, options) {
+  // A fresh dead request, so one is on the OCR list's first page whatever the shop sent since.
+  deadOcrId = await submitDeadOcr()
+  assertNoFaults(`${lang} ${width}×${height}`, await measurePages(PAGES, lang, width, height, options))
+}
+
+/** The sign-in screen at both sizes in `lang` (nobody signed in); fails with every fault found. */
+async function checkSignIn(lang) {
+  const faults = []
+  for (const [width, height] of [[1024, 700], [1280, 800]]) {
+    const found = await measurePages(SIGN_IN_PAGES, lang, width, height, { shots: width === 1024 })
+    faults.push(...found.map((f) => ({ ...f, page: `${f.pages.join(', ')} at ${width}×${height}` })))
+  }
+  assertNoFaults(lang, faults)
 }
 
 async function setLanguage(lang, navWord) {
@@ -329,6 +372,7 @@ async function checkRowThroughStates(lang) {
     if (box.height > pending.height * ROW_GROWTH || box.height < pending.height / ROW_GROWTH) {
       problems.push(`the ${state} row is ${h} px high, not within ${ROW_GROWTH}× the pending row's ${pending.height.toFixed(1)} px`)
     }
+    if (state !== 'cancelled' && box.items === null) problems.push(`the ${state} row shows no Items cell`)
     if (box.items !== null && box.items < MIN_ITEMS_PX) {
       problems.push(`the Items cell of the ${state} row is ${box.items.toFixed(1)} px wide (at least ${MIN_ITEMS_PX} wanted)`)
     }
@@ -344,6 +388,10 @@ async function checkRowThroughStates(lang) {
 }
 
 // English first (sizes small to large), then Chinese (large to small): one console, one switch.
+
+test('en: the sign-in screen at 1024×700 and 1280×800', () => {
+  if (signInFaultsEn) throw signInFaultsEn
+})
 
 test('en 1024×700: an order row keeps its height pending → expired → cancelled', async () => {
   await checkRowThroughStates('en')
@@ -368,4 +416,9 @@ test('zh-CN 1024×700: an order row keeps its height pending → expired → can
 
 test('zh-CN 1024×700: nothing clipped, wrapped or off-screen on any page', async () => {
   await checkEveryPage('zh-CN', 1024, 700, { shots: true })
+})
+
+test('zh-CN: the sign-in screen at 1024×700 and 1280×800', async () => {
+  await signOut(app)
+  await checkSignIn('zh-CN')
 })

@@ -131,11 +131,8 @@ test('flow B: staff check an order at Alipay, then cancel it now with a reason',
   await app.mustFind(orderRow(no))
 
   await app.click(`${orderRow(no)} [data-testid="order-check-payment"]`)
-  const result = await waitFor('the check result', async () =>
-    (await app.attribute('[data-testid="order-check-result"]', 'data-order-no')) === no
-      ? app.text('[data-testid="order-check-result"]')
-      : null,
-  )
+  // The answer is a notice (Notices.vue), keyed by the action and the order.
+  const result = await waitFor('the check result', () => app.text(`[data-testid="notice"][data-key="order.check:${no}"]`))
   assert.match(result, /still unpaid/i)
 
   const reason = `e2e: customer asked (${process.pid})`
@@ -143,7 +140,10 @@ test('flow B: staff check an order at Alipay, then cancel it now with a reason',
   await app.type('[data-testid="order-cancel-reason"]', reason)
   await app.click('[data-testid="order-cancel-confirm"]')
   await waitFor('the cancel dialog to close', async () => (await app.find('[data-testid="order-cancel-dialog"]')) === null)
-  assert.equal(await app.find('[data-testid="orders-error"]'), null, `no error: ${await app.text('[data-testid="orders-error"]')}`)
+  const refusal = '[data-testid="notice"][data-kind="error"]'
+  assert.equal(await app.find(refusal), null, `no error: ${await app.text(refusal)}`)
+  // The cancel is said with a link to the cancelled order.
+  await waitFor('the cancel notice', () => app.find(`[data-testid="notice"][data-key="order.cancel:${no}"] [data-testid="notice-link"]`))
   await waitFor(`order ${no} to leave the pending list`, async () => (await app.find(orderRow(no))) === null)
 
   await showTab('cancelled')

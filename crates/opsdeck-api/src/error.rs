@@ -56,6 +56,9 @@ pub enum ErrorCode {
     TextTooLong,
     /// An end (or `to`) that does not come after its start (or `from`).
     RangeReversed,
+    /// The list has no column `{column}` to sort by (`field` is `sort`; `{allowed}` lists those
+    /// it has).
+    SortUnavailable,
     /// Cron: the expression is empty (`{example}` a valid one).
     CronEmpty,
     /// Cron: `{count}` fields where 5 or 6 are expected (`{example}`).
@@ -262,6 +265,7 @@ impl ErrorCode {
             | ErrorCode::LengthOutOfRange
             | ErrorCode::TextTooLong
             | ErrorCode::RangeReversed
+            | ErrorCode::SortUnavailable
             | ErrorCode::CronEmpty
             | ErrorCode::CronFieldCount
             | ErrorCode::CronMacroUnknown

@@ -91,6 +91,14 @@ describe('JobsView', () => {
     expect(fires[1]?.attributes('title')).toContain('falls in a DST gap: runs at the first valid time after it')
     expect(fires[2]?.attributes('data-dst')).toBe('offset_changed')
     expect(fires[2]?.attributes('title')).toContain('the UTC offset changes before this run')
+    // On screen the next one, then how many more the hover lists, with a DST mark for them.
+    expect(report.get('[data-testid="job-more-fires"]').text()).toBe('+2 more DST')
+    const hover = report.get('.next').attributes('title')
+    expect(hover?.split('\n')).toEqual([
+      'Mar 7, 2026, 02:30:00 -05:00',
+      'Mar 8, 2026, 03:00:00 -04:00 — falls in a DST gap: runs at the first valid time after it',
+      expect.stringContaining('Mar 9, 2026, 02:30:00 -04:00 — '),
+    ])
 
     // A built-in job has no Delete; it is active, so Pause and not Resume.
     expect(report.find('[data-testid="job-delete"]').exists()).toBe(false)
@@ -104,6 +112,24 @@ describe('JobsView', () => {
     expect(sweep.find('[data-testid="job-resume"]').exists()).toBe(true)
     expect(sweep.find('[data-testid="job-pause"]').exists()).toBe(false)
     expect(sweep.find('[data-testid="job-delete"]').exists()).toBe(true)
+  })
+
+  it('keeps every row to two lines whatever its state, actions in the one table', async () => {
+    const w = await mountView()
+    // The one table of the lists (DataTable), its columns fixed.
+    expect(w.get('[data-testid="jobs-table"]').classes()).toContain('dt')
+    const sweep = row(w, 'sweep') // paused: no fire times, still name/kind and schedule/zone
+    expect(sweep.get('[data-testid="job-next-fires"]').text()).toBe('none scheduled')
+    expect(sweep.find('[data-testid="job-more-fires"]').exists()).toBe(false)
+    expect(sweep.classes()).toContain('row--paused')
+    expect(sweep.get('[data-testid="job-trigger"]').attributes('title')).toBe(sweep.get('[data-testid="job-trigger"]').text())
+    // Without a measured width (jsdom) every action is inline, in its order.
+    expect(sweep.findAll('.dt-actions button').map((b) => b.attributes('data-testid'))).toEqual([
+      'job-resume',
+      'job-run-now',
+      'job-edit',
+      'job-delete',
+    ])
   })
 
   it('shows the scheduler instances, marking this console', async () => {

@@ -1,5 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, RouterLinkStub, type VueWrapper } from '@vue/test-utils'
+import { h } from 'vue'
+import type { Pinia } from 'pinia'
+import { createMemoryHistory, createRouter, RouterView, type Router } from 'vue-router'
+import { useNoticesStore } from '../stores/notices'
 import OrdersView from '../views/OrdersView.vue'
 import {
   backendPlugins,
@@ -14,15 +18,33 @@ import {
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
+let pinia: Pinia
 
 const NOW = Date.parse('2026-01-10T02:20:00Z')
 
 async function mountView() {
-  const { plugins } = backendPlugins(backend)
-  wrapper = mount(OrdersView, { global: { plugins, stubs: { RouterLink: RouterLinkStub } }, attachTo: document.body })
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  wrapper = mount(OrdersView, { global: { plugins: mounted.plugins, stubs: { RouterLink: RouterLinkStub } }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
+
+/** The Orders page under a router, opened at `path` (e.g. a notice's link). */
+async function mountRouted(path: string): Promise<{ w: VueWrapper; router: Router }> {
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/orders', name: 'orders', component: OrdersView }] })
+  await router.push(path)
+  await router.isReady()
+  wrapper = mount({ render: () => h(RouterView) }, { global: { plugins: [...mounted.plugins, router] }, attachTo: document.body })
+  await flushPromises()
+  return { w: wrapper, router }
+}
+
+/** The notices the page raised (stores/notices.ts; Notices.vue shows them, see Notices.spec). */
+const notices = () => useNoticesStore(pinia).notices
+const lastNotice = () => notices()[notices().length - 1]
 
 const testid = (w: VueWrapper, id: string) => w.get(`[data-testid="${id}"]`)
 const row = (w: VueWrapper, orderNo: string) => w.get(`[data-testid="order-row"][data-order-no="${orderNo}"]`)
@@ -170,7 +192,13 @@ describe('OrdersView', () => {
     await flushPromises()
     expect(backend.callsTo('order_cancel')).toEqual([{ orderNo: 'OD-A', reason: 'customer called: wrong size' }])
     expect(w.find('[data-testid="order-cancel-dialog"]').exists()).toBe(false)
-    expect(testid(w, 'orders-notice').text()).toBe('Order OD-A was cancelled.')
+    expect(notices()).toMatchObject([
+      {
+        kind: 'success',
+        text: 'Order OD-A was cancelled.',
+        link: { to: { name: 'orders', query: { cancelled: 'OD-A' } }, label: 'View' },
+      },
+    ])
     expect(rowNos(w)).toEqual(['OD-B'])
 
     await testid(w, 'orders-tab-cancelled').trigger('click')
@@ -188,11 +216,14 @@ describe('OrdersView', () => {
     await flushPromises()
     expect(backend.callsTo('order_cancel')).toHaveLength(1)
     expect(w.find('[data-testid="order-cancel-dialog"]').exists()).toBe(false)
-    const error = testid(w, 'orders-error')
-    expect(error.text()).toContain('Could not cancel OD-A:')
-    expect(error.get('[data-testid="error-message"]').text()).toBe(
-      'Alipay says OD-A is paid: it was marked paid, not cancelled.',
-    )
+    expect(notices()).toMatchObject([
+      {
+        kind: 'error',
+        title: 'Could not cancel OD-A:',
+        text: 'Alipay says OD-A is paid: it was marked paid, not cancelled.',
+        key: 'order.cancel:OD-A',
+      },
+    ])
     // Marked paid by the core: gone from the pending list, listed as paid.
     expect(rowNos(w)).toEqual(['OD-B'])
     await testid(w, 'orders-filter-status').setValue('paid')
@@ -206,16 +237,18 @@ describe('OrdersView', () => {
     const w = await mountView()
     await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
-    let result = testid(w, 'order-check-result')
-    expect(result.attributes('data-order-no')).toBe('OD-A')
-    expect(result.attributes('data-paid')).toBe('false')
-    expect(result.text()).toBe('Still unpaid: Alipay has no payment for OD-A.')
+    expect(notices()).toMatchObject([
+      { kind: 'info', text: 'Still unpaid: Alipay has no payment for OD-A.', key: 'order.check:OD-A' },
+    ])
 
     await row(w, 'OD-B').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
-    result = testid(w, 'order-check-result')
-    expect(result.attributes('data-paid')).toBe('true')
-    expect(result.text()).toBe('Found paid: Alipay says OD-B is paid; it is marked paid.')
+    // Found paid, it leaves the list: the notice links to its timeline.
+    expect(lastNotice()).toMatchObject({
+      kind: 'success',
+      text: 'Found paid: Alipay says OD-B is paid; it is marked paid.',
+      link: { to: { name: 'orders', query: { order: 'OD-B' } }, label: 'View order' },
+    })
     expect(backend.callsTo('order_check_payment')).toEqual([{ orderNo: 'OD-A' }, { orderNo: 'OD-B' }])
     expect(rowNos(w)).toEqual(['OD-A'])
   })
@@ -225,9 +258,26 @@ describe('OrdersView', () => {
     const w = await mountView()
     await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
-    expect(testid(w, 'orders-error').text()).toContain('Could not check the payment of OD-A:')
-    expect(testid(w, 'orders-error').text()).toContain('Alipay could not be asked about OD-A; nothing was changed.')
-    expect(w.find('[data-testid="order-check-result"]').exists()).toBe(false)
+    expect(notices()).toMatchObject([
+      {
+        kind: 'error',
+        title: 'Could not check the payment of OD-A:',
+        text: 'Alipay could not be asked about OD-A; nothing was changed.',
+      },
+    ])
+  })
+
+  it('opened by a notice’s link, shows a cancelled order or an order’s timeline', async () => {
+    const { w, router } = await mountRouted('/orders?cancelled=OD-GONE')
+    expect(testid(w, 'orders-tab-cancelled').attributes('aria-selected')).toBe('true')
+    expect(backend.callsTo('cancelled_list').slice(-1)[0]).toEqual({ query: { offset: 0, limit: 50, search: 'OD-GONE' } })
+    expect((testid(w, 'orders-search').element as HTMLInputElement).value).toBe('OD-GONE')
+    expect(rowNos(w, 'cancelled-row')).toEqual(['OD-GONE'])
+    expect(router.currentRoute.value.fullPath).toBe('/orders')
+
+    await router.push({ name: 'orders', query: { order: 'OD-A' } })
+    await flushPromises()
+    expect(testid(w, 'order-timeline').attributes('data-order-no')).toBe('OD-A')
   })
 
   it('searches by order number or user id after typing stops, and filters by state at once', async () => {
@@ -365,6 +415,11 @@ describe('OrdersView', () => {
     const done = testid(w, 'new-order-done')
     const orderNo = done.attributes('data-order-no')!
     expect(done.text()).toContain('¥37.50')
+    expect(lastNotice()).toMatchObject({
+      kind: 'success',
+      text: `Placed ${orderNo} for ¥37.50.`,
+      link: { to: { name: 'orders', query: { order: orderNo } }, label: 'View order' },
+    })
     expect(rowNos(w)).toContain(orderNo)
     expect(countdownOf(w, orderNo).text()).toBe('30:00')
     const after = w.get('[data-testid="goods-row"][data-sku="MUG-1"]')
@@ -396,6 +451,9 @@ describe('OrdersView', () => {
     await flushPromises()
     expect(fieldError(w, 'sku').exists()).toBe(false)
     expect(testid(w, 'new-goods-done').attributes('data-sku')).toBe('MUG-BIG')
+    expect(notices().map((n) => [n.kind, n.text])).toEqual([
+      ['success', 'Added Big mug (MUG-BIG) at ¥19.90, 10 in stock.'],
+    ])
     expect((testid(w, 'new-goods-sku').element as HTMLInputElement).value).toBe('')
     const created = w.get('[data-testid="goods-row"][data-sku="MUG-BIG"]')
     expect(created.text()).toContain('¥19.90')
@@ -439,13 +497,18 @@ describe('OrdersView for a viewer', () => {
     expect(cancel.attributes('title')).toBeUndefined()
   })
 
-  it('shows the core’s refusal in the banner when the role changed meanwhile', async () => {
+  it('says the core’s refusal in an error notice when the role changed meanwhile', async () => {
     const w = await mountView()
     backend.session = staffMember({ role: 'viewer' }) // the core knows; the page does not yet
     await row(w, 'OD-A').get('[data-testid="order-check-payment"]').trigger('click')
     await flushPromises()
-    expect(testid(w, 'orders-error').text()).toContain('Could not check the payment of OD-A:')
-    expect(testid(w, 'orders-error').text()).toContain('Your role (viewer) cannot check payments.')
-    expect(testid(w, 'orders-error').attributes('data-code')).toBe('forbidden') // the code: not shown as text
+    expect(notices()).toMatchObject([
+      {
+        kind: 'error',
+        title: 'Could not check the payment of OD-A:',
+        text: 'Your role (viewer) cannot check payments.',
+        code: 'forbidden', // the code: on hover, not shown as text
+      },
+    ])
   })
 })

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import JobsView from '../views/JobsView.vue'
 import type { RunQuery } from '../backend'
+import { useJobsStore } from '../stores/jobs'
 import { backendPlugins, FakeBackend, job, jobRun } from './fakeBackend'
 
 let backend: FakeBackend
@@ -9,7 +10,7 @@ let wrapper: VueWrapper | undefined
 
 async function mountView() {
   const { plugins } = backendPlugins(backend)
-  wrapper = mount(JobsView, { global: { plugins } })
+  wrapper = mount(JobsView, { global: { plugins }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
@@ -150,6 +151,36 @@ describe('run history', () => {
 
     await w.get('[data-testid="run-row"][data-run-id="30"]').trigger('click')
     expect(w.find('[data-testid="run-detail"]').exists()).toBe(false)
+  })
+
+  it('is one line a run in the one table, the detail in a dialog that Esc closes', async () => {
+    const w = await mountView()
+    expect(w.get('[data-testid="runs-table"]').classes()).toContain('dt')
+    // A cut cell says it all on hover: the scheduled time with its offset.
+    const scheduled = w.get('[data-testid="run-row"][data-run-id="31"] td:nth-child(2)')
+    expect(scheduled.attributes('title')).toBe('Jan 10, 2026, 03:00:00 +01:00')
+    await w.get('[data-testid="run-row"][data-run-id="31"]').trigger('keydown', { key: 'Enter' })
+    const dialog = w.get('[data-testid="run-detail"]')
+    expect(dialog.attributes('role')).toBe('dialog')
+    expect(document.activeElement).toBe(w.get('[data-testid="run-detail-close"]').element)
+    expect(dialog.text()).toContain('Jan 10, 2026, 03:00:01 +01:00') // started, with the offset
+    await w.get('.overlay').trigger('keydown', { key: 'Escape' })
+    expect(w.find('[data-testid="run-detail"]').exists()).toBe(false)
+  })
+
+  it('shows the store’s filters: set elsewhere (a "View run" link), the fields say so', async () => {
+    const w = await mountView()
+    await useJobsStore().setFilters({ job_id: 2, outcome: 'failed', from: '2026-01-10T07:00:00Z', to: null })
+    await flushPromises()
+    expect((w.get('[data-testid="runs-filter-job"]').element as HTMLSelectElement).value).toBe('2')
+    expect((w.get('[data-testid="runs-filter-outcome"]').element as HTMLSelectElement).value).toBe('failed')
+    expect((w.get('[data-testid="runs-filter-from"]').element as HTMLInputElement).value).toBe('2026-01-10 08:00') // Berlin
+    expect(queries().slice(-1)[0]).toEqual({ limit: 50, job_id: 2, outcome: 'failed', from: '2026-01-10T07:00:00Z' })
+
+    await w.get('button.filters__clear').trigger('click')
+    await flushPromises()
+    expect((w.get('[data-testid="runs-filter-from"]').element as HTMLInputElement).value).toBe('')
+    expect(queries().slice(-1)[0]).toEqual({ limit: 50 })
   })
 
   it('puts live runs at the top, without polling', async () => {

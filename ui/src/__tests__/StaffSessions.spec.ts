@@ -68,6 +68,16 @@ describe('staff sessions', () => {
     expect(other.text()).toContain('#2')
   })
 
+  it('keeps a session to one line in the one table: the member’s hover holds every time, Revoke in the row’s actions', async () => {
+    const { w } = await mountView()
+    expect(w.get('[data-testid="sessions-table"]').classes()).toContain('dt') // DataTable: fixed columns, one-line cells
+    const other = row(w, 2)
+    const hover = other.get('.who').attributes('title')?.split('\n') ?? []
+    expect(hover[0]).toBe('Bob Operator #2')
+    expect(hover.slice(1).map((l) => l.split(':')[0])).toEqual(['Signed in with', 'Signed in', 'Last used', 'Expires'])
+    expect(other.get('.dt-actions [data-testid="session-revoke"]').text()).toBe('Revoke')
+  })
+
   it('revokes another member’s session after a confirmation, and lists the sessions again', async () => {
     const { w, session } = await mountView()
     const asked = await revoke(w, 2)

@@ -235,7 +235,7 @@ describe('the Jobs page in Chinese', () => {
     ])
     const report = w.get('[data-testid="job-row"][data-job-name="nightly-report"]')
     expect(report.get('[data-testid="job-trigger"]').text()).toBe('自 2026-03-07 00:30:00 起，每 2 小时')
-    expect(report.get('[data-testid="job-paused"]').text()).toBe('运行中')
+    expect(report.get('[data-testid="job-paused"]').text()).toBe('已启用') // not 运行中 (running), the word of a run
     expect(report.get('[data-testid="job-last-outcome"]').text()).toBe('失败')
     expect(report.get('[data-testid="job-run-now"]').text()).toBe('立即运行')
     expect(report.get('[data-testid="job-pause"]').text()).toBe('暂停')

@@ -266,6 +266,7 @@ export type ErrorCode =
   | "length_out_of_range"
   | "text_too_long"
   | "range_reversed"
+  | "sort_unavailable"
   | "cron_empty"
   | "cron_field_count"
   | "cron_macro_unknown"
@@ -1273,6 +1274,7 @@ export const ERROR_CODES = [
   "length_out_of_range",
   "text_too_long",
   "range_reversed",
+  "sort_unavailable",
   "cron_empty",
   "cron_field_count",
   "cron_macro_unknown",

@@ -107,6 +107,7 @@ const en = {
       length_out_of_range: 'Enter {min} to {max} characters.',
       text_too_long: 'Too long: at most {max} characters.',
       range_reversed: 'The end must come after the start.',
+      sort_unavailable: 'This list cannot be sorted by that column ({column}).',
       cron_empty: 'Enter a cron expression, e.g. {example}.',
       cron_field_count: 'A cron expression has 5 fields (6 with seconds first), not {count}; e.g. {example}.',
       cron_macro_unknown: '“{value}” is not a cron macro: use {\'@\'}yearly, {\'@\'}monthly, {\'@\'}weekly, {\'@\'}daily or {\'@\'}hourly, e.g. {example}.',
@@ -451,6 +452,9 @@ const en = {
       paused: 'paused',
       active: 'active',
       runNow: 'Run now',
+      actionsFor: 'Actions for the job {name}',
+      /** After the next fire time: how many more the hover lists. */
+      moreFires: '+{n} more',
     },
     instances: {
       self: 'this console',
@@ -727,6 +731,18 @@ const en = {
     tools: 'New test order',
     toolsNote:
       'Place orders as the shop would, to watch them count down and expire. Stock is locked while an order is pending, sold when it is paid, and back on sale when it is cancelled.',
+    /** OrdersActivityChart.vue: orders per minute over the last hour. */
+    activity: {
+      title: 'Orders per minute, last hour',
+      placed: 'placed',
+      paid: 'paid',
+      expired: 'expired',
+      cancelled: 'cancelled by staff',
+      aria: 'Orders placed, paid, expired and cancelled by staff per minute over the last hour',
+      collecting: 'Collecting: the chart shows each minute as it passes.',
+      quiet: 'No orders placed, paid, expired or cancelled in the last hour: each minute shows here as it passes.',
+      failed: 'Could not load the orders per minute:',
+    },
     status: { pending: 'pending', paid: 'paid' },
     kind: { goods: 'goods', top_up: 'top-up' },
     goodsNumber: 'goods #{id}',
@@ -752,6 +768,13 @@ const en = {
     search: {
       label: 'Order number or user id',
       placeholder: 'OD2026… or 10086',
+    },
+    /** The links of the notices once an action is done (Notices.vue). */
+    done: {
+      /** To the cancelled orders, searched for the one just cancelled. */
+      viewCancelled: 'View',
+      /** To an order's timeline. */
+      viewOrder: 'View order',
     },
     table: {
       checkFailed: 'Could not check the payment of {orderNo}:',
@@ -929,6 +952,7 @@ const en = {
       expires: 'Expires',
       current: 'This console',
       revoke: 'Revoke',
+      actionsFor: 'Actions for the session of {name}',
       refresh: 'Refresh',
       empty: 'No live sessions.',
       loadFailed: 'Could not load the staff sessions:',
@@ -954,6 +978,21 @@ const en = {
     detail: 'Detail',
     count: '{count} entry | {count} entries',
     start: 'Start of the log',
+    /** The filters above the log. */
+    filters: {
+      search: 'Search',
+      searchPlaceholder: 'Order, job, reason…',
+      actor: 'Who',
+      anyone: 'Anyone',
+      family: 'Action',
+      anyAction: 'All actions',
+      from: 'From',
+      to: 'To',
+      clear: 'Clear filters',
+      noMatch: 'No entries match these filters.',
+    },
+    /** The action families the filter offers (`job.`, `ocr.`, …). */
+    family: { job: 'Jobs', ocr: 'OCR', order: 'Orders', goods: 'Goods', staff: 'Staff', account: 'Accounts' },
     /** Each known action as a sentence from its target and details (auditText.ts). */
     sentence: {
       job_create: 'Created the job “{name}”.',

@@ -9,6 +9,7 @@ use sqlx::{AnyConnection, QueryBuilder, Row};
 
 use super::model::{Identity, LinkRequest, LinkView, ProviderKey, Role, UserPage, UserQuery, UserView, mask_middle};
 use crate::db::{Database, instant, ms};
+use opsdeck_api::accounts::UserSort;
 
 pub use crate::db::is_unique_violation;
 
@@ -417,7 +418,7 @@ pub async fn user_alone(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Optio
     row.as_ref().map(user_from).transpose()
 }
 
-/// A page of users, newest first; `search` matches the whole mobile number (never a part of
+/// A page of users, newest first or sorted as `query` asks; `search` matches the whole mobile number (never a part of
 /// it: a prefix search would reveal a masked number digit by digit) or any part of the
 /// username.
 pub async fn users_page(conn: &mut AnyConnection, query: &UserQuery) -> sqlx::Result<UserPage> {
@@ -438,10 +439,23 @@ pub async fn users_page(conn: &mut AnyConnection, query: &UserQuery) -> sqlx::Re
     let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
     let mut page = QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM users"));
     filter(&mut page);
-    page.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(i64::from(query.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(query.offset));
+    page.push(match query.sort {
+        // A fixed column per sort, never the caller's text; the id breaks ties, same direction.
+        Some(sort) => {
+            let column = match sort {
+                UserSort::Id => "id",
+                UserSort::Username => "username",
+                UserSort::Mobile => "mobile",
+                UserSort::CreatedAt => "created_at",
+            };
+            let direction = if query.desc { "DESC" } else { "ASC" };
+            format!(" ORDER BY {column} {direction}, id {direction} LIMIT ")
+        }
+        None => " ORDER BY id DESC LIMIT ".to_string(),
+    })
+    .push_bind(i64::from(query.limit))
+    .push(" OFFSET ")
+    .push_bind(i64::from(query.offset));
     let rows = page.build().fetch_all(&mut *conn).await?;
     let users = rows.iter().map(user_from).collect::<sqlx::Result<Vec<_>>>()?;
     Ok(UserPage { users: with_links(conn, users).await?, total })

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::accounts::providers::Providers;
 use crate::accounts::{AccountsShared, Actor};
-use crate::audit::{self, AuditPage, NewAuditEntry};
+use crate::audit::{self, AuditPage, AuditQuery, NewAuditEntry};
 use crate::config::{Config, DatabaseBackend};
 use crate::db::Database;
 use crate::db_mode::{DatabaseMode, ModeGuard};
@@ -369,17 +369,37 @@ impl Core {
 
     /// A page of the audit log, newest first (any staff member).
     pub async fn audit_list(&self, limit: u32, before_id: Option<i64>, actor: &Actor) -> Result<AuditPage, ApiError> {
-        self.require_reader(actor).await?;
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
-        }
-        Ok(audit::list(self.inner.db.pool(), limit, before_id).await?)
+        self.audit_query(AuditQuery { limit, before_id, ..AuditQuery::default() }, actor).await
     }
 
-    /// A page of the audit log as `query` asks (any staff member).
-    // SKELETON (issue 19): filters and sorting are being built; today only limit/before_id.
-    pub async fn audit_query(&self, query: opsdeck_api::audit::AuditQuery, actor: &Actor) -> Result<AuditPage, ApiError> {
-        self.audit_list(query.limit, query.before_id, actor).await
+    /// A page of the audit log as `query` asks (any staff member): filtered by who acted, the
+    /// action or its family (`job.`), a time range and a part of the target or the details;
+    /// newest first by `before_id`, or sorted by a column and paged by `offset`.
+    pub async fn audit_query(&self, query: AuditQuery, actor: &Actor) -> Result<AuditPage, ApiError> {
+        self.require_reader(actor).await?;
+        if query.limit == 0 || query.limit > MAX_PAGE {
+            return Err(ApiError::out_of_range("limit", 1, MAX_PAGE));
+        }
+        // The columns' widths (who 191, action 64 characters); a search of more than 100 is
+        // no search anybody types.
+        for (field, text, max) in
+            [("actor", &query.actor, 191), ("action", &query.action, 64), ("search", &query.search, 100)]
+        {
+            if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+                return Err(ApiError::coded(
+                    ErrorCode::TextTooLong,
+                    format!("{field} is longer than {max} characters"),
+                )
+                .field(field)
+                .param("max", max));
+            }
+        }
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && from > to
+        {
+            return Err(ApiError::coded(ErrorCode::RangeReversed, "from must not be after to").field("from"));
+        }
+        Ok(audit::list(self.inner.db.pool(), &query).await?)
     }
 
     /// Stops the background tasks, waits for them, and closes the database pool.

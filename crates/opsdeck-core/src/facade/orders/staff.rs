@@ -1,21 +1,42 @@
-//! What staff see and do to orders: an order, the orders and cancelled lists, the timeline, the
-//! pending summary, a cancel (audited), and a payment check against Alipay.
+//! What staff see and do to orders: an order, the orders and cancelled lists (sorted as asked),
+//! the timeline, the pending summary, orders per minute, a cancel (audited), and a payment check
+//! against Alipay.
 
-use chrono::Utc;
-use opsdeck_api::orders::CancelReason;
+use chrono::{DateTime, Utc};
+use opsdeck_api::orders::{CancelReason, OrderActivity};
 use serde_json::json;
 
 use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
+use crate::db::instant;
 use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
 use crate::facade::Core;
 use crate::orders::alipay::amount_in_fen;
 use crate::orders::expiry::{self, Verdict};
 use crate::orders::model::{CancelledPage, Order, OrderEvent, OrderPage, OrderQuery, PaidOutcome, Payment};
-use crate::orders::store;
+use crate::orders::store::{self, OrderList};
 
 use super::{OrdersSummary, amount_conflict, check_page};
+
+/// Refuses a sort by a column `list` does not have (the cancel time of an order not cancelled,
+/// the status of a cancelled one), naming `sort` and the columns it has.
+fn check_sort(list: OrderList, query: &OrderQuery) -> Result<(), ApiError> {
+    let Some(sort) = query.sort else { return Ok(()) };
+    if store::sort_column(list, sort).is_some() {
+        return Ok(());
+    }
+    let column = serde_json::to_value(sort).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let allowed = store::sorts_of(list).join(", ");
+    let what = if list == OrderList::Orders { "orders" } else { "cancelled orders" };
+    Err(ApiError::coded(
+        ErrorCode::SortUnavailable,
+        format!("{what} cannot be sorted by {column}: sort by one of {allowed}"),
+    )
+    .field("sort")
+    .param("column", column)
+    .param("allowed", allowed))
+}
 
 impl Core {
     pub async fn order_get(&self, order_no: &str) -> Result<Order, ApiError> {
@@ -29,6 +50,7 @@ impl Core {
     pub async fn orders_list(&self, query: OrderQuery, actor: &Actor) -> Result<OrderPage, ApiError> {
         self.require_reader(actor).await?;
         check_page(query.limit)?;
+        check_sort(OrderList::Orders, &query)?;
         let (orders, total) = store::list_orders(self.database().pool(), &query).await?;
         Ok(OrderPage { orders, total })
     }
@@ -37,6 +59,7 @@ impl Core {
     pub async fn cancelled_list(&self, query: OrderQuery, actor: &Actor) -> Result<CancelledPage, ApiError> {
         self.require_reader(actor).await?;
         check_page(query.limit)?;
+        check_sort(OrderList::Cancelled, &query)?;
         let (orders, total) = store::list_cancelled(self.database().pool(), &query).await?;
         Ok(CancelledPage { orders, total })
     }
@@ -185,11 +208,39 @@ impl Core {
     }
 }
 
+/// The longest window of [`Core::orders_activity`]: a day of minutes.
+const MAX_ACTIVITY_MINUTES: u32 = 1440;
+
 impl Core {
-    /// Orders per minute (see `Ops::orders_activity`).
-    // SKELETON (issue 19): being built.
-    pub async fn orders_activity(&self, minutes: u32, actor: &Actor) -> Result<Vec<opsdeck_api::orders::OrderActivity>, ApiError> {
+    /// Orders placed, paid, expired (by the sweep) and cancelled (by staff) in each of the last
+    /// `minutes` minutes, oldest first, the current minute last; every minute is there, the
+    /// quiet ones with zeros (any staff member).
+    pub async fn orders_activity(&self, minutes: u32, actor: &Actor) -> Result<Vec<OrderActivity>, ApiError> {
         self.require_reader(actor).await?;
-        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("activity over {minutes} minutes is not built yet")))
+        if minutes == 0 || minutes > MAX_ACTIVITY_MINUTES {
+            return Err(ApiError::out_of_range("minutes", 1, MAX_ACTIVITY_MINUTES));
+        }
+        Ok(self.orders_activity_at(minutes, Utc::now()).await?)
+    }
+
+    /// [`Core::orders_activity`] up to the minute holding `now` (the tests choose it).
+    pub async fn orders_activity_at(&self, minutes: u32, now: DateTime<Utc>) -> sqlx::Result<Vec<OrderActivity>> {
+        const MINUTE_MS: i64 = 60_000;
+        let current = now.timestamp_millis().div_euclid(MINUTE_MS) * MINUTE_MS;
+        let first = current - (i64::from(minutes) - 1) * MINUTE_MS;
+        let counted = store::activity(self.database().pool(), instant(first), instant(current + MINUTE_MS)).await?;
+        Ok((0..i64::from(minutes))
+            .map(|n| {
+                let at = first + n * MINUTE_MS;
+                let c = counted.get(&at).copied().unwrap_or_default();
+                OrderActivity {
+                    at: instant(at),
+                    placed: c.placed,
+                    paid: c.paid,
+                    expired: c.expired,
+                    cancelled: c.cancelled,
+                }
+            })
+            .collect())
     }
 }

@@ -10,7 +10,9 @@
 //! - [`settle`]: the transitions out of `pending`: paid, or cancelled in batches.
 //! - [`events`]: the order timeline.
 //! - [`queries`]: reads: an order, the lists, what the sweep and reconcile look for, the figures.
+//! - [`activity`]: orders placed, paid, expired and cancelled per minute.
 
+mod activity;
 mod events;
 mod goods;
 mod place;
@@ -18,12 +20,13 @@ mod queries;
 mod settle;
 
 pub use crate::db::{begin_write, is_retryable, retrying};
+pub use activity::activity;
 pub use events::{NewEvent, add_event, insert_events, record_event, timeline};
 pub use goods::{insert_goods, list_goods};
 pub use place::{NewOrder, PlaceError, place};
 pub use queries::{
-    amount_of, get_order, list_cancelled, list_orders, metric_counts, not_due, pending_counts, pending_page,
-    still_pending,
+    OrderList, amount_of, get_order, list_cancelled, list_orders, metric_counts, not_due, pending_counts, pending_page,
+    sort_column, sorts_of, still_pending,
 };
 pub use settle::{cancel_batch, mark_paid};
 

@@ -1,6 +1,6 @@
-//! Reads: an order with its items, the orders and cancelled lists (filter and search), what the
-//! sweep and reconcile look for (not due, pending pages, still pending), the console's counts, an
-//! order's amount, and the figures `/metrics` exports.
+//! Reads: an order with its items, the orders and cancelled lists (filter, search and sort), what
+//! the sweep and reconcile look for (not due, pending pages, still pending), the console's counts,
+//! an order's amount, and the figures `/metrics` exports.
 
 use chrono::{DateTime, Utc};
 use opsdeck_api::orders::CancelReason;
@@ -10,6 +10,7 @@ use sqlx::{Any, AnyPool, QueryBuilder, Row};
 use super::OrderMetricCounts;
 use crate::db::{instant, ms};
 use crate::orders::model::{CancelledOrder, Order, OrderItem, OrderKind, OrderQuery, OrderStatus};
+use opsdeck_api::orders::OrderSort;
 
 const ORDER_COLUMNS: &str =
     "id, order_no, user_id, kind, amount_fen, status, created_at, expires_at, paid_at, trade_no";
@@ -63,6 +64,47 @@ pub async fn get_order(pool: &AnyPool, order_no: &str) -> sqlx::Result<Option<Or
     Ok(Some(order))
 }
 
+/// The two order lists, whose columns differ: the orders (pending and paid) have a status,
+/// only the cancelled orders a cancel time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderList {
+    Orders,
+    Cancelled,
+}
+
+/// The column `sort` orders `list` by: a fixed list, never the caller's text; None where the
+/// list has no such column.
+pub fn sort_column(list: OrderList, sort: OrderSort) -> Option<&'static str> {
+    match (sort, list) {
+        (OrderSort::OrderNo, _) => Some("order_no"),
+        (OrderSort::UserId, _) => Some("user_id"),
+        (OrderSort::Amount, _) => Some("amount_fen"),
+        (OrderSort::CreatedAt, _) => Some("created_at"),
+        (OrderSort::ExpiresAt, _) => Some("expires_at"),
+        (OrderSort::Status, OrderList::Orders) => Some("status"),
+        (OrderSort::CancelledAt, OrderList::Cancelled) => Some("cancelled_at"),
+        (OrderSort::Status, OrderList::Cancelled) | (OrderSort::CancelledAt, OrderList::Orders) => None,
+    }
+}
+
+/// The sorts `list` has, by their wire names (what a refused sort lists).
+pub fn sorts_of(list: OrderList) -> Vec<String> {
+    use OrderSort::*;
+    [OrderNo, UserId, Amount, Status, CreatedAt, ExpiresAt, CancelledAt]
+        .into_iter()
+        .filter(|s| sort_column(list, *s).is_some())
+        .map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+        .collect()
+}
+
+/// `query`'s sort as an ORDER BY (the id breaks ties, in the same direction), or None for the
+/// list's own order.
+fn sorted_by(list: OrderList, query: &OrderQuery) -> Option<String> {
+    let column = sort_column(list, query.sort?)?;
+    let direction = if query.desc { "DESC" } else { "ASC" };
+    Some(format!(" ORDER BY {column} {direction}, id {direction} LIMIT "))
+}
+
 fn push_filter(q: &mut QueryBuilder<Any>, query: &OrderQuery) {
     q.push(" WHERE 1 = 1");
     if let Some(status) = query.status {
@@ -88,11 +130,11 @@ pub async fn list_orders(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<(Ve
     let total: i64 = count.build().fetch_one(pool).await?.try_get("n")?;
     let mut select: QueryBuilder<Any> = QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM orders"));
     push_filter(&mut select, query);
-    // Pending: soonest to expire first; paid (or both): newest first.
-    select.push(if query.status == Some(OrderStatus::Pending) {
-        " ORDER BY expires_at, id LIMIT "
-    } else {
-        " ORDER BY id DESC LIMIT "
+    // Unsorted: pending, soonest to expire first; paid (or both), newest first.
+    select.push(match sorted_by(OrderList::Orders, query) {
+        Some(order_by) => order_by,
+        None if query.status == Some(OrderStatus::Pending) => " ORDER BY expires_at, id LIMIT ".into(),
+        None => " ORDER BY id DESC LIMIT ".into(),
     });
     select.push_bind(i64::from(query.limit));
     select.push(" OFFSET ").push_bind(i64::from(query.offset));
@@ -117,7 +159,9 @@ pub async fn list_cancelled(pool: &AnyPool, query: &OrderQuery) -> sqlx::Result<
          cancelled_by FROM cancelled_orders",
     );
     filter(&mut select);
-    select.push(" ORDER BY cancelled_at DESC, id DESC LIMIT ").push_bind(i64::from(query.limit));
+    let order_by = sorted_by(OrderList::Cancelled, query);
+    select.push(order_by.as_deref().unwrap_or(" ORDER BY cancelled_at DESC, id DESC LIMIT "));
+    select.push_bind(i64::from(query.limit));
     select.push(" OFFSET ").push_bind(i64::from(query.offset));
     let rows = select.build().fetch_all(pool).await?;
     let orders = rows

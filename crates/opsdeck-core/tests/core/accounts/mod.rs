@@ -6,11 +6,13 @@
 //! - [`sign_in`]: each adapter against its fake and its error modes, the flow's state checks, and
 //!   the authorization-code + PKCE flow against a real OpenID Connect provider.
 //! - [`links`]: linking, unlinking and console roles, link requests by mobile, MariaDB.
+//! - [`sorting`]: the users list sorted by a column.
 //!
 //! Here: the world the tests (and `accounts_roles`) sign in against, and their helpers.
 
 mod links;
 mod sign_in;
+mod sorting;
 
 use opsdeck_api::ErrorBody;
 use opsdeck_core::accounts::Callback;

@@ -5,12 +5,16 @@
 //!   leases, and the trade expiring at Alipay first.
 //! - [`payments`]: payments of another amount, refunds, refused notifies with their trace, a
 //!   payment without a trade number.
+//! - [`sorting`]: the orders and cancelled lists sorted by a column; a sort a list cannot do.
+//! - [`activity`]: orders placed, paid, expired and cancelled per minute.
 //!
 //! Here: the helpers they share.
 
+mod activity;
 mod expiry;
 mod payments;
 mod placing;
+mod sorting;
 
 use std::path::Path;
 
