@@ -56,6 +56,10 @@ describe('AuditView', () => {
     expect(first.get('[data-testid="audit-sentence"]').attributes('title')).toBe('{"reason":"duplicate"}')
     expect(first.get('time').attributes('datetime')).toBe('2025-01-15T10:12:00Z')
     expect(w.findAll('[data-testid="audit-row"]')[1]?.text()).toContain('paused for maintenance')
+    // The one table: one line an entry, a cut cell whole on hover (the time with its offset).
+    expect(w.get('[data-testid="audit-table"]').classes()).toContain('dt')
+    expect(first.get('td').attributes('title')).toBe('Jan 15, 2025, 11:12:00 +01:00')
+    expect(first.findAll('td').map((td) => td.classes('dt-wrap'))).not.toContain(true)
 
     expect(w.find('[data-testid="audit-load-older"]').exists()).toBe(false)
     expect(w.find('[data-testid="audit-empty"]').exists()).toBe(false)
