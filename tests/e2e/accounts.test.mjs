@@ -114,7 +114,10 @@ test('Weibo (built-in fake): sign in, link QQ to the same user through the link 
       (await app.attribute('[data-testid="link-waiting"]', 'data-provider')) === 'qq',
     )
     await approveSignIn(app, handle, { provider: 'qq', user: QQ_ONE })
-    await waitFor('the link outcome', async () => (await app.attribute('[data-testid="link-outcome"]', 'data-status')) === 'linked')
+    // The outcome is a notice (Notices.vue), with a link to the user.
+    await waitFor('the link notice', () =>
+      app.find(`[data-testid="notice"][data-kind="success"][data-key="user.link:${staff.user_id}"] [data-testid="notice-link"]`),
+    )
     const links = await waitForLinks(app, staff.user_id, ['weibo', 'qq'])
     const qq = links.find((l) => l.provider === 'qq')
     assert.equal(await app.text('[data-testid="staff-name"]'), staff.name, 'still signed in as the same staff member')
@@ -131,7 +134,8 @@ test('Weibo (built-in fake): sign in, link QQ to the same user through the link 
     const lastUnlink = `[data-testid="unlink-${weibo.id}"]`
     await waitFor('the last link’s Unlink disabled', async () => (await app.enabled(lastUnlink)) === false)
     assert.equal(await app.attribute(lastUnlink, 'title'), LAST_LINK)
-    assert.equal(await app.find('[data-testid="users-error"]'), null, `no error: ${await app.text('[data-testid="users-error"]')}`)
+    const refusal = '[data-testid="notice"][data-kind="error"]'
+    assert.equal(await app.find(refusal), null, `no error: ${await app.text(refusal)}`)
   } finally {
     await opened.close()
   }

@@ -1,17 +1,39 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import { h } from 'vue'
+import type { Pinia } from 'pinia'
+import { createMemoryHistory, createRouter, RouterView, type Router } from 'vue-router'
+import { useNoticesStore } from '../stores/notices'
 import AccountsView from '../views/AccountsView.vue'
 import { backendPlugins, FakeBackend, linkRequest, linkView, staffMember, userView } from './fakeBackend'
 
 let backend: FakeBackend
 let wrapper: VueWrapper | undefined
+let pinia: Pinia
 
 async function mountView() {
-  const { plugins } = backendPlugins(backend)
-  wrapper = mount(AccountsView, { global: { plugins }, attachTo: document.body })
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  wrapper = mount(AccountsView, { global: { plugins: mounted.plugins }, attachTo: document.body })
   await flushPromises()
   return wrapper
 }
+
+/** The Accounts page under a router, opened at `path` (e.g. a notice's link). */
+async function mountRouted(path: string): Promise<{ w: VueWrapper; router: Router }> {
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/accounts', name: 'accounts', component: AccountsView }] })
+  await router.push(path)
+  await router.isReady()
+  wrapper = mount({ render: () => h(RouterView) }, { global: { plugins: [...mounted.plugins, router] }, attachTo: document.body })
+  await flushPromises()
+  return { w: wrapper, router }
+}
+
+/** The notices the page raised (stores/notices.ts; Notices.vue shows them, see Notices.spec). */
+const notices = () => useNoticesStore(pinia).notices
+const lastNotice = () => notices()[notices().length - 1]
 
 const testid = (w: VueWrapper, id: string) => w.get(`[data-testid="${id}"]`)
 const has = (w: VueWrapper, id: string) => w.find(`[data-testid="${id}"]`).exists()
@@ -116,7 +138,7 @@ describe('AccountsView', () => {
     expect(backend.callsTo('unlink')).toEqual([{ linkId: 12 }])
     expect(has(w, 'confirm-dialog')).toBe(false)
     expect(has(w, 'user-link-12')).toBe(false)
-    expect(testid(w, 'users-notice').text()).toBe('Unlinked Weibo (18****42) from alice.')
+    expect(notices()).toMatchObject([{ kind: 'success', text: 'Unlinked Weibo (18****42) from alice.' }])
     // Now dingtalk is alice's last login.
     expect(testid(w, 'unlink-11').attributes('disabled')).toBeDefined()
   })
@@ -135,8 +157,9 @@ describe('AccountsView', () => {
     await testid(w, 'unlink-12').trigger('click')
     await testid(w, 'confirm-ok').trigger('click')
     await flushPromises()
-    expect(testid(w, 'users-error').text()).toContain('Could not unlink Weibo from alice:')
-    expect(testid(w, 'users-error').text()).toContain('Your role (viewer) cannot unlink sign-ins.')
+    expect(notices()).toMatchObject([
+      { kind: 'error', title: 'Could not unlink Weibo from alice:', text: 'Your role (viewer) cannot unlink sign-ins.' },
+    ])
     expect(has(w, 'user-link-12')).toBe(true)
   })
 
@@ -146,7 +169,7 @@ describe('AccountsView', () => {
     await flushPromises()
     expect(backend.callsTo('staff_set_role')).toEqual([{ userId: 2, role: 'operator' }])
     expect(testid(w, 'user-row-2').attributes('data-role')).toBe('operator')
-    expect(testid(w, 'users-notice').text()).toBe('bob is now operator.')
+    expect(lastNotice()).toMatchObject({ kind: 'success', text: 'bob is now operator.' })
 
     await testid(w, 'role-2').setValue('')
     await flushPromises()
@@ -159,7 +182,7 @@ describe('AccountsView', () => {
     const w = await mountView()
     await testid(w, 'role-1').setValue('viewer')
     await flushPromises()
-    expect(testid(w, 'users-error').text()).toContain('This is the last admin: make someone else admin first.')
+    expect(lastNotice()).toMatchObject({ kind: 'error', text: 'This is the last admin: make someone else admin first.' })
     expect((testid(w, 'role-1').element as HTMLSelectElement).value).toBe('admin')
   })
 
@@ -203,7 +226,13 @@ describe('AccountsView', () => {
     backend.pushSignIn({ status: 'linked', user: JSON.parse(JSON.stringify(bob)) })
     await flushPromises()
     expect(has(w, 'link-waiting')).toBe(false)
-    expect(testid(w, 'link-outcome').text()).toBe('Linked QQ to bob.')
+    expect(notices()).toMatchObject([
+      {
+        kind: 'success',
+        text: 'Linked QQ to bob.',
+        link: { to: { name: 'accounts', query: { user: 'bob' } }, label: 'View user' },
+      },
+    ])
     expect(testid(w, 'user-row-2').find('[data-testid="user-link-22"]').exists()).toBe(true)
     // With two logins, either can go now.
     expect(testid(w, 'unlink-21').attributes('disabled')).toBeUndefined()
@@ -218,8 +247,7 @@ describe('AccountsView', () => {
     await flushPromises()
     expect(backend.callsTo('sign_in_cancel')).toHaveLength(1)
     expect(has(w, 'link-waiting')).toBe(false)
-    expect(has(w, 'link-outcome')).toBe(false)
-    expect(has(w, 'error-banner')).toBe(false)
+    expect(notices()).toEqual([])
   })
 
   it('shows an error a link window ended with', async () => {
@@ -229,8 +257,21 @@ describe('AccountsView', () => {
     await flushPromises()
     backend.pushSignIn({ status: 'error', error: { code: 'identity_linked_elsewhere', message: 'this QQ account is already linked to user 2; unlink it there first', params: { provider: 'qq', user_id: '2' } } })
     await flushPromises()
-    expect(testid(w, 'error-banner').text()).toContain('Could not link QQ to alice:')
-    expect(testid(w, 'error-message').text()).toBe('This QQ account is already linked to user #2: unlink it there first.')
+    expect(notices()).toMatchObject([
+      {
+        kind: 'error',
+        title: 'Could not link QQ to alice:',
+        text: 'This QQ account is already linked to user #2: unlink it there first.',
+        code: 'identity_linked_elsewhere',
+      },
+    ])
+  })
+
+  it('opened by a notice’s "View user" link, searches the users for them', async () => {
+    const { w, router } = await mountRouted('/accounts?user=bob')
+    expect(backend.callsTo('users_list').slice(-1)[0]).toEqual({ query: { search: 'bob', offset: 0, limit: 50 } })
+    expect((testid(w, 'users-search').element as HTMLInputElement).value).toBe('bob')
+    expect(router.currentRoute.value.fullPath).toBe('/accounts')
   })
 
   it('lists pending link requests and accepts one', async () => {
@@ -247,7 +288,13 @@ describe('AccountsView', () => {
     await flushPromises()
     expect(backend.callsTo('link_request_resolve')).toEqual([{ id: 5, accept: true }])
     expect(has(w, 'link-requests')).toBe(false)
-    expect(testid(w, 'link-requests-notice').text()).toBe('Linked QQ (B7****1C) to bob.')
+    expect(notices()).toMatchObject([
+      {
+        kind: 'success',
+        text: 'Linked QQ (B7****1C) to bob.',
+        link: { to: { name: 'accounts', query: { user: 'bob' } }, label: 'View user' },
+      },
+    ])
     expect(testid(w, 'user-row-2').text()).toContain('B7****1C')
   })
 
@@ -259,6 +306,7 @@ describe('AccountsView', () => {
     expect(backend.callsTo('link_request_resolve')).toEqual([{ id: 5, accept: false }])
     expect(has(w, 'link-request-5')).toBe(false)
     expect(has(w, 'link-request-6')).toBe(true)
+    expect(notices()).toMatchObject([{ kind: 'success', text: expect.stringMatching(/^Rejected the QQ login/) }])
   })
 
   it('reloads when the core says accounts changed', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
+import { useNoticesStore } from '../stores/notices'
 import { useSessionStore } from '../stores/session'
 import AccountsView from '../views/AccountsView.vue'
 import { backendPlugins, FakeBackend, sessionView, staffMember } from './fakeBackend'
@@ -85,7 +86,7 @@ describe('staff sessions', () => {
     expect(backend.callsTo('session_revoke')).toEqual([{ id: 2 }])
     expect(backend.callsTo('sessions_list')).toHaveLength(2)
     expect(rowIds(w)).toEqual([1])
-    expect(w.get('[data-testid="sessions-notice"]').text()).toBe('The session of Bob Operator was revoked.')
+    expect(useNoticesStore().notices).toMatchObject([{ kind: 'success', text: 'The session of Bob Operator was revoked.' }])
     expect(has(w, 'confirm-dialog')).toBe(false)
     // Still signed in.
     expect(session.staff?.name).toBe('Alice Admin')
@@ -113,9 +114,9 @@ describe('staff sessions', () => {
     backend.failures.session_revoke = { code: 'database_unavailable', message: 'database is locked' }
     const { w } = await mountView()
     await revoke(w, 2)
-    const banner = w.get('[data-testid="staff-sessions"] [data-testid="error-banner"]')
-    expect(banner.text()).toContain('Could not revoke the session of Bob Operator:')
-    expect(banner.get('[data-testid="error-message"]').text()).toBe('The database is not reachable.')
+    expect(useNoticesStore().notices).toMatchObject([
+      { kind: 'error', title: 'Could not revoke the session of Bob Operator:', text: 'The database is not reachable.' },
+    ])
     expect(rowIds(w)).toEqual([1, 2])
   })
 

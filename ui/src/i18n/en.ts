@@ -880,6 +880,8 @@ const en = {
     windowClosed: 'The {provider} window closed without linking to {username}.',
     waiting: 'Waiting for the sign-in window to link {provider} to {username}…',
     linkFailed: 'Could not link {provider} to {username}:',
+    /** A notice's link to a user: the users list searched for them. */
+    viewUser: 'View user',
     usersTitle: 'Users',
     linkMenu: {
       button: 'Link provider',

@@ -835,6 +835,7 @@ const zhCN: Messages = {
     windowClosed: '{provider}窗口已关闭，未绑定到 {username}。',
     waiting: '正在等待登录窗口，将{provider}绑定到 {username}…',
     linkFailed: '无法将{provider}绑定到 {username}：',
+    viewUser: '查看用户',
     usersTitle: '用户',
     linkMenu: {
       button: '绑定登录方式',
