@@ -84,6 +84,10 @@ pub enum ErrorCode {
     JobNameTaken,
     /// `{name}` is one of OpsDeck's own jobs: it can be paused, not deleted.
     JobBuiltIn,
+    /// No run with id `{id}` in the history (it may have been pruned).
+    RunNotFound,
+    /// Run `{id}` of `{job}` is not running (it ended `{outcome}`): there is nothing to stop.
+    RunNotRunning,
     /// No task kind `{kind}` (in this build).
     TaskKindUnknown,
     /// Task args: not a JSON object (`{example}`).
@@ -223,6 +227,11 @@ pub enum ErrorCode {
     RunClaimLost,
     /// Stopped: its running slot lapsed and another run took it.
     RunSlotLost,
+    /// Stopped by `{who}` from the console; the task ended when told to.
+    RunStopped,
+    /// Stopped by `{who}`; the task did not end within `{seconds}` s of being told to and was
+    /// abandoned (`job_stop_grace_seconds`).
+    RunAbandoned,
     /// GET `{url}` could not be completed (no answer, refused, timed out).
     HttpGetFailed,
     /// GET `{url}` answered `{status}`.
@@ -339,9 +348,11 @@ impl ErrorCode {
             | ErrorCode::UserNotFound
             | ErrorCode::IdentityUnknown
             | ErrorCode::LinkNotFound
-            | ErrorCode::LinkRequestNotFound => 404,
+            | ErrorCode::LinkRequestNotFound
+            | ErrorCode::RunNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::RequestTimeout => 408,
+            ErrorCode::RunNotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::IdempotencyKeyReused => 422,
@@ -353,6 +364,8 @@ impl ErrorCode {
             | ErrorCode::TaskTimedOut
             | ErrorCode::RunClaimLost
             | ErrorCode::RunSlotLost
+            | ErrorCode::RunStopped
+            | ErrorCode::RunAbandoned
             | ErrorCode::HttpGetFailed
             | ErrorCode::HttpGetStatus
             | ErrorCode::SweepRefused

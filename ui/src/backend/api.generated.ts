@@ -279,6 +279,8 @@ export type ErrorCode =
   | "job_not_found"
   | "job_name_taken"
   | "job_built_in"
+  | "run_not_found"
+  | "run_not_running"
   | "task_kind_unknown"
   | "args_not_object"
   | "arg_unknown"
@@ -346,6 +348,8 @@ export type ErrorCode =
   | "task_timed_out"
   | "run_claim_lost"
   | "run_slot_lost"
+  | "run_stopped"
+  | "run_abandoned"
   | "http_get_failed"
   | "http_get_status"
   | "sweep_refused"
@@ -1287,6 +1291,8 @@ export const ERROR_CODES = [
   "job_not_found",
   "job_name_taken",
   "job_built_in",
+  "run_not_found",
+  "run_not_running",
   "task_kind_unknown",
   "args_not_object",
   "arg_unknown",
@@ -1354,6 +1360,8 @@ export const ERROR_CODES = [
   "task_timed_out",
   "run_claim_lost",
   "run_slot_lost",
+  "run_stopped",
+  "run_abandoned",
   "http_get_failed",
   "http_get_status",
   "sweep_refused",

@@ -119,6 +119,8 @@ pub struct Config {
     /// Whether this instance fires scheduled jobs (false: a console that only watches and acts
     /// by hand; the daemons do the scheduled work).
     pub scheduler_enabled: bool,
+    /// How long a run stopped from the console may take to end by itself before it is abandoned.
+    pub job_stop_grace: Duration,
     /// Every provider is a built-in fake (sandbox mode; set by the sandbox's start-up,
     /// `opsdeck_sandbox::launch`): the console says so, and the simulated shop may run.
     pub sandbox_mode: bool,

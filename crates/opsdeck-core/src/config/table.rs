@@ -127,6 +127,16 @@ const CORE: &[Key] = &[
                the other instances do.",
         show: |c| Some(c.scheduler_enabled.to_string()),
     },
+    Key {
+        name: "job_stop_grace_seconds",
+        default: Builtin::Int(10),
+        secret: false,
+        kind: Kind::Int { min: 1, max: 3600 },
+        expect: "give seconds, e.g. 10",
+        help: "A run stopped from the console is told to stop and given this long to end by itself; after it, \
+               the run is abandoned (recorded as stopped either way).",
+        show: |c| Some(c.job_stop_grace.as_secs().to_string()),
+    },
 ];
 
 const OCR: &[Key] = &[

@@ -427,6 +427,7 @@ pub(super) fn validate(values: &Values<'_>, sources: BTreeMap<&'static str, Stri
         expiry_lease: secs("expiry_lease_seconds")?,
         expiry_concurrency: values.int("expiry_concurrency")? as u32,
         scheduler_enabled: values.bool("scheduler_enabled")?,
+        job_stop_grace: secs("job_stop_grace_seconds")?,
         sandbox_mode: false,
         sandbox_callback_base: None,
         shop: ShopSettings {

@@ -12,12 +12,13 @@ use crate::accounts::Actor;
 use crate::audit::NewAuditEntry;
 use crate::error::{ApiError, ErrorCode};
 use crate::events::Event;
+use crate::scheduler::claims::SLOT_RENEW;
 use crate::scheduler::engine;
 use crate::scheduler::policy::PolicyExt;
 use crate::scheduler::store::{self, JobRecord};
 use crate::scheduler::tasks::TaskKindInfo;
 use crate::scheduler::trigger::{self, FireTime, TriggerError, parse_timezone};
-use crate::scheduler::{JobDraft, JobOrigin, JobRun, RunPage, RunQuery, Schedule, TriggerSpec};
+use crate::scheduler::{JobDraft, JobOrigin, JobRun, RunOutcome, RunPage, RunQuery, Schedule, TriggerSpec};
 
 pub use opsdeck_api::jobs::{JobEdit, JobView, SchedulerInstance};
 
@@ -230,7 +231,7 @@ impl Core {
         let who = actor.name.as_str();
         let record = self.job_record(id).await?;
         self.audit_job(who, "job.run_now", &record.name, json!({ "id": id })).await?;
-        engine::spawn_manual(self, record);
+        engine::spawn_manual(self, record, who.to_string());
         self.job_get(id).await
     }
 
@@ -297,11 +298,92 @@ impl Core {
 }
 
 impl Core {
-    /// Stops a running run (see `Ops::run_stop`).
-    // SKELETON (issue 19): being built.
-    pub async fn run_stop(&self, run_id: i64, actor: &Actor) -> Result<opsdeck_api::jobs::JobRun, ApiError> {
-        self.require_reader(actor).await?;
+    /// Stops a running run, on whichever instance carries it: its task is told to stop and given
+    /// `job_stop_grace_seconds` to end, then abandoned; the run is recorded `stopped` with who
+    /// stopped it. Answers the run once it has stopped (or, if it takes longer than the wait
+    /// here, as it is; it stops all the same). A run already stopped is answered as it is, not
+    /// audited again; one that ended otherwise is `run_not_running`. A `running` row whose slot
+    /// nobody holds (its instance died) is closed as stopped at once.
+    pub async fn run_stop(&self, run_id: i64, actor: &Actor) -> Result<JobRun, ApiError> {
         actor.require_operator(opsdeck_api::Operation::RunStop.action())?;
-        Err(ApiError::coded(crate::error::ErrorCode::Internal, format!("stopping run {run_id} is not built yet")))
+        let who = actor.name.as_str();
+        let pool = self.database().pool();
+        let (run, run_key) = store::get_run(pool, run_id).await?.ok_or_else(|| {
+            ApiError::coded(ErrorCode::RunNotFound, format!("no run with id {run_id}")).param("id", run_id)
+        })?;
+        match run.outcome {
+            RunOutcome::Running => {}
+            RunOutcome::Stopped => return Ok(run),
+            other => {
+                return Err(ApiError::coded(
+                    ErrorCode::RunNotRunning,
+                    format!("run {run_id} of {:?} is not running (it ended {})", run.job_name, other.as_str()),
+                )
+                .param("id", run_id)
+                .param("job", &run.job_name)
+                .param("outcome", other.as_str()));
+            }
+        }
+        let claims = &self.scheduler().claims;
+        // Audited once, by whoever asked first; a repeat waits for the same stop.
+        if claims.stop_requested(&run_key).await?.is_none() {
+            let detail = json!({ "run_id": run_id, "id": run.job_id, "instance": run.instance });
+            self.audit_job(who, "job.stop", &run.job_name, detail).await?;
+            claims.request_stop(&run_key, who).await?;
+        }
+        let asked_by = claims.stop_requested(&run_key).await?.unwrap_or_else(|| who.to_string());
+        self.scheduler().stoppable.stop(&run_key, &asked_by);
+        if !claims.slot_held(run.job_id, &run_key).await? {
+            return self.close_orphan(run, &asked_by).await;
+        }
+        self.await_stopped(run).await
+    }
+
+    /// Waits (bounded) for a run asked to stop to be recorded as ended; tells this instance's
+    /// windows when another instance recorded it (that instance tells its own).
+    async fn await_stopped(&self, run: JobRun) -> Result<JobRun, ApiError> {
+        let grace = self.config().job_stop_grace.min(STOP_WAIT_MAX);
+        // The request reaches another instance with its next slot renewal; the row follows the end.
+        let deadline = tokio::time::Instant::now() + grace + SLOT_RENEW * 2 + STOP_WAIT_MARGIN;
+        loop {
+            if let Some((now, _)) = store::get_run(self.database().pool(), run.id).await?
+                && now.outcome != RunOutcome::Running
+            {
+                if now.instance != self.instance_id() {
+                    self.publish(Event::RunFinished { run: now.clone() });
+                }
+                return Ok(now);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(run);
+            }
+            // Bounded polling of the row: the run may end on another instance, whose events do
+            // not reach this one.
+            tokio::time::sleep(STOP_POLL).await;
+        }
+    }
+
+    /// Closes, as stopped, a `running` row whose running slot nobody holds: the instance that
+    /// carried it is gone (it would have renewed the slot every second), and nothing else would
+    /// ever close it.
+    async fn close_orphan(&self, run: JobRun, who: &str) -> Result<JobRun, ApiError> {
+        let finished = self.now();
+        let error = opsdeck_api::ErrorReason::new(ErrorCode::RunStopped).param("who", who).to_stored();
+        let summary = json!({ "instance_gone": true });
+        let pool = self.database().pool();
+        store::finish_run(pool, run.id, &run.instance, RunOutcome::Stopped, finished, Some(&summary), Some(&error))
+            .await?;
+        let (now, _) = store::get_run(pool, run.id).await?.unwrap_or((run, String::new()));
+        if now.outcome != RunOutcome::Running {
+            self.publish(Event::RunFinished { run: now.clone() });
+        }
+        Ok(now)
     }
 }
+
+/// The longest `run_stop` waits for the grace (a longer grace still applies; the answer is the
+/// run as it is then, and its end follows as an event).
+const STOP_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// Beyond the grace and two slot renewals: time for the run's row to be written.
+const STOP_WAIT_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);

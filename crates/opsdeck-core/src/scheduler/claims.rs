@@ -24,6 +24,8 @@ pub const SLOT_LEASE: Duration = Duration::from_secs(3);
 pub const SLOT_RENEW: Duration = Duration::from_secs(1);
 /// How long a finished claim is remembered (longer than any outage we replay after).
 pub const DONE_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
+/// How long a stop request is kept: longer than any run takes to notice it and stop.
+pub const STOP_KEEP: Duration = Duration::from_secs(24 * 3600);
 /// An instance that has not beaten for this long is considered gone.
 pub const INSTANCE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -71,6 +73,29 @@ end
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
   redis.call('PEXPIRE', KEYS[1], 86400000)
+  return 1
+end
+return 0
+"#;
+
+/// A run's slot renewed (as [`ACQUIRE_SLOT`]) with a look at whether staff asked it to stop, in
+/// one round trip. KEYS[1] running zset, KEYS[2] the run's stop request; ARGV as ACQUIRE_SLOT.
+/// Returns { held (1 or 0), who asked to stop ('' when nobody did) }.
+const RENEW_SLOT: &str = r#"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local held = 0
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) or redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], 86400000)
+  held = 1
+end
+return { held, redis.call('GET', KEYS[2]) or '' }
+"#;
+
+/// Whether a slot is held and not lapsed (by Redis's clock). KEYS[1] running zset; ARGV[1] token.
+const SLOT_HELD: &str = r#"
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) > now then
   return 1
 end
 return 0
@@ -176,6 +201,8 @@ struct Scripts {
     claim_many: Script,
     finish_many: Script,
     instances: Script,
+    renew_slot: Script,
+    slot_held: Script,
 }
 
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scripts {
@@ -184,6 +211,8 @@ static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| Scrip
     claim_many: Script::new(&format!("{REDIS_NOW}{CLAIM_MANY}")),
     finish_many: Script::new(FINISH_MANY),
     instances: Script::new(&format!("{REDIS_NOW}{INSTANCES}")),
+    renew_slot: Script::new(&format!("{REDIS_NOW}{RENEW_SLOT}")),
+    slot_held: Script::new(&format!("{REDIS_NOW}{SLOT_HELD}")),
 });
 
 fn script(s: &Script) -> redis::ScriptInvocation<'_> {
@@ -348,10 +377,50 @@ impl Claims {
         Ok(got == 1)
     }
 
-    /// Extends a held slot's lease (the same script re-scores an existing token); a slot that
-    /// lapsed is taken again only if one of the job's `max` is free. False: the slot is lost.
-    pub async fn renew_slot(&self, job_id: i64, token: &str, max: u32) -> redis::RedisResult<bool> {
-        self.acquire_slot(job_id, token, max).await
+    /// Extends a held slot's lease; a slot that lapsed is taken again only if one of the job's
+    /// `max` is free. Also reads the run's stop request (the slot's token is the run's key).
+    /// Answers whether the slot is still held, and who asked the run to stop, if anyone did.
+    pub async fn renew_slot(&self, job_id: i64, token: &str, max: u32) -> redis::RedisResult<(bool, Option<String>)> {
+        let (held, stop): (i64, String) = script(&SCRIPTS.renew_slot)
+            .key(self.slots_key(job_id))
+            .key(self.stop_key(token))
+            .arg(token)
+            .arg(max)
+            .arg(SLOT_LEASE.as_millis() as u64)
+            .invoke_async(&mut self.conn())
+            .await?;
+        Ok((held == 1, Some(stop).filter(|who| !who.is_empty())))
+    }
+
+    /// Whether a run's slot is held and not lapsed: whether some instance is carrying the run.
+    pub async fn slot_held(&self, job_id: i64, token: &str) -> redis::RedisResult<bool> {
+        let held: i64 =
+            script(&SCRIPTS.slot_held).key(self.slots_key(job_id)).arg(token).invoke_async(&mut self.conn()).await?;
+        Ok(held == 1)
+    }
+
+    /// Asks the run `run_key` to stop, on whichever instance carries it (it reads the request
+    /// when it renews its slot, every [`SLOT_RENEW`]). The first request's `who` stays; false
+    /// when the run had been asked already.
+    pub async fn request_stop(&self, run_key: &str, who: &str) -> redis::RedisResult<bool> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.stop_key(run_key))
+            .arg(who)
+            .arg("NX")
+            .arg("PX")
+            .arg(STOP_KEEP.as_millis() as u64)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// Who asked the run `run_key` to stop, if anyone did.
+    pub async fn stop_requested(&self, run_key: &str) -> redis::RedisResult<Option<String>> {
+        self.conn().get(self.stop_key(run_key)).await
+    }
+
+    fn stop_key(&self, run_key: &str) -> String {
+        self.redis.key(&format!("sched:stop:{run_key}"))
     }
 
     /// Instances seen within [`INSTANCE_TIMEOUT`] by Redis's clock: (id, last beat ms, started

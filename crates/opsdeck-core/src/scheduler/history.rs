@@ -30,6 +30,7 @@ pub struct FinalRow {
     pub outcome: &'static str,
     pub instance: String,
     pub manual: bool,
+    pub started_by: Option<String>,
     pub summary: Option<String>,
     pub error: Option<String>,
 }
@@ -46,6 +47,7 @@ impl FinalRow {
             outcome: end.outcome.as_str(),
             instance: run.instance.to_string(),
             manual: run.manual,
+            started_by: run.started_by.map(str::to_string),
             summary: end.summary.map(|s| s.to_string()),
             error: end.error.map(str::to_string),
         }
@@ -247,7 +249,7 @@ async fn insert_batch(
 ) -> sqlx::Result<Vec<Option<i64>>> {
     let mut insert: QueryBuilder<Any> = QueryBuilder::new(
         "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, \
-         outcome, instance, manual, attempts, summary, error) ",
+         outcome, instance, manual, started_by, attempts, summary, error) ",
     );
     insert.push_values(rows, |mut b, row| {
         b.push_bind(row.run_key.clone())
@@ -260,6 +262,7 @@ async fn insert_batch(
             .push_bind(row.outcome)
             .push_bind(row.instance.clone())
             .push_bind(i64::from(row.manual))
+            .push_bind(row.started_by.clone())
             .push_bind(i64::from(row.started_at.is_some()))
             .push_bind(row.summary.clone())
             .push_bind(row.error.clone());

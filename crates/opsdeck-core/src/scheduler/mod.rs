@@ -5,6 +5,7 @@
 //! - [`policy`]: misfire grace, coalescing, max instances, jitter, timeout.
 //! - [`plan`]: what is due and what to do with it (pure, `now` injected).
 //! - [`store`]: the `jobs` and `job_runs` tables.
+//! - [`run_list`]: the run history read: pages (sorted or not) and one run.
 //! - [`claims`]: claims, running slots, heartbeats and the jobs version in Redis.
 //! - [`tasks`]: the task kinds registered in code.
 //! - [`engine`]: the firing loop and the run lifecycle.
@@ -18,6 +19,7 @@ pub mod engine;
 pub mod history;
 pub mod plan;
 pub mod policy;
+pub mod run_list;
 pub mod store;
 pub mod tasks;
 pub mod trigger;

@@ -204,6 +204,8 @@ pub struct NewRun<'a> {
     pub scheduled_at: DateTime<Utc>,
     pub instance: &'a str,
     pub manual: bool,
+    /// Who started a manual run.
+    pub started_by: Option<&'a str>,
 }
 
 /// What `begin_run` found.
@@ -219,8 +221,9 @@ pub enum Begun {
 pub async fn begin_run(db: &Database, run: &NewRun<'_>, now: DateTime<Utc>) -> sqlx::Result<Begun> {
     let inserted = db
         .insert_returning_id(
-            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, outcome, instance, manual, attempts)
-             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, 1)",
+            "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, outcome, instance, manual,
+                                   started_by, attempts)
+             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, 1)",
             |q| {
                 q.bind(run.run_key.to_string())
                     .bind(run.job_id)
@@ -229,6 +232,7 @@ pub async fn begin_run(db: &Database, run: &NewRun<'_>, now: DateTime<Utc>) -> s
                     .bind(ms(now))
                     .bind(run.instance.to_string())
                     .bind(i64::from(run.manual))
+                    .bind(run.started_by.map(str::to_string))
             },
         )
         .await;
@@ -320,8 +324,8 @@ pub async fn record_final(db: &Database, run: &NewRun<'_>, end: &RunEnd<'_>) -> 
     let inserted = db
         .insert_returning_id(
             "INSERT INTO job_runs (run_key, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms,
-                                   outcome, instance, manual, attempts, summary, error)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                   outcome, instance, manual, started_by, attempts, summary, error)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             |q| {
                 q.bind(run.run_key.to_string())
                     .bind(run.job_id)
@@ -333,6 +337,7 @@ pub async fn record_final(db: &Database, run: &NewRun<'_>, end: &RunEnd<'_>) -> 
                     .bind(end.outcome.as_str())
                     .bind(run.instance.to_string())
                     .bind(i64::from(run.manual))
+                    .bind(run.started_by.map(str::to_string))
                     .bind(i64::from(end.started.is_some()))
                     .bind(end.summary.map(to_json))
                     .bind(end.error.map(str::to_string))
@@ -346,9 +351,9 @@ pub async fn record_final(db: &Database, run: &NewRun<'_>, end: &RunEnd<'_>) -> 
     }
 }
 
-const RUN_COLUMNS: &str = "id, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, outcome, instance, manual, attempts, summary, error";
+pub(super) const RUN_COLUMNS: &str = "id, job_id, job_name, scheduled_at, started_at, finished_at, duration_ms, outcome, instance, manual, started_by, attempts, summary, error";
 
-fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
+pub(super) fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
     let outcome: String = row.try_get("outcome")?;
     let summary: Option<String> = row.try_get("summary")?;
     let manual: i64 = row.try_get("manual")?;
@@ -363,43 +368,14 @@ fn run_from_row(row: &AnyRow) -> sqlx::Result<JobRun> {
         outcome: RunOutcome::parse(&outcome).unwrap_or(RunOutcome::Failed),
         instance: row.try_get("instance")?,
         manual: manual != 0,
-        // SKELETON (issue 19): who started a manual run is being recorded.
-        started_by: None,
+        started_by: row.try_get("started_by")?,
         attempts: row.try_get("attempts")?,
         summary: summary.and_then(|s| serde_json::from_str(&s).ok()),
         error: row.try_get::<Option<String>, _>("error")?.as_deref().map(opsdeck_api::ErrorReason::from_stored),
     })
 }
 
-/// A page of runs, newest first, filtered.
-pub async fn list_runs(pool: &AnyPool, query: &RunQuery) -> sqlx::Result<RunPage> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN_COLUMNS} FROM job_runs
-         WHERE id < ? AND (? IS NULL OR job_id = ?) AND (? IS NULL OR outcome = ?)
-           AND scheduled_at >= ? AND scheduled_at <= ?
-         ORDER BY id DESC LIMIT ?"
-    ));
-    let outcome = query.outcome.map(|o| o.as_str().to_string());
-    let rows = sqlx::query(sql)
-        .bind(query.before_id.unwrap_or(i64::MAX))
-        .bind(query.job_id)
-        .bind(query.job_id)
-        .bind(outcome.clone())
-        .bind(outcome)
-        .bind(query.from.map(ms).unwrap_or(i64::MIN))
-        .bind(query.to.map(ms).unwrap_or(i64::MAX))
-        .bind(i64::from(query.limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    let mut runs = rows.iter().map(run_from_row).collect::<sqlx::Result<Vec<_>>>()?;
-    let next_before_id = if runs.len() > query.limit as usize {
-        runs.truncate(query.limit as usize);
-        runs.last().map(|r| r.id)
-    } else {
-        None
-    };
-    Ok(RunPage { runs, next_before_id, next_offset: None })
-}
+pub use super::run_list::{get_run, list_runs};
 
 /// The newest run of each job.
 pub async fn last_runs(pool: &AnyPool) -> sqlx::Result<Vec<JobRun>> {
@@ -429,6 +405,7 @@ pub async fn outcome_counts(pool: &AnyPool) -> sqlx::Result<Vec<(RunOutcome, i64
         RunOutcome::TimedOut,
         RunOutcome::Missed,
         RunOutcome::SkippedOverlap,
+        RunOutcome::Stopped,
     ];
     let mut counts: Vec<(RunOutcome, i64)> = every.iter().map(|o| (*o, 0)).collect();
     for row in rows {

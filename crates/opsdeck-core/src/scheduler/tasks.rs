@@ -36,6 +36,10 @@ pub struct TaskContext {
     /// records made by the task link to.
     pub run_key: String,
     pub scheduled_at: DateTime<Utc>,
+    /// Cancelled when staff stop the run: a task that can end early should listen and return
+    /// (what it returns is kept in the summary). One that does not is abandoned after
+    /// `job_stop_grace_seconds`, its future dropped at its next await.
+    pub stop: tokio_util::sync::CancellationToken,
 }
 
 /// A registered kind of task. Its future must not block the thread (CPU-heavy work belongs in
@@ -88,6 +92,7 @@ impl Registry {
     pub fn builtin() -> Registry {
         let mut registry = Registry::default();
         registry.register(noop());
+        registry.register(sleep());
         registry.register(log());
         registry.register(http_get());
         registry.register(prune_history());
@@ -146,7 +151,8 @@ fn optional_u64(map: &serde_json::Map<String, Value>, key: &str, max: u64) -> Re
 }
 
 /// `noop`: does nothing (optionally for `sleep_ms`, or failing or panicking on purpose): for
-/// testing the scheduler itself.
+/// testing the scheduler itself. Its sleep does not listen for a stop (a task that ignores the
+/// signal, abandoned after the grace).
 fn noop() -> TaskKind {
     fn validate(args: &Value) -> Result<(), ApiError> {
         let map = object(args)?;
@@ -180,6 +186,37 @@ fn noop() -> TaskKind {
                     panic!("panicked on purpose (panic: true)");
                 }
                 Ok(json!({ "slept_ms": sleep_ms }))
+            })
+        },
+    )
+}
+
+/// `sleep`: waits `seconds`, ending early when the run is stopped (a long job to try stopping
+/// with, in the console or a test).
+fn sleep() -> TaskKind {
+    fn validate(args: &Value) -> Result<(), ApiError> {
+        let map = object(args)?;
+        only_keys(map, &["seconds"])?;
+        match optional_u64(map, "seconds", 86_400)? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::coded(ErrorCode::ArgRequired, "seconds is required").param("key", "seconds")),
+        }
+    }
+    TaskKind::new(
+        "sleep",
+        "Waits the given seconds, ending early (cooperatively) when the run is stopped.",
+        json!({ "seconds": 30 }),
+        validate,
+        |ctx, args| {
+            Box::pin(async move {
+                let seconds = args.get("seconds").and_then(Value::as_u64).unwrap_or(0);
+                let started = tokio::time::Instant::now();
+                let stopped = tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(seconds)) => false,
+                    _ = ctx.stop.cancelled() => true,
+                };
+                let slept_ms = started.elapsed().as_millis() as u64;
+                Ok(json!({ "seconds": seconds, "slept_ms": slept_ms, "stopped_early": stopped }))
             })
         },
     )

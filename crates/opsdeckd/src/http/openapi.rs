@@ -41,6 +41,7 @@ pub const BEARER: &str = "bearerAuth";
             Unauthorized,
             Forbidden,
             NotFound,
+            Conflict,
             PayloadTooLarge,
             UnsupportedMediaType,
             TooManyRequests,
@@ -177,6 +178,10 @@ pub struct Forbidden(pub ErrorBody);
 /// No such thing.
 #[derive(ToResponse)]
 pub struct NotFound(pub ErrorBody);
+
+/// Not possible in the target's present state (`run_not_running`: the run has ended).
+#[derive(ToResponse)]
+pub struct Conflict(pub ErrorBody);
 
 /// The body is larger than 64 KiB (`payload_too_large`).
 #[derive(ToResponse)]

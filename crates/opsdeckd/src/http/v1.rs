@@ -361,6 +361,9 @@ pub fn describe(doc: &mut utoipa::openapi::OpenApi) {
                 .response("403", response("Forbidden"))
                 .response("404", response("NotFound"));
         }
+        if op == Operation::RunStop {
+            builder = builder.response("409", response("Conflict"));
+        }
         if body.is_some() {
             builder =
                 builder.response("413", response("PayloadTooLarge")).response("415", response("UnsupportedMediaType"));

@@ -17,6 +17,7 @@ mod ocr;
 mod ocr_stream;
 mod ops;
 mod orders;
+mod runs;
 mod tls;
 
 use std::path::Path;

@@ -23,19 +23,43 @@ use crate::scheduler::tasks::TaskContext;
 /// there is nothing new to announce (another instance recorded it).
 type Carried = Option<Option<JobRun>>;
 
-/// Carries out a decision this instance owns (`claim` is None for a manual run). `key` is the
-/// run's key, which is also its running-slot token. Whoever writes the final row settles the
+/// How a run came about: its scheduled instant's claim, or staff's "Run now".
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Origin<'a> {
+    Scheduled { claim: &'a str },
+    Manual { by: &'a str },
+}
+
+impl<'a> Origin<'a> {
+    fn claim(self) -> Option<&'a str> {
+        match self {
+            Origin::Scheduled { claim } => Some(claim),
+            Origin::Manual { .. } => None,
+        }
+    }
+
+    fn started_by(self) -> Option<&'a str> {
+        match self {
+            Origin::Manual { by } => Some(by),
+            Origin::Scheduled { .. } => None,
+        }
+    }
+}
+
+/// Carries out a decision this instance owns. `key` is the run's key, which is also its
+/// running-slot token. Whoever writes the final row settles the
 /// claim and the slot. `leased_from`: when the claim and slot were asked for, the latest their
 /// leases can have started (a run may start well after it: it waits for its instant).
 pub(super) async fn carry_out(
     core: &Core,
     job: &JobRecord,
     decision: Decision,
-    claim: Option<&str>,
+    origin: Origin<'_>,
     key: String,
     admission: Admission,
     leased_from: tokio::time::Instant,
 ) {
+    let claim = origin.claim();
     let shared = core.scheduler();
     let instance = core.instance_id();
     let scheduled = decision.scheduled();
@@ -47,6 +71,7 @@ pub(super) async fn carry_out(
         scheduled_at: scheduled,
         instance,
         manual: claim.is_none(),
+        started_by: origin.started_by(),
     };
     let outcome = match (decision, admission) {
         (Decision::Missed { coalesced, .. }, _) => {
@@ -85,8 +110,7 @@ fn final_record(run: &NewRun<'_>, id: i64, end: RunEnd<'_>, attempts: i64) -> Jo
         outcome: end.outcome,
         instance: run.instance.to_string(),
         manual: run.manual,
-        // SKELETON (issue 19): who started a manual run is being recorded.
-        started_by: None,
+        started_by: run.started_by.map(str::to_string),
         attempts,
         summary: end.summary.cloned(),
         error: end.error.map(ErrorReason::from_stored),
@@ -149,11 +173,16 @@ async fn run_admitted(
     let claim = claim_key.as_deref();
     let started = Utc::now();
     shared.running.fetch_add(1, Ordering::Relaxed);
+    // Stoppable from the console while it goes on (see `stop`).
+    let (stop, _registered) = shared.stoppable.register(run.run_key);
+    let grace = core.config().job_stop_grace;
     let work = async {
         let leases =
             Leases { job_id: job.id, max_instances: job.policy.max_instances, claim, slot: run.run_key, leased_from };
-        let (result, lost) = keep_leases(core, leases, execute(core, job, run, coalesced)).await;
-        lost.noted_in(result.unwrap_or_else(|| (RunOutcome::Failed, None, Some(lost.why_stopped()))))
+        let task = execute(core, job, run, coalesced, stop.token());
+        let (result, lost) = keep_leases(core, leases, &stop, grace, task).await;
+        let ended = lost.noted_in(result.unwrap_or_else(|| (RunOutcome::Failed, None, Some(lost.why_stopped()))));
+        stop.applied_to(ended, lost.abandoned.then_some(grace.as_secs()))
     };
     let mut work = std::pin::pin!(work);
     // Biased, the work first: a run that ends at its first poll never arms the timer (an armed
@@ -255,6 +284,7 @@ async fn execute(
     job: &JobRecord,
     run: &NewRun<'_>,
     coalesced: u64,
+    stop: tokio_util::sync::CancellationToken,
 ) -> (RunOutcome, Option<serde_json::Value>, Option<String>) {
     let shared = core.scheduler();
     if job.policy.jitter_seconds > 0 {
@@ -270,6 +300,7 @@ async fn execute(
         job_name: job.name.clone(),
         run_key: run.run_key.to_string(),
         scheduled_at: run.scheduled_at,
+        stop,
     };
     // A panicking task is a failed run, not a lost one (and not the end of the runs beside it).
     let task = std::panic::AssertUnwindSafe(kind.run(ctx, job.args.clone())).catch_unwind().map(|caught| {
@@ -306,8 +337,9 @@ async fn execute(
     }
 }
 
-/// Starts a manual run now; returns at once (the run goes on in the background).
-pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
+/// Starts a manual run now, recorded as started by `who`; returns at once (the run goes on in
+/// the background).
+pub(crate) fn spawn_manual(core: &Core, job: JobRecord, who: String) {
     let core = core.clone();
     tokio::spawn(async move {
         let scheduled = Utc::now();
@@ -322,6 +354,7 @@ pub(crate) fn spawn_manual(core: &Core, job: JobRecord) {
                 Admission::Admitted
             }
         };
-        carry_out(&core, &job, Decision::Run { scheduled, coalesced: 0 }, None, token, admission, leased_from).await;
+        let decision = Decision::Run { scheduled, coalesced: 0 };
+        carry_out(&core, &job, decision, Origin::Manual { by: &who }, token, admission, leased_from).await;
     });
 }

@@ -9,7 +9,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::carry::{carry_out, settle_now};
+use super::carry::{Origin, carry_out, settle_now};
 use crate::Core;
 use crate::scheduler::claims::{Admission, Beat, ClaimRequest, ClaimState, LEASE, Settle};
 use crate::scheduler::plan::Decision;
@@ -70,7 +70,15 @@ pub(super) async fn handle(
     let runs: FuturesUnordered<_> = won
         .iter()
         .map(|(job, decision, request, admission)| {
-            carry_out(&core, job, *decision, Some(&request.key), request.token.clone(), *admission, leased_from)
+            carry_out(
+                &core,
+                job,
+                *decision,
+                Origin::Scheduled { claim: &request.key },
+                request.token.clone(),
+                *admission,
+                leased_from,
+            )
         })
         .collect();
     tokio::join!(runs.collect::<()>(), async { while watches.join_next().await.is_some() {} });
@@ -133,7 +141,16 @@ async fn watch(core: Core, job: JobRecord, decision: Decision, key: String, canc
                         }
                         // A claim that failed on the way out is free at once: never before the instant.
                         not_before(scheduled).await;
-                        carry_out(&core, &job, decision, Some(&key), token, admission, leased_from).await;
+                        carry_out(
+                            &core,
+                            &job,
+                            decision,
+                            Origin::Scheduled { claim: &key },
+                            token,
+                            admission,
+                            leased_from,
+                        )
+                        .await;
                         return;
                     }
                     Err(_) => Duration::from_secs(1),

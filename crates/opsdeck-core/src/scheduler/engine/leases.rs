@@ -1,9 +1,11 @@
 //! What a run holds in Redis while it goes on (its claim and its running slot), renewed on time;
-//! a run that loses either is stopped.
+//! a run that loses either is stopped. The slot's renewal also brings a stop asked from another
+//! instance; a run asked to stop that has not ended within its grace is abandoned.
 
 use opsdeck_api::{ErrorCode, ErrorReason};
 use serde_json::json;
 
+use super::stop::StopSignal;
 use crate::Core;
 use crate::scheduler::claims::{LEASE, SLOT_RENEW};
 use crate::scheduler::store::RunOutcome;
@@ -20,11 +22,13 @@ pub(super) struct Leases<'a> {
 }
 
 /// What a run lost while it went on: its claim (another instance holds it, and may run the
-/// instant too) or its running slot (it lapsed and another run took it).
+/// instant too) or its running slot (it lapsed and another run took it); or, asked to stop, the
+/// grace it was given to end by itself (`abandoned`).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Lost {
     claim: bool,
     slot: bool,
+    pub(super) abandoned: bool,
 }
 
 impl Lost {
@@ -65,10 +69,13 @@ impl Lost {
 /// (`None`: the future is dropped at its next await, as River and Temporal cancel a job whose
 /// lease was lost): the other holder runs it now, and two at once is what the lease and
 /// `max_instances` exist to prevent. A renewal that fails (Redis unreachable) stops nothing:
-/// nobody else can take the lease then either.
+/// nobody else can take the lease then either. A stop asked (here, or found with a slot renewal)
+/// gives the work `grace` to end; after it, the work is dropped (`None`, `abandoned`).
 pub(super) async fn keep_leases<T>(
     core: &Core,
     leases: Leases<'_>,
+    stop: &StopSignal,
+    grace: std::time::Duration,
     work: impl Future<Output = T>,
 ) -> (Option<T>, Lost) {
     let shared = core.scheduler();
@@ -81,15 +88,27 @@ pub(super) async fn keep_leases<T>(
     // as Redis answers. Spacing them a period after a late one (`Delay`) left a slot whose every
     // renewal took 1.5 s lapsing under a live run.
     let mut lost = Lost::default();
+    let stopping = stop.token();
+    let mut abandon_at: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             // The work first, so that a run ending at its first poll arms neither timer.
             biased;
             result = &mut work => return (Some(result), lost),
+            _ = stopping.cancelled(), if abandon_at.is_none() => {
+                tracing::info!(run = leases.slot, who = stop.who(), "a run was asked to stop");
+                abandon_at = Some(tokio::time::Instant::now() + grace);
+            }
+            _ = tokio::time::sleep_until(abandon_at.unwrap_or_else(tokio::time::Instant::now)), if abandon_at.is_some() => {
+                tracing::warn!(run = leases.slot, grace_s = grace.as_secs(), "a run asked to stop did not end in time: abandoned");
+                lost.abandoned = true;
+                return (None, lost);
+            }
             _ = slot_ticks.tick(), if !lost.slot => {
                 match shared.claims.renew_slot(leases.job_id, leases.slot, leases.max_instances).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok((true, None)) => {}
+                    Ok((true, Some(who))) => stop.request(&who),
+                    Ok((false, _)) => {
                         lost.slot = true;
                         tracing::warn!(run = leases.slot, "a run's slot lapsed and was taken: the run stops");
                         return (None, lost);

@@ -8,12 +8,14 @@
 //! - [`claim`]: a batch of due instants claimed in one round trip, and the watch on those lost.
 //! - [`carry`]: carrying out a decision: the task run, its rows and the claim settled.
 //! - [`leases`]: a run's claim and running slot renewed while it goes on.
+//! - [`stop`]: a run stopped from the console, on this instance or another.
 
 mod active;
 mod carry;
 mod claim;
 mod firing;
 mod leases;
+mod stop;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use tokio::sync::Notify;
 
 pub(crate) use carry::spawn_manual;
 pub use firing::run;
+pub(crate) use stop::Stoppable;
 
 use super::claims::{Beat, Claims};
 use super::history::HistoryWriter;
@@ -36,6 +39,8 @@ pub struct SchedulerShared {
     pub wake: Notify,
     pub running: AtomicUsize,
     pub started: DateTime<Utc>,
+    /// The runs this instance carries, which staff may stop.
+    pub(crate) stoppable: Stoppable,
     /// The newest shared jobs version seen (read with every claim and heartbeat).
     jobs_version: AtomicI64,
     /// The batched writer of final run rows, while the firing loop runs.
@@ -78,6 +83,7 @@ pub fn shared(core_redis: crate::redis_conn::RedisConn, registry: Registry) -> A
         wake: Notify::new(),
         running: AtomicUsize::new(0),
         started: Utc::now(),
+        stoppable: Stoppable::default(),
         handled: std::sync::Mutex::new(HashMap::new()),
         history: std::sync::Mutex::new(None),
         jobs_version: AtomicI64::new(i64::MIN),

@@ -90,6 +90,7 @@ async fn the_prune_job_deletes_runs_older_than_the_retention() {
             scheduled_at: at,
             instance: "test",
             manual: false,
+            started_by: None,
         };
         let end = opsdeck_core::scheduler::store::RunEnd {
             outcome: RunOutcome::Ok,

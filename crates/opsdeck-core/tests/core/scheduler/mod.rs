@@ -7,6 +7,8 @@
 //! - [`history`]: what runs leave behind: outcomes (overlap, timeout, failure), history kept
 //!   after a delete, and pruned by retention.
 //! - [`controls`]: pause and resume, run now, refused input, the default jobs.
+//! - [`stop`]: a run stopped from the console, here or on another instance; who started a run.
+//! - [`sort`]: the run history sorted by a column and paged by offset.
 //!
 //! Here: the helpers they share.
 
@@ -14,6 +16,8 @@ mod controls;
 mod faults;
 mod firing;
 mod history;
+mod sort;
+mod stop;
 
 use std::time::Duration;
 
