@@ -1,6 +1,8 @@
 // The chart component's use of Chart.js (mocked here: jsdom has no canvas to draw on).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { mount } from '@vue/test-utils'
+import { nextTick } from 'vue'
+import { applyLocale } from '../i18n'
 import { callSamples } from './fakeBackend'
 
 interface FakeChart {
@@ -69,6 +71,19 @@ describe('OcrCallsChart', () => {
     expect(chart.data.datasets[0]!.data[0]).toBe(3)
     expect(chart.data.datasets[1]!.data[0]).toBe(5)
     expect(chart.options.scales.y.suggestedMax).toBe(6)
+    w.unmount()
+  })
+
+  it('says why the plot is empty while no call was made in the minute, in either language', async () => {
+    const w = mount(OcrCallsChart, { props: { calls: callSamples(0), cap: 2, zone: 'UTC' } })
+    expect(w.get('[data-testid="ocr-chart-quiet"]').text()).toBe(
+      'No calls to Baidu in the last minute: each second shows here as it passes.',
+    )
+    applyLocale('zh-CN')
+    await nextTick()
+    expect(w.get('[data-testid="ocr-chart-quiet"]').text()).toBe('近 1 分钟没有调用百度：每一秒的调用次数都会显示在这里。')
+    await w.setProps({ calls: callSamples((i) => (i === 59 ? 1 : 0)) })
+    expect(w.find('[data-testid="ocr-chart-quiet"]').exists()).toBe(false)
     w.unmount()
   })
 })

@@ -609,6 +609,8 @@ const en = {
       calls: 'calls/s',
       cap: 'cap',
       aria: 'Baidu calls per second over the last minute; cap {cap} per second',
+      /** Over the chart while no call was made in the minute it shows (OcrCallsChart.vue). */
+      quiet: 'No calls to Baidu in the last minute: each second shows here as it passes.',
     },
     controls: {
       capInvalid: 'Enter the calls per second as a number.',

@@ -578,6 +578,7 @@ const zhCN: Messages = {
       calls: '调用/秒',
       cap: '上限',
       aria: '近 1 分钟百度每秒调用次数；上限为每秒 {cap} 次',
+      quiet: '近 1 分钟没有调用百度：每一秒的调用次数都会显示在这里。',
     },
     controls: {
       capInvalid: '请输入每秒调用次数（数字）。',

@@ -1,0 +1,80 @@
+// The Overview's OCR chart while it collects its first samples (issue 19, item 4): the core
+// samples the queue every 30 s, so for the first minutes the chart is a few dots at its left;
+// a note says what it collects and that it fills over the hour. Chart.js is mocked (no canvas).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { mount } from '@vue/test-utils'
+import { nextTick } from 'vue'
+import type { DepthSample } from '../backend'
+import { applyLocale } from '../i18n'
+
+vi.mock('chart.js', () => {
+  class Chart {
+    static register = vi.fn()
+    data: unknown
+    options: unknown
+    update = vi.fn()
+    destroy = vi.fn()
+    constructor(_ctx: unknown, config: { data: unknown; options: unknown }) {
+      this.data = config.data
+      this.options = config.options
+    }
+  }
+  const parts = ['CategoryScale', 'Filler', 'Legend', 'LinearScale', 'LineController', 'LineElement', 'PointElement', 'Tooltip']
+  return { Chart, ...Object.fromEntries(parts.map((p) => [p, { id: p }])) }
+})
+
+const { default: OcrHourChart } = await import('../components/overview/OcrHourChart.vue')
+
+/** `n` samples 30 s apart, as the core takes them. */
+function samples(n: number): DepthSample[] {
+  const start = Date.parse('2026-01-10T02:00:00Z')
+  return Array.from({ length: n }, (_, i) => ({
+    at: new Date(start + i * 30_000).toISOString().replace('.000Z', 'Z'),
+    depth: i,
+    calls_per_second: 0.5,
+  }))
+}
+
+const collecting = (w: ReturnType<typeof mount>) => w.find('[data-testid="overview-ocr-chart-collecting"]')
+const empty = (w: ReturnType<typeof mount>) => w.find('[data-testid="overview-ocr-chart-empty"]')
+
+beforeEach(() => {
+  vi.spyOn(HTMLCanvasElement.prototype, 'getContext').mockReturnValue({} as CanvasRenderingContext2D)
+})
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+describe('OcrHourChart while it collects', () => {
+  it('says no sample was taken yet, and how often one is', () => {
+    const w = mount(OcrHourChart, { props: { history: [], cap: 2, zone: 'UTC' } })
+    expect(empty(w).text()).toBe('No samples yet: the queue is sampled every 30 seconds, and the chart fills over the first hour.')
+    expect(collecting(w).exists()).toBe(false)
+  })
+
+  it('explains its first few dots: what a point is, how often one comes, how many so far', async () => {
+    const w = mount(OcrHourChart, { props: { history: samples(1), cap: 2, zone: 'UTC' } })
+    expect(empty(w).exists()).toBe(false)
+    expect(collecting(w).text()).toBe(
+      'Collecting: a point is added every 30 seconds (the requests waiting, and the Baidu calls per second over those 30 seconds); the chart fills over the first hour. 1 so far.',
+    )
+    await w.setProps({ history: samples(9) })
+    expect(collecting(w).text()).toContain('9 so far.')
+    // Five minutes' worth: a line to read, no note over it.
+    await w.setProps({ history: samples(10) })
+    expect(collecting(w).exists()).toBe(false)
+    expect(empty(w).exists()).toBe(false)
+  })
+
+  it('says it in Chinese too', async () => {
+    applyLocale('zh-CN')
+    const w = mount(OcrHourChart, { props: { history: samples(3), cap: 2, zone: 'Asia/Shanghai' } })
+    await nextTick()
+    expect(collecting(w).text()).toBe(
+      '正在采集：每 30 秒添加一个点（排队中的请求数，以及这 30 秒内平均每秒调用百度的次数），图表在第一个小时内逐渐填满。目前 3 个点。',
+    )
+    await w.setProps({ history: [] })
+    expect(empty(w).text()).toBe('暂无采样：每 30 秒采样一次队列，图表在第一个小时内逐渐填满。')
+  })
+})
