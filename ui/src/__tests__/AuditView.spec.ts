@@ -53,7 +53,10 @@ describe('AuditView', () => {
     expect(first.text()).toContain('order.cancel')
     expect(first.text()).toContain('order:991')
     expect(first.get('[data-testid="audit-sentence"]').text()).toBe('Cancelled the order 991: duplicate.')
-    expect(first.get('[data-testid="audit-sentence"]').attributes('title')).toBe('{"reason":"duplicate"}')
+    // Its hover: the sentence whole (the cell may cut it), then the raw JSON.
+    expect(first.get('[data-testid="audit-sentence"]').element.closest('td')?.getAttribute('title')).toBe(
+      'Cancelled the order 991: duplicate.\n{"reason":"duplicate"}',
+    )
     expect(first.get('time').attributes('datetime')).toBe('2025-01-15T10:12:00Z')
     expect(w.findAll('[data-testid="audit-row"]')[1]?.text()).toContain('paused for maintenance')
     // The one table: one line an entry, a cut cell whole on hover (the time with its offset).
