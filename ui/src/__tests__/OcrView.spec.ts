@@ -339,14 +339,151 @@ describe('OcrView', () => {
     expect(masked()).toEqual(['张*', '3201**********1234', '********', '江苏省南京市****'])
   })
 
-  it('shows the error and Baidu code of a dead request in its detail', async () => {
+  it('shows the error of a dead request and its calls to Baidu in its detail, not "No result yet."', async () => {
+    backend.ocrAttemptLog[2] = [
+      {
+        attempt: 1,
+        at: '2026-01-10T02:00:00Z',
+        outcome: 'retry',
+        error_code: 282000,
+        message: 'Baidu error 282000: internal error',
+        duration_ms: 120,
+        instance: 'host-a',
+      },
+      {
+        attempt: 2,
+        at: '2026-01-10T02:00:30Z',
+        outcome: 'dead',
+        error_code: 216201,
+        message: 'Baidu error 216201: image format error',
+        duration_ms: 85,
+        instance: 'host-a',
+      },
+    ]
     const w = await mountView()
     await row(w, 2).trigger('click')
     await flushPromises()
     expect(testid(w, 'ocr-detail-error').text()).toContain('Baidu error 216201: image format error')
     expect(testid(w, 'ocr-detail-error').text()).toContain('216201')
     expect(w.find('[data-testid="ocr-reveal"]').exists()).toBe(false)
+    expect(w.find('[data-testid="ocr-detail-no-result"]').exists()).toBe(false)
+    const calls = w.findAll('[data-testid="ocr-attempt"]')
+    expect(calls.map((c) => c.attributes('data-outcome'))).toEqual(['retry', 'dead'])
+    // Times in the app's zone (Europe/Berlin), in the console's format.
+    expect(calls[0]!.text()).toContain('Jan 10, 2026, 03:00:00')
+    expect(calls.map((c) => c.get('[data-testid="ocr-attempt-outcome"]').text())).toEqual([
+      'failed, retried later',
+      'failed, given up',
+    ])
+    expect(calls.map((c) => c.get('[data-testid="ocr-attempt-code"]').text())).toEqual(['282000', '216201'])
+    expect(calls[1]!.get('[data-testid="ocr-attempt-message"]').text()).toBe('Baidu error 216201: image format error')
+    expect(calls[1]!.text()).toContain('85 ms')
+    // A pending one has no call yet, and a result may still come.
+    await testid(w, 'ocr-detail-close').trigger('click')
+    await row(w, 3).trigger('click')
+    await flushPromises()
+    expect(testid(w, 'ocr-attempts-empty').text()).toBe('No call made yet.')
     expect(w.find('[data-testid="ocr-detail-no-result"]').exists()).toBe(true)
+  })
+
+  it('cancels a pending row after a confirmation, and the selected pending ones from the bulk bar', async () => {
+    backend.ocrRequests.push(ocrRequest({ id: 5, url: 'https://img.example.com/e.jpg', status: 'pending' }))
+    const w = await mountView()
+    // Only pending rows can be cancelled; dead ones retried.
+    expect(row(w, 2).find('[data-testid="ocr-row-cancel"]').exists()).toBe(false)
+    expect(row(w, 1).find('[data-testid="ocr-row-cancel"]').exists()).toBe(false)
+    await row(w, 3).get('[data-testid="ocr-row-cancel"]').trigger('click')
+    expect(testid(w, 'confirm-dialog').text()).toContain('Request #3 will not be sent to Baidu.')
+    await testid(w, 'confirm-cancel').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_cancel')).toEqual([])
+    expect(w.find('[data-testid="ocr-detail"]').exists()).toBe(false)
+
+    await row(w, 3).get('[data-testid="ocr-row-cancel"]').trigger('click')
+    await testid(w, 'confirm-ok').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_cancel')).toEqual([{ ids: [3] }])
+    expect(notices()).toMatchObject([
+      { kind: 'success', text: 'Cancelled 1 request.', link: { to: { name: 'ocr', query: { status: 'cancelled' } } } },
+    ])
+    expect(row(w, 3).attributes('data-status')).toBe('cancelled')
+    expect(row(w, 3).find('[data-testid="ocr-row-cancel"]').exists()).toBe(false)
+
+    // The bulk bar: the selected pending rows (dead ones selected too are for Retry).
+    const cancelSelected = testid(w, 'ocr-cancel-selected')
+    expect(cancelSelected.attributes('disabled')).toBeDefined()
+    await row(w, 5).get('[data-testid="ocr-row-select"]').setValue(true)
+    await row(w, 4).get('[data-testid="ocr-row-select"]').setValue(true)
+    expect(cancelSelected.text()).toBe('Cancel selected (1)')
+    expect(testid(w, 'ocr-retry-selected').text()).toBe('Retry selected (1)')
+    await cancelSelected.trigger('click')
+    expect(testid(w, 'confirm-dialog').text()).toContain('Request #5 will not be sent to Baidu.')
+    await testid(w, 'confirm-ok').trigger('click')
+    await flushPromises()
+    expect(backend.callsTo('ocr_cancel')).toEqual([{ ids: [3] }, { ids: [5] }])
+    expect(row(w, 5).attributes('data-status')).toBe('cancelled')
+  })
+
+  it('says a retried request that fails again, with its error, in place of "Retried 1 request."', async () => {
+    const w = await mountView()
+    await row(w, 2).get('[data-testid="ocr-row-retry"]').trigger('click')
+    await flushPromises()
+    expect(notices()).toMatchObject([{ kind: 'success', text: 'Retried 1 request.' }])
+    backend.push({ kind: 'ocr_updated', request: { ...backend.ocrRequests[1]!, status: 'in_flight', error: null } })
+    backend.push({
+      kind: 'ocr_updated',
+      request: { ...backend.ocrRequests[1]!, status: 'dead', error: 'Baidu error 216201: image format error' },
+    })
+    await flushPromises()
+    expect(notices()).toMatchObject([
+      {
+        kind: 'error',
+        title: 'Request #2 failed again:',
+        text: 'Baidu error 216201: image format error',
+        link: { to: { name: 'ocr', query: { request: '2' } }, label: 'View request' },
+      },
+    ])
+  })
+
+  it('filters by error and by a date range in the app zone, and sorts by a header', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    backend.ocrRequests[0]!.created_at = '2026-01-09T02:00:00Z'
+    backend.ocrRequests[1]!.created_at = '2026-01-10T02:00:00Z'
+    backend.ocrRequests[2]!.created_at = '2026-01-10T03:00:00Z'
+    backend.ocrRequests[3]!.created_at = '2026-01-11T02:00:00Z'
+    const w = await mountView()
+    await testid(w, 'ocr-search-error').setValue('216201')
+    vi.advanceTimersByTime(300)
+    await flushPromises()
+    expect(lastList()).toEqual({ query: { offset: 0, limit: 50, error: '216201' } })
+    expect(rowIds(w)).toEqual([2])
+    await testid(w, 'ocr-search-error').setValue('')
+    vi.advanceTimersByTime(300)
+    await flushPromises()
+
+    // Typed as the console writes dates, read in the app's zone (Europe/Berlin, UTC+1).
+    const from = testid(w, 'ocr-filter-from')
+    await from.setValue('2026-01-10 03:00')
+    await from.trigger('change')
+    await from.trigger('blur')
+    const to = testid(w, 'ocr-filter-to')
+    await to.setValue('2026-01-11 00:00')
+    await to.trigger('change')
+    await to.trigger('blur')
+    await flushPromises()
+    expect(lastList()).toEqual({
+      query: { offset: 0, limit: 50, from: '2026-01-10T03:00:00+01:00', to: '2026-01-11T00:00:00+01:00' },
+    })
+    expect(rowIds(w)).toEqual([3, 2])
+
+    // A header asks the core to sort; again, the other way.
+    await w.get('[data-sort-key="attempts"]').trigger('click')
+    await flushPromises()
+    expect(lastList()).toMatchObject({ query: { sort: 'attempts', desc: true } })
+    await w.get('[data-sort-key="attempts"]').trigger('click')
+    await flushPromises()
+    expect(lastList()).toMatchObject({ query: { sort: 'attempts', desc: false } })
+    expect(rowIds(w)).toEqual([3, 2])
   })
 
   it('shows the core’s cap validation error next to the field, and applies a valid cap', async () => {
@@ -440,11 +577,13 @@ describe('OcrView for a viewer', () => {
       ['ocr-submit', 'Your role (viewer) cannot queue images'],
       ['ocr-purge-dead', 'Your role (viewer) cannot purge dead requests'],
       ['ocr-retry-selected', 'Your role (viewer) cannot retry requests'],
+      ['ocr-cancel-selected', 'Your role (viewer) cannot cancel requests'],
     ] as const) {
       expect(testid(w, id).attributes('disabled'), id).toBeDefined()
       expect(testid(w, id).attributes('title'), id).toBe(why)
     }
     expect(row(w, 2).get('[data-testid="ocr-row-retry"]').attributes('disabled')).toBeDefined()
+    expect(row(w, 3).get('[data-testid="ocr-row-cancel"]').attributes('disabled')).toBeDefined()
 
     await row(w, 1).trigger('click')
     await flushPromises()

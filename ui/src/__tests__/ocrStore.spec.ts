@@ -3,7 +3,8 @@ import { createApp } from 'vue'
 import { createPinia } from 'pinia'
 import { flushPromises } from '@vue/test-utils'
 import { provideBackend, type OcrStats } from '../backend'
-import { useOcrStore } from '../stores/ocr'
+import { useNoticesStore } from '../stores/notices'
+import { NO_OCR_FILTERS, useOcrStore } from '../stores/ocr'
 import { FakeBackend, ocrRequest, ocrStats } from './fakeBackend'
 
 let backend: FakeBackend
@@ -99,11 +100,107 @@ describe('OCR store', () => {
     const ocr = await started()
     await ocr.goTo(50) // clamped: only one page
     expect(ocr.offset).toBe(0)
-    await ocr.setFilters({ status: 'dead', search: '  dead.jpg ' })
+    await ocr.setFilters({ ...NO_OCR_FILTERS, status: 'dead', search: '  dead.jpg ' })
     expect(lastList()).toEqual({
       query: { offset: 0, limit: 50, status: 'dead', search: 'dead.jpg' },
     })
     expect(ocr.requests.map((r) => r.id)).toEqual([2])
+  })
+
+  it('sends the error search, the date range and the sort, starting again at the first page', async () => {
+    const ocr = await started()
+    await ocr.setFilters({
+      ...NO_OCR_FILTERS,
+      error: ' 216201 ',
+      from: '2026-01-10T08:00:00+08:00',
+      to: '2026-01-11T08:00:00+08:00',
+    })
+    expect(lastList()).toEqual({
+      query: { offset: 0, limit: 50, error: '216201', from: '2026-01-10T08:00:00+08:00', to: '2026-01-11T08:00:00+08:00' },
+    })
+    await ocr.setSort({ key: 'attempts', desc: true })
+    expect(lastList()).toEqual({
+      query: {
+        offset: 0,
+        limit: 50,
+        error: '216201',
+        from: '2026-01-10T08:00:00+08:00',
+        to: '2026-01-11T08:00:00+08:00',
+        sort: 'attempts',
+        desc: true,
+      },
+    })
+    await ocr.setSort(null)
+    expect(lastList()).toEqual({ query: expect.not.objectContaining({ sort: expect.anything() }) })
+  })
+
+  it("loads the open request's calls to Baidu, and again when the request changes", async () => {
+    backend.ocrAttemptLog[2] = [
+      { attempt: 1, at: '2026-01-10T02:00:00Z', outcome: 'dead', error_code: 216201, message: 'Baidu error 216201: image format error', duration_ms: 40, instance: 'a' },
+    ]
+    const ocr = await started()
+    await ocr.openDetail(2)
+    await flushPromises()
+    expect(backend.callsTo('ocr_attempts')).toEqual([{ id: 2 }])
+    expect(ocr.attempts?.map((a) => a.outcome)).toEqual(['dead'])
+    backend.ocrAttemptLog[2]!.push({ ...backend.ocrAttemptLog[2]![0]!, attempt: 2, outcome: 'ok', error_code: null, message: null })
+    backend.push({ kind: 'ocr_updated', request: { ...backend.ocrRequests[1]!, status: 'done' } })
+    await flushPromises()
+    expect(ocr.attempts?.map((a) => a.outcome)).toEqual(['dead', 'ok'])
+    ocr.closeDetail()
+    expect(ocr.attempts).toBeNull()
+  })
+
+  it('cancels through ocr_cancel and refetches the page', async () => {
+    const ocr = await started()
+    const before = backend.callsTo('ocr_list').length
+    expect(await ocr.cancel([3])).toEqual({ cancelled: 1, skipped: 0 })
+    await flushPromises()
+    expect(backend.callsTo('ocr_cancel')).toEqual([{ ids: [3] }])
+    expect(backend.callsTo('ocr_list').length).toBeGreaterThan(before)
+    expect(ocr.requests.find((r) => r.id === 3)?.status).toBe('cancelled')
+  })
+
+  it("says a retried request failed again, after the retry's own notice", async () => {
+    const ocr = await started()
+    const notices = useNoticesStore()
+    const dead = backend.ocrRequests[1]!
+    // The core answers the retry only after the request went pending and dead again.
+    backend.ocrRetry = async () => {
+      backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'pending', error: null } })
+      backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'dead', error: 'Baidu error 216201: image format error' } })
+      return { retried: 1, skipped: 0 }
+    }
+    await ocr.retry([2])
+    expect(notices.notices).toEqual([])
+    notices.success('Retried 1 request.', { key: 'ocr.retry' })
+    ocr.retryNoticed()
+    expect(notices.notices).toEqual([
+      expect.objectContaining({
+        kind: 'error',
+        key: 'ocr.retry',
+        title: 'Request #2 failed again:',
+        text: 'Baidu error 216201: image format error',
+      }),
+    ])
+    // A stale dead event of a request not seen waiting again says nothing; one seen waiting does.
+    notices.clear()
+    backend.ocrRetry = async () => ({ retried: 1, skipped: 0 })
+    await ocr.retry([2])
+    ocr.retryNoticed()
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'dead', error: 'old' } })
+    expect(notices.notices).toEqual([])
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'in_flight', error: null } })
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'dead', error: 'Baidu error 282000: internal error' } })
+    expect(notices.notices.map((n) => n.text)).toEqual(['Baidu error 282000: internal error'])
+    // Recognised after a retry: nothing more to say.
+    notices.clear()
+    await ocr.retry([2])
+    ocr.retryNoticed()
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'pending', error: null } })
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'done', error: null } })
+    backend.push({ kind: 'ocr_updated', request: { ...dead, status: 'dead', error: 'later' } })
+    expect(notices.notices).toEqual([])
   })
 
   it('goes back to the last page when the one shown has emptied', async () => {

@@ -4,8 +4,11 @@ import {
   toBackendError,
   useBackend,
   type BackendError,
+  type CancelOutcome,
   type CoreEvent,
+  type OcrAttempt,
   type OcrQuery,
+  type OcrSort,
   type OcrRequest,
   type OcrStats,
   type OcrStatus,
@@ -13,22 +16,37 @@ import {
   type RetryOutcome,
   type Side,
 } from '../backend'
+import { t } from '../i18n'
 import { coalesced } from './coalesced'
 import { coreSubscription } from './coreSubscription'
+import { useNoticesStore } from './notices'
 
 export const OCR_PAGE_SIZE = 50
 
-/** What the list shows: a state (null: all) and a part of the URL (empty: any). */
+/**
+ * What the list shows: a state (null: all), a part of the URL and a part of the error or Baidu's
+ * code (empty: any), and the submission time from (inclusive) / to (exclusive), RFC 3339 or null.
+ */
 export interface OcrFilters {
   status: OcrStatus | null
   search: string
+  error: string
+  from: string | null
+  to: string | null
 }
 
-export const NO_OCR_FILTERS: Readonly<OcrFilters> = { status: null, search: '' }
+export const NO_OCR_FILTERS: Readonly<OcrFilters> = { status: null, search: '', error: '', from: null, to: null }
+
+/** The list's sort as the core takes it (null: newest first). */
+export interface OcrSortState {
+  key: OcrSort
+  desc: boolean
+}
 
 /**
- * The OCR queue console: the live figures (pushed every second as `ocr_stats`) and a page of
- * requests, refetched when the core says a request changed (`ocr_updated`). No polling.
+ * The OCR queue console: the live figures (pushed every second as `ocr_stats`), a page of
+ * requests (filtered and sorted by the core), refetched when the core says a request changed
+ * (`ocr_updated`), and the open request with its calls to Baidu. No polling.
  */
 export const useOcrStore = defineStore('ocr', () => {
   const backend = useBackend()
@@ -42,11 +60,15 @@ export const useOcrStore = defineStore('ocr', () => {
   const listLoading = ref(false)
   const listError = ref<BackendError | null>(null)
   const filters = ref<OcrFilters>({ ...NO_OCR_FILTERS })
+  const sort = ref<OcrSortState | null>(null)
   const offset = ref(0)
 
   /** The request open in the detail panel (ID number masked), kept live. */
   const detail = ref<OcrRequest | null>(null)
   const detailError = ref<BackendError | null>(null)
+  /** The open request's calls to Baidu, oldest first (null until loaded). */
+  const attempts = ref<OcrAttempt[] | null>(null)
+  const attemptsError = ref<BackendError | null>(null)
 
   async function call<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -85,6 +107,14 @@ export const useOcrStore = defineStore('ocr', () => {
     if (f.status !== null) q.status = f.status
     const search = f.search.trim()
     if (search !== '') q.search = search
+    const error = f.error.trim()
+    if (error !== '') q.error = error
+    if (f.from) q.from = f.from
+    if (f.to) q.to = f.to
+    if (sort.value) {
+      q.sort = sort.value.key
+      q.desc = sort.value.desc
+    }
     return q
   }
 
@@ -121,6 +151,14 @@ export const useOcrStore = defineStore('ocr', () => {
     return refreshList()
   }
 
+  /** Shows the first page sorted so (null: newest first). */
+  function setSort(s: OcrSortState | null): Promise<void> {
+    sort.value = s ? { ...s } : null
+    offset.value = 0
+    listGeneration++
+    return refreshList()
+  }
+
   /** Shows the page starting at `to` (clamped to the list). */
   function goTo(to: number): Promise<void> {
     const last = Math.max(0, Math.floor((total.value - 1) / OCR_PAGE_SIZE) * OCR_PAGE_SIZE)
@@ -132,7 +170,11 @@ export const useOcrStore = defineStore('ocr', () => {
   function applyRequest(request: OcrRequest): void {
     const i = requests.value.findIndex((r) => r.id === request.id)
     if (i >= 0) requests.value.splice(i, 1, request)
-    if (detail.value?.id === request.id) detail.value = request
+    if (detail.value?.id === request.id) {
+      detail.value = request
+      // A call is recorded before the request changes: the history has it by now.
+      void refreshAttempts()
+    }
   }
 
   // ---- the detail panel ----
@@ -143,6 +185,9 @@ export const useOcrStore = defineStore('ocr', () => {
     const gen = ++detailGeneration
     detail.value = requests.value.find((r) => r.id === id) ?? null
     detailError.value = null
+    attempts.value = null
+    attemptsError.value = null
+    void refreshAttempts(id)
     try {
       const fetched = await backend.ocrGet(id)
       if (gen === detailGeneration) detail.value = fetched
@@ -168,6 +213,25 @@ export const useOcrStore = defineStore('ocr', () => {
     detailGeneration++
     detail.value = null
     detailError.value = null
+    attempts.value = null
+    attemptsError.value = null
+  }
+
+  let attemptsGeneration = 0
+
+  /** Loads the history of the open request (or `id`, being opened); the latest call wins. */
+  async function refreshAttempts(id = detail.value?.id): Promise<void> {
+    if (id === undefined) return
+    const gen = ++attemptsGeneration
+    try {
+      const fetched = await backend.ocrAttempts(id)
+      if (gen === attemptsGeneration) {
+        attempts.value = fetched
+        attemptsError.value = null
+      }
+    } catch (e) {
+      if (gen === attemptsGeneration) attemptsError.value = toBackendError(e)
+    }
   }
 
   // ---- actions: each rejects with a BackendError, for the caller to show ----
@@ -178,8 +242,60 @@ export const useOcrStore = defineStore('ocr', () => {
     return submitted
   }
 
+  // ---- a retry's requests, watched until they end ----
+  //
+  // "Retried 1 request." said nothing of what followed: a request that fails again says so in a
+  // notice of its own (replacing the retry's), with its error and a link to its detail. Watched
+  // from before the retry is asked (the core may answer after the request failed again), a
+  // request counts once it was seen waiting again; what it fails with before the retry's own
+  // notice is shown waits for `retryNoticed`, so that notice cannot replace it.
+
+  /** Retried request id → seen pending or in flight since. */
+  const retried = new Map<number, boolean>()
+  let retryNoticeShown = true
+  const failedBeforeNotice: OcrRequest[] = []
+
+  function failedAgain(request: OcrRequest): void {
+    useNoticesStore().failure(
+      t('ocr.table.failedAgain', { id: request.id }),
+      { message: request.error ?? t('ocr.table.failedAgainNoError') },
+      { key: 'ocr.retry', link: { to: { name: 'ocr', query: { request: String(request.id) } }, label: t('ocr.done.viewRequest') } },
+    )
+  }
+
+  function watchRetried(request: OcrRequest): void {
+    if (!retried.has(request.id)) return
+    if (request.status === 'pending' || request.status === 'in_flight') retried.set(request.id, true)
+    else if (request.status === 'done' || request.status === 'cancelled') retried.delete(request.id)
+    else if (request.status === 'dead' && retried.get(request.id)) {
+      retried.delete(request.id)
+      if (retryNoticeShown) failedAgain(request)
+      else failedBeforeNotice.push(request)
+    }
+  }
+
+  /** The retry's own notice is shown: a failure seen meanwhile is said now (after it). */
+  function retryNoticed(): void {
+    retryNoticeShown = true
+    for (const request of failedBeforeNotice.splice(0)) failedAgain(request)
+  }
+
   async function retry(ids: number[]): Promise<RetryOutcome> {
-    const outcome = await call(() => backend.ocrRetry(ids))
+    for (const id of ids) retried.set(id, false)
+    retryNoticeShown = false
+    try {
+      const outcome = await call(() => backend.ocrRetry(ids))
+      void refreshList()
+      return outcome
+    } catch (e) {
+      for (const id of ids) retried.delete(id)
+      retryNoticed()
+      throw e
+    }
+  }
+
+  async function cancel(ids: number[]): Promise<CancelOutcome> {
+    const outcome = await call(() => backend.ocrCancel(ids))
     void refreshList()
     return outcome
   }
@@ -205,6 +321,7 @@ export const useOcrStore = defineStore('ocr', () => {
         break
       case 'ocr_updated':
         applyRequest(e.request)
+        watchRetried(e.request)
         // It may have moved in or out of this page (new, retried, filtered by state).
         void refreshList()
         break
@@ -213,7 +330,10 @@ export const useOcrStore = defineStore('ocr', () => {
 
   let running = false
   // Events were lost: the figures, the page and the open request, again.
-  const subscription = coreSubscription(backend, () => void Promise.all([refreshStats(), refreshList(), refreshDetail()]))
+  const subscription = coreSubscription(
+    backend,
+    () => void Promise.all([refreshStats(), refreshList(), refreshDetail(), refreshAttempts()]),
+  )
 
   /** Subscribes to core events, then loads the figures and the first page under `initial`. Idempotent. */
   async function start(initial: Partial<OcrFilters> = {}): Promise<void> {
@@ -221,6 +341,7 @@ export const useOcrStore = defineStore('ocr', () => {
     running = true
     const isCurrent = subscription.begin()
     filters.value = { ...NO_OCR_FILTERS, ...initial }
+    sort.value = null
     offset.value = 0
     try {
       await subscription.listen(isCurrent, onEvent)
@@ -235,6 +356,9 @@ export const useOcrStore = defineStore('ocr', () => {
     running = false
     subscription.end()
     closeDetail()
+    retried.clear()
+    failedBeforeNotice.length = 0
+    retryNoticeShown = true
   }
 
   return {
@@ -246,17 +370,24 @@ export const useOcrStore = defineStore('ocr', () => {
     listLoading,
     listError,
     filters,
+    sort,
     offset,
     detail,
     detailError,
+    attempts,
+    attemptsError,
     refreshStats,
     refreshList,
     setFilters,
+    setSort,
     goTo,
     openDetail,
     closeDetail,
     submit,
     retry,
+    retryNoticed,
+    cancel,
+    refreshAttempts,
     purgeDead,
     setCap,
     pause,

@@ -56,10 +56,27 @@ export class FakeOcr extends FakeScheduler {
 
   async ocrList(q: OcrQuery): Promise<OcrPage> {
     this.record('ocr_list', { query: q })
+    const error = q.error ?? ''
+    const sortKey = q.sort ?? null
+    const sign = q.sort && q.desc ? -1 : 1
     const matching = this.ocrRequests
       .filter((r) => (q.status ?? null) === null || r.status === q.status)
       .filter((r) => !q.search || r.url.includes(q.search))
-      .sort((a, b) => b.id - a.id)
+      // As the core: a part of the error (any case), or Baidu's code as digits.
+      .filter(
+        (r) =>
+          !error ||
+          (r.error ?? '').toLowerCase().includes(error.toLowerCase()) ||
+          (/^\d+$/.test(error) && r.error_code === Number(error)),
+      )
+      .filter((r) => !q.from || Date.parse(r.created_at) >= Date.parse(q.from))
+      .filter((r) => !q.to || Date.parse(r.created_at) < Date.parse(q.to))
+      .sort((a, b) => {
+        if (sortKey === null) return b.id - a.id
+        const [x, y] = [a[sortKey], b[sortKey]]
+        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y))
+        return sign * (order === 0 ? a.id - b.id : order)
+      })
     return { requests: clone(matching.slice(q.offset, q.offset + q.limit)), total: matching.length }
   }
 
