@@ -86,6 +86,7 @@ describe('JobsView', () => {
     // Only the DST-affected ones are flagged, visibly and with an explanation.
     expect(fires[0]?.attributes('data-dst')).toBeUndefined()
     expect(fires[0]?.text()).not.toContain('DST')
+    expect(fires[0]?.attributes('title')).toBeUndefined() // no raw ISO text on hover
     expect(fires[1]?.attributes('data-dst')).toBe('gap_shifted')
     expect(fires[1]?.text()).toContain('DST')
     expect(fires[1]?.attributes('title')).toContain('falls in a DST gap: runs at the first valid time after it')
