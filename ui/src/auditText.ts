@@ -54,6 +54,13 @@ const SENTENCES: Record<string, (id: string, d: Detail) => { key: string; params
     const retried = count(d.retried)
     return requested !== undefined && retried !== undefined ? { key: 'ocr_retry', params: { requested, retried } } : undefined
   },
+  'ocr.cancel': (_, d) => {
+    const requested = count(d.requested)
+    const cancelled = count(d.cancelled)
+    return requested !== undefined && cancelled !== undefined
+      ? { key: 'ocr_cancel', params: { requested, cancelled } }
+      : undefined
+  },
   'ocr.purge_dead': (_, d) => {
     const purged = count(d.purged)
     return purged !== undefined ? { key: 'ocr_purge_dead', params: { purged } } : undefined

@@ -63,6 +63,16 @@ describe('audit actions as sentences', () => {
     expect(auditSentence(e('toString', 'x'))).toBeNull()
   })
 
+  it('says an OCR cancel as the core records it (ids requested and cancelled)', () => {
+    const cancel = e('ocr.cancel', 'ocr', { requested: [3, 5], cancelled: [3], skipped: 1 })
+    applyLocale('en')
+    expect(auditSentence(cancel)).toBe('Cancelled 1 of 2 pending OCR requests.')
+    applyLocale('zh-CN')
+    expect(auditSentence(cancel)).toBe('取消了 2 个待处理 OCR 请求中的 1 个。')
+    applyLocale('en')
+    expect(auditSentence(e('ocr.cancel', 'ocr', { requested: 'x' }))).toBeNull()
+  })
+
   it('has a sentence in both languages for every action it knows', () => {
     const actions = ['job.create', 'job.update', 'job.delete', 'job.resume', 'ocr.pause', 'ocr.resume', 'staff.sign_in', 'staff.sign_out']
     for (const locale of ['en', 'zh-CN'] as const) {

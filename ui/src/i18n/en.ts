@@ -1051,6 +1051,7 @@ const en = {
       ocr_submit: 'Submitted an ID card image ({side}) for OCR: {url}',
       ocr_reveal: 'Revealed the full ID card fields of OCR request {id}.',
       ocr_retry: 'Retried {retried} of {requested} dead OCR requests.',
+      ocr_cancel: 'Cancelled {cancelled} of {requested} pending OCR requests.',
       ocr_purge_dead: 'Deleted {purged} dead OCR requests.',
       ocr_set_cap: 'Changed the OCR rate limit from {from} to {to} calls per second.',
       ocr_pause: 'Paused the OCR calls.',

@@ -997,6 +997,7 @@ const zhCN: Messages = {
       ocr_submit: '提交了身份证图片（{side}）进行 OCR：{url}',
       ocr_reveal: '查看了 OCR 请求 {id} 的完整身份证信息。',
       ocr_retry: '重试了 {requested} 个失败的 OCR 请求中的 {retried} 个。',
+      ocr_cancel: '取消了 {requested} 个待处理 OCR 请求中的 {cancelled} 个。',
       ocr_purge_dead: '删除了 {purged} 个失败的 OCR 请求。',
       ocr_set_cap: '将 OCR 调用速率上限从每秒 {from} 次改为 {to} 次。',
       ocr_pause: '暂停了 OCR 调用。',
