@@ -77,7 +77,16 @@ test('pausing a job stops its runs', async () => {
 
 test('run now adds a history row, even for a paused job', async () => {
   const before = await newestRunId('e2e-tick')
+  const jobId = await app.attribute(row('e2e-tick'), 'data-job-id')
   await app.click(`${row('e2e-tick')} [data-testid="job-run-now"]`)
+  // Said in a notice (Notices.vue) whose "View run" shows the job's runs: the sentinel, which
+  // runs every second, leaves the history.
+  const notice = `[data-testid="notice"][data-kind="success"][data-key="job.run:${jobId}"]`
+  assert.match((await waitFor('the Run now notice', () => app.text(notice))) ?? '', /Started a run of “e2e-tick”/)
+  await app.click(`${notice} [data-testid="notice-link"]`)
+  await waitFor('the history filtered to e2e-tick', async () => (await app.findAll(runRows('e2e-sentinel'))).length === 0)
+  assert.ok((await app.findAll(runRows('e2e-tick'))).length > 0, 'e2e-tick runs listed')
+  assert.equal(await app.find(notice), null, 'the notice closes when its link is followed')
   await waitFor('a new e2e-tick run in the history', async () => (await newestRunId('e2e-tick')) > before)
   await waitFor('its outcome ok', async () => {
     const ids = await app.findAll(runRows('e2e-tick'))

@@ -1,6 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import type { Pinia } from 'pinia'
+import { h } from 'vue'
+import { createMemoryHistory, createRouter, RouterView, type Router } from 'vue-router'
+import type { RunQuery } from '../backend'
+import { RUNS_PAGE_SIZE } from '../stores/jobs'
 import { useNoticesStore } from '../stores/notices'
 import JobsView from '../views/JobsView.vue'
 import { backendPlugins, FakeBackend, fireTime, job, jobRun, schedulerInstance, staffMember } from './fakeBackend'
@@ -15,6 +19,18 @@ async function mountView() {
   wrapper = mount(JobsView, { global: { plugins: mounted.plugins }, attachTo: document.body })
   await flushPromises()
   return wrapper
+}
+
+/** The Jobs page under a router, opened at `path` (e.g. a notice's link). */
+async function mountRouted(path: string): Promise<{ w: VueWrapper; router: Router }> {
+  const mounted = backendPlugins(backend)
+  pinia = mounted.pinia
+  const router = createRouter({ history: createMemoryHistory(), routes: [{ path: '/jobs', name: 'jobs', component: JobsView }] })
+  await router.push(path)
+  await router.isReady()
+  wrapper = mount({ render: () => h(RouterView) }, { global: { plugins: [...mounted.plugins, router] }, attachTo: document.body })
+  await flushPromises()
+  return { w: wrapper, router }
 }
 
 /** The notices the page raised (stores/notices.ts; Notices.vue shows them, see Notices.spec). */
@@ -219,6 +235,29 @@ describe('JobsView', () => {
     await flushPromises()
     expect(backend.callsTo('job_update')).toHaveLength(1)
     expect(notices().map((n) => [n.kind, n.text])).toEqual([['success', 'Saved the changes to “sweep”.']])
+  })
+
+  it('opened by a notice’s "View run" link, shows that job’s runs', async () => {
+    backend.runs = () => ({ runs: [jobRun({ id: 11, job_id: 2 })], next_before_id: null })
+    // The history's pages (the charts ask for runs of their own).
+    const historyCalls = () =>
+      backend.callsTo('runs_list').filter((c) => (c as { query: RunQuery }).query.limit === RUNS_PAGE_SIZE)
+    const { w, router } = await mountRouted('/jobs?job=2')
+    expect(historyCalls()).toEqual([{ query: { job_id: 2, limit: RUNS_PAGE_SIZE } }])
+    expect((w.get('[data-testid="runs-filter-job"]').element as HTMLSelectElement).value).toBe('2')
+    // The request is taken: the same link followed again asks again.
+    expect(router.currentRoute.value.fullPath).toBe('/jobs')
+
+    // Another job and an outcome chosen by hand; the link again shows the job's runs, only.
+    await w.get('[data-testid="runs-filter-job"]').setValue('1')
+    await w.get('[data-testid="runs-filter-outcome"]').setValue('failed')
+    await flushPromises()
+    await router.push({ name: 'jobs', query: { job: '2' } })
+    await flushPromises()
+    expect((w.get('[data-testid="runs-filter-job"]').element as HTMLSelectElement).value).toBe('2')
+    expect((w.get('[data-testid="runs-filter-outcome"]').element as HTMLSelectElement).value).toBe('')
+    const calls = historyCalls()
+    expect(calls[calls.length - 1]).toEqual({ query: { job_id: 2, limit: RUNS_PAGE_SIZE } })
   })
 
   it('follows core events: a run updates the last outcome, jobs_changed refetches', async () => {
