@@ -1020,6 +1020,9 @@ const en = {
     detail: 'Detail',
     count: '{count} entry | {count} entries',
     start: 'Start of the log',
+    /** With a sort: the next page, and the end of the list. */
+    loadMore: 'Load more',
+    end: 'End of the list',
     /** The filters above the log. */
     filters: {
       search: 'Search',

@@ -969,6 +969,8 @@ const zhCN: Messages = {
     detail: '详情',
     count: '共 {count} 条记录',
     start: '已到日志开头',
+    loadMore: '加载更多',
+    end: '已到列表末尾',
     filters: {
       search: '搜索',
       searchPlaceholder: '订单、任务、原因…',
@@ -981,7 +983,7 @@ const zhCN: Messages = {
       clear: '清除筛选',
       noMatch: '没有符合筛选条件的记录。',
     },
-    family: { job: '任务', ocr: 'OCR', order: '订单', goods: '商品', staff: '员工', account: '账户' },
+    family: { job: '任务', ocr: 'OCR 识别', order: '订单', goods: '商品', staff: '员工', account: '账户' },
     sentence: {
       job_create: '创建了任务“{name}”。',
       job_update: '修改了任务“{name}”。',

@@ -10,6 +10,7 @@ import {
   type Role,
   type SignInResult,
   type UserQuery,
+  type UserSort,
   type UserView,
 } from '../backend'
 import { coalesced } from './coalesced'
@@ -43,6 +44,8 @@ export const useAccountsStore = defineStore('accounts', () => {
   const error = ref<BackendError | null>(null)
   /** A mobile number or username, as typed (trimmed); empty: every user. */
   const search = ref('')
+  /** The core's sort (null: newest first); a page is a slice of the whole sorted list. */
+  const sort = ref<{ key: UserSort; desc: boolean } | null>(null)
   const offset = ref(0)
 
   const requests = ref<LinkRequest[]>([])
@@ -62,7 +65,12 @@ export const useAccountsStore = defineStore('accounts', () => {
   // ---- the users ----
 
   function query(): UserQuery {
-    return { search: search.value === '' ? null : search.value, offset: offset.value, limit: USERS_PAGE_SIZE }
+    const q: UserQuery = { search: search.value === '' ? null : search.value, offset: offset.value, limit: USERS_PAGE_SIZE }
+    if (sort.value) {
+      q.sort = sort.value.key
+      q.desc = sort.value.desc
+    }
+    return q
   }
 
   let generation = 0
@@ -95,6 +103,14 @@ export const useAccountsStore = defineStore('accounts', () => {
     search.value = text.trim()
     offset.value = 0
     generation++ // a page still on its way for the old search is dropped
+    return refreshUsers()
+  }
+
+  /** Shows the first page sorted so (null: newest first). */
+  function setSort(next: { key: UserSort; desc: boolean } | null): Promise<void> {
+    sort.value = next ? { ...next } : null
+    offset.value = 0
+    generation++
     return refreshUsers()
   }
 
@@ -228,6 +244,7 @@ export const useAccountsStore = defineStore('accounts', () => {
     loading,
     error,
     search,
+    sort,
     offset,
     requests,
     requestsError,
@@ -237,6 +254,7 @@ export const useAccountsStore = defineStore('accounts', () => {
     refreshRequests,
     refreshAll,
     setSearch,
+    setSort,
     goTo,
     unlink,
     setRole,

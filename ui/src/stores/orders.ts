@@ -11,7 +11,9 @@ import {
   type Order,
   type OrderDraft,
   type OrderEvent,
+  type OrderActivity,
   type OrderQuery,
+  type OrderSort,
   type OrdersSummary,
   type OrderStatus,
 } from '../backend'
@@ -22,6 +24,15 @@ import { coreSubscription } from './coreSubscription'
 export const ORDERS_PAGE_SIZE = 50
 /** How often the countdowns tick (locally: the core is not asked). */
 export const TICK_MS = 1000
+/** The minutes the activity chart shows, the current one last. */
+export const ACTIVITY_MINUTES = 60
+const MINUTE_MS = 60_000
+
+/** A list's sort as the core takes it: a column (`OrderSort`) and a direction. */
+export interface OrderSortState {
+  key: OrderSort
+  desc: boolean
+}
 
 /** What the orders list shows: a state (null: both) and an order number or user id. */
 export interface OrderFilters {
@@ -38,8 +49,9 @@ interface Page<T> {
 
 /**
  * One paged, filtered list of the core's (orders, or cancelled orders): the page shown, its
- * filters, and a refresh that folds a burst of requests into one more fetch and drops a page
- * that arrives for filters no longer shown.
+ * filters and sort (the core sorts: a page is a slice of the whole sorted list), and a refresh
+ * that folds a burst of requests into one more fetch and drops a page that arrives for filters
+ * or a sort no longer shown.
  */
 function pagedList<T, F extends { search: string }>(
   fetch: (q: OrderQuery) => Promise<Page<T>>,
@@ -54,9 +66,12 @@ function pagedList<T, F extends { search: string }>(
     loading: false,
     error: null as BackendError | null,
     filters: { ...initial } as F,
+    /** Null: the list's own order (pending soonest to expire, paid and cancelled newest first). */
+    sort: null as OrderSortState | null,
     offset: 0,
     refresh,
     setFilters,
+    setSort,
     goTo,
     reset,
   })
@@ -67,6 +82,10 @@ function pagedList<T, F extends { search: string }>(
     const q: OrderQuery = { offset: list.offset, limit: ORDERS_PAGE_SIZE, ...extra(f) }
     const search = f.search.trim()
     if (search !== '') q.search = search
+    if (list.sort) {
+      q.sort = list.sort.key
+      q.desc = list.sort.desc
+    }
     return q
   }
 
@@ -106,6 +125,14 @@ function pagedList<T, F extends { search: string }>(
     return run()
   }
 
+  /** Shows the first page sorted so (null: the list's own order). */
+  function setSort(sort: OrderSortState | null): Promise<void> {
+    list.sort = sort ? { ...sort } : null
+    list.offset = 0
+    generation++
+    return run()
+  }
+
   /** Shows the page starting at `to` (clamped to the list). */
   function goTo(to: number): Promise<void> {
     const last = Math.max(0, Math.floor((list.total - 1) / ORDERS_PAGE_SIZE) * ORDERS_PAGE_SIZE)
@@ -117,6 +144,7 @@ function pagedList<T, F extends { search: string }>(
   function reset(): void {
     generation++
     list.filters = { ...initial } as UnwrapRef<F>
+    list.sort = null
     list.offset = 0
   }
 
@@ -132,9 +160,11 @@ export interface OpenTimeline {
 }
 
 /**
- * The Orders console: the header figures, pending/paid and cancelled orders, the goods, and an
- * order's timeline, reloaded when the core says orders changed (`orders_changed`). The
- * countdowns tick on a local 1 s clock (`now`); the core is never polled.
+ * The Orders console: the header figures, orders placed/paid/expired/cancelled per minute,
+ * pending/paid and cancelled orders, the goods, and an order's timeline, reloaded when the core
+ * says orders changed (`orders_changed`). The countdowns tick on a local 1 s clock (`now`); the
+ * core is never polled: when a minute ends the chart moves on by itself (a new minute starts
+ * with nothing, until an event says otherwise).
  */
 export const useOrdersStore = defineStore('orders', () => {
   const backend = useBackend()
@@ -165,6 +195,10 @@ export const useOrdersStore = defineStore('orders', () => {
 
   const timeline = ref<OpenTimeline | null>(null)
 
+  /** The last ACTIVITY_MINUTES minutes, oldest first; null until the first answer. */
+  const activity = ref<OrderActivity[] | null>(null)
+  const activityError = ref<BackendError | null>(null)
+
   async function call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
@@ -181,6 +215,15 @@ export const useOrdersStore = defineStore('orders', () => {
       summaryError.value = null
     } catch (e) {
       summaryError.value = toBackendError(e)
+    }
+  })
+
+  const refreshActivity = coalesced(async () => {
+    try {
+      activity.value = await backend.ordersActivity(ACTIVITY_MINUTES)
+      activityError.value = null
+    } catch (e) {
+      activityError.value = toBackendError(e)
     }
   })
 
@@ -225,6 +268,7 @@ export const useOrdersStore = defineStore('orders', () => {
   async function refreshAll(): Promise<void> {
     await Promise.all([
       refreshSummary(),
+      refreshActivity(),
       orders.refresh(),
       cancelled.refresh(),
       refreshGoods(),
@@ -265,12 +309,30 @@ export const useOrdersStore = defineStore('orders', () => {
 
   // ---- the local clock ----
 
+  /**
+   * Moves the activity on to the minute `now` is in: minutes that began since its last point
+   * are added with zeros (an order placed, paid or cancelled in them would have sent
+   * `orders_changed`, which asks the core again), the oldest dropped.
+   */
+  function rollActivity(): void {
+    const points = activity.value
+    const newest = points?.[points.length - 1]
+    if (!points || !newest) return
+    const current = Math.floor(now.value / MINUTE_MS) * MINUTE_MS
+    const added: OrderActivity[] = []
+    for (let at = Date.parse(newest.at) + MINUTE_MS; at <= current; at += MINUTE_MS) {
+      added.push({ at: new Date(at).toISOString().replace('.000Z', 'Z'), placed: 0, paid: 0, expired: 0, cancelled: 0 })
+    }
+    if (added.length > 0) activity.value = [...points, ...added].slice(-ACTIVITY_MINUTES)
+  }
+
   let ticker: ReturnType<typeof setInterval> | undefined
 
   /** Reads the time; on a tick, and whenever orders arrive. */
   function advanceClock(): void {
     const before = now.value
     now.value = Date.now()
+    if (Math.floor(now.value / MINUTE_MS) !== Math.floor(before / MINUTE_MS)) rollActivity()
     // The header's "expiring soon" is the core's count when it was read: read it again when an
     // order shown enters the window (a time the page knows, not a poll).
     const entered = orders.rows.some((o) => {
@@ -306,7 +368,7 @@ export const useOrdersStore = defineStore('orders', () => {
       if (isCurrent()) orders.error = toBackendError(e)
     }
     if (!isCurrent()) return
-    await Promise.all([refreshSummary(), orders.refresh(), cancelled.refresh(), refreshGoods()])
+    await Promise.all([refreshSummary(), refreshActivity(), orders.refresh(), cancelled.refresh(), refreshGoods()])
   }
 
   function stop(): void {
@@ -315,6 +377,8 @@ export const useOrdersStore = defineStore('orders', () => {
     clearInterval(ticker)
     ticker = undefined
     closeTimeline()
+    // The chart's points go with the page (a page opened again reads them again).
+    activity.value = null
   }
 
   return {
@@ -326,8 +390,11 @@ export const useOrdersStore = defineStore('orders', () => {
     goodsLoaded,
     goodsError,
     timeline,
+    activity,
+    activityError,
     now,
     refreshSummary,
+    refreshActivity,
     refreshGoods,
     refreshAll,
     openTimeline,
