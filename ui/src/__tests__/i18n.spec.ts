@@ -234,7 +234,7 @@ describe('the Jobs page in Chinese', () => {
       '操作',
     ])
     const report = w.get('[data-testid="job-row"][data-job-name="nightly-report"]')
-    expect(report.get('[data-testid="job-trigger"]').text()).toBe('自 2026-03-07 00:30:00 起，每 2 小时')
+    expect(report.get('[data-testid="job-trigger"]').text()).toBe('每 2 小时（自 2026-03-07 00:30:00 起）')
     expect(report.get('[data-testid="job-paused"]').text()).toBe('已启用') // not 运行中 (running), the word of a run
     expect(report.get('[data-testid="job-last-outcome"]').text()).toBe('失败')
     expect(report.get('[data-testid="job-run-now"]').text()).toBe('立即运行')

@@ -44,11 +44,11 @@ describe('the trigger in words', () => {
 
   it('reads in Chinese', () => {
     applyLocale('zh-CN')
-    expect(triggerWords(interval(1, 'every 1 second from 2026-01-10 08:00:00'))).toBe('自 2026-01-10 08:00:00 起，每 1 秒')
+    expect(triggerWords(interval(1, 'every 1 second from 2026-01-10 08:00:00'))).toBe('每 1 秒（自 2026-01-10 08:00:00 起）') // the period first: a narrow cell keeps it
     expect(triggerWords(interval(600, 'every 10 minutes'))).toBe('每 10 分钟')
     expect(
       triggerWords(interval(7200, 'every 2 hours from 2026-01-10 08:00:00 until 2026-02-01 00:00:00', null, '2026-02-01T00:00')),
-    ).toBe('自 2026-01-10 08:00:00 起，每 2 小时，至 2026-02-01 00:00:00 止')
+    ).toBe('每 2 小时（自 2026-01-10 08:00:00 起，至 2026-02-01 00:00:00 止）')
     expect(triggerWords({ trigger: { type: 'date', at: '2026-12-05T08:00' }, trigger_text: 'once at 2026-12-05 08:00:00' })).toBe(
       '于 2026-12-05 08:00:00 运行一次',
     )
