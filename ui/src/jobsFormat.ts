@@ -1,6 +1,6 @@
 // Words for the scheduler's values, shared by the Jobs page's components. Words come from the
 // global i18n instance (see i18n/index.ts).
-import type { DstNote, Job, RunOutcome } from './backend'
+import type { DstNote, Job, JobRun, RunOutcome } from './backend'
 import { describeCron } from './cronText'
 import { currentLocale, t } from './i18n'
 import { normalizeLocal } from './zoned'
@@ -9,6 +9,12 @@ export const RUN_OUTCOMES: readonly RunOutcome[] = ['running', 'ok', 'failed', '
 
 export function outcomeWord(outcome: RunOutcome): string {
   return t(`jobs.outcome.${outcome}`)
+}
+
+/** How a manual run came about, e.g. "manual · bob"; null for a scheduled one. */
+export function startedByWords(run: Pick<JobRun, 'manual' | 'started_by'>): string | null {
+  if (!run.manual) return null
+  return run.started_by ? t('jobs.runs.manualBy', { who: run.started_by }) : t('jobs.runs.manual')
 }
 
 /** What a fire time's DST note means, for its tooltip. */

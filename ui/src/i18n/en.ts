@@ -342,6 +342,7 @@ const en = {
       pauseJobs: 'pause jobs',
       resumeJobs: 'resume jobs',
       runJobs: 'run jobs',
+      stopRuns: 'stop runs',
       editJobs: 'edit jobs',
       deleteJobs: 'delete jobs',
       changeCap: 'change the cap',
@@ -423,6 +424,7 @@ const en = {
       run: 'Could not run “{name}”:',
       pause: 'Could not pause “{name}”:',
       delete: 'Could not delete “{name}”:',
+      stop: 'Could not stop run #{id} of “{name}”:',
     },
     /** The notice once an action is done (Notices.vue). */
     done: {
@@ -432,6 +434,9 @@ const en = {
       delete: 'Deleted “{name}”.',
       created: 'Added the job “{name}”.',
       saved: 'Saved the changes to “{name}”.',
+      stop: 'Stopped run #{id} of “{name}”.',
+      /** The core's wait ended before the run did: it stops all the same (its end shows). */
+      stopping: 'Asked run #{id} of “{name}” to stop; it is still ending.',
       /** The notice's link to the run history, filtered to the job. */
       viewRun: 'View run',
     },
@@ -444,6 +449,31 @@ const en = {
       title: 'Delete “{name}”?',
       message: 'The job is removed from the schedule. This cannot be undone.',
       confirm: 'Delete',
+    },
+    confirmStop: {
+      title: 'Stop run #{id} of “{name}”?',
+      message:
+        'The task is told to stop and given a short grace to end by itself; after it, it is abandoned. The run is recorded as stopped, with your name.',
+      confirm: 'Stop the run',
+    },
+    /** One job's runs over time, above the history filtered to it. */
+    charts: {
+      durationTitle: 'Duration of each run of “{name}”',
+      duration: 'Duration',
+      seconds: 'seconds',
+      failureRate: 'Failed runs per {bucket}',
+      bucket: {
+        minute: 'minute',
+        fiveMinutes: '5 minutes',
+        quarterHour: '15 minutes',
+        hour: 'hour',
+        sixHours: '6 hours',
+        day: 'day',
+      },
+      bucketTip: '{failed} of {ran} failed ({percent}%)',
+      collecting: 'Collecting: the charts fill as runs of this job finish ({count} so far).',
+      durationAria: 'Durations of the last {count} runs of {name}; {failed} failed.',
+      rateAria: 'Share of the runs of {name} that failed, over time.',
     },
     table: {
       job: 'Job',
@@ -583,6 +613,17 @@ const en = {
       noSummary: 'No summary.',
       count: '{count} run | {count} runs',
       start: 'Start of the history',
+      /** With a sort: the next page, and the end of the list. */
+      loadMore: 'Load more',
+      end: 'End of the list',
+      /** How a manual run came about, after the job's name. */
+      manualBy: 'manual · {who}',
+      manual: 'manual',
+      startedBy: 'Started by',
+      bySchedule: 'the schedule',
+      stop: 'Stop',
+      stopping: 'Stopping…',
+      actionsFor: 'Actions for run #{id}',
     },
   },
 

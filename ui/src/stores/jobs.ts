@@ -12,6 +12,7 @@ import {
   type JobRun,
   type RunOutcome,
   type RunQuery,
+  type RunSort,
   type SchedulerInstance,
   type TaskKind,
   type TriggerSpec,
@@ -21,6 +22,14 @@ import { coreSubscription } from './coreSubscription'
 
 export const RUNS_PAGE_SIZE = 50
 export const PREVIEW_COUNT = 5
+/** How many of a job's latest runs its charts show. */
+export const SERIES_SIZE = 200
+
+/** The run history's sort as the core takes it (null: newest first). */
+export interface RunSortState {
+  key: RunSort
+  desc: boolean
+}
 
 /** The run history's filters; `from`/`to` are RFC 3339 instants. */
 export interface RunFilters {
@@ -76,6 +85,14 @@ export const useJobsStore = defineStore('jobs', () => {
   /** Whether `runsError` came from "Load older" (the loaded runs are still good). */
   const runsErrorOlder = ref(false)
   const filters = ref<RunFilters>({ ...NO_FILTERS })
+  const runsSort = ref<RunSortState | null>(null)
+  /** With a sort: the offset of the next page (null at the end). */
+  const runsNextOffset = ref<number | null>(null)
+  /**
+   * The latest runs of the job the history is filtered to (newest first), for its charts; null
+   * while no single job is chosen. Kept live from run events, at most SERIES_SIZE.
+   */
+  const series = ref<{ jobId: number; runs: JobRun[]; loaded: boolean } | null>(null)
 
   // ---- jobs ----
 
@@ -135,6 +152,13 @@ export const useJobsStore = defineStore('jobs', () => {
   const resume = async (id: number) => putJob(await call(() => backend.jobResume(id)))
   const runNow = async (id: number) => putJob(await call(() => backend.jobRunNow(id)))
 
+  /** Stops a running run (on whichever instance runs it); answers the run as the core has it. */
+  async function stopRun(id: number): Promise<JobRun> {
+    const run = await call(() => backend.runStop(id))
+    applyRun(run)
+    return run
+  }
+
   async function remove(id: number): Promise<void> {
     await call(() => backend.jobDelete(id))
     jobs.value = jobs.value.filter((j) => j.id !== id)
@@ -160,14 +184,20 @@ export const useJobsStore = defineStore('jobs', () => {
 
   let runsGeneration = 0
 
-  function query(beforeId: number | null): RunQuery {
+  /** The next page's query: before `after` (an id, or with a sort an offset), null for the first. */
+  function query(after: number | null): RunQuery {
     const f = filters.value
     const q: RunQuery = { limit: RUNS_PAGE_SIZE }
     if (f.job_id !== null) q.job_id = f.job_id
     if (f.outcome !== null) q.outcome = f.outcome
     if (f.from !== null) q.from = f.from
     if (f.to !== null) q.to = f.to
-    if (beforeId !== null) q.before_id = beforeId
+    const sort = runsSort.value
+    if (sort) {
+      q.sort = sort.key
+      q.desc = sort.desc
+      q.offset = after ?? 0
+    } else if (after !== null) q.before_id = after
     return q
   }
 
@@ -182,6 +212,7 @@ export const useJobsStore = defineStore('jobs', () => {
       runs.value = page.runs
       runsWindow = RUNS_PAGE_SIZE
       runsNextBeforeId.value = page.next_before_id
+      runsNextOffset.value = page.next_offset ?? null
       runsLoaded.value = true
     } catch (e) {
       if (gen !== runsGeneration) return
@@ -192,8 +223,11 @@ export const useJobsStore = defineStore('jobs', () => {
     }
   }
 
+  /** Whether the history has a next page (older runs, or with a sort the next ones). */
+  const runsHasMore = () => (runsSort.value ? runsNextOffset.value : runsNextBeforeId.value) !== null
+
   async function loadOlderRuns(): Promise<void> {
-    const before = runsNextBeforeId.value
+    const before = runsSort.value ? runsNextOffset.value : runsNextBeforeId.value
     if (before === null || runsLoading.value) return
     const gen = runsGeneration
     runsLoading.value = true
@@ -205,6 +239,7 @@ export const useJobsStore = defineStore('jobs', () => {
       runs.value = [...runs.value, ...page.runs.filter((r) => !seen.has(r.id))]
       runsWindow = Math.max(runsWindow, runs.value.length)
       runsNextBeforeId.value = page.next_before_id
+      runsNextOffset.value = page.next_offset ?? null
     } catch (e) {
       if (gen !== runsGeneration) return
       runsError.value = toBackendError(e)
@@ -216,7 +251,54 @@ export const useJobsStore = defineStore('jobs', () => {
 
   function setFilters(f: RunFilters): Promise<void> {
     filters.value = { ...f }
+    void followSeries()
     return loadRuns()
+  }
+
+  /** Sorts the history on the core's side (null: newest first), from its first page. */
+  function setSort(sort: RunSortState | null): Promise<void> {
+    runsSort.value = sort ? { ...sort } : null
+    return loadRuns()
+  }
+
+  // ---- one job's runs, for its charts ----
+
+  let seriesGeneration = 0
+
+  /**
+   * Loads the chosen job's latest runs, or forgets them when no single job is chosen; the same
+   * job again only when `again` (events were lost).
+   */
+  async function followSeries(again = false): Promise<void> {
+    const jobId = filters.value.job_id
+    if (!again && (series.value?.jobId ?? null) === jobId) return
+    const gen = ++seriesGeneration
+    if (jobId === null) {
+      series.value = null
+      return
+    }
+    series.value = { jobId, runs: [], loaded: false }
+    try {
+      const page = await backend.runsList({ job_id: jobId, limit: SERIES_SIZE })
+      if (gen !== seriesGeneration) return
+      series.value = { jobId, runs: page.runs, loaded: true }
+    } catch {
+      // The history above says why the core did not answer; the charts keep collecting.
+      if (gen === seriesGeneration) series.value = { jobId, runs: [], loaded: true }
+    }
+  }
+
+  function placeInSeries(run: JobRun): void {
+    const s = series.value
+    if (!s || run.job_id !== s.jobId) return
+    const i = s.runs.findIndex((r) => r.id === run.id)
+    if (i >= 0) {
+      if (supersedes(run, s.runs[i])) s.runs.splice(i, 1, run)
+      return
+    }
+    const at = s.runs.findIndex((r) => r.id < run.id)
+    s.runs.splice(at >= 0 ? at : s.runs.length, 0, run)
+    if (s.runs.length > SERIES_SIZE) s.runs.splice(SERIES_SIZE)
   }
 
   /** Puts a pushed run into the history if it belongs there under the current filters. */
@@ -230,7 +312,9 @@ export const useJobsStore = defineStore('jobs', () => {
       else if (supersedes(run, list[i])) list.splice(i, 1, run)
       return
     }
-    if (!matches) return
+    // Sorted by a column, a new run's place is the core's to say: it shows after a reload (a
+    // run shown is still updated in place above).
+    if (!matches || runsSort.value) return
     const at = list.findIndex((r) => r.id < run.id)
     if (at >= 0) list.splice(at, 0, run)
     // Older than everything loaded: it belongs on a page not loaded yet, if any.
@@ -247,6 +331,7 @@ export const useJobsStore = defineStore('jobs', () => {
     const job = jobs.value[i]
     if (job && supersedes(run, job.last_run)) jobs.value.splice(i, 1, { ...job, last_run: run })
     placeRun(run)
+    placeInSeries(run)
   }
 
   // ---- live ----
@@ -268,7 +353,10 @@ export const useJobsStore = defineStore('jobs', () => {
 
   let running = false
   // Events were lost: the jobs, the instances and the runs under the current filters, again.
-  const subscription = coreSubscription(backend, () => void Promise.all([refreshJobs(), refreshInstances(), loadRuns()]))
+  const subscription = coreSubscription(
+    backend,
+    () => void Promise.all([refreshJobs(), refreshInstances(), loadRuns(), followSeries(true)]),
+  )
 
   /** Subscribes to core events, then loads everything, the history under `initial`. Idempotent. */
   async function start(initial: Partial<RunFilters> = {}): Promise<void> {
@@ -276,13 +364,15 @@ export const useJobsStore = defineStore('jobs', () => {
     running = true
     const isCurrent = subscription.begin()
     filters.value = { ...NO_FILTERS, ...initial }
+    runsSort.value = null
+    series.value = null
     try {
       await subscription.listen(isCurrent, onEvent)
     } catch (e) {
       if (isCurrent()) jobsError.value = toBackendError(e)
     }
     if (!isCurrent()) return
-    await Promise.all([refreshJobs(), loadKinds(), refreshInstances(), loadRuns()])
+    await Promise.all([refreshJobs(), loadKinds(), refreshInstances(), loadRuns(), followSeries()])
   }
 
   function stop(): void {
@@ -304,6 +394,10 @@ export const useJobsStore = defineStore('jobs', () => {
     runsLoading,
     runsError,
     runsErrorOlder,
+    runsSort,
+    runsNextOffset,
+    runsHasMore,
+    series,
     filters,
     refreshJobs,
     loadKinds,
@@ -311,6 +405,7 @@ export const useJobsStore = defineStore('jobs', () => {
     pause,
     resume,
     runNow,
+    stopRun,
     remove,
     create,
     update,
@@ -318,6 +413,7 @@ export const useJobsStore = defineStore('jobs', () => {
     loadRuns,
     loadOlderRuns,
     setFilters,
+    setSort,
     start,
     stop,
   }

@@ -23,8 +23,10 @@ export class FakeScheduler extends FakeCore {
   preview: (trigger: TriggerSpec, timezone: string, count: number) => FireTime[] | { reject: unknown } = () => [
     fireTime('2026-12-05T08:00:00+08:00'),
   ]
-  /** The runs runStop() finds (and marks stopped when running). */
+  /** The runs runStop() finds (and marks stopped by `stopper` when running). */
   stoppableRuns: JobRun[] = []
+  /** Who the core records as stopping a run (the session's staff member). */
+  stopper = 'staff 1 (#1)'
   /** Answers runsList(); receives the query as the UI passed it. */
   runs: (q: RunQuery) => RunPage | { reject: unknown } = () => ({ runs: [], next_before_id: null })
 
@@ -107,7 +109,10 @@ export class FakeScheduler extends FakeCore {
     this.record('run_stop', { id })
     const run = this.stoppableRuns.find((r) => r.id === id)
     if (!run) throw { code: 'run_not_found', message: `no run ${id}`, params: { id: String(id) } }
-    if (run.outcome === 'running') Object.assign(run, { outcome: 'stopped', finished_at: new Date().toISOString() })
+    if (run.outcome === 'running') {
+      const error = { code: 'run_stopped', params: { who: this.stopper } }
+      Object.assign(run, { outcome: 'stopped', finished_at: new Date().toISOString(), error })
+    }
     return clone(run)
   }
 
