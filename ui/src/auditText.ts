@@ -29,6 +29,10 @@ const SENTENCES: Record<string, (id: string, d: Detail) => { key: string; params
   'job.pause': (name) => ({ key: 'job_pause', params: { name } }),
   'job.resume': (name) => ({ key: 'job_resume', params: { name } }),
   'job.run_now': (name) => ({ key: 'job_run_now', params: { name } }),
+  'job.stop': (name, d) => {
+    const run = num(d.run_id)
+    return run !== undefined ? { key: 'job_stop', params: { name, run } } : undefined
+  },
   'goods.create': (_, d) => {
     const sku = text(d.sku)
     const stock = num(d.stock)

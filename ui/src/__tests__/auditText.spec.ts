@@ -10,6 +10,7 @@ const e = (action: string, target: string, detail: AuditEntry['detail'] = null):
 const ENTRIES: Entry[] = [
   e('job.pause', 'job:nightly-report', { id: 3 }),
   e('job.run_now', 'job:nightly-report', { id: 3 }),
+  e('job.stop', 'job:nightly-report', { run_id: 41, id: 3, instance: 'inst-a' }),
   e('order.place', 'order:20260110A1', { amount_fen: 12345, user_id: 7 }),
   e('order.cancel', 'order:20260110A1', { reason: 'duplicate', done: true }),
   e('order.cancel', 'order:20260110A1', { reason: 'duplicate', done: false }),
@@ -26,6 +27,7 @@ describe('audit actions as sentences', () => {
     expect(ENTRIES.map(auditSentence)).toEqual([
       'Paused the job “nightly-report”.',
       'Started the job “nightly-report” by hand.',
+      'Stopped run #41 of the job “nightly-report”.',
       'Placed the order 20260110A1 for ¥123.45.',
       'Cancelled the order 20260110A1: duplicate.',
       'Tried to cancel the order 20260110A1 (duplicate); it was not cancelled.',
@@ -43,6 +45,7 @@ describe('audit actions as sentences', () => {
     expect(ENTRIES.map(auditSentence)).toEqual([
       '暂停了任务“nightly-report”。',
       '手动运行了任务“nightly-report”。',
+      '停止了任务“nightly-report”的运行 #41。',
       '下了订单 20260110A1，金额 ¥123.45。',
       '取消了订单 20260110A1：duplicate。',
       '尝试取消订单 20260110A1（duplicate），未能取消。',

@@ -1087,6 +1087,7 @@ const en = {
       job_pause: 'Paused the job “{name}”.',
       job_resume: 'Resumed the job “{name}”.',
       job_run_now: 'Started the job “{name}” by hand.',
+      job_stop: 'Stopped run #{run} of the job “{name}”.',
       goods_create: 'Added the goods {sku} with {stock} in stock.',
       order_place: 'Placed the order {order} for ¥{yuan}.',
       order_cancel: 'Cancelled the order {order}: {reason}.',

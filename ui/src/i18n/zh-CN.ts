@@ -1027,6 +1027,7 @@ const zhCN: Messages = {
       job_pause: '暂停了任务“{name}”。',
       job_resume: '恢复了任务“{name}”。',
       job_run_now: '手动运行了任务“{name}”。',
+      job_stop: '停止了任务“{name}”的运行 #{run}。',
       goods_create: '新增了商品 {sku}，库存 {stock}。',
       order_place: '下了订单 {order}，金额 ¥{yuan}。',
       order_cancel: '取消了订单 {order}：{reason}。',
