@@ -48,6 +48,24 @@ async fn a_write_and_the_reads_after_it_round_trip_through_the_server() {
     let audit = client.audit_list(&operator, opsdeck_api::audit::AuditQuery { limit: 5, ..Default::default() }).await.unwrap();
     assert!(audit.entries.len() <= 5);
     assert!(audit.entries.iter().any(|entry| entry.target.contains(&created.id.to_string())), "{audit:?}");
+    // The audit's filters and sort go as the query string too: who, a family, the range, a search.
+    let who = audit.entries.iter().find(|entry| entry.action == "job.pause").map(|entry| entry.who.clone());
+    let filtered = opsdeck_api::audit::AuditQuery {
+        actor: who,
+        action: Some("job.".into()),
+        from: Some(chrono::Utc::now() - chrono::Duration::hours(1)),
+        to: Some(chrono::Utc::now() + chrono::Duration::minutes(1)),
+        search: Some(created.id.to_string()),
+        sort: Some(opsdeck_api::audit::AuditSort::Action),
+        desc: true,
+        offset: 0,
+        limit: 10,
+        before_id: None,
+    };
+    let filtered = client.audit_list(&operator, filtered).await.unwrap();
+    let actions: Vec<_> = filtered.entries.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, ["job.pause", "job.create"], "{filtered:?}");
+    assert_eq!((filtered.next_offset, filtered.next_before_id), (None, None));
     // A list's query with every field set goes as the query string the server reads.
     let query = RunQuery {
         job_id: Some(created.id),
