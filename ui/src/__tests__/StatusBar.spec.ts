@@ -214,6 +214,7 @@ describe('StatusBar: while the server does not answer', () => {
       expect(text(item)).toContain(`${label}: unknown (last known: healthy)`)
       expect(item.text()).not.toContain('ms') // no latency measured now
       expect(item.attributes('title')).toContain('The server does not answer')
+      expect(item.find('.status-item__target').exists()).toBe(false) // stale too: in the hover only
     }
     const checked = wrapper.get('[data-testid="status-checked-at"]')
     expect(checked.attributes('data-stale')).toBe('true')
