@@ -60,13 +60,24 @@ describe('a success notice', () => {
     expect(shown(w)).toHaveLength(0)
   })
 
+  it('is not held by a pointer at rest under the place it appears (the button just clicked)', async () => {
+    const w = await mountNotices()
+    useNoticesStore().success('Retried 1 request.')
+    await flushPromises()
+    // WebKit sends mouseenter when an element appears under a still pointer: not a hover.
+    await w.get('[data-testid="notice"]').trigger('mouseenter')
+    vi.advanceTimersByTime(SUCCESS_MS)
+    await flushPromises()
+    expect(shown(w)).toHaveLength(0)
+  })
+
   it('stays while hovered or focused, then goes after what was left of its time', async () => {
     const w = await mountNotices()
     useNoticesStore().success('Resumed cleanup.')
     await flushPromises()
 
     vi.advanceTimersByTime(2000)
-    await w.get('[data-testid="notice"]').trigger('mouseenter')
+    await w.get('[data-testid="notice"]').trigger('mousemove')
     vi.advanceTimersByTime(SUCCESS_MS * 10)
     await flushPromises()
     expect(shown(w)).toHaveLength(1)

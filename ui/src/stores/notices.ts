@@ -1,14 +1,16 @@
-// Usage: what a manual action did is said here, once, in the corner of the window, not in a line
-// of the page that stays for minutes. After the action answers, call
+// Usage: what a manual action did is said here, once, over the top of the page (Notices.vue), not
+// in a line of the page that stays for minutes. After the action answers, call
 // `useNoticesStore().success(t('…'), { link: { to: …, label: t('…') }, key: '…' })` with the
 // outcome in words ("Started a run of cleanup") and, where the action has a visible effect, a
-// router link to it ("View run" → `{ name: 'jobs', query: { job: '7' } }`); when it is refused,
-// `failure(t('…', { name }), error, { key })` with a title naming what failed and the caught
-// error (its sentence comes from the catalogues, its code shows on hover). A success goes after
-// SUCCESS_MS (hovering or focusing it holds the time); an error stays until dismissed or
-// replaced. `key` names the action (e.g. `job.run:7`): a later notice with the same key replaces
-// the earlier one, so retrying after an error clears it. Texts are translated by the caller;
-// the notice keeps them as they were said. Errors that belong to a form field stay by the field.
+// router link to it ("View run" → `{ name: 'jobs', query: { job: '7' } }`; the page takes the
+// query with routeFocus.ts); when it is refused, `failure(t('…', { name }), error, { key })` with
+// a title naming what failed and the caught error (its sentence comes from the catalogues, its
+// code shows on hover). `info(…)` for an outcome that is neither ("Still unpaid"). A success goes
+// after SUCCESS_MS (the pointer moving over it, or focus in it, holds the time); an error stays
+// until dismissed or replaced. `key` names the action and its target (e.g. `job.run:7`; the
+// notice's data-key, for tests): a later notice with the same key replaces the earlier one, so
+// retrying after an error clears it. Texts are translated by the caller; the notice keeps them as
+// they were said. Errors that belong to a form field stay by the field.
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { RouteLocationRaw } from 'vue-router'
@@ -103,7 +105,7 @@ export const useNoticesStore = defineStore('notices', () => {
     return push({ kind: 'error', title, text: errorText(e), code: e.code, ...options })
   }
 
-  /** Holds a notice's time while it is hovered or focused. */
+  /** Holds a notice's time while the pointer is over it or focus is in it. */
   function hold(id: number): void {
     const timer = timers.get(id)
     if (!timer?.handle) return
