@@ -22,10 +22,10 @@ pub use opsdeck_api::events::{Event, EventEnvelope};
 /// broadcast channel's capacity: a subscriber that falls this far behind is told to resync.
 pub const RING_EVENTS: usize = 4096;
 
-/// And how many bytes of JSON they may take together: snapshots (the Overview, a few KB to tens
-/// of KB each, every few seconds while a console listens) would otherwise hold tens of MB in a
-/// full ring. The JSON size is a fair estimate of an event's heap size; the bound keeps the
-/// ring's memory to about this whatever is published.
+/// And how many bytes of JSON they may take together. The JSON size is a fair estimate of an
+/// event's heap size; the bound keeps the ring's memory to about this whatever is published.
+/// Snapshots (the Overview, a few KB to tens of KB every few seconds; the OCR figures every second;
+/// health reports) are held only as the newest of their kind, see [`superseded_by`].
 pub const RING_BYTES: usize = 8 * 1024 * 1024;
 
 /// A fan-out of [`EventEnvelope`]s. A slow subscriber that falls more than [`RING_EVENTS`] behind
@@ -52,6 +52,9 @@ struct Ring {
     /// Held envelopes, oldest first, each with its number and JSON size.
     held: VecDeque<(u64, usize, Arc<EventEnvelope>)>,
     bytes: usize,
+    /// The last number dropped for room (0: none): a subscriber that saw less missed it. Older
+    /// snapshots replaced by a newer one of their kind are not missed: the newer one is held.
+    lost: u64,
 }
 
 /// A subscription from a given id: what to deliver first, then the live receiver.
@@ -70,7 +73,7 @@ impl EventBus {
         EventBus {
             shared: Arc::new(Shared {
                 boot: format!("{:016x}", fastrand::u64(..)),
-                state: Mutex::new(Ring { seq: 0, held: VecDeque::new(), bytes: 0 }),
+                state: Mutex::new(Ring { seq: 0, held: VecDeque::new(), bytes: 0, lost: 0 }),
                 sender,
                 joined: Notify::new(),
             }),
@@ -84,11 +87,24 @@ impl EventBus {
         ring.seq += 1;
         let seq = ring.seq;
         let envelope = Arc::new(EventEnvelope { id: self.id(seq), at_us: now_us(), event });
+        if superseded_by(&envelope.event) {
+            let kind = std::mem::discriminant(&envelope.event);
+            let mut freed = 0;
+            ring.held.retain(|(_, size, held)| {
+                let older = std::mem::discriminant(&held.event) == kind;
+                if older {
+                    freed += size;
+                }
+                !older
+            });
+            ring.bytes -= freed;
+        }
         ring.held.push_back((seq, size, envelope.clone()));
         ring.bytes += size;
         while ring.held.len() > RING_EVENTS || (ring.bytes > RING_BYTES && ring.held.len() > 1) {
-            if let Some((_, size, _)) = ring.held.pop_front() {
+            if let Some((dropped, size, _)) = ring.held.pop_front() {
                 ring.bytes -= size;
+                ring.lost = dropped;
             }
         }
         // No subscribers is fine: nobody has the console open.
@@ -119,11 +135,11 @@ impl EventBus {
                 None => (Vec::new(), true),
                 Some(id) => match self.seq_of(id) {
                     Some(after) if after <= ring.seq => {
-                        let oldest = ring.held.front().map_or(ring.seq + 1, |(seq, _, _)| *seq);
-                        // Complete when the ring still holds the event right after `after`.
+                        // Complete when nothing after `after` was dropped for room (a snapshot
+                        // replaced by a newer one of its kind is not missed: the newer one follows).
                         let replay: Vec<_> =
                             ring.held.iter().filter(|(seq, _, _)| *seq > after).map(|(_, _, e)| e.clone()).collect();
-                        (replay, oldest <= after + 1)
+                        (replay, ring.lost <= after)
                     }
                     _ => (Vec::new(), false),
                 },
@@ -198,6 +214,15 @@ impl EventReceiver {
     }
 }
 
+/// Whether `event` is a whole snapshot that makes the held ones of its kind useless: a subscriber
+/// catching up needs the newest figures, not every second's. Without this the ring filled with
+/// OCR figures and Overviews (about 230 KB of JSON a minute while a console is open, the sandbox
+/// shop at its default pace) up to its byte bound: 8 MB more in the desktop's own core after half
+/// an hour, for nothing (issue 19, item 6).
+fn superseded_by(event: &Event) -> bool {
+    matches!(event, Event::Health { .. } | Event::OcrStats { .. } | Event::Overview { .. })
+}
+
 /// Now, in Unix microseconds (an envelope's `at_us`).
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
@@ -268,6 +293,37 @@ mod tests {
         let resumed = bus.subscribe_from(Some(&first));
         assert!(resumed.replay.is_empty(), "the event after 1 is gone: nothing half");
         assert_eq!(bus.seq_of(&resumed.resync.unwrap().id), Some(RING_EVENTS as u64 + 2));
+    }
+
+    #[test]
+    fn a_snapshot_replaces_the_held_one_of_its_kind_and_resuming_after_it_needs_no_resync() {
+        let bus = EventBus::new();
+        let health = || Event::Health {
+            report: opsdeck_api::health::HealthReport {
+                database: opsdeck_api::health::ComponentHealth::unknown("sqlite://db".into()),
+                redis: opsdeck_api::health::ComponentHealth::unknown("redis://r".into()),
+                checked_at: chrono::Utc::now(),
+            },
+        };
+        bus.publish(health()); // 1
+        bus.publish(Event::JobsChanged); // 2
+        for _ in 0..1000 {
+            bus.publish(health()); // 3..=1002
+        }
+        bus.publish(Event::OrdersChanged); // 1003
+        {
+            let ring = bus.lock();
+            let held: Vec<u64> = ring.held.iter().map(|(seq, _, _)| *seq).collect();
+            assert_eq!(held, [2, 1002, 1003], "only the newest health report is held");
+            assert_eq!(ring.bytes, ring.held.iter().map(|(_, size, _)| size).sum::<usize>());
+        }
+        // After the first report (replaced since): what followed, with the newest report.
+        let resumed = bus.subscribe_from(Some(&bus.resync_after(1).id));
+        assert!(resumed.resync.is_none(), "nothing was missed");
+        assert_eq!(seqs(&bus, &resumed.replay), [2, 1002, 1003]);
+        let resumed = bus.subscribe_from(Some(&bus.resync_after(500).id));
+        assert!(resumed.resync.is_none());
+        assert_eq!(seqs(&bus, &resumed.replay), [1002, 1003]);
     }
 
     #[test]
