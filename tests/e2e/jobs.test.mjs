@@ -1,18 +1,21 @@
 // The Jobs page in the real desktop window: staff add jobs, pause one and its runs stop, run it
-// now and a history row appears, and an invalid cron is refused in the form.
+// now and a history row appears, and an invalid cron is refused in the form. A long run started
+// by hand says who started it, and Stop ends it: recorded stopped, in the job's charts, audited.
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 
-import { openConsole, signIn, waitFor } from './harness.mjs'
+import { actorName, openConsole, signIn, waitFor } from './harness.mjs'
 
 let opened
 let app
+/** The signed-in staff member, as the core names them in the history and the audit log. */
+let me
 
 before(async () => {
   opened = await openConsole('jobs', { OPSDECK_LOG: 'warn' })
   app = opened.app
-  await signIn(app) // staff actions need a signed-in operator or admin (the first sign-in is admin)
+  me = actorName(await signIn(app)) // staff actions need an operator or admin (the first sign-in is admin)
   await app.click('[data-testid="nav-jobs"]')
   await waitFor('the Jobs page', async () => (await app.text('[data-testid="page-title"]')) === 'Jobs')
 })
@@ -112,4 +115,59 @@ test('an invalid cron is refused in the form and nothing is saved', async () => 
   await waitFor('the form to close', async () => (await app.find('[data-testid="job-form"]')) === null)
   const trigger = await app.text(`${row('e2e-sentinel')} [data-testid="job-trigger"]`)
   assert.match(trigger, /every 1 second/, 'the job keeps its trigger')
+})
+
+test('a long run started by hand says who started it, and Stop ends it, recorded and audited', async () => {
+  await app.click('[data-testid="job-add"]')
+  await app.mustFind('[data-testid="job-form"]')
+  await app.type('[data-testid="job-name"]', 'e2e-long')
+  await app.select('[data-testid="job-kind"]', 'sleep')
+  await app.select('[data-testid="trigger-type"]', 'cron')
+  await app.type('[data-testid="trigger-cron"]', '0 3 1 1 *') // not during the test: only by hand
+  await app.type('[data-testid="job-args"]', '{"seconds": 600}')
+  await app.click('[data-testid="job-save"]')
+  await waitFor('the form to close', async () => (await app.find('[data-testid="job-form"]')) === null)
+  const jobId = await app.attribute(row('e2e-long'), 'data-job-id')
+
+  await app.click(`${row('e2e-long')} [data-testid="job-run-now"]`)
+  const started = `[data-testid="notice"][data-kind="success"][data-key="job.run:${jobId}"]`
+  await waitFor('the Run now notice', () => app.find(started))
+  await app.click(`${started} [data-testid="notice-link"]`)
+  // The run gets its history row once it has gone on for a second.
+  const running = `${runRows('e2e-long')}[data-outcome="running"]`
+  await waitFor('the run shown running', () => app.find(running), { timeoutMs: 15_000 })
+  const runId = await app.attribute(running, 'data-run-id')
+  const run = `[data-testid="run-row"][data-run-id="${runId}"]`
+  assert.equal(await app.attribute(run, 'data-started-by'), me)
+  assert.equal((await app.text(`${run} [data-testid="run-started-by"]`))?.trim(), `· manual · ${me}`)
+  await app.mustFind('[data-testid="job-charts"][data-job-name="e2e-long"]')
+  await app.mustFind('[data-testid="job-charts-collecting"]')
+  await app.screenshot('jobs-long-run')
+
+  await app.click(`${run} [data-testid="run-stop"]`)
+  assert.match((await app.text('[data-testid="confirm-dialog"]')) ?? '', new RegExp(`Stop run #${runId} of “e2e-long”`))
+  await app.click('[data-testid="confirm-dialog"] [data-testid="confirm-ok"]')
+  await waitFor('the run shown stopped', async () => (await app.attribute(run, 'data-outcome')) === 'stopped')
+  const stopped = `[data-testid="notice"][data-kind="success"][data-key="run.stop:${runId}"]`
+  assert.match((await waitFor('the Stop notice', () => app.text(stopped))) ?? '', new RegExp(`Stopped run #${runId} of “e2e-long”\\.`))
+  assert.equal(await app.find(`${run} [data-testid="run-stop"]`), null, 'no Stop on a stopped run')
+  await waitFor('the stopped run in the job\'s charts', async () =>
+    (await app.attribute('[data-testid="job-charts"]', 'data-points')) === '1')
+  await app.click(`${run} .run-job`) // opens its detail
+  assert.equal((await app.text('[data-testid="run-error"]'))?.trim(), `Stopped by ${me}.`)
+  assert.equal((await app.text('[data-testid="run-detail-started-by"]'))?.trim(), `manual · ${me}`)
+  await app.screenshot('jobs-run-stopped')
+  await app.click('[data-testid="run-detail-close"]')
+
+  await app.click('[data-testid="nav-audit"]')
+  const sentence = `Stopped run #${runId} of the job “e2e-long”.`
+  await waitFor('the stop in the audit log', () =>
+    app.execute(
+      `return [...document.querySelectorAll('[data-testid="audit-row"][data-action="job.stop"]')]
+         .some((r) => r.querySelector('[data-testid="audit-sentence"]')?.textContent.trim() === arguments[0])`,
+      [sentence],
+    ),
+  )
+  await app.click('[data-testid="nav-jobs"]')
+  await waitFor('the Jobs page again', async () => (await app.text('[data-testid="page-title"]')) === 'Jobs')
 })

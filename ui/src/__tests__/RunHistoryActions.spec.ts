@@ -12,6 +12,7 @@ import { backendPlugins, FakeBackend, job, jobRun, staffMember } from './fakeBac
 interface FakeChart {
   config: { type: string; data: { labels?: string[]; datasets: { data: unknown[]; pointBackgroundColor?: string[] }[] } }
   data: FakeChart['config']['data']
+  options: { scales: { x: { ticks: { display: boolean } } } }
   update: ReturnType<typeof vi.fn>
   destroy: ReturnType<typeof vi.fn>
 }
@@ -134,7 +135,10 @@ describe('stopping a run', () => {
     expect(notices().map((n) => [n.kind, n.text])).toEqual([['success', 'Stopped run #40 of “report”.']])
 
     await runRow(w, 40).trigger('click')
-    expect(w.get('[data-testid="run-error"]').text()).toBe('Stopped by staff 1 (#1).')
+    const why = w.get('[data-testid="run-error"]')
+    expect(why.text()).toBe('Stopped by staff 1 (#1).')
+    expect(why.classes(), 'a stop is not shown as a failure').not.toContain('run-detail__pre--error')
+    expect(w.get('[data-testid="run-detail"]').text()).toContain('How it stopped')
   })
 
   it('says a refused stop in an error notice, the run left as it was', async () => {
@@ -214,12 +218,15 @@ describe('a job’s charts', () => {
     expect(w.get('[data-testid="job-charts-collecting"]').text()).toBe(
       'Collecting: the charts fill as runs of this job finish (1 so far).',
     )
+    const durations = charts.find((c) => c.config.type === 'scatter')!
+    expect(durations.options.scales.x.ticks.display, 'no made-up times under a lone point').toBe(false)
 
     // A run ends: it joins the charts, which now draw.
     backend.push({ kind: 'run_finished', run: ended(2, 10, 'failed', 3000) })
     await flushPromises()
     expect(w.get('[data-testid="job-charts"]').attributes('data-points')).toBe('2')
     expect(w.find('[data-testid="job-charts-collecting"]').exists()).toBe(false)
+    expect(durations.options.scales.x.ticks.display).toBe(true)
 
     applyLocale('zh-CN')
     await w.get('[data-testid="runs-filter-job"]').setValue('')

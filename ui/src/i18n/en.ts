@@ -620,6 +620,7 @@ const en = {
       manualBy: 'manual · {who}',
       manual: 'manual',
       startedBy: 'Started by',
+      stopReason: 'How it stopped',
       bySchedule: 'the schedule',
       stop: 'Stop',
       stopping: 'Stopping…',

@@ -584,6 +584,7 @@ const zhCN: Messages = {
       manualBy: '手动 · {who}',
       manual: '手动',
       startedBy: '启动者',
+      stopReason: '停止原因',
       bySchedule: '按计划',
       stop: '停止',
       stopping: '正在停止…',
