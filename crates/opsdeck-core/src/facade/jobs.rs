@@ -342,9 +342,9 @@ impl Core {
     /// Waits (bounded) for a run asked to stop to be recorded as ended; tells this instance's
     /// windows when another instance recorded it (that instance tells its own).
     async fn await_stopped(&self, run: JobRun) -> Result<JobRun, ApiError> {
-        let grace = self.config().job_stop_grace.min(STOP_WAIT_MAX);
         // The request reaches another instance with its next slot renewal; the row follows the end.
-        let deadline = tokio::time::Instant::now() + grace + SLOT_RENEW * 2 + STOP_WAIT_MARGIN;
+        let wait = (self.config().job_stop_grace + SLOT_RENEW * 2 + STOP_WAIT_MARGIN).min(STOP_WAIT_MAX);
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some((now, _)) = store::get_run(self.database().pool(), run.id).await?
                 && now.outcome != RunOutcome::Running
@@ -381,9 +381,9 @@ impl Core {
     }
 }
 
-/// The longest `run_stop` waits for the grace (a longer grace still applies; the answer is the
-/// run as it is then, and its end follows as an event).
-const STOP_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest `run_stop` waits for the run to end, within a remote console's 30 s request
+/// timeout (a longer grace still applies; the answer is the run as it is then, still running).
+const STOP_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(20);
 /// Beyond the grace and two slot renewals: time for the run's row to be written.
 const STOP_WAIT_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
