@@ -2,8 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { flushPromises, mount, type VueWrapper } from '@vue/test-utils'
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import { createMemoryHistory, createRouter, type Router } from 'vue-router'
+import App from '../App.vue'
 import Notices from '../components/Notices.vue'
 import { applyLocale } from '../i18n'
+import { createAppRouter } from '../router'
+import { useSessionStore } from '../stores/session'
+import { backendPlugins, FakeBackend } from './fakeBackend'
 import { MAX_NOTICES, SUCCESS_MS, useNoticesStore } from '../stores/notices'
 
 const Blank = { render: () => null }
@@ -177,5 +181,27 @@ describe('the stack', () => {
     await flushPromises()
     expect(w.get('[data-testid="notices"]').attributes('aria-label')).toBe('通知')
     expect(w.get('[data-testid="notice-dismiss"]').attributes('aria-label')).toBe('关闭')
+  })
+})
+
+describe('in the console', () => {
+  it('shows over every page, and what one staff member did is not shown to the next', async () => {
+    vi.useRealTimers() // the app's own start-up (health checks, the session) runs as usual
+    const backend = new FakeBackend()
+    const { plugins, pinia: appPinia } = backendPlugins(backend)
+    const appRouter = createAppRouter(createMemoryHistory())
+    await appRouter.push('/settings')
+    await appRouter.isReady()
+    wrapper = mount(App, { global: { plugins: [...plugins, appRouter], stubs: { OcrCallsChart: true } } })
+    await flushPromises()
+    const notices = useNoticesStore(appPinia)
+    notices.failure('Could not pause cleanup', { code: 'database_unavailable', message: 'locked' })
+    await flushPromises()
+    expect(wrapper.findAll('[data-testid="notice"]')).toHaveLength(1)
+
+    await useSessionStore(appPinia).signOut()
+    await flushPromises()
+    expect(notices.notices).toEqual([])
+    expect(wrapper.find('[data-testid="notice"]').exists()).toBe(false)
   })
 })
