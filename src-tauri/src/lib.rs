@@ -51,7 +51,7 @@ struct Cli {
 
 pub fn run() -> ExitCode {
     // SAFETY: the first thing the app does; no other thread has started yet.
-    unsafe { webview::prefer_cpu_drawing() };
+    unsafe { webview::lean_engine() };
     let cli = Cli::parse();
     let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,

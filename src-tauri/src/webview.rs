@@ -1,34 +1,45 @@
 //! The console window's web view settings that keep its memory small (issue 19, item 6; measured
 //! with `scripts/console-memory.sh`, figures in ARCHITECTURE.md).
 //!
-//! On Linux the web view is WebKitGTK, whose defaults suit a browser: GPU compositing, which
-//! without a GPU (a virtual display, a VM, a remote desktop) means Mesa's software GL (llvmpipe:
-//! libLLVM mapped into the web process, and buffers per compositing layer), and the "web browser"
-//! cache model (a large memory cache, a back/forward cache of whole pages). The console is one
-//! page of tables, text and two small 2D-canvas charts from the app's own protocol: it needs
-//! neither. Measured under Xvfb (debug build, signed in, 30 s idle), the web process held 244 MiB
-//! PSS with compositing and 110 MiB without.
+//! On Linux the web view is WebKitGTK, whose defaults suit a browser: GPU compositing (without a
+//! GPU, as on a virtual display, a VM or a remote desktop, Mesa's software GL), a JavaScript JIT in
+//! three tiers, the "web browser" cache model (a large memory cache, a back/forward cache of whole
+//! pages). The console is one page of tables, text and two small 2D-canvas charts from the app's
+//! own protocol: it needs none of them.
 
 use tauri::{Runtime, WebviewWindow};
 
-/// The switch WebKitGTK reads when it starts: with it set, the web process draws on the CPU and
-/// never sets up GL (no libLLVM, no compositing buffers). The web view's own setting
-/// (`HardwareAccelerationPolicy::Never`) cannot do this here: Tauri creates the main window and
-/// starts loading the page before the app can reach its settings, and by then the web process has
-/// its GL display (measured: 150 MiB with the setting applied in `setup`, 110 MiB with this).
-/// Someone who wants GPU drawing sets it themselves (`WEBKIT_DISABLE_COMPOSITING_MODE=0`).
-pub const DISABLE_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+/// What the web engine reads from the environment when it starts, set by [`lean_engine`] unless
+/// the user set them (e.g. `WEBKIT_DISABLE_COMPOSITING_MODE=0` for GPU drawing, `JSC_useJIT=true`).
+/// Measured under Xvfb with `scripts/console-memory.sh` (release build, web process RSS after
+/// sign-in and 20 s idle -> after 40 page visits; ARCHITECTURE.md has the whole run):
+///
+/// - `WEBKIT_DISABLE_COMPOSITING_MODE=1`: the web process draws on the CPU, with no compositing
+///   layers and their GL buffers (Mesa's llvmpipe without a GPU). The web view's own setting
+///   (`HardwareAccelerationPolicy::Never`) cannot do this here: Tauri creates the main window and
+///   starts loading the page before the app can reach its settings, and by then the web process has
+///   composited (debug build, PSS: 244 MiB by default, 150 MiB with the setting applied in `setup`,
+///   110 MiB with this).
+/// - `JSC_useJIT=false`: JavaScriptCore interprets (its LLInt) instead of compiling hot code in
+///   three tiers. Each page visited compiled more code and pulled more of the engine's compiler
+///   into memory: 224 -> 272 MiB with the JIT, 198 -> 216 MiB without. The console's scripts are
+///   small (Vue rendering a 50-row table, Chart.js drawing 60 points): interpreted, a page still
+///   switches at once.
+pub const LEAN_ENGINE_ENV: &[(&str, &str)] = &[("WEBKIT_DISABLE_COMPOSITING_MODE", "1"), ("JSC_useJIT", "false")];
 
-/// Sets [`DISABLE_COMPOSITING`] unless it is set already (Linux only).
+/// Sets each of [`LEAN_ENGINE_ENV`] that is not set already (Linux only). The web process inherits
+/// the app's environment.
 ///
 /// # Safety
 /// Changes the process environment: call it before any other thread has started (first thing in
 /// `run`, before the async runtime and GTK).
-pub unsafe fn prefer_cpu_drawing() {
+pub unsafe fn lean_engine() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os(DISABLE_COMPOSITING).is_none() {
-        // SAFETY: the caller guarantees no other thread runs yet (no concurrent getenv).
-        unsafe { std::env::set_var(DISABLE_COMPOSITING, "1") };
+    for (name, value) in LEAN_ENGINE_ENV {
+        if std::env::var_os(name).is_none() {
+            // SAFETY: the caller guarantees no other thread runs yet (no concurrent getenv).
+            unsafe { std::env::set_var(name, value) };
+        }
     }
 }
 
