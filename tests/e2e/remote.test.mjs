@@ -341,7 +341,8 @@ test('an operator: the same action succeeds', shot('operator', async () => {
   await app().click(`${jobRow(JOB)} [data-testid="job-pause"]`)
   await app().click('[data-testid="confirm-dialog"] [data-testid="confirm-ok"]')
   await waitFor(`${JOB} shown paused`, async () => (await app().text(`${jobRow(JOB)} [data-testid="job-paused"]`)) === 'paused')
-  assert.equal(await app().find('[data-testid="error-banner"]'), null, `no error: ${await app().text('[data-testid="error-banner"]')}`)
+  const failed = '[data-testid="notice"][data-kind="error"]'
+  assert.equal(await app().find(failed), null, `no error: ${await app().text(failed)}`)
   assert.equal((await serverJob()).paused, true, 'the job is paused on the server')
 }))
 
@@ -350,7 +351,9 @@ test('a role lowered on the server under a running console: the next action is r
   assert.equal(await app().enabled(`${jobRow(JOB)} [data-testid="job-resume"]`), true, 'Resume is offered to the operator')
   await daemon.staffToken('e2e-operator', 'viewer') // the same member, now a viewer; their session goes on
   await app().click(`${jobRow(JOB)} [data-testid="job-resume"]`)
-  const message = await waitFor('the refusal in the error banner', () => app().text('[data-testid="error-banner"] [data-testid="error-message"]'))
+  // A refused action is an error notice (stores/notices.ts), in the catalogue's sentence.
+  const refusal = '[data-testid="notice"][data-kind="error"] [data-testid="notice-text"]'
+  const message = await waitFor('the refusal in an error notice', () => app().text(refusal))
   assert.equal(message, 'Your role (viewer) cannot resume jobs.')
   assert.equal((await serverJob()).paused, true, 'the job is still paused on the server')
   // The refusal makes the console ask who is signed in: the card and the buttons follow.
