@@ -247,7 +247,7 @@ async fn metrics_count_what_happened(database_url: Option<String>) {
     assert_eq!(empty.ocr_cap, 2.0, "the configured ocr_qps");
     assert_eq!(empty.ocr_calls_per_second, 0.0);
     assert!(!empty.ocr_paused);
-    assert_eq!(empty.job_runs.len(), 6, "every outcome listed");
+    assert_eq!(empty.job_runs.len(), 7, "every outcome listed (stopped too)");
     assert!(empty.job_runs.iter().all(|(_, n)| *n == 0));
     assert_eq!(
         (empty.orders_pending, empty.orders_cancelled, empty.orders_paid_late, empty.payment_conflicts),

@@ -94,7 +94,7 @@ async fn metrics_follow_what_happens() {
     assert_eq!(get(&before, "opsdeck_ocr_cap_calls_per_second"), 100.0, "ocr_qps");
     assert_eq!(get(&before, "opsdeck_ocr_calls_per_second"), 0.0);
     assert_eq!(get(&before, "opsdeck_ocr_paused"), 0.0);
-    for outcome in ["running", "ok", "failed", "timed_out", "missed", "skipped_overlap"] {
+    for outcome in ["running", "ok", "failed", "timed_out", "missed", "skipped_overlap", "stopped"] {
         assert_eq!(get(&before, &format!("opsdeck_job_runs{{outcome=\"{outcome}\"}}")), 0.0);
     }
     for name in [
