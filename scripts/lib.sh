@@ -107,6 +107,15 @@ build_desktop() {
   (cd "$OPSDECK_ROOT" && cargo build --quiet -p opsdeck --features custom-protocol -p opsdeckd)
 }
 
+# The release build of the same app (optimised, no debug assertions), for measuring it
+# (scripts/console-memory.sh). The same target dir as every other build; cargo rebuilds only what
+# changed, so a second call is quick.
+DESKTOP_RELEASE_BIN="$OPSDECK_ROOT/target/release/opsdeck"
+build_desktop_release() {
+  say "building the desktop app (release)"
+  (cd "$OPSDECK_ROOT" && cargo build --quiet --release -p opsdeck --features custom-protocol)
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
