@@ -56,11 +56,12 @@ describe('OcrHourChart while it collects', () => {
   it('explains its first few dots: what a point is, how often one comes, how many so far', async () => {
     const w = mount(OcrHourChart, { props: { history: samples(1), cap: 2, zone: 'UTC' } })
     expect(empty(w).exists()).toBe(false)
-    expect(collecting(w).text()).toBe(
-      'Collecting: a point is added every 30 seconds (the requests waiting, and the Baidu calls per second over those 30 seconds); the chart fills over the first hour. 1 so far.',
+    expect(collecting(w).text()).toBe('Collecting: a point every 30 seconds; the chart fills over the first hour (1 so far).')
+    expect(collecting(w).attributes('title')).toBe(
+      'Each point: the requests waiting, and the Baidu calls per second over those 30 seconds.',
     )
     await w.setProps({ history: samples(9) })
-    expect(collecting(w).text()).toContain('9 so far.')
+    expect(collecting(w).text()).toContain('(9 so far)')
     // Five minutes' worth: a line to read, no note over it.
     await w.setProps({ history: samples(10) })
     expect(collecting(w).exists()).toBe(false)
@@ -71,9 +72,8 @@ describe('OcrHourChart while it collects', () => {
     applyLocale('zh-CN')
     const w = mount(OcrHourChart, { props: { history: samples(3), cap: 2, zone: 'Asia/Shanghai' } })
     await nextTick()
-    expect(collecting(w).text()).toBe(
-      '正在采集：每 30 秒添加一个点（排队中的请求数，以及这 30 秒内平均每秒调用百度的次数），图表在第一个小时内逐渐填满。目前 3 个点。',
-    )
+    expect(collecting(w).text()).toBe('正在采集：每 30 秒一个点，图表在第一个小时内逐渐填满（目前 3 个点）。')
+    expect(collecting(w).attributes('title')).toBe('每个点：排队中的请求数，以及这 30 秒内平均每秒调用百度的次数。')
     await w.setProps({ history: [] })
     expect(empty(w).text()).toBe('暂无采样：每 30 秒采样一次队列，图表在第一个小时内逐渐填满。')
   })

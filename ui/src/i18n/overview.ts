@@ -27,9 +27,9 @@ export default {
       callsAxis: 'calls/s',
       aria: 'OCR queue depth and Baidu calls per second over the last hour; cap {cap} per second',
       empty: 'No samples yet: the queue is sampled every 30 seconds, and the chart fills over the first hour.',
-      /** Over the chart while it has its first few samples (OcrHourChart.vue). */
-      collecting:
-        'Collecting: a point is added every 30 seconds (the requests waiting, and the Baidu calls per second over those 30 seconds); the chart fills over the first hour. {count} so far.',
+      /** Over the chart while it has its first few samples (OcrHourChart.vue); `point` on hover. */
+      collecting: 'Collecting: a point every 30 seconds; the chart fills over the first hour ({count} so far).',
+      point: 'Each point: the requests waiting, and the Baidu calls per second over those 30 seconds.',
     },
     ocr: {
       title: 'OCR queue, last hour',
@@ -109,7 +109,8 @@ export default {
       callsAxis: '调用/秒',
       aria: '近 1 小时 OCR 队列深度与百度每秒调用次数；上限每秒 {cap} 次',
       empty: '暂无采样：每 30 秒采样一次队列，图表在第一个小时内逐渐填满。',
-      collecting: '正在采集：每 30 秒添加一个点（排队中的请求数，以及这 30 秒内平均每秒调用百度的次数），图表在第一个小时内逐渐填满。目前 {count} 个点。',
+      collecting: '正在采集：每 30 秒一个点，图表在第一个小时内逐渐填满（目前 {count} 个点）。',
+      point: '每个点：排队中的请求数，以及这 30 秒内平均每秒调用百度的次数。',
     },
     ocr: {
       title: 'OCR 队列（近 1 小时）',
