@@ -7,6 +7,9 @@ import { nextTick } from 'vue'
 import type { DepthSample } from '../backend'
 import { applyLocale } from '../i18n'
 
+/** Every Chart the component made, to check it destroys them. */
+const made = vi.hoisted(() => [] as { destroy: () => void }[])
+
 vi.mock('chart.js', () => {
   class Chart {
     static register = vi.fn()
@@ -17,6 +20,7 @@ vi.mock('chart.js', () => {
     constructor(_ctx: unknown, config: { data: unknown; options: unknown }) {
       this.data = config.data
       this.options = config.options
+      made.push(this)
     }
   }
   const parts = ['CategoryScale', 'Filler', 'Legend', 'LinearScale', 'LineController', 'LineElement', 'PointElement', 'Tooltip']
@@ -76,5 +80,17 @@ describe('OcrHourChart while it collects', () => {
     expect(collecting(w).attributes('title')).toBe('每个点：排队中的请求数，以及这 30 秒内平均每秒调用百度的次数。')
     await w.setProps({ history: [] })
     expect(empty(w).text()).toBe('暂无采样：每 30 秒采样一次队列，图表在第一个小时内逐渐填满。')
+  })
+})
+
+describe('OcrHourChart leaving the page', () => {
+  it('destroys its Chart: one kept per visit to the Overview would keep its canvas and data (issue 19, item 6)', () => {
+    made.length = 0
+    for (let visit = 0; visit < 3; visit++) {
+      const w = mount(OcrHourChart, { props: { history: samples(20), cap: 2, zone: 'UTC' } })
+      w.unmount()
+    }
+    expect(made).toHaveLength(3)
+    for (const chart of made) expect(chart.destroy).toHaveBeenCalledTimes(1)
   })
 })
