@@ -193,10 +193,22 @@ async function pageCounts(app) {
     }`)
 }
 
+/** How long each page took to open, from the click to its title (ms), for the progress lines. */
+const visitTimes = []
+
 async function visit(app, [link, hash]) {
+  const started = performance.now()
   await app.click(`[data-testid="${link}"]`)
   await waitFor(`the page ${hash} after clicking ${link}`, async () => (await app.execute('return location.hash')) === hash)
   await app.mustFind('[data-testid="page-title"]')
+  visitTimes.push(performance.now() - started)
+}
+
+/** The median and slowest page opening since the last call, e.g. "median 180 ms, slowest 420 ms". */
+function visitSummary() {
+  const times = visitTimes.splice(0).sort((a, b) => a - b)
+  if (times.length === 0) return 'no page opened'
+  return `a page opened in ${Math.round(times[times.length >> 1])} ms (median), ${Math.round(times[times.length - 1])} ms at most`
 }
 
 /** More environment for the app, to compare settings: CONSOLE_MEMORY_APP_ENV='{"JSC_useJIT":"true"}'. */
@@ -235,7 +247,7 @@ try {
       const counts = await pageCounts(app)
       log(
         `${Math.round((minutes * 60_000 - (end - Date.now())) / 60_000)} min, ${visits} page visits: pss ${now.pss_mb} MiB (${now.alone_mb} MiB of distinct pages), rss ${now.rss_mb} MiB ` +
-          `(${now.processes}; page: ${JSON.stringify(counts)})`,
+          `(${now.processes}; page: ${JSON.stringify(counts)}; ${visitSummary()})`,
       )
     }
   }
