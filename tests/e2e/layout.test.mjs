@@ -115,11 +115,12 @@ async function shown(css) {
 
 /**
  * Every page and panel the test measures, in order: `open` brings it up with data in its lists,
- * `close` (if any) puts it away again.
+ * `close` (if any) puts it away again; `top`: a whole page, screenshot from its top.
  */
 const PAGES = [
   {
     name: 'overview',
+    top: true,
     open: async () => {
       await nav('nav-overview')
       await waitForRows('the overview tiles', '[data-testid="overview-tiles"]')
@@ -127,6 +128,7 @@ const PAGES = [
   },
   {
     name: 'jobs',
+    top: true,
     open: async () => {
       await nav('nav-jobs')
       await waitForRows('the jobs', '[data-testid="job-row"]')
@@ -146,6 +148,7 @@ const PAGES = [
   },
   {
     name: 'ocr',
+    top: true,
     open: async () => {
       await nav('nav-ocr')
       await waitForRows('the dead OCR request', `[data-testid="ocr-row"][data-request-id="${deadOcrId}"][data-status="dead"]`)
@@ -164,6 +167,7 @@ const PAGES = [
   },
   {
     name: 'orders',
+    top: true,
     open: async () => {
       await nav('nav-orders')
       await app.click('[data-testid="orders-tab-pending"]')
@@ -197,6 +201,7 @@ const PAGES = [
   },
   {
     name: 'orders-cancelled',
+    top: true,
     open: async () => {
       await app.click('[data-testid="orders-tab-cancelled"]')
       await waitForRows('the cancelled orders', '[data-testid="cancelled-row"]')
@@ -216,6 +221,7 @@ const PAGES = [
   },
   {
     name: 'accounts',
+    top: true,
     open: async () => {
       await nav('nav-accounts')
       await waitForRows('the users', `[data-testid="user-row-${staff.user_id}"]`)
@@ -225,6 +231,7 @@ const PAGES = [
   },
   {
     name: 'audit',
+    top: true,
     open: async () => {
       await nav('nav-audit')
       await waitForRows('the audit entries', '[data-testid="audit-row"]')
@@ -232,6 +239,7 @@ const PAGES = [
   },
   {
     name: 'settings',
+    top: true,
     open: async () => {
       await nav('nav-settings')
       await app.mustFind('[data-testid="settings-language"]')
@@ -272,7 +280,11 @@ async function measurePages(pages, lang, width, height, { shots = false } = {}) 
     try {
       await page.open()
       faults.push(...(await app.execute(LAYOUT_PROBE, [page.name])))
-      if (shots) await app.screenshot(`layout/${lang}-${width}x${height}-${page.name}`)
+      if (shots) {
+        // A whole page is shown from its top (clicks scrolled it); a panel or menu where it is.
+        if (page.top) await app.execute('document.querySelector("main.content")?.scrollTo(0, 0)')
+        await app.screenshot(`layout/${lang}-${width}x${height}-${page.name}`)
+      }
       await page.close?.()
     } catch (e) {
       faults.push({ page: page.name, kind: 'not shown', text: '', path: '', detail: e.message, times: 1 })
