@@ -18,8 +18,8 @@ use opsdeck_api::ocr::{
 };
 use opsdeck_api::ops::{
     DesktopSignInStartArgs, JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCancelArgs, OcrCapArgs, OcrRetryArgs,
-    OrdersActivityArgs,
-    OcrSubmitArgs, OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, StaffRoleArgs,
+    OcrSubmitArgs, OrderCancelArgs, OrdersActivityArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs,
+    StaffRoleArgs,
 };
 use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,

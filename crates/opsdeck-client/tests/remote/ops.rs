@@ -45,7 +45,8 @@ async fn a_write_and_the_reads_after_it_round_trip_through_the_server() {
     assert_eq!(client.job_get(&operator, created.id).await.unwrap().name, name);
     let paused = client.job_pause(&operator, created.id).await.unwrap();
     assert!(paused.paused, "{paused:?}");
-    let audit = client.audit_list(&operator, opsdeck_api::audit::AuditQuery { limit: 5, ..Default::default() }).await.unwrap();
+    let audit =
+        client.audit_list(&operator, opsdeck_api::audit::AuditQuery { limit: 5, ..Default::default() }).await.unwrap();
     assert!(audit.entries.len() <= 5);
     assert!(audit.entries.iter().any(|entry| entry.target.contains(&created.id.to_string())), "{audit:?}");
     // The audit's filters and sort go as the query string too: who, a family, the range, a search.

@@ -5,8 +5,8 @@
 //! attempt changes nothing (not even the audit log). Sessions live in SQL: they outlive a
 //! restart of the core.
 
-use opsdeck_api::audit::AuditQuery;
 use opsdeck_api::accounts::{ProviderKey, Role, Staff, UserQuery};
+use opsdeck_api::audit::AuditQuery;
 use opsdeck_api::jobs::{JobDraft, JobEdit, JobPolicy, RunQuery, TriggerSpec};
 use opsdeck_api::ocr::{OcrQuery, Side};
 use opsdeck_api::orders::{NewGoods, OrderDraft, OrderKind, OrderQuery};

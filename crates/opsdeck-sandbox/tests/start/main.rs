@@ -162,7 +162,9 @@ async fn the_shops_goods_and_orders_show_up_for_a_staff_session_paid_and_expired
     let mut skus: Vec<&str> = goods.iter().map(|g| g.sku.as_str()).collect();
     skus.sort();
     assert_eq!(skus, ["SBX-FAN-01", "SBX-INK-01", "SBX-MUG-01", "SBX-TEA-01"], "the catalogue");
-    let audit = Ops::audit_list(core, &session, opsdeck_api::audit::AuditQuery { limit: 200, ..Default::default() }).await.unwrap();
+    let audit = Ops::audit_list(core, &session, opsdeck_api::audit::AuditQuery { limit: 200, ..Default::default() })
+        .await
+        .unwrap();
     assert!(
         audit.entries.iter().any(|e| e.who.starts_with("sandbox shop") && e.action.contains("goods")),
         "the shop's catalogue is created by the sandbox shop, audited: {:?}",
@@ -170,9 +172,7 @@ async fn the_shops_goods_and_orders_show_up_for_a_staff_session_paid_and_expired
     );
 
     // The buyers' orders, as the Orders page lists them.
-    let page = Ops::orders_list(core, &session, OrderQuery { limit: 100, ..Default::default() })
-        .await
-        .unwrap();
+    let page = Ops::orders_list(core, &session, OrderQuery { limit: 100, ..Default::default() }).await.unwrap();
     assert!(page.total > 0 && !page.orders.is_empty());
     assert!(page.orders.iter().all(|o| (1001..=1040).contains(&o.user_id)), "the simulated buyers' orders");
 

@@ -25,13 +25,16 @@ use opsdeck_api::accounts::{Authorization, LinkRequest, ProviderInfo, Role, Staf
 use opsdeck_api::app::AppInfo;
 use opsdeck_api::audit::{AuditPage, AuditQuery};
 use opsdeck_api::health::HealthReport;
-use opsdeck_api::jobs::{FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo};
+use opsdeck_api::jobs::{
+    FireTime, JobDraft, JobEdit, JobRun, JobView, RunPage, RunQuery, SchedulerInstance, TaskKindInfo,
+};
 use opsdeck_api::ocr::{
     CancelOutcome, IdCardFront, OcrAttempt, OcrPage, OcrQuery, OcrRequest, OcrStats, OcrSubmitted, RetryOutcome,
 };
 use opsdeck_api::ops::{
-    JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCancelArgs, OcrCapArgs, OcrRetryArgs, OcrSubmitArgs, OrdersActivityArgs,
-    OrderCancelArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, SignInStartArgs, StaffRoleArgs,
+    JobPreviewArgs, LinkResolveArgs, LinkStartArgs, OcrCancelArgs, OcrCapArgs, OcrRetryArgs, OcrSubmitArgs,
+    OrderCancelArgs, OrdersActivityArgs, SignInCancelArgs, SignInCompleteArgs, SignInExchangeArgs, SignInStartArgs,
+    StaffRoleArgs,
 };
 use opsdeck_api::orders::{
     CancelledPage, Goods, NewGoods, Order, OrderActivity, OrderDraft, OrderEvent, OrderPage, OrderQuery, OrdersSummary,

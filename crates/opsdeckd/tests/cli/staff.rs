@@ -191,7 +191,9 @@ async fn staff_token_opens_the_console_with_the_role_list_shows_it_and_revoke_en
     assert_eq!(&line_of(&staff(dir.path(), &file, &["list"]).stdout, "night-shift")[2..4], ["operator", "0"]);
 
     // Audited as the command line.
-    let audit = Ops::audit_list(&core, &admin, opsdeck_api::audit::AuditQuery { limit: 50, ..Default::default() }).await.unwrap();
+    let audit = Ops::audit_list(&core, &admin, opsdeck_api::audit::AuditQuery { limit: 50, ..Default::default() })
+        .await
+        .unwrap();
     let actions: Vec<(&str, &str)> = audit
         .entries
         .iter()
