@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { reactive, ref } from 'vue'
 import {
   toBackendError,
   useBackend,
@@ -152,11 +152,19 @@ export const useJobsStore = defineStore('jobs', () => {
   const resume = async (id: number) => putJob(await call(() => backend.jobResume(id)))
   const runNow = async (id: number) => putJob(await call(() => backend.jobRunNow(id)))
 
+  /** The runs a stop was asked for and the core has not answered yet. */
+  const stoppingRuns = reactive(new Set<number>())
+
   /** Stops a running run (on whichever instance runs it); answers the run as the core has it. */
   async function stopRun(id: number): Promise<JobRun> {
-    const run = await call(() => backend.runStop(id))
-    applyRun(run)
-    return run
+    stoppingRuns.add(id)
+    try {
+      const run = await call(() => backend.runStop(id))
+      applyRun(run)
+      return run
+    } finally {
+      stoppingRuns.delete(id)
+    }
   }
 
   async function remove(id: number): Promise<void> {
@@ -406,6 +414,7 @@ export const useJobsStore = defineStore('jobs', () => {
     resume,
     runNow,
     stopRun,
+    stoppingRuns,
     remove,
     create,
     update,
