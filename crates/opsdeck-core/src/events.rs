@@ -25,7 +25,7 @@ pub const RING_EVENTS: usize = 4096;
 /// And how many bytes of JSON they may take together. The JSON size is a fair estimate of an
 /// event's heap size; the bound keeps the ring's memory to about this whatever is published.
 /// Snapshots (the Overview, a few KB to tens of KB every few seconds; the OCR figures every second;
-/// health reports) are held only as the newest of their kind, see [`superseded_by`].
+/// health reports) are held whole only as the newest of their kind, see [`Held`].
 pub const RING_BYTES: usize = 8 * 1024 * 1024;
 
 /// A fan-out of [`EventEnvelope`]s. A slow subscriber that falls more than [`RING_EVENTS`] behind
@@ -49,12 +49,46 @@ struct Shared {
 struct Ring {
     /// The last number given (0: none yet).
     seq: u64,
-    /// Held envelopes, oldest first, each with its number and JSON size.
-    held: VecDeque<(u64, usize, Arc<EventEnvelope>)>,
+    /// Held events, oldest first, each with its number and the bytes it counts for.
+    held: VecDeque<(u64, usize, Held)>,
     bytes: usize,
-    /// The last number dropped for room (0: none): a subscriber that saw less missed it. Older
-    /// snapshots replaced by a newer one of their kind are not missed: the newer one is held.
-    lost: u64,
+}
+
+/// One event the ring holds. A snapshot (see [`superseded_by`]) that a newer one of its kind has
+/// replaced keeps only its id and time: a subscriber catching up needs the newest figures, not
+/// every second's, so its replay carries the newest snapshot's content under the old id (the ids
+/// stay one after another). Holding each whole filled the ring with OCR figures and Overviews
+/// (about 230 KB of JSON a minute while a console is open, the sandbox shop at its default pace)
+/// up to its byte bound: 8 MB more in the desktop's own core after half an hour, for nothing
+/// (issue 19, item 6).
+enum Held {
+    Whole(Arc<EventEnvelope>),
+    Replaced { id: String, at_us: i64, kind: std::mem::Discriminant<Event> },
+}
+
+/// What a replaced snapshot counts for in the ring's bytes: its id and time.
+const REPLACED_BYTES: usize = 64;
+
+impl Ring {
+    /// The held events after `after`, oldest first; a replaced snapshot with the content of the
+    /// newest of its kind (held whole: it came later, and the ring drops the oldest first).
+    fn replay_after(&self, after: u64) -> Vec<Arc<EventEnvelope>> {
+        let newest = |kind: std::mem::Discriminant<Event>| {
+            self.held.iter().rev().find_map(|(_, _, held)| match held {
+                Held::Whole(e) if std::mem::discriminant(&e.event) == kind => Some(e),
+                _ => None,
+            })
+        };
+        self.held
+            .iter()
+            .filter(|(seq, _, _)| *seq > after)
+            .filter_map(|(_, _, held)| match held {
+                Held::Whole(e) => Some(e.clone()),
+                Held::Replaced { id, at_us, kind } => newest(*kind)
+                    .map(|e| Arc::new(EventEnvelope { id: id.clone(), at_us: *at_us, event: e.event.clone() })),
+            })
+            .collect()
+    }
 }
 
 /// A subscription from a given id: what to deliver first, then the live receiver.
@@ -73,7 +107,7 @@ impl EventBus {
         EventBus {
             shared: Arc::new(Shared {
                 boot: format!("{:016x}", fastrand::u64(..)),
-                state: Mutex::new(Ring { seq: 0, held: VecDeque::new(), bytes: 0, lost: 0 }),
+                state: Mutex::new(Ring { seq: 0, held: VecDeque::new(), bytes: 0 }),
                 sender,
                 joined: Notify::new(),
             }),
@@ -89,22 +123,24 @@ impl EventBus {
         let envelope = Arc::new(EventEnvelope { id: self.id(seq), at_us: now_us(), event });
         if superseded_by(&envelope.event) {
             let kind = std::mem::discriminant(&envelope.event);
-            let mut freed = 0;
-            ring.held.retain(|(_, size, held)| {
-                let older = std::mem::discriminant(&held.event) == kind;
-                if older {
-                    freed += size;
-                }
-                !older
-            });
-            ring.bytes -= freed;
+            // At most one whole snapshot of a kind is held: the newest, replaced now.
+            let Ring { held, bytes, .. } = &mut *ring;
+            if let Some((_, size, entry)) = held
+                .iter_mut()
+                .rev()
+                .find(|(_, _, held)| matches!(held, Held::Whole(e) if std::mem::discriminant(&e.event) == kind))
+                && let Held::Whole(older) = entry
+            {
+                *entry = Held::Replaced { id: older.id.clone(), at_us: older.at_us, kind };
+                *bytes = *bytes - *size + REPLACED_BYTES;
+                *size = REPLACED_BYTES;
+            }
         }
-        ring.held.push_back((seq, size, envelope.clone()));
+        ring.held.push_back((seq, size, Held::Whole(envelope.clone())));
         ring.bytes += size;
         while ring.held.len() > RING_EVENTS || (ring.bytes > RING_BYTES && ring.held.len() > 1) {
-            if let Some((dropped, size, _)) = ring.held.pop_front() {
+            if let Some((_, size, _)) = ring.held.pop_front() {
                 ring.bytes -= size;
-                ring.lost = dropped;
             }
         }
         // No subscribers is fine: nobody has the console open.
@@ -135,11 +171,9 @@ impl EventBus {
                 None => (Vec::new(), true),
                 Some(id) => match self.seq_of(id) {
                     Some(after) if after <= ring.seq => {
-                        // Complete when nothing after `after` was dropped for room (a snapshot
-                        // replaced by a newer one of its kind is not missed: the newer one follows).
-                        let replay: Vec<_> =
-                            ring.held.iter().filter(|(seq, _, _)| *seq > after).map(|(_, _, e)| e.clone()).collect();
-                        (replay, ring.lost <= after)
+                        let oldest = ring.held.front().map_or(ring.seq + 1, |(seq, _, _)| *seq);
+                        // Complete when the ring still holds the event right after `after`.
+                        (ring.replay_after(after), oldest <= after + 1)
                     }
                     _ => (Vec::new(), false),
                 },
@@ -214,11 +248,7 @@ impl EventReceiver {
     }
 }
 
-/// Whether `event` is a whole snapshot that makes the held ones of its kind useless: a subscriber
-/// catching up needs the newest figures, not every second's. Without this the ring filled with
-/// OCR figures and Overviews (about 230 KB of JSON a minute while a console is open, the sandbox
-/// shop at its default pace) up to its byte bound: 8 MB more in the desktop's own core after half
-/// an hour, for nothing (issue 19, item 6).
+/// Whether `event` is a whole snapshot that a newer one of its kind replaces ([`Held`]).
 fn superseded_by(event: &Event) -> bool {
     matches!(event, Event::Health { .. } | Event::OcrStats { .. } | Event::Overview { .. })
 }
@@ -296,34 +326,43 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_replaces_the_held_one_of_its_kind_and_resuming_after_it_needs_no_resync() {
+    fn a_replaced_snapshot_keeps_its_id_and_replays_with_the_newest_content() {
         let bus = EventBus::new();
-        let health = || Event::Health {
+        let health = |target: &str| Event::Health {
             report: opsdeck_api::health::HealthReport {
-                database: opsdeck_api::health::ComponentHealth::unknown("sqlite://db".into()),
+                database: opsdeck_api::health::ComponentHealth::unknown(target.into()),
                 redis: opsdeck_api::health::ComponentHealth::unknown("redis://r".into()),
                 checked_at: chrono::Utc::now(),
             },
         };
-        bus.publish(health()); // 1
+        let target = |e: &EventEnvelope| match &e.event {
+            Event::Health { report } => report.database.target.clone(),
+            other => panic!("a health report, got {other:?}"),
+        };
+        bus.publish(health("first")); // 1
         bus.publish(Event::JobsChanged); // 2
-        for _ in 0..1000 {
-            bus.publish(health()); // 3..=1002
+        for i in 0..1000 {
+            bus.publish(health(&format!("{i:01000}"))); // 3..=1002, a kilobyte each
         }
         bus.publish(Event::OrdersChanged); // 1003
         {
             let ring = bus.lock();
-            let held: Vec<u64> = ring.held.iter().map(|(seq, _, _)| *seq).collect();
-            assert_eq!(held, [2, 1002, 1003], "only the newest health report is held");
-            assert_eq!(ring.bytes, ring.held.iter().map(|(_, size, _)| size).sum::<usize>());
+            let whole = ring.held.iter().filter(|(_, _, held)| matches!(held, Held::Whole(_))).count();
+            assert_eq!(whole, 3, "the jobs and orders events and the newest report are held whole");
+            assert!(
+                ring.bytes < 1003 * REPLACED_BYTES + 2 * 1024,
+                "{} bytes: the replaced reports' content is gone",
+                ring.bytes
+            );
         }
-        // After the first report (replaced since): what followed, with the newest report.
+        // After the first report: every event since, one after another, the reports as the newest.
         let resumed = bus.subscribe_from(Some(&bus.resync_after(1).id));
         assert!(resumed.resync.is_none(), "nothing was missed");
-        assert_eq!(seqs(&bus, &resumed.replay), [2, 1002, 1003]);
-        let resumed = bus.subscribe_from(Some(&bus.resync_after(500).id));
-        assert!(resumed.resync.is_none());
-        assert_eq!(seqs(&bus, &resumed.replay), [1002, 1003]);
+        assert_eq!(seqs(&bus, &resumed.replay), (2..=1003).collect::<Vec<_>>());
+        let newest = format!("{:01000}", 999);
+        for e in resumed.replay.iter().filter(|e| matches!(e.event, Event::Health { .. })) {
+            assert_eq!(target(e), newest, "{}", e.id);
+        }
     }
 
     #[test]
