@@ -1,5 +1,5 @@
 //! The console window's web view settings that keep its memory small (issue 19, item 6; measured
-//! with `scripts/console-memory.sh`, figures in ARCHITECTURE.md).
+//! with `scripts/console-memory.sh`, the figures in the README, "Measuring the console's memory").
 //!
 //! On Linux the web view is WebKitGTK, whose defaults suit a browser: GPU compositing (without a
 //! GPU, as on a virtual display, a VM or a remote desktop, Mesa's software GL), a JavaScript JIT in
@@ -12,7 +12,7 @@ use tauri::{Runtime, WebviewWindow};
 /// What the web engine reads from the environment when it starts, set by [`lean_engine`] unless
 /// the user set them (e.g. `WEBKIT_DISABLE_COMPOSITING_MODE=0` for GPU drawing, `JSC_useJIT=true`).
 /// Measured under Xvfb with `scripts/console-memory.sh` (release build, web process RSS after
-/// sign-in and 20 s idle -> after 40 page visits; ARCHITECTURE.md has the whole run):
+/// sign-in and 20 s idle -> after 40 page visits; the README has a whole run):
 ///
 /// - `WEBKIT_DISABLE_COMPOSITING_MODE=1`: the web process draws on the CPU, with no compositing
 ///   layers and their GL buffers (Mesa's llvmpipe without a GPU). The web view's own setting
