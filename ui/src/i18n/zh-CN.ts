@@ -5,7 +5,8 @@ const zhCN: Messages = {
   app: {
     name: 'OpsDeck',
     outsideDesktop: 'OpsDeck 控制台需在桌面应用中运行（以后也可连接守护进程运行）',
-    sandbox: '沙盒模式：模拟服务商与模拟商店',
+    // The zero-width space after the colon is where the sidebar's note may break (word-break: keep-all).
+    sandbox: '沙盒模式：\u200b模拟服务商与模拟商店',
     sandboxHint:
       '未配置任何服务商凭据：百度、支付宝和各登录服务商均为内置模拟服务，并有一个模拟商店在下单和提交身份证图片。配置凭据即可退出沙盒模式。',
   },
