@@ -58,8 +58,10 @@ describe('OcrCallsChart', () => {
     expect(datasets[0]!.data.slice(0, 4)).toEqual([0, 1, 2, 0])
     expect(new Set(datasets[1]!.data)).toEqual(new Set([2]))
     expect(w.get('[data-testid="ocr-chart"]').attributes('data-cap')).toBe('2')
+    const canvas = w.get('canvas').element as HTMLCanvasElement
     w.unmount()
     expect(charts[0]!.destroy).toHaveBeenCalledTimes(1)
+    expect([canvas.width, canvas.height], 'an empty canvas: WebKit frees its pixels now, not at its next GC').toEqual([0, 0])
   })
 
   it('redraws in place when new figures arrive', async () => {

@@ -93,4 +93,11 @@ describe('OcrHourChart leaving the page', () => {
     expect(made).toHaveLength(3)
     for (const chart of made) expect(chart.destroy).toHaveBeenCalledTimes(1)
   })
+
+  it('empties its canvas, so WebKit frees its pixels now rather than at its next garbage collection', () => {
+    const w = mount(OcrHourChart, { props: { history: samples(20), cap: 2, zone: 'UTC' } })
+    const canvas = w.get('canvas').element as HTMLCanvasElement
+    w.unmount()
+    expect([canvas.width, canvas.height]).toEqual([0, 0])
+  })
 })
