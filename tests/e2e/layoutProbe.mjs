@@ -15,6 +15,8 @@
 //   an ancestor that clips or scrolls it sideways (a table wider than its card hides its last
 //   columns, the action buttons with them).
 // - `sideways`: the document or the console's content pane scrolls sideways.
+// - `covers`: a note (role="note", e.g. a chart's "collecting its first points") lies over a
+//   chart's drawing: the lines ran through its text.
 
 /** The in-page script; `arguments[0]` is the page's name. Returns an array of faults. */
 export const LAYOUT_PROBE = String.raw`
@@ -205,6 +207,18 @@ for (const el of document.querySelectorAll('body *')) {
   if (getComputedStyle(el).textOverflow !== 'ellipsis') continue
   if (el.scrollWidth > el.clientWidth + 1 && !truncatesOnPurpose(el)) {
     fault('clipped', el, 'truncated with an ellipsis (content ' + el.scrollWidth + ' px in ' + el.clientWidth + ' px) but no title with the full text')
+  }
+}
+
+// A note never lies over a chart's drawing.
+for (const canvas of document.querySelectorAll('canvas')) {
+  if (!visible(canvas) || canvas.width === 0) continue
+  const c = canvas.getBoundingClientRect()
+  for (const note of document.querySelectorAll('[role="note"]')) {
+    if (!visible(note)) continue
+    const n = note.getBoundingClientRect()
+    const overlap = Math.min(c.right, n.right) - Math.max(c.left, n.left) > 1 && Math.min(c.bottom, n.bottom) - Math.max(c.top, n.top) > 1
+    if (overlap) fault('covers', note, 'lies over a chart (note ' + px(n.top) + '-' + px(n.bottom) + ' px, chart ' + px(c.top) + '-' + px(c.bottom) + ' px from the top)')
   }
 }
 
