@@ -297,7 +297,8 @@ describe('Tauri backend', () => {
     handler?.({ payload: status })
     expect(seen).toEqual([status])
     off()
-    expect(unlisten).toHaveBeenCalledTimes(1)
+    handler?.({ payload: status })
+    expect(seen).toEqual([status])
   })
 
   it('passes a forbidden refusal through as a BackendError', async () => {
@@ -341,7 +342,8 @@ describe('Tauri backend', () => {
     handler?.({ payload: { status: 'cancelled' } })
     expect(seen).toEqual([{ status: 'cancelled' }])
     off()
-    expect(unlisten).toHaveBeenCalledTimes(1)
+    handler?.({ payload: { status: 'cancelled' } })
+    expect(seen).toEqual([{ status: 'cancelled' }])
   })
 
   it('keeps the field of a validation error', async () => {
@@ -362,7 +364,7 @@ describe('Tauri backend', () => {
     await expect(b.appInfo()).rejects.toEqual({ code: 'unknown', message: 'plain failure' })
   })
 
-  it('listens on core-event, passes payloads through and returns the unlisten', async () => {
+  it('listens on core-event, passes payloads through until unsubscribed', async () => {
     const unlisten = vi.fn()
     let handler: ((e: { payload: unknown }) => void) | undefined
     listen.mockImplementation(async (_name: string, h: (e: { payload: unknown }) => void) => {
@@ -379,7 +381,67 @@ describe('Tauri backend', () => {
     handler?.({ payload: event })
     expect(seen).toEqual([event])
     off()
-    expect(unlisten).toHaveBeenCalledTimes(1)
+    handler?.({ payload: event })
+    expect(seen).toEqual([event])
+  })
+
+  it('keeps one Tauri listener per event however often pages subscribe and unsubscribe', async () => {
+    const unlisten = vi.fn()
+    const handlers: ((e: { payload: unknown }) => void)[] = []
+    listen.mockImplementation(async (_name: string, h: (e: { payload: unknown }) => void) => {
+      handlers.push(h)
+      return unlisten
+    })
+    const b = createTauriBackend()
+    const first: unknown[] = []
+    const second: unknown[] = []
+    // Two pages open and close ten times each.
+    for (let i = 0; i < 10; i++) {
+      const offFirst = await b.onCoreEvent((e) => first.push(e))
+      const offSecond = await b.onCoreEvent((e) => second.push(e))
+      offFirst()
+      offSecond()
+    }
+    expect(listen).toHaveBeenCalledTimes(1)
+    expect(unlisten).not.toHaveBeenCalled()
+    const stillOpen = await b.onCoreEvent((e) => first.push(e))
+    const other = await b.onConnectionState((e) => second.push(e))
+    expect(listen).toHaveBeenCalledTimes(2)
+    const event = { kind: 'health', report: report() }
+    handlers[0]?.({ payload: event })
+    expect(first).toEqual([event])
+    expect(second).toEqual([])
+    stillOpen()
+    other()
+    handlers[0]?.({ payload: event })
+    expect(first).toEqual([event])
+  })
+
+  it('lets a callback unsubscribe while an event is being delivered', async () => {
+    let handler: ((e: { payload: unknown }) => void) | undefined
+    listen.mockImplementation(async (_name: string, h: (e: { payload: unknown }) => void) => {
+      handler = h
+      return vi.fn()
+    })
+    const b = createTauriBackend()
+    const seen: string[] = []
+    const offA: () => void = await b.onCoreEvent(() => {
+      seen.push('a')
+      offA()
+    })
+    await b.onCoreEvent(() => seen.push('b'))
+    handler?.({ payload: { kind: 'resync' } })
+    handler?.({ payload: { kind: 'resync' } })
+    expect(seen).toEqual(['a', 'b', 'b'])
+  })
+
+  it('tries to listen again after a failed listen', async () => {
+    listen.mockRejectedValueOnce(new Error('no IPC')).mockResolvedValue(vi.fn())
+    const b = createTauriBackend()
+    await expect(b.onCoreEvent(() => {})).rejects.toMatchObject({ message: expect.stringContaining('no IPC') })
+    const off = await b.onCoreEvent(() => {})
+    expect(listen).toHaveBeenCalledTimes(2)
+    off()
   })
 
   it('detects the Tauri runtime by its IPC bridge', () => {

@@ -80,11 +80,38 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
-async function subscribe<T>(event: string, cb: (payload: T) => void): Promise<() => void> {
-  try {
-    return await listen<T>(event, (e) => cb(e.payload))
-  } catch (e) {
-    throw toBackendError(e)
+/**
+ * The app's events, one Tauri listener per event name for the backend's life, fanned out here to
+ * whoever subscribes. Pages subscribe and unsubscribe as they open and close; had each done so
+ * through Tauri, every `listen`/`unlisten` would leave a record in the page that is never freed
+ * (tauri 2 keeps them by id), a little more memory on every page visit (issue 19, item 6).
+ */
+function eventHub() {
+  const channels = new Map<string, { callbacks: Set<(payload: unknown) => void>; listening: Promise<unknown> }>()
+  return async function subscribe<T>(event: string, cb: (payload: T) => void): Promise<() => void> {
+    let channel = channels.get(event)
+    if (!channel) {
+      const callbacks = new Set<(payload: unknown) => void>()
+      // A copy: a callback may unsubscribe (or subscribe another) while it runs.
+      const listening = listen<unknown>(event, (e) => [...callbacks].forEach((f) => f(e.payload)))
+      channel = { callbacks, listening }
+      channels.set(event, channel)
+      // A failed listen is not kept: the next subscription tries again.
+      listening.catch(() => {
+        if (channels.get(event) === channel) channels.delete(event)
+      })
+    }
+    const { callbacks, listening } = channel
+    try {
+      await listening
+    } catch (e) {
+      throw toBackendError(e)
+    }
+    const own = (payload: unknown) => cb(payload as T)
+    callbacks.add(own)
+    return () => {
+      callbacks.delete(own)
+    }
   }
 }
 
@@ -100,6 +127,7 @@ function orderQuery(q: OrderQuery): Record<string, unknown> {
 }
 
 export function createTauriBackend(): Backend {
+  const subscribe = eventHub()
   return {
     healthReport: () => call<HealthReport>('health_report'),
     appInfo: () => call<AppInfo>('app_info'),
