@@ -10,7 +10,7 @@
 // a shared library once per process that maps it; PSS (from /proc/PID/smaps_rollup) splits each
 // shared page between the processes that map it, so the sum counts it once.
 
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 
@@ -155,13 +155,31 @@ function distinctKiB(pids) {
   return frames.size * 4
 }
 
+/**
+ * With CONSOLE_MEMORY_SMAPS_DIR set, each measurement also copies every process's
+ * /proc/PID/smaps there (LABEL-NAME-PID.smaps), to see which mappings hold the memory.
+ */
+function keepSmaps(label, processes) {
+  const dir = process.env.CONSOLE_MEMORY_SMAPS_DIR
+  if (!dir) return
+  mkdirSync(dir, { recursive: true })
+  for (const p of processes) {
+    try {
+      writeFileSync(`${dir}/${label}-${p.name}-${p.pid}.smaps`, readFileSync(`/proc/${p.pid}/smaps`, 'utf8'))
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
 /** The app (the driver's children) and everything under it, summed, in MiB; per process too. */
-function measure(driverPid) {
+function measure(driverPid, label) {
   const processes = []
   for (const pid of descendants(driverPid)) {
     const r = rollup(pid)
     if (r) processes.push({ pid, name: processName(pid), ...r })
   }
+  keepSmaps(label, processes)
   if (processes.length === 0) throw new Error(`the app is not running (no process under WebKitWebDriver, pid ${driverPid})`)
   const mib = (kib) => Math.round((kib / 1024) * 10) / 10
   const alone = distinctKiB(processes.map((p) => p.pid))
@@ -231,7 +249,7 @@ try {
   await signIn(app)
   log(`signed in; idling ${idleSeconds} s on the Overview`)
   await delay(idleSeconds * 1000)
-  const idle = measure(driverPid)
+  const idle = measure(driverPid, 'idle')
   log(`idle: pss ${idle.pss_mb} MiB (${idle.alone_mb} MiB of distinct pages), rss ${idle.rss_mb} MiB (${idle.processes})`)
 
   const end = Date.now() + minutes * 60_000
@@ -243,7 +261,7 @@ try {
     await delay(pageSeconds * 1000)
     if (Date.now() >= nextReport) {
       nextReport += 60_000
-      const now = measure(driverPid)
+      const now = measure(driverPid, `minute-${String(Math.round((Date.now() - (end - minutes * 60_000)) / 60_000)).padStart(3, '0')}`)
       const counts = await pageCounts(app)
       log(
         `${Math.round((minutes * 60_000 - (end - Date.now())) / 60_000)} min, ${visits} page visits: pss ${now.pss_mb} MiB (${now.alone_mb} MiB of distinct pages), rss ${now.rss_mb} MiB ` +
@@ -254,7 +272,7 @@ try {
   // Back on the Overview, where the idle figure was taken.
   await visit(app, PAGES[0])
   await delay(pageSeconds * 1000)
-  const after = measure(driverPid)
+  const after = measure(driverPid, 'after')
   log(`after ${minutes} min (${visits} page visits): pss ${after.pss_mb} MiB (${after.alone_mb} MiB of distinct pages), rss ${after.rss_mb} MiB (${after.processes})`)
   process.stdout.write(
     `${JSON.stringify({

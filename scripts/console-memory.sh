@@ -11,7 +11,9 @@
 # Goals: idle_pss_mb <= 250 and after_soak_pss_mb <= 1.1 x idle_pss_mb at 30 minutes.
 # Options: --minutes N, --page-seconds S (time on each page, default 3), --idle-seconds S (60),
 # --no-build (measure the release binary as it is). CONSOLE_MEMORY_APP_ENV='{"JSC_useJIT":"true"}'
-# adds environment for the app (to compare with the engine settings of src-tauri/src/webview.rs).
+# adds environment for the app (to compare with the engine settings of src-tauri/src/webview.rs);
+# CONSOLE_MEMORY_SMAPS_DIR=DIR keeps every process's /proc/PID/smaps at each figure, to see which
+# mappings hold the memory.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$OPSDECK_ROOT"
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
       ;;
     --minutes=* | --page-seconds=* | --idle-seconds=*) args+=("$1") ;;
     -h | --help)
-      sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) die "unknown argument $1 (expected --minutes N, --page-seconds S, --idle-seconds S, --no-build)" ;;
@@ -44,7 +46,7 @@ if [ "$build" = 1 ]; then
   build_ui >&2
   build_desktop_release >&2
 fi
-[ -x "$DESKTOP_RELEASE_BIN" ] || die "no release build at $DESKTOP_RELEASE_BIN (run without --no-build)"
+[ -x "$DESKTOP_RELEASE_BIN" ] || die "no desktop build at $DESKTOP_RELEASE_BIN (run without --no-build)"
 
 WORK="$(mktemp -d /tmp/opsdeck-console-memory.XXXXXX)"
 XVFB_PID=""

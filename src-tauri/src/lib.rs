@@ -69,6 +69,7 @@ pub fn run() -> ExitCode {
         return ExitCode::from(3);
     }
     init_logging(&config.log);
+    webview::watch_memory();
     let keychain = OsKeychain::available();
     let sandbox = cli.sandbox;
     // Embedded, the daemon's start-up too: in sandbox mode (no provider credentials configured,
