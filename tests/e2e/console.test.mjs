@@ -3,6 +3,7 @@
 // first (the built-in fake Weibo's first user, the first sign-in: admin).
 
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 
 import { openConsole, signIn, waitFor } from './harness.mjs'
@@ -29,6 +30,23 @@ before(async () => {
 after(async () => {
   await opened?.close()
 })
+
+/** The pids of `parent`'s children whose command name is `name`. */
+function childrenNamed(parent, name) {
+  const found = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === parent && comm === name) found.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found
+}
 
 const status = (which) => app.attribute(`[data-testid="status-${which}"]`, 'data-status')
 const title = () => app.text('[data-testid="page-title"]')
@@ -63,4 +81,23 @@ test('the status bar shows Redis unreachable within seconds of it stopping, and 
 
   await redis.restart()
   await waitFor('Redis shown healthy again', async () => (await status('redis')) === 'ok', { timeoutMs: 10_000 })
+})
+
+// Issue 19, item 6 (src-tauri/src/webview.rs, NO_GL_ENV): the page is drawn on the CPU, so the
+// app process loads no GL driver (Mesa's and its libLLVM were about 20 MiB of it), and the page
+// is still painted.
+test('the app process loads no GL driver, and the page is painted', async () => {
+  await waitFor('the Overview page', async () => (await title()) === 'Overview')
+  const [pid] = childrenNamed(app.driver.pid, 'opsdeck')
+  assert.ok(pid, `no opsdeck process under WebKitWebDriver (pid ${app.driver.pid})`)
+  const gl = readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .filter((line) => /libLLVM|swrast_dri|libGLX_mesa|libEGL_mesa/.test(line))
+    .map((line) => line.slice(line.lastIndexOf(' ') + 1))
+  assert.deepEqual([...new Set(gl)], [], 'GL libraries in the app process')
+  // WebDriver's screenshot is the web process's own drawing of the page: many colours, not a
+  // blank or single-colour frame.
+  const file = await app.screenshot('console/painted')
+  const png = readFileSync(file)
+  assert.ok(png.length > 20_000, `the page's screenshot is ${png.length} bytes: nothing drawn?`)
 })
