@@ -52,6 +52,7 @@ struct Cli {
 pub fn run() -> ExitCode {
     // SAFETY: the first thing the app does; no other thread has started yet.
     unsafe { webview::lean_engine() };
+    webview::lean_malloc();
     let cli = Cli::parse();
     let config = match Config::load(&ConfigSource { file: cli.config }) {
         Ok(config) => config,
