@@ -14,7 +14,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, wr
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 
-import { openConsole, signIn, waitFor } from '../tests/e2e/harness.mjs'
+import { descendants, openConsole, processName, signIn, waitFor } from '../tests/e2e/harness.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -45,44 +45,6 @@ const PAGES = [
 ]
 
 const log = (message) => process.stderr.write(`console-memory: ${message}\n`)
-
-/** pid -> [child pids], from /proc/PID/stat (the parent is the 4th field, after the `(comm)`). */
-function childrenByParent() {
-  const children = new Map()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let stat
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-    } catch {
-      continue // gone meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    if (!children.has(ppid)) children.set(ppid, [])
-    children.get(ppid).push(Number(entry))
-  }
-  return children
-}
-
-function descendants(pid) {
-  const children = childrenByParent()
-  const found = []
-  const stack = [...(children.get(pid) ?? [])]
-  while (stack.length) {
-    const p = stack.pop()
-    found.push(p)
-    stack.push(...(children.get(p) ?? []))
-  }
-  return found
-}
-
-function processName(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-  } catch {
-    return null
-  }
-}
 
 /** { rss, pss } in KiB for one process, from smaps_rollup; null when it is gone. */
 function rollup(pid) {
@@ -261,10 +223,11 @@ try {
     await delay(pageSeconds * 1000)
     if (Date.now() >= nextReport) {
       nextReport += 60_000
-      const now = measure(driverPid, `minute-${String(Math.round((Date.now() - (end - minutes * 60_000)) / 60_000)).padStart(3, '0')}`)
+      const minute = Math.round((minutes * 60_000 - (end - Date.now())) / 60_000)
+      const now = measure(driverPid, `minute-${String(minute).padStart(3, '0')}`)
       const counts = await pageCounts(app)
       log(
-        `${Math.round((minutes * 60_000 - (end - Date.now())) / 60_000)} min, ${visits} page visits: pss ${now.pss_mb} MiB (${now.alone_mb} MiB of distinct pages), rss ${now.rss_mb} MiB ` +
+        `${minute} min, ${visits} page visits: pss ${now.pss_mb} MiB (${now.alone_mb} MiB of distinct pages), rss ${now.rss_mb} MiB ` +
           `(${now.processes}; page: ${JSON.stringify(counts)}; ${visitSummary()})`,
       )
     }

@@ -3,10 +3,10 @@
 // first (the built-in fake Weibo's first user, the first sign-in: admin).
 
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 
-import { openConsole, signIn, waitFor } from './harness.mjs'
+import { descendants, openConsole, processName, signIn, waitFor } from './harness.mjs'
 
 const PAGES = [
   ['nav-overview', 'Overview'],
@@ -30,23 +30,6 @@ before(async () => {
 after(async () => {
   await opened?.close()
 })
-
-/** The pids of `parent`'s children whose command name is `name`. */
-function childrenNamed(parent, name) {
-  const found = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-      if (ppid === parent && comm === name) found.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found
-}
 
 const status = (which) => app.attribute(`[data-testid="status-${which}"]`, 'data-status')
 const title = () => app.text('[data-testid="page-title"]')
@@ -88,7 +71,7 @@ test('the status bar shows Redis unreachable within seconds of it stopping, and 
 // is still painted.
 test('the app process loads no GL driver, and the page is painted', async () => {
   await waitFor('the Overview page', async () => (await title()) === 'Overview')
-  const [pid] = childrenNamed(app.driver.pid, 'opsdeck')
+  const pid = descendants(app.driver.pid).find((p) => processName(p) === 'opsdeck')
   assert.ok(pid, `no opsdeck process under WebKitWebDriver (pid ${app.driver.pid})`)
   const gl = readFileSync(`/proc/${pid}/maps`, 'utf8')
     .split('\n')
