@@ -58,22 +58,31 @@ function rollup(pid) {
   return { rss: field('Rss'), pss: field('Pss') }
 }
 
+/** Libraries whose pages the measured processes may share with other processes on the machine. */
+const SHARED_LIBRARIES = ['libwebkit2gtk', 'libjavascriptcoregtk', 'libLLVM']
+
 /**
- * How many other processes on the machine map WebKitGTK (other consoles, tests): they share its
- * pages with ours, so our PSS is lower while they run and higher when they stop. Logged next to
- * each figure to read it by.
+ * The other processes on the machine that map the big libraries our processes map (other
+ * consoles, tests, and any X server with GLX: Mesa's driver loads libLLVM, which WebKit's web
+ * process maps too). They share those pages with ours, so our PSS is lower while they run and
+ * higher when they stop. Logged next to each figure, as NAME[PID], to read it by; the display this
+ * measurement runs on (CONSOLE_MEMORY_XVFB_PID, set by console-memory.sh) is part of the set-up and
+ * not listed.
  */
-function otherWebKitProcesses(ours) {
-  let count = 0
+function otherSharers(ours) {
+  const own = Number(process.env.CONSOLE_MEMORY_XVFB_PID)
+  const found = []
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || ours.has(Number(entry))) continue
+    const pid = Number(entry)
+    if (!/^\d+$/.test(entry) || ours.has(pid) || pid === own) continue
     try {
-      if (readFileSync(`/proc/${entry}/maps`, 'utf8').includes('libwebkit2gtk')) count++
+      const maps = readFileSync(`/proc/${entry}/maps`, 'utf8')
+      if (SHARED_LIBRARIES.some((library) => maps.includes(library))) found.push(`${processName(pid)}[${pid}]`)
     } catch {
       // gone meanwhile, or not ours to read
     }
   }
-  return count
+  return found.length ? found.join(' ') : 'none'
 }
 
 /**
@@ -151,7 +160,7 @@ function measure(driverPid, label) {
     pss_mb: mib(processes.reduce((s, p) => s + p.pss, 0)),
     processes:
       processes.map((p) => `${p.name}[${p.pid}] pss ${mib(p.pss)} rss ${mib(p.rss)}`).join(', ') +
-      `; other processes mapping WebKitGTK: ${otherWebKitProcesses(new Set(processes.map((p) => p.pid)))}`,
+      `; other processes sharing its libraries: ${otherSharers(new Set(processes.map((p) => p.pid)))}`,
   }
 }
 

@@ -65,5 +65,5 @@ say "measuring the console's memory (${args[*]:-default options})"
 # The driver starts the app's own Redis (tests/e2e/harness.mjs, openConsole) and removes it after.
 # Nothing from the caller's environment configures the app.
 env -u OPSDECK_DATABASE_URL -u OPSDECK_REDIS_URL -u OPSDECK_SERVER_URL -u OPSDECK_DATA_DIR \
-  DISPLAY=":$(head -n1 "$WORK/display")" OPSDECK_DESKTOP_BIN="$DESKTOP_RELEASE_BIN" \
+  DISPLAY=":$(head -n1 "$WORK/display")" CONSOLE_MEMORY_XVFB_PID="$XVFB_PID" OPSDECK_DESKTOP_BIN="$DESKTOP_RELEASE_BIN" \
   node scripts/console-memory.mjs "${args[@]}"
