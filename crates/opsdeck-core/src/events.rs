@@ -4,15 +4,17 @@
 //! Every published event becomes an [`EventEnvelope`] with an id `<boot>-<seq>`: `boot` is random
 //! per bus (per core started), so an id from another process, or from before a restart, is
 //! recognised as unknown; `seq` counts up from 1. The bus keeps the last envelopes (a bounded
-//! ring) so that a subscriber that lost its connection resumes after the last id it saw
-//! ([`EventBus::subscribe_from`]) without a gap, or is told to reload ([`Event::Resync`]) when
-//! what it missed is gone.
+//! ring, of the last [`RING_AGE`] at most) so that a subscriber that lost its connection resumes
+//! after the last id it saw ([`EventBus::subscribe_from`]) without a gap, or is told to reload
+//! ([`Event::Resync`]) when what it missed is gone.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{Notify, broadcast};
+use tokio::time::Instant;
 
 pub use opsdeck_api::events::{Event, EventEnvelope};
 
@@ -27,6 +29,15 @@ pub const RING_EVENTS: usize = 4096;
 /// Snapshots (the Overview, a few KB to tens of KB every few seconds; the OCR figures every second;
 /// health reports) are held whole only as the newest of their kind, see [`Held`].
 pub const RING_BYTES: usize = 8 * 1024 * 1024;
+
+/// And for how long: the ring drops what is older. The replay is for a subscriber whose link
+/// broke (a dropped connection, a restarted proxy: the desktop opens its stream again within
+/// seconds); one away longer reloads, as after a restart of the core. Without it the ring filled
+/// up to [`RING_EVENTS`] however slowly events came: at the sandbox shop's default pace (about
+/// three events a second) the desktop's own core kept growing for over 20 minutes, for replays
+/// nobody would ask for (30-minute runs of `scripts/console-memory.sh`, app process PSS: +5.8 MiB
+/// and still rising; with the age +4.1, level from minute 20; issue 19, item 6).
+pub const RING_AGE: Duration = Duration::from_secs(120);
 
 /// A fan-out of [`EventEnvelope`]s. A slow subscriber that falls more than [`RING_EVENTS`] behind
 /// skips ahead (and is told so by `RecvError::Lagged`); publishing never blocks the core.
@@ -49,8 +60,9 @@ struct Shared {
 struct Ring {
     /// The last number given (0: none yet).
     seq: u64,
-    /// Held events, oldest first, each with its number and the bytes it counts for.
-    held: VecDeque<(u64, usize, Held)>,
+    /// Held events, oldest first, each with its number, the bytes it counts for and when it was
+    /// published.
+    held: VecDeque<(u64, usize, Instant, Held)>,
     bytes: usize,
 }
 
@@ -74,15 +86,15 @@ impl Ring {
     /// newest of its kind (held whole: it came later, and the ring drops the oldest first).
     fn replay_after(&self, after: u64) -> Vec<Arc<EventEnvelope>> {
         let newest = |kind: std::mem::Discriminant<Event>| {
-            self.held.iter().rev().find_map(|(_, _, held)| match held {
+            self.held.iter().rev().find_map(|(_, _, _, held)| match held {
                 Held::Whole(e) if std::mem::discriminant(&e.event) == kind => Some(e),
                 _ => None,
             })
         };
         self.held
             .iter()
-            .filter(|(seq, _, _)| *seq > after)
-            .filter_map(|(_, _, held)| match held {
+            .filter(|(seq, _, _, _)| *seq > after)
+            .filter_map(|(_, _, _, held)| match held {
                 Held::Whole(e) => Some(e.clone()),
                 Held::Replaced { id, at_us, kind } => newest(*kind)
                     .map(|e| Arc::new(EventEnvelope { id: id.clone(), at_us: *at_us, event: e.event.clone() })),
@@ -125,10 +137,10 @@ impl EventBus {
             let kind = std::mem::discriminant(&envelope.event);
             // At most one whole snapshot of a kind is held: the newest, replaced now.
             let Ring { held, bytes, .. } = &mut *ring;
-            if let Some((_, size, entry)) = held
+            if let Some((_, size, _, entry)) = held
                 .iter_mut()
                 .rev()
-                .find(|(_, _, held)| matches!(held, Held::Whole(e) if std::mem::discriminant(&e.event) == kind))
+                .find(|(_, _, _, held)| matches!(held, Held::Whole(e) if std::mem::discriminant(&e.event) == kind))
                 && let Held::Whole(older) = entry
             {
                 *entry = Held::Replaced { id: older.id.clone(), at_us: older.at_us, kind };
@@ -136,10 +148,15 @@ impl EventBus {
                 *size = REPLACED_BYTES;
             }
         }
-        ring.held.push_back((seq, size, Held::Whole(envelope.clone())));
+        let now = Instant::now();
+        ring.held.push_back((seq, size, now, Held::Whole(envelope.clone())));
         ring.bytes += size;
-        while ring.held.len() > RING_EVENTS || (ring.bytes > RING_BYTES && ring.held.len() > 1) {
-            if let Some((_, size, _)) = ring.held.pop_front() {
+        let stale = |(_, _, at, _): &(u64, usize, Instant, Held)| now.duration_since(*at) > RING_AGE;
+        while ring.held.len() > RING_EVENTS
+            || (ring.bytes > RING_BYTES && ring.held.len() > 1)
+            || ring.held.front().is_some_and(stale)
+        {
+            if let Some((_, size, _, _)) = ring.held.pop_front() {
                 ring.bytes -= size;
             }
         }
@@ -171,7 +188,7 @@ impl EventBus {
                 None => (Vec::new(), true),
                 Some(id) => match self.seq_of(id) {
                     Some(after) if after <= ring.seq => {
-                        let oldest = ring.held.front().map_or(ring.seq + 1, |(seq, _, _)| *seq);
+                        let oldest = ring.held.front().map_or(ring.seq + 1, |(seq, _, _, _)| *seq);
                         // Complete when the ring still holds the event right after `after`.
                         (ring.replay_after(after), oldest <= after + 1)
                     }
@@ -347,7 +364,7 @@ mod tests {
         bus.publish(Event::OrdersChanged); // 1003
         {
             let ring = bus.lock();
-            let whole = ring.held.iter().filter(|(_, _, held)| matches!(held, Held::Whole(_))).count();
+            let whole = ring.held.iter().filter(|(_, _, _, held)| matches!(held, Held::Whole(_))).count();
             assert_eq!(whole, 3, "the jobs and orders events and the newest report are held whole");
             assert!(
                 ring.bytes < 1003 * REPLACED_BYTES + 2 * 1024,
@@ -363,6 +380,26 @@ mod tests {
         for e in resumed.replay.iter().filter(|e| matches!(e.event, Event::Health { .. })) {
             assert_eq!(target(e), newest, "{}", e.id);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_ring_forgets_what_is_older_than_its_age() {
+        let bus = EventBus::new();
+        let after = |seq: u64| bus.subscribe_from(Some(&bus.resync_after(seq).id));
+        bus.publish(Event::JobsChanged); // 1
+        bus.publish(Event::OrdersChanged); // 2
+        tokio::time::advance(RING_AGE / 2).await;
+        bus.publish(Event::JobsChanged); // 3
+        assert_eq!(seqs(&bus, &after(1).replay), vec![2, 3], "within the age everything replays");
+        tokio::time::advance(RING_AGE / 2 + Duration::from_secs(1)).await;
+        bus.publish(Event::OrdersChanged); // 4: 1 and 2 are now older than the age
+        assert_eq!(bus.lock().held.len(), 2, "only 3 and 4 are held");
+        let resumed = after(1);
+        assert!(resumed.replay.is_empty(), "2 is gone: nothing half");
+        assert_eq!(bus.seq_of(&resumed.resync.unwrap().id), Some(4), "a resync, numbered as the last event");
+        let resumed = after(2);
+        assert!(resumed.resync.is_none(), "nothing after 2 was dropped");
+        assert_eq!(seqs(&bus, &resumed.replay), vec![3, 4]);
     }
 
     #[test]
