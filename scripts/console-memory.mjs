@@ -14,7 +14,8 @@ import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, wr
 import { setTimeout as delay } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 
-import { descendants, openConsole, processName, signIn, waitFor } from '../tests/e2e/harness.mjs'
+import { openConsole, signIn, waitFor } from '../tests/e2e/harness.mjs'
+import { commandName, descendants } from '../tests/e2e/procnet.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -77,7 +78,7 @@ function otherSharers(ours) {
     if (!/^\d+$/.test(entry) || ours.has(pid) || pid === own) continue
     try {
       const maps = readFileSync(`/proc/${entry}/maps`, 'utf8')
-      if (SHARED_LIBRARIES.some((library) => maps.includes(library))) found.push(`${processName(pid)}[${pid}]`)
+      if (SHARED_LIBRARIES.some((library) => maps.includes(library))) found.push(`${commandName(pid)}[${pid}]`)
     } catch {
       // gone meanwhile, or not ours to read
     }
@@ -148,7 +149,7 @@ function measure(driverPid, label) {
   const processes = []
   for (const pid of descendants(driverPid)) {
     const r = rollup(pid)
-    if (r) processes.push({ pid, name: processName(pid), ...r })
+    if (r) processes.push({ pid, name: commandName(pid), ...r })
   }
   keepSmaps(label, processes)
   if (processes.length === 0) throw new Error(`the app is not running (no process under WebKitWebDriver, pid ${driverPid})`)

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, test } from 'node:test'
 
-import { descendants, openConsole, processName, signIn, waitFor } from './harness.mjs'
+import { openConsole, signIn, waitFor } from './harness.mjs'
+import { commandName, descendants } from './procnet.mjs'
 
 const PAGES = [
   ['nav-overview', 'Overview'],
@@ -71,7 +72,7 @@ test('the status bar shows Redis unreachable within seconds of it stopping, and 
 // is still painted.
 test('the app process loads no GL driver, and the page is painted', async () => {
   await waitFor('the Overview page', async () => (await title()) === 'Overview')
-  const pid = descendants(app.driver.pid).find((p) => processName(p) === 'opsdeck')
+  const pid = descendants(app.driver.pid).find((p) => commandName(p) === 'opsdeck')
   assert.ok(pid, `no opsdeck process under WebKitWebDriver (pid ${app.driver.pid})`)
   const gl = readFileSync(`/proc/${pid}/maps`, 'utf8')
     .split('\n')

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -49,46 +49,6 @@ export async function waitFor(what, probe, { timeoutMs = 10_000, intervalMs = 10
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`)
     }
     await delay(intervalMs)
-  }
-}
-
-/** pid -> [child pids], from /proc/PID/stat (the parent is the 4th field, after the `(comm)`). */
-function childrenByParent() {
-  const children = new Map()
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    let stat
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
-    } catch {
-      continue // gone meanwhile
-    }
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
-    if (!children.has(ppid)) children.set(ppid, [])
-    children.get(ppid).push(Number(entry))
-  }
-  return children
-}
-
-/** Every process under `pid` (children, theirs, and so on). */
-export function descendants(pid) {
-  const children = childrenByParent()
-  const found = []
-  const stack = [...(children.get(pid) ?? [])]
-  while (stack.length) {
-    const p = stack.pop()
-    found.push(p)
-    stack.push(...(children.get(p) ?? []))
-  }
-  return found
-}
-
-/** A process's command name (`/proc/PID/comm`), or null when it is gone. */
-export function processName(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-  } catch {
-    return null
   }
 }
 

@@ -31,6 +31,11 @@ export function processTree(root) {
   return tree
 }
 
+/** Every process under `pid` (children, theirs, and so on), without `pid` itself. */
+export function descendants(pid) {
+  return processTree(pid).slice(1)
+}
+
 /** The executable of `pid` (null when it is gone or not readable). */
 export function executable(pid) {
   try {
